@@ -1,0 +1,126 @@
+# -*- test-case-name: tests.test_blobstore -*-
+"""
+Immutable file bytes on disk, content-addressed.
+
+C{<data-dir>/blobs/<k[0:2]>/<k[2:4]>/<k>} holds the bytes whose key is C{k}
+(a sha256 hex digest, or a key derived from the upstream URL for files the
+index gave no sha256 for).  Bytes are written to C{<data-dir>/tmp/} first
+and renamed into place only once complete, synced and verified: nothing
+half-written is ever visible under C{blobs/}, also after a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import BinaryIO, Tuple
+
+import attrs
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+
+log = Logger()
+
+_KEY = re.compile(r"^u?[0-9a-f]{64}(\.metadata)?\Z")
+
+
+class BadKey(ValueError):
+    """
+    Not a key the store could have made.
+    """
+
+
+def isValidKey(key: str) -> bool:
+    """
+    Is C{key} a blob key (hex digest, optionally C{u}-prefixed and with a
+    C{.metadata} suffix)?
+    """
+    return _KEY.match(key) is not None
+
+
+@attrs.define
+class BlobStore:
+    """
+    The blob store under C{dataDir}.
+    """
+
+    dataDir: FilePath
+
+    @property
+    def blobs(self) -> FilePath:
+        return self.dataDir.child("blobs")
+
+    @property
+    def tmp(self) -> FilePath:
+        return self.dataDir.child("tmp")
+
+    def path(self, key: str) -> FilePath:
+        """
+        Where the blob C{key} lives (whether or not it exists).
+        """
+        if not isValidKey(key):
+            raise BadKey(key)
+        digest = key.lstrip("u")
+        return self.blobs.child(digest[:2]).child(digest[2:4]).child(key)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).isfile()
+
+    def cleanTemporary(self) -> int:
+        """
+        Remove temporary files left by an earlier run that did not finish
+        them (a crash, a kill).  Call before serving.
+
+        @return: how many were removed.
+        """
+        removed = 0
+        if self.tmp.isdir():
+            for child in self.tmp.children():
+                child.remove()
+                removed += 1
+        if removed:
+            log.info("Removed {n} unfinished temporary files", n=removed)
+        return removed
+
+    def newTemporary(self) -> Tuple[FilePath, BinaryIO]:
+        """
+        A new temporary file on the same filesystem as the blobs, open for
+        writing.
+        """
+        self.tmp.makedirs(ignoreExistingDirectory=True)
+        path = self.tmp.temporarySibling(".part")
+        path = self.tmp.child(path.basename())
+        return path, open(path.path, "xb")
+
+    def commit(self, temporary: FilePath, f: BinaryIO, key: str) -> FilePath:
+        """
+        Make the complete, verified temporary file the blob C{key}: sync its
+        bytes, rename it into place, sync the directory.
+        """
+        target = self.path(key)
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        parent = target.parent()
+        parent.makedirs(ignoreExistingDirectory=True)
+        os.replace(temporary.path, target.path)
+        fd = os.open(parent.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return target
+
+    def putBytes(self, key: str, data: bytes) -> FilePath:
+        """
+        Store a small blob whose bytes are all in memory.
+        """
+        temporary, f = self.newTemporary()
+        try:
+            f.write(data)
+            return self.commit(temporary, f, key)
+        except BaseException:
+            f.close()
+            if temporary.exists():
+                temporary.remove()
+            raise

@@ -1,0 +1,223 @@
+# -*- test-case-name: tests.test_filefetch -*-
+"""
+Fetching a file from its upstream once, however many clients want it.
+
+A L{Download} writes the upstream body to a temporary file while hashing it;
+every client that asks for the file meanwhile follows that temporary file
+(see L{cheesecache.web.files}) and so starts receiving bytes at once.  The
+file becomes a blob only when its size and sha256 match the index; on any
+mismatch or upstream failure the temporary file is removed and followers are
+told to abort their connections.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import BinaryIO, Callable, Dict, List, Optional
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+
+from .blobstore import BlobStore
+from .simple.model import DistFile
+from .upstream import Upstream, UpstreamError, readBody
+
+log = Logger()
+
+
+class State(enum.Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@attrs.define(eq=False)
+class Download:
+    """
+    One upstream download in progress, and what its followers need to know.
+
+    @ivar total: the size the file must have, once known (from the index, or
+        else from the upstream's Content-Length); C{None} when unknown.
+    @ivar written: bytes written to the temporary file so far.
+    @ivar path: the temporary file while streaming, the blob once done.
+    """
+
+    file: DistFile
+    path: FilePath
+    total: Optional[int] = None
+    written: int = 0
+    state: State = State.CONNECTING
+    error: Optional[str] = None
+    _listeners: List[Callable[[], None]] = attrs.field(factory=list)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """
+        Call C{listener} whenever bytes arrive or the state changes.
+        """
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    @property
+    def readable(self) -> int:
+        """
+        How many bytes followers may send now.  Until the file is verified,
+        the last byte is held back, so that no client ever sees a complete
+        response with unverified bytes.
+        """
+        if self.state is State.DONE:
+            return self.written
+        if self.total is not None:
+            return min(self.written, self.total - 1)
+        return self.written
+
+    def whenDone(self) -> "Deferred[Download]":
+        """
+        A L{Deferred} of one's own that fires with this download once it is
+        verified and kept, or fails if the download fails.
+        """
+        d: Deferred[Download] = Deferred()
+
+        def check() -> None:
+            if d.called:
+                return
+            if self.state is State.DONE:
+                self.unsubscribe(check)
+                d.callback(self)
+            elif self.state is State.FAILED:
+                self.unsubscribe(check)
+                d.errback(UpstreamError(self.error or "download failed"))
+
+        self.subscribe(check)
+        check()
+        return d
+
+
+@attrs.define
+class FileFetcher:
+    """
+    Starts downloads and keeps at most one per file key.
+    """
+
+    store: BlobStore
+    clock: IReactorTime
+    idleTimeout: float = 60.0
+    _downloads: Dict[str, Download] = attrs.field(factory=dict)
+    #: How many downloads were started (one per file, however many clients).
+    started: int = 0
+    #: How many requests attached to a download already in progress.
+    attached: int = 0
+
+    def inProgress(self, key: str) -> Optional[Download]:
+        return self._downloads.get(key)
+
+    def fetch(self, f: DistFile, upstream: Upstream) -> Download:
+        """
+        The download of C{f}: the one in progress, or a new one.
+        """
+        download = self._downloads.get(f.key)
+        if download is not None:
+            self.attached += 1
+            return download
+        temporary, out = self.store.newTemporary()
+        download = Download(f, temporary, total=f.size)
+        self._downloads[f.key] = download
+        self.started += 1
+        self._run(download, out, upstream)
+        return download
+
+    def _run(self, download: Download, out: BinaryIO, upstream: Upstream) -> None:
+        f = download.file
+        hasher = hashlib.sha256()
+
+        def fail(reason: str) -> None:
+            if download.state in (State.DONE, State.FAILED):
+                return
+            log.error(
+                "Download of {filename} from {url} failed: {reason}",
+                filename=f.filename, url=f.url, reason=reason,
+            )
+            out.close()
+            if download.path.exists():
+                download.path.remove()
+            download.state = State.FAILED
+            download.error = reason
+            del self._downloads[f.key]
+            download._notify()
+
+        def chunk(data: bytes) -> None:
+            if download.total is not None and download.written + len(data) > download.total:
+                raise UpstreamError(
+                    f"more than the {download.total} bytes the index promised"
+                )
+            out.write(data)
+            out.flush()
+            hasher.update(data)
+            download.written += len(data)
+            download._notify()
+
+        def finished(_: object) -> None:
+            if download.state is State.FAILED:
+                return
+            if download.total is not None and download.written != download.total:
+                fail(f"got {download.written} bytes, expected {download.total}")
+                return
+            digest = hasher.hexdigest()
+            if f.sha256 is not None and digest != f.sha256:
+                fail(f"sha256 {digest} does not match the index's {f.sha256}")
+                return
+            if f.sha256 is None:
+                log.warn(
+                    "Keeping {filename} unverified: its index gave no sha256"
+                    " (it has {digest})",
+                    filename=f.filename, digest=digest,
+                )
+            try:
+                download.path = self.store.commit(download.path, out, f.key)
+            except OSError as e:
+                fail(f"could not store the file: {e}")
+                return
+            download.total = download.written
+            download.state = State.DONE
+            del self._downloads[f.key]
+            log.info(
+                "Cached {filename} ({size} bytes)",
+                filename=f.filename, size=download.written,
+            )
+            download._notify()
+
+        def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
+            if response.code != 200:
+                readBody(response, lambda data: None, self.clock, self.idleTimeout)[
+                    0
+                ].addErrback(lambda _: None)
+                raise UpstreamError(f"HTTP {response.code}")
+            if response.length is not UNKNOWN_LENGTH:
+                if download.total is None:
+                    download.total = response.length
+                elif response.length != download.total:
+                    raise UpstreamError(
+                        f"upstream announces {response.length} bytes,"
+                        f" the index {download.total}"
+                    )
+            download.state = State.STREAMING
+            download._notify()
+            done, _ = readBody(response, chunk, self.clock, self.idleTimeout)
+            return done
+
+        d = upstream.get(f.url)
+        d.addCallback(gotResponse)
+        d.addCallbacks(finished, lambda failure: fail(str(failure.value)))
+        d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))

@@ -1,0 +1,140 @@
+# -*- test-case-name: tests.test_freshness -*-
+"""
+When a cached upstream page may be served, when it must be revalidated, and
+what each upstream answer does to the cache.
+
+Pure: every function takes C{now} and returns a decision; the caller does
+the I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Dict, Optional, Union
+
+import attrs
+
+from .simple.model import ProjectList, ProjectPage
+
+Content = Union[ProjectPage, ProjectList]
+
+
+@attrs.frozen
+class Validators:
+    """
+    What the upstream gave us to revalidate a page with.
+    """
+
+    etag: Optional[str] = None
+    lastModified: Optional[str] = None
+
+    def requestHeaders(self) -> Dict[str, str]:
+        """
+        The conditional request headers these validators allow.
+        """
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.lastModified:
+            headers["If-Modified-Since"] = self.lastModified
+        return headers
+
+
+@attrs.define(eq=False)
+class PageEntry:
+    """
+    A cached upstream answer for one page: the page, or "not found".
+
+    @ivar content: the parsed page, or C{None} when the upstream said 404.
+    @ivar fetchedAt: when the upstream last confirmed this answer.
+    @ivar retryAt: until when a failing upstream is not asked again (stale
+        copies are served meanwhile); 0 when the upstream is healthy.
+    @ivar rendered: representations rendered from C{content}, by content
+        type; shared by refreshed copies of the entry, since the content is
+        the same.
+    """
+
+    content: Optional[Content]
+    url: str
+    validators: Validators
+    fetchedAt: float
+    retryAt: float = 0.0
+    rendered: Dict[str, object] = attrs.field(factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.content is not None
+
+    def refreshed(self, now: float) -> "PageEntry":
+        """
+        This entry, confirmed unchanged at C{now}.
+        """
+        return PageEntry(
+            self.content, self.url, self.validators, now, 0.0, self.rendered
+        )
+
+    def failing(self, retryAt: float) -> "PageEntry":
+        """
+        This entry, while its upstream fails, not to be retried before
+        C{retryAt}.
+        """
+        return PageEntry(
+            self.content, self.url, self.validators, self.fetchedAt, retryAt,
+            self.rendered,
+        )
+
+
+class Decision(enum.Enum):
+    """
+    What to do with a request for a page, given what is cached.
+    """
+
+    #: Serve the cached entry as it is.
+    USE = "use"
+    #: Ask the upstream with the cached validators (a conditional GET).
+    REVALIDATE = "revalidate"
+    #: Nothing usable is cached: a plain GET.
+    FETCH = "fetch"
+
+
+@attrs.frozen
+class Policy:
+    """
+    How long cached answers stay fresh.
+
+    @ivar ttl: seconds a page is fresh after the upstream confirmed it.
+    @ivar negativeTTL: seconds a "not found" stays fresh (short, so a project
+        published upstream shows up soon).
+    @ivar errorBackoff: seconds to serve a stale copy without asking a
+        failing upstream again.
+    """
+
+    ttl: float = 600.0
+    negativeTTL: float = 60.0
+    errorBackoff: float = 30.0
+
+    def decide(self, entry: Optional[PageEntry], now: float) -> Decision:
+        """
+        Decide whether C{entry} may be served at C{now}.
+        """
+        if entry is None:
+            return Decision.FETCH
+        if now < entry.retryAt:
+            return Decision.USE
+        lifetime = self.ttl if entry.found else min(self.ttl, self.negativeTTL)
+        if 0 <= now - entry.fetchedAt < lifetime:
+            return Decision.USE
+        if entry.found and (entry.validators.etag or entry.validators.lastModified):
+            return Decision.REVALIDATE
+        return Decision.FETCH
+
+    def afterFailure(
+        self, entry: Optional[PageEntry], now: float
+    ) -> Optional[PageEntry]:
+        """
+        The entry to serve when the upstream failed: the stale copy, held
+        back from retries for a while, or C{None} when nothing is cached.
+        """
+        if entry is None:
+            return None
+        return entry.failing(now + self.errorBackoff)

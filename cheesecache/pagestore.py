@@ -1,0 +1,142 @@
+# -*- test-case-name: tests.test_pagestore -*-
+"""
+Cached upstream pages on disk, so that a restart (or an upstream outage after
+a restart) still serves what was seen before.
+
+Layout: C{<data-dir>/pages/<source-id>/<name>.json}, one file per page, with
+the parsed page, the upstream validators and the time it was fetched.
+Writes are atomic (temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Optional
+
+import attrs
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+
+from .freshness import PageEntry, Validators
+from .simple.model import DistFile, ProjectList, ProjectPage
+
+ROOT_NAME = "_root"  # normalized names never contain "_"
+
+log = Logger()
+
+
+def _fileToDict(f: DistFile) -> Dict[str, Any]:
+    return {
+        "filename": f.filename,
+        "url": f.url,
+        "hashes": dict(f.hashes),
+        "requiresPython": f.requiresPython,
+        "yanked": f.yanked,
+        "coreMetadata": f.coreMetadata
+        if isinstance(f.coreMetadata, (bool, type(None)))
+        else dict(f.coreMetadata),
+        "size": f.size,
+        "uploadTime": f.uploadTime,
+        "provenance": f.provenance,
+    }
+
+
+def entryToJSON(entry: PageEntry) -> bytes:
+    """
+    Serialize a cache entry.
+    """
+    content: Any = None
+    if isinstance(entry.content, ProjectPage):
+        page = entry.content
+        content = {
+            "type": "project",
+            "name": page.name,
+            "files": [_fileToDict(f) for f in page.files],
+            "versions": None if page.versions is None else list(page.versions),
+            "status": None if page.status is None else list(page.status),
+        }
+    elif isinstance(entry.content, ProjectList):
+        content = {"type": "list", "names": list(entry.content.names)}
+    return json.dumps(
+        {
+            "version": 1,
+            "url": entry.url,
+            "etag": entry.validators.etag,
+            "lastModified": entry.validators.lastModified,
+            "fetchedAt": entry.fetchedAt,
+            "content": content,
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+def entryFromJSON(data: bytes) -> PageEntry:
+    """
+    Read back what L{entryToJSON} wrote.
+    """
+    raw = json.loads(data)
+    content = raw["content"]
+    value: Any = None
+    if content is not None and content["type"] == "project":
+        value = ProjectPage(
+            name=content["name"],
+            files=[DistFile(**f) for f in content["files"]],
+            versions=content["versions"],
+            status=None if content["status"] is None else tuple(content["status"]),
+        )
+    elif content is not None:
+        value = ProjectList(names=content["names"])
+    return PageEntry(
+        content=value,
+        url=raw["url"],
+        validators=Validators(raw["etag"], raw["lastModified"]),
+        fetchedAt=raw["fetchedAt"],
+    )
+
+
+def atomicWrite(path: FilePath, data: bytes) -> None:
+    """
+    Replace C{path}'s content with C{data} so that readers see the old or the
+    new content, never a part, even after a crash.
+    """
+    path.parent().makedirs(ignoreExistingDirectory=True)
+    tmp = path.temporarySibling(".tmp")
+    with open(tmp.path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp.path, path.path)
+
+
+@attrs.define
+class PageStore:
+    """
+    The on-disk page cache under C{root} (C{<data-dir>/pages}).
+    """
+
+    root: FilePath
+
+    def _path(self, sourceID: str, name: Optional[str]) -> FilePath:
+        return self.root.child(sourceID).child((name or ROOT_NAME) + ".json")
+
+    def load(self, sourceID: str, name: Optional[str]) -> Optional[PageEntry]:
+        """
+        The stored entry for a page (C{name=None}: the root list), if any.
+        """
+        path = self._path(sourceID, name)
+        try:
+            data = path.getContent()
+        except FileNotFoundError:
+            return None
+        try:
+            return entryFromJSON(data)
+        except (ValueError, KeyError, TypeError):
+            log.warn("Ignoring unreadable cached page {path}", path=path.path)
+            return None
+
+    def save(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
+        """
+        Store an entry (atomically).
+        """
+        atomicWrite(self._path(sourceID, name), entryToJSON(entry))

@@ -1,0 +1,116 @@
+# -*- test-case-name: tests.test_model -*-
+"""
+The one model both representations of the Simple API are rendered from.
+
+Values here keep exactly what the upstream said (PEP 592 yanks, PEP 658/714
+core metadata, PEP 700 size and upload time) so that a page passes through
+cheesecache without losing anything a client reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Mapping, Optional, Tuple, Union
+
+import attrs
+
+#: What a file's C{yanked} can be: C{False}, C{True} (no reason), or a reason.
+Yanked = Union[bool, str]
+
+#: What a file's core metadata can be: absent (C{None}), C{True} (present, no
+#: hash), or a mapping of hash name to hex digest.
+CoreMetadata = Union[None, bool, Mapping[str, str]]
+
+
+def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
+    return {str(k).lower(): str(v).lower() for k, v in dict(value).items()}
+
+
+def _frozenCoreMetadata(value: CoreMetadata) -> CoreMetadata:
+    if value is None or isinstance(value, bool):
+        return value
+    return _frozenHashes(value)
+
+
+@attrs.frozen
+class DistFile:
+    """
+    One distribution file as a Simple page lists it.
+
+    @ivar url: the absolute URL the file is fetched from (upstream), never
+        the URL cheesecache shows its clients.
+    """
+
+    filename: str
+    url: str
+    hashes: Mapping[str, str] = attrs.field(factory=dict, converter=_frozenHashes)
+    requiresPython: Optional[str] = None
+    yanked: Yanked = False
+    coreMetadata: CoreMetadata = attrs.field(
+        default=None, converter=_frozenCoreMetadata
+    )
+    size: Optional[int] = None
+    uploadTime: Optional[str] = None
+    provenance: Optional[str] = None
+
+    @property
+    def sha256(self) -> Optional[str]:
+        """
+        The file's sha256 hex digest, if the index gave one.
+        """
+        return self.hashes.get("sha256")
+
+    @property
+    def key(self) -> str:
+        """
+        A stable key naming this file's bytes: its sha256 when known,
+        otherwise a key derived from its upstream URL (marked with C{u}).
+        """
+        if self.sha256:
+            return self.sha256
+        return "u" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()
+
+    @property
+    def verified(self) -> bool:
+        """
+        Can the bytes be checked against a digest the index gave?
+        """
+        return self.sha256 is not None
+
+
+@attrs.frozen
+class ProjectPage:
+    """
+    A project's detail page.
+
+    @ivar name: the normalized project name.
+    @ivar versions: the PEP 700 C{versions} list, or C{None} when the source
+        gave none (it is then derived from the files when rendering).
+    @ivar status: the PEP 792 project status, if any, as C{(status, reason)}.
+    """
+
+    name: str
+    files: Tuple[DistFile, ...] = attrs.field(default=(), converter=tuple)
+    versions: Optional[Tuple[str, ...]] = attrs.field(
+        default=None,
+        converter=lambda v: None if v is None else tuple(v),
+    )
+    status: Optional[Tuple[str, Optional[str]]] = None
+
+    def fileByKey(self, key: str, filename: str) -> Optional[DistFile]:
+        """
+        Find the file listed under C{key} with this C{filename}.
+        """
+        for f in self.files:
+            if f.filename == filename and f.key == key:
+                return f
+        return None
+
+
+@attrs.frozen
+class ProjectList:
+    """
+    The root page: every project's name, as the source displays it.
+    """
+
+    names: Tuple[str, ...] = attrs.field(default=(), converter=tuple)

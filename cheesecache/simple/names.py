@@ -1,0 +1,38 @@
+# -*- test-case-name: tests.test_names -*-
+"""
+Project and file names, as the name-normalization specification defines them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def isValidName(name: str) -> bool:
+    """
+    Is C{name} a valid project name (ASCII letters, digits, C{.-_} inside)?
+    """
+    return _VALID.match(name) is not None
+
+
+def normalize(name: str) -> str:
+    """
+    The normalized form of a project name: runs of C{-_.} become one C{-},
+    letters become lower case.
+    """
+    return _SEPARATORS.sub("-", name).lower()
+
+
+def isSafeFilename(filename: str) -> bool:
+    """
+    May C{filename} name a file in a URL or on disk?  Rejects path separators,
+    parent references, NUL and control characters.
+    """
+    if not filename or filename in (".", ".."):
+        return False
+    if "/" in filename or "\\" in filename or ".." in filename:
+        return False
+    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in filename)

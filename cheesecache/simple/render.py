@@ -1,0 +1,208 @@
+# -*- test-case-name: tests.test_render -*-
+"""
+Render the model as PEP 691 JSON or PEP 503 HTML, with cheesecache's own
+file URLs.
+
+File URLs are relative to the project page (C{/simple/<name>/}) and point at
+C{/files/<name>/<key>/<filename>}: same origin as the index (so clients reuse
+credentials), ending in the exact filename and free of query strings (pip
+appends C{.metadata} to them by string concatenation).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any, Dict, Iterable, List, Optional
+from urllib.parse import quote
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from .model import DistFile, ProjectList, ProjectPage
+from .names import normalize
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+TEXT_HTML = "text/html"
+
+
+def fileURL(projectName: str, f: DistFile) -> str:
+    """
+    The URL of C{f} relative to the project page of C{projectName}.
+    """
+    return f"../../files/{projectName}/{f.key}/{quote(f.filename, safe='')}"
+
+
+def versionOf(filename: str) -> Optional[str]:
+    """
+    The version a distribution's filename carries, if it can be read.
+    """
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+        return None
+
+
+def versions(page: ProjectPage) -> List[str]:
+    """
+    The PEP 700 versions: the source's list plus every file's version.
+    """
+    seen: Dict[str, None] = dict.fromkeys(page.versions or ())
+    for f in page.files:
+        v = versionOf(f.filename)
+        if v is not None:
+            seen.setdefault(v, None)
+    return list(seen)
+
+
+def apiVersion(files: Iterable[DistFile]) -> str:
+    """
+    The highest API version that is true of these files: 1.1 needs a size on
+    every file (PEP 700), otherwise 1.0.
+    """
+    return "1.1" if all(f.size is not None for f in files) else "1.0"
+
+
+def _coreMetadataJSON(f: DistFile) -> Any:
+    if f.coreMetadata is True:
+        return True
+    return dict(f.coreMetadata)  # type: ignore[arg-type]
+
+
+def _fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
+    entry: Dict[str, Any] = {
+        "filename": f.filename,
+        "url": fileURL(name, f),
+        "hashes": dict(f.hashes),
+    }
+    if f.requiresPython:
+        entry["requires-python"] = f.requiresPython
+    if f.yanked:
+        entry["yanked"] = f.yanked
+    if f.coreMetadata:
+        # Never "dist-info-metadata": pip 22.3 to 23.1 crash on it (PEP 714).
+        entry["core-metadata"] = entry["data-dist-info-metadata"] = (
+            _coreMetadataJSON(f)
+        )
+    if f.size is not None:
+        entry["size"] = f.size
+    if f.uploadTime:
+        entry["upload-time"] = f.uploadTime
+    if f.provenance:
+        entry["provenance"] = f.provenance
+    return entry
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def renderProjectJSON(page: ProjectPage) -> bytes:
+    """
+    The PEP 691 JSON detail page.
+    """
+    data: Dict[str, Any] = {
+        "meta": {"api-version": apiVersion(page.files)},
+        "name": page.name,
+        "versions": versions(page),
+        "files": [_fileJSON(page.name, f) for f in page.files],
+    }
+    if page.status is not None:
+        status, reason = page.status
+        data["project-status"] = {"status": status}
+        if reason:
+            data["project-status"]["reason"] = reason
+    return _dumps(data)
+
+
+def _coreMetadataHTML(f: DistFile) -> str:
+    if f.coreMetadata is True:
+        return "true"
+    algorithm, digest = next(iter(f.coreMetadata.items()))  # type: ignore[union-attr]
+    if f.coreMetadata.get("sha256"):  # type: ignore[union-attr]
+        algorithm, digest = "sha256", f.coreMetadata["sha256"]  # type: ignore[index]
+    return f"{algorithm}={digest}"
+
+
+def _anchor(name: str, f: DistFile) -> str:
+    href = fileURL(name, f)
+    if f.sha256:
+        href += f"#sha256={f.sha256}"
+    attributes = [f'href="{escape(href)}"']
+    if f.requiresPython:
+        attributes.append(f'data-requires-python="{escape(f.requiresPython)}"')
+    if f.yanked:
+        reason = f.yanked if isinstance(f.yanked, str) else ""
+        # Always with a value: pip ignores a bare data-yanked.
+        attributes.append(f'data-yanked="{escape(reason)}"')
+    if f.coreMetadata:
+        value = escape(_coreMetadataHTML(f))
+        attributes.append(f'data-core-metadata="{value}"')
+        attributes.append(f'data-dist-info-metadata="{value}"')
+    return f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n"
+
+
+def renderProjectHTML(page: ProjectPage) -> bytes:
+    """
+    The PEP 503 HTML detail page.
+    """
+    name = escape(page.name)
+    head = [
+        '    <meta name="pypi:repository-version" content="1.0">\n',
+        f"    <title>Links for {name}</title>\n",
+    ]
+    if page.status is not None:
+        status, reason = page.status
+        head.insert(
+            1, f'    <meta name="pypi:project-status" content="{escape(status)}">\n'
+        )
+        if reason:
+            head.insert(
+                2,
+                '    <meta name="pypi:project-status-reason" '
+                f'content="{escape(reason)}">\n',
+            )
+    parts = [
+        "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n",
+        *head,
+        f"  </head>\n  <body>\n    <h1>Links for {name}</h1>\n",
+        *(_anchor(page.name, f) for f in page.files),
+        "  </body>\n</html>\n",
+    ]
+    return "".join(parts).encode("utf-8")
+
+
+def renderListJSON(projects: ProjectList) -> bytes:
+    """
+    The PEP 691 JSON root list.
+    """
+    return _dumps(
+        {
+            "meta": {"api-version": "1.0"},
+            "projects": [{"name": n} for n in projects.names],
+        }
+    )
+
+
+def renderListHTML(projects: ProjectList) -> bytes:
+    """
+    The PEP 503 HTML root list, linking each project relative to C{/simple/}.
+    """
+    anchors = "".join(
+        f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in projects.names
+    )
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.0">\n'
+        "    <title>Simple index</title>\n  </head>\n  <body>\n"
+        f"{anchors}  </body>\n</html>\n"
+    ).encode("utf-8")

@@ -1,0 +1,315 @@
+# -*- test-case-name: tests.test_upstream -*-
+"""
+The HTTP client side: asking an upstream index for pages and files.
+
+One L{Upstream} per configured upstream URL.  Credentials come from that URL
+(C{https://user:pass@host/simple/}) and are sent as Basic auth; they are
+never logged, and Twisted's redirect handling drops them when a redirect
+leaves the upstream's origin.  The client's own Authorization is never
+forwarded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Callable, Dict, Optional
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import attrs
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseDone
+from twisted.web.http import PotentialDataLoss
+from twisted.web.iweb import IResponse
+
+from . import __version__
+from .freshness import Validators
+
+USER_AGENT = f"cheesecache/{__version__}"
+PAGE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+)
+
+
+class UpstreamError(Exception):
+    """
+    The upstream could not give a usable answer (refused, timed out, 5xx,
+    an unexpected status, a body cut short).
+    """
+
+
+@attrs.frozen
+class Fetched:
+    """
+    A 200 answer for a page.
+    """
+
+    body: bytes
+    contentType: str
+    url: str
+    validators: Validators
+
+
+@attrs.frozen
+class NotModified:
+    """
+    A 304: the cached page is still current.
+    """
+
+
+@attrs.frozen
+class NotFound:
+    """
+    A 404 or 410: the upstream does not know this project.
+    """
+
+
+def splitCredentials(url: str) -> tuple[str, Optional[str]]:
+    """
+    Split C{url} into the URL without user info and an Authorization header
+    value built from that user info (if any).
+    """
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    user = unquote(parts.username)
+    password = unquote(parts.password or "")
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
+
+
+class _BodyReader(Protocol):
+    """
+    Deliver a response body chunk by chunk, enforcing an idle deadline (no
+    byte for C{idleTimeout} seconds aborts the connection) and a size cap.
+    """
+
+    def __init__(
+        self,
+        onChunk: Callable[[bytes], None],
+        done: "Deferred[None]",
+        clock: IReactorTime,
+        idleTimeout: float,
+        maxSize: Optional[int],
+    ) -> None:
+        self._onChunk = onChunk
+        self._done = done
+        self._clock = clock
+        self._idleTimeout = idleTimeout
+        self._maxSize = maxSize
+        self._received = 0
+        self._timer: Optional[IDelayedCall] = None
+        self._error: Optional[Exception] = None
+
+    def connectionMade(self) -> None:
+        self._timer = self._clock.callLater(self._idleTimeout, self._idle)
+
+    def _idle(self) -> None:
+        self._timer = None
+        self.abort(UpstreamError(f"no data for {self._idleTimeout} seconds"))
+
+    def abort(self, reason: Exception) -> None:
+        """
+        Stop reading and fail with C{reason}.
+        """
+        if self._error is None:
+            self._error = reason
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._error is not None:
+            return
+        if self._timer is not None:
+            self._timer.reset(self._idleTimeout)
+        self._received += len(data)
+        if self._maxSize is not None and self._received > self._maxSize:
+            self.abort(UpstreamError(f"body larger than {self._maxSize} bytes"))
+            return
+        try:
+            self._onChunk(data)
+        except Exception as e:
+            self.abort(e)
+
+    def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._error is not None:
+            self._done.errback(self._error)
+        elif reason.check(ResponseDone, PotentialDataLoss):
+            # PotentialDataLoss: a close-delimited body.  Callers check sizes
+            # and hashes; a page body that was cut short fails to parse.
+            self._done.callback(None)
+        else:
+            self._done.errback(UpstreamError(f"body cut short: {reason.value!r}"))
+
+
+def readBody(
+    response: IResponse,
+    onChunk: Callable[[bytes], None],
+    clock: IReactorTime,
+    idleTimeout: float,
+    maxSize: Optional[int] = None,
+) -> "tuple[Deferred[None], Callable[[Exception], None]]":
+    """
+    Start reading C{response}'s body into C{onChunk}.
+
+    @return: a L{Deferred} that fires when the body is complete, and a
+        function that aborts the read.
+    """
+    done: Deferred[None] = Deferred()
+    reader = _BodyReader(onChunk, done, clock, idleTimeout, maxSize)
+    if response.length == 0:
+        done.callback(None)
+    else:
+        response.deliverBody(reader)
+    return done, reader.abort
+
+
+@attrs.define
+class Upstream:
+    """
+    One upstream index.
+
+    @ivar url: the index's Simple API base URL, ending in C{/}, without
+        credentials.
+    @ivar authorization: the Authorization header value for this upstream.
+    @ivar client: a C{treq.HTTPClient} (persistent connection pool).
+    """
+
+    url: str
+    client: object
+    clock: IReactorTime
+    authorization: Optional[str] = None
+    connectTimeout: float = 30.0
+    idleTimeout: float = 60.0
+    maxPageSize: int = 512 * 1024 * 1024
+
+    @classmethod
+    def fromURL(cls, url: str, client: object, clock: IReactorTime, **kw: object) -> "Upstream":
+        """
+        Make an upstream from a configured URL, which may carry credentials.
+        """
+        if not url.endswith("/"):
+            url += "/"
+        bare, authorization = splitCredentials(url)
+        return cls(bare, client, clock, authorization, **kw)  # type: ignore[arg-type]
+
+    @property
+    def sourceID(self) -> str:
+        """
+        A short stable identifier for this upstream (names its cache folder).
+        """
+        return hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:16]
+
+    def pageURL(self, name: Optional[str]) -> str:
+        """
+        The URL of a project's page (C{name=None}: the root list).
+        """
+        if name is None:
+            return self.url
+        return f"{self.url}{quote(name, safe='')}/"
+
+    def headers(
+        self, extra: Optional[Dict[str, str]] = None, url: Optional[str] = None
+    ) -> Dict[str, str]:
+        """
+        The headers a request to C{url} (default: this upstream) carries; the
+        upstream's credentials go only to the upstream's own origin.
+        """
+        headers = {"User-Agent": USER_AGENT}
+        if self.authorization and (url is None or _sameOrigin(url, self.url)):
+            headers["Authorization"] = self.authorization
+        headers.update(extra or {})
+        return headers
+
+    @inlineCallbacks
+    def fetchPage(self, name: Optional[str], validators: Optional[Validators]):  # type: ignore[no-untyped-def]
+        """
+        GET a page, conditionally when C{validators} are given.
+
+        @return: a L{Deferred} firing with L{Fetched}, L{NotModified} or
+            L{NotFound}, or failing with L{UpstreamError}.
+        """
+        url = self.pageURL(name)
+        extra = {"Accept": PAGE_ACCEPT, "Accept-Encoding": "gzip"}
+        if validators is not None:
+            extra.update(validators.requestHeaders())
+        try:
+            response = yield self.client.get(  # type: ignore[attr-defined]
+                url, headers=self.headers(extra), timeout=self.connectTimeout
+            )
+        except Exception as e:
+            raise UpstreamError(f"{url}: {e}") from e
+        code = response.code
+        if code == 304:
+            yield self._discard(response)
+            return NotModified()
+        if code in (404, 410):
+            yield self._discard(response)
+            return NotFound()
+        if code != 200:
+            yield self._discard(response)
+            raise UpstreamError(f"{url}: HTTP {code}")
+        chunks: list[bytes] = []
+        done, _ = readBody(
+            response, chunks.append, self.clock, self.idleTimeout, self.maxPageSize
+        )
+        try:
+            yield done
+        except Exception as e:
+            raise UpstreamError(f"{url}: {e}") from e
+        body = b"".join(chunks)
+        if _header(response, b"content-encoding") == "gzip":
+            import zlib
+
+            try:
+                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            except zlib.error as e:
+                raise UpstreamError(f"{url}: bad gzip body: {e}") from e
+        finalURL = response.request.absoluteURI.decode("utf-8")
+        return Fetched(
+            body=body,
+            contentType=_header(response, b"content-type") or "text/html",
+            url=finalURL,
+            validators=Validators(
+                _header(response, b"etag"), _header(response, b"last-modified")
+            ),
+        )
+
+    def _discard(self, response: IResponse) -> "Deferred[None]":
+        done, _ = readBody(response, lambda data: None, self.clock, self.idleTimeout)
+        return done.addErrback(lambda f: None)
+
+    def get(self, url: str, headers: Optional[Dict[str, str]] = None) -> "Deferred[IResponse]":
+        """
+        Start an unbuffered GET of C{url} (a file), for streaming.
+        """
+        return self.client.get(  # type: ignore[attr-defined,no-any-return]
+            url,
+            headers=self.headers(
+                {"Accept-Encoding": "identity", **(headers or {})}, url
+            ),
+            timeout=self.connectTimeout,
+            unbuffered=True,
+        )
+
+
+def _sameOrigin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+def _header(response: IResponse, name: bytes) -> Optional[str]:
+    values = response.headers.getRawHeaders(name)
+    return values[0].decode("latin-1") if values else None

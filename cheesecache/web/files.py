@@ -1,0 +1,296 @@
+# -*- test-case-name: tests.test_files_resource -*-
+"""
+C{/files/<project>/<key>/<filename>} and its C{.metadata} twin.
+
+A cached file is served from its blob (ranges, HEAD, conditional requests).
+A file not cached yet is fetched from the upstream once; every client that
+asks meanwhile follows the download as it is written (L{Follower}), starting
+at byte 0, so no client waits for the whole file.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Optional
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http, static
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from ..blobstore import BlobStore, isValidKey
+from ..filefetch import Download, FileFetcher, State
+from ..index import Index, ProjectNotFound, SourcesUnavailable, UpstreamSource
+from ..metadata import MetadataService, NoMetadata, metadataKey
+from ..simple.model import DistFile
+from ..simple.names import isSafeFilename, isValidName, normalize
+from ..upstream import UpstreamError
+from .asyncrender import renderLater
+from .representation import writeError
+
+log = Logger()
+
+IMMUTABLE = b"public, max-age=31536000, immutable"
+CHUNK = 64 * 1024
+
+
+def _fileHeaders(request: IRequest, etag: Optional[str]) -> None:
+    request.setHeader(b"Content-Type", b"application/octet-stream")
+    request.setHeader(b"Cache-Control", IMMUTABLE)
+    request.setHeader(b"Accept-Ranges", b"bytes")
+    if etag:
+        request.setHeader(b"ETag", f'"{etag}"'.encode())
+
+
+class BlobFile(static.File):
+    """
+    A blob served as a download: never a C{Content-Encoding} (C{static.File}
+    would claim gzip for C{.tar.gz}, and clients would then unpack the bytes
+    and fail the hash check), always C{application/octet-stream}.
+    """
+
+    contentEncodings: dict = {}  # type: ignore[assignment]
+    contentTypes: dict = {}  # type: ignore[assignment]
+
+    def __init__(self, path: str, etag: Optional[str]) -> None:
+        static.File.__init__(self, path, defaultType="application/octet-stream")
+        self.etag = etag
+
+    def render_GET(self, request: IRequest) -> object:
+        _fileHeaders(request, self.etag)
+        if self.etag and request.setETag(f'"{self.etag}"'.encode()) == http.CACHED:
+            return b""
+        return static.File.render_GET(self, request)
+
+    render_HEAD = render_GET
+
+
+def serveBlob(request: IRequest, path: str, etag: Optional[str]) -> object:
+    """
+    Answer C{request} from a blob on disk (ranges and HEAD included).
+    """
+    return BlobFile(path, etag).render(request)
+
+
+def abortConnection(request: IRequest) -> None:
+    """
+    Cut the client's connection, so that it cannot take what it got for a
+    complete response.
+    """
+    transport = getattr(request.channel, "transport", None)
+    if transport is not None:
+        abort = getattr(transport, "abortConnection", transport.loseConnection)
+        abort()
+
+
+@implementer(IPushProducer)
+@attrs.define(eq=False)
+class Follower:
+    """
+    Streams a L{Download} to one client as it is written, with backpressure:
+    a slow client only slows itself, the download goes on for the others.
+    """
+
+    download: Download
+    request: IRequest
+    _offset: int = 0
+    _file: Optional[BinaryIO] = None
+    _paused: bool = False
+    _closed: bool = False
+
+    def start(self) -> None:
+        self.request.notifyFinish().addErrback(lambda _: self._close())
+        self.download.subscribe(self._update)
+        self._update()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.download.unsubscribe(self._update)
+        if self._file is not None:
+            self._file.close()
+
+    def _update(self) -> None:
+        if self._closed:
+            return
+        download = self.download
+        if self._file is None:
+            if download.state is State.CONNECTING:
+                return
+            if download.state is State.FAILED:
+                self.request.write(
+                    writeError(
+                        self.request, 502, f"Bad Gateway: {download.error}"
+                    )
+                )
+                self.request.finish()
+                self._close()
+                return
+            self._file = open(download.path.path, "rb")
+            _fileHeaders(self.request, download.file.sha256)
+            if download.total is not None:
+                self.request.setHeader(
+                    b"Content-Length", str(download.total).encode()
+                )
+            self.request.registerProducer(self, True)
+        if download.state is State.FAILED:
+            log.warn(
+                "Aborting a client's download of {filename}: {error}",
+                filename=download.file.filename, error=download.error,
+            )
+            self.request.unregisterProducer()
+            abortConnection(self.request)
+            self._close()
+            return
+        self._pump()
+
+    def _pump(self) -> None:
+        assert self._file is not None
+        while not self._paused and not self._closed:
+            limit = self.download.readable
+            if self._offset < limit:
+                data = self._file.read(min(CHUNK, limit - self._offset))
+                if not data:
+                    break
+                self._offset += len(data)
+                self.request.write(data)
+            elif self.download.state is State.DONE:
+                self.request.unregisterProducer()
+                self.request.finish()
+                self._close()
+            else:
+                break
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        if not self._closed and self._file is not None:
+            self._pump()
+
+    def stopProducing(self) -> None:
+        self._close()
+
+
+def _failFile(request: IRequest, failure: Failure) -> bytes:
+    if failure.check(ProjectNotFound, NoMetadata):
+        return writeError(request, 404, "Not Found", maxAge=60)
+    if failure.check(SourcesUnavailable, UpstreamError):
+        return writeError(request, 502, f"Bad Gateway: {failure.value}")
+    failure.raiseException()
+    return b""  # pragma: no cover
+
+
+@attrs.define(eq=False)
+class FilesResource(Resource):
+    """
+    C{/files/}: distribution files and their core metadata.
+    """
+
+    index: Index
+    store: BlobStore
+    fetcher: FileFetcher
+    metadata: MetadataService
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def render_GET(self, request: IRequest) -> object:
+        parts = request.postpath
+        if len(parts) != 3:
+            return writeError(request, 404, "Not Found")
+        try:
+            name, key, filename = (p.decode("utf-8") for p in parts)
+        except UnicodeDecodeError:
+            return writeError(request, 404, "Not Found")
+        if (
+            not isValidName(name)
+            or normalize(name) != name
+            or not isValidKey(key)
+            or key.endswith(".metadata")
+            or not isSafeFilename(filename)
+        ):
+            return writeError(request, 404, "Not Found")
+        if filename.endswith(".metadata"):
+            return self._metadata(request, name, key, filename[: -len(".metadata")])
+        if self.store.exists(key):
+            return serveBlob(request, self.store.path(key).path, _etag(key))
+        return renderLater(
+            request,
+            self.index.file(name, key, filename),
+            lambda request, found: self._serveListed(request, name, *found),
+            _failFile,
+        )
+
+    render_HEAD = render_GET
+
+    def _serveListed(
+        self, request: IRequest, name: str, f: DistFile, source: UpstreamSource
+    ) -> object:
+        if self.store.exists(f.key):
+            return self._blobBody(request, f.key)
+        if request.method == b"HEAD" and f.size is not None:
+            _fileHeaders(request, f.sha256)
+            request.setHeader(b"Content-Length", str(f.size).encode())
+            return b""
+        download = self.fetcher.fetch(f, source.upstream)
+        if f.filename.endswith(".whl") and not f.coreMetadata:
+            download.whenDone().addCallback(
+                lambda _: self._extracted(name, f)
+            ).addErrback(lambda _: None)
+        if request.method == b"HEAD" or request.getHeader(b"range"):
+            # Ranges are served from the verified blob.
+            d = download.whenDone()
+            d.addCallback(lambda _: self._blobBody(request, f.key))
+            d.addErrback(lambda failure: _failFile(request, failure))
+            d.addCallback(_writeBody, request)
+            return NOT_DONE_YET
+        Follower(download, request).start()
+        return NOT_DONE_YET
+
+    def _extracted(self, name: str, f: DistFile) -> None:
+        if self.metadata.extract(f) is not None:
+            # Pages list the new metadata from their next rendering on.
+            self.index.forgetRendered(name)
+
+    def _blobBody(self, request: IRequest, key: str) -> object:
+        return serveBlob(request, self.store.path(key).path, _etag(key))
+
+    def _metadata(self, request: IRequest, name: str, key: str, filename: str) -> object:
+        mkey = key + ".metadata"
+        if self.store.exists(mkey):
+            return serveBlob(request, self.store.path(mkey).path, None)
+
+        def got(found: tuple) -> "Deferred[object]":
+            f, source = found
+            return self.metadata.get(f, source.upstream)
+
+        d = self.index.file(name, key, filename).addCallback(got)
+        d.addCallback(lambda path: self._blobBody(request, path.basename()))
+        d.addErrback(lambda failure: _failFile(request, failure))
+        d.addCallback(_writeBody, request)
+        return NOT_DONE_YET
+
+
+def _etag(key: str) -> Optional[str]:
+    return key if not key.startswith("u") and not key.endswith(".metadata") else None
+
+
+def _writeBody(body: object, request: IRequest) -> None:
+    """
+    Finish C{request} with a body returned synchronously by a render step
+    (static.File returns NOT_DONE_YET and finishes by itself).
+    """
+    if body is NOT_DONE_YET or request.finished or request._disconnected:
+        return
+    if body:
+        request.write(body)  # type: ignore[arg-type]
+    request.finish()

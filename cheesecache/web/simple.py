@@ -1,0 +1,161 @@
+# -*- test-case-name: tests.test_simple_resource -*-
+"""
+C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+import attrs
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+
+from ..index import Found, Index, Lookup, ProjectNotFound, SourcesUnavailable
+from ..simple.model import ProjectPage
+from ..simple.names import isValidName, normalize
+from ..simple.negotiate import negotiate
+from ..simple.render import (
+    JSON_TYPE,
+    renderListHTML,
+    renderListJSON,
+    renderProjectHTML,
+    renderProjectJSON,
+)
+from .asyncrender import renderLater
+from .representation import representationOf, writeError, writeRepresentation
+
+_PROJECT_RENDERERS: Dict[bool, Callable[[Any], bytes]] = {
+    True: renderProjectJSON,
+    False: renderProjectHTML,
+}
+_LIST_RENDERERS: Dict[bool, Callable[[Any], bytes]] = {
+    True: renderListJSON,
+    False: renderListHTML,
+}
+
+
+def redirect(request: IRequest, location: str) -> bytes:
+    """
+    A permanent redirect to a relative C{location}, keeping the query.
+    """
+    query = request.uri.partition(b"?")[2]
+    target = location.encode("utf-8") + (b"?" + query if query else b"")
+    request.setResponseCode(301)
+    request.setHeader(b"Location", target)
+    request.setHeader(b"Vary", b"Accept, Accept-Encoding")
+    request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+    return b"" if request.method == b"HEAD" else b"Moved Permanently\n"
+
+
+def failPage(request: IRequest, failure: Failure) -> bytes:
+    """
+    The error answer for a page that could not be found or fetched.
+    """
+    request.setHeader(b"Vary", b"Accept, Accept-Encoding")
+    if failure.check(ProjectNotFound):
+        return writeError(
+            request, 404, f"Not Found: no index knows {failure.value}", maxAge=60
+        )
+    if failure.check(SourcesUnavailable):
+        return writeError(
+            request,
+            502,
+            f"Bad Gateway: the upstream index failed and nothing is cached"
+            f" ({failure.value})",
+        )
+    failure.raiseException()
+    return b""  # pragma: no cover
+
+
+def _respond(  # type: ignore[no-untyped-def]
+    renderers: Dict[bool, Callable[[Any], bytes]],
+    prepare: Callable[[Any], Any] = lambda content: content,
+):
+    def respond(request: IRequest, result: Any) -> bytes:
+        lookup: Lookup = result.lookup if isinstance(result, Found) else result
+        accept = request.getHeader(b"accept")
+        contentType = negotiate(accept.decode("latin-1") if accept else None)
+        render = renderers[contentType == JSON_TYPE]
+        rep = representationOf(
+            lookup.entry, contentType, lambda content: render(prepare(content))
+        )
+        return writeRepresentation(request, rep)
+
+    return respond
+
+
+@attrs.define(eq=False)
+class ProjectResource(Resource):
+    """
+    C{/simple/<name>/}: one project's page, as HTML or JSON.
+    """
+
+    index: Index
+    name: str
+    prepare: Callable[[ProjectPage], ProjectPage]
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        if path == b"" and not request.postpath:
+            return self
+        return _NotFound()
+
+    def render_GET(self, request: IRequest) -> object:
+        slash = request.path.endswith(b"/")
+        canonical = normalize(self.name)
+        if not slash or canonical != self.name:
+            return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
+        return renderLater(
+            request,
+            self.index.project(self.name),
+            _respond(_PROJECT_RENDERERS, self.prepare),
+            failPage,
+        )
+
+    render_HEAD = render_GET
+
+
+class _NotFound(Resource):
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return writeError(request, 404, "Not Found")
+
+
+@attrs.define(eq=False)
+class SimpleResource(Resource):
+    """
+    C{/simple/}: the project list, and the parent of every project page.
+
+    @ivar prepare: applied to a project page before it is rendered.
+    """
+
+    index: Index
+    prepare: Callable[[ProjectPage], ProjectPage] = lambda page: page
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        if path == b"" and not request.postpath:
+            return self
+        try:
+            name = path.decode("utf-8")
+        except UnicodeDecodeError:
+            return _NotFound()
+        if not isValidName(name):
+            return _NotFound()
+        return ProjectResource(self.index, name, self.prepare)
+
+    def render_GET(self, request: IRequest) -> object:
+        if not request.path.endswith(b"/"):
+            return redirect(request, "simple/")
+        return renderLater(
+            request, self.index.projectList(), _respond(_LIST_RENDERERS), failPage
+        )
+
+    render_HEAD = render_GET

@@ -1,0 +1,3 @@
+"""
+Tests for cheesecache; run with C{python -m twisted.trial tests}.
+"""

@@ -1,0 +1,246 @@
+"""
+A real upstream index for tests, served by twisted.web on a loopback port:
+projects with real files, JSON or HTML pages, validators, a request log, and
+faults to inject (down, slow, hang, truncated, wrong bytes, errors midway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from html import escape
+from typing import Any, Dict, List, Optional, Tuple
+
+import attrs
+from twisted.internet import reactor as globalReactor
+from twisted.internet.defer import Deferred
+from twisted.web import server
+from twisted.web.resource import Resource
+
+from cheesecache.simple.names import normalize
+
+
+@attrs.define
+class Dist:
+    """
+    One file the fake index lists.
+    """
+
+    filename: str
+    data: bytes
+    yanked: Any = False
+    requiresPython: Optional[str] = None
+    metadata: Optional[bytes] = None
+    uploadTime: str = "2026-01-02T03:04:05.123456Z"
+    listedHash: Optional[str] = None  # default: the real sha256
+    listedSize: Optional[int] = None  # default: the real size
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@attrs.define(eq=False)
+class FakeIndex(Resource):
+    """
+    The upstream index.  C{faults} maps a request path (bytes) to one of:
+    C{"500"}, C{"hang"} (headers and part of the body, then nothing),
+    C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
+    length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
+    over time), or C{"refuse"}-like C{"reset"} (abort at once).
+    """
+
+    projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
+    format: str = "json"
+    validators: bool = True
+    faults: Dict[bytes, str] = attrs.field(factory=dict)
+    down: bool = False
+    requests: List[Tuple[bytes, bytes, Dict[bytes, bytes]]] = attrs.field(factory=list)
+    held: Optional[List[Deferred]] = None
+    clock: Any = globalReactor
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def add(self, project: str, *dists: Dist) -> None:
+        self.projects.setdefault(normalize(project), []).extend(dists)
+
+    def count(self, path: bytes, method: bytes = b"GET") -> int:
+        """
+        How many requests came for C{path}.
+        """
+        return sum(1 for m, p, _ in self.requests if p == path and m == method)
+
+    def hold(self) -> None:
+        """
+        Hold every response until L{release}.
+        """
+        self.held = []
+
+    def release(self) -> None:
+        held, self.held = self.held or [], None
+        for d in held:
+            d.callback(None)
+
+    def render(self, request: server.Request) -> Any:
+        headers = {k.lower(): v[0] for k, v in request.requestHeaders.getAllRawHeaders()}
+        self.requests.append((request.method, request.path, headers))
+        if self.held is not None:
+            d: Deferred[None] = Deferred()
+            self.held.append(d)
+            d.addCallback(lambda _: self._finishLater(request))
+            return server.NOT_DONE_YET
+        return self._respond(request)
+
+    def _finishLater(self, request: server.Request) -> None:
+        body = self._respond(request)
+        if body is not server.NOT_DONE_YET:
+            request.write(body)
+            request.finish()
+
+    def _respond(self, request: server.Request) -> Any:
+        path = request.path
+        fault = self.faults.get(path)
+        if self.down or fault == "500":
+            request.setResponseCode(500)
+            return b"upstream broken"
+        if fault == "reset":
+            request.channel.transport.abortConnection()
+            return server.NOT_DONE_YET
+        parts = path.decode().split("/")
+        if path == b"/simple/":
+            return self._page(request, self._rootBody())
+        if len(parts) == 4 and parts[1] == "simple" and parts[3] == "":
+            name = parts[2]
+            if name != normalize(name):
+                request.setResponseCode(301)
+                request.setHeader(b"Location", f"/simple/{normalize(name)}/".encode())
+                return b""
+            if name not in self.projects:
+                request.setResponseCode(404)
+                return b"not found"
+            return self._page(request, self._projectBody(name))
+        if len(parts) == 3 and parts[1] == "packages":
+            return self._file(request, parts[2], fault)
+        request.setResponseCode(404)
+        return b"not found"
+
+    def _page(self, request: server.Request, body: Tuple[bytes, bytes]) -> bytes:
+        contentType, data = body
+        request.setHeader(b"Content-Type", contentType)
+        if self.validators:
+            etag = b'"' + hashlib.sha256(data).hexdigest()[:16].encode() + b'"'
+            request.setHeader(b"Last-Modified", b"Thu, 01 Jan 2026 00:00:00 GMT")
+            if request.setETag(etag):
+                return b""
+        return data
+
+    def _rootBody(self) -> Tuple[bytes, bytes]:
+        names = sorted(self.projects)
+        if self.format == "json":
+            return (
+                b"application/vnd.pypi.simple.v1+json",
+                json.dumps(
+                    {"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]}
+                ).encode(),
+            )
+        anchors = "".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in names)
+        return b"text/html", f"<html><body>{anchors}</body></html>".encode()
+
+    def _projectBody(self, name: str) -> Tuple[bytes, bytes]:
+        dists = self.projects[name]
+        if self.format == "json":
+            files = []
+            for d in dists:
+                entry: Dict[str, Any] = {
+                    "filename": d.filename,
+                    "url": f"../../packages/{d.filename}",
+                    "hashes": {"sha256": d.listedHash or d.sha256},
+                    "size": d.listedSize if d.listedSize is not None else len(d.data),
+                    "upload-time": d.uploadTime,
+                    "yanked": d.yanked,
+                }
+                if d.requiresPython:
+                    entry["requires-python"] = d.requiresPython
+                if d.metadata is not None:
+                    entry["core-metadata"] = {
+                        "sha256": hashlib.sha256(d.metadata).hexdigest()
+                    }
+                files.append(entry)
+            return (
+                b"application/vnd.pypi.simple.v1+json",
+                json.dumps(
+                    {"meta": {"api-version": "1.1"}, "name": name, "files": files}
+                ).encode(),
+            )
+        anchors = []
+        for d in dists:
+            attributes = f'href="../../packages/{d.filename}#sha256={d.listedHash or d.sha256}"'
+            if d.requiresPython:
+                attributes += f' data-requires-python="{escape(d.requiresPython)}"'
+            if d.yanked:
+                reason = d.yanked if isinstance(d.yanked, str) else ""
+                attributes += f' data-yanked="{escape(reason)}"'
+            if d.metadata is not None:
+                attributes += (
+                    f' data-core-metadata="sha256={hashlib.sha256(d.metadata).hexdigest()}"'
+                )
+            anchors.append(f"<a {attributes}>{d.filename}</a><br/>")
+        return (
+            b"text/html",
+            ("<!DOCTYPE html><html><body>" + "\n".join(anchors) + "</body></html>").encode(),
+        )
+
+    def _find(self, filename: str) -> Tuple[Optional[Dist], bool]:
+        metadata = filename.endswith(".metadata")
+        base = filename[: -len(".metadata")] if metadata else filename
+        for dists in self.projects.values():
+            for d in dists:
+                if d.filename == base:
+                    return d, metadata
+        return None, metadata
+
+    def _file(self, request: server.Request, filename: str, fault: Optional[str]) -> Any:
+        d, metadata = self._find(filename)
+        if d is None or (metadata and d.metadata is None):
+            request.setResponseCode(404)
+            return b"no such file"
+        data = d.metadata if metadata else d.data
+        assert data is not None
+        request.setHeader(b"Content-Type", b"application/octet-stream")
+        if fault == "wrong":
+            return bytes(b ^ 0xFF for b in data)
+        if fault in ("truncate", "midway500", "hang"):
+            request.setHeader(b"Content-Length", str(len(data)).encode())
+            request.write(data[: len(data) // 2])
+            if fault == "truncate":
+                request.channel.transport.loseConnection()
+            elif fault == "midway500":
+                request.channel.transport.abortConnection()
+            return server.NOT_DONE_YET
+        if fault == "slow":
+            request.setHeader(b"Content-Length", str(len(data)).encode())
+            self._dribble(request, data, 0)
+            return server.NOT_DONE_YET
+        return data
+
+    def _dribble(self, request: server.Request, data: bytes, offset: int) -> None:
+        if request._disconnected:
+            return
+        piece = max(1, len(data) // 8)
+        request.write(data[offset : offset + piece])
+        if offset + piece >= len(data):
+            request.finish()
+        else:
+            self.clock.callLater(0.02, self._dribble, request, data, offset + piece)
+
+
+def listen(resource: Resource, reactor: Any = globalReactor) -> Tuple[Any, str]:
+    """
+    Serve C{resource} on a free loopback port.
+
+    @return: the listening port and its base URL (no trailing slash).
+    """
+    port = reactor.listenTCP(0, server.Site(resource), interface="127.0.0.1")
+    return port, f"http://127.0.0.1:{port.getHost().port}"
