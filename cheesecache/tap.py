@@ -105,7 +105,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
     import treq
-    from twisted.web.client import Agent, HTTPConnectionPool
+    from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 
     from .blobstore import BlobStore
     from .filefetch import FileFetcher
@@ -120,12 +120,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     dataDir.makedirs(ignoreExistingDirectory=True)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
-    client = treq.client.HTTPClient(Agent(reactor, pool=pool))
+    agent = Agent(reactor, pool=pool, connectTimeout=30)
+    client = treq.client.HTTPClient(agent)
     pages = PageStore(dataDir.child("pages"))
     policy = Policy(ttl=options["index-ttl"])
     sources: List[UpstreamSource] = []
     for url in options["upstream"]:
-        upstream = Upstream.fromURL(url, client, reactor)
+        upstream = Upstream.fromURL(url, client, RedirectAgent(agent), reactor)
         sources.append(UpstreamSource(upstream, pages, reactor, policy))
         log.info("Upstream index: {url}", url=upstream.url)
     store = BlobStore(dataDir)

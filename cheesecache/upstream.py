@@ -23,7 +23,8 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
-from twisted.web.iweb import IResponse
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
 from .freshness import Validators
@@ -184,11 +185,16 @@ class Upstream:
     @ivar url: the index's Simple API base URL, ending in C{/}, without
         credentials.
     @ivar authorization: the Authorization header value for this upstream.
-    @ivar client: a C{treq.HTTPClient} (persistent connection pool).
+    @ivar client: a C{treq.HTTPClient} (persistent connection pool), for
+        pages: treq asks for gzip and decodes it.
+    @ivar agent: a plain L{IAgent} following redirects over the same pool,
+        for files: their bytes must arrive exactly as stored (treq would
+        decode a C{.tar.gz} that a server labels C{Content-Encoding: gzip}).
     """
 
     url: str
     client: object
+    agent: IAgent
     clock: IReactorTime
     authorization: Optional[str] = None
     connectTimeout: float = 30.0
@@ -196,14 +202,16 @@ class Upstream:
     maxPageSize: int = 512 * 1024 * 1024
 
     @classmethod
-    def fromURL(cls, url: str, client: object, clock: IReactorTime, **kw: object) -> "Upstream":
+    def fromURL(
+        cls, url: str, client: object, agent: IAgent, clock: IReactorTime, **kw: object
+    ) -> "Upstream":
         """
         Make an upstream from a configured URL, which may carry credentials.
         """
         if not url.endswith("/"):
             url += "/"
         bare, authorization = splitCredentials(url)
-        return cls(bare, client, clock, authorization, **kw)  # type: ignore[arg-type]
+        return cls(bare, client, agent, clock, authorization, **kw)  # type: ignore[arg-type]
 
     @property
     def sourceID(self) -> str:
@@ -242,7 +250,7 @@ class Upstream:
             L{NotFound}, or failing with L{UpstreamError}.
         """
         url = self.pageURL(name)
-        extra = {"Accept": PAGE_ACCEPT, "Accept-Encoding": "gzip"}
+        extra = {"Accept": PAGE_ACCEPT}
         if validators is not None:
             extra.update(validators.requestHeaders())
         try:
@@ -270,13 +278,6 @@ class Upstream:
         except Exception as e:
             raise UpstreamError(f"{url}: {e}") from e
         body = b"".join(chunks)
-        if _header(response, b"content-encoding") == "gzip":
-            import zlib
-
-            try:
-                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-            except zlib.error as e:
-                raise UpstreamError(f"{url}: bad gzip body: {e}") from e
         finalURL = response.request.absoluteURI.decode("utf-8")
         return Fetched(
             body=body,
@@ -293,16 +294,23 @@ class Upstream:
 
     def get(self, url: str, headers: Optional[Dict[str, str]] = None) -> "Deferred[IResponse]":
         """
-        Start an unbuffered GET of C{url} (a file), for streaming.
+        Start a GET of C{url} (a file) whose body the caller streams; fails
+        if no response headers arrive within C{connectTimeout}.
         """
-        return self.client.get(  # type: ignore[attr-defined,no-any-return]
-            url,
-            headers=self.headers(
-                {"Accept-Encoding": "identity", **(headers or {})}, url
-            ),
-            timeout=self.connectTimeout,
-            unbuffered=True,
-        )
+        raw = Headers()
+        for name, value in self.headers(
+            {"Accept-Encoding": "identity", **(headers or {})}, url
+        ).items():
+            raw.setRawHeaders(name, [value])
+        d = self.agent.request(b"GET", url.encode("utf-8"), raw)
+        timer = self.clock.callLater(self.connectTimeout, d.cancel)
+
+        def stopTimer(result: object) -> object:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return d.addBoth(stopTimer)
 
 
 def _sameOrigin(a: str, b: str) -> bool:

@@ -1,0 +1,123 @@
+"""
+A whole cheesecache (resource tree, upstream client, stores) listening on a
+loopback port inside the test's reactor, and a client to talk to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import treq
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+from twisted.web.http_headers import Headers
+
+from cheesecache.blobstore import BlobStore
+from cheesecache.filefetch import FileFetcher
+from cheesecache.freshness import Policy
+from cheesecache.index import Index, UpstreamSource
+from cheesecache.metadata import MetadataService
+from cheesecache.pagestore import PageStore
+from cheesecache.upstream import Upstream
+from cheesecache.web.site import makeRoot, makeSite
+
+from .fakeindex import FakeIndex, listen
+
+JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
+
+
+def httpClient(testCase: TestCase, persistent: bool = False) -> Tuple[Any, HTTPConnectionPool]:
+    """
+    A plain agent (no content decoding, no redirects followed) whose
+    connections are closed when the test ends.
+    """
+    pool = HTTPConnectionPool(reactor, persistent=persistent)
+    testCase.addCleanup(pool.closeCachedConnections)
+    return Agent(reactor, pool=pool), pool
+
+
+class Harness:
+    """
+    cheesecache in front of the given upstream URLs.
+
+    @ivar clock: decides freshness (advance it to age pages); I/O uses the
+        real reactor.
+    """
+
+    def __init__(
+        self,
+        testCase: TestCase,
+        upstreamURLs: Sequence[str],
+        dataDir: Optional[FilePath] = None,
+        ttl: float = 600.0,
+        idleTimeout: float = 60.0,
+    ) -> None:
+        self.testCase = testCase
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.dataDir = dataDir or FilePath(testCase.mktemp())
+        self.dataDir.makedirs(ignoreExistingDirectory=True)
+        upstreamAgent, self.upstreamPool = httpClient(testCase, persistent=True)
+        upstreamClient = treq.client.HTTPClient(upstreamAgent)
+        pages = PageStore(self.dataDir.child("pages"))
+        policy = Policy(ttl=ttl)
+        self.sources: List[UpstreamSource] = [
+            UpstreamSource(
+                Upstream.fromURL(
+                    url,
+                    upstreamClient,
+                    RedirectAgent(upstreamAgent),
+                    reactor,
+                    idleTimeout=idleTimeout,
+                ),
+                pages,
+                self.clock,
+                policy,
+            )
+            for url in upstreamURLs
+        ]
+        self.index = Index(self.sources)
+        self.store = BlobStore(self.dataDir)
+        self.store.cleanTemporary()
+        self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
+        self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
+        site = makeSite(makeRoot(self.index, self.store, self.fetcher, self.metadata))
+        self.port, self.url = listen(site)
+        testCase.addCleanup(self.port.stopListening)
+        self.client, _ = httpClient(testCase)
+
+    @inlineCallbacks
+    def get(self, path: str, headers: Optional[Dict[str, str]] = None, method: str = "GET"):  # type: ignore[no-untyped-def]
+        """
+        Request C{path} from cheesecache; fires with C{(response, body)}.
+        """
+        raw = Headers({k: [v] for k, v in (headers or {}).items()})
+        response = yield self.client.request(
+            method.encode(), (self.url + path).encode(), raw
+        )
+        body = yield treq.content(response)
+        return response, body
+
+
+def serveIndex(testCase: TestCase, index: FakeIndex) -> str:
+    """
+    Serve a fake upstream index on loopback; returns its Simple URL.
+    """
+    port, url = listen(index)
+    testCase.addCleanup(port.stopListening)
+    return url + "/simple/"
+
+
+def header(response: Any, name: str) -> Optional[str]:
+    values = response.headers.getRawHeaders(name)
+    return values[0] if values else None
+
+
+def sleep(seconds: float) -> "Deferred[None]":
+    from twisted.internet.task import deferLater
+
+    return deferLater(reactor, seconds, lambda: None)

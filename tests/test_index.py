@@ -1,0 +1,274 @@
+"""
+Tests for L{cheesecache.index}: upstream pages fetched over real HTTP on
+loopback, kept fresh, revalidated, coalesced, and served stale on failure.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+
+from cheesecache.index import ProjectNotFound, SourcesUnavailable
+from cheesecache.simple.model import ProjectList
+
+from .fakeindex import Dist, FakeIndex, listen
+from .harness import Harness, serveIndex
+from .wheels import makeSdist, makeWheel
+
+
+def sampleIndex(format: str = "json") -> FakeIndex:
+    index = FakeIndex(format=format)
+    filename, data = makeWheel("alpha", "1.0", requiresPython=">=3.8,<4")
+    index.add("alpha", Dist(filename, data, requiresPython=">=3.8,<4"))
+    filename, data = makeSdist("alpha", "0.9")
+    index.add("alpha", Dist(filename, data, yanked="broken"))
+    return index
+
+
+class UpstreamSourceTests(TestCase):
+    """
+    One upstream's pages through L{UpstreamSource}.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = sampleIndex()
+        self.harness = Harness(self, [serveIndex(self, self.upstream)], ttl=600)
+        self.source = self.harness.sources[0]
+        self.clock = self.harness.clock
+
+    @inlineCallbacks
+    def test_fetchesAndParses(self):  # type: ignore[no-untyped-def]
+        """
+        A page is fetched from the upstream and parsed with every field.
+        """
+        lookup = yield self.source.page("alpha")
+        page = lookup.entry.content
+        self.assertEqual(page.name, "alpha")
+        byName = {f.filename: f for f in page.files}
+        self.assertEqual(byName["alpha-0.9.tar.gz"].yanked, "broken")
+        wheel = byName["alpha-1.0-py3-none-any.whl"]
+        self.assertEqual(wheel.requiresPython, ">=3.8,<4")
+        self.assertTrue(wheel.url.endswith("/packages/alpha-1.0-py3-none-any.whl"))
+        self.assertEqual(wheel.sha256, self.upstream.projects["alpha"][0].sha256)
+        self.assertFalse(lookup.stale)
+
+    @inlineCallbacks
+    def test_freshWithinTTL(self):  # type: ignore[no-untyped-def]
+        """
+        Within the TTL a cached page is served without asking the upstream.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(599)
+        yield self.source.page("alpha")
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
+    def test_revalidatesAfterTTL(self):  # type: ignore[no-untyped-def]
+        """
+        After the TTL the page is revalidated with the upstream's ETag and
+        Last-Modified; a 304 only refreshes the time.
+        """
+        first = yield self.source.page("alpha")
+        self.clock.advance(601)
+        second = yield self.source.page("alpha")
+        method, path, headers = self.upstream.requests[-1]
+        self.assertEqual(path, b"/simple/alpha/")
+        self.assertIn(b"if-none-match", headers)
+        self.assertEqual(headers[b"if-modified-since"], b"Thu, 01 Jan 2026 00:00:00 GMT")
+        self.assertIs(second.entry.content, first.entry.content)
+        self.assertEqual(second.entry.fetchedAt, self.clock.seconds())
+        self.clock.advance(300)
+        yield self.source.page("alpha")
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
+    def test_revalidationSeesChanges(self):  # type: ignore[no-untyped-def]
+        """
+        A page changed upstream replaces the cached one on revalidation.
+        """
+        yield self.source.page("alpha")
+        filename, data = makeWheel("alpha", "2.0")
+        self.upstream.add("alpha", Dist(filename, data))
+        self.clock.advance(601)
+        lookup = yield self.source.page("alpha")
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+
+    @inlineCallbacks
+    def test_coalescing(self):  # type: ignore[no-untyped-def]
+        """
+        Fifty concurrent requests for one page make one upstream request,
+        and all get the page.
+        """
+        self.upstream.hold()
+        waiting = [self.source.page("alpha") for _ in range(50)]
+        while self.upstream.count(b"/simple/alpha/") == 0:
+            yield deferLaterZero()
+        self.upstream.release()
+        lookups = yield gatherResults(waiting)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
+        self.assertEqual({id(l.entry) for l in lookups}, {id(lookups[0].entry)})
+        self.assertEqual(self.source.requests, 1)
+
+    @inlineCallbacks
+    def test_staleOnFailure(self):  # type: ignore[no-untyped-def]
+        """
+        When the upstream fails (5xx), the cached copy is served, marked
+        stale, and the upstream is not asked again during the back-off.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(601)
+        self.upstream.down = True
+        lookup = yield self.source.page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        asked = self.upstream.count(b"/simple/alpha/")
+        yield self.source.page("alpha")
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), asked)
+
+    @inlineCallbacks
+    def test_failureWithoutCache(self):  # type: ignore[no-untyped-def]
+        """
+        When the upstream fails and nothing is cached, the lookup fails with
+        L{SourcesUnavailable}.
+        """
+        self.upstream.down = True
+        yield self.assertFailure(self.source.page("alpha"), SourcesUnavailable)
+
+    @inlineCallbacks
+    def test_notFound(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream 404 is a not-found entry, itself cached for a short time.
+        """
+        lookup = yield self.source.page("nope")
+        self.assertFalse(lookup.entry.found)
+        yield self.source.page("nope")
+        self.assertEqual(self.upstream.count(b"/simple/nope/"), 1)
+        self.clock.advance(61)
+        yield self.source.page("nope")
+        self.assertEqual(self.upstream.count(b"/simple/nope/"), 2)
+
+    @inlineCallbacks
+    def test_rootList(self):  # type: ignore[no-untyped-def]
+        """
+        The root list is fetched and cached like a page.
+        """
+        lookup = yield self.source.page(None)
+        self.assertIsInstance(lookup.entry.content, ProjectList)
+        self.assertEqual(list(lookup.entry.content.names), ["alpha"])
+
+
+def deferLaterZero():  # type: ignore[no-untyped-def]
+    from twisted.internet.task import deferLater
+
+    return deferLater(reactor, 0.01, lambda: None)
+
+
+class RestartTests(TestCase):
+    """
+    Pages survive a restart in the data directory.
+    """
+
+    @inlineCallbacks
+    def test_survivesRestart(self):  # type: ignore[no-untyped-def]
+        """
+        A new process (a new harness on the same data directory) serves the
+        cached page without asking the upstream while it is fresh, and
+        serves it stale when the upstream is down.
+        """
+        upstream = sampleIndex()
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir)
+        yield first.sources[0].page("alpha")
+        second = Harness(self, [url], dataDir=dataDir)
+        second.clock.advance(10)
+        lookup = yield second.sources[0].page("alpha")
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 1)
+        upstream.down = True
+        second.clock.advance(10_000)
+        lookup = yield second.sources[0].page("alpha")
+        self.assertTrue(lookup.stale)
+
+    @inlineCallbacks
+    def test_refusedConnection(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that refuses connections counts as failed: stale copies
+        are served, and without one the lookup fails.
+        """
+        upstream = sampleIndex()
+        port, base = listen(upstream)
+        dataDir = FilePath(self.mktemp())
+        harness = Harness(self, [base + "/simple/"], dataDir=dataDir)
+        yield harness.sources[0].page("alpha")
+        yield port.stopListening()
+        yield harness.upstreamPool.closeCachedConnections()
+        harness.clock.advance(10_000)
+        lookup = yield harness.sources[0].page("alpha")
+        self.assertTrue(lookup.stale)
+        yield self.assertFailure(harness.sources[0].page("beta"), SourcesUnavailable)
+
+
+class IndexTests(TestCase):
+    """
+    L{cheesecache.index.Index} over several upstreams.
+    """
+
+    @inlineCallbacks
+    def test_firstSourceThatKnowsWins(self):  # type: ignore[no-untyped-def]
+        """
+        A project is answered by the first upstream that knows it, alone.
+        """
+        one, two = sampleIndex(), FakeIndex()
+        filename, data = makeWheel("alpha", "9.0")
+        two.add("alpha", Dist(filename, data))
+        filename, data = makeWheel("beta", "1.0")
+        two.add("beta", Dist(filename, data))
+        harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)])
+        found = yield harness.index.project("Alpha")
+        self.assertNotIn("alpha-9.0-py3-none-any.whl", [f.filename for f in found.page.files])
+        found = yield harness.index.project("beta")
+        self.assertIs(found.source, harness.sources[1])
+        yield self.assertFailure(harness.index.project("gamma"), ProjectNotFound)
+        listing = yield harness.index.projectList()
+        self.assertEqual(sorted(listing.entry.content.names), ["alpha", "beta"])
+
+    @inlineCallbacks
+    def test_noFallThroughOnFailure(self):  # type: ignore[no-untyped-def]
+        """
+        When an earlier upstream fails with nothing cached, a later one is
+        not asked: it must not answer for a name the first may own.
+        """
+        one, two = sampleIndex(), sampleIndex()
+        one.down = True
+        harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)])
+        yield self.assertFailure(harness.index.project("alpha"), SourcesUnavailable)
+        self.assertEqual(two.count(b"/simple/alpha/"), 0)
+
+
+class HTMLUpstreamTests(TestCase):
+    """
+    An HTML-only upstream.
+    """
+
+    @inlineCallbacks
+    def test_htmlUpstream(self):  # type: ignore[no-untyped-def]
+        """
+        Pages of an HTML upstream are parsed with yanks and requires-python,
+        and relative links resolve against the upstream page URL.
+        """
+        upstream = sampleIndex("html")
+        url = serveIndex(self, upstream)
+        harness = Harness(self, [url])
+        lookup = yield harness.sources[0].page("alpha")
+        byName = {f.filename: f for f in lookup.entry.content.files}
+        self.assertEqual(byName["alpha-0.9.tar.gz"].yanked, "broken")
+        self.assertEqual(
+            byName["alpha-1.0-py3-none-any.whl"].requiresPython, ">=3.8,<4"
+        )
+        self.assertEqual(
+            byName["alpha-0.9.tar.gz"].url,
+            url.replace("/simple/", "/packages/alpha-0.9.tar.gz"),
+        )

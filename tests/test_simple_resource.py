@@ -1,0 +1,242 @@
+"""
+Tests for L{cheesecache.web.simple}: the Simple API pages over real HTTP.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from html.parser import HTMLParser
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from .fakeindex import Dist, FakeIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .test_index import sampleIndex
+
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
+)
+
+
+class Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list = []
+        self.meta: dict = {}
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+        if tag == "meta":
+            d = dict(attrs)
+            self.meta[d.get("name")] = d.get("content")
+
+
+def anchors(body: bytes) -> Anchors:
+    parser = Anchors()
+    parser.feed(body.decode("utf-8"))
+    return parser
+
+
+class ProjectPageTests(TestCase):
+    """
+    C{/simple/<name>/}.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = sampleIndex()
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+
+    @inlineCallbacks
+    def test_json(self):  # type: ignore[no-untyped-def]
+        """
+        pip's Accept header gets PEP 691 JSON with our own relative file
+        URLs, PEP 592/700 fields, and no null values.
+        """
+        response, body = yield self.harness.get("/simple/alpha/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(header(response, "content-type"), JSON_ACCEPT)
+        self.assertIn("Accept", header(response, "vary"))
+        data = json.loads(body)
+        self.assertEqual(data["name"], "alpha")
+        self.assertEqual(data["meta"]["api-version"], "1.1")
+        self.assertEqual(sorted(data["versions"]), ["0.9", "1.0"])
+        files = {f["filename"]: f for f in data["files"]}
+        sdist = files["alpha-0.9.tar.gz"]
+        self.assertEqual(sdist["yanked"], "broken")
+        self.assertTrue(sdist["url"].startswith("../../files/alpha/"))
+        self.assertTrue(sdist["url"].endswith("/alpha-0.9.tar.gz"))
+        self.assertEqual(sdist["size"], len(self.upstream.projects["alpha"][1].data))
+        self.assertEqual(sdist["upload-time"], "2026-01-02T03:04:05.123456Z")
+        self.assertEqual(files["alpha-1.0-py3-none-any.whl"]["requires-python"], ">=3.8,<4")
+        for f in data["files"]:
+            self.assertNotIn(None, f.values())
+            self.assertNotIn("?", f["url"])
+            self.assertNotIn("dist-info-metadata", f)
+
+    @inlineCallbacks
+    def test_html(self):  # type: ignore[no-untyped-def]
+        """
+        No Accept header gets PEP 503 HTML with the repository-version meta,
+        escaped requires-python, and a valued data-yanked.
+        """
+        response, body = yield self.harness.get("/simple/alpha/")
+        self.assertEqual(response.code, 200)
+        self.assertTrue(header(response, "content-type").startswith("text/html"))
+        self.assertIn(b'data-requires-python="&gt;=3.8,&lt;4"', body)
+        parsed = anchors(body)
+        self.assertEqual(parsed.meta["pypi:repository-version"][:2], "1.")
+        byText = {a["href"].rsplit("#")[0].rsplit("/", 1)[1]: a for a in parsed.anchors}
+        self.assertEqual(byText["alpha-0.9.tar.gz"]["data-yanked"], "broken")
+        self.assertNotIn("data-yanked", byText["alpha-1.0-py3-none-any.whl"])
+        for a in parsed.anchors:
+            self.assertRegex(a["href"], r"#sha256=[0-9a-f]{64}$")
+
+    @inlineCallbacks
+    def test_vendorHTMLType(self):  # type: ignore[no-untyped-def]
+        """
+        Asking for the versioned HTML type gets that type back.
+        """
+        response, _ = yield self.harness.get(
+            "/simple/alpha/", {"Accept": "application/vnd.pypi.simple.v1+html"}
+        )
+        self.assertEqual(
+            header(response, "content-type"),
+            "application/vnd.pypi.simple.v1+html; charset=utf-8",
+        )
+
+    @inlineCallbacks
+    def test_etagPerRepresentation(self):  # type: ignore[no-untyped-def]
+        """
+        HTML and JSON carry different strong ETags; If-None-Match with the
+        matching one gets a 304 with ETag, Cache-Control and Vary, and the
+        other representation's ETag gets a 200.
+        """
+        jsonResponse, _ = yield self.harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        htmlResponse, _ = yield self.harness.get("/simple/alpha/")
+        jsonTag = header(jsonResponse, "etag")
+        self.assertNotEqual(jsonTag, header(htmlResponse, "etag"))
+        self.assertTrue(jsonTag.startswith('"'))
+        response, body = yield self.harness.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "If-None-Match": jsonTag}
+        )
+        self.assertEqual(response.code, 304)
+        self.assertEqual(body, b"")
+        self.assertEqual(header(response, "etag"), jsonTag)
+        self.assertIn("max-age=", header(response, "cache-control"))
+        self.assertIn("Accept", header(response, "vary"))
+        response, _ = yield self.harness.get(
+            "/simple/alpha/", {"If-None-Match": jsonTag}
+        )
+        self.assertEqual(response.code, 200)
+
+    @inlineCallbacks
+    def test_gzip(self):  # type: ignore[no-untyped-def]
+        """
+        A client accepting gzip gets the compressed twin of the same page.
+        """
+        plain, plainBody = yield self.harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        response, body = yield self.harness.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        )
+        self.assertEqual(header(response, "content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(body), plainBody)
+        self.assertIn("Accept-Encoding", header(response, "vary"))
+        self.assertNotEqual(header(response, "etag"), header(plain, "etag"))
+
+    @inlineCallbacks
+    def test_head(self):  # type: ignore[no-untyped-def]
+        """
+        HEAD gets the GET's headers and no body.
+        """
+        get, body = yield self.harness.get("/simple/alpha/")
+        head, headBody = yield self.harness.get("/simple/alpha/", method="HEAD")
+        self.assertEqual(head.code, 200)
+        self.assertEqual(headBody, b"")
+        self.assertEqual(header(head, "content-length"), str(len(body)))
+        self.assertEqual(header(head, "content-type"), header(get, "content-type"))
+
+    @inlineCallbacks
+    def test_redirects(self):  # type: ignore[no-untyped-def]
+        """
+        Non-normalized names and missing slashes get a 301 to the
+        normalized URL (relative, so it works behind any prefix).
+        """
+        for path, location in [
+            ("/simple/Alpha/", "../alpha/"),
+            ("/simple/Alpha", "alpha/"),
+            ("/simple/alpha", "alpha/"),
+            ("/simple/FrIeNdLy-._.-bArD/", "../friendly-bard/"),
+            ("/simple", "simple/"),
+        ]:
+            response, _ = yield self.harness.get(path)
+            self.assertEqual((path, response.code), (path, 301))
+            self.assertEqual(header(response, "location"), location)
+            self.assertIn("Accept", header(response, "vary"))
+
+    @inlineCallbacks
+    def test_unknownProject(self):  # type: ignore[no-untyped-def]
+        """
+        A project no upstream knows is a 404 with a short cache lifetime.
+        """
+        response, body = yield self.harness.get("/simple/no-such-thing/")
+        self.assertEqual(response.code, 404)
+        self.assertIn(b"no-such-thing", body)
+        self.assertIn("max-age=60", header(response, "cache-control"))
+
+    @inlineCallbacks
+    def test_badNames(self):  # type: ignore[no-untyped-def]
+        """
+        Names that cannot be project names (traversal, NUL, separators) are
+        404s and never reach the upstream.
+        """
+        for path in ["/simple/..%2F..%2Fetc/", "/simple/%00/", "/simple/a%2Fb/", "/simple/-x-/"]:
+            response, _ = yield self.harness.get(path)
+            self.assertEqual((path, response.code), (path, 404))
+        self.assertEqual(
+            [p for _, p, _ in self.upstream.requests if p != b"/simple/"], []
+        )
+
+    @inlineCallbacks
+    def test_upstreamDown(self):  # type: ignore[no-untyped-def]
+        """
+        With the upstream failing and nothing cached: 502 with a message.
+        With a cached copy: 200, the stale copy.
+        """
+        yield self.harness.get("/simple/alpha/")
+        self.upstream.down = True
+        response, body = yield self.harness.get("/simple/beta/")
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"upstream", body)
+        self.harness.clock.advance(10_000)
+        response, body = yield self.harness.get("/simple/alpha/")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"alpha-1.0-py3-none-any.whl", body)
+
+
+class RootListTests(TestCase):
+    """
+    C{/simple/}.
+    """
+
+    @inlineCallbacks
+    def test_rootList(self):  # type: ignore[no-untyped-def]
+        """
+        The root list merges every upstream's names, in HTML and JSON.
+        """
+        one, two = sampleIndex(), FakeIndex(format="html")
+        two.add("Beta.Thing", Dist("beta_thing-1.0.tar.gz", b"x"))
+        harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)])
+        response, body = yield harness.get("/simple/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        names = [p["name"] for p in json.loads(body)["projects"]]
+        self.assertEqual(sorted(names), ["alpha", "beta-thing"])
+        response, body = yield harness.get("/simple/")
+        parsed = anchors(body)
+        self.assertEqual(
+            sorted(a["href"] for a in parsed.anchors), ["alpha/", "beta-thing/"]
+        )
+        self.assertIn("pypi:repository-version", parsed.meta)
