@@ -25,7 +25,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
 from .blobstore import BlobStore
 from .simple.model import DistFile
-from .upstream import Upstream, UpstreamError, readBody
+from .upstream import Upstream, UpstreamError, abandon, readBody
 
 log = Logger()
 
@@ -200,14 +200,13 @@ class FileFetcher:
 
         def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
             if response.code != 200:
-                readBody(response, lambda data: None, self.clock, self.idleTimeout)[
-                    0
-                ].addErrback(lambda _: None)
+                abandon(response)
                 raise UpstreamError(f"HTTP {response.code}")
             if response.length is not UNKNOWN_LENGTH:
                 if download.total is None:
                     download.total = response.length
                 elif response.length != download.total:
+                    abandon(response)
                     raise UpstreamError(
                         f"upstream announces {response.length} bytes,"
                         f" the index {download.total}"

@@ -155,6 +155,19 @@ class _BodyReader(Protocol):
             self._done.errback(UpstreamError(f"body cut short: {reason.value!r}"))
 
 
+class _Abandon(Protocol):
+    def connectionMade(self) -> None:
+        self.transport.stopProducing()
+
+
+def abandon(response: IResponse) -> None:
+    """
+    Drop C{response}'s body unread, closing its connection (it cannot go
+    back to the pool with a body pending).
+    """
+    response.deliverBody(_Abandon())
+
+
 def readBody(
     response: IResponse,
     onChunk: Callable[[bytes], None],

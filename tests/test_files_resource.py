@@ -1,0 +1,355 @@
+"""
+Tests for L{cheesecache.web.files} and L{cheesecache.filefetch}: files
+fetched once from a real upstream on loopback, streamed to every waiting
+client, verified before they are kept, and served with ranges and HEAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, List, Tuple
+
+from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+
+from .fakeindex import Dist, FakeIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
+from .wheels import makeSdist, makeWheel
+
+
+def fileIndex(padding: int = 0) -> Tuple[FakeIndex, Dist, Dist]:
+    index = FakeIndex()
+    wheelName, wheelData = makeWheel("alpha", "1.0", padding=padding)
+    wheel = Dist(wheelName, wheelData)
+    sdistName, sdistData = makeSdist("alpha", "1.0")
+    sdist = Dist(sdistName, sdistData)
+    index.add("alpha", wheel, sdist)
+    return index, wheel, sdist
+
+
+class FileTests(TestCase):
+    """
+    Files through cheesecache.
+    """
+
+    padding = 300_000
+
+    def setUp(self) -> None:
+        self.upstream, self.wheel, self.sdist = fileIndex(self.padding)
+        self.harness = Harness(self, [serveIndex(self, self.upstream)], idleTimeout=2)
+
+    @inlineCallbacks
+    def fileURLs(self):  # type: ignore[no-untyped-def]
+        _, body = yield self.harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        return {
+            f["filename"]: "/simple/alpha/" + f["url"]
+            for f in json.loads(body)["files"]
+        }
+
+    def path(self, urls: dict, dist: Dist) -> str:
+        # "/simple/alpha/../../files/..." as a client resolves it
+        return "/files/" + urls[dist.filename].split("/files/", 1)[1]
+
+    def blobs(self) -> List[FilePath]:
+        root = self.harness.store.blobs
+        if not root.exists():
+            return []
+        return [p for p in root.walk() if p.isfile()]
+
+    def temporaries(self) -> List[FilePath]:
+        tmp = self.harness.store.tmp
+        return tmp.children() if tmp.exists() else []
+
+    @inlineCallbacks
+    def test_coldThenWarm(self):  # type: ignore[no-untyped-def]
+        """
+        The first GET streams the file from the upstream; it is kept, and
+        the next GET is served from the store without the upstream.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        response, body = yield self.harness.get(path)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), self.wheel.sha256)
+        # Twisted's client moves Content-Length into response.length.
+        self.assertEqual(response.length, len(self.wheel.data))
+        self.assertEqual(header(response, "content-type"), "application/octet-stream")
+        response, body = yield self.harness.get(path)
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual(header(response, "etag"), f'"{self.wheel.sha256}"')
+        self.assertEqual(
+            header(response, "cache-control"), "public, max-age=31536000, immutable"
+        )
+        self.assertEqual(header(response, "accept-ranges"), "bytes")
+        self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 1)
+        self.assertTrue(self.harness.store.exists(self.wheel.sha256))
+
+    @inlineCallbacks
+    def test_noContentEncodingOnTarGz(self):  # type: ignore[no-untyped-def]
+        """
+        A .tar.gz is served as the exact bytes, never with a
+        Content-Encoding, even to a client that accepts gzip; cold and warm.
+        """
+        urls = yield self.fileURLs()
+        for _ in range(2):
+            response, body = yield self.harness.get(
+                self.path(urls, self.sdist), {"Accept-Encoding": "gzip"}
+            )
+            self.assertEqual(body, self.sdist.data)
+            self.assertIsNone(header(response, "content-encoding"))
+
+    @inlineCallbacks
+    def test_plusInFilename(self):  # type: ignore[no-untyped-def]
+        """
+        A filename with a "+" works whether the client sends it as "+" or
+        as "%2B" (pip re-quotes paths).
+        """
+        name, data = makeWheel("alpha", "2.0+local")
+        self.upstream.add("alpha", Dist(name, data))
+        urls = yield self.fileURLs()
+        path = self.path(urls, Dist(name, data))
+        self.assertIn("%2B", path)
+        for variant in (path, path.replace("%2B", "+")):
+            response, body = yield self.harness.get(variant)
+            self.assertEqual((variant, response.code), (variant, 200))
+            self.assertEqual(body, data)
+
+    @inlineCallbacks
+    def test_coalescing(self):  # type: ignore[no-untyped-def]
+        """
+        Twenty concurrent cold requests make one upstream request, and every
+        client gets the whole, correct file.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.hold()
+        requests = [self.harness.get(path) for _ in range(20)]
+        filePath = b"/packages/" + self.wheel.filename.encode()
+        while self.upstream.count(filePath) == 0:
+            yield sleep(0.01)
+        yield sleep(0.05)
+        self.upstream.release()
+        results = yield gatherResults(requests)
+        self.assertEqual(self.upstream.count(filePath), 1)
+        for response, body in results:
+            self.assertEqual(response.code, 200)
+            self.assertEqual(body, self.wheel.data)
+        self.assertEqual(self.harness.fetcher.started, 1)
+
+    @inlineCallbacks
+    def test_lateJoinerGetsWholeFile(self):  # type: ignore[no-untyped-def]
+        """
+        A client that arrives while the file is half downloaded gets it from
+        byte 0, and neither client's response ends before the file is
+        verified.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "slow"
+        first = self.harness.get(path)
+        while self.harness.fetcher.inProgress(self.wheel.sha256) is None:
+            yield sleep(0.01)
+        download = self.harness.fetcher.inProgress(self.wheel.sha256)
+        while download.written == 0:
+            yield sleep(0.01)
+        second = self.harness.get(path)
+        (r1, b1), (r2, b2) = yield gatherResults([first, second])
+        self.assertEqual(b1, self.wheel.data)
+        self.assertEqual(b2, self.wheel.data)
+        self.assertEqual(self.harness.fetcher.started, 1)
+
+    @inlineCallbacks
+    def assertFaultNeverServed(self, fault: str):  # type: ignore[no-untyped-def]
+        """
+        With C{fault} injected upstream, no client gets a complete response
+        with wrong bytes, nothing is kept, no temporary file is left, and the
+        next request after the fault is gone succeeds.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        filePath = b"/packages/" + self.wheel.filename.encode()
+        self.upstream.faults[filePath] = fault
+        outcomes = yield gatherResults(
+            [self.harness.get(path).addErrback(lambda f: f.value) for _ in range(3)]
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, tuple):
+                response, body = outcome
+                # A clean answer must be an error status, never wrong bytes.
+                self.assertNotEqual(response.code, 200, f"{fault}: served {len(body)} bytes")
+        self.assertEqual(self.blobs(), [])
+        self.assertEqual(self.temporaries(), [])
+        del self.upstream.faults[filePath]
+        response, body = yield self.harness.get(path)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, self.wheel.data)
+
+    def test_truncated(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream body cut short is never kept nor completed to a client.
+        """
+        return self.assertFaultNeverServed("truncate")
+
+    def test_wrongBytes(self):  # type: ignore[no-untyped-def]
+        """
+        Bytes that do not match the index's sha256 are never kept nor
+        completed to a client.
+        """
+        return self.assertFaultNeverServed("wrong")
+
+    def test_abortedMidway(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that aborts midway is never completed to a client.
+        """
+        return self.assertFaultNeverServed("midway500")
+
+    def test_error500(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream 500 on the file gives clients a 502.
+        """
+        return self.assertFaultNeverServed("500")
+
+    def test_hang(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that stops sending is cut off by the idle timeout.
+        """
+        return self.assertFaultNeverServed("hang")
+
+    @inlineCallbacks
+    def test_wrongSizeInIndex(self):  # type: ignore[no-untyped-def]
+        """
+        A file whose size differs from the index's is not kept.
+        """
+        self.wheel.listedSize = len(self.wheel.data) + 10
+        urls = yield self.fileURLs()
+        outcome = yield self.harness.get(self.path(urls, self.wheel)).addErrback(
+            lambda f: f.value
+        )
+        if isinstance(outcome, tuple):
+            self.assertNotEqual(outcome[0].code, 200)
+        self.assertEqual(self.blobs(), [])
+
+    @inlineCallbacks
+    def test_headCold(self):  # type: ignore[no-untyped-def]
+        """
+        HEAD on a file not cached yet answers from the index's size, with
+        Accept-Ranges, without downloading it.
+        """
+        urls = yield self.fileURLs()
+        response, body = yield self.harness.get(self.path(urls, self.wheel), method="HEAD")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, b"")
+        self.assertEqual(header(response, "content-length"), str(len(self.wheel.data)))
+        self.assertEqual(header(response, "accept-ranges"), "bytes")
+        self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 0)
+
+    @inlineCallbacks
+    def test_ranges(self):  # type: ignore[no-untyped-def]
+        """
+        Ranges get 206 with an exact Content-Range, cold and warm; the zip
+        tail uv reads works; a range past the end gets 416.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        size = len(self.wheel.data)
+        response, body = yield self.harness.get(path, {"Range": "bytes=100-199"})
+        self.assertEqual(response.code, 206)
+        self.assertEqual(header(response, "content-range"), f"bytes 100-199/{size}")
+        self.assertEqual(body, self.wheel.data[100:200])
+        response, body = yield self.harness.get(path, {"Range": f"bytes={size - 22}-{size - 1}"})
+        self.assertEqual(response.code, 206)
+        self.assertEqual(body, self.wheel.data[-22:])
+        response, body = yield self.harness.get(path, {"Range": f"bytes={size}-"})
+        self.assertEqual(response.code, 416)
+        self.assertEqual(header(response, "content-range"), f"bytes */{size}")
+        response, body = yield self.harness.get(path, method="HEAD")
+        self.assertEqual(header(response, "content-length"), str(size))
+
+    @inlineCallbacks
+    def test_notListed(self):  # type: ignore[no-untyped-def]
+        """
+        A key or filename the project page does not list is a 404; so are
+        malformed paths.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        for bad in [
+            path.replace(self.wheel.filename, "other-1.0.tar.gz"),
+            path.replace(self.wheel.sha256, "0" * 64),
+            "/files/alpha/..%2F..%2Fetc/passwd",
+            "/files/alpha/" + self.wheel.sha256,
+            "/files/Alpha/" + self.wheel.sha256 + "/" + self.wheel.filename,
+        ]:
+            response, _ = yield self.harness.get(bad)
+            self.assertEqual((bad, response.code), (bad, 404))
+
+
+class MetadataTests(TestCase):
+    """
+    C{.metadata} files (PEP 658).
+    """
+
+    @inlineCallbacks
+    def test_passedThroughAndVerified(self):  # type: ignore[no-untyped-def]
+        """
+        Metadata the upstream advertises is fetched, checked against the
+        advertised hash and served; a mismatch is a 502 and is not kept.
+        """
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0")
+        good = Dist(name, data, metadata=b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\n")
+        index.add("alpha", good)
+        name2, data2 = makeWheel("alpha", "2.0")
+        bad = Dist(name2, data2, metadata=b"Metadata-Version: 2.1\nName: alpha\nVersion: 2.0\n\n")
+        index.add("alpha", bad)
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        files = {f["filename"]: f for f in json.loads(body)["files"]}
+        self.assertEqual(
+            files[name]["core-metadata"],
+            {"sha256": hashlib.sha256(good.metadata).hexdigest()},
+        )
+        url = "/files/" + files[name]["url"].split("/files/", 1)[1] + ".metadata"
+        response, body = yield harness.get(url)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, good.metadata)
+        # Now make the upstream serve metadata that does not match the page.
+        bad.metadata = b"Name: evil\n"
+        url2 = "/files/" + files[name2]["url"].split("/files/", 1)[1] + ".metadata"
+        response, _ = yield harness.get(url2)
+        self.assertEqual(response.code, 502)
+        self.assertFalse(harness.store.exists(data2 and hashlib.sha256(data2).hexdigest() + ".metadata"))
+
+    @inlineCallbacks
+    def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]
+        """
+        For a wheel the upstream has no metadata for: 404 before the wheel
+        is cached; once it is, METADATA is extracted, served, and advertised
+        on the page with its hash.
+        """
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0", requires=["beta>=2"])
+        index.add("alpha", Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        entry = json.loads(body)["files"][0]
+        self.assertNotIn("core-metadata", entry)
+        fileURL = "/files/" + entry["url"].split("/files/", 1)[1]
+        response, _ = yield harness.get(fileURL + ".metadata")
+        self.assertEqual(response.code, 404)
+        yield harness.get(fileURL)
+        response, metadata = yield harness.get(fileURL + ".metadata")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"Requires-Dist: beta>=2", metadata)
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        entry = json.loads(body)["files"][0]
+        self.assertEqual(
+            entry["core-metadata"], {"sha256": hashlib.sha256(metadata).hexdigest()}
+        )
+        _, html = yield harness.get("/simple/alpha/")
+        self.assertIn(
+            f'data-core-metadata="sha256={hashlib.sha256(metadata).hexdigest()}"'.encode(),
+            html,
+        )
