@@ -1,0 +1,219 @@
+"""
+End-to-end: the real pip and uv install through a real
+C{twistd -n cheesecache} process, in front of a local upstream index that
+serves wheels built in the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+from typing import Dict, List, Optional
+
+from twisted.internet import protocol, reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SkipTest, TestCase
+
+from .fakeindex import Dist, FakeIndex
+from .harness import serveIndex, sleep
+from .wheels import makeWheel
+
+BIN = os.path.dirname(sys.executable)
+
+
+def freePort() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
+class _Collect(protocol.ProcessProtocol):
+    def __init__(self) -> None:
+        self.output: List[bytes] = []
+        self.ended: Deferred[int] = Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output.append(data)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason) -> None:  # type: ignore[no-untyped-def]
+        self.signal = reason.value.signal
+        self.ended.callback(reason.value.exitCode)
+
+
+def run(argv: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 120):  # type: ignore[no-untyped-def]
+    """
+    Run a command without blocking the reactor (the upstream lives in it);
+    fires with C{(exitCode, output)}.
+    """
+    collector = _Collect()
+    environ = dict(os.environ)
+    environ.update(env or {})
+    transport = reactor.spawnProcess(collector, argv[0], argv, env=environ)
+    timer = reactor.callLater(timeout, transport.signalProcess, "KILL")
+
+    def done(code: int):  # type: ignore[no-untyped-def]
+        if timer.active():
+            timer.cancel()
+        return code, b"".join(collector.output).decode("utf-8", "replace")
+
+    return collector.ended.addCallback(done)
+
+
+CLIENT_ENV = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_NO_INPUT": "1",
+    "UV_NO_CONFIG": "1",
+}
+
+
+class TwistdProcess:
+    """
+    C{twistd -n cheesecache} in a subprocess.
+    """
+
+    def __init__(self, testCase: TestCase, upstream: str, dataDir: str, *extra: str) -> None:
+        self.port = freePort()
+        self.url = f"http://127.0.0.1:{self.port}/simple/"
+        self.collector = _Collect()
+        argv = [
+            os.path.join(BIN, "twistd"), "-n", "--pidfile=", "cheesecache",
+            "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--upstream", upstream, "--data-dir", dataDir, *extra,
+        ]
+        self.transport = reactor.spawnProcess(
+            self.collector, argv[0], argv, env=dict(os.environ)
+        )
+        testCase.addCleanup(self.stop)
+
+    @inlineCallbacks
+    def ready(self):  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                yield sleep(0.05)
+        raise AssertionError("cheesecache did not start:\n" + self.log())
+
+    def log(self) -> str:
+        return b"".join(self.collector.output).decode("utf-8", "replace")
+
+    def stop(self):  # type: ignore[no-untyped-def]
+        if not self.collector.ended.called:
+            self.transport.signalProcess("TERM")
+        return self.collector.ended
+
+
+def upstreamWithWheels() -> FakeIndex:
+    index = FakeIndex()
+    for name, version, requires in [
+        ("alpha", "1.0", ["beta>=2"]),
+        ("beta", "2.0", []),
+        ("beta", "1.0", []),
+    ]:
+        filename, data = makeWheel(name, version, requires)
+        index.add(name, Dist(filename, data))
+    return index
+
+
+class InstallTests(TestCase):
+    """
+    pip and uv install through cheesecache.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_pipAndUv(self):  # type: ignore[no-untyped-def]
+        """
+        pip installs a project and its dependency through cheesecache; uv
+        does too; then, with the upstream failing, a fresh pip install still
+        works from what is cached, without downloading any file again.
+        """
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(
+            self, serveIndex(self, upstream), self.mktemp(), "--index-ttl", "0"
+        )
+        yield server.ready()
+
+        target = self.mktemp()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
+             "--target", target, "--index-url", server.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        self.assertTrue(FilePath(target).child("beta-2.0.dist-info").isdir())
+
+        uv = shutil.which("uv", path=BIN) or shutil.which("uv")
+        if uv is not None:
+            target = self.mktemp()
+            code, output = yield run(
+                [uv, "pip", "install", "--no-cache", "--python", sys.executable,
+                 "--target", target, "--index-url", server.url, "alpha"],
+                CLIENT_ENV,
+            )
+            self.assertEqual(code, 0, output + server.log())
+            self.assertTrue(FilePath(target).child("beta_mod").isdir())
+
+        fileRequests = [p for _, p, _ in upstream.requests if p.startswith(b"/packages/")]
+        upstream.down = True
+        target = self.mktemp()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
+             "--target", target, "--index-url", server.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        self.assertEqual(
+            [p for _, p, _ in upstream.requests if p.startswith(b"/packages/")],
+            fileRequests,
+        )
+        self.assertIn("serving the copy fetched", server.log())
+
+    @inlineCallbacks
+    def test_uvWithoutCoreMetadata(self):  # type: ignore[no-untyped-def]
+        """
+        uv installs a wheel whose page has no core-metadata (it reads the
+        wheel's metadata with HEAD and Range requests).
+        """
+        uv = shutil.which("uv", path=BIN) or shutil.which("uv")
+        if uv is None:
+            raise SkipTest("uv is not installed in the test environment")
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        target = self.mktemp()
+        code, output = yield run(
+            [uv, "pip", "install", "--no-cache", "--python", sys.executable,
+             "--target", target, "--index-url", server.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        self.assertIn('"HEAD /files/', server.log())
+
+    @inlineCallbacks
+    def test_stopsCleanlyOnSIGTERM(self):  # type: ignore[no-untyped-def]
+        """
+        twistd cheesecache shuts down cleanly on SIGTERM (twistd then ends
+        itself with the same signal, to report why it stopped).
+        """
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        code = yield server.stop()
+        self.assertIn((code, server.collector.signal), [(0, None), (None, signal.SIGTERM)])
+        self.assertIn("Server Shut Down.", server.log())
+        self.assertNotIn("Traceback", server.log())

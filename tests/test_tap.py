@@ -1,0 +1,92 @@
+"""
+Tests for L{cheesecache.tap} and the twistd plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from twisted.application.service import IServiceMaker
+from twisted.internet.defer import inlineCallbacks
+from twisted.plugin import getPlugins
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from cheesecache.tap import Options
+
+from .test_e2e import BIN, run
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    The command line of C{twistd cheesecache}.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        Without options: listen on tcp:3141, a TTL of 600 s, a data dir, and
+        the upstream pip is configured to use.
+        """
+        options = Options()
+        self.patch(os, "environ", {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:1/simple/"})
+        options.parseOptions([])
+        self.assertEqual(options["listen"], ["tcp:3141"])
+        self.assertEqual(options["index-ttl"], 600.0)
+        self.assertTrue(options["data-dir"])
+        self.assertEqual(options["upstream"], ["http://127.0.0.1:1/simple/"])
+
+    def test_repeatable(self) -> None:
+        """
+        --listen and --upstream are repeatable and keep their order.
+        """
+        options = Options()
+        options.parseOptions(
+            [
+                "--listen", "tcp:1", "--listen", "tcp:2",
+                "--upstream", "http://127.0.0.1:2/simple/",
+                "--upstream", "https://u:p@127.0.0.1:3/simple/",
+                "--data-dir", "/x", "--index-ttl", "5",
+            ]
+        )
+        self.assertEqual(options["listen"], ["tcp:1", "tcp:2"])
+        self.assertEqual(
+            options["upstream"],
+            ["http://127.0.0.1:2/simple/", "https://u:p@127.0.0.1:3/simple/"],
+        )
+        self.assertEqual(options["index-ttl"], 5.0)
+        self.assertEqual(options["data-dir"], "/x")
+
+    def test_badValues(self) -> None:
+        """
+        A non-HTTP upstream or a negative TTL is a usage error.
+        """
+        for argv in (["--upstream", "ftp://x/"], ["--upstream", "http://x/", "--index-ttl", "-1"]):
+            self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+
+
+class PluginTests(TestCase):
+    """
+    twistd finds the plugin.
+    """
+
+    def test_discoverable(self) -> None:
+        """
+        The cheesecache service maker is among twistd's plugins.
+        """
+        names = [p.tapname for p in getPlugins(IServiceMaker)]
+        self.assertIn("cheesecache", names)
+
+    @inlineCallbacks
+    def test_twistdHelp(self):  # type: ignore[no-untyped-def]
+        """
+        C{twistd --help} lists cheesecache, and C{twistd cheesecache --help}
+        shows its options.
+        """
+        code, output = yield run([os.path.join(BIN, "twistd"), "--help"])
+        self.assertEqual(code, 0, output)
+        self.assertIn("cheesecache", output)
+        code, output = yield run([os.path.join(BIN, "twistd"), "cheesecache", "--help"])
+        self.assertEqual(code, 0, output)
+        for option in ("--listen", "--upstream", "--data-dir", "--index-ttl"):
+            self.assertIn(option, output)
