@@ -44,7 +44,8 @@ class Dist:
 class FakeIndex(Resource):
     """
     The upstream index.  C{faults} maps a request path (bytes) to one of:
-    C{"500"}, C{"hang"} (headers and part of the body, then nothing),
+    C{"500"}, C{"hang"} (files: headers and part of the body, then nothing;
+    pages: no answer at all),
     C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), or C{"refuse"}-like C{"reset"} (abort at once).
@@ -58,6 +59,7 @@ class FakeIndex(Resource):
     requests: List[Tuple[bytes, bytes, Dict[bytes, bytes]]] = attrs.field(factory=list)
     held: Optional[List[Deferred]] = None
     clock: Any = globalReactor
+    dribbleDelay: float = 0.02
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -109,6 +111,8 @@ class FakeIndex(Resource):
             request.channel.transport.abortConnection()
             return server.NOT_DONE_YET
         parts = path.decode().split("/")
+        if fault == "hang" and parts[1] == "simple":
+            return server.NOT_DONE_YET  # never answers
         if path == b"/simple/":
             return self._page(request, self._rootBody())
         if len(parts) == 4 and parts[1] == "simple" and parts[3] == "":
@@ -233,7 +237,9 @@ class FakeIndex(Resource):
         if offset + piece >= len(data):
             request.finish()
         else:
-            self.clock.callLater(0.02, self._dribble, request, data, offset + piece)
+            self.clock.callLater(
+                self.dribbleDelay, self._dribble, request, data, offset + piece
+            )
 
 
 def listen(resource: Resource, reactor: Any = globalReactor) -> Tuple[Any, str]:

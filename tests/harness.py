@@ -55,6 +55,7 @@ class Harness:
         dataDir: Optional[FilePath] = None,
         ttl: float = 600.0,
         idleTimeout: float = 60.0,
+        connectTimeout: float = 30.0,
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -73,6 +74,7 @@ class Harness:
                     RedirectAgent(upstreamAgent),
                     reactor,
                     idleTimeout=idleTimeout,
+                    connectTimeout=connectTimeout,
                 ),
                 pages,
                 self.clock,

@@ -6,7 +6,9 @@ serves wheels built in the test.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from urllib.parse import urljoin
 import shutil
 import signal
 import socket
@@ -16,6 +18,7 @@ from typing import Dict, List, Optional
 from twisted.internet import protocol, reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.python.filepath import FilePath
+from twisted.web.http_headers import Headers
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .fakeindex import Dist, FakeIndex
@@ -217,3 +220,66 @@ class InstallTests(TestCase):
         self.assertIn((code, server.collector.signal), [(0, None), (None, signal.SIGTERM)])
         self.assertIn("Server Shut Down.", server.log())
         self.assertNotIn("Traceback", server.log())
+
+
+class CrashTests(TestCase):
+    """
+    What a killed process leaves behind.
+    """
+
+    timeout = 120
+
+    @inlineCallbacks
+    def test_sigkillMidDownload(self):  # type: ignore[no-untyped-def]
+        """
+        After SIGKILL in the middle of a download, the partial file is never
+        visible as a blob; the restarted server removes it, and the file is
+        then fetched whole.
+        """
+        from twisted.web.client import Agent
+
+        upstream = FakeIndex(dribbleDelay=0.5)
+        filename, data = makeWheel("alpha", "1.0", padding=200_000)
+        upstream.add("alpha", Dist(filename, data))
+        upstream.faults[b"/packages/" + filename.encode()] = "slow"
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        server = TwistdProcess(self, url, dataDir.path)
+        yield server.ready()
+        agent = Agent(reactor)
+        response = yield agent.request(
+            b"GET", server.url.encode() + b"alpha/",
+            Headers({b"Accept": [b"application/vnd.pypi.simple.v1+json"]}),
+        )
+        import json
+
+        import treq
+
+        page = json.loads((yield treq.content(response)))
+        fileURL = urljoin(server.url + "alpha/", page["files"][0]["url"])
+        pending = agent.request(b"GET", fileURL.encode()).addCallback(
+            treq.content
+        ).addErrback(lambda f: f.value)
+        tmp = dataDir.child("tmp")
+        for _ in range(100):
+            if tmp.exists() and any(c.getsize() > 0 for c in tmp.children()):
+                break
+            yield sleep(0.05)
+        server.transport.signalProcess("KILL")
+        yield server.collector.ended
+        yield pending
+        self.assertTrue(tmp.children(), "no partial file was left to clean")
+        sha = hashlib.sha256(data).hexdigest()
+        blob = dataDir.child("blobs").child(sha[:2]).child(sha[2:4]).child(sha)
+        self.assertFalse(blob.exists())
+
+        upstream.dribbleDelay = 0.01
+        restarted = TwistdProcess(self, url, dataDir.path)
+        yield restarted.ready()
+        self.assertEqual(tmp.children(), [])
+        response = yield agent.request(
+            b"GET", fileURL.replace(str(server.port), str(restarted.port)).encode()
+        )
+        body = yield treq.content(response)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), sha)
+        self.assertTrue(blob.exists())

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any, List, Tuple
 
+from twisted.internet import protocol, reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -353,3 +354,82 @@ class MetadataTests(TestCase):
             f'data-core-metadata="sha256={hashlib.sha256(metadata).hexdigest()}"'.encode(),
             html,
         )
+
+
+class DisconnectTests(TestCase):
+    """
+    Clients that go away.
+    """
+
+    @inlineCallbacks
+    def test_disconnectDoesNotCancelOthers(self):  # type: ignore[no-untyped-def]
+        """
+        A client that hangs up mid-download detaches; the download goes on
+        and the other client gets the whole file, which is kept.
+        """
+        upstream, wheel, _ = fileIndex(padding=400_000)
+        harness = Harness(self, [serveIndex(self, upstream)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        url = next(f["url"] for f in json.loads(body)["files"] if f["filename"] == wheel.filename)
+        path = "/files/" + url.split("/files/", 1)[1]
+        upstream.faults[b"/packages/" + wheel.filename.encode()] = "slow"
+        from twisted.web.client import Agent
+
+        agent = Agent(reactor)
+        quitter = yield agent.request(b"GET", (harness.url + path).encode())
+        stayer = harness.get(path)
+        download = harness.fetcher.inProgress(wheel.sha256)
+        while download.written == 0:
+            yield sleep(0.01)
+        quitter.deliverBody(_HangUp())
+        response, data = yield stayer
+        self.assertEqual(data, wheel.data)
+        self.assertTrue(harness.store.exists(wheel.sha256))
+        self.assertEqual(upstream.count(b"/packages/" + wheel.filename.encode()), 1)
+
+
+class _HangUp(protocol.Protocol):
+    def connectionMade(self) -> None:
+        self.transport.stopProducing()
+
+
+class UnverifiedTests(TestCase):
+    """
+    Files an index lists without a sha256.
+    """
+
+    @inlineCallbacks
+    def test_unverifiedFile(self):  # type: ignore[no-untyped-def]
+        """
+        A file listed without a hash is served under a key derived from its
+        URL, kept, and logged as unverified.
+        """
+        upstream = FakeIndex(format="html")
+        name, data = makeWheel("alpha", "1.0")
+        upstream.add("alpha", Dist(name, data))
+        url = serveIndex(self, upstream)
+        upstream._projectBody = lambda n: (  # type: ignore[method-assign]
+            b"text/html",
+            f'<a href="../../packages/{name}">{name}</a>'.encode(),
+        )
+        harness = Harness(self, [url])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        entry = json.loads(body)["files"][0]
+        self.assertEqual(entry["hashes"], {})
+        key = entry["url"].split("/")[-2]
+        self.assertTrue(key.startswith("u"))
+        events: list = []
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        path = "/files/" + entry["url"].split("/files/", 1)[1]
+        response, got = yield harness.get(path)
+        self.assertEqual(got, data)
+        self.assertTrue(harness.store.exists(key))
+        self.assertTrue(
+            any("unverified" in e.get("log_format", "") for e in events), events
+        )
+        response, got = yield harness.get(path)
+        self.assertEqual(got, data)
+        self.assertEqual(upstream.count(b"/packages/" + name.encode()), 1)

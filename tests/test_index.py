@@ -193,6 +193,22 @@ class RestartTests(TestCase):
         self.assertTrue(lookup.stale)
 
     @inlineCallbacks
+    def test_upstreamTimeout(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that never answers is given up after the timeout: the
+        stale copy is served, and without one the lookup fails.
+        """
+        upstream = sampleIndex()
+        harness = Harness(self, [serveIndex(self, upstream)], connectTimeout=0.3)
+        yield harness.sources[0].page("alpha")
+        upstream.faults[b"/simple/alpha/"] = "hang"
+        upstream.faults[b"/simple/beta/"] = "hang"
+        harness.clock.advance(10_000)
+        lookup = yield harness.sources[0].page("alpha")
+        self.assertTrue(lookup.stale)
+        yield self.assertFailure(harness.sources[0].page("beta"), SourcesUnavailable)
+
+    @inlineCallbacks
     def test_refusedConnection(self):  # type: ignore[no-untyped-def]
         """
         An upstream that refuses connections counts as failed: stale copies

@@ -1,0 +1,880 @@
+"""
+Tests for L{cheesecache.simple.parse}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
+from cheesecache.simple.parse import (
+    ParseError,
+    isJSONType,
+    parseList,
+    parseListHTML,
+    parseListJSON,
+    parseProject,
+    parseProjectHTML,
+    parseProjectJSON,
+)
+
+DATA = FilePath(__file__).sibling("data")
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+BASE = "https://index.example.invalid/simple/foo-bar/"
+SHA = "a" * 64
+META_SHA = "b" * 64
+
+
+def jsonPage(files: List[Dict[str, Any]], **extra: Any) -> bytes:
+    """
+    A PEP 691 detail page with these file entries.
+    """
+    data: Dict[str, Any] = {"meta": {"api-version": "1.1"}, "name": "foo-bar", "files": files}
+    data.update(extra)
+    return json.dumps(data).encode("utf-8")
+
+
+def jsonFile(**fields: Any) -> Dict[str, Any]:
+    """
+    One JSON file entry, with a filename, URL and hashes unless overridden.
+    """
+    entry: Dict[str, Any] = {
+        "filename": "foo_bar-1.0.tar.gz",
+        "url": "https://files.example.invalid/p/foo_bar-1.0.tar.gz",
+        "hashes": {"sha256": SHA},
+    }
+    entry.update(fields)
+    return entry
+
+
+def onlyJSONFile(**fields: Any) -> DistFile:
+    """
+    Parse a JSON page with one file entry and return the file.
+    """
+    page = parseProjectJSON(jsonPage([jsonFile(**fields)]), BASE, "foo-bar")
+    assert len(page.files) == 1
+    return page.files[0]
+
+
+def htmlPage(*anchors: str, head: str = "") -> bytes:
+    """
+    A PEP 503 detail page with these anchors.
+    """
+    return (
+        "<!DOCTYPE html><html><head>"
+        '<meta name="pypi:repository-version" content="1.0">'
+        f"{head}<title>Links for foo-bar</title></head><body>"
+        + "<br/>\n".join(anchors)
+        + "</body></html>"
+    ).encode("utf-8")
+
+
+def onlyHTMLFile(anchor: str, head: str = "", base: str = BASE) -> DistFile:
+    """
+    Parse an HTML page with one anchor and return the file.
+    """
+    page = parseProjectHTML(htmlPage(anchor, head=head), base, "foo-bar")
+    assert len(page.files) == 1, page.files
+    return page.files[0]
+
+
+class IsJSONTypeTests(SynchronousTestCase):
+    """
+    Tests for L{isJSONType}.
+    """
+
+    def test_versioned(self) -> None:
+        """
+        The v1 JSON type, with or without parameters and in any case, is JSON.
+        """
+        self.assertTrue(isJSONType(JSON_TYPE))
+        self.assertTrue(isJSONType(JSON_TYPE + "; charset=utf-8"))
+        self.assertTrue(isJSONType(JSON_TYPE.upper()))
+
+    def test_latest(self) -> None:
+        """
+        The C{latest+json} alias is JSON too.
+        """
+        self.assertTrue(isJSONType("application/vnd.pypi.simple.latest+json"))
+
+    def test_notJSON(self) -> None:
+        """
+        HTML types and plain C{application/json} are not Simple JSON.
+        """
+        for contentType in ("text/html", "text/html; charset=utf-8",
+                            "application/vnd.pypi.simple.v1+html", "application/json", ""):
+            self.assertFalse(isJSONType(contentType), contentType)
+
+
+class ProjectJSONTests(SynchronousTestCase):
+    """
+    Tests for L{parseProjectJSON}.
+    """
+
+    def test_allFields(self) -> None:
+        """
+        Every field a JSON file entry can carry ends up in the L{DistFile}.
+        """
+        f = onlyJSONFile(
+            filename="foo_bar-1.0-py3-none-any.whl",
+            url="https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+            hashes={"sha256": SHA, "md5": "c" * 32},
+            **{
+                "requires-python": ">=3.8,<4",
+                "yanked": "broken",
+                "core-metadata": {"sha256": META_SHA},
+                "size": 12345,
+                "upload-time": "2026-01-02T03:04:05.123456Z",
+                "provenance": "https://index.example.invalid/prov/1",
+            },
+        )
+        self.assertEqual(
+            f,
+            DistFile(
+                filename="foo_bar-1.0-py3-none-any.whl",
+                url="https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+                hashes={"sha256": SHA, "md5": "c" * 32},
+                requiresPython=">=3.8,<4",
+                yanked="broken",
+                coreMetadata={"sha256": META_SHA},
+                size=12345,
+                uploadTime="2026-01-02T03:04:05.123456Z",
+                provenance="https://index.example.invalid/prov/1",
+            ),
+        )
+
+    def test_minimalEntry(self) -> None:
+        """
+        An entry with only filename, url and hashes gets the defaults: not
+        yanked, no metadata, no size.
+        """
+        f = onlyJSONFile()
+        self.assertEqual(f.yanked, False)
+        self.assertIsNone(f.coreMetadata)
+        self.assertIsNone(f.requiresPython)
+        self.assertIsNone(f.size)
+        self.assertIsNone(f.uploadTime)
+        self.assertIsNone(f.provenance)
+        self.assertEqual(f.sha256, SHA)
+
+    def test_nulls(self) -> None:
+        """
+        C{null} optional values read as absent.
+        """
+        f = onlyJSONFile(
+            **{"requires-python": None, "core-metadata": None, "size": None,
+               "upload-time": None, "provenance": None, "yanked": None}
+        )
+        self.assertEqual(
+            (f.requiresPython, f.coreMetadata, f.size, f.uploadTime, f.provenance, f.yanked),
+            (None, None, None, None, None, False),
+        )
+
+    def test_missingHashes(self) -> None:
+        """
+        An entry without C{hashes} (or with C{null}) has no hashes and is not
+        verifiable.
+        """
+        entry = jsonFile()
+        del entry["hashes"]
+        page = parseProjectJSON(jsonPage([entry, jsonFile(hashes=None)]), BASE, "foo-bar")
+        self.assertEqual([dict(f.hashes) for f in page.files], [{}, {}])
+        self.assertFalse(page.files[0].verified)
+
+    def test_hashesLowercasedAndFiltered(self) -> None:
+        """
+        Hash names and digests are lower-cased; non-string digests are dropped.
+        """
+        f = onlyJSONFile(hashes={"SHA256": SHA.upper(), "md5": 5, "blake2b": None})
+        self.assertEqual(dict(f.hashes), {"sha256": SHA})
+
+    def test_yankedForms(self) -> None:
+        """
+        C{false} is not yanked; C{true} is yanked without a reason; a string is
+        the reason; an empty string still means yanked.
+        """
+        self.assertEqual(onlyJSONFile(yanked=False).yanked, False)
+        self.assertEqual(onlyJSONFile(yanked=True).yanked, True)
+        self.assertEqual(onlyJSONFile(yanked="broken").yanked, "broken")
+        self.assertEqual(onlyJSONFile(yanked="").yanked, True)
+
+    def test_coreMetadataTrue(self) -> None:
+        """
+        C{"core-metadata": true} means metadata without a hash.
+        """
+        self.assertIs(onlyJSONFile(**{"core-metadata": True}).coreMetadata, True)
+
+    def test_coreMetadataFalse(self) -> None:
+        """
+        C{"core-metadata": false} means no metadata.
+        """
+        self.assertIsNone(onlyJSONFile(**{"core-metadata": False}).coreMetadata)
+
+    def test_coreMetadataHashLowercased(self) -> None:
+        """
+        The core metadata hash mapping is lower-cased and keeps only strings.
+        """
+        f = onlyJSONFile(**{"core-metadata": {"SHA256": META_SHA.upper(), "md5": 1}})
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_dataDistInfoMetadata(self) -> None:
+        """
+        The PEP 714 alias C{data-dist-info-metadata} is read when
+        C{core-metadata} is absent.
+        """
+        f = onlyJSONFile(**{"data-dist-info-metadata": {"sha256": META_SHA}})
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_distInfoMetadata(self) -> None:
+        """
+        The old PEP 658 key C{dist-info-metadata} is read when neither newer
+        key is there.
+        """
+        f = onlyJSONFile(**{"dist-info-metadata": {"sha256": META_SHA}})
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+        self.assertIs(onlyJSONFile(**{"dist-info-metadata": True}).coreMetadata, True)
+
+    def test_coreMetadataPreferred(self) -> None:
+        """
+        C{core-metadata} wins over both older keys.
+        """
+        f = onlyJSONFile(
+            **{
+                "core-metadata": {"sha256": META_SHA},
+                "data-dist-info-metadata": {"sha256": "1" * 64},
+                "dist-info-metadata": {"sha256": "2" * 64},
+            }
+        )
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_sizeMustBeInteger(self) -> None:
+        """
+        A size that is not an integer is dropped.
+        """
+        self.assertEqual(onlyJSONFile(size=10).size, 10)
+        self.assertIsNone(onlyJSONFile(size="10").size)
+        self.assertIsNone(onlyJSONFile(size=1.5).size)
+
+    def test_emptyStringsAreAbsent(self) -> None:
+        """
+        Empty requires-python, upload-time and provenance read as absent.
+        """
+        f = onlyJSONFile(**{"requires-python": "", "upload-time": "", "provenance": ""})
+        self.assertEqual((f.requiresPython, f.uploadTime, f.provenance), (None, None, None))
+
+    def test_relativeURL(self) -> None:
+        """
+        A relative URL is resolved against the final URL of the page.
+        """
+        f = onlyJSONFile(url="../../files/aa/foo_bar-1.0.tar.gz")
+        self.assertEqual(f.url, "https://index.example.invalid/files/aa/foo_bar-1.0.tar.gz")
+
+    def test_relativeURLAfterRedirect(self) -> None:
+        """
+        The base is whatever URL the caller says the page finally came from.
+        """
+        page = parseProjectJSON(
+            jsonPage([jsonFile(url="pkgs/foo_bar-1.0.tar.gz")]),
+            "https://mirror.example.invalid/deep/simple/foo-bar/",
+            "Foo.Bar",
+        )
+        self.assertEqual(
+            page.files[0].url,
+            "https://mirror.example.invalid/deep/simple/foo-bar/pkgs/foo_bar-1.0.tar.gz",
+        )
+
+    def test_absoluteAndSchemeRelativeURLs(self) -> None:
+        """
+        Absolute URLs are kept; scheme-relative URLs take the page's scheme.
+        """
+        self.assertEqual(
+            onlyJSONFile(url="http://files.example.invalid/x.tar.gz").url,
+            "http://files.example.invalid/x.tar.gz",
+        )
+        self.assertEqual(
+            onlyJSONFile(url="//files.example.invalid/x.tar.gz").url,
+            "https://files.example.invalid/x.tar.gz",
+        )
+
+    def test_fragmentDropped(self) -> None:
+        """
+        A fragment on a JSON URL is not part of the file's URL.
+        """
+        self.assertEqual(
+            onlyJSONFile(url="/p/x.tar.gz#sha256=" + SHA).url,
+            "https://index.example.invalid/p/x.tar.gz",
+        )
+
+    def test_nameNormalized(self) -> None:
+        """
+        The page's name is the normalized C{name} from the body, or else the
+        normalized name asked for.
+        """
+        self.assertEqual(
+            parseProjectJSON(jsonPage([], name="Foo.Bar"), BASE, "x").name, "foo-bar"
+        )
+        body = json.dumps({"meta": {"api-version": "1.0"}, "files": []}).encode()
+        self.assertEqual(parseProjectJSON(body, BASE, "Foo_Bar").name, "foo-bar")
+
+    def test_versions(self) -> None:
+        """
+        The PEP 700 versions list is kept, as strings; without one it is
+        C{None}.
+        """
+        page = parseProjectJSON(jsonPage([], versions=["1.0", "0.9"]), BASE, "foo-bar")
+        self.assertEqual(page.versions, ("1.0", "0.9"))
+        self.assertIsNone(parseProjectJSON(jsonPage([]), BASE, "foo-bar").versions)
+
+    def test_projectStatus(self) -> None:
+        """
+        The PEP 792 top-level project status is read with its reason.
+        """
+        page = parseProjectJSON(
+            jsonPage([], **{"project-status": {"status": "deprecated", "reason": "old"}}),
+            BASE,
+            "foo-bar",
+        )
+        self.assertEqual(page.status, ("deprecated", "old"))
+        page = parseProjectJSON(
+            jsonPage([], **{"project-status": {"status": "archived"}}), BASE, "foo-bar"
+        )
+        self.assertEqual(page.status, ("archived", None))
+        self.assertIsNone(parseProjectJSON(jsonPage([]), BASE, "foo-bar").status)
+
+    def test_unknownKeysIgnored(self) -> None:
+        """
+        Unknown and C{_}-private keys, at the top and in entries, are ignored.
+        """
+        body = jsonPage(
+            [jsonFile(**{"gpg-sig": False, "_source": "x"})],
+            **{"_last-serial": 5, "alternate-locations": []},
+        )
+        self.assertEqual(len(parseProjectJSON(body, BASE, "foo-bar").files), 1)
+
+    def test_apiVersions1x(self) -> None:
+        """
+        Any 1.x api-version (and a missing meta) is accepted.
+        """
+        for meta in ({"api-version": "1.0"}, {"api-version": "1.4"}, {"api-version": "1.99"}, {}):
+            body = json.dumps({"meta": meta, "name": "foo-bar", "files": []}).encode()
+            self.assertEqual(parseProjectJSON(body, BASE, "foo-bar").files, ())
+        body = json.dumps({"name": "foo-bar", "files": []}).encode()
+        self.assertEqual(parseProjectJSON(body, BASE, "foo-bar").name, "foo-bar")
+
+    def test_apiVersion2Rejected(self) -> None:
+        """
+        A major api-version other than 1 (2.0, 2.1, 10.0, 0.9) is rejected.
+        """
+        for version in ("2.0", "2.1", "10.0", "0.9"):
+            body = json.dumps(
+                {"meta": {"api-version": version}, "name": "foo-bar", "files": []}
+            ).encode()
+            self.assertRaises(ParseError, parseProjectJSON, body, BASE, "foo-bar")
+            self.assertRaises(ParseError, parseListJSON, body)
+
+    def test_notJSON(self) -> None:
+        """
+        Bytes that are not JSON raise L{ParseError}.
+        """
+        for body in (b"", b"<html></html>", b'{"meta": ', b"\xff\xfe{}", b"{'a': 1}"):
+            self.assertRaises(ParseError, parseProjectJSON, body, BASE, "foo-bar")
+
+    def test_notAnObject(self) -> None:
+        """
+        A JSON value that is not an object raises L{ParseError}.
+        """
+        for body in (b"[]", b'"files"', b"1", b"null"):
+            self.assertRaises(ParseError, parseProjectJSON, body, BASE, "foo-bar")
+
+    def test_entryWithoutFilenameOrURL(self) -> None:
+        """
+        A file entry missing C{filename} or C{url}, or not an object, raises
+        L{ParseError}.
+        """
+        noURL = jsonFile()
+        del noURL["url"]
+        noName = jsonFile()
+        del noName["filename"]
+        for entry in (noURL, noName, "foo_bar-1.0.tar.gz", ["a"], 5):
+            self.assertRaises(
+                ParseError, parseProjectJSON, jsonPage([entry]), BASE, "foo-bar"  # type: ignore[list-item]
+            )
+
+    def test_nonStringURL(self) -> None:
+        """
+        A file entry whose C{url} is not a string raises L{ParseError}.
+        """
+        self.assertRaises(
+            ParseError, parseProjectJSON, jsonPage([jsonFile(url=5)]), BASE, "foo-bar"
+        )
+
+
+class ProjectHTMLTests(SynchronousTestCase):
+    """
+    Tests for L{parseProjectHTML}.
+    """
+
+    def test_plainAnchor(self) -> None:
+        """
+        A plain anchor becomes a file named after the URL's last segment, with
+        the hash from the fragment and nothing else.
+        """
+        f = onlyHTMLFile(
+            '<a href="https://files.example.invalid/p/foo_bar-1.0.tar.gz#sha256='
+            f'{SHA}">foo_bar-1.0.tar.gz</a>'
+        )
+        self.assertEqual(
+            f,
+            DistFile(
+                filename="foo_bar-1.0.tar.gz",
+                url="https://files.example.invalid/p/foo_bar-1.0.tar.gz",
+                hashes={"sha256": SHA},
+            ),
+        )
+
+    def test_relativeHref(self) -> None:
+        """
+        A relative href is resolved against the page's final URL.
+        """
+        f = onlyHTMLFile('<a href="../../packages/foo_bar-1.0.tar.gz">x</a>')
+        self.assertEqual(f.url, "https://index.example.invalid/packages/foo_bar-1.0.tar.gz")
+
+    def test_relativeHrefAfterRedirect(self) -> None:
+        """
+        With a page fetched from a redirect's target, hrefs resolve against
+        that target, not the URL first asked for.
+        """
+        f = onlyHTMLFile(
+            '<a href="foo_bar-1.0.tar.gz">x</a>',
+            base="https://other.example.invalid/simple/foo-bar/",
+        )
+        self.assertEqual(
+            f.url, "https://other.example.invalid/simple/foo-bar/foo_bar-1.0.tar.gz"
+        )
+
+    def test_relativeHrefWithoutTrailingSlash(self) -> None:
+        """
+        Resolution follows URL rules: a base without a trailing slash loses
+        its last segment.
+        """
+        f = onlyHTMLFile(
+            '<a href="foo_bar-1.0.tar.gz">x</a>',
+            base="https://index.example.invalid/simple/foo-bar",
+        )
+        self.assertEqual(f.url, "https://index.example.invalid/simple/foo_bar-1.0.tar.gz")
+
+    def test_baseHref(self) -> None:
+        """
+        A C{<base href>} (itself relative to the page URL) is the base for
+        the anchors.
+        """
+        f = onlyHTMLFile(
+            '<a href="foo_bar-1.0.tar.gz">x</a>', head='<base href="/mirror/pkgs/">'
+        )
+        self.assertEqual(f.url, "https://index.example.invalid/mirror/pkgs/foo_bar-1.0.tar.gz")
+        f = onlyHTMLFile(
+            '<a href="foo_bar-1.0.tar.gz">x</a>',
+            head='<base href="https://files.example.invalid/a/">',
+        )
+        self.assertEqual(f.url, "https://files.example.invalid/a/foo_bar-1.0.tar.gz")
+
+    def test_firstBaseWins(self) -> None:
+        """
+        Only the first C{<base href>} counts.
+        """
+        f = onlyHTMLFile(
+            '<a href="f-1.0.tar.gz">x</a>',
+            head='<base href="https://a.example.invalid/"><base href="https://b.example.invalid/">',
+        )
+        self.assertEqual(f.url, "https://a.example.invalid/f-1.0.tar.gz")
+
+    def test_hashFragment(self) -> None:
+        """
+        The fragment's hash name and digest are lower-cased and the fragment
+        is not part of the URL.
+        """
+        f = onlyHTMLFile(f'<a href="/p/f-1.0.tar.gz#SHA256={SHA.upper()}">x</a>')
+        self.assertEqual(dict(f.hashes), {"sha256": SHA})
+        self.assertEqual(f.url, "https://index.example.invalid/p/f-1.0.tar.gz")
+
+    def test_otherHashFragment(self) -> None:
+        """
+        A non-sha256 fragment is kept under its own name; the file then has no
+        sha256.
+        """
+        f = onlyHTMLFile('<a href="/p/f-1.0.tar.gz#md5=00ff">x</a>')
+        self.assertEqual(dict(f.hashes), {"md5": "00ff"})
+        self.assertIsNone(f.sha256)
+
+    def test_noFragment(self) -> None:
+        """
+        An href without a fragment (or with one that is not C{name=value})
+        gives no hashes.
+        """
+        self.assertEqual(dict(onlyHTMLFile('<a href="/p/f-1.0.tar.gz">x</a>').hashes), {})
+        self.assertEqual(dict(onlyHTMLFile('<a href="/p/f-1.0.tar.gz#top">x</a>').hashes), {})
+
+    def test_percentEncodedFilename(self) -> None:
+        """
+        The filename is the percent-decoded last path segment (C{%2B} is
+        C{+}); the URL keeps its encoding.
+        """
+        f = onlyHTMLFile(
+            '<a href="/p/foo_bar-2.0%2Blocal-py3-none-any.whl#sha256='
+            f'{SHA}">foo_bar-2.0+local-py3-none-any.whl</a>'
+        )
+        self.assertEqual(f.filename, "foo_bar-2.0+local-py3-none-any.whl")
+        self.assertEqual(
+            f.url, "https://index.example.invalid/p/foo_bar-2.0%2Blocal-py3-none-any.whl"
+        )
+
+    def test_filenameFromURLNotText(self) -> None:
+        """
+        The filename comes from the URL, whatever the anchor text says.
+        """
+        f = onlyHTMLFile('<a href="/p/foo_bar-1.0.tar.gz">Download 1.0!</a>')
+        self.assertEqual(f.filename, "foo_bar-1.0.tar.gz")
+
+    def test_queryNotInFilename(self) -> None:
+        """
+        A query string is kept in the URL but not in the filename.
+        """
+        f = onlyHTMLFile('<a href="/p/foo_bar-1.0.tar.gz?token=1#sha256=ab">x</a>')
+        self.assertEqual(f.filename, "foo_bar-1.0.tar.gz")
+        self.assertEqual(f.url, "https://index.example.invalid/p/foo_bar-1.0.tar.gz?token=1")
+
+    def test_requiresPythonUnescaped(self) -> None:
+        """
+        The escaped C{data-requires-python} value is unescaped.
+        """
+        f = onlyHTMLFile('<a href="f-1.0.tar.gz" data-requires-python="&gt;=3.8,&lt;4">f</a>')
+        self.assertEqual(f.requiresPython, ">=3.8,<4")
+        f = onlyHTMLFile('<a href="f-1.0.tar.gz" data-requires-python="&gt;=3.8, !=3.9.*">f</a>')
+        self.assertEqual(f.requiresPython, ">=3.8, !=3.9.*")
+
+    def test_emptyRequiresPython(self) -> None:
+        """
+        An empty C{data-requires-python} reads as absent.
+        """
+        self.assertIsNone(
+            onlyHTMLFile('<a href="f-1.0.tar.gz" data-requires-python="">f</a>').requiresPython
+        )
+
+    def test_notYanked(self) -> None:
+        """
+        Without C{data-yanked} a file is not yanked.
+        """
+        self.assertIs(onlyHTMLFile('<a href="f-1.0.tar.gz">f</a>').yanked, False)
+
+    def test_yankedWithReason(self) -> None:
+        """
+        C{data-yanked="reason"} is a yank with that (unescaped) reason.
+        """
+        f = onlyHTMLFile('<a href="f-1.0.tar.gz" data-yanked="broken &amp; bad">f</a>')
+        self.assertEqual(f.yanked, "broken & bad")
+
+    def test_yankedEmpty(self) -> None:
+        """
+        C{data-yanked=""} is a yank without a reason.
+        """
+        self.assertIs(onlyHTMLFile('<a href="f-1.0.tar.gz" data-yanked="">f</a>').yanked, True)
+
+    def test_yankedBare(self) -> None:
+        """
+        A bare C{data-yanked} attribute is a yank too: never un-yank a file.
+        """
+        self.assertIs(onlyHTMLFile('<a href="f-1.0.tar.gz" data-yanked>f</a>').yanked, True)
+
+    def test_coreMetadataHash(self) -> None:
+        """
+        C{data-core-metadata="sha256=<hex>"} is a metadata hash, lower-cased.
+        """
+        f = onlyHTMLFile(
+            f'<a href="f-1.0.whl" data-core-metadata="SHA256={META_SHA.upper()}">f</a>'
+        )
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_coreMetadataTrue(self) -> None:
+        """
+        C{data-core-metadata="true"} is metadata without a hash.
+        """
+        self.assertIs(
+            onlyHTMLFile('<a href="f-1.0.whl" data-core-metadata="true">f</a>').coreMetadata,
+            True,
+        )
+
+    def test_coreMetadataFalse(self) -> None:
+        """
+        C{data-core-metadata="false"} is no metadata.
+        """
+        self.assertIsNone(
+            onlyHTMLFile('<a href="f-1.0.whl" data-core-metadata="false">f</a>').coreMetadata
+        )
+
+    def test_distInfoMetadata(self) -> None:
+        """
+        C{data-dist-info-metadata} alone (PEP 658 servers) is read as core
+        metadata.
+        """
+        f = onlyHTMLFile(f'<a href="f-1.0.whl" data-dist-info-metadata="sha256={META_SHA}">f</a>')
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_coreMetadataPreferred(self) -> None:
+        """
+        C{data-core-metadata} wins over C{data-dist-info-metadata}.
+        """
+        f = onlyHTMLFile(
+            f'<a href="f-1.0.whl" data-dist-info-metadata="sha256={"1" * 64}" '
+            f'data-core-metadata="sha256={META_SHA}">f</a>'
+        )
+        self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
+
+    def test_noMetadata(self) -> None:
+        """
+        Without either attribute there is no core metadata.
+        """
+        self.assertIsNone(onlyHTMLFile('<a href="f-1.0.whl">f</a>').coreMetadata)
+
+    def test_anchorsWithoutHrefSkipped(self) -> None:
+        """
+        Anchors without an href (or with an empty one) are not files.
+        """
+        page = parseProjectHTML(
+            htmlPage('<a name="top">top</a>', '<a href="">x</a>', '<a href="f-1.0.tar.gz">f</a>'),
+            BASE,
+            "foo-bar",
+        )
+        self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
+
+    def test_orderKept(self) -> None:
+        """
+        Files come out in the page's order.
+        """
+        names = [f"f-{i}.0.tar.gz" for i in (3, 1, 2)]
+        page = parseProjectHTML(
+            htmlPage(*(f'<a href="{n}">{n}</a>' for n in names)), BASE, "foo-bar"
+        )
+        self.assertEqual([f.filename for f in page.files], names)
+
+    def test_nameNormalized(self) -> None:
+        """
+        The page's name is the normalized name asked for; HTML has no
+        versions list.
+        """
+        page = parseProjectHTML(htmlPage(), BASE, "Foo_Bar")
+        self.assertEqual(page.name, "foo-bar")
+        self.assertIsNone(page.versions)
+
+    def test_projectStatus(self) -> None:
+        """
+        The PEP 792 status meta tags are read.
+        """
+        page = parseProjectHTML(
+            htmlPage(
+                head='<meta name="pypi:project-status" content="archived">'
+                '<meta name="pypi:project-status-reason" content="done">'
+            ),
+            BASE,
+            "foo-bar",
+        )
+        self.assertEqual(page.status, ("archived", "done"))
+        self.assertIsNone(parseProjectHTML(htmlPage(), BASE, "foo-bar").status)
+
+    def test_undecodableBytes(self) -> None:
+        """
+        Bytes that are not UTF-8 do not stop the anchors from being read.
+        """
+        body = b'<html><body>\xff\xfe<a href="f-1.0.tar.gz">f</a></body></html>'
+        page = parseProjectHTML(body, BASE, "foo-bar")
+        self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
+
+
+class ListTests(SynchronousTestCase):
+    """
+    Tests for L{parseListJSON}, L{parseListHTML} and L{parseList}.
+    """
+
+    def test_json(self) -> None:
+        """
+        The JSON root list gives each project's name as written.
+        """
+        body = json.dumps(
+            {"meta": {"api-version": "1.0"}, "projects": [{"name": "Frob"}, {"name": "spam-eggs"}]}
+        ).encode()
+        self.assertEqual(parseListJSON(body), ProjectList(names=("Frob", "spam-eggs")))
+
+    def test_jsonNonObjectsSkipped(self) -> None:
+        """
+        Entries of the JSON list that are not objects are skipped.
+        """
+        body = json.dumps({"meta": {"api-version": "1.0"}, "projects": ["x", {"name": "y"}]})
+        self.assertEqual(parseListJSON(body.encode()).names, ("y",))
+
+    def test_jsonEmpty(self) -> None:
+        """
+        A JSON list without projects is empty.
+        """
+        self.assertEqual(parseListJSON(b'{"meta": {"api-version": "1.0"}}').names, ())
+
+    def test_jsonMalformed(self) -> None:
+        """
+        Malformed JSON raises L{ParseError}.
+        """
+        self.assertRaises(ParseError, parseListJSON, b"{")
+        self.assertRaises(ParseError, parseListJSON, b"[]")
+
+    def test_html(self) -> None:
+        """
+        The HTML root list gives the anchor texts, unescaped and stripped.
+        """
+        body = (
+            b"<!DOCTYPE html><html><body>"
+            b'<a href="/simple/frob/">Frob</a>\n'
+            b'<a href="/simple/a-b/"> A&amp;B </a>\n'
+            b'<a href="/simple/empty/"></a>'
+            b"</body></html>"
+        )
+        self.assertEqual(parseListHTML(body), ProjectList(names=("Frob", "A&B")))
+
+    def test_dispatch(self) -> None:
+        """
+        L{parseList} picks the parser by content type.
+        """
+        jsonBody = b'{"meta": {"api-version": "1.0"}, "projects": [{"name": "j"}]}'
+        htmlBody = b'<a href="h/">h</a>'
+        self.assertEqual(parseList(jsonBody, JSON_TYPE).names, ("j",))
+        self.assertEqual(parseList(htmlBody, "text/html; charset=utf-8").names, ("h",))
+        self.assertEqual(parseList(htmlBody, "application/vnd.pypi.simple.v1+html").names, ("h",))
+
+
+class ProjectDispatchTests(SynchronousTestCase):
+    """
+    Tests for L{parseProject}.
+    """
+
+    def test_json(self) -> None:
+        """
+        A JSON content type (with parameters) is parsed as JSON.
+        """
+        page = parseProject(jsonPage([jsonFile()]), JSON_TYPE + "; charset=utf-8", BASE, "x")
+        self.assertEqual(page.name, "foo-bar")
+        self.assertEqual(page.files[0].filename, "foo_bar-1.0.tar.gz")
+
+    def test_html(self) -> None:
+        """
+        Any other content type is parsed as HTML.
+        """
+        page = parseProject(
+            htmlPage('<a href="f-1.0.tar.gz">f</a>'), "text/html", BASE, "Foo.Bar"
+        )
+        self.assertEqual((page.name, page.files[0].filename), ("foo-bar", "f-1.0.tar.gz"))
+
+    def test_jsonBodyWithHTMLTypeIsNotJSON(self) -> None:
+        """
+        The content type decides, not the body: a JSON body announced as HTML
+        lists no files.
+        """
+        page = parseProject(jsonPage([jsonFile()]), "text/html", BASE, "foo-bar")
+        self.assertEqual(page.files, ())
+
+
+class RealSampleTests(SynchronousTestCase):
+    """
+    Real pages from a public index (trimmed, hosts rewritten), in both
+    representations.
+    """
+
+    def setUp(self) -> None:
+        self.jsonPage = parseProjectJSON(
+            DATA.child("requests.json").getContent(),
+            "https://index.example.invalid/simple/requests/",
+            "requests",
+        )
+        self.htmlPage = parseProjectHTML(
+            DATA.child("requests.html").getContent(),
+            "https://index.example.invalid/simple/requests/",
+            "requests",
+        )
+
+    def byName(self, page: ProjectPage) -> Dict[str, DistFile]:
+        """
+        The page's files by filename.
+        """
+        return {f.filename: f for f in page.files}
+
+    def test_sameFiles(self) -> None:
+        """
+        Both representations list the same seven files with the same URLs and
+        sha256 digests.
+        """
+        j, h = self.byName(self.jsonPage), self.byName(self.htmlPage)
+        self.assertEqual(len(j), 7)
+        self.assertEqual(set(j), set(h))
+        for name in j:
+            self.assertEqual(j[name].url, h[name].url)
+            self.assertEqual(j[name].sha256, h[name].sha256)
+            self.assertEqual(len(j[name].sha256 or ""), 64)
+            self.assertTrue(j[name].url.startswith("https://files.example.invalid/"))
+            self.assertTrue(j[name].url.endswith("/" + name))
+
+    def test_sameMarkers(self) -> None:
+        """
+        Both representations agree on requires-python and yanks.
+        """
+        j, h = self.byName(self.jsonPage), self.byName(self.htmlPage)
+        for name in j:
+            self.assertEqual(j[name].requiresPython, h[name].requiresPython, name)
+            self.assertEqual(j[name].yanked, h[name].yanked, name)
+
+    def test_requiresPythonWithLessThan(self) -> None:
+        """
+        The escaped C{&lt;} of the HTML page reads as C{<}, as in JSON.
+        """
+        f = self.byName(self.htmlPage)["requests-2.28.0-py3-none-any.whl"]
+        self.assertEqual(f.requiresPython, ">=3.7, <4")
+
+    def test_nullRequiresPython(self) -> None:
+        """
+        The JSON C{"requires-python": null} of an old release reads as absent.
+        """
+        self.assertIsNone(self.byName(self.jsonPage)["requests-2.9.2.tar.gz"].requiresPython)
+
+    def test_yankReasons(self) -> None:
+        """
+        Yank reasons are kept exactly, trailing space included.
+        """
+        j = self.byName(self.jsonPage)
+        self.assertEqual(
+            j["requests-2.32.0.tar.gz"].yanked,
+            "Yanked due to conflicts with CVE-2024-35195 mitigation",
+        )
+        self.assertEqual(
+            j["requests-2.32.1-py3-none-any.whl"].yanked,
+            "Yanked due to conflicts with CVE-2024-35195 mitigation ",
+        )
+        self.assertIs(j["requests-2.32.5-py3-none-any.whl"].yanked, False)
+
+    def test_sizesAndUploadTimes(self) -> None:
+        """
+        The JSON page gives every file a size and an upload time; the HTML
+        page gives neither.
+        """
+        for f in self.jsonPage.files:
+            self.assertIsInstance(f.size, int)
+            self.assertRegex(f.uploadTime or "", r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+        for f in self.htmlPage.files:
+            self.assertIsNone(f.size)
+            self.assertIsNone(f.uploadTime)
+
+    def test_versions(self) -> None:
+        """
+        The JSON page's versions list is kept.
+        """
+        self.assertEqual(
+            set(self.jsonPage.versions or ()), {"2.9.2", "2.28.0", "2.32.0", "2.32.1", "2.32.5"}
+        )
