@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from typing import BinaryIO, Callable, Dict, List, Optional
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred
@@ -123,7 +123,7 @@ class FileFetcher:
     def inProgress(self, key: str) -> Optional[Download]:
         return self._downloads.get(key)
 
-    def fetch(self, f: DistFile, upstream: Upstream) -> Download:
+    def fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str] = ()) -> Download:
         """
         The download of C{f}: the one in progress, or a new one.
         """
@@ -135,10 +135,12 @@ class FileFetcher:
         download = Download(f, temporary, total=f.size)
         self._downloads[f.key] = download
         self.started += 1
-        self._run(download, out, upstream)
+        self._run(download, out, upstream, via)
         return download
 
-    def _run(self, download: Download, out: BinaryIO, upstream: Upstream) -> None:
+    def _run(
+        self, download: Download, out: BinaryIO, upstream: Upstream, via: Sequence[str]
+    ) -> None:
         f = download.file
         hasher = hashlib.sha256()
 
@@ -216,7 +218,7 @@ class FileFetcher:
             done, _ = readBody(response, chunk, self.clock, self.idleTimeout)
             return done
 
-        d = upstream.get(f.url)
+        d = upstream.get(f.url, via=via)
         d.addCallback(gotResponse)
         d.addCallbacks(finished, lambda failure: fail(str(failure.value)))
         d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))

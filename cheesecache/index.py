@@ -6,32 +6,44 @@ An L{UpstreamSource} caches one upstream's pages (memory, then disk), serves
 them while fresh, revalidates them with conditional requests after, shares
 one upstream request among all concurrent requests for a page, and serves
 the stale copy when the upstream fails.  The L{Index} asks its sources in
-order: the first that knows a project answers for it alone.
+the order the routing gives (L{cheesecache.routing}): by default the first
+that knows a project answers for it alone.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
 from .freshness import Decision, PageEntry, Policy, Validators
 from .pagestore import PageStore
+from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
 from .simple.parse import ParseError, parseList, parseProject
-from .upstream import Fetched, NotFound, NotModified, Upstream, UpstreamError
+from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
 log = Logger()
+
+#: A chain of C{Via} pseudonyms a request has passed through.
+Via = Tuple[str, ...]
 
 
 class ProjectNotFound(Exception):
     """
     No source knows the project.
+    """
+
+
+class NotCachedOffline(ProjectNotFound):
+    """
+    Offline, and the page was never cached.
     """
 
 
@@ -46,27 +58,65 @@ class Lookup:
     """
     A page as a source answers for it.
 
-    @ivar stale: served from the cache because the upstream failed.
+    @ivar stale: served from the cache because the upstream failed (or
+        cheesecache is offline) although the page is past its freshness.
     """
 
     entry: PageEntry
     stale: bool = False
 
 
+class ISource(Interface):
+    """
+    Somewhere project pages come from: an upstream index, or the private
+    store of uploads.
+    """
+
+    name = Attribute("A short name, used in routes and logs.")
+
+    def fileUpstream() -> Optional[Upstream]:
+        """
+        The upstream to fetch this source's files from, or C{None} when none
+        may be contacted (the private store's files are all stored; an
+        offline cache contacts nobody).
+        """
+
+    def page(name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
+        """
+        The page for project C{name} (C{None}: the root list).
+        """
+
+    def cachedEntry(name: Optional[str]) -> Optional[PageEntry]:
+        """
+        The entry held in memory for a page, if any.
+        """
+
+
+@implementer(ISource)
 @attrs.define
 class UpstreamSource:
     """
     One upstream index and its page cache.
+
+    @ivar offline: never contact the upstream; serve only what is cached.
     """
 
     upstream: Upstream
     store: PageStore
     clock: IReactorTime
     policy: Policy = attrs.field(factory=Policy)
+    name: str = ""
+    offline: bool = False
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
     #: How many requests this source sent upstream (for tests and metrics).
     requests: int = 0
+    #: How many times a stale copy was served because the upstream failed.
+    staleServed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name:
+            self.name = self.upstream.url
 
     @property
     def sourceID(self) -> str:
@@ -81,9 +131,6 @@ class UpstreamSource:
         return entry
 
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:
-        """
-        The entry cached in memory for a page, if any.
-        """
         return self._entries.get(name)
 
     def _keep(self, name: Optional[str], entry: PageEntry, persist: bool = True) -> None:
@@ -91,18 +138,30 @@ class UpstreamSource:
         if persist:
             self.store.save(self.sourceID, name, entry)
 
-    def page(self, name: Optional[str]) -> "Deferred[Lookup]":
-        """
-        The page for project C{name} (C{None}: the root list).
-        """
+    def page(self, name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
         entry = self._cached(name)
-        if self.policy.decide(entry, self.clock.seconds()) is Decision.USE:
+        now = self.clock.seconds()
+        if self.offline:
+            if entry is None:
+                return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
+            return succeed(Lookup(entry, stale=self.policy.decide(entry, now) is not Decision.USE))
+        if self.policy.decide(entry, now) is Decision.USE:
             assert entry is not None
             return succeed(Lookup(entry, stale=entry.retryAt > 0))
-        return self._coalescer.run(name, lambda: self._refresh(name))
+        return self._coalescer.run(name, lambda: self._refresh(name, via))
+
+    def fileUpstream(self) -> Optional[Upstream]:
+        return None if self.offline else self.upstream
+
+    @property
+    def coalesced(self) -> int:
+        """
+        How many page requests attached to a fetch already in flight.
+        """
+        return self._coalescer.coalesced
 
     @inlineCallbacks
-    def _refresh(self, name: Optional[str]):  # type: ignore[no-untyped-def]
+    def _refresh(self, name: Optional[str], via: Via):  # type: ignore[no-untyped-def]
         entry = self._cached(name)
         decision = self.policy.decide(entry, self.clock.seconds())
         if decision is Decision.USE:
@@ -110,22 +169,18 @@ class UpstreamSource:
         validators = entry.validators if decision is Decision.REVALIDATE else None
         self.requests += 1
         try:
-            outcome = yield self.upstream.fetchPage(name, validators)
+            outcome = yield self.upstream.fetchPage(name, validators, via)
             now = self.clock.seconds()
             if isinstance(outcome, NotModified):
                 if entry is None:
                     raise UpstreamError("304 without a cached page")
                 fresh = entry.refreshed(now)
-            elif isinstance(outcome, NotFound):
-                fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
-            else:
-                assert isinstance(outcome, Fetched)
+            elif isinstance(outcome, Fetched):
                 fresh = PageEntry(
-                    self._parse(name, outcome),
-                    outcome.url,
-                    outcome.validators,
-                    now,
+                    self._parse(name, outcome), outcome.url, outcome.validators, now
                 )
+            else:
+                fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
         except (UpstreamError, ParseError) as e:
             stale = self.policy.afterFailure(entry, self.clock.seconds())
             if stale is None:
@@ -134,6 +189,7 @@ class UpstreamSource:
                     upstream=self.upstream.url, name=name or "/", error=str(e),
                 )
                 raise SourcesUnavailable(str(e)) from e
+            self.staleServed += 1
             log.warn(
                 "Upstream {upstream} failed for {name}; serving the copy fetched"
                 " at {fetchedAt}: {error}",
@@ -152,14 +208,24 @@ class UpstreamSource:
         return parseProject(outcome.body, outcome.contentType, outcome.url, name)
 
 
+def _failed(e: Exception) -> "Deferred[Lookup]":
+    d: Deferred[Lookup] = Deferred()
+    d.errback(e)
+    return d
+
+
 @attrs.frozen
 class Found:
     """
-    The page that answers for a project, and the source it came from.
+    The page that answers for a project, and where its files come from.
+
+    @ivar origins: for a merged page, the source of each file by filename;
+        empty when one source answers alone.
     """
 
     lookup: Lookup
-    source: UpstreamSource
+    source: ISource
+    origins: Mapping[str, ISource] = attrs.field(factory=dict)
 
     @property
     def page(self) -> ProjectPage:
@@ -167,78 +233,144 @@ class Found:
         assert isinstance(content, ProjectPage)
         return content
 
+    def sourceOf(self, f: DistFile) -> ISource:
+        """
+        The source that lists C{f}.
+        """
+        return self.origins.get(f.filename, self.source)
+
 
 @attrs.define
 class Index:
     """
-    The ordered sources of projects.
+    The sources of projects, in order, and the routes between them.
     """
 
-    sources: Sequence[UpstreamSource]
+    sources: Sequence[ISource]
+    routes: Sequence[Route] = ()
+    _merged: Dict[str, Tuple[Tuple[int, ...], Found]] = attrs.field(factory=dict)
+
+    def _sourcesFor(self, name: str) -> Tuple[List[ISource], bool]:
+        byName = {s.name: s for s in self.sources}
+        route = routeFor(name, self.routes, [s.name for s in self.sources])
+        return [byName[n] for n in route.sources if n in byName], route.merge
 
     @inlineCallbacks
-    def project(self, name: str):  # type: ignore[no-untyped-def]
+    def project(self, name: str, via: Via = ()):  # type: ignore[no-untyped-def]
         """
-        The page of project C{name} from the first source that knows it.
+        The page of project C{name}.
 
-        @raise ProjectNotFound: no source knows it.
-        @raise SourcesUnavailable: an earlier source failed with nothing
-            cached; later sources are not asked, so a name never falls
-            through to a source that should not answer for it.
+        @raise ProjectNotFound: no source on its route knows it.
+        @raise SourcesUnavailable: a source failed with nothing cached;
+            later sources are not asked, so a name never falls through to a
+            source that should not answer for it.
         """
         name = normalize(name)
-        for source in self.sources:
-            lookup = yield source.page(name)
+        sources, merge = self._sourcesFor(name)
+        if merge:
+            return (yield self._mergedProject(name, sources, via))
+        for source in sources:
+            lookup = yield source.page(name, via)
             if lookup.entry.found:
                 return Found(lookup, source)
         raise ProjectNotFound(name)
+
+    @inlineCallbacks
+    def _mergedProject(self, name: str, sources: List[ISource], via: Via):  # type: ignore[no-untyped-def]
+        found: List[Tuple[ISource, Lookup]] = []
+        failure: Optional[Exception] = None
+        for source in sources:
+            try:
+                lookup = yield source.page(name, via)
+            except SourcesUnavailable as e:
+                failure = e
+                continue
+            if lookup.entry.found:
+                found.append((source, lookup))
+        if not found:
+            if failure is not None:
+                raise failure
+            raise ProjectNotFound(name)
+        key = tuple(id(lookup.entry.content) for _, lookup in found)
+        cached = self._merged.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        page, origins, conflicts = mergePages(
+            name, [(s.name, l.entry.content) for s, l in found]
+        )
+        for conflict in conflicts:
+            log.error(
+                "{filename} is listed by {kept} and {dropped} with different"
+                " hashes; only {kept}'s is listed",
+                filename=conflict.filename, kept=conflict.kept, dropped=conflict.dropped,
+            )
+        byName = {s.name: s for s, _ in found}
+        merged = Found(
+            Lookup(
+                PageEntry(page, "", Validators(), 0.0),
+                stale=any(l.stale for _, l in found),
+            ),
+            found[0][0],
+            {filename: byName[s] for filename, s in origins.items()},
+        )
+        self._merged[name] = (key, merged)
+        return merged
 
     def forgetRendered(self, name: str) -> None:
         """
         Drop the rendered representations of project C{name}'s pages, so the
         next request renders them again (after what they show changed).
         """
+        self._merged.pop(name, None)
         for source in self.sources:
             entry = source.cachedEntry(name)
             if entry is not None:
                 entry.rendered.clear()
 
     @inlineCallbacks
-    def file(self, name: str, key: str, filename: str):  # type: ignore[no-untyped-def]
+    def file(self, name: str, key: str, filename: str, via: Via = ()):  # type: ignore[no-untyped-def]
         """
         The listed file C{filename} under C{key} of project C{name}, with the
         source that lists it.
 
-        @return: a L{Deferred} firing with C{(DistFile, UpstreamSource)}.
+        @return: a L{Deferred} firing with C{(DistFile, ISource)}.
         @raise ProjectNotFound: the file is not listed.
         """
-        found = yield self.project(name)
+        found = yield self.project(name, via)
         f: Optional[DistFile] = found.page.fileByKey(key, filename)
         if f is None:
             raise ProjectNotFound(f"{name}/{filename}")
-        return f, found.source
+        return f, found.sourceOf(f)
 
     @inlineCallbacks
-    def projectList(self):  # type: ignore[no-untyped-def]
+    def projectList(self, via: Via = ()):  # type: ignore[no-untyped-def]
         """
         The root list: every source's names (sources that fail with nothing
         cached are left out, unless all fail).
         """
         lookups: List[Lookup] = []
-        failures = []
+        failures: List[Exception] = []
         for source in self.sources:
             try:
-                lookups.append((yield source.page(None)))
-            except SourcesUnavailable as e:
+                lookups.append((yield source.page(None, via)))
+            except (SourcesUnavailable, ProjectNotFound) as e:
                 failures.append(e)
         if not lookups:
             raise failures[0] if failures else ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
+        key = tuple(id(l.entry.content) for l in lookups)
+        cached = self._merged.get("")
+        if cached is not None and cached[0] == key:
+            return cached[1].lookup
         seen: Dict[str, str] = {}
         for lookup in lookups:
             if isinstance(lookup.entry.content, ProjectList):
                 for n in lookup.entry.content.names:
                     seen.setdefault(normalize(n), n)
-        merged = PageEntry(ProjectList(seen.values()), "", Validators(), 0.0)
-        return Lookup(merged, stale=any(l.stale for l in lookups))
+        merged = Lookup(
+            PageEntry(ProjectList(seen.values()), "", Validators(), 0.0),
+            stale=any(l.stale for l in lookups),
+        )
+        self._merged[""] = (key, Found(merged, self.sources[0]))
+        return merged

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from typing import Optional
+from typing import Optional, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
@@ -107,7 +107,9 @@ class MetadataService:
             return None
         return self.store.putBytes(key, data)
 
-    def get(self, f: DistFile, upstream: Upstream) -> "Deferred[FilePath]":
+    def get(
+        self, f: DistFile, upstream: Optional[Upstream], via: Sequence[str] = ()
+    ) -> "Deferred[FilePath]":
         """
         The metadata blob of C{f}, fetched and verified if need be.
 
@@ -116,18 +118,18 @@ class MetadataService:
         key = metadataKey(f)
         if self.store.exists(key):
             return succeed(self.store.path(key))
-        if not f.coreMetadata:
+        if not f.coreMetadata or upstream is None:
             if self.store.exists(f.key):
                 path = self.extract(f)
                 if path is not None:
                     return succeed(path)
             return fail(NoMetadata(f.filename))
-        return self._coalescer.run(key, lambda: self._fetch(f, upstream))
+        return self._coalescer.run(key, lambda: self._fetch(f, upstream, via))
 
     @inlineCallbacks
-    def _fetch(self, f: DistFile, upstream: Upstream):  # type: ignore[no-untyped-def]
+    def _fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]
         url = f.url + ".metadata"
-        response = yield upstream.get(url)
+        response = yield upstream.get(url, via=via)
         chunks: list[bytes] = []
         done, _ = readBody(
             response, chunks.append, self.clock, self.idleTimeout, MAX_METADATA_SIZE

@@ -6,6 +6,7 @@ C{twistd cheesecache}: command-line options and the service they make.
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any, List, Optional
 
 from twisted.application import service
@@ -15,6 +16,16 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.filepath import FilePath
+
+from .config import (
+    PRIVATE,
+    Config,
+    ConfigError,
+    UpstreamConfig,
+    checkRoutes,
+    loadConfig,
+    upstreamNames,
+)
 
 log = Logger()
 
@@ -31,7 +42,7 @@ def defaultDataDir() -> str:
 
 class Options(usage.Options):
     """
-    Options of C{twistd cheesecache}.
+    Options of C{twistd cheesecache}.  Flags override the C{--config} file.
     """
 
     synopsis = "[options]"
@@ -41,9 +52,13 @@ class Options(usage.Options):
         " to use)."
     )
 
+    optFlags = [
+        ["offline", None, "Serve only what is cached; never contact upstreams."],
+    ]
     optParameters = [
+        ["config", "c", None, "A TOML configuration file (flags override it)."],
         ["data-dir", "d", None, "Directory for cached pages and files."],
-        ["index-ttl", None, 600.0, "Seconds an upstream page stays fresh.", float],
+        ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
     ]
 
     def __init__(self) -> None:
@@ -64,22 +79,56 @@ class Options(usage.Options):
         self["upstream"].append(url)
 
     def postOptions(self) -> None:
+        try:
+            config = loadConfig(self["config"]) if self["config"] else Config()
+            self._merge(config)
+        except ConfigError as e:
+            raise usage.UsageError(str(e))
+
+    def _merge(self, config: Config) -> None:
         if not self["listen"]:
-            self["listen"] = ["tcp:3141"]
+            self["listen"] = list(config.listen or ["tcp:3141"])
         if not self["data-dir"]:
-            self["data-dir"] = defaultDataDir()
+            self["data-dir"] = config.dataDir or defaultDataDir()
+        if self["index-ttl"] is None:
+            self["index-ttl"] = config.indexTTL if config.indexTTL is not None else 600.0
         if self["index-ttl"] < 0:
-            raise usage.UsageError("--index-ttl must not be negative")
-        if not self["upstream"]:
+            raise ConfigError("--index-ttl: must not be negative")
+        self["offline"] = bool(self["offline"] or config.offline)
+        upstreams: List[UpstreamConfig]
+        if self["upstream"]:
+            upstreams = list(upstreamNames(self["upstream"]))
+        elif config.upstreams is not None:
+            upstreams = list(config.upstreams)
+        else:
             from .pipconfig import NoDefaultIndex, defaultIndexURL
 
             try:
-                self["upstream"] = [defaultIndexURL()]
+                upstreams = list(upstreamNames([defaultIndexURL()]))
             except NoDefaultIndex as e:
-                raise usage.UsageError(str(e))
-        for url in self["upstream"]:
-            if not url.startswith(("http://", "https://")):
-                raise usage.UsageError(f"--upstream must be an http(s) URL: {url!r}")
+                raise ConfigError(str(e))
+        self["upstreams"] = upstreams
+        checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
+        self["routes"] = config.routes
+
+
+def instancePseudonym(dataDir: FilePath) -> str:
+    """
+    This cheesecache's pseudonym in C{Via} headers: random, kept in the data
+    directory so it survives restarts.
+    """
+    path = dataDir.child("instance-id")
+    try:
+        value = path.getContent().decode("ascii").strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = "cheesecache-" + secrets.token_hex(6)
+    from .pagestore import atomicWrite
+
+    atomicWrite(path, value.encode("ascii") + b"\n")
+    return value
 
 
 class CheesecacheService(service.MultiService):
@@ -118,6 +167,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
 
     dataDir = FilePath(os.path.abspath(options["data-dir"]))
     dataDir.makedirs(ignoreExistingDirectory=True)
+    pseudonym = instancePseudonym(dataDir)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
     agent = Agent(reactor, pool=pool, connectTimeout=30)
@@ -125,22 +175,33 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pages = PageStore(dataDir.child("pages"))
     policy = Policy(ttl=options["index-ttl"])
     sources: List[UpstreamSource] = []
-    for url in options["upstream"]:
-        upstream = Upstream.fromURL(url, client, RedirectAgent(agent), reactor)
-        sources.append(UpstreamSource(upstream, pages, reactor, policy))
-        log.info("Upstream index: {url}", url=upstream.url)
+    for configured in options["upstreams"]:
+        upstream = Upstream.fromURL(
+            configured.url, client, RedirectAgent(agent), reactor, pseudonym=pseudonym
+        )
+        sources.append(
+            UpstreamSource(
+                upstream, pages, reactor, policy, name=configured.name,
+                offline=options["offline"],
+            )
+        )
+        log.info(
+            "Upstream {name}: {url}{offline}", name=configured.name, url=upstream.url,
+            offline=" (offline: not contacted)" if options["offline"] else "",
+        )
     store = BlobStore(dataDir)
     store.cleanTemporary()
     root = makeRoot(
-        Index(sources),
+        Index(sources, options["routes"]),
         store,
         FileFetcher(store, reactor),
         MetadataService(store, reactor),
+        pseudonym,
     )
     site = makeSite(root)
     top = CheesecacheService(pool)
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)
         StreamServerEndpointService(endpoint, site).setServiceParent(top)
-    log.info("Data directory: {path}", path=dataDir.path)
+    log.info("Data directory: {path}; Via pseudonym {pseudonym}", path=dataDir.path, pseudonym=pseudonym)
     return top

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks
+from twisted.internet.error import ConnectError
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
@@ -28,6 +31,9 @@ from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
 from .freshness import Validators
+from .via import formatVia
+
+log = Logger()
 
 USER_AGENT = f"cheesecache/{__version__}"
 PAGE_ACCEPT = (
@@ -40,6 +46,12 @@ class UpstreamError(Exception):
     """
     The upstream could not give a usable answer (refused, timed out, 5xx,
     an unexpected status, a body cut short).
+    """
+
+
+class _Retryable(Exception):
+    """
+    A failure worth another try: a 5xx answer or a refused connection.
     """
 
 
@@ -213,6 +225,17 @@ class Upstream:
     connectTimeout: float = 30.0
     idleTimeout: float = 60.0
     maxPageSize: int = 512 * 1024 * 1024
+    #: This cheesecache's pseudonym in C{Via} headers (loop detection).
+    pseudonym: str = "cheesecache"
+    #: Waits before retrying an idempotent GET that failed with a 5xx or a
+    #: refused connection; one retry per entry.
+    retryDelays: Tuple[float, ...] = (0.25, 1.0)
+    #: At most this many page requests to this upstream at once.
+    maxConcurrentPages: int = 8
+    _pageSlots: DeferredSemaphore = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._pageSlots = DeferredSemaphore(self.maxConcurrentPages)
 
     @classmethod
     def fromURL(
@@ -242,34 +265,61 @@ class Upstream:
         return f"{self.url}{quote(name, safe='')}/"
 
     def headers(
-        self, extra: Optional[Dict[str, str]] = None, url: Optional[str] = None
+        self,
+        extra: Optional[Dict[str, str]] = None,
+        url: Optional[str] = None,
+        via: Sequence[str] = (),
     ) -> Dict[str, str]:
         """
         The headers a request to C{url} (default: this upstream) carries; the
         upstream's credentials go only to the upstream's own origin.
+
+        @param via: the C{Via} chain of the client request this one serves.
         """
-        headers = {"User-Agent": USER_AGENT}
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Via": formatVia((*via, self.pseudonym)),
+        }
         if self.authorization and (url is None or _sameOrigin(url, self.url)):
             headers["Authorization"] = self.authorization
         headers.update(extra or {})
         return headers
 
     @inlineCallbacks
-    def fetchPage(self, name: Optional[str], validators: Optional[Validators]):  # type: ignore[no-untyped-def]
+    def fetchPage(  # type: ignore[no-untyped-def]
+        self, name: Optional[str], validators: Optional[Validators], via: Sequence[str] = ()
+    ):
         """
-        GET a page, conditionally when C{validators} are given.
+        GET a page, conditionally when C{validators} are given, retrying
+        after 5xx answers and refused connections.
 
         @return: a L{Deferred} firing with L{Fetched}, L{NotModified} or
             L{NotFound}, or failing with L{UpstreamError}.
         """
+        for delay in (*self.retryDelays, None):
+            try:
+                result = yield self._pageSlots.run(self._fetchPageOnce, name, validators, via)
+                return result
+            except _Retryable as e:
+                if delay is None:
+                    raise UpstreamError(str(e)) from e
+                log.info("Retrying {url} in {delay}s: {error}", url=self.pageURL(name), delay=delay, error=str(e))
+                yield deferLater(self.clock, delay, lambda: None)
+
+    @inlineCallbacks
+    def _fetchPageOnce(  # type: ignore[no-untyped-def]
+        self, name: Optional[str], validators: Optional[Validators], via: Sequence[str]
+    ):
         url = self.pageURL(name)
         extra = {"Accept": PAGE_ACCEPT}
         if validators is not None:
             extra.update(validators.requestHeaders())
         try:
             response = yield self.client.get(  # type: ignore[attr-defined]
-                url, headers=self.headers(extra), timeout=self.connectTimeout
+                url, headers=self.headers(extra, via=via), timeout=self.connectTimeout
             )
+        except ConnectError as e:
+            raise _Retryable(f"{url}: {e}") from e
         except Exception as e:
             raise UpstreamError(f"{url}: {e}") from e
         code = response.code
@@ -281,6 +331,10 @@ class Upstream:
             return NotFound()
         if code != 200:
             yield self._discard(response)
+            if code == 508:
+                log.error("Loop detected: {url} sent our own request back", url=url)
+            if 500 <= code < 600 and code != 508:
+                raise _Retryable(f"{url}: HTTP {code}")
             raise UpstreamError(f"{url}: HTTP {code}")
         chunks: list[bytes] = []
         done, _ = readBody(
@@ -305,14 +359,16 @@ class Upstream:
         done, _ = readBody(response, lambda data: None, self.clock, self.idleTimeout)
         return done.addErrback(lambda f: None)
 
-    def get(self, url: str, headers: Optional[Dict[str, str]] = None) -> "Deferred[IResponse]":
+    def get(
+        self, url: str, headers: Optional[Dict[str, str]] = None, via: Sequence[str] = ()
+    ) -> "Deferred[IResponse]":
         """
         Start a GET of C{url} (a file) whose body the caller streams; fails
         if no response headers arrive within C{connectTimeout}.
         """
         raw = Headers()
         for name, value in self.headers(
-            {"Accept-Encoding": "identity", **(headers or {})}, url
+            {"Accept-Encoding": "identity", **(headers or {})}, url, via
         ).items():
             raw.setRawHeaders(name, [value])
         d = self.agent.request(b"GET", url.encode("utf-8"), raw)

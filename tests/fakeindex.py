@@ -60,6 +60,7 @@ class FakeIndex(Resource):
     held: Optional[List[Deferred]] = None
     clock: Any = globalReactor
     dribbleDelay: float = 0.02
+    _timers: List[Any] = attrs.field(factory=list)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -237,9 +238,21 @@ class FakeIndex(Resource):
         if offset + piece >= len(data):
             request.finish()
         else:
-            self.clock.callLater(
-                self.dribbleDelay, self._dribble, request, data, offset + piece
+            self._timers = [t for t in self._timers if t.active()]
+            self._timers.append(
+                self.clock.callLater(
+                    self.dribbleDelay, self._dribble, request, data, offset + piece
+                )
             )
+
+    def stop(self) -> None:
+        """
+        Cancel pending slow responses (at the end of a test).
+        """
+        for timer in self._timers:
+            if timer.active():
+                timer.cancel()
+        self._timers = []
 
 
 def listen(resource: Resource, reactor: Any = globalReactor) -> Tuple[Any, str]:

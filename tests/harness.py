@@ -75,6 +75,7 @@ class Harness:
                     reactor,
                     idleTimeout=idleTimeout,
                     connectTimeout=connectTimeout,
+                    retryDelays=(0.01, 0.02),
                 ),
                 pages,
                 self.clock,
@@ -111,6 +112,7 @@ def serveIndex(testCase: TestCase, index: FakeIndex) -> str:
     """
     port, url = listen(index)
     testCase.addCleanup(port.stopListening)
+    testCase.addCleanup(index.stop)
     return url + "/simple/"
 
 

@@ -34,7 +34,10 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["listen"], ["tcp:3141"])
         self.assertEqual(options["index-ttl"], 600.0)
         self.assertTrue(options["data-dir"])
-        self.assertEqual(options["upstream"], ["http://127.0.0.1:1/simple/"])
+        self.assertEqual(
+            [(u.name, u.url) for u in options["upstreams"]],
+            [("upstream-1", "http://127.0.0.1:1/simple/")],
+        )
 
     def test_repeatable(self) -> None:
         """
@@ -51,7 +54,7 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertEqual(options["listen"], ["tcp:1", "tcp:2"])
         self.assertEqual(
-            options["upstream"],
+            [u.url for u in options["upstreams"]],
             ["http://127.0.0.1:2/simple/", "https://u:p@127.0.0.1:3/simple/"],
         )
         self.assertEqual(options["index-ttl"], 5.0)

@@ -25,11 +25,12 @@ from twisted.internet.interfaces import IPushProducer
 
 from ..blobstore import BlobStore, isValidKey
 from ..filefetch import Download, FileFetcher, State
-from ..index import Index, ProjectNotFound, SourcesUnavailable, UpstreamSource
+from ..index import ISource, Index, ProjectNotFound, SourcesUnavailable, Via
 from ..metadata import MetadataService, NoMetadata, metadataKey
 from ..simple.model import DistFile
 from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError
+from ..via import parseVia
 from .asyncrender import renderLater
 from .representation import writeError
 
@@ -223,17 +224,18 @@ class FilesResource(Resource):
             return self._metadata(request, name, key, filename[: -len(".metadata")])
         if self.store.exists(key):
             return serveBlob(request, self.store.path(key).path, _etag(key))
+        via = parseVia(request.getHeader(b"via"))
         return renderLater(
             request,
-            self.index.file(name, key, filename),
-            lambda request, found: self._serveListed(request, name, *found),
+            self.index.file(name, key, filename, via),
+            lambda request, found: self._serveListed(request, name, via, *found),
             _failFile,
         )
 
     render_HEAD = render_GET
 
     def _serveListed(
-        self, request: IRequest, name: str, f: DistFile, source: UpstreamSource
+        self, request: IRequest, name: str, via: Via, f: DistFile, source: ISource
     ) -> object:
         if self.store.exists(f.key):
             return self._blobBody(request, f.key)
@@ -241,7 +243,13 @@ class FilesResource(Resource):
             _fileHeaders(request, f.sha256)
             request.setHeader(b"Content-Length", str(f.size).encode())
             return b""
-        download = self.fetcher.fetch(f, source.upstream)
+        upstream = source.fileUpstream()
+        if upstream is None:
+            return writeError(
+                request, 503, f"Service Unavailable: {f.filename} is not cached"
+                " and its source may not be contacted (offline)",
+            )
+        download = self.fetcher.fetch(f, upstream, via)
         if f.filename.endswith(".whl") and not f.coreMetadata:
             download.whenDone().addCallback(
                 lambda _: self._extracted(name, f)
@@ -269,11 +277,13 @@ class FilesResource(Resource):
         if self.store.exists(mkey):
             return serveBlob(request, self.store.path(mkey).path, None)
 
+        via = parseVia(request.getHeader(b"via"))
+
         def got(found: tuple) -> "Deferred[object]":
             f, source = found
-            return self.metadata.get(f, source.upstream)
+            return self.metadata.get(f, source.fileUpstream(), via)
 
-        d = self.index.file(name, key, filename).addCallback(got)
+        d = self.index.file(name, key, filename, via).addCallback(got)
         d.addCallback(lambda path: self._blobBody(request, path.basename()))
         d.addErrback(lambda failure: _failFile(request, failure))
         d.addCallback(_writeBody, request)

@@ -23,6 +23,7 @@ from ..simple.render import (
     renderProjectHTML,
     renderProjectJSON,
 )
+from ..via import parseVia
 from .asyncrender import renderLater
 from .representation import representationOf, writeError, writeRepresentation
 
@@ -111,7 +112,7 @@ class ProjectResource(Resource):
             return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
         return renderLater(
             request,
-            self.index.project(self.name),
+            self.index.project(self.name, parseVia(request.getHeader(b"via"))),
             _respond(_PROJECT_RENDERERS, self.prepare),
             failPage,
         )
@@ -155,7 +156,10 @@ class SimpleResource(Resource):
         if not request.path.endswith(b"/"):
             return redirect(request, "simple/")
         return renderLater(
-            request, self.index.projectList(), _respond(_LIST_RENDERERS), failPage
+            request,
+            self.index.projectList(parseVia(request.getHeader(b"via"))),
+            _respond(_LIST_RENDERERS),
+            failPage,
         )
 
     render_HEAD = render_GET

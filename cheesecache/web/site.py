@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 
+from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -17,7 +18,10 @@ from ..index import Index
 from ..metadata import MetadataService, withKnownMetadata
 from .files import FilesResource
 from .representation import writeError
+from ..via import parseVia
 from .simple import SimpleResource
+
+log = Logger()
 
 
 class RootResource(Resource):
@@ -45,8 +49,52 @@ class _NotFound(Resource):
         return writeError(request, 404, "Not Found")
 
 
+class LoopGuard(Resource):
+    """
+    Refuses (508 Loop Detected) any request that already passed through this
+    cheesecache, as its C{Via} chain shows: chained caches configured in a
+    circle would otherwise ask each other forever.
+    """
+
+    def __init__(self, wrapped: Resource, pseudonym: str) -> None:
+        Resource.__init__(self)
+        self.wrapped = wrapped
+        self.pseudonym = pseudonym
+
+    def _looped(self, request: IRequest) -> bool:
+        return self.pseudonym in parseVia(request.getHeader(b"via"))
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> Resource:
+        if self._looped(request):
+            return _LoopDetected()
+        return self.wrapped.getChildWithDefault(path, request)
+
+    def render(self, request: IRequest) -> bytes:
+        if self._looped(request):
+            return _LoopDetected().render(request)
+        return self.wrapped.render(request)  # type: ignore[no-any-return]
+
+
+class _LoopDetected(Resource):
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        log.error(
+            "Loop detected: a request for {uri} came back to us through {via}",
+            uri=request.uri, via=request.getHeader(b"via"),
+        )
+        return writeError(
+            request, 508, "Loop Detected: this request already passed through"
+            " this cheesecache; check the upstream configuration",
+        )
+
+
 def makeRoot(
-    index: Index, store: BlobStore, fetcher: FileFetcher, metadata: MetadataService
+    index: Index,
+    store: BlobStore,
+    fetcher: FileFetcher,
+    metadata: MetadataService,
+    pseudonym: str = "cheesecache",
 ) -> Resource:
     """
     The whole resource tree.
@@ -57,7 +105,7 @@ def makeRoot(
         SimpleResource(index, lambda page: withKnownMetadata(page, store)),
     )
     root.putChild(b"files", FilesResource(index, store, fetcher, metadata))
-    return root
+    return LoopGuard(root, pseudonym)
 
 
 def makeSite(root: Resource) -> server.Site:

@@ -1,0 +1,202 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+The configuration file (TOML, given with C{--config FILE}): every option the
+command line has, plus what only a file can say well (named upstreams and
+routes).  Command-line flags override the file.
+
+Example::
+
+    listen = ["tcp:3141"]
+    data-dir = "/var/lib/cheesecache"
+    index-ttl = 600
+    offline = false
+
+    [[upstream]]
+    name = "company"
+    url = "https://user:secret@pypi.example.com/simple/"
+
+    [[upstream]]
+    name = "public"
+    url = "https://mirror.example.org/simple/"
+
+    [[route]]            # acme-* only ever comes from the company index
+    match = "acme-*"
+    sources = ["company"]
+
+    [[route]]            # union of both for this one project
+    match = "mylib"
+    sources = ["company", "public"]
+    merge = true
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import attrs
+
+from .routing import Route
+from .simple.names import normalize
+
+#: The source name of the private store (uploads), usable in routes.
+PRIVATE = "private"
+
+
+class ConfigError(ValueError):
+    """
+    The configuration is invalid; the message names the key and the problem.
+    """
+
+
+@attrs.frozen
+class UpstreamConfig:
+    """
+    A configured upstream: its name in routes and logs, and its URL (which
+    may carry credentials, so it is never logged as is).
+    """
+
+    name: str
+    url: str
+
+
+@attrs.frozen
+class Config:
+    """
+    Everything a configuration file can set; C{None} where it says nothing.
+    """
+
+    listen: Optional[Tuple[str, ...]] = None
+    dataDir: Optional[str] = None
+    indexTTL: Optional[float] = None
+    offline: Optional[bool] = None
+    upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
+    routes: Tuple[Route, ...] = ()
+
+
+def _expect(value: Any, kind: type, key: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _strings(value: Any, key: str) -> Tuple[str, ...]:
+    _expect(value, list, key)
+    return tuple(_expect(v, str, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def validateUpstreamURL(url: str, key: str) -> str:
+    """
+    Check that C{url} is an http(s) URL.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}: must be an http:// or https:// URL")
+    return url
+
+
+def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
+    """
+    Name upstreams given on the command line by position.
+    """
+    return tuple(
+        UpstreamConfig(f"upstream-{i + 1}", validateUpstreamURL(url, "--upstream"))
+        for i, url in enumerate(urls)
+    )
+
+
+_KEYS = {"listen", "data-dir", "index-ttl", "offline", "upstream", "route"}
+
+
+def parseConfig(data: Mapping[str, Any]) -> Config:
+    """
+    Validate a parsed TOML document.
+
+    @raise ConfigError: naming the key at fault.
+    """
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(_KEYS))})")
+    kw: Dict[str, Any] = {}
+    if "listen" in data:
+        kw["listen"] = _strings(data["listen"], "listen")
+        if not kw["listen"]:
+            raise ConfigError("listen: needs at least one endpoint")
+    if "data-dir" in data:
+        kw["dataDir"] = _expect(data["data-dir"], str, "data-dir")
+    if "index-ttl" in data:
+        kw["indexTTL"] = _expect(data["index-ttl"], float, "index-ttl")
+        if kw["indexTTL"] < 0:
+            raise ConfigError("index-ttl: must not be negative")
+    if "offline" in data:
+        kw["offline"] = _expect(data["offline"], bool, "offline")
+    names = [PRIVATE]
+    if "upstream" in data:
+        upstreams = []
+        for i, entry in enumerate(_expect(data["upstream"], list, "upstream")):
+            key = f"upstream[{i}]"
+            _expect(entry, dict, key)
+            extra = sorted(set(entry) - {"name", "url"})
+            if extra:
+                raise ConfigError(f"{key}.{extra[0]}: unknown key")
+            if "url" not in entry:
+                raise ConfigError(f"{key}.url: missing")
+            url = validateUpstreamURL(_expect(entry["url"], str, f"{key}.url"), f"{key}.url")
+            name = _expect(entry.get("name", f"upstream-{i + 1}"), str, f"{key}.name")
+            if name in names:
+                raise ConfigError(f"{key}.name: {name!r} is used twice or reserved")
+            names.append(name)
+            upstreams.append(UpstreamConfig(name, url))
+        kw["upstreams"] = tuple(upstreams)
+    routes = []
+    for i, entry in enumerate(_expect(data.get("route", []), list, "route")):
+        key = f"route[{i}]"
+        _expect(entry, dict, key)
+        extra = sorted(set(entry) - {"match", "sources", "merge"})
+        if extra:
+            raise ConfigError(f"{key}.{extra[0]}: unknown key")
+        if "match" not in entry or "sources" not in entry:
+            raise ConfigError(f"{key}: needs 'match' and 'sources'")
+        pattern = _expect(entry["match"], str, f"{key}.match")
+        sources = _strings(entry["sources"], f"{key}.sources")
+        if not sources:
+            raise ConfigError(f"{key}.sources: needs at least one source")
+        routes.append(
+            Route(
+                normalize(pattern),
+                sources,
+                _expect(entry.get("merge", False), bool, f"{key}.merge"),
+            )
+        )
+    kw["routes"] = tuple(routes)
+    return Config(**kw)
+
+
+def checkRoutes(routes: Tuple[Route, ...], sourceNames: List[str]) -> None:
+    """
+    Check that every route names known sources.
+
+    @raise ConfigError: naming the route and the unknown source.
+    """
+    for i, route in enumerate(routes):
+        for name in route.sources:
+            if name not in sourceNames:
+                raise ConfigError(
+                    f"route[{i}].sources: unknown source {name!r}"
+                    f" (known: {', '.join(sourceNames)})"
+                )
+
+
+def loadConfig(path: str) -> Config:
+    """
+    Read and validate a configuration file.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return parseConfig(data)

@@ -1,0 +1,34 @@
+# -*- test-case-name: tests.test_via -*-
+"""
+The C{Via} header (RFC 9110 section 7.6.3), which is how chained caches
+notice a loop: each cheesecache adds its pseudonym to the chain it received
+when it asks its upstream, and refuses (508) a request whose chain already
+holds its own pseudonym.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Tuple, Union
+
+
+def parseVia(header: Union[None, str, bytes]) -> Tuple[str, ...]:
+    """
+    The received-by pseudonyms of a C{Via} header, in order.
+    """
+    if not header:
+        return ()
+    if isinstance(header, bytes):
+        header = header.decode("latin-1")
+    chain = []
+    for hop in header.split(","):
+        parts = hop.split()
+        if len(parts) >= 2:
+            chain.append(parts[1])
+    return tuple(chain)
+
+
+def formatVia(chain: Iterable[str]) -> str:
+    """
+    A C{Via} header for a chain of pseudonyms.
+    """
+    return ", ".join(f"1.1 {hop}" for hop in chain)
