@@ -22,6 +22,7 @@ from cheesecache.freshness import Policy
 from cheesecache.index import Index, UpstreamSource
 from cheesecache.metadata import MetadataService
 from cheesecache.pagestore import PageStore
+from cheesecache.routing import Route
 from cheesecache.upstream import Upstream
 from cheesecache.web.site import makeRoot, makeSite
 
@@ -56,6 +57,10 @@ class Harness:
         ttl: float = 600.0,
         idleTimeout: float = 60.0,
         connectTimeout: float = 30.0,
+        routes: Sequence[Route] = (),
+        names: Optional[Sequence[str]] = None,
+        offline: bool = False,
+        pseudonym: str = "cheesecache-test",
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -76,22 +81,37 @@ class Harness:
                     idleTimeout=idleTimeout,
                     connectTimeout=connectTimeout,
                     retryDelays=(0.01, 0.02),
+                    pseudonym=pseudonym,
                 ),
                 pages,
                 self.clock,
                 policy,
+                name=name,
+                offline=offline,
             )
-            for url in upstreamURLs
+            for url, name in zip(
+                upstreamURLs,
+                names or [f"upstream-{i + 1}" for i in range(len(upstreamURLs))],
+            )
         ]
-        self.index = Index(self.sources)
+        self.index = Index(self.sources, routes)
         self.store = BlobStore(self.dataDir)
         self.store.cleanTemporary()
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
-        site = makeSite(makeRoot(self.index, self.store, self.fetcher, self.metadata))
+        site = makeSite(
+            makeRoot(self.index, self.store, self.fetcher, self.metadata, pseudonym)
+        )
         self.port, self.url = listen(site)
         testCase.addCleanup(self.port.stopListening)
         self.client, _ = httpClient(testCase)
+
+    @property
+    def simpleURL(self) -> str:
+        """
+        This cheesecache's index URL, to chain another one to it.
+        """
+        return self.url + "/simple/"
 
     @inlineCallbacks
     def get(self, path: str, headers: Optional[Dict[str, str]] = None, method: str = "GET"):  # type: ignore[no-untyped-def]

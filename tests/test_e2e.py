@@ -22,6 +22,7 @@ from twisted.web.http_headers import Headers
 from twisted.trial.unittest import SkipTest, TestCase
 
 from .fakeindex import Dist, FakeIndex
+from .fakeindex import listen
 from .harness import serveIndex, sleep
 from .wheels import makeWheel
 
@@ -283,3 +284,50 @@ class CrashTests(TestCase):
         body = yield treq.content(response)
         self.assertEqual(hashlib.sha256(body).hexdigest(), sha)
         self.assertTrue(blob.exists())
+
+
+class ChainInstallTests(TestCase):
+    """
+    pip through two tiers of twistd cheesecache.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_laptopCompanyUpstream(self):  # type: ignore[no-untyped-def]
+        """
+        pip installs through laptop -> company -> local upstream; then the
+        upstream stops, and pip in a fresh venv still installs everything
+        through the chain.
+        """
+        upstream = upstreamWithWheels()
+        port, base = listen(upstream)
+        self.addCleanup(port.stopListening)
+        company = TwistdProcess(self, base + "/simple/", self.mktemp(), "--index-ttl", "0")
+        yield company.ready()
+        laptop = TwistdProcess(self, company.url, self.mktemp(), "--index-ttl", "0")
+        yield laptop.ready()
+        target = self.mktemp()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
+             "--target", target, "--index-url", laptop.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + laptop.log() + company.log())
+
+        upstream.down = True
+        yield port.stopListening()
+        venv = self.mktemp()
+        code, output = yield run([sys.executable, "-m", "venv", venv])
+        self.assertEqual(code, 0, output)
+        code, output = yield run(
+            [os.path.join(venv, "bin", "python"), "-m", "pip", "install",
+             "--no-cache-dir", "--index-url", laptop.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + laptop.log() + company.log())
+        code, output = yield run(
+            [os.path.join(venv, "bin", "python"), "-c",
+             "import alpha_mod, beta_mod; print(alpha_mod.VERSION, beta_mod.VERSION)"]
+        )
+        self.assertEqual((code, output.strip()), (0, "1.0 2.0"))

@@ -1,0 +1,310 @@
+"""
+Chained caches (laptop -> company -> upstream), several upstreams, routes,
+offline mode and loop detection, with real cheesecache services talking HTTP
+to each other on loopback in one reactor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from cheesecache.routing import Route
+
+from .fakeindex import Dist, FakeIndex
+from .harness import JSON_ACCEPT, Harness, serveIndex
+from .test_index import sampleIndex
+from .wheels import makeWheel
+
+
+def fileURL(page: bytes, filename: str) -> str:
+    entry = next(f for f in json.loads(page)["files"] if f["filename"] == filename)
+    return "/files/" + entry["url"].split("/files/", 1)[1]
+
+
+class ChainTests(TestCase):
+    """
+    cheesecache as the upstream of cheesecache.
+    """
+
+    def setUp(self) -> None:
+        self.origin = sampleIndex()
+        self.company = Harness(self, [serveIndex(self, self.origin)], pseudonym="company")
+        self.laptop = Harness(self, [self.company.simpleURL], pseudonym="laptop")
+
+    @inlineCallbacks
+    def test_filesThroughTwoTiers(self):  # type: ignore[no-untyped-def]
+        """
+        A file fetched through the laptop comes through the company tier,
+        with the origin's hash; both tiers keep it.
+        """
+        _, page = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        wheel = self.origin.projects["alpha"][0]
+        response, body = yield self.laptop.get(fileURL(page, wheel.filename))
+        self.assertEqual(response.code, 200)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), wheel.sha256)
+        self.assertTrue(self.company.store.exists(wheel.sha256))
+        self.assertTrue(self.laptop.store.exists(wheel.sha256))
+        entry = next(f for f in json.loads(page)["files"] if f["filename"] == wheel.filename)
+        self.assertEqual(entry["requires-python"], ">=3.8,<4")
+        self.assertEqual(entry["upload-time"], "2026-01-02T03:04:05.123456Z")
+
+    @inlineCallbacks
+    def test_htmlBetweenTiers(self):  # type: ignore[no-untyped-def]
+        """
+        The laptop also understands the company tier's HTML pages.
+        """
+        from cheesecache.simple.parse import parseProjectHTML
+
+        _, html = yield self.company.get("/simple/alpha/")
+        page = parseProjectHTML(html, self.company.simpleURL + "alpha/", "alpha")
+        sdist = next(f for f in page.files if f.filename == "alpha-0.9.tar.gz")
+        self.assertEqual(sdist.yanked, "broken")
+        self.assertTrue(sdist.url.startswith(self.company.url + "/files/alpha/"))
+
+    @inlineCallbacks
+    def test_revalidationIs304AtEachTier(self):  # type: ignore[no-untyped-def]
+        """
+        When nothing changed, the laptop's revalidation is a 304 from the
+        company, whose own revalidation is a 304 from the origin.
+        """
+        yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        companyRequests = self.company.sources[0].requests
+        before = self.laptop.sources[0].cachedEntry("alpha").content
+        self.laptop.clock.advance(601)
+        self.company.clock.advance(601)
+        response, _ = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        # The origin saw a conditional request and answered 304 ...
+        _, _, headers = self.origin.requests[-1]
+        self.assertIn(b"if-none-match", headers)
+        # ... and so did the company tier (its request count went up by one,
+        # and the laptop's entry kept its parsed page: a 304).
+        self.assertEqual(self.company.sources[0].requests, companyRequests + 1)
+        laptopEntry = self.laptop.sources[0].cachedEntry("alpha")
+        self.assertEqual(laptopEntry.fetchedAt, self.laptop.clock.seconds())
+        self.assertIs(laptopEntry.content, before)
+        self.assertIsNotNone(laptopEntry.validators.etag)
+
+    @inlineCallbacks
+    def test_upstreamDownAtEachTier(self):  # type: ignore[no-untyped-def]
+        """
+        With the origin down the company serves stale; with the company
+        down too the laptop serves stale.
+        """
+        yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.origin.down = True
+        self.company.clock.advance(10_000)
+        self.laptop.clock.advance(10_000)
+        response, body = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(json.loads(body)["name"], "alpha")
+        yield self.company.port.stopListening()
+        yield self.laptop.upstreamPool.closeCachedConnections()
+        self.laptop.clock.advance(10_000)
+        response, body = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+
+    @inlineCallbacks
+    def test_viaChain(self):  # type: ignore[no-untyped-def]
+        """
+        The origin sees the chain of tiers in the Via header.
+        """
+        yield self.laptop.get("/simple/alpha/")
+        _, _, headers = self.origin.requests[-1]
+        self.assertEqual(headers[b"via"], b"1.1 laptop, 1.1 company")
+        self.assertTrue(headers[b"user-agent"].startswith(b"cheesecache/"))
+
+
+class ThreeTierTests(TestCase):
+    """
+    Three tiers.
+    """
+
+    @inlineCallbacks
+    def test_threeTiers(self):  # type: ignore[no-untyped-def]
+        """
+        laptop -> team -> company -> origin: a file arrives intact.
+        """
+        origin = sampleIndex()
+        company = Harness(self, [serveIndex(self, origin)], pseudonym="company")
+        team = Harness(self, [company.simpleURL], pseudonym="team")
+        laptop = Harness(self, [team.simpleURL], pseudonym="laptop")
+        _, page = yield laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        wheel = origin.projects["alpha"][0]
+        _, body = yield laptop.get(fileURL(page, wheel.filename))
+        self.assertEqual(body, wheel.data)
+        self.assertEqual(origin.count(b"/packages/" + wheel.filename.encode()), 1)
+
+
+class LoopTests(TestCase):
+    """
+    Caches configured in a circle.
+    """
+
+    @inlineCallbacks
+    def test_loopDetected(self):  # type: ignore[no-untyped-def]
+        """
+        A request that comes back to a cheesecache it passed through gets
+        508, and the client sees a clean error instead of a hang.
+        """
+        one = Harness(self, ["http://127.0.0.1:1/simple/"], pseudonym="one")
+        two = Harness(self, [one.simpleURL], pseudonym="two")
+        # Point one at two: a circle.
+        one.sources[0].upstream.url = two.simpleURL
+        response, body = yield one.get("/simple/alpha/")
+        self.assertEqual(response.code, 502)
+        response, body = yield two.get("/simple/alpha/", {"Via": "1.1 one, 1.1 two"})
+        self.assertEqual(response.code, 508)
+        self.assertIn(b"Loop Detected", body)
+
+
+class RoutingTests(TestCase):
+    """
+    Routes between several upstreams.
+    """
+
+    def setUp(self) -> None:
+        self.company = FakeIndex()
+        self.public = FakeIndex()
+        for index, version in ((self.company, "1.0"), (self.public, "2.0")):
+            name, data = makeWheel("shared", version)
+            index.add("shared", Dist(name, data))
+            name, data = makeWheel("acme-tools", version)
+            index.add("acme-tools", Dist(name, data))
+        name, data = makeWheel("torchish", "3.0")
+        self.public.add("torchish", Dist(name, data))
+        name, data = makeWheel("torchish", "1.0")
+        self.company.add("torchish", Dist(name, data))
+
+    def harness(self, *routes: Route) -> Harness:
+        return Harness(
+            self,
+            [serveIndex(self, self.company), serveIndex(self, self.public)],
+            names=["company", "public"],
+            routes=routes,
+        )
+
+    @inlineCallbacks
+    def filenames(self, harness: Harness, name: str):  # type: ignore[no-untyped-def]
+        response, body = yield harness.get(f"/simple/{name}/", {"Accept": JSON_ACCEPT})
+        if response.code != 200:
+            return response.code
+        return sorted(f["filename"] for f in json.loads(body)["files"])
+
+    @inlineCallbacks
+    def test_shadowing(self):  # type: ignore[no-untyped-def]
+        """
+        By default the first upstream that knows a project answers alone:
+        the public index's newer release of a company project is not listed.
+        """
+        harness = self.harness()
+        names = yield self.filenames(harness, "shared")
+        self.assertEqual(names, ["shared-1.0-py3-none-any.whl"])
+        self.assertEqual(self.public.count(b"/simple/shared/"), 0)
+
+    @inlineCallbacks
+    def test_pinnedRoute(self):  # type: ignore[no-untyped-def]
+        """
+        A route pins a pattern to one source; other sources are never asked
+        for those names.
+        """
+        harness = self.harness(Route("torch*", ["public"]), Route("acme-*", ["company"]))
+        names = yield self.filenames(harness, "torchish")
+        self.assertEqual(names, ["torchish-3.0-py3-none-any.whl"])
+        self.assertEqual(self.company.count(b"/simple/torchish/"), 0)
+        del self.company.projects["acme-tools"]
+        code = yield self.filenames(harness, "acme-tools")
+        self.assertEqual(code, 404)
+        self.assertEqual(self.public.count(b"/simple/acme-tools/"), 0)
+
+    @inlineCallbacks
+    def test_merge(self):  # type: ignore[no-untyped-def]
+        """
+        A merge route lists the union of both sources' files, and each file
+        is fetched from the source that lists it.
+        """
+        harness = self.harness(Route("shared", ["company", "public"], merge=True))
+        _, page = yield harness.get("/simple/shared/", {"Accept": JSON_ACCEPT})
+        names = sorted(f["filename"] for f in json.loads(page)["files"])
+        self.assertEqual(names, ["shared-1.0-py3-none-any.whl", "shared-2.0-py3-none-any.whl"])
+        _, body = yield harness.get(fileURL(page, "shared-2.0-py3-none-any.whl"))
+        self.assertEqual(body, self.public.projects["shared"][0].data)
+        self.assertEqual(self.public.count(b"/packages/shared-2.0-py3-none-any.whl"), 1)
+
+    @inlineCallbacks
+    def test_mergeConflict(self):  # type: ignore[no-untyped-def]
+        """
+        The same filename with different hashes in two sources is listed
+        once, from the first source.
+        """
+        name, data = makeWheel("shared", "1.0", requires=["other"])
+        self.public.add("shared", Dist(name, data))
+        harness = self.harness(Route("shared", ["company", "public"], merge=True))
+        _, page = yield harness.get("/simple/shared/", {"Accept": JSON_ACCEPT})
+        files = [f for f in json.loads(page)["files"] if f["filename"] == name]
+        self.assertEqual(len(files), 1)
+        self.assertEqual(files[0]["hashes"]["sha256"], self.company.projects["shared"][0].sha256)
+
+
+class OfflineTests(TestCase):
+    """
+    --offline.
+    """
+
+    @inlineCallbacks
+    def test_offline(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, cached pages and files are served and the upstream is never
+        contacted; what was never cached is a 404 (pages) or a 503 (files).
+        """
+        origin = sampleIndex()
+        url = serveIndex(self, origin)
+        online = Harness(self, [url])
+        _, page = yield online.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        wheel, sdist = origin.projects["alpha"]
+        yield online.get(fileURL(page, wheel.filename))
+        before = len(origin.requests)
+        offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
+        offline.clock.advance(100_000)
+        response, _ = yield offline.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        response, body = yield offline.get(fileURL(page, wheel.filename))
+        self.assertEqual(body, wheel.data)
+        response, _ = yield offline.get(fileURL(page, sdist.filename))
+        self.assertEqual(response.code, 503)
+        response, _ = yield offline.get("/simple/beta/")
+        self.assertEqual(response.code, 404)
+        self.assertEqual(len(origin.requests), before)
+
+
+class RetryTests(TestCase):
+    """
+    Upstream politeness.
+    """
+
+    @inlineCallbacks
+    def test_retryOn5xx(self):  # type: ignore[no-untyped-def]
+        """
+        A page GET that fails with a 5xx is retried, and succeeds when the
+        upstream recovers.
+        """
+        origin = sampleIndex()
+        harness = Harness(self, [serveIndex(self, origin)])
+        calls = []
+        original = origin._respond
+
+        def flaky(request):  # type: ignore[no-untyped-def]
+            calls.append(request.path)
+            if len(calls) <= 2:
+                request.setResponseCode(503)
+                return b"busy"
+            return original(request)
+
+        origin._respond = flaky  # type: ignore[method-assign]
+        response, _ = yield harness.get("/simple/alpha/")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(len(calls), 3)

@@ -1,0 +1,111 @@
+"""
+Tests for L{cheesecache.config}: the TOML configuration file.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.config import ConfigError, checkRoutes, loadConfig, parseConfig
+from cheesecache.tap import Options
+
+
+class ParseConfigTests(SynchronousTestCase):
+    """
+    L{parseConfig}.
+    """
+
+    def test_everything(self) -> None:
+        """
+        Every key is read into the config value.
+        """
+        config = parseConfig(
+            {
+                "listen": ["tcp:1"],
+                "data-dir": "/d",
+                "index-ttl": 5,
+                "offline": True,
+                "upstream": [{"name": "co", "url": "https://u:p@h/simple/"}, {"url": "http://h2/simple/"}],
+                "route": [{"match": "Acme_*", "sources": ["co"], "merge": False}],
+            }
+        )
+        self.assertEqual(config.listen, ("tcp:1",))
+        self.assertEqual(config.dataDir, "/d")
+        self.assertEqual(config.indexTTL, 5.0)
+        self.assertTrue(config.offline)
+        self.assertEqual([(u.name, u.url) for u in config.upstreams], [("co", "https://u:p@h/simple/"), ("upstream-2", "http://h2/simple/")])
+        self.assertEqual(config.routes[0].pattern, "acme-*")
+
+    def test_errorsNameTheKey(self) -> None:
+        """
+        Each invalid value is reported with the key at fault.
+        """
+        cases = [
+            ({"bogus": 1}, "bogus"),
+            ({"listen": "tcp:1"}, "listen"),
+            ({"listen": []}, "listen"),
+            ({"index-ttl": "x"}, "index-ttl"),
+            ({"index-ttl": -1}, "index-ttl"),
+            ({"offline": "yes"}, "offline"),
+            ({"upstream": [{"url": "ftp://x/"}]}, "upstream[0].url"),
+            ({"upstream": [{"name": "x"}]}, "upstream[0].url"),
+            ({"upstream": [{"url": "http://x/", "colour": 1}]}, "upstream[0].colour"),
+            ({"upstream": [{"name": "private", "url": "http://x/"}]}, "upstream[0].name"),
+            ({"route": [{"match": "x"}]}, "route[0]"),
+            ({"route": [{"match": "x", "sources": []}]}, "route[0].sources"),
+        ]
+        for data, key in cases:
+            e = self.assertRaises(ConfigError, parseConfig, data)
+            self.assertTrue(str(e).startswith(key), (data, str(e)))
+
+    def test_unknownRouteSource(self) -> None:
+        """
+        A route naming a source that does not exist is an error.
+        """
+        config = parseConfig({"route": [{"match": "x", "sources": ["nope"]}]})
+        e = self.assertRaises(ConfigError, checkRoutes, config.routes, ["private", "a"])
+        self.assertIn("route[0].sources", str(e))
+
+    def test_badFile(self) -> None:
+        """
+        An unreadable or invalid TOML file is a clear error.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("listen = [\n")
+        self.assertIn("not valid TOML", str(self.assertRaises(ConfigError, loadConfig, path)))
+        self.assertRaises(ConfigError, loadConfig, path + ".missing")
+
+
+class OptionsConfigTests(SynchronousTestCase):
+    """
+    C{--config} with flags.
+    """
+
+    def test_flagsOverride(self) -> None:
+        """
+        The file sets values; flags given on the command line win.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(
+                'listen = ["tcp:1"]\nindex-ttl = 7\noffline = true\n'
+                '[[upstream]]\nname = "co"\nurl = "http://127.0.0.1:9/simple/"\n'
+                '[[route]]\nmatch = "acme-*"\nsources = ["co"]\n'
+            )
+        options = Options()
+        options.parseOptions(["--config", path, "--index-ttl", "9"])
+        self.assertEqual(options["listen"], ["tcp:1"])
+        self.assertEqual(options["index-ttl"], 9.0)
+        self.assertTrue(options["offline"])
+        self.assertEqual([u.name for u in options["upstreams"]], ["co"])
+        self.assertEqual(options["routes"][0].sources, ("co",))
+        # --upstream replaces the file's upstreams, so its routes no longer
+        # name known sources: that is reported, not silently ignored.
+        from twisted.python.usage import UsageError
+
+        e = self.assertRaises(
+            UsageError, Options().parseOptions,
+            ["--config", path, "--upstream", "http://127.0.0.1:8/simple/"],
+        )
+        self.assertIn("unknown source 'co'", str(e))
