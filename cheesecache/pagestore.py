@@ -87,11 +87,14 @@ def entryFromJSON(data: bytes) -> PageEntry:
         )
     elif content is not None:
         value = ProjectList(names=content["names"])
+    fetchedAt = raw["fetchedAt"]
+    if not isinstance(fetchedAt, (int, float)) or isinstance(fetchedAt, bool):
+        raise TypeError(f"fetchedAt must be a number, not {fetchedAt!r}")
     return PageEntry(
         content=value,
         url=raw["url"],
         validators=Validators(raw["etag"], raw["lastModified"]),
-        fetchedAt=raw["fetchedAt"],
+        fetchedAt=float(fetchedAt),
     )
 
 
@@ -102,11 +105,16 @@ def atomicWrite(path: FilePath, data: bytes) -> None:
     """
     path.parent().makedirs(ignoreExistingDirectory=True)
     tmp = path.temporarySibling(".tmp")
-    with open(tmp.path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp.path, path.path)
+    try:
+        with open(tmp.path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp.path, path.path)
+    except BaseException:
+        if tmp.exists():
+            tmp.remove()
+        raise
 
 
 @attrs.define
@@ -128,6 +136,9 @@ class PageStore:
         try:
             data = path.getContent()
         except FileNotFoundError:
+            return None
+        except OSError as e:
+            log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
             return None
         try:
             return entryFromJSON(data)

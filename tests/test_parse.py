@@ -507,9 +507,47 @@ class ProjectHTMLTests(SynchronousTestCase):
         A non-sha256 fragment is kept under its own name; the file then has no
         sha256.
         """
-        f = onlyHTMLFile('<a href="/p/f-1.0.tar.gz#md5=00ff">x</a>')
-        self.assertEqual(dict(f.hashes), {"md5": "00ff"})
+        md5 = "0123456789abcdef" * 2
+        f = onlyHTMLFile(f'<a href="/p/f-1.0.tar.gz#md5={md5}">x</a>')
+        self.assertEqual(dict(f.hashes), {"md5": md5})
         self.assertIsNone(f.sha256)
+
+    def test_malformedDigestDropped(self) -> None:
+        """
+        A sha256 that is not 64 hex digits is dropped, so it can never
+        become a file's key; the file is keyed by its URL instead.
+        """
+        f = onlyHTMLFile('<a href="/p/f-1.0-py3-none-any.whl#sha256=abc">x</a>')
+        self.assertEqual(dict(f.hashes), {})
+        self.assertTrue(f.key.startswith("u"))
+
+    def test_htmlVersionTwoRejected(self) -> None:
+        """
+        An HTML page declaring repository-version 2.x is refused.
+        """
+        self.assertRaises(
+            ParseError,
+            parseProjectHTML,
+            b'<meta name="pypi:repository-version" content="2.0"><a href="x-1.0.tar.gz">x</a>',
+            "https://index.example.invalid/simple/x/",
+            "x",
+        )
+
+    def test_wrongShapeJSON(self) -> None:
+        """
+        Valid JSON of the wrong shape is a ParseError (so the cache serves
+        its stale copy), never another exception.
+        """
+        base = "https://index.example.invalid/simple/x/"
+        for body in [
+            b'{"files": null}',
+            b'{"files":[{"filename":"a","url":"b","hashes":"x"}]}',
+            b'{"name": 5, "files": []}',
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\ud800"}]}',
+        ]:
+            self.assertRaises(ParseError, parseProjectJSON, body, base, "x")
+        for body in [b'{"projects": null}', b'{"projects":[{}]}']:
+            self.assertRaises(ParseError, parseListJSON, body)
 
     def test_noFragment(self) -> None:
         """

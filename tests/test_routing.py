@@ -11,7 +11,13 @@ from cheesecache.simple.model import DistFile, ProjectPage
 
 
 def dist(filename: str, sha: str) -> DistFile:
-    return DistFile(filename, f"http://x/{filename}", {"sha256": sha})
+    return DistFile(filename, f"http://x/{filename}", {"sha256": hexOf(sha)})
+
+
+def hexOf(label: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(label.encode()).hexdigest()
 
 
 class RouteForTests(SynchronousTestCase):
@@ -80,7 +86,7 @@ class MergeTests(SynchronousTestCase):
                 ("b", ProjectPage("x", [dist("x-1.tar.gz", "evil")])),
             ],
         )
-        self.assertEqual([f.sha256 for f in page.files], ["1"])
+        self.assertEqual([f.sha256 for f in page.files], [hexOf("1")])
         self.assertEqual(len(conflicts), 1)
         self.assertEqual((conflicts[0].kept, conflicts[0].dropped), ("a", "b"))
 

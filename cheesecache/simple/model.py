@@ -22,8 +22,23 @@ Yanked = Union[bool, str]
 CoreMetadata = Union[None, bool, Mapping[str, str]]
 
 
+_HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _wellFormed(algorithm: str, digest: str) -> bool:
+    length = _HEX_LENGTHS.get(algorithm)
+    if length is not None and len(digest) != length:
+        return False
+    return all(c in "0123456789abcdef" for c in digest) and bool(digest)
+
+
 def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
-    return {str(k).lower(): str(v).lower() for k, v in dict(value).items()}
+    """
+    Lower-case hash names and digests, dropping malformed digests: a bad
+    sha256 must never become a file's key.
+    """
+    hashes = {str(k).lower(): str(v).lower() for k, v in dict(value).items()}
+    return {k: v for k, v in hashes.items() if _wellFormed(k, v)}
 
 
 def _frozenCoreMetadata(value: CoreMetadata) -> CoreMetadata:

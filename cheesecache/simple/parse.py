@@ -48,6 +48,12 @@ def _coreMetadata(value: Any) -> CoreMetadata:
     return None
 
 
+def _checkMajor(version: Any) -> None:
+    major = str(version).split(".", 1)[0].strip()
+    if major != "1":
+        raise ParseError(f"unsupported api-version major {major!r}")
+
+
 def _loadJSON(body: bytes) -> Dict[str, Any]:
     try:
         data = json.loads(body)
@@ -55,12 +61,37 @@ def _loadJSON(body: bytes) -> Dict[str, Any]:
         raise ParseError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ParseError("a Simple JSON page must be an object")
-    major = str(data.get("meta", {}).get("api-version", "1.0")).split(".", 1)[0]
-    if major != "1":
-        raise ParseError(f"unsupported api-version major {major!r}")
+    if b"\\ud" in body.lower():
+        # A lone surrogate escape would parse, then fail every rendering.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ParseError(f"invalid unicode in page: {e}") from e
+    meta = data.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ParseError("meta must be an object")
+    _checkMajor(meta.get("api-version", "1.0"))
     return data
 
 
+def _shapeErrors(f):  # type: ignore[no-untyped-def]
+    """
+    Report a page of the wrong shape (valid JSON, wrong types) as a
+    L{ParseError}, like any other unusable page.
+    """
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return f(*args, **kwargs)
+        except (TypeError, AttributeError, KeyError) as e:
+            raise ParseError(f"page of the wrong shape: {e!r}") from e
+
+    return wrapper
+
+
+@_shapeErrors
 def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
@@ -79,6 +110,8 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
         if coreMetadata is None:
             coreMetadata = entry.get("dist-info-metadata")
         size = entry.get("size")
+        if isinstance(size, bool):
+            size = None
         files.append(
             DistFile(
                 filename=filename,
@@ -110,6 +143,7 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
     )
 
 
+@_shapeErrors
 def parseListJSON(body: bytes) -> ProjectList:
     """
     Parse a PEP 691 root project list.
@@ -177,6 +211,7 @@ def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
     Parse a PEP 503 project detail page.
     """
     collector = _collect(body)
+    _checkMajor(collector.meta.get("pypi:repository-version", "1.0"))
     base = urljoin(baseURL, collector.base) if collector.base else baseURL
     files: List[DistFile] = []
     for attributes, text in collector.anchors:
