@@ -1,0 +1,219 @@
+"""
+Tests for the pure parts of L{cheesecache.metadata}: reading METADATA out of
+a wheel, and advertising metadata already extracted into the blob store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from typing import Dict
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.blobstore import BlobStore
+from cheesecache.metadata import NoMetadata, metadataKey, wheelMetadata, withKnownMetadata
+from cheesecache.simple.model import DistFile, ProjectPage
+from tests.wheels import makeSdist, makeWheel, metadataText
+
+
+def zipBytes(members: Dict[str, bytes]) -> bytes:
+    """
+    A zip archive with these members.
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+class WheelMetadataTests(SynchronousTestCase):
+    """
+    Tests for L{wheelMetadata}.
+    """
+
+    def write(self, data: bytes) -> str:
+        """
+        Write C{data} to a new temporary file and return its path.
+        """
+        path = FilePath(self.mktemp())
+        path.setContent(data)
+        return path.path
+
+    def test_wheel(self) -> None:
+        """
+        The METADATA of a real wheel is returned byte for byte.
+        """
+        _, data = makeWheel("Foo.Bar", "1.0", requires=["attrs>=23"], requiresPython=">=3.8,<4")
+        self.assertEqual(
+            wheelMetadata(self.write(data)),
+            metadataText("Foo.Bar", "1.0", ["attrs>=23"], ">=3.8,<4"),
+        )
+
+    def test_bigWheel(self) -> None:
+        """
+        Other large members do not get in the way.
+        """
+        _, data = makeWheel("big", "2.0", padding=256 * 1024)
+        self.assertEqual(wheelMetadata(self.write(data)), metadataText("big", "2.0"))
+
+    def test_notAZip(self) -> None:
+        """
+        A file that is not a zip raises L{NoMetadata}.
+        """
+        self.assertRaises(NoMetadata, wheelMetadata, self.write(b"not a zip at all"))
+
+    def test_sdistIsNotAWheel(self) -> None:
+        """
+        A gzipped tarball raises L{NoMetadata}.
+        """
+        _, data = makeSdist("foo", "1.0")
+        self.assertRaises(NoMetadata, wheelMetadata, self.write(data))
+
+    def test_truncated(self) -> None:
+        """
+        A wheel cut short raises L{NoMetadata}.
+        """
+        _, data = makeWheel("foo", "1.0")
+        self.assertRaises(NoMetadata, wheelMetadata, self.write(data[: len(data) // 2]))
+
+    def test_missingFile(self) -> None:
+        """
+        A path with no file raises L{NoMetadata}.
+        """
+        self.assertRaises(NoMetadata, wheelMetadata, self.mktemp())
+
+    def test_zipWithoutMetadata(self) -> None:
+        """
+        A zip without a C{.dist-info/METADATA} raises L{NoMetadata}.
+        """
+        path = self.write(zipBytes({"foo/__init__.py": b"", "foo-1.0.dist-info/WHEEL": b"x"}))
+        self.assertRaises(NoMetadata, wheelMetadata, path)
+
+    def test_nestedMetadataIgnored(self) -> None:
+        """
+        Only a top-level C{*.dist-info/METADATA} counts, not one deeper down.
+        """
+        path = self.write(zipBytes({"vendor/x-1.0.dist-info/METADATA": b"Name: x\n"}))
+        self.assertRaises(NoMetadata, wheelMetadata, path)
+        path = self.write(
+            zipBytes(
+                {
+                    "vendor/x-1.0.dist-info/METADATA": b"Name: x\n",
+                    "foo-1.0.dist-info/METADATA": b"Name: foo\n",
+                }
+            )
+        )
+        self.assertEqual(wheelMetadata(path), b"Name: foo\n")
+
+    def test_twoMetadataFiles(self) -> None:
+        """
+        Two top-level METADATA files are ambiguous and raise L{NoMetadata}.
+        """
+        path = self.write(
+            zipBytes(
+                {"a-1.0.dist-info/METADATA": b"Name: a\n", "b-1.0.dist-info/METADATA": b"Name: b\n"}
+            )
+        )
+        self.assertRaises(NoMetadata, wheelMetadata, path)
+
+
+class WithKnownMetadataTests(SynchronousTestCase):
+    """
+    Tests for L{withKnownMetadata}.
+    """
+
+    def setUp(self) -> None:
+        self.store = BlobStore(FilePath(self.mktemp()))
+        self.wheel = DistFile(
+            "foo_bar-1.0-py3-none-any.whl",
+            "https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+            {"sha256": "a" * 64},
+        )
+        self.sdist = DistFile(
+            "foo_bar-1.0.tar.gz", "https://files.example.invalid/p/foo_bar-1.0.tar.gz",
+            {"sha256": "c" * 64},
+        )
+        self.metadata = metadataText("Foo.Bar", "1.0")
+
+    def test_metadataKey(self) -> None:
+        """
+        The metadata blob of a file is keyed by the file's key plus
+        C{.metadata}.
+        """
+        self.assertEqual(metadataKey(self.wheel), "a" * 64 + ".metadata")
+        noHash = DistFile("x-1.0-py3-none-any.whl", "https://files.example.invalid/x")
+        self.assertEqual(metadataKey(noHash), noHash.key + ".metadata")
+        self.assertTrue(noHash.key.startswith("u"))
+
+    def test_nothingExtracted(self) -> None:
+        """
+        Without extracted metadata the very same page is returned.
+        """
+        page = ProjectPage(name="foo-bar", files=[self.wheel, self.sdist])
+        self.assertIs(withKnownMetadata(page, self.store), page)
+
+    def test_extracted(self) -> None:
+        """
+        A wheel whose metadata blob exists is advertised with that blob's
+        sha256; other fields and other files are unchanged.
+        """
+        self.store.putBytes(metadataKey(self.wheel), self.metadata)
+        page = ProjectPage(name="foo-bar", files=[self.wheel, self.sdist], versions=["1.0"])
+        result = withKnownMetadata(page, self.store)
+        expected = {"sha256": hashlib.sha256(self.metadata).hexdigest()}
+        self.assertEqual(result.files[0].coreMetadata, expected)
+        self.assertEqual(result.files[0].filename, self.wheel.filename)
+        self.assertEqual(result.files[0].hashes, self.wheel.hashes)
+        self.assertEqual(result.files[1], self.sdist)
+        self.assertEqual((result.name, result.versions), (page.name, page.versions))
+        self.assertIsNone(page.files[0].coreMetadata)
+
+    def test_extractedWithoutSha256(self) -> None:
+        """
+        A wheel the index gave no sha256 for uses its URL-derived key.
+        """
+        wheel = DistFile("foo_bar-1.0-py3-none-any.whl", "https://files.example.invalid/w")
+        self.store.putBytes(metadataKey(wheel), self.metadata)
+        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[wheel]), self.store)
+        self.assertEqual(
+            result.files[0].coreMetadata, {"sha256": hashlib.sha256(self.metadata).hexdigest()}
+        )
+
+    def test_upstreamMetadataWins(self) -> None:
+        """
+        A wheel the upstream already advertises metadata for keeps the
+        upstream's value.
+        """
+        wheel = DistFile(
+            self.wheel.filename, self.wheel.url, self.wheel.hashes, coreMetadata={"sha256": "d" * 64}
+        )
+        self.store.putBytes(metadataKey(wheel), self.metadata)
+        page = ProjectPage(name="foo-bar", files=[wheel])
+        self.assertIs(withKnownMetadata(page, self.store), page)
+        wheelTrue = DistFile(self.wheel.filename, self.wheel.url, self.wheel.hashes, coreMetadata=True)
+        page = ProjectPage(name="foo-bar", files=[wheelTrue])
+        self.assertIs(withKnownMetadata(page, self.store), page)
+
+    def test_onlyWheels(self) -> None:
+        """
+        Non-wheel files are never given metadata, even if a blob exists.
+        """
+        self.store.putBytes(metadataKey(self.sdist), self.metadata)
+        page = ProjectPage(name="foo-bar", files=[self.sdist])
+        self.assertIs(withKnownMetadata(page, self.store), page)
+
+    def test_onlyMatchingBlob(self) -> None:
+        """
+        The metadata of one wheel is not advertised for another.
+        """
+        self.store.putBytes(metadataKey(self.wheel), self.metadata)
+        other = DistFile(
+            "foo_bar-2.0-py3-none-any.whl", "https://files.example.invalid/p/2", {"sha256": "e" * 64}
+        )
+        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[other, self.wheel]), self.store)
+        self.assertIsNone(result.files[0].coreMetadata)
+        self.assertIsNotNone(result.files[1].coreMetadata)

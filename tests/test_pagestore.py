@@ -1,0 +1,313 @@
+"""
+Tests for L{cheesecache.pagestore}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.freshness import PageEntry, Validators
+from cheesecache.pagestore import (
+    PageStore,
+    atomicWrite,
+    entryFromJSON,
+    entryToJSON,
+)
+from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
+
+#: A file with every field set, each to a non-default value.
+FULL = DistFile(
+    filename="foo_bar-1.0-py3-none-any.whl",
+    url="https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+    hashes={"sha256": "a" * 64, "md5": "c" * 32},
+    requiresPython=">=3.8,<4",
+    yanked="broken \u2603",
+    coreMetadata={"sha256": "b" * 64},
+    size=12345,
+    uploadTime="2026-01-02T03:04:05.123456Z",
+    provenance="https://index.example.invalid/prov/1",
+)
+
+PAGE = ProjectPage(
+    name="foo-bar",
+    files=[
+        FULL,
+        DistFile("foo_bar-1.0.tar.gz", "https://files.example.invalid/p/foo_bar-1.0.tar.gz"),
+        DistFile("foo_bar-0.8.tar.gz", "https://files.example.invalid/p/0.8", yanked=True,
+                 coreMetadata=True),
+        DistFile("foo_bar-2.0+local-py3-none-any.whl", "https://files.example.invalid/p/2.0%2Blocal"),
+    ],
+    versions=["0.8", "1.0", "2.0+local", "3.0"],
+    status=("deprecated", "use baz"),
+)
+
+URL = "https://index.example.invalid/simple/foo-bar/"
+
+
+class EntryAssertions:
+    """
+    Field-by-field comparison of L{PageEntry}s (which compare by identity).
+    """
+
+    def assertSameEntry(self, actual: Optional[PageEntry], expected: PageEntry) -> None:
+        """
+        C{actual} holds the same persisted fields as C{expected}.
+        """
+        assert actual is not None
+        self.assertEqual(actual.content, expected.content)  # type: ignore[attr-defined]
+        self.assertEqual(actual.url, expected.url)  # type: ignore[attr-defined]
+        self.assertEqual(actual.validators, expected.validators)  # type: ignore[attr-defined]
+        self.assertEqual(actual.fetchedAt, expected.fetchedAt)  # type: ignore[attr-defined]
+
+
+class SerializationTests(EntryAssertions, SynchronousTestCase):
+    """
+    Tests for L{entryToJSON} and L{entryFromJSON}.
+    """
+
+    def roundTrip(self, entry: PageEntry) -> PageEntry:
+        """
+        Serialize and read back.
+        """
+        return entryFromJSON(entryToJSON(entry))
+
+    def test_projectPage(self) -> None:
+        """
+        A page with files using every L{DistFile} field, versions and a
+        status comes back equal.
+        """
+        entry = PageEntry(PAGE, URL, Validators('"etag"', "Thu, 01 Jan 2026 00:00:00 GMT"), 1234.5)
+        back = self.roundTrip(entry)
+        self.assertSameEntry(back, entry)
+        self.assertEqual(back.content.files[0], FULL)  # type: ignore[union-attr]
+
+    def test_everyFieldOfDistFile(self) -> None:
+        """
+        Each L{DistFile} field survives with its type: C{True} stays C{True},
+        a reason stays a string, C{None} stays C{None}.
+        """
+        back = self.roundTrip(PageEntry(PAGE, URL, Validators(), 0.0)).content
+        assert isinstance(back, ProjectPage)
+        self.assertIs(back.files[2].yanked, True)
+        self.assertIs(back.files[2].coreMetadata, True)
+        self.assertIs(back.files[1].yanked, False)
+        self.assertIsNone(back.files[1].coreMetadata)
+        self.assertIsNone(back.files[1].size)
+        self.assertEqual(dict(back.files[1].hashes), {})
+
+    def test_noVersionsNoStatus(self) -> None:
+        """
+        A page without versions or status (an HTML upstream) keeps C{None}
+        for both.
+        """
+        page = ProjectPage(name="foo-bar", files=[FULL])
+        back = self.roundTrip(PageEntry(page, URL, Validators(), 1.0)).content
+        assert isinstance(back, ProjectPage)
+        self.assertIsNone(back.versions)
+        self.assertIsNone(back.status)
+        self.assertEqual(back, page)
+
+    def test_statusWithoutReason(self) -> None:
+        """
+        A status without a reason comes back as C{(status, None)}.
+        """
+        page = ProjectPage(name="foo-bar", status=("archived", None))
+        back = self.roundTrip(PageEntry(page, URL, Validators(), 1.0)).content
+        self.assertEqual(back.status, ("archived", None))  # type: ignore[union-attr]
+
+    def test_rootList(self) -> None:
+        """
+        A root list comes back with its names in order.
+        """
+        entry = PageEntry(ProjectList(names=["Frob", "spam_eggs", "caf\u00e9"]), URL, Validators(etag='"x"'), 9.0)
+        self.assertSameEntry(self.roundTrip(entry), entry)
+
+    def test_notFound(self) -> None:
+        """
+        A "not found" entry comes back as not found, with its URL and time.
+        """
+        entry = PageEntry(None, URL, Validators(), 77.25)
+        back = self.roundTrip(entry)
+        self.assertSameEntry(back, entry)
+        self.assertFalse(back.found)
+
+    def test_backoffAndRenderedNotPersisted(self) -> None:
+        """
+        The error backoff and the rendered representations are not stored: a
+        restart asks a failing upstream again and renders afresh.
+        """
+        entry = PageEntry(PAGE, URL, Validators(), 5.0, retryAt=100.0)
+        entry.rendered["text/html"] = b"<html>"
+        back = self.roundTrip(entry)
+        self.assertEqual(back.retryAt, 0.0)
+        self.assertEqual(back.rendered, {})
+
+    def test_formatIsVersionedJSON(self) -> None:
+        """
+        The stored form is UTF-8 JSON marked with a format version.
+        """
+        data = json.loads(entryToJSON(PageEntry(PAGE, URL, Validators(), 5.0)).decode("utf-8"))
+        self.assertEqual(data["version"], 1)
+        self.assertEqual(data["content"]["type"], "project")
+
+
+class AtomicWriteTests(SynchronousTestCase):
+    """
+    Tests for L{atomicWrite}.
+    """
+
+    def test_writes(self) -> None:
+        """
+        The file gets exactly the data, its parent directories are made, and
+        no temporary file is left next to it.
+        """
+        root = FilePath(self.mktemp())
+        target = root.child("a").child("b").child("page.json")
+        atomicWrite(target, b"hello")
+        self.assertEqual(target.getContent(), b"hello")
+        self.assertEqual(target.parent().listdir(), ["page.json"])
+
+    def test_replaces(self) -> None:
+        """
+        Writing again replaces the content (also with less data) and leaves
+        no temporary files.
+        """
+        root = FilePath(self.mktemp())
+        target = root.child("page.json")
+        atomicWrite(target, b"a much longer first version")
+        atomicWrite(target, b"short")
+        self.assertEqual(target.getContent(), b"short")
+        self.assertEqual(root.listdir(), ["page.json"])
+
+    def test_empty(self) -> None:
+        """
+        Empty data makes an empty file.
+        """
+        target = FilePath(self.mktemp())
+        atomicWrite(target, b"")
+        self.assertEqual(target.getContent(), b"")
+
+
+class PageStoreTests(EntryAssertions, SynchronousTestCase):
+    """
+    Tests for L{PageStore}.
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.store = PageStore(self.root)
+
+    def test_missing(self) -> None:
+        """
+        A page never saved loads as C{None}, also when the directory does not
+        exist.
+        """
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
+        self.assertIsNone(self.store.load("up1", None))
+
+    def test_saveLoad(self) -> None:
+        """
+        A saved page loads back with the same content, URL, validators and
+        time.
+        """
+        entry = PageEntry(PAGE, URL, Validators('"e"', None), 42.0)
+        self.store.save("up1", "foo-bar", entry)
+        self.assertSameEntry(self.store.load("up1", "foo-bar"), entry)
+
+    def test_layout(self) -> None:
+        """
+        Pages live at C{<root>/<source>/<name>.json}, the root list at
+        C{_root.json}, with no temporary files beside them.
+        """
+        self.store.save("up1", "foo-bar", PageEntry(PAGE, URL, Validators(), 1.0))
+        self.store.save("up1", None, PageEntry(ProjectList(names=["a"]), URL, Validators(), 1.0))
+        self.assertEqual(sorted(self.root.child("up1").listdir()), ["_root.json", "foo-bar.json"])
+
+    def test_rootList(self) -> None:
+        """
+        The root list is stored apart from the projects.
+        """
+        listEntry = PageEntry(ProjectList(names=["Frob", "foo-bar"]), URL, Validators(), 3.0)
+        self.store.save("up1", None, listEntry)
+        self.assertSameEntry(self.store.load("up1", None), listEntry)
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
+
+    def test_notFound(self) -> None:
+        """
+        A "not found" is stored and loaded as such (not as a missing entry).
+        """
+        self.store.save("up1", "nope", PageEntry(None, URL, Validators(), 8.0))
+        loaded = self.store.load("up1", "nope")
+        assert loaded is not None
+        self.assertFalse(loaded.found)
+        self.assertEqual(loaded.fetchedAt, 8.0)
+
+    def test_sourcesSeparate(self) -> None:
+        """
+        The same name under two sources are two entries.
+        """
+        self.store.save("up1", "foo-bar", PageEntry(PAGE, URL, Validators(), 1.0))
+        self.store.save("up2", "foo-bar", PageEntry(None, URL, Validators(), 2.0))
+        self.assertTrue(self.store.load("up1", "foo-bar").found)  # type: ignore[union-attr]
+        self.assertFalse(self.store.load("up2", "foo-bar").found)  # type: ignore[union-attr]
+
+    def test_overwrite(self) -> None:
+        """
+        Saving again replaces the stored entry.
+        """
+        self.store.save("up1", "foo-bar", PageEntry(PAGE, URL, Validators('"1"'), 1.0))
+        newer = PageEntry(ProjectPage(name="foo-bar"), URL, Validators('"2"'), 2.0)
+        self.store.save("up1", "foo-bar", newer)
+        self.assertSameEntry(self.store.load("up1", "foo-bar"), newer)
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.json"])
+
+    def corrupt(self, data: bytes) -> Optional[PageEntry]:
+        """
+        Store C{data} as the page's file and load it.
+        """
+        path = self.root.child("up1").child("foo-bar.json")
+        path.parent().makedirs(ignoreExistingDirectory=True)
+        path.setContent(data)
+        return self.store.load("up1", "foo-bar")
+
+    def test_garbage(self) -> None:
+        """
+        A file that is not JSON (truncated, binary, not UTF-8) loads as
+        C{None}.
+        """
+        good = entryToJSON(PageEntry(PAGE, URL, Validators(), 1.0))
+        for data in (b"", good[: len(good) // 2], b"\x00\xff\xfe", b"not json"):
+            self.assertIsNone(self.corrupt(data), data)
+
+    def test_wrongShape(self) -> None:
+        """
+        JSON of the wrong shape (not an object, missing keys, unknown file
+        fields) loads as C{None}.
+        """
+        for value in (
+            [],
+            "text",
+            5,
+            {},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project"}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project", "name": "x", "versions": None, "status": None,
+                         "files": [{"filename": "x", "url": "y", "colour": "red"}]}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "list"}},
+        ):
+            self.assertIsNone(self.corrupt(json.dumps(value).encode()), value)
+
+    def test_corruptDoesNotStopOthers(self) -> None:
+        """
+        One unreadable page does not affect the others.
+        """
+        self.store.save("up1", "other", PageEntry(PAGE, URL, Validators(), 1.0))
+        self.assertIsNone(self.corrupt(b"{"))
+        self.assertIsNotNone(self.store.load("up1", "other"))

@@ -1,0 +1,205 @@
+"""
+Tests for L{cheesecache.pipconfig}.
+
+The expected default is read from pip itself at test time, so that no public
+index is named here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from cheesecache.pipconfig import defaultIndexURL
+
+PRIVATE = "https://user:secret@index.example.invalid/simple/"
+OTHER = "https://other.example.invalid/simple/"
+
+
+def pipDefault() -> str:
+    """
+    pip's own default index URL, read from the pip installed here.
+    """
+    try:
+        from pip._internal.models.index import PyPI
+    except ImportError:
+        raise SkipTest("pip is not importable")
+    return str(PyPI.simple_url)
+
+
+class EnvironmentMixin:
+    """
+    Change C{os.environ} for one test and isolate pip from this machine's
+    configuration files.
+    """
+
+    def setEnviron(self, **values: Optional[str]) -> None:
+        """
+        Set (or, with C{None}, remove) environment variables until the test
+        ends.
+        """
+        for key, value in values.items():
+            old = os.environ.get(key)
+            self.addCleanup(self._restore, key, old)  # type: ignore[attr-defined]
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    @staticmethod
+    def _restore(key: str, old: Optional[str]) -> None:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+    def isolate(self) -> None:
+        """
+        Make pip read only the file named by C{PIP_CONFIG_FILE}: no global,
+        user or site files of this machine, no C{PIP_INDEX_URL}.
+        """
+        pipDefault()
+        from pip._internal import configuration
+
+        if hasattr(configuration, "get_configuration_files"):
+            kinds = configuration.kinds
+            noFiles = {kinds.GLOBAL: [], kinds.USER: [], kinds.SITE: []}
+            self.patch(  # type: ignore[attr-defined]
+                configuration, "get_configuration_files", lambda: dict(noFiles)
+            )
+        self.setEnviron(PIP_INDEX_URL=None)
+
+    def configFile(self, text: str) -> str:
+        """
+        Write a pip configuration file in a temporary directory and point
+        C{PIP_CONFIG_FILE} at it.
+        """
+        path = FilePath(self.mktemp())  # type: ignore[attr-defined]
+        path.makedirs()
+        config = path.child("pip.conf")
+        config.setContent(text.encode("utf-8"))
+        self.setEnviron(PIP_CONFIG_FILE=config.path)
+        return config.path
+
+
+class EnvironmentVariableTests(EnvironmentMixin, SynchronousTestCase):
+    """
+    C{PIP_INDEX_URL} comes first.
+    """
+
+    def test_given(self) -> None:
+        """
+        C{PIP_INDEX_URL} in the given mapping is the answer, whatever pip's
+        files say.
+        """
+        self.isolate()
+        self.configFile(f"[global]\nindex-url = {OTHER}\n")
+        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": PRIVATE}), PRIVATE)
+
+    def test_processEnvironment(self) -> None:
+        """
+        Without a mapping, the process environment's C{PIP_INDEX_URL} is used.
+        """
+        self.isolate()
+        self.setEnviron(PIP_INDEX_URL=PRIVATE)
+        self.assertEqual(defaultIndexURL(), PRIVATE)
+
+    def test_firstOfSeveral(self) -> None:
+        """
+        Surrounding whitespace is dropped and only the first URL is used.
+        """
+        self.assertEqual(
+            defaultIndexURL({"PIP_INDEX_URL": f"  {PRIVATE}   {OTHER} \n"}), PRIVATE
+        )
+
+    def test_blankIgnored(self) -> None:
+        """
+        An empty or blank C{PIP_INDEX_URL} is as good as none.
+        """
+        self.isolate()
+        self.configFile("")
+        default = pipDefault()
+        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": ""}), default)
+        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": "  \t "}), default)
+
+
+class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
+    """
+    pip's configuration files come next, then pip's default.
+    """
+
+    def setUp(self) -> None:
+        self.isolate()
+
+    def test_globalSection(self) -> None:
+        """
+        C{index-url} in the C{[global]} section of C{PIP_CONFIG_FILE} is used.
+        """
+        self.configFile(f"[global]\nindex-url = {PRIVATE}\n")
+        self.assertEqual(defaultIndexURL({}), PRIVATE)
+
+    def test_installSection(self) -> None:
+        """
+        C{[install]} wins over C{[global]}, as it does in pip.
+        """
+        self.configFile(f"[global]\nindex-url = {OTHER}\n\n[install]\nindex-url = {PRIVATE}\n")
+        self.assertEqual(defaultIndexURL({}), PRIVATE)
+
+    def test_underscoreSpelling(self) -> None:
+        """
+        pip's C{index_url} spelling is understood too.
+        """
+        self.configFile(f"[global]\nindex_url = {PRIVATE}\n")
+        self.assertEqual(defaultIndexURL({}), PRIVATE)
+
+    def test_otherKeysIgnored(self) -> None:
+        """
+        C{extra-index-url} and other settings do not replace the index.
+        """
+        self.configFile(f"[global]\nextra-index-url = {PRIVATE}\ntimeout = 5\n")
+        self.assertEqual(defaultIndexURL({}), pipDefault())
+
+    def test_emptyConfig(self) -> None:
+        """
+        With an empty configuration file the answer is pip's own default.
+        """
+        self.configFile("")
+        self.assertEqual(defaultIndexURL({}), pipDefault())
+
+    def test_devNull(self) -> None:
+        """
+        C{PIP_CONFIG_FILE=/dev/null} (pip's way to turn off configuration)
+        gives pip's own default.
+        """
+        self.setEnviron(PIP_CONFIG_FILE=os.devnull)
+        self.assertEqual(defaultIndexURL({}), pipDefault())
+
+    def test_malformedConfig(self) -> None:
+        """
+        A configuration file pip cannot parse does not crash the lookup: the
+        answer is pip's own default.
+        """
+        self.configFile("[global\nindex-url = \x00nonsense\n")
+        self.assertEqual(defaultIndexURL({}), pipDefault())
+
+    def test_defaultLooksLikeAnIndex(self) -> None:
+        """
+        pip's default, as found, is an https URL of a Simple index.
+        """
+        self.configFile("")
+        url = defaultIndexURL({})
+        self.assertTrue(url.startswith("https://"), url)
+        self.assertIn("/simple", url)
+
+    def test_mappingDoesNotLeakIntoProcess(self) -> None:
+        """
+        An explicit mapping without C{PIP_INDEX_URL} is not overridden by the
+        process environment's.
+        """
+        self.configFile(f"[global]\nindex-url = {PRIVATE}\n")
+        self.setEnviron(PIP_INDEX_URL=OTHER)
+        self.assertEqual(defaultIndexURL({}), PRIVATE)
+
