@@ -308,3 +308,41 @@ class RetryTests(TestCase):
         response, _ = yield harness.get("/simple/alpha/")
         self.assertEqual(response.code, 200)
         self.assertEqual(len(calls), 3)
+
+
+class CredentialsTests(TestCase):
+    """
+    Upstream credentials from the upstream URL.
+    """
+
+    @inlineCallbacks
+    def test_upstreamCredentials(self):  # type: ignore[no-untyped-def]
+        """
+        Credentials in the upstream URL are sent to the upstream (pages and
+        files), a client's own Authorization is never forwarded, and the
+        password never appears in the logs.
+        """
+        import base64
+
+        from twisted.logger import globalLogPublisher
+
+        events: list = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        origin = sampleIndex()
+        url = serveIndex(self, origin).replace("http://", "http://team:s3cret%21@")
+        harness = Harness(self, [url])
+        client = "Basic " + base64.b64encode(b"someone:else").decode()
+        _, page = yield harness.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "Authorization": client}
+        )
+        wheel = origin.projects["alpha"][0]
+        yield harness.get(fileURL(page, wheel.filename), {"Authorization": client})
+        expected = b"Basic " + base64.b64encode(b"team:s3cret!")
+        sent = [h.get(b"authorization") for _, _, h in origin.requests]
+        self.assertEqual(len(sent), 2)
+        self.assertEqual(set(sent), {expected})
+        from twisted.logger import formatEvent
+
+        text = " ".join(formatEvent(e) for e in events)
+        self.assertNotIn("s3cret", text)
