@@ -8,7 +8,7 @@ holds its own pseudonym.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Tuple, Union
+from typing import Iterable, Tuple, Union
 
 
 def parseVia(header: Union[None, str, bytes]) -> Tuple[str, ...]:

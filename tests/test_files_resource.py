@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, List, Tuple
+from typing import List, Tuple
 
 from twisted.internet import protocol, reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks

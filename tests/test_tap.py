@@ -5,7 +5,6 @@ Tests for L{cheesecache.tap} and the twistd plugin.
 from __future__ import annotations
 
 import os
-import sys
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.defer import inlineCallbacks

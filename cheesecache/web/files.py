@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IPushProducer
 from ..blobstore import BlobStore, isValidKey
 from ..filefetch import Download, FileFetcher, State
 from ..index import ISource, Index, ProjectNotFound, SourcesUnavailable, Via
-from ..metadata import MetadataService, NoMetadata, metadataKey
+from ..metadata import MetadataService, NoMetadata
 from ..simple.model import DistFile
 from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError

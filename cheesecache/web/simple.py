@@ -5,7 +5,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict
 
 import attrs
 from twisted.python.failure import Failure
