@@ -255,11 +255,12 @@ class FakeIndex(Resource):
         self._timers = []
 
 
-def listen(resource: Resource, reactor: Any = globalReactor) -> Tuple[Any, str]:
+def listen(resource: Any, reactor: Any = globalReactor) -> Tuple[Any, str]:
     """
-    Serve C{resource} on a free loopback port.
+    Serve C{resource} (a Resource, or a ready Site) on a free loopback port.
 
     @return: the listening port and its base URL (no trailing slash).
     """
-    port = reactor.listenTCP(0, server.Site(resource), interface="127.0.0.1")
+    site = resource if isinstance(resource, server.Site) else server.Site(resource)
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
     return port, f"http://127.0.0.1:{port.getHost().port}"

@@ -61,6 +61,7 @@ class Harness:
         names: Optional[Sequence[str]] = None,
         offline: bool = False,
         pseudonym: str = "cheesecache-test",
+        channelSettings: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -100,7 +101,8 @@ class Harness:
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
         site = makeSite(
-            makeRoot(self.index, self.store, self.fetcher, self.metadata, pseudonym)
+            makeRoot(self.index, self.store, self.fetcher, self.metadata, pseudonym),
+            **(channelSettings or {}),
         )
         self.port, self.url = listen(site)
         testCase.addCleanup(self.port.stopListening)

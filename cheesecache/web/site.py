@@ -6,6 +6,7 @@ The resource tree, and the Site that serves it.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from twisted.logger import Logger
 from twisted.web import server
@@ -16,6 +17,7 @@ from ..blobstore import BlobStore
 from ..filefetch import FileFetcher
 from ..index import Index
 from ..metadata import MetadataService, withKnownMetadata
+from .channel import GuardedSite
 from .files import FilesResource
 from .representation import writeError
 from ..via import parseVia
@@ -108,15 +110,17 @@ def makeRoot(
     return LoopGuard(root, pseudonym)
 
 
-def makeSite(root: Resource) -> server.Site:
+def makeSite(root: Resource, **channelSettings: Any) -> server.Site:
     """
-    A Site for C{root}, with Twisted's own form parsing off (uploads parse
-    their bodies themselves).
+    A Site for C{root}: deadlines against slow clients (see
+    L{GuardedChannel}; C{channelSettings} override them), and Twisted's own
+    form parsing off (uploads parse their bodies themselves).
     """
-    site = server.Site(
+    site = GuardedSite(
         root,
         requestFactory=functools.partial(
             server.Request, parsePOSTFormSubmission=False
         ),
     )
+    site.channelSettings.update(channelSettings)
     return site

@@ -1,0 +1,132 @@
+# -*- test-case-name: tests.test_channel -*-
+"""
+Deadlines Twisted's HTTP channel does not have.
+
+Its idle timeout restarts on every byte received and is off while a response
+is written, so a client sending one header byte every few seconds
+(slowloris), dribbling a body, or never reading its response (slow read)
+could hold a connection, and the memory behind it, forever.  The
+L{GuardedChannel} gives each request a deadline for its headers, a minimum
+rate for its body, and aborts a connection whose client stops reading.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.logger import Logger
+from twisted.web import http, server
+
+log = Logger()
+
+
+class GuardedChannel(http.HTTPChannel):
+    """
+    An HTTP/1.1 channel with deadlines against slow clients.
+
+    @ivar headerDeadline: seconds from a request's first byte to its last
+        header.
+    @ivar bodyGrace: seconds a body may take, plus C{length / minBodyRate}.
+    @ivar minBodyRate: bytes per second a request body must at least come at.
+    @ivar writeStallTimeout: seconds a client may read nothing of a response
+        that is waiting to be sent.
+    @ivar maxBodySize: the largest request body accepted (413 above it).
+    """
+
+    headerDeadline = 30.0
+    bodyGrace = 60.0
+    minBodyRate = 16 * 1024
+    writeStallTimeout = 120.0
+    maxBodySize = 1024 * 1024 * 1024
+
+    _headerTimer: Optional[Any] = None
+    _bodyTimer: Optional[Any] = None
+    _stallTimer: Optional[Any] = None
+
+    def _cancel(self, name: str) -> None:
+        timer = getattr(self, name)
+        if timer is not None:
+            if timer.active():
+                timer.cancel()
+            setattr(self, name, None)
+
+    def _abort(self, why: str) -> None:
+        log.warn(
+            "Closing the connection from {peer}: {why}",
+            peer=getattr(self.transport.getPeer(), "host", "?"), why=why,
+        )
+        self.transport.abortConnection()
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._headerTimer is None:
+            self._headerTimer = self.callLater(
+                self.headerDeadline, self._abort,
+                f"request headers not complete within {self.headerDeadline}s",
+            )
+        http.HTTPChannel.lineReceived(self, line)
+
+    def allHeadersReceived(self) -> None:
+        self._cancel("_headerTimer")
+        if self.length is not None and self.length > self.maxBodySize:
+            self._refuseBody()
+            return
+        if self.length or self._transferDecoder is not None:
+            expected = self.length if self.length else self.maxBodySize
+            deadline = self.bodyGrace + expected / self.minBodyRate
+            self._bodyTimer = self.callLater(
+                deadline, self._abort, f"request body not complete within {deadline:.0f}s"
+            )
+        http.HTTPChannel.allHeadersReceived(self)
+
+    def _refuseBody(self) -> None:
+        message = (
+            f"Request body of {self.length} bytes is larger than the limit of"
+            f" {self.maxBodySize} bytes\n"
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(message), message)
+        )
+        self.transport.loseConnection()
+        self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
+
+    def allContentReceived(self) -> None:
+        self._cancel("_bodyTimer")
+        http.HTTPChannel.allContentReceived(self)
+
+    def pauseProducing(self) -> None:
+        if self._stallTimer is None:
+            self._stallTimer = self.callLater(
+                self.writeStallTimeout, self._abort,
+                f"client read nothing for {self.writeStallTimeout}s",
+            )
+        http.HTTPChannel.pauseProducing(self)
+
+    def resumeProducing(self) -> None:
+        self._cancel("_stallTimer")
+        http.HTTPChannel.resumeProducing(self)
+
+    def connectionLost(self, reason: Any) -> None:
+        for name in ("_headerTimer", "_bodyTimer", "_stallTimer"):
+            self._cancel(name)
+        http.HTTPChannel.connectionLost(self, reason)
+
+
+class GuardedSite(server.Site):
+    """
+    A Site whose connections are L{GuardedChannel}s, with a short idle
+    timeout between requests.
+    """
+
+    protocol = GuardedChannel  # type: ignore[assignment]
+
+    def __init__(self, resource: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout", 60)
+        server.Site.__init__(self, resource, **kwargs)
+        self.channelSettings: dict = {}
+
+    def buildProtocol(self, addr: Any) -> Any:
+        channel = server.Site.buildProtocol(self, addr)
+        for name, value in self.channelSettings.items():
+            setattr(channel, name, value)
+        return channel

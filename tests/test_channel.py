@@ -1,0 +1,142 @@
+"""
+Tests for L{cheesecache.web.channel}: slow senders, slow readers and
+oversized requests are cut off, over real loopback connections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import List
+
+from twisted.internet import protocol, reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import TestCase
+
+from .harness import Harness, serveIndex, sleep
+from .test_files_resource import fileIndex
+
+
+class RawClient(protocol.Protocol):
+    def __init__(self) -> None:
+        self.received: List[bytes] = []
+        self.lost: Deferred[None] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+
+    def connectionLost(self, reason) -> None:  # type: ignore[no-untyped-def]
+        self.lost.callback(None)
+
+
+class ChannelTests(TestCase):
+    """
+    Deadlines and limits on client connections.
+    """
+
+    def setUp(self) -> None:
+        self.upstream, self.wheel, _ = fileIndex(padding=16 * 1024 * 1024)
+        self.harness = Harness(
+            self,
+            [serveIndex(self, self.upstream)],
+            channelSettings={
+                "headerDeadline": 0.5,
+                "writeStallTimeout": 0.5,
+                "maxBodySize": 1000,
+            },
+        )
+        self.events: list = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def connect(self) -> "Deferred[RawClient]":
+        return connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.harness.port.getHost().port),
+            RawClient(),
+        )
+
+    def logged(self, text: str) -> bool:
+        return any(text in formatEvent(e) for e in self.events)
+
+    @inlineCallbacks
+    def test_slowloris(self):  # type: ignore[no-untyped-def]
+        """
+        A client that sends its headers a byte at a time, slower than the
+        header deadline allows, is disconnected before it finishes.
+        """
+        client = yield self.connect()
+        request = b"GET /simple/ HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
+        sent = 0
+        while not client.lost.called and sent < len(request):
+            client.transport.write(request[sent : sent + 1])
+            sent += 1
+            yield sleep(0.05)
+        yield client.lost
+        self.assertLess(sent, len(request))
+        self.assertTrue(self.logged("request headers not complete"))
+
+    @inlineCallbacks
+    def test_slowReader(self):  # type: ignore[no-untyped-def]
+        """
+        A client that stops reading a large response is disconnected after
+        the write-stall timeout.
+        """
+        sha = self.wheel.sha256
+        self.harness.store.putBytes(sha, self.wheel.data)
+        client = yield self.connect()
+        client.transport.pauseProducing()  # never read
+        client.transport.write(
+            f"GET /files/alpha/{sha}/{self.wheel.filename} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        for _ in range(100):
+            if self.logged("client read nothing"):
+                break
+            yield sleep(0.1)
+        self.assertTrue(self.logged("client read nothing"))
+        client.transport.resumeProducing()
+        yield client.lost
+        body = b"".join(client.received)
+        self.assertLess(len(body), len(self.wheel.data))
+
+    @inlineCallbacks
+    def test_fastReaderUnaffected(self):  # type: ignore[no-untyped-def]
+        """
+        A client that reads promptly gets the whole large file.
+        """
+        self.harness.store.putBytes(self.wheel.sha256, self.wheel.data)
+        response, body = yield self.harness.get(
+            f"/files/alpha/{self.wheel.sha256}/{self.wheel.filename}"
+        )
+        self.assertEqual(hashlib.sha256(body).hexdigest(), self.wheel.sha256)
+
+    @inlineCallbacks
+    def test_bodyTooLarge(self):  # type: ignore[no-untyped-def]
+        """
+        A request announcing a body over the limit gets 413 before its body
+        is read.
+        """
+        client = yield self.connect()
+        client.transport.write(
+            b"POST /legacy/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+        )
+        yield client.lost
+        self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 413 "))
+
+    @inlineCallbacks
+    def test_headersTooLarge(self):  # type: ignore[no-untyped-def]
+        """
+        Headers beyond Twisted's total size limit get a 400 and a closed
+        connection; a single over-long line just a closed connection.
+        """
+        client = yield self.connect()
+        client.transport.write(
+            b"GET /simple/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000
+            + b"\r\nX-Big2: " + b"a" * 10000 + b"\r\n\r\n"
+        )
+        yield client.lost
+        self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 400 "))
+        client = yield self.connect()
+        client.transport.write(b"GET /simple/ HTTP/1.1\r\nX-Big: " + b"a" * 20000)
+        yield client.lost
+        self.assertEqual(b"".join(client.received), b"")
