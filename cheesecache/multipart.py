@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import tempfile
-from typing import BinaryIO, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 import attrs
@@ -179,7 +179,9 @@ def _parseParameters(value: str) -> Tuple[str, Dict[str, str]]:
             i += 1
             chars: List[str] = []
             while i < n and value[i] != '"':
-                if value[i] == "\\" and i + 1 < n:
+                # Only \" and \\ are escapes: HTML5-style clients (urllib3)
+                # send other backslashes as they are.
+                if value[i] == "\\" and i + 1 < n and value[i + 1] in '"\\':
                     i += 1
                 chars.append(value[i])
                 i += 1
@@ -238,9 +240,9 @@ class _Spool:
     file: Optional[BinaryIO]
     maxSize: int
     size: int = 0
-    md5: "hashlib._Hash" = attrs.field(factory=lambda: hashlib.md5(usedforsecurity=False))
-    sha256: "hashlib._Hash" = attrs.field(factory=hashlib.sha256)
-    blake2: "hashlib._Hash" = attrs.field(factory=lambda: hashlib.blake2b(digest_size=32))
+    md5: Any = attrs.field(factory=lambda: hashlib.md5(usedforsecurity=False))
+    sha256: Any = attrs.field(factory=hashlib.sha256)
+    blake2: Any = attrs.field(factory=lambda: hashlib.blake2b(digest_size=32))
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
