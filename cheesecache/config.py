@@ -10,6 +10,8 @@ Example::
     data-dir = "/var/lib/cheesecache"
     index-ttl = 600
     offline = false
+    users = "/etc/cheesecache/users.htpasswd"   # htpasswd -B; needed to upload
+    max-upload-size = 100                      # megabytes
 
     [[upstream]]
     name = "company"
@@ -70,6 +72,8 @@ class Config:
     dataDir: Optional[str] = None
     indexTTL: Optional[float] = None
     offline: Optional[bool] = None
+    users: Optional[str] = None
+    maxUploadSize: Optional[float] = None
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
 
@@ -106,7 +110,10 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
     )
 
 
-_KEYS = {"listen", "data-dir", "index-ttl", "offline", "upstream", "route"}
+_KEYS = {
+    "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
+    "max-upload-size",
+}
 
 
 def parseConfig(data: Mapping[str, Any]) -> Config:
@@ -131,6 +138,12 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
             raise ConfigError("index-ttl: must not be negative")
     if "offline" in data:
         kw["offline"] = _expect(data["offline"], bool, "offline")
+    if "users" in data:
+        kw["users"] = _expect(data["users"], str, "users")
+    if "max-upload-size" in data:
+        kw["maxUploadSize"] = _expect(data["max-upload-size"], float, "max-upload-size")
+        if kw["maxUploadSize"] <= 0:
+            raise ConfigError("max-upload-size: must be positive (megabytes)")
     names = [PRIVATE]
     if "upstream" in data:
         upstreams = []

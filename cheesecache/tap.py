@@ -59,6 +59,8 @@ class Options(usage.Options):
         ["config", "c", None, "A TOML configuration file (flags override it)."],
         ["data-dir", "d", None, "Directory for cached pages and files."],
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
+        ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
+        ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
     ]
 
     def __init__(self) -> None:
@@ -95,6 +97,14 @@ class Options(usage.Options):
         if self["index-ttl"] < 0:
             raise ConfigError("--index-ttl: must not be negative")
         self["offline"] = bool(self["offline"] or config.offline)
+        if not self["users"]:
+            self["users"] = config.users
+        if self["users"] and not os.path.isfile(self["users"]):
+            raise ConfigError(f"--users: no such file: {self['users']}")
+        if self["max-upload-size"] is None:
+            self["max-upload-size"] = config.maxUploadSize or 100.0
+        if self["max-upload-size"] <= 0:
+            raise ConfigError("--max-upload-size: must be positive (megabytes)")
         upstreams: List[UpstreamConfig]
         if self["upstream"]:
             upstreams = list(upstreamNames(self["upstream"]))
@@ -156,7 +166,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     import treq
     from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 
+    from twisted.cred.portal import Portal
+
+    from .auth import Realm
     from .blobstore import BlobStore
+    from .private import PrivateStore
+    from .privatesource import PrivateSource
+    from .uploadcheck import UploadPolicy
+    from .users import HtpasswdChecker
     from .filefetch import FileFetcher
     from .freshness import Policy
     from .index import Index, UpstreamSource
@@ -191,14 +208,38 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         )
     store = BlobStore(dataDir)
     store.cleanTemporary()
+    maxUpload = int(options["max-upload-size"] * 1024 * 1024)
+    private = PrivateStore(dataDir, store, reactor, UploadPolicy(maxFileSize=maxUpload))
+    privateSource = PrivateSource(private)
+    index = Index([privateSource, *sources], options["routes"])
+
+    def changed(name: str) -> None:
+        privateSource.forget(name)
+        index.forgetRendered(name)
+
+    private.subscribe(changed)
+    portal = None
+    if options["users"]:
+        checker = HtpasswdChecker(
+            FilePath(os.path.abspath(options["users"])), reactor,
+            reactor.getThreadPool(), reactor,
+        )
+        portal = Portal(Realm(), [checker])
+        log.info("Uploads need credentials from {path}", path=options["users"])
+    else:
+        log.info("No --users file: uploads are disabled")
     root = makeRoot(
-        Index(sources, options["routes"]),
+        index,
         store,
         FileFetcher(store, reactor),
         MetadataService(store, reactor),
         pseudonym,
+        private=private,
+        portal=portal,
+        reactor=reactor,
     )
-    site = makeSite(root)
+    # Room for the form fields around the largest file.
+    site = makeSite(root, maxBodySize=maxUpload + 1024 * 1024)
     top = CheesecacheService(pool)
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)

@@ -16,7 +16,14 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 from twisted.web.http_headers import Headers
 
+from twisted.cred.portal import Portal
+
+from cheesecache.auth import Realm
 from cheesecache.blobstore import BlobStore
+from cheesecache.private import PrivateStore
+from cheesecache.privatesource import PrivateSource
+from cheesecache.uploadcheck import UploadPolicy
+from cheesecache.users import HtpasswdChecker, setPassword
 from cheesecache.filefetch import FileFetcher
 from cheesecache.freshness import Policy
 from cheesecache.index import Index, UpstreamSource
@@ -62,6 +69,8 @@ class Harness:
         offline: bool = False,
         pseudonym: str = "cheesecache-test",
         channelSettings: Optional[Dict[str, Any]] = None,
+        users: Optional[Dict[str, str]] = None,
+        maxUploadSize: int = 100 * 1024 * 1024,
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -95,13 +104,35 @@ class Harness:
                 names or [f"upstream-{i + 1}" for i in range(len(upstreamURLs))],
             )
         ]
-        self.index = Index(self.sources, routes)
         self.store = BlobStore(self.dataDir)
         self.store.cleanTemporary()
+        self.private = PrivateStore(
+            self.dataDir, self.store, reactor, UploadPolicy(maxFileSize=maxUploadSize)
+        )
+        self.privateSource = PrivateSource(self.private)
+        self.index = Index([self.privateSource, *self.sources], routes)
+
+        def changed(name: str) -> None:
+            self.privateSource.forget(name)
+            self.index.forgetRendered(name)
+
+        self.private.subscribe(changed)
+        self.portal = None
+        if users is not None:
+            self.usersFile = self.dataDir.child("users.htpasswd")
+            for username, password in users.items():
+                setPassword(self.usersFile, username, password, rounds=4)
+            checker = HtpasswdChecker(
+                self.usersFile, reactor, reactor.getThreadPool(), reactor
+            )
+            self.portal = Portal(Realm(), [checker])
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
         site = makeSite(
-            makeRoot(self.index, self.store, self.fetcher, self.metadata, pseudonym),
+            makeRoot(
+                self.index, self.store, self.fetcher, self.metadata, pseudonym,
+                private=self.private, portal=self.portal, reactor=reactor,
+            ),
             **(channelSettings or {}),
         )
         self.port, self.url = listen(site)
@@ -116,13 +147,23 @@ class Harness:
         return self.url + "/simple/"
 
     @inlineCallbacks
-    def get(self, path: str, headers: Optional[Dict[str, str]] = None, method: str = "GET"):  # type: ignore[no-untyped-def]
+    def get(  # type: ignore[no-untyped-def]
+        self,
+        path: str,
+        headers: Optional[Dict[str, str]] = None,
+        method: str = "GET",
+        body: Optional[bytes] = None,
+    ):
         """
         Request C{path} from cheesecache; fires with C{(response, body)}.
         """
+        from twisted.web.client import FileBodyProducer
+        import io
+
         raw = Headers({k: [v] for k, v in (headers or {}).items()})
+        producer = None if body is None else FileBodyProducer(io.BytesIO(body))
         response = yield self.client.request(
-            method.encode(), (self.url + path).encode(), raw
+            method.encode(), (self.url + path).encode(), raw, producer
         )
         body = yield treq.content(response)
         return response, body

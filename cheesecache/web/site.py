@@ -6,8 +6,9 @@ The resource tree, and the Site that serves it.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Optional
 
+from twisted.cred.portal import Portal
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.iweb import IRequest
@@ -17,24 +18,37 @@ from ..blobstore import BlobStore
 from ..filefetch import FileFetcher
 from ..index import Index
 from ..metadata import MetadataService, withKnownMetadata
+from ..private import PrivateStore
+from ..via import parseVia
 from .channel import GuardedSite
 from .files import FilesResource
+from .manage import ACTIONS, ManageAction
 from .representation import writeError
-from ..via import parseVia
 from .simple import SimpleResource
+from .upload import UploadResource
 
 log = Logger()
 
 
 class RootResource(Resource):
     """
-    C{/}: a short landing page, and the parent of everything else.
+    C{/}: a short landing page, the upload endpoint for clients configured
+    with the bare server URL, and the parent of everything else.
     """
+
+    def __init__(self, upload: Optional[Resource] = None) -> None:
+        Resource.__init__(self)
+        self.upload = upload
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
             return self
         return _NotFound()
+
+    def render_POST(self, request: IRequest) -> object:
+        if self.upload is None:
+            return writeError(request, 405, "Method Not Allowed")
+        return self.upload.render(request)
 
     def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
@@ -97,11 +111,27 @@ def makeRoot(
     fetcher: FileFetcher,
     metadata: MetadataService,
     pseudonym: str = "cheesecache",
+    private: Optional[PrivateStore] = None,
+    portal: Optional[Portal] = None,
+    reactor: Any = None,
 ) -> Resource:
     """
     The whole resource tree.
+
+    @param private: the private store; with it come the upload and
+        management endpoints.
+    @param portal: checks credentials for uploads and management.
     """
-    root = RootResource()
+    upload = None
+    if private is not None:
+        upload = UploadResource(private, portal, reactor)
+    root = RootResource(upload)
+    if upload is not None:
+        root.putChild(b"legacy", upload)
+        manage = Resource()
+        for action in ACTIONS:
+            manage.putChild(action.encode(), ManageAction(private, portal, action))
+        root.putChild(b"-", manage)
     root.putChild(
         b"simple",
         SimpleResource(index, lambda page: withKnownMetadata(page, store)),

@@ -1,0 +1,105 @@
+# -*- test-case-name: tests.test_upload -*-
+"""
+C{/-/yank/}, C{/-/unyank/} and C{/-/delete/}: managing private releases
+over HTTP (the same operations as C{cheesecache yank|unyank|delete}).
+
+C{POST /-/yank/<project>/<version-or-filename>} (optional C{reason} as a
+query parameter or a JSON body C{{"reason": ...}}), C{POST
+/-/unyank/<project>/<target>}, C{POST} or C{DELETE /-/delete/<project>/<target>}.
+All need credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import attrs
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+
+from ..auth import challenge, login
+from ..private import NoSuchFile, NoSuchProject, PrivateStore
+from .asyncrender import renderLater
+from .representation import writeError
+
+log = Logger()
+
+ACTIONS = ("yank", "unyank", "delete")
+
+
+def _reason(request: IRequest) -> Optional[str]:
+    reason = request.args.get(b"reason")
+    if reason:
+        return reason[0].decode("utf-8", "replace")
+    if (request.getHeader(b"content-type") or b"").startswith(b"application/json"):
+        request.content.seek(0)
+        try:
+            data = json.loads(request.content.read(65536) or b"{}")
+        except ValueError:
+            return None
+        value = data.get("reason") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+    return None
+
+
+@attrs.define(eq=False)
+class ManageAction(Resource):
+    """
+    One management action on a private project's files.
+    """
+
+    store: PrivateStore
+    portal: Optional[Portal]
+    action: str
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def render_POST(self, request: IRequest) -> object:
+        if len(request.postpath) != 2 or not all(request.postpath):
+            return writeError(request, 404, f"Not Found: use /-/{self.action}/<project>/<version-or-filename>")
+        if self.portal is None:
+            return writeError(request, 403, "Forbidden: no users file (--users FILE)")
+        d = login(self.portal, request)
+        d.addCallback(lambda user: self._act(request, user.username))
+        return renderLater(request, d, lambda request, body: body, _failed)
+
+    def render_DELETE(self, request: IRequest) -> object:
+        if self.action != "delete":
+            request.setHeader(b"Allow", b"POST")
+            return writeError(request, 405, "Method Not Allowed")
+        return self.render_POST(request)
+
+    def _act(self, request: IRequest, username: str) -> bytes:
+        project, target = (p.decode("utf-8", "replace") for p in request.postpath)
+        try:
+            if self.action == "yank":
+                changed = self.store.yank(project, target, _reason(request))
+            elif self.action == "unyank":
+                changed = self.store.unyank(project, target)
+            else:
+                changed = self.store.delete(project, target)
+        except (NoSuchProject, NoSuchFile) as e:
+            return writeError(request, 404, f"Not Found: {e.args[0] if e.args else e}")
+        log.info(
+            "{user} did {action} on {project} {target}: {files}",
+            user=username, action=self.action, project=project, target=target,
+            files=", ".join(changed),
+        )
+        body = json.dumps({"action": self.action, "files": list(changed)}).encode()
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-store")
+        return body
+
+
+def _failed(request: IRequest, failure: Failure) -> bytes:
+    if failure.check(UnauthorizedLogin):
+        return challenge(request)
+    failure.raiseException()
+    return b""  # pragma: no cover

@@ -1,0 +1,138 @@
+# -*- test-case-name: tests.test_upload -*-
+"""
+The legacy upload API (what twine, uv publish, poetry publish and pdm
+publish speak): a C{multipart/form-data} POST to C{/}, C{/legacy/} or
+C{/legacy}, never redirected.
+
+The body is parsed by our own streaming parser (Twisted's form parsing is
+switched off: it drops the file name and buffers everything), off the
+reactor thread, then validated and stored by the L{PrivateStore}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import attrs
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+
+from ..auth import challenge, login
+from ..multipart import MultipartError, boundaryFromContentType, parseMultipart
+from ..private import CorruptRecord, PrivateStore
+from ..uploadcheck import Accepted, AlreadyUploaded, Rejection
+from .asyncrender import renderLater
+from .representation import writeError
+
+log = Logger()
+
+
+def reasonPhrase(message: str) -> bytes:
+    """
+    C{message} as an HTTP reason phrase: one latin-1 line (twine shows the
+    reason phrase).
+    """
+    line = " ".join(message.split())
+    return line.encode("latin-1", "replace")[:400]
+
+
+def answer(request: IRequest, code: int, message: str) -> bytes:
+    """
+    Answer an upload: the message as reason phrase and as body (plain text,
+    or JSON for a client that prefers it, as uv publish does).
+    """
+    request.setResponseCode(code, reasonPhrase(message))
+    accept = (request.getHeader(b"accept") or b"").decode("latin-1")
+    if "application/json" in accept and "text/plain" not in accept.split(",")[0]:
+        body = json.dumps({"code": f"{code} {message}", "message": message}).encode()
+        request.setHeader(b"Content-Type", b"application/json")
+    else:
+        body = (message + "\n").encode("utf-8")
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+    request.setHeader(b"Cache-Control", b"no-store")
+    request.setHeader(b"Content-Length", str(len(body)).encode())
+    return body
+
+
+@attrs.define(eq=False)
+class UploadResource(Resource):
+    """
+    Receives uploads.
+
+    @ivar portal: checks credentials; C{None} when no users file was given,
+        and uploads are then refused.
+    @ivar reactor: runs the body parsing in its thread pool.
+    """
+
+    store: PrivateStore
+    portal: Optional[Portal]
+    reactor: Any
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def render_GET(self, request: IRequest) -> bytes:
+        request.setHeader(b"Allow", b"POST")
+        return writeError(request, 405, "Method Not Allowed: upload with POST")
+
+    def render_POST(self, request: IRequest) -> object:
+        if self.portal is None:
+            return writeError(
+                request, 403,
+                "Forbidden: uploads are disabled; start cheesecache with --users FILE",
+            )
+        d = login(self.portal, request)
+        d.addCallback(lambda user: self._upload(request, user.username))
+        return renderLater(request, d, lambda request, body: body, _failed)
+
+    @inlineCallbacks
+    def _upload(self, request: IRequest, username: str):  # type: ignore[no-untyped-def]
+        try:
+            boundary = boundaryFromContentType(request.getHeader(b"content-type"))
+        except MultipartError as e:
+            return answer(request, 400, str(e))
+        body = request.content
+        body.seek(0)
+        try:
+            form = yield deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(), parseMultipart,
+                body, boundary, self.store.blobs.tmp, self.store.policy.maxFileSize,
+            )
+        except MultipartError as e:
+            return answer(request, 400, f"Invalid upload body: {e}")
+        try:
+            action = request.args.get(b":action", [b""])[0].decode("utf-8", "replace") or None
+            decision = self.store.add(form, username, action)
+        except CorruptRecord as e:
+            log.error("Refusing an upload: {error}", error=str(e))
+            return answer(request, 500, "Internal Server Error: the project's record is unreadable")
+        finally:
+            form.discard()
+        if isinstance(decision, Rejection):
+            log.info(
+                "Upload by {user} refused: {code} {message}",
+                user=username, code=decision.code, message=decision.message,
+            )
+            return answer(request, decision.code, decision.message)
+        if isinstance(decision, AlreadyUploaded):
+            return answer(request, 200, "OK (identical file already uploaded)")
+        assert isinstance(decision, Accepted)
+        log.info(
+            "{user} uploaded {filename}", user=username, filename=decision.filename
+        )
+        return answer(request, 200, "OK")
+
+
+def _failed(request: IRequest, failure: Failure) -> bytes:
+    if failure.check(UnauthorizedLogin):
+        return challenge(request, "Unauthorized: invalid or missing credentials")
+    failure.raiseException()
+    return b""  # pragma: no cover

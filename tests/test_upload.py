@@ -1,0 +1,212 @@
+"""
+Tests for uploads and the private index over real HTTP: L{cheesecache.web.upload},
+L{cheesecache.web.manage}, L{cheesecache.privatesource}, L{cheesecache.auth}.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from .fakeindex import Dist, FakeIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .test_chain import fileURL
+from .uploadforms import clientBody
+from .wheels import makeWheel
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+ALICE = basic("alice", "wonder:land")
+
+
+class UploadTests(TestCase):
+    """
+    Uploading with the legacy API, then installing from the private index.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = FakeIndex()
+        name, data = makeWheel("internal-lib", "9.9")
+        self.upstream.add("internal-lib", Dist(name, data))
+        self.harness = Harness(
+            self, [serveIndex(self, self.upstream)], users={"alice": "wonder:land"}
+        )
+
+    def upload(self, client: str = "twine", version: str = "1.0", path: str = "/legacy/",
+               auth: str = ALICE, data: bytes = b""):  # type: ignore[no-untyped-def]
+        filename, wheel = makeWheel("internal-lib", version, requires=["attrs"])
+        contentType, body = clientBody(client, "internal-lib", version, filename, data or wheel)
+        headers = {"Content-Type": contentType.decode()}
+        if auth:
+            headers["Authorization"] = auth
+        return self.harness.get(path, headers, method="POST", body=body)
+
+    @inlineCallbacks
+    def test_uploadThenList(self):  # type: ignore[no-untyped-def]
+        """
+        An upload is listed on both page formats with its hash, size,
+        upload time and core metadata, and both the file and its .metadata
+        are served.
+        """
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 200, body)
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        data = json.loads(page)
+        [entry] = data["files"]
+        filename, wheel = makeWheel("internal-lib", "1.0", requires=["attrs"])
+        self.assertEqual(entry["filename"], filename)
+        self.assertEqual(entry["hashes"]["sha256"], hashlib.sha256(wheel).hexdigest())
+        self.assertEqual(entry["size"], len(wheel))
+        self.assertRegex(entry["upload-time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+        response, got = yield self.harness.get(fileURL(page, filename))
+        self.assertEqual(got, wheel)
+        response, metadata = yield self.harness.get(fileURL(page, filename) + ".metadata")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(
+            entry["core-metadata"], {"sha256": hashlib.sha256(metadata).hexdigest()}
+        )
+        self.assertIn(b"Requires-Dist: attrs", metadata)
+        _, html = yield self.harness.get("/simple/internal-lib/")
+        self.assertIn(filename.encode(), html)
+        _, root = yield self.harness.get("/simple/", {"Accept": JSON_ACCEPT})
+        self.assertIn("internal-lib", [p["name"] for p in json.loads(root)["projects"]])
+
+    @inlineCallbacks
+    def test_shadowsUpstream(self):  # type: ignore[no-untyped-def]
+        """
+        Once a private project exists, its page lists only the private
+        files, never the upstream's same-named project.
+        """
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(
+            [f["filename"] for f in json.loads(page)["files"]],
+            ["internal_lib-9.9-py3-none-any.whl"],
+        )
+        yield self.upload()
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(
+            [f["filename"] for f in json.loads(page)["files"]],
+            ["internal_lib-1.0-py3-none-any.whl"],
+        )
+
+    @inlineCallbacks
+    def test_everyClientsShape(self):  # type: ignore[no-untyped-def]
+        """
+        Bodies shaped as twine, uv, poetry and pdm send them are accepted.
+        """
+        for i, client in enumerate(["twine", "uv", "poetry", "pdm"]):
+            response, body = yield self.upload(client, version=f"1.{i}")
+            self.assertEqual((client, response.code), (client, 200), body)
+
+    @inlineCallbacks
+    def test_paths(self):  # type: ignore[no-untyped-def]
+        """
+        POST to /, /legacy and /legacy/ all upload, none redirects.
+        """
+        for i, path in enumerate(["/", "/legacy", "/legacy/"]):
+            response, body = yield self.upload(version=f"2.{i}", path=path)
+            self.assertEqual((path, response.code), (path, 200), body)
+
+    @inlineCallbacks
+    def test_credentials(self):  # type: ignore[no-untyped-def]
+        """
+        No or wrong credentials get 401 with a Basic challenge, and nothing
+        is stored.
+        """
+        for auth in ("", basic("alice", "wrong"), basic("mallory", "x")):
+            response, _ = yield self.upload(auth=auth)
+            self.assertEqual(response.code, 401)
+            self.assertEqual(header(response, "www-authenticate"), 'Basic realm="cheesecache"')
+        self.assertEqual(self.harness.private.projects(), ())
+
+    @inlineCallbacks
+    def test_reupload(self):  # type: ignore[no-untyped-def]
+        """
+        The same file again is a 200; other bytes under the same filename
+        are a 400 whose reason phrase and body start with "File already
+        exists".
+        """
+        response, _ = yield self.upload()
+        response, _ = yield self.upload()
+        self.assertEqual(response.code, 200)
+        filename, wheel = makeWheel("internal-lib", "1.0", requires=["other"])
+        response, body = yield self.upload(data=wheel)
+        self.assertEqual(response.code, 400)
+        self.assertTrue(response.phrase.startswith(b"File already exists"), response.phrase)
+        self.assertTrue(body.startswith(b"File already exists"))
+
+    @inlineCallbacks
+    def test_badBody(self):  # type: ignore[no-untyped-def]
+        """
+        A body that is not multipart is a clear 400.
+        """
+        response, body = yield self.harness.get(
+            "/legacy/", {"Authorization": ALICE, "Content-Type": "text/plain"},
+            method="POST", body=b"hello",
+        )
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"multipart/form-data", body)
+
+    @inlineCallbacks
+    def test_yankUnyankDelete(self):  # type: ignore[no-untyped-def]
+        """
+        Yank (with a reason), unyank and delete over HTTP, reflected on both
+        page formats at once; management needs credentials.
+        """
+        yield self.upload()
+        response, _ = yield self.harness.get(
+            "/-/yank/internal-lib/1.0?reason=broken", method="POST"
+        )
+        self.assertEqual(response.code, 401)
+        response, body = yield self.harness.get(
+            "/-/yank/internal-lib/1.0?reason=broken", {"Authorization": ALICE}, method="POST"
+        )
+        self.assertEqual(response.code, 200, body)
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(json.loads(page)["files"][0]["yanked"], "broken")
+        _, html = yield self.harness.get("/simple/internal-lib/")
+        self.assertIn(b'data-yanked="broken"', html)
+        yield self.harness.get("/-/unyank/internal-lib/1.0", {"Authorization": ALICE}, method="POST")
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertNotIn("yanked", json.loads(page)["files"][0])
+        response, _ = yield self.harness.get(
+            "/-/delete/internal-lib/1.0", {"Authorization": ALICE}, method="DELETE"
+        )
+        self.assertEqual(response.code, 200)
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(json.loads(page)["files"], [])
+        # A deleted filename can never be reused.
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 400, body)
+        response, _ = yield self.harness.get(
+            "/-/yank/nope/1.0", {"Authorization": ALICE}, method="POST"
+        )
+        self.assertEqual(response.code, 404)
+
+
+class NoUsersTests(TestCase):
+    """
+    Without a users file.
+    """
+
+    @inlineCallbacks
+    def test_uploadsDisabled(self):  # type: ignore[no-untyped-def]
+        """
+        Without --users, uploads are refused with a message saying why.
+        """
+        harness = Harness(self, [serveIndex(self, FakeIndex())])
+        filename, wheel = makeWheel("x", "1.0")
+        contentType, body = clientBody("twine", "x", "1.0", filename, wheel)
+        response, text = yield harness.get(
+            "/legacy/", {"Content-Type": contentType.decode(), "Authorization": ALICE},
+            method="POST", body=body,
+        )
+        self.assertEqual(response.code, 403)
+        self.assertIn(b"--users", text)
