@@ -52,7 +52,12 @@ class _Collect(protocol.ProcessProtocol):
         self.ended.callback(reason.value.exitCode)
 
 
-def run(argv: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 120):  # type: ignore[no-untyped-def]
+def run(  # type: ignore[no-untyped-def]
+    argv: List[str],
+    env: Optional[Dict[str, str]] = None,
+    timeout: float = 120,
+    stdin: Optional[str] = None,
+):
     """
     Run a command without blocking the reactor (the upstream lives in it);
     fires with C{(exitCode, output)}.
@@ -61,6 +66,9 @@ def run(argv: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 
     environ = dict(os.environ)
     environ.update(env or {})
     transport = reactor.spawnProcess(collector, argv[0], argv, env=environ)
+    if stdin is not None:
+        transport.write(stdin.encode())
+    transport.closeStdin()
     timer = reactor.callLater(timeout, transport.signalProcess, "KILL")
 
     def done(code: int):  # type: ignore[no-untyped-def]

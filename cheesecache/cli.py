@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_cli -*-
+"""
+The C{cheesecache} command: managing the private index and the users file
+on the server's host, next to the running daemon (which notices changes).
+
+    cheesecache yank PROJECT VERSION-OR-FILENAME [--reason TEXT]
+    cheesecache unyank PROJECT VERSION-OR-FILENAME
+    cheesecache delete PROJECT VERSION-OR-FILENAME
+    cheesecache import DIRECTORY
+    cheesecache adduser USERNAME --users FILE [--password-stdin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from typing import List, Optional, TextIO
+
+from twisted.python.filepath import FilePath
+
+from .config import ConfigError, loadConfig
+
+
+class _WallClock:
+    def seconds(self) -> float:
+        return time.time()
+
+
+def _dataDir(args: argparse.Namespace) -> FilePath:
+    from .tap import defaultDataDir
+
+    if args.data_dir:
+        return FilePath(os.path.abspath(args.data_dir))
+    if args.config:
+        config = loadConfig(args.config)
+        if config.dataDir:
+            return FilePath(os.path.abspath(config.dataDir))
+    return FilePath(defaultDataDir())
+
+
+def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .blobstore import BlobStore
+    from .private import PrivateStore
+
+    dataDir = _dataDir(args)
+    return PrivateStore(dataDir, BlobStore(dataDir), _WallClock())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cheesecache", description="Manage a cheesecache private index."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def withData(q: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        q.add_argument("--data-dir", help="the server's data directory")
+        q.add_argument("--config", help="the server's configuration file")
+        return q
+
+    for name, what in [("yank", "Yank"), ("unyank", "Unyank"), ("delete", "Delete (for good)")]:
+        q = withData(sub.add_parser(name, help=f"{what} a release or a file"))
+        q.add_argument("project")
+        q.add_argument("target", help="a version (all its files) or one filename")
+        if name == "yank":
+            q.add_argument("--reason", default=None)
+    q = withData(sub.add_parser("import", help="import a directory of distributions"))
+    q.add_argument("directory")
+    q.add_argument("--uploader", default=None, help="record this user as the uploader")
+    q = sub.add_parser("adduser", help="add a user, or change their password")
+    q.add_argument("username")
+    q.add_argument("--users", required=True, help="the htpasswd file (created if need be)")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return p
+
+
+def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
+    """
+    Run the command; returns the exit status.
+    """
+    from .private import CorruptRecord, NoSuchFile, NoSuchProject
+
+    args = parser().parse_args(argv)
+    try:
+        if args.command in ("yank", "unyank", "delete"):
+            store = _store(args)
+            if args.command == "yank":
+                changed = store.yank(args.project, args.target, args.reason)
+            elif args.command == "unyank":
+                changed = store.unyank(args.project, args.target)
+            else:
+                changed = store.delete(args.project, args.target)
+            for filename in changed:
+                stdout.write(f"{args.command}: {filename}\n")
+            return 0
+        if args.command == "import":
+            report = _store(args).importDirectory(
+                FilePath(os.path.abspath(args.directory)), args.uploader
+            )
+            for filename in report.imported:
+                stdout.write(f"imported: {filename}\n")
+            for path, reason in report.skipped:
+                stdout.write(f"skipped: {path}: {reason}\n")
+            stdout.write(f"{len(report.imported)} imported, {len(report.skipped)} skipped\n")
+            return 0
+        if args.command == "adduser":
+            from .users import setPassword
+
+            if args.password_stdin:
+                password = stdin.readline().rstrip("\n")
+            else:
+                password = getpass.getpass(f"Password for {args.username}: ")
+                if password != getpass.getpass("Again: "):
+                    stdout.write("The passwords differ.\n")
+                    return 1
+            if not password:
+                stdout.write("An empty password is not allowed.\n")
+                return 1
+            setPassword(FilePath(os.path.abspath(args.users)), args.username, password)
+            stdout.write(f"{args.username} can now log in.\n")
+            return 0
+    except (NoSuchProject, NoSuchFile) as e:
+        stdout.write(f"Not found: {e.args[0] if e.args else e}\n")
+        return 1
+    except (CorruptRecord, ConfigError, ValueError, OSError) as e:
+        stdout.write(f"Error: {e}\n")
+        return 1
+    return 2  # pragma: no cover (argparse requires a command)
+
+
+def run() -> None:
+    """
+    The console script entry point.
+    """
+    raise SystemExit(main())

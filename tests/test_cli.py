@@ -1,0 +1,72 @@
+"""
+Tests for L{cheesecache.cli}, the C{cheesecache} command.
+"""
+
+from __future__ import annotations
+
+import io
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.cli import main
+from cheesecache.users import parseHtpasswd
+
+from .wheels import makeWheel
+
+
+class CLITests(SynchronousTestCase):
+    """
+    The subcommands, on a data directory.
+    """
+
+    def setUp(self) -> None:
+        self.dataDir = FilePath(self.mktemp())
+        self.dataDir.makedirs()
+
+    def run_(self, *argv: str, stdin: str = "") -> "tuple[int, str]":
+        out = io.StringIO()
+        code = main(list(argv), stdout=out, stdin=io.StringIO(stdin))
+        return code, out.getvalue()
+
+    def test_adduser(self) -> None:
+        """
+        adduser writes a bcrypt line for the user into the htpasswd file.
+        """
+        users = self.dataDir.child("users")
+        code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="pw\n")
+        self.assertEqual(code, 0, out)
+        self.assertTrue(parseHtpasswd(users.getContent())[b"bob"].startswith(b"$2"))
+        code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="\n")
+        self.assertEqual(code, 1)
+
+    def test_importYankDelete(self) -> None:
+        """
+        import loads a directory; yank, unyank and delete change the record;
+        an unknown project is a clear error with status 1.
+        """
+        source = self.dataDir.child("incoming")
+        source.makedirs()
+        filename, data = makeWheel("tool", "1.0")
+        source.child(filename).setContent(data)
+        source.child("notes.txt").setContent(b"not a distribution")
+        code, out = self.run_("import", "--data-dir", self.dataDir.path, source.path)
+        self.assertEqual(code, 0, out)
+        self.assertIn("1 imported", out)
+        code, out = self.run_("yank", "--data-dir", self.dataDir.path, "tool", "1.0", "--reason", "bad")
+        self.assertEqual((code, out), (0, f"yank: {filename}\n"))
+        from cheesecache.blobstore import BlobStore
+        from cheesecache.private import PrivateStore
+        from twisted.internet.task import Clock
+
+        store = PrivateStore(self.dataDir, BlobStore(self.dataDir), Clock())
+        self.assertEqual(store.page("tool").files[0].yanked, "bad")
+        code, out = self.run_("unyank", "--data-dir", self.dataDir.path, "tool", "1.0")
+        self.assertEqual(code, 0)
+        self.assertFalse(store.page("tool").files[0].yanked)
+        code, out = self.run_("delete", "--data-dir", self.dataDir.path, "tool", filename)
+        self.assertEqual(code, 0)
+        self.assertEqual(store.page("tool").files, ())
+        code, out = self.run_("yank", "--data-dir", self.dataDir.path, "nope", "1.0")
+        self.assertEqual(code, 1)
+        self.assertIn("Not found", out)
