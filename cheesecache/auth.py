@@ -1,26 +1,39 @@
-# -*- test-case-name: tests.test_upload -*-
+# -*- test-case-name: tests.test_auth -*-
 """
 Who is asking: HTTP Basic credentials checked through twisted.cred.
 
-The L{Portal} holds one checker (the htpasswd users file, see
-L{cheesecache.users}); the L{Realm} hands out the user's name for uploads
-and management, and the resource tree for protected reads.
+The L{Portal} has one checker, L{Credentials}, which sends C{__token__}
+logins to the token store and the others to the htpasswd users file; the
+L{Realm} turns what they return into a L{User}.  The L{Authenticator} adds
+throttling of failed logins per client address and per user name, and the
+L{ReadGuard} protects every read when C{--read-auth} is on.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+import collections
+from typing import Any, Deque, Dict, Iterable, Optional, Tuple
 
 import attrs
-from twisted.cred.credentials import UsernamePassword
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
+from twisted.web.resource import Resource
+from twisted.web.util import DeferredResource
 from zope.interface import Attribute, Interface, implementer
 
+from .routing import Route
+from .tokens import TOKEN_USER, TokenStore
+
 REALM = b"cheesecache"
+
+log = Logger()
 
 
 class IUser(Interface):
@@ -34,26 +47,67 @@ class IUser(Interface):
 @implementer(IUser)
 @attrs.frozen
 class User:
+    """
+    An authenticated user, and what their credentials allow.
+
+    @ivar scopes: for a token, the name patterns it may upload to (empty:
+        anything its user may); C{None} for a password login.
+    """
+
     username: str
+    tokenID: Optional[str] = None
+    scopes: Optional[Tuple[str, ...]] = None
+
+    def mayUploadTo(self, project: str) -> bool:
+        """
+        Do these credentials allow uploading to C{project}?  (Whether the
+        user may is the upload policy's business.)
+        """
+        if not self.scopes:
+            return True
+        return any(Route(p, ()).matches(project) for p in self.scopes)
+
+
+@implementer(ICredentialsChecker)
+@attrs.define
+class Credentials:
+    """
+    The one checker: C{__token__} logins go to the tokens, others to the
+    users file.
+    """
+
+    users: Optional[ICredentialsChecker]
+    tokens: Optional[ICredentialsChecker] = None
+    credentialInterfaces = (IUsernamePassword,)
+
+    def requestAvatarId(self, credentials: IUsernamePassword) -> "Deferred[bytes]":
+        username = credentials.username
+        if isinstance(username, bytes):
+            username = username.decode("utf-8", "replace")
+        checker = self.tokens if username == TOKEN_USER else self.users
+        if checker is None:
+            return fail(UnauthorizedLogin("No such way to log in"))
+        return checker.requestAvatarId(credentials)  # type: ignore[no-any-return]
 
 
 @implementer(IRealm)
 @attrs.define
 class Realm:
     """
-    Avatars: an L{IUser} for uploads and management; the resource tree, for
-    reads behind C{--read-auth}.
+    Makes a L{User} of an avatar id (C{b"name"}, or C{b"name\\0tokenid"}).
     """
 
-    resource: Optional[IResource] = None
+    tokens: Optional[TokenStore] = None
 
     def requestAvatar(self, avatarId: bytes, mind: Any, *interfaces: Any) -> Tuple[Any, Any, Any]:
-        for interface in interfaces:
-            if interface is IUser:
-                return IUser, User(avatarId.decode("utf-8")), lambda: None
-            if interface is IResource and self.resource is not None:
-                return IResource, self.resource, lambda: None
-        raise NotImplementedError(interfaces)
+        if IUser not in interfaces:
+            raise NotImplementedError(interfaces)
+        name, _, tokenID = avatarId.decode("utf-8").partition("\0")
+        user = User(name)
+        if tokenID and self.tokens is not None:
+            token = next((t for t in self.tokens.tokens() if t.id == tokenID), None)
+            user = User(name, tokenID, token.scopes if token is not None else ("",))
+        return IUser, user, lambda: None
 
 
 class MissingCredentials(UnauthorizedLogin):
@@ -62,18 +116,81 @@ class MissingCredentials(UnauthorizedLogin):
     """
 
 
-def login(portal: Portal, request: IRequest) -> "Deferred[User]":
+class TooManyFailures(Exception):
     """
-    Check the request's Basic credentials.
+    Too many failed logins lately from this address or for this user.
+    """
 
-    @return: a L{Deferred} firing with the L{User}, or failing with
-        L{UnauthorizedLogin}.
+
+@attrs.define
+class Throttle:
     """
-    username, password = request.getUser(), request.getPassword()
-    if not username:
-        return fail(MissingCredentials())
-    d = portal.login(UsernamePassword(username, password), None, IUser)
-    return d.addCallback(lambda result: result[1])
+    Counts failed logins per key (client address, user name) in a sliding
+    window; a key over the limit is refused without checking, which makes
+    guessing passwords slow and keeps bcrypt work bounded.
+    """
+
+    clock: IReactorTime
+    maxFailures: int = 10
+    window: float = 60.0
+    _failures: Dict[Tuple[str, str], Deque[float]] = attrs.field(factory=dict)
+
+    def _recent(self, key: Tuple[str, str]) -> Deque[float]:
+        now = self.clock.seconds()
+        failures = self._failures.get(key)
+        if failures is None:
+            return collections.deque()
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+        return failures
+
+    def blocked(self, keys: Iterable[Tuple[str, str]]) -> bool:
+        return any(len(self._recent(k)) >= self.maxFailures for k in keys)
+
+    def failed(self, keys: Iterable[Tuple[str, str]]) -> None:
+        now = self.clock.seconds()
+        for key in keys:
+            self._failures.setdefault(key, collections.deque()).append(now)
+        if len(self._failures) > 100_000:  # bounded memory under a flood
+            self._failures.clear()
+
+
+@attrs.define
+class Authenticator:
+    """
+    Checks a request's Basic credentials, throttling failures.
+    """
+
+    portal: Portal
+    throttle: Throttle
+
+    def authenticate(self, request: IRequest) -> "Deferred[User]":
+        """
+        @return: a L{Deferred} firing with the L{User}; failing with
+            L{UnauthorizedLogin} (answer 401) or L{TooManyFailures} (429).
+        """
+        username, password = request.getUser(), request.getPassword()
+        if not username:
+            return fail(MissingCredentials())
+        host = getattr(request.getClientAddress(), "host", "?")
+        keys = (("address", str(host)), ("user", username.decode("utf-8", "replace")))
+        if self.throttle.blocked(keys):
+            log.warn(
+                "Refusing a login for {user} from {host}: too many failures",
+                user=keys[1][1], host=host,
+            )
+            return fail(TooManyFailures())
+        d = self.portal.login(UsernamePassword(username, password), None, IUser)
+
+        def failed(failure: Failure) -> Failure:
+            if failure.check(UnauthorizedLogin):
+                self.throttle.failed(keys)
+                log.info("Failed login for {user} from {host}", user=keys[1][1], host=host)
+            return failure
+
+        return d.addCallbacks(lambda result: result[1], failed)
 
 
 def challenge(request: IRequest, message: str = "Unauthorized: credentials required") -> bytes:
@@ -85,3 +202,57 @@ def challenge(request: IRequest, message: str = "Unauthorized: credentials requi
 
     request.setHeader(b"WWW-Authenticate", b'Basic realm="' + REALM + b'"')
     return writeError(request, 401, message)
+
+
+def refuse(request: IRequest, failure: Failure) -> bytes:
+    """
+    The answer to a failed authentication: 401 with a challenge, or 429.
+    """
+    from .web.representation import writeError
+
+    if failure.check(TooManyFailures):
+        request.setHeader(b"Retry-After", b"60")
+        return writeError(request, 429, "Too Many Requests: too many failed logins; wait a minute")
+    if failure.check(UnauthorizedLogin):
+        return challenge(request, "Unauthorized: invalid or missing credentials")
+    failure.raiseException()
+    return b""  # pragma: no cover
+
+
+class _Refusal(Resource):
+    isLeaf = True
+
+    def __init__(self, failure: Failure) -> None:
+        Resource.__init__(self)
+        self.failure = failure
+
+    def render(self, request: IRequest) -> bytes:
+        return refuse(request, self.failure)
+
+
+class ReadGuard(Resource):
+    """
+    Lets a request through to C{wrapped} only with valid credentials
+    (C{--read-auth}: private code is confidential).  C{/-/health} stays
+    open for load balancers.
+    """
+
+    def __init__(self, wrapped: Resource, authenticator: Authenticator) -> None:
+        Resource.__init__(self)
+        self.wrapped = wrapped
+        self.authenticator = authenticator
+
+    def _guarded(self, request: IRequest) -> Resource:
+        d = self.authenticator.authenticate(request)
+        d.addCallbacks(lambda user: self.wrapped, _Refusal)
+        return DeferredResource(d)
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> Resource:
+        if path == b"-" and request.postpath[:1] == [b"health"]:
+            return self.wrapped.getChildWithDefault(path, request)
+        # The wrapped tree is given the whole path once the login is done.
+        request.postpath.insert(0, request.prepath.pop())
+        return self._guarded(request)
+
+    def render(self, request: IRequest) -> object:
+        return self._guarded(request).render(request)

@@ -8,6 +8,9 @@ on the server's host, next to the running daemon (which notices changes).
     cheesecache delete PROJECT VERSION-OR-FILENAME
     cheesecache import DIRECTORY
     cheesecache adduser USERNAME --users FILE [--password-stdin]
+    cheesecache token create USERNAME [--scope PATTERN ...]
+    cheesecache token list
+    cheesecache token revoke ID
 """
 
 from __future__ import annotations
@@ -73,6 +76,14 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("username")
     q.add_argument("--users", required=True, help="the htpasswd file (created if need be)")
     q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    q = sub.add_parser("token", help="upload tokens (password of the user __token__)")
+    tokens = q.add_subparsers(dest="tokenCommand", required=True)
+    t = withData(tokens.add_parser("create", help="create a token; it is shown once"))
+    t.add_argument("username")
+    t.add_argument("--scope", action="append", default=[], help="a project pattern it may upload to (repeatable)")
+    withData(tokens.add_parser("list", help="list tokens (never their secrets)"))
+    t = withData(tokens.add_parser("revoke", help="revoke a token"))
+    t.add_argument("id")
     return p
 
 
@@ -120,6 +131,25 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 return 1
             setPassword(FilePath(os.path.abspath(args.users)), args.username, password)
             stdout.write(f"{args.username} can now log in.\n")
+            return 0
+        if args.command == "token":
+            from .tokens import TokenStore
+
+            store = TokenStore(_dataDir(args).child("tokens.json"))
+            if args.tokenCommand == "create":
+                _dataDir(args).makedirs(ignoreExistingDirectory=True)
+                secret = store.create(args.username, tuple(args.scope))
+                stdout.write(
+                    f"{secret}\nUse it as the password of the user __token__;"
+                    " it is not shown again.\n"
+                )
+            elif args.tokenCommand == "list":
+                for token in store.tokens():
+                    scopes = ", ".join(token.scopes) or "any project"
+                    stdout.write(f"{token.id}  {token.user}  {scopes}\n")
+            elif not store.revoke(args.id):
+                stdout.write(f"Not found: no token {args.id}\n")
+                return 1
             return 0
     except (NoSuchProject, NoSuchFile) as e:
         stdout.write(f"Not found: {e.args[0] if e.args else e}\n")

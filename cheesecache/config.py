@@ -12,6 +12,11 @@ Example::
     offline = false
     users = "/etc/cheesecache/users.htpasswd"   # htpasswd -B; needed to upload
     max-upload-size = 100                      # megabytes
+    read-auth = false                          # true: reads need credentials too
+
+    [[permission]]       # only these users may upload acme-* projects
+    match = "acme-*"
+    users = ["alice", "ci"]
 
     [[upstream]]
     name = "company"
@@ -74,6 +79,8 @@ class Config:
     offline: Optional[bool] = None
     users: Optional[str] = None
     maxUploadSize: Optional[float] = None
+    readAuth: Optional[bool] = None
+    permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
 
@@ -112,8 +119,30 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
-    "max-upload-size",
+    "max-upload-size", "read-auth", "permission",
 }
+
+
+@attrs.frozen
+class Permission:
+    """
+    Who may upload to projects whose name matches C{pattern} (C{"*"} in
+    C{users}: anyone with credentials).
+    """
+
+    pattern: str
+    users: Tuple[str, ...] = attrs.field(converter=tuple)
+
+
+def mayUpload(permissions: Tuple[Permission, ...], user: Optional[str], project: str) -> bool:
+    """
+    The first permission whose pattern matches C{project} decides; a project
+    no permission names is open to every user with credentials.
+    """
+    for permission in permissions:
+        if Route(permission.pattern, ()).matches(project):
+            return user is not None and (user in permission.users or "*" in permission.users)
+    return user is not None
 
 
 def parseConfig(data: Mapping[str, Any]) -> Config:
@@ -140,6 +169,24 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["offline"] = _expect(data["offline"], bool, "offline")
     if "users" in data:
         kw["users"] = _expect(data["users"], str, "users")
+    if "read-auth" in data:
+        kw["readAuth"] = _expect(data["read-auth"], bool, "read-auth")
+    permissions = []
+    for i, entry in enumerate(_expect(data.get("permission", []), list, "permission")):
+        key = f"permission[{i}]"
+        _expect(entry, dict, key)
+        extra = sorted(set(entry) - {"match", "users"})
+        if extra:
+            raise ConfigError(f"{key}.{extra[0]}: unknown key")
+        if "match" not in entry or "users" not in entry:
+            raise ConfigError(f"{key}: needs 'match' and 'users'")
+        permissions.append(
+            Permission(
+                normalize(_expect(entry["match"], str, f"{key}.match")),
+                _strings(entry["users"], f"{key}.users"),
+            )
+        )
+    kw["permissions"] = tuple(permissions)
     if "max-upload-size" in data:
         kw["maxUploadSize"] = _expect(data["max-upload-size"], float, "max-upload-size")
         if kw["maxUploadSize"] <= 0:

@@ -54,6 +54,7 @@ class Options(usage.Options):
 
     optFlags = [
         ["offline", None, "Serve only what is cached; never contact upstreams."],
+        ["read-auth", None, "Reads need credentials too (needs --users)."],
     ]
     optParameters = [
         ["config", "c", None, "A TOML configuration file (flags override it)."],
@@ -101,6 +102,10 @@ class Options(usage.Options):
             self["users"] = config.users
         if self["users"] and not os.path.isfile(self["users"]):
             raise ConfigError(f"--users: no such file: {self['users']}")
+        self["read-auth"] = bool(self["read-auth"] or config.readAuth)
+        if self["read-auth"] and not self["users"]:
+            raise ConfigError("--read-auth: needs a users file (--users FILE)")
+        self["permissions"] = config.permissions
         if self["max-upload-size"] is None:
             self["max-upload-size"] = config.maxUploadSize or 100.0
         if self["max-upload-size"] <= 0:
@@ -168,7 +173,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
 
     from twisted.cred.portal import Portal
 
-    from .auth import Realm
+    from .auth import Authenticator, Credentials, Realm, Throttle
+    from .config import mayUpload
+    from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
     from .private import PrivateStore
     from .privatesource import PrivateSource
@@ -209,7 +216,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     store = BlobStore(dataDir)
     store.cleanTemporary()
     maxUpload = int(options["max-upload-size"] * 1024 * 1024)
-    private = PrivateStore(dataDir, store, reactor, UploadPolicy(maxFileSize=maxUpload))
+    permissions = options["permissions"]
+    private = PrivateStore(
+        dataDir, store, reactor,
+        UploadPolicy(
+            maxFileSize=maxUpload,
+            mayUpload=lambda user, name: mayUpload(permissions, user, name),
+        ),
+    )
     privateSource = PrivateSource(private)
     index = Index([privateSource, *sources], options["routes"])
 
@@ -218,14 +232,21 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         index.forgetRendered(name)
 
     private.subscribe(changed)
-    portal = None
+    authenticator = None
     if options["users"]:
-        checker = HtpasswdChecker(
-            FilePath(os.path.abspath(options["users"])), reactor,
-            reactor.getThreadPool(), reactor,
+        tokens = TokenStore(dataDir.child("tokens.json"))
+        checker = Credentials(
+            HtpasswdChecker(
+                FilePath(os.path.abspath(options["users"])), reactor,
+                reactor.getThreadPool(), reactor,
+            ),
+            TokenChecker(tokens),
         )
-        portal = Portal(Realm(), [checker])
-        log.info("Uploads need credentials from {path}", path=options["users"])
+        authenticator = Authenticator(Portal(Realm(tokens), [checker]), Throttle(reactor))
+        log.info(
+            "Uploads{reads} need credentials from {path}",
+            reads=" and reads" if options["read-auth"] else "", path=options["users"],
+        )
     else:
         log.info("No --users file: uploads are disabled")
     root = makeRoot(
@@ -235,8 +256,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         MetadataService(store, reactor),
         pseudonym,
         private=private,
-        portal=portal,
+        authenticator=authenticator,
         reactor=reactor,
+        readAuth=options["read-auth"],
     )
     # Room for the form fields around the largest file.
     site = makeSite(root, maxBodySize=maxUpload + 1024 * 1024)

@@ -18,7 +18,9 @@ from twisted.web.http_headers import Headers
 
 from twisted.cred.portal import Portal
 
-from cheesecache.auth import Realm
+from cheesecache.auth import Authenticator, Credentials, Realm, Throttle
+from cheesecache.config import mayUpload
+from cheesecache.tokens import TokenChecker, TokenStore
 from cheesecache.blobstore import BlobStore
 from cheesecache.private import PrivateStore
 from cheesecache.privatesource import PrivateSource
@@ -71,6 +73,8 @@ class Harness:
         channelSettings: Optional[Dict[str, Any]] = None,
         users: Optional[Dict[str, str]] = None,
         maxUploadSize: int = 100 * 1024 * 1024,
+        readAuth: bool = False,
+        permissions: Sequence[Any] = (),
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -107,7 +111,11 @@ class Harness:
         self.store = BlobStore(self.dataDir)
         self.store.cleanTemporary()
         self.private = PrivateStore(
-            self.dataDir, self.store, reactor, UploadPolicy(maxFileSize=maxUploadSize)
+            self.dataDir, self.store, reactor,
+            UploadPolicy(
+                maxFileSize=maxUploadSize,
+                mayUpload=lambda user, name: mayUpload(tuple(permissions), user, name),
+            ),
         )
         self.privateSource = PrivateSource(self.private)
         self.index = Index([self.privateSource, *self.sources], routes)
@@ -117,21 +125,27 @@ class Harness:
             self.index.forgetRendered(name)
 
         self.private.subscribe(changed)
-        self.portal = None
+        self.authenticator = None
+        self.tokens = TokenStore(self.dataDir.child("tokens.json"))
         if users is not None:
             self.usersFile = self.dataDir.child("users.htpasswd")
             for username, password in users.items():
                 setPassword(self.usersFile, username, password, rounds=4)
-            checker = HtpasswdChecker(
-                self.usersFile, reactor, reactor.getThreadPool(), reactor
+            checker = Credentials(
+                HtpasswdChecker(self.usersFile, reactor, reactor.getThreadPool(), reactor),
+                TokenChecker(self.tokens),
             )
-            self.portal = Portal(Realm(), [checker])
+            self.throttle = Throttle(reactor)
+            self.authenticator = Authenticator(
+                Portal(Realm(self.tokens), [checker]), self.throttle
+            )
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
         site = makeSite(
             makeRoot(
                 self.index, self.store, self.fetcher, self.metadata, pseudonym,
-                private=self.private, portal=self.portal, reactor=reactor,
+                private=self.private, authenticator=self.authenticator,
+                reactor=reactor, readAuth=readAuth,
             ),
             **(channelSettings or {}),
         )

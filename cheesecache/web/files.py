@@ -36,13 +36,14 @@ from .representation import writeError
 
 log = Logger()
 
-IMMUTABLE = b"public, max-age=31536000, immutable"
+IMMUTABLE = "{scope}, max-age=31536000, immutable"
 CHUNK = 64 * 1024
 
 
-def _fileHeaders(request: IRequest, etag: Optional[str]) -> None:
+def _fileHeaders(request: IRequest, etag: Optional[str], scope: str = "public") -> None:
     request.setHeader(b"Content-Type", b"application/octet-stream")
-    request.setHeader(b"Cache-Control", IMMUTABLE)
+    request.setHeader(b"Cache-Control", IMMUTABLE.format(scope=scope).encode())
+    request.setHeader(b"X-Content-Type-Options", b"nosniff")
     request.setHeader(b"Accept-Ranges", b"bytes")
     if etag:
         request.setHeader(b"ETag", f'"{etag}"'.encode())
@@ -58,12 +59,13 @@ class BlobFile(static.File):
     contentEncodings: dict = {}  # type: ignore[assignment]
     contentTypes: dict = {}  # type: ignore[assignment]
 
-    def __init__(self, path: str, etag: Optional[str]) -> None:
+    def __init__(self, path: str, etag: Optional[str], scope: str = "public") -> None:
         static.File.__init__(self, path, defaultType="application/octet-stream")
         self.etag = etag
+        self.scope = scope
 
     def render_GET(self, request: IRequest) -> object:
-        _fileHeaders(request, self.etag)
+        _fileHeaders(request, self.etag, self.scope)
         if self.etag and request.setETag(f'"{self.etag}"'.encode()) == http.CACHED:
             return b""
         return static.File.render_GET(self, request)
@@ -71,11 +73,13 @@ class BlobFile(static.File):
     render_HEAD = render_GET
 
 
-def serveBlob(request: IRequest, path: str, etag: Optional[str]) -> object:
+def serveBlob(
+    request: IRequest, path: str, etag: Optional[str], scope: str = "public"
+) -> object:
     """
     Answer C{request} from a blob on disk (ranges and HEAD included).
     """
-    return BlobFile(path, etag).render(request)
+    return BlobFile(path, etag, scope).render(request)
 
 
 def abortConnection(request: IRequest) -> None:
@@ -99,6 +103,7 @@ class Follower:
 
     download: Download
     request: IRequest
+    scope: str = "public"
     _offset: int = 0
     _file: Optional[BinaryIO] = None
     _paused: bool = False
@@ -134,7 +139,7 @@ class Follower:
                 self._close()
                 return
             self._file = open(download.path.path, "rb")
-            _fileHeaders(self.request, download.file.sha256)
+            _fileHeaders(self.request, download.file.sha256, self.scope)
             if download.total is not None:
                 self.request.setHeader(
                     b"Content-Length", str(download.total).encode()
@@ -199,6 +204,7 @@ class FilesResource(Resource):
     store: BlobStore
     fetcher: FileFetcher
     metadata: MetadataService
+    scope: str = "public"
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -223,7 +229,7 @@ class FilesResource(Resource):
         if filename.endswith(".metadata"):
             return self._metadata(request, name, key, filename[: -len(".metadata")])
         if self.store.exists(key):
-            return serveBlob(request, self.store.path(key).path, _etag(key))
+            return serveBlob(request, self.store.path(key).path, _etag(key), self.scope)
         via = parseVia(request.getHeader(b"via"))
         return renderLater(
             request,
@@ -240,7 +246,7 @@ class FilesResource(Resource):
         if self.store.exists(f.key):
             return self._blobBody(request, f.key)
         if request.method == b"HEAD" and f.size is not None:
-            _fileHeaders(request, f.sha256)
+            _fileHeaders(request, f.sha256, self.scope)
             request.setHeader(b"Content-Length", str(f.size).encode())
             return b""
         upstream = source.fileUpstream()
@@ -261,7 +267,7 @@ class FilesResource(Resource):
             d.addErrback(lambda failure: _failFile(request, failure))
             d.addCallback(_writeBody, request)
             return NOT_DONE_YET
-        Follower(download, request).start()
+        Follower(download, request, self.scope).start()
         return NOT_DONE_YET
 
     def _extracted(self, name: str, f: DistFile) -> None:
@@ -270,12 +276,12 @@ class FilesResource(Resource):
             self.index.forgetRendered(name)
 
     def _blobBody(self, request: IRequest, key: str) -> object:
-        return serveBlob(request, self.store.path(key).path, _etag(key))
+        return serveBlob(request, self.store.path(key).path, _etag(key), self.scope)
 
     def _metadata(self, request: IRequest, name: str, key: str, filename: str) -> object:
         mkey = key + ".metadata"
         if self.store.exists(mkey):
-            return serveBlob(request, self.store.path(mkey).path, None)
+            return serveBlob(request, self.store.path(mkey).path, None, self.scope)
 
         via = parseVia(request.getHeader(b"via"))
 

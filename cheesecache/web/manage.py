@@ -15,14 +15,11 @@ import json
 from typing import Optional
 
 import attrs
-from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import Portal
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import challenge, login
+from ..auth import Authenticator, refuse
 from ..private import NoSuchFile, NoSuchProject, PrivateStore
 from .asyncrender import renderLater
 from .representation import writeError
@@ -54,7 +51,7 @@ class ManageAction(Resource):
     """
 
     store: PrivateStore
-    portal: Optional[Portal]
+    authenticator: Optional[Authenticator]
     action: str
     isLeaf = True
 
@@ -64,11 +61,11 @@ class ManageAction(Resource):
     def render_POST(self, request: IRequest) -> object:
         if len(request.postpath) != 2 or not all(request.postpath):
             return writeError(request, 404, f"Not Found: use /-/{self.action}/<project>/<version-or-filename>")
-        if self.portal is None:
+        if self.authenticator is None:
             return writeError(request, 403, "Forbidden: no users file (--users FILE)")
-        d = login(self.portal, request)
+        d = self.authenticator.authenticate(request)
         d.addCallback(lambda user: self._act(request, user.username))
-        return renderLater(request, d, lambda request, body: body, _failed)
+        return renderLater(request, d, lambda request, body: body, refuse)
 
     def render_DELETE(self, request: IRequest) -> object:
         if self.action != "delete":
@@ -97,9 +94,3 @@ class ManageAction(Resource):
         request.setHeader(b"Cache-Control", b"no-store")
         return body
 
-
-def _failed(request: IRequest, failure: Failure) -> bytes:
-    if failure.check(UnauthorizedLogin):
-        return challenge(request)
-    failure.raiseException()
-    return b""  # pragma: no cover

@@ -73,19 +73,37 @@ def acceptsGzip(header: Optional[bytes]) -> bool:
     return False
 
 
-def writeRepresentation(request: IRequest, rep: Representation) -> bytes:
+#: Pages are links only: nothing to run, load or embed.
+CONTENT_SECURITY_POLICY = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def securityHeaders(request: IRequest) -> None:
+    """
+    Headers every HTML page carries.
+    """
+    request.setHeader(b"Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    request.setHeader(b"X-Content-Type-Options", b"nosniff")
+    request.setHeader(b"Referrer-Policy", b"no-referrer")
+
+
+def writeRepresentation(
+    request: IRequest, rep: Representation, scope: str = "public"
+) -> bytes:
     """
     Answer C{request} with C{rep}: gzip when accepted, 304 when the client
     has it already.
 
+    @param scope: C{public}, or C{private} when reads need credentials (no
+        shared cache may keep the page).
     @return: the body to return from C{render}.
     """
     compressed = acceptsGzip(request.getHeader(b"accept-encoding"))
     contentType = rep.contentType
     if contentType.startswith("text/html") or contentType.endswith("+html"):
         contentType += "; charset=utf-8"
+        securityHeaders(request)
     request.setHeader(b"Vary", b"Accept, Accept-Encoding")
-    request.setHeader(b"Cache-Control", f"public, max-age={PAGE_MAX_AGE}".encode())
+    request.setHeader(b"Cache-Control", f"{scope}, max-age={PAGE_MAX_AGE}".encode())
     request.setHeader(b"Content-Type", contentType.encode())
     request.setHeader(b"X-Content-Type-Options", b"nosniff")
     etag = f'"{rep.etag}{"-gz" if compressed else ""}"'.encode()

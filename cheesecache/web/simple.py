@@ -73,6 +73,7 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
 def _respond(  # type: ignore[no-untyped-def]
     renderers: Dict[bool, Callable[[Any], bytes]],
     prepare: Callable[[Any], Any] = lambda content: content,
+    scope: str = "public",
 ):
     def respond(request: IRequest, result: Any) -> bytes:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
@@ -82,7 +83,7 @@ def _respond(  # type: ignore[no-untyped-def]
         rep = representationOf(
             lookup.entry, contentType, lambda content: render(prepare(content))
         )
-        return writeRepresentation(request, rep)
+        return writeRepresentation(request, rep, scope)
 
     return respond
 
@@ -96,6 +97,7 @@ class ProjectResource(Resource):
     index: Index
     name: str
     prepare: Callable[[ProjectPage], ProjectPage]
+    scope: str = "public"
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -113,7 +115,7 @@ class ProjectResource(Resource):
         return renderLater(
             request,
             self.index.project(self.name, parseVia(request.getHeader(b"via"))),
-            _respond(_PROJECT_RENDERERS, self.prepare),
+            _respond(_PROJECT_RENDERERS, self.prepare, self.scope),
             failPage,
         )
 
@@ -137,6 +139,7 @@ class SimpleResource(Resource):
 
     index: Index
     prepare: Callable[[ProjectPage], ProjectPage] = lambda page: page
+    scope: str = "public"
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -150,7 +153,7 @@ class SimpleResource(Resource):
             return _NotFound()
         if not isValidName(name):
             return _NotFound()
-        return ProjectResource(self.index, name, self.prepare)
+        return ProjectResource(self.index, name, self.prepare, self.scope)
 
     def render_GET(self, request: IRequest) -> object:
         if not request.path.endswith(b"/"):
@@ -158,7 +161,7 @@ class SimpleResource(Resource):
         return renderLater(
             request,
             self.index.projectList(parseVia(request.getHeader(b"via"))),
-            _respond(_LIST_RENDERERS),
+            _respond(_LIST_RENDERERS, scope=self.scope),
             failPage,
         )
 

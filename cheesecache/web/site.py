@@ -8,12 +8,12 @@ from __future__ import annotations
 import functools
 from typing import Any, Optional
 
-from twisted.cred.portal import Portal
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
+from ..auth import Authenticator, ReadGuard
 from ..blobstore import BlobStore
 from ..filefetch import FileFetcher
 from ..index import Index
@@ -112,32 +112,40 @@ def makeRoot(
     metadata: MetadataService,
     pseudonym: str = "cheesecache",
     private: Optional[PrivateStore] = None,
-    portal: Optional[Portal] = None,
+    authenticator: Optional[Authenticator] = None,
     reactor: Any = None,
+    readAuth: bool = False,
 ) -> Resource:
     """
     The whole resource tree.
 
     @param private: the private store; with it come the upload and
         management endpoints.
-    @param portal: checks credentials for uploads and management.
+    @param authenticator: checks credentials for uploads and management
+        (and every read with C{readAuth}).
     """
     upload = None
     if private is not None:
-        upload = UploadResource(private, portal, reactor)
+        upload = UploadResource(private, authenticator, reactor)
     root = RootResource(upload)
     if upload is not None:
         root.putChild(b"legacy", upload)
         manage = Resource()
         for action in ACTIONS:
-            manage.putChild(action.encode(), ManageAction(private, portal, action))
+            manage.putChild(action.encode(), ManageAction(private, authenticator, action))
         root.putChild(b"-", manage)
+    scope = "private" if readAuth else "public"
     root.putChild(
         b"simple",
-        SimpleResource(index, lambda page: withKnownMetadata(page, store)),
+        SimpleResource(index, lambda page: withKnownMetadata(page, store), scope),
     )
-    root.putChild(b"files", FilesResource(index, store, fetcher, metadata))
-    return LoopGuard(root, pseudonym)
+    root.putChild(b"files", FilesResource(index, store, fetcher, metadata, scope))
+    top: Resource = root
+    if readAuth:
+        if authenticator is None:
+            raise ValueError("--read-auth needs a users file")
+        top = ReadGuard(root, authenticator)
+    return LoopGuard(top, pseudonym)
 
 
 def makeSite(root: Resource, **channelSettings: Any) -> server.Site:

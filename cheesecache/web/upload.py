@@ -15,16 +15,13 @@ import json
 from typing import Any, Optional
 
 import attrs
-from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import Portal
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import challenge, login
+from ..auth import Authenticator, User, refuse
 from ..multipart import MultipartError, boundaryFromContentType, parseMultipart
 from ..private import CorruptRecord, PrivateStore
 from ..uploadcheck import Accepted, AlreadyUploaded, Rejection
@@ -66,13 +63,13 @@ class UploadResource(Resource):
     """
     Receives uploads.
 
-    @ivar portal: checks credentials; C{None} when no users file was given,
-        and uploads are then refused.
+    @ivar authenticator: checks credentials; C{None} when no users file
+        was given, and uploads are then refused.
     @ivar reactor: runs the body parsing in its thread pool.
     """
 
     store: PrivateStore
-    portal: Optional[Portal]
+    authenticator: Optional[Authenticator]
     reactor: Any
     isLeaf = True
 
@@ -84,17 +81,18 @@ class UploadResource(Resource):
         return writeError(request, 405, "Method Not Allowed: upload with POST")
 
     def render_POST(self, request: IRequest) -> object:
-        if self.portal is None:
+        if self.authenticator is None:
             return writeError(
                 request, 403,
                 "Forbidden: uploads are disabled; start cheesecache with --users FILE",
             )
-        d = login(self.portal, request)
-        d.addCallback(lambda user: self._upload(request, user.username))
-        return renderLater(request, d, lambda request, body: body, _failed)
+        d = self.authenticator.authenticate(request)
+        d.addCallback(lambda user: self._upload(request, user))
+        return renderLater(request, d, lambda request, body: body, refuse)
 
     @inlineCallbacks
-    def _upload(self, request: IRequest, username: str):  # type: ignore[no-untyped-def]
+    def _upload(self, request: IRequest, user: User):  # type: ignore[no-untyped-def]
+        username = user.username
         try:
             boundary = boundaryFromContentType(request.getHeader(b"content-type"))
         except MultipartError as e:
@@ -109,6 +107,13 @@ class UploadResource(Resource):
         except MultipartError as e:
             return answer(request, 400, f"Invalid upload body: {e}")
         try:
+            project = form.get("name") or ""
+            if not user.mayUploadTo(project):
+                return answer(
+                    request, 403,
+                    f"The token {user.tokenID} isn't allowed to upload to project"
+                    f" {project!r}.",
+                )
             action = request.args.get(b":action", [b""])[0].decode("utf-8", "replace") or None
             decision = self.store.add(form, username, action)
         except CorruptRecord as e:
@@ -130,9 +135,3 @@ class UploadResource(Resource):
         )
         return answer(request, 200, "OK")
 
-
-def _failed(request: IRequest, failure: Failure) -> bytes:
-    if failure.check(UnauthorizedLogin):
-        return challenge(request, "Unauthorized: invalid or missing credentials")
-    failure.raiseException()
-    return b""  # pragma: no cover

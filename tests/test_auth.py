@@ -1,0 +1,203 @@
+"""
+Tests for L{cheesecache.auth} and L{cheesecache.tokens}: read protection,
+throttling, tokens and per-project upload permissions, over real HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from cheesecache.cli import main as cli
+from cheesecache.config import Permission
+
+from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .test_chain import fileURL
+from .test_index import sampleIndex
+from .uploadforms import clientBody
+from .wheels import makeWheel
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+ALICE = basic("alice", "al1ce-pw")
+
+
+class ReadAuthTests(TestCase):
+    """
+    --read-auth.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = sampleIndex()
+        self.harness = Harness(
+            self, [serveIndex(self, self.upstream)],
+            users={"alice": "al1ce-pw"}, readAuth=True,
+        )
+
+    @inlineCallbacks
+    def test_pagesAndFiles(self):  # type: ignore[no-untyped-def]
+        """
+        Without or with wrong credentials every read is a 401 with a Basic
+        challenge and reaches no upstream; with them, pages and files are
+        served, marked private for caches.
+        """
+        for path in ("/simple/", "/simple/alpha/", "/files/alpha/x/y", "/"):
+            for auth in ({}, {"Authorization": basic("alice", "nope")}):
+                response, _ = yield self.harness.get(path, auth)
+                self.assertEqual((path, response.code), (path, 401))
+                self.assertEqual(header(response, "www-authenticate"), 'Basic realm="cheesecache"')
+        self.assertEqual(self.upstream.requests, [])
+        response, page = yield self.harness.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "Authorization": ALICE}
+        )
+        self.assertEqual(response.code, 200)
+        self.assertTrue(header(response, "cache-control").startswith("private"))
+        wheel = self.upstream.projects["alpha"][0]
+        response, body = yield self.harness.get(
+            fileURL(page, wheel.filename), {"Authorization": ALICE}
+        )
+        self.assertEqual(body, wheel.data)
+        self.assertTrue(header(response, "cache-control").startswith("private"))
+        response, _ = yield self.harness.get("/simple/Alpha", {"Authorization": ALICE})
+        self.assertEqual(response.code, 301)
+
+    @inlineCallbacks
+    def test_throttling(self):  # type: ignore[no-untyped-def]
+        """
+        After ten failed logins for a user within a minute, even the right
+        password gets 429 until the window passes.
+        """
+        for _ in range(10):
+            response, _ = yield self.harness.get("/simple/", {"Authorization": basic("alice", "guess")})
+            self.assertEqual(response.code, 401)
+        response, _ = yield self.harness.get("/simple/", {"Authorization": ALICE})
+        self.assertEqual(response.code, 429)
+        self.assertEqual(header(response, "retry-after"), "60")
+        self.harness.throttle._failures.clear()  # the window passing
+        response, _ = yield self.harness.get("/simple/", {"Authorization": ALICE})
+        self.assertEqual(response.code, 200)
+
+
+class ThrottleTests(SynchronousTestCase):
+    """
+    L{cheesecache.auth.Throttle} over a fake clock.
+    """
+
+    def test_window(self) -> None:
+        """
+        Failures count within the window only, per key.
+        """
+        from twisted.internet.task import Clock
+
+        from cheesecache.auth import Throttle
+
+        clock = Clock()
+        throttle = Throttle(clock, maxFailures=3, window=60)
+        keys = [("address", "1.2.3.4")]
+        for _ in range(3):
+            self.assertFalse(throttle.blocked(keys))
+            throttle.failed(keys)
+        self.assertTrue(throttle.blocked(keys))
+        self.assertFalse(throttle.blocked([("address", "5.6.7.8")]))
+        clock.advance(61)
+        self.assertFalse(throttle.blocked(keys))
+
+
+class TokenAndPermissionTests(TestCase):
+    """
+    Upload tokens and per-project permissions.
+    """
+
+    def setUp(self) -> None:
+        self.harness = Harness(
+            self, [serveIndex(self, sampleIndex())],
+            users={"alice": "al1ce-pw", "bob": "b0b-pw"},
+            permissions=[Permission("acme-*", ["alice"])],
+        )
+        self.events: list = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def upload(self, project: str, auth: str, version: str = "1.0"):  # type: ignore[no-untyped-def]
+        filename, wheel = makeWheel(project, version)
+        contentType, body = clientBody("twine", project, version, filename, wheel)
+        return self.harness.get(
+            "/legacy/", {"Content-Type": contentType.decode(), "Authorization": auth},
+            method="POST", body=body,
+        )
+
+    def token(self, *argv: str) -> str:
+        out = io.StringIO()
+        code = cli(["token", *argv, "--data-dir", self.harness.dataDir.path], stdout=out)
+        self.assertEqual(code, 0, out.getvalue())
+        return (out.getvalue().split() or [""])[0]
+
+    @inlineCallbacks
+    def test_permissions(self):  # type: ignore[no-untyped-def]
+        """
+        Only the users a permission names may upload to matching projects
+        (403 for others); projects no permission names are open to users.
+        """
+        response, body = yield self.upload("acme-tools", basic("bob", "b0b-pw"))
+        self.assertEqual(response.code, 403, body)
+        self.assertIn(b"bob", body)
+        response, _ = yield self.upload("acme-tools", ALICE)
+        self.assertEqual(response.code, 200)
+        response, _ = yield self.upload("bobs-lib", basic("bob", "b0b-pw"))
+        self.assertEqual(response.code, 200)
+
+    @inlineCallbacks
+    def test_tokens(self):  # type: ignore[no-untyped-def]
+        """
+        A scoped token uploads as its user to matching projects only; a
+        revoked or made-up token is refused; the secret never reaches the
+        logs or the tokens file.
+        """
+        secret = self.token("create", "alice", "--scope", "acme-*")
+        asToken = basic("__token__", secret)
+        response, body = yield self.upload("acme-tools", asToken)
+        self.assertEqual(response.code, 200, body)
+        record = self.harness.private.record("acme-tools")
+        self.assertEqual(record.files[0].uploader, "alice")
+        response, body = yield self.upload("other-thing", asToken)
+        self.assertEqual(response.code, 403)
+        response, _ = yield self.upload("acme-tools", basic("__token__", secret + "x"), "2.0")
+        self.assertEqual(response.code, 401)
+        tokenID = self.harness.tokens.tokens()[0].id
+        self.assertNotIn(secret.encode(), self.harness.dataDir.child("tokens.json").getContent())
+        self.token("revoke", tokenID)
+        response, _ = yield self.upload("acme-tools", asToken, "3.0")
+        self.assertEqual(response.code, 401)
+        text = " ".join(formatEvent(e) for e in self.events)
+        self.assertNotIn(secret, text)
+        self.assertNotIn("al1ce-pw", text)
+
+
+class SecurityHeaderTests(TestCase):
+    """
+    Headers on HTML pages.
+    """
+
+    @inlineCallbacks
+    def test_htmlHeaders(self):  # type: ignore[no-untyped-def]
+        """
+        HTML pages carry a Content-Security-Policy that allows no scripts,
+        and nosniff; JSON pages and files carry nosniff.
+        """
+        harness = Harness(self, [serveIndex(self, sampleIndex())])
+        response, _ = yield harness.get("/simple/alpha/")
+        self.assertIn("default-src 'none'", header(response, "content-security-policy"))
+        self.assertEqual(header(response, "x-content-type-options"), "nosniff")
+        response, page = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(header(response, "x-content-type-options"), "nosniff")
+        name = json.loads(page)["files"][0]["filename"]
+        response, _ = yield harness.get(fileURL(page, name))
+        self.assertEqual(header(response, "x-content-type-options"), "nosniff")
