@@ -48,7 +48,7 @@ class FakeIndex(Resource):
     pages: no answer at all),
     C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
-    over time), or C{"refuse"}-like C{"reset"} (abort at once).
+    over time), C{"reset"} (abort at once), or C{"redirect:<url>"} (302).
     """
 
     projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
@@ -108,6 +108,10 @@ class FakeIndex(Resource):
         if self.down or fault == "500":
             request.setResponseCode(500)
             return b"upstream broken"
+        if fault is not None and fault.startswith("redirect:"):
+            request.setResponseCode(302)
+            request.setHeader(b"Location", fault[len("redirect:"):].encode())
+            return b""
         if fault == "reset":
             request.channel.transport.abortConnection()
             return server.NOT_DONE_YET

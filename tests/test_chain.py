@@ -346,3 +346,33 @@ class CredentialsTests(TestCase):
 
         text = " ".join(formatEvent(e) for e in events)
         self.assertNotIn("s3cret", text)
+
+
+class RedirectTests(TestCase):
+    """
+    Upstream redirects to another origin.
+    """
+
+    @inlineCallbacks
+    def test_credentialsNotSentAcrossOrigins(self):  # type: ignore[no-untyped-def]
+        """
+        When the upstream redirects a file to another origin (a file host),
+        the download follows, but the upstream's credentials stay behind.
+        """
+        origin = sampleIndex()
+        fileHost = FakeIndex()
+        wheel = origin.projects["alpha"][0]
+        fileHost.add("alpha", Dist(wheel.filename, wheel.data))
+        hostURL = serveIndex(self, fileHost).replace("/simple/", "")
+        origin.faults[b"/packages/" + wheel.filename.encode()] = (
+            f"redirect:{hostURL}/packages/{wheel.filename}"
+        )
+        url = serveIndex(self, origin).replace("http://", "http://team:pw@")
+        harness = Harness(self, [url])
+        _, page = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        response, body = yield harness.get(fileURL(page, wheel.filename))
+        self.assertEqual(body, wheel.data)
+        [(_, path, headers)] = fileHost.requests
+        self.assertEqual(path, b"/packages/" + wheel.filename.encode())
+        self.assertNotIn(b"authorization", headers)
+        self.assertIn(b"authorization", origin.requests[-1][2])

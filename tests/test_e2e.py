@@ -64,7 +64,11 @@ def run(  # type: ignore[no-untyped-def]
     """
     collector = _Collect()
     environ = dict(os.environ)
-    environ.update(env or {})
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)  # None: unset it
+        else:
+            environ[name] = value
     transport = reactor.spawnProcess(collector, argv[0], argv, env=environ)
     if stdin is not None:
         transport.write(stdin.encode())
@@ -90,19 +94,35 @@ CLIENT_ENV = {
 class TwistdProcess:
     """
     C{twistd -n cheesecache} in a subprocess.
+
+    @param tls: C{(certificate, key)} paths to listen with TLS instead.
     """
 
-    def __init__(self, testCase: TestCase, upstream: str, dataDir: str, *extra: str) -> None:
+    def __init__(
+        self,
+        testCase: TestCase,
+        upstream: str,
+        dataDir: str,
+        *extra: str,
+        tls: Optional[tuple] = None,
+        env: Optional[Dict[str, str]] = None,
+    ) -> None:
         self.port = freePort()
-        self.url = f"http://127.0.0.1:{self.port}/simple/"
+        if tls is None:
+            self.url = f"http://127.0.0.1:{self.port}/simple/"
+            listen = f"tcp:{self.port}:interface=127.0.0.1"
+        else:
+            self.url = f"https://127.0.0.1:{self.port}/simple/"
+            listen = (
+                f"ssl:{self.port}:interface=127.0.0.1:certKey={tls[0]}:privateKey={tls[1]}"
+            )
         self.collector = _Collect()
         argv = [
             os.path.join(BIN, "twistd"), "-n", "--pidfile=", "cheesecache",
-            "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-            "--upstream", upstream, "--data-dir", dataDir, *extra,
+            "--listen", listen, "--upstream", upstream, "--data-dir", dataDir, *extra,
         ]
         self.transport = reactor.spawnProcess(
-            self.collector, argv[0], argv, env=dict(os.environ)
+            self.collector, argv[0], argv, env={**os.environ, **(env or {})}
         )
         testCase.addCleanup(self.stop)
 
