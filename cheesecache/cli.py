@@ -11,6 +11,7 @@ on the server's host, next to the running daemon (which notices changes).
     cheesecache token create USERNAME [--scope PATTERN ...]
     cheesecache token list
     cheesecache token revoke ID
+    cheesecache warm --index URL -r requirements.txt   (see cheesecache.warm)
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def parser() -> argparse.ArgumentParser:
         prog="cheesecache", description="Manage a cheesecache private index."
     )
     sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "warm", help="fetch requirements through a server so it caches them",
+        add_help=False,
+    )
 
     def withData(q: argparse.ArgumentParser) -> argparse.ArgumentParser:
         q.add_argument("--data-dir", help="the server's data directory")
@@ -93,6 +98,11 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
     """
     from .private import CorruptRecord, NoSuchFile, NoSuchProject
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["warm"]:
+        from .warm import warmCommand
+
+        return warmCommand(argv[1:], stdout)
     args = parser().parse_args(argv)
     try:
         if args.command in ("yank", "unyank", "delete"):

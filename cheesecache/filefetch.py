@@ -119,6 +119,9 @@ class FileFetcher:
     started: int = 0
     #: How many requests attached to a download already in progress.
     attached: int = 0
+    #: Bytes received from upstreams, and downloads that failed.
+    bytesFetched: int = 0
+    failed: int = 0
 
     def inProgress(self, key: str) -> Optional[Download]:
         return self._downloads.get(key)
@@ -156,6 +159,7 @@ class FileFetcher:
                 download.path.remove()
             download.state = State.FAILED
             download.error = reason
+            self.failed += 1
             del self._downloads[f.key]
             download._notify()
 
@@ -168,6 +172,7 @@ class FileFetcher:
             out.flush()
             hasher.update(data)
             download.written += len(data)
+            self.bytesFetched += len(data)
             download._notify()
 
         def finished(_: object) -> None:

@@ -109,10 +109,20 @@ class UpstreamSource:
     offline: bool = False
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
+    #: How many page requests were answered from the cache while fresh.
+    hits: int = 0
     #: How many requests this source sent upstream (for tests and metrics).
     requests: int = 0
+    #: How many revalidations the upstream answered with 304.
+    notModified: int = 0
     #: How many times a stale copy was served because the upstream failed.
     staleServed: int = 0
+    #: Whether the last request to the upstream worked (C{None}: not asked
+    #: yet), and when the last success and the last failure happened.
+    reachable: Optional[bool] = None
+    lastSuccessAt: Optional[float] = None
+    lastFailureAt: Optional[float] = None
+    lastError: Optional[str] = None
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -144,9 +154,11 @@ class UpstreamSource:
         if self.offline:
             if entry is None:
                 return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
+            self.hits += 1
             return succeed(Lookup(entry, stale=self.policy.decide(entry, now) is not Decision.USE))
         if self.policy.decide(entry, now) is Decision.USE:
             assert entry is not None
+            self.hits += 1
             return succeed(Lookup(entry, stale=entry.retryAt > 0))
         return self._coalescer.run(name, lambda: self._refresh(name, via))
 
@@ -171,9 +183,11 @@ class UpstreamSource:
         try:
             outcome = yield self.upstream.fetchPage(name, validators, via)
             now = self.clock.seconds()
+            self.reachable, self.lastSuccessAt = True, now
             if isinstance(outcome, NotModified):
                 if entry is None:
                     raise UpstreamError("304 without a cached page")
+                self.notModified += 1
                 fresh = entry.refreshed(now)
             elif isinstance(outcome, Fetched):
                 fresh = PageEntry(
@@ -182,6 +196,8 @@ class UpstreamSource:
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
         except (UpstreamError, ParseError) as e:
+            self.reachable, self.lastFailureAt = False, self.clock.seconds()
+            self.lastError = str(e)
             stale = self.policy.afterFailure(entry, self.clock.seconds())
             if stale is None:
                 log.warn(

@@ -31,6 +31,7 @@ from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
 from .freshness import Validators
+from .metrics import Histogram
 from .via import formatVia
 
 log = Logger()
@@ -233,6 +234,10 @@ class Upstream:
     #: At most this many page requests to this upstream at once.
     maxConcurrentPages: int = 8
     _pageSlots: DeferredSemaphore = attrs.field(init=False)
+    #: Seconds from each request to its response headers.
+    latency: Histogram = attrs.field(factory=Histogram, init=False)
+    #: Requests that failed (refused, timed out, 5xx).
+    errors: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._pageSlots = DeferredSemaphore(self.maxConcurrentPages)
@@ -314,15 +319,21 @@ class Upstream:
         extra = {"Accept": PAGE_ACCEPT}
         if validators is not None:
             extra.update(validators.requestHeaders())
+        started = self.clock.seconds()
         try:
             response = yield self.client.get(  # type: ignore[attr-defined]
                 url, headers=self.headers(extra, via=via), timeout=self.connectTimeout
             )
         except ConnectError as e:
+            self.errors += 1
             raise _Retryable(f"{url}: {e}") from e
         except Exception as e:
+            self.errors += 1
             raise UpstreamError(f"{url}: {e}") from e
+        self.latency.observe(self.clock.seconds() - started)
         code = response.code
+        if code >= 500:
+            self.errors += 1
         if code == 304:
             yield self._discard(response)
             return NotModified()
@@ -373,10 +384,15 @@ class Upstream:
             raw.setRawHeaders(name, [value])
         d = self.agent.request(b"GET", url.encode("utf-8"), raw)
         timer = self.clock.callLater(self.connectTimeout, d.cancel)
+        started = self.clock.seconds()
 
         def stopTimer(result: object) -> object:
             if timer.active():
                 timer.cancel()
+            if isinstance(result, Failure) or result.code >= 500:  # type: ignore[attr-defined]
+                self.errors += 1
+            else:
+                self.latency.observe(self.clock.seconds() - started)
             return result
 
         return d.addBoth(stopTimer)

@@ -40,7 +40,16 @@ IMMUTABLE = "{scope}, max-age=31536000, immutable"
 CHUNK = 64 * 1024
 
 
-def _fileHeaders(request: IRequest, etag: Optional[str], scope: str = "public") -> None:
+def _fileHeaders(
+    request: IRequest, etag: Optional[str], scope: str = "public", cached: bool = True
+) -> None:
+    """
+    Headers of every file response.  C{X-Cheesecache-Cache} says whether
+    the bytes came from the store (C{hit}) or from the upstream now
+    (C{miss}); C{cheesecache warm} counts with it.
+    """
+    request.cheesecacheSource = "cache" if cached else "upstream"  # for metrics
+    request.setHeader(b"X-Cheesecache-Cache", b"hit" if cached else b"miss")
     request.setHeader(b"Content-Type", b"application/octet-stream")
     request.setHeader(b"Cache-Control", IMMUTABLE.format(scope=scope).encode())
     request.setHeader(b"X-Content-Type-Options", b"nosniff")
@@ -139,7 +148,7 @@ class Follower:
                 self._close()
                 return
             self._file = open(download.path.path, "rb")
-            _fileHeaders(self.request, download.file.sha256, self.scope)
+            _fileHeaders(self.request, download.file.sha256, self.scope, cached=False)
             if download.total is not None:
                 self.request.setHeader(
                     b"Content-Length", str(download.total).encode()

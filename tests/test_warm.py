@@ -1,0 +1,807 @@
+"""
+Tests for L{cheesecache.warm}: requirements and lock files, version and file
+choice for a target environment, dependency following, and warming a real
+cheesecache (in the test reactor, and as C{twistd} with the real pip).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+from typing import Any, Dict, List
+
+import treq
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.resource import Resource
+from treq.testing import StubTreq
+
+from cheesecache.simple.model import DistFile, ProjectPage
+from cheesecache.warm import (
+    NoMatch,
+    Progress,
+    Requirement,
+    RequirementsError,
+    Resolution,
+    Target,
+    Want,
+    Warmer,
+    _ProgressDisplay,
+    chooseRelease,
+    dependencies,
+    expandPlatform,
+    mergeWants,
+    metadataFromSdist,
+    metadataFromWheel,
+    parsePylock,
+    parseRequirements,
+    requiresDist,
+    splitCredentials,
+    warmCommand,
+)
+
+from .fakeindex import Dist, FakeIndex
+from .harness import Harness, serveIndex
+from .test_e2e import BIN, CLIENT_ENV, TwistdProcess, run
+from .wheels import makeSdist, makeWheel, metadataText
+
+LINUX38 = Target.fromOptions("3.8", ["manylinux_2_17_x86_64"])
+WIN312 = Target.fromOptions("3.12", ["win_amd64"])
+
+
+def reader(files: Dict[str, str]):  # type: ignore[no-untyped-def]
+    def read(path: str) -> str:
+        try:
+            return files[os.path.normpath(path)]
+        except KeyError:
+            raise FileNotFoundError(path)
+
+    return read
+
+
+def dist(
+    filename: str, yanked: Any = False, requiresPython: Any = None, sha: str = ""
+) -> DistFile:
+    return DistFile(
+        filename=filename,
+        url=f"http://127.0.0.1/files/{filename}",
+        hashes={"sha256": sha or hashlib.sha256(filename.encode()).hexdigest()},
+        yanked=yanked,
+        requiresPython=requiresPython,
+    )
+
+
+def page(name: str, *filenames: str, **kwargs: Any) -> ProjectPage:
+    return ProjectPage(name=name, files=[dist(f, **kwargs) for f in filenames])
+
+
+def want(spec: str, **kwargs: Any) -> Want:
+    return mergeWants([Requirement.parse(spec)], [], LINUX38, **kwargs)[
+        Requirement.parse(spec).name
+    ]
+
+
+class RequirementsFileTests(SynchronousTestCase):
+    """
+    L{parseRequirements} reads pip requirements files.
+    """
+
+    def test_linesCommentsContinuationsMarkers(self) -> None:
+        """
+        Requirement lines are read with their specifiers, extras and markers;
+        comments, blank lines and backslash continuations are handled.
+        """
+        text = (
+            "# a comment\n"
+            "\n"
+            "Requests[Socks] >=2.0, \\\n"
+            "   <3  # trailing comment\n"
+            'tomli; python_version < "3.11"\n'
+        )
+        parsed = parseRequirements(text, "req.txt", reader({}))
+        first, second = parsed.requirements
+        self.assertEqual(first.name, "requests")
+        self.assertEqual(first.specifier, SpecifierSet(">=2.0,<3"))
+        self.assertEqual(first.extras, frozenset({"socks"}))
+        self.assertEqual(first.origin, "req.txt:3")
+        self.assertEqual(second.name, "tomli")
+        self.assertFalse(second.appliesTo(Target.fromOptions("3.12")))
+        self.assertTrue(second.appliesTo(LINUX38))
+
+    def test_includesRelativeToTheFile(self) -> None:
+        """
+        C{-r} and C{-c} include files relative to the including file; C{-c}
+        lines become constraints, and C{--pre} is remembered.
+        """
+        files = {
+            "deps/base.txt": "-r more.txt\n--constraint=pins.txt\nalpha\n",
+            "deps/more.txt": "--pre\nbeta>=1\n",
+            "deps/pins.txt": "alpha==1.0\n",
+        }
+        parsed = parseRequirements(
+            files["deps/base.txt"], "deps/base.txt", reader(files)
+        )
+        self.assertEqual(sorted(r.name for r in parsed.requirements), ["alpha", "beta"])
+        self.assertEqual([str(c) for c in parsed.constraints], ["alpha==1.0"])
+        self.assertEqual(parsed.constraints[0].origin, "deps/pins.txt:1")
+        self.assertTrue(parsed.allowPre)
+
+    def test_includeLoop(self) -> None:
+        """
+        A file that includes itself (through another) is an error, not a
+        loop.
+        """
+        files = {"a.txt": "-r b.txt\n", "b.txt": "-r a.txt\n"}
+        with self.assertRaises(RequirementsError):
+            parseRequirements(files["a.txt"], "a.txt", reader(files))
+
+    def test_hashes(self) -> None:
+        """
+        C{--hash} options (on continuation lines too) become the set of
+        digests the chosen file must match; a malformed one is an error.
+        """
+        a, b = "a" * 64, "b" * 64
+        parsed = parseRequirements(
+            f"alpha==1.0 \\\n    --hash=sha256:{a} \\\n    --hash sha256:{b}\n",
+            "r.txt",
+            reader({}),
+        )
+        self.assertEqual(
+            parsed.requirements[0].hashes, frozenset({("sha256", a), ("sha256", b)})
+        )
+        with self.assertRaises(RequirementsError):
+            parseRequirements("alpha --hash=sha256:xyz\n", "r.txt", reader({}))
+
+    def test_notFromTheIndex(self) -> None:
+        """
+        Editable installs, paths, URLs and index options are skipped with a
+        warning; an unknown option or a bad requirement is an error.
+        """
+        parsed = parseRequirements(
+            "-e .\n./local/pkg\nfoo @ http://127.0.0.1/foo.whl\n"
+            "--index-url http://127.0.0.1/simple/\nalpha\n",
+            "r.txt",
+            reader({}),
+        )
+        self.assertEqual([r.name for r in parsed.requirements], ["alpha"])
+        self.assertEqual(len(parsed.warnings), 4)
+        with self.assertRaises(RequirementsError):
+            parseRequirements("--frobnicate\n", "r.txt", reader({}))
+        with self.assertRaises(RequirementsError):
+            parseRequirements("alpha >>= 1\n", "r.txt", reader({}))
+
+
+class PylockTests(SynchronousTestCase):
+    """
+    L{parsePylock} reads PEP 751 lock files as pinned, hashed requirements.
+    """
+
+    def test_packages(self) -> None:
+        """
+        Each package becomes C{name==version} with the hashes of its listed
+        files and its marker; its dependencies will not be followed;
+        packages not from an index are skipped with a warning.
+        """
+        a, b = "a" * 64, "b" * 64
+        text = f"""
+lock-version = "1.0"
+created-by = "test"
+
+[[packages]]
+name = "Alpha"
+version = "1.0"
+marker = 'sys_platform == "win32"'
+wheels = [{{ name = "alpha-1.0-py3-none-any.whl", url = "http://127.0.0.1/a.whl", hashes = {{ sha256 = "{a}" }} }}]
+sdist = {{ name = "alpha-1.0.tar.gz", url = "http://127.0.0.1/a.tgz", hashes = {{ sha256 = "{b}" }} }}
+
+[[packages]]
+name = "local"
+directory = {{ path = "." }}
+"""
+        parsed = parsePylock(text)
+        (alpha,) = parsed.requirements
+        self.assertEqual(str(alpha), "alpha==1.0")
+        self.assertEqual(alpha.hashes, frozenset({("sha256", a), ("sha256", b)}))
+        self.assertTrue(alpha.locked)
+        self.assertTrue(alpha.appliesTo(WIN312))
+        self.assertFalse(alpha.appliesTo(LINUX38))
+        self.assertEqual(len(parsed.warnings), 1)
+        self.assertFalse(mergeWants([alpha], [], WIN312)["alpha"].follow)
+
+    def test_badVersion(self) -> None:
+        """
+        A lock file of another major version is refused.
+        """
+        with self.assertRaises(RequirementsError):
+            parsePylock('lock-version = "2.0"\n')
+
+
+class TargetTests(SynchronousTestCase):
+    """
+    L{Target} describes the environment files are chosen for.
+    """
+
+    def test_otherPythonAndPlatform(self) -> None:
+        """
+        C{--python-version} and C{--platform} give the tags and the marker
+        variables of that machine, older manylinux versions included.
+        """
+        self.assertEqual(LINUX38.environment["python_version"], "3.8")
+        self.assertEqual(LINUX38.environment["sys_platform"], "linux")
+        self.assertEqual(WIN312.environment["sys_platform"], "win32")
+        self.assertIsNotNone(
+            LINUX38.rank([Tag("cp38", "cp38", "manylinux2014_x86_64")])
+        )
+        self.assertIsNotNone(
+            LINUX38.rank([Tag("cp38", "abi3", "manylinux_2_5_x86_64")])
+        )
+        self.assertIsNone(
+            LINUX38.rank([Tag("cp311", "cp311", "manylinux_2_17_x86_64")])
+        )
+        self.assertIsNone(LINUX38.rank([Tag("cp38", "cp38", "win_amd64")]))
+        self.assertIn("manylinux1_x86_64", expandPlatform("manylinux2014_x86_64"))
+        self.assertTrue(LINUX38.allowsPython(">=3.8"))
+        self.assertFalse(LINUX38.allowsPython(">=3.9"))
+
+    def test_current(self) -> None:
+        """
+        Without options the target is this interpreter.
+        """
+        target = Target.fromOptions()
+        self.assertEqual(
+            target.environment["python_version"], "%d.%d" % sys.version_info[:2]
+        )
+        self.assertIsNotNone(target.rank([Tag("py3", "none", "any")]))
+
+
+class ChooseTests(SynchronousTestCase):
+    """
+    L{chooseRelease} picks a version and a file.
+    """
+
+    def test_newestMatching(self) -> None:
+        """
+        The newest version matching the specifier is chosen.
+        """
+        p = page("alpha", "alpha-1.0.tar.gz", "alpha-2.0.tar.gz", "alpha-3.0.tar.gz")
+        self.assertEqual(chooseRelease(p, want("alpha<3"), LINUX38).version, "2.0")
+        self.assertEqual(chooseRelease(p, want("alpha"), LINUX38).version, "3.0")
+        with self.assertRaises(NoMatch):
+            chooseRelease(p, want("alpha>5"), LINUX38)
+
+    def test_yanked(self) -> None:
+        """
+        A yanked version is skipped unless it is pinned with C{==}.
+        """
+        p = ProjectPage(
+            "alpha", [dist("alpha-1.0.tar.gz"), dist("alpha-2.0.tar.gz", yanked="bad")]
+        )
+        self.assertEqual(chooseRelease(p, want("alpha"), LINUX38).version, "1.0")
+        with self.assertRaises(NoMatch):
+            chooseRelease(p, want("alpha>=1.5"), LINUX38)
+        self.assertEqual(chooseRelease(p, want("alpha==2.0"), LINUX38).version, "2.0")
+
+    def test_prereleases(self) -> None:
+        """
+        Prereleases are chosen only with C{--pre}, when the specifier names
+        one, or when no final version matches.
+        """
+        p = page("alpha", "alpha-1.0.tar.gz", "alpha-2.0b1.tar.gz")
+        self.assertEqual(chooseRelease(p, want("alpha"), LINUX38).version, "1.0")
+        self.assertEqual(
+            chooseRelease(p, want("alpha", allowPre=True), LINUX38).version, "2.0b1"
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha>=2.0b1"), LINUX38).version, "2.0b1"
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha==2.0b1"), LINUX38).version, "2.0b1"
+        )
+        self.assertEqual(chooseRelease(p, want("alpha>1"), LINUX38).version, "2.0b1")
+
+    def test_wheelForTheTarget(self) -> None:
+        """
+        The wheel best for the target is chosen (C{--python-version},
+        C{--platform}); without one, the sdist; files whose Requires-Python
+        excludes the target are skipped.
+        """
+        p = page(
+            "alpha",
+            "alpha-1.0.tar.gz",
+            "alpha-1.0-cp38-cp38-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            "alpha-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "alpha-1.0-cp38-abi3-manylinux_2_5_x86_64.whl",
+            "alpha-1.0-cp312-cp312-win32.whl",
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha"), LINUX38).file.filename,
+            "alpha-1.0-cp38-cp38-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha"), WIN312).file.filename, "alpha-1.0.tar.gz"
+        )
+        other = ProjectPage(
+            "alpha",
+            [
+                dist("alpha-2.0-py3-none-any.whl", requiresPython=">=3.10"),
+                dist("alpha-1.0-py3-none-any.whl", requiresPython=">=3.7"),
+            ],
+        )
+        self.assertEqual(chooseRelease(other, want("alpha"), LINUX38).version, "1.0")
+        self.assertEqual(chooseRelease(other, want("alpha"), WIN312).version, "2.0")
+
+    def test_hashes(self) -> None:
+        """
+        With pinned hashes only a file matching one of them is chosen.
+        """
+        sdist, wheel = "c" * 64, "d" * 64
+        p = ProjectPage(
+            "alpha",
+            [
+                dist("alpha-1.0.tar.gz", sha=sdist),
+                dist("alpha-1.0-py3-none-any.whl", sha=wheel),
+            ],
+        )
+        pinned = Requirement.parse("alpha==1.0", hashes=frozenset({("sha256", sdist)}))
+        chosen = chooseRelease(p, mergeWants([pinned], [], LINUX38)["alpha"], LINUX38)
+        self.assertEqual(chosen.file.filename, "alpha-1.0.tar.gz")
+        wrong = Requirement.parse(
+            "alpha==1.0", hashes=frozenset({("sha256", "e" * 64)})
+        )
+        with self.assertRaises(NoMatch):
+            chooseRelease(p, mergeWants([wrong], [], LINUX38)["alpha"], LINUX38)
+
+    def test_constraints(self) -> None:
+        """
+        Constraints that apply narrow the specifier; others are ignored.
+        """
+        wants = mergeWants(
+            [Requirement.parse("alpha>=1"), Requirement.parse("alpha[x]")],
+            [
+                Requirement.parse("alpha<2"),
+                Requirement.parse('alpha<1.5; sys_platform == "win32"'),
+                Requirement.parse("beta==1"),
+            ],
+            LINUX38,
+        )
+        self.assertEqual(list(wants), ["alpha"])
+        self.assertEqual(wants["alpha"].specifier, SpecifierSet(">=1,<2"))
+        self.assertEqual(wants["alpha"].extras, frozenset({"x"}))
+
+
+class DependencyTests(SynchronousTestCase):
+    """
+    Dependencies from core metadata, with extras and markers.
+    """
+
+    METADATA = metadataText(
+        "alpha",
+        "1.0",
+        [
+            "beta>=2",
+            'gamma; extra == "fast"',
+            'winonly; sys_platform == "win32"',
+            'old; python_version < "3.9"',
+            "direct @ http://127.0.0.1/direct.whl",
+        ],
+    )
+
+    def test_markersAndExtras(self) -> None:
+        """
+        A dependency is followed when its marker is true for the target,
+        with no extra or one of those asked for.
+        """
+        requires, warnings = requiresDist(self.METADATA)
+        self.assertEqual(warnings, [])
+        plain, warnings = dependencies(requires, frozenset(), LINUX38, "alpha 1.0")
+        self.assertEqual([r.name for r in plain], ["beta", "old"])
+        self.assertEqual(len(warnings), 1)
+        fast, _ = dependencies(requires, frozenset({"fast"}), WIN312, "alpha 1.0")
+        self.assertEqual([r.name for r in fast], ["beta", "gamma", "winonly"])
+
+    def test_resolutionBreadthFirst(self) -> None:
+        """
+        L{Resolution} goes level by level: dependencies come in the next
+        level, extras asked later add theirs, and a later requirement the
+        first choice does not satisfy is a problem (no backtracking).
+        """
+        resolution = Resolution(LINUX38, (Requirement.parse("beta<3"),))
+        resolution.add(
+            [
+                Requirement.parse("alpha"),
+                Requirement.parse('skip; sys_platform == "win32"'),
+            ]
+        )
+        level = resolution.nextLevel()
+        self.assertEqual(list(level), ["alpha"])
+        resolution.choose(level["alpha"], page("alpha", "alpha-1.0-py3-none-any.whl"))
+        resolution.learnMetadata(
+            "alpha", metadataText("alpha", "1.0", ["beta>=2", "delta[fast]"])
+        )
+        level = resolution.nextLevel()
+        self.assertEqual(sorted(level), ["beta", "delta"])
+        self.assertEqual(level["beta"].specifier, SpecifierSet(">=2,<3"))
+        resolution.choose(
+            level["beta"],
+            page("beta", "beta-2.0.tar.gz", "beta-2.5.tar.gz", "beta-3.0.tar.gz"),
+        )
+        resolution.choose(level["delta"], page("delta", "delta-1.0.tar.gz"))
+        resolution.learnMetadata("beta", metadataText("beta", "2.5", []))
+        resolution.learnMetadata(
+            "delta",
+            metadataText("delta", "1.0", ['epsilon; extra == "fast"', "beta<2"]),
+        )
+        level = resolution.nextLevel()
+        self.assertEqual(list(level), ["epsilon"])
+        self.assertEqual(len(resolution.problems), 1)
+        self.assertIn("beta 2.5 was chosen first", resolution.problems[0].reason)
+        self.assertEqual(resolution.chosen["beta"].version, "2.5")
+
+    def test_metadataFromFiles(self) -> None:
+        """
+        A wheel's METADATA is read from the wheel; an sdist's PKG-INFO only
+        when it is static (metadata 2.2 or later, Requires-Dist not dynamic).
+        """
+        _, wheel = makeWheel("alpha", "1.0", ["beta"])
+        self.assertIn(
+            b"Requires-Dist: beta", metadataFromWheel(io.BytesIO(wheel)) or b""
+        )
+        name, sdist = makeSdist("alpha", "1.0")  # metadata 2.1
+        self.assertIsNone(metadataFromSdist(io.BytesIO(sdist), name))
+        self.assertIsNone(metadataFromWheel(io.BytesIO(b"not a zip")))
+
+
+class Cached(Resource):
+    """
+    A fake index whose files are said to be cached (as cheesecache says).
+    """
+
+    isLeaf = True
+
+    def __init__(self, index: FakeIndex, hit: bool) -> None:
+        Resource.__init__(self)
+        self.index = index
+        self.hit = hit
+
+    def render(self, request):  # type: ignore[no-untyped-def]
+        if request.path.startswith(b"/packages/") and not request.path.endswith(
+            b".metadata"
+        ):
+            request.setHeader(b"X-Cheesecache-Cache", b"hit" if self.hit else b"miss")
+        return self.index.render(request)
+
+
+class WarmerStubTests(SynchronousTestCase):
+    """
+    L{Warmer} with C{StubTreq}.
+    """
+
+    def warm(self, index: Any, *specs: str, url: str = "http://127.0.0.1/simple/"):  # type: ignore[no-untyped-def]
+        stub = StubTreq(index)
+        seen: List[Progress] = []
+        warmer = Warmer(stub, url, LINUX38, progress=seen.append)
+        d = warmer.warm([Requirement.parse(s) for s in specs])
+        for _ in range(50):
+            stub.flush()
+            if d.called:
+                break
+        return self.successResultOf(d), seen
+
+    def index(self) -> FakeIndex:
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0", ["beta"])
+        index.add(
+            "alpha", Dist(name, data, metadata=metadataText("alpha", "1.0", ["beta"]))
+        )
+        name, data = makeWheel("beta", "1.0")
+        index.add("beta", Dist(name, data))
+        return index
+
+    def test_cacheHeader(self) -> None:
+        """
+        C{X-Cheesecache-Cache: hit} counts a file as already cached, C{miss}
+        (or no header) as fetched; progress is reported for each file.
+        """
+        report, seen = self.warm(Cached(self.index(), hit=True), "alpha")
+        self.assertEqual(sorted(o.name for o in report.cached), ["alpha", "beta"])
+        self.assertEqual(report.fetched, ())
+        self.assertEqual(
+            [(p.done, p.status) for p in seen], [(1, "cached"), (2, "cached")]
+        )
+        report, _ = self.warm(Cached(self.index(), hit=False), "alpha")
+        self.assertEqual(sorted(o.name for o in report.fetched), ["alpha", "beta"])
+        report, _ = self.warm(self.index(), "alpha")
+        self.assertEqual(len(report.fetched), 2)
+        self.assertTrue(report.ok)
+        self.assertEqual(dict(report.resolved), {"alpha": "1.0", "beta": "1.0"})
+
+    def test_failures(self) -> None:
+        """
+        A file whose bytes do not match the page's sha256, and a project the
+        index does not have, are failures with reasons; the rest is warmed.
+        """
+        index = self.index()
+        index.faults[b"/packages/beta-1.0-py3-none-any.whl"] = "wrong"
+        report, seen = self.warm(index, "alpha", "nonesuch")
+        self.assertEqual([o.name for o in report.fetched], ["alpha"])
+        reasons = {p.subject: p.reason for p in report.failed}
+        self.assertIn("sha256 does not match", reasons["beta-1.0-py3-none-any.whl"])
+        self.assertIn("not on the index", reasons["nonesuch"])
+        self.assertFalse(report.ok)
+        self.assertEqual(seen[-1].total, 2)
+
+    def test_credentials(self) -> None:
+        """
+        Credentials in the index URL are sent as Basic auth to the index's
+        origin, and never appear in the URLs requested.
+        """
+        index = self.index()
+        report, _ = self.warm(
+            index, "alpha", url="http://u%40x:p%3Ass@127.0.0.1/simple/"
+        )
+        self.assertTrue(report.ok)
+        _, auth = splitCredentials("http://u%40x:p%3Ass@127.0.0.1/simple/")
+        self.assertTrue(index.requests)
+        for _, _, headers in index.requests:
+            self.assertEqual(headers[b"authorization"], auth.encode())  # type: ignore[union-attr]
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    L{warmCommand}'s usage errors (which never start the reactor) and its
+    progress display.
+    """
+
+    def test_usage(self) -> None:
+        """
+        Nothing to warm, a missing file, or a bad requirement exit with 2 and
+        say why.
+        """
+        out = io.StringIO()
+        self.assertEqual(warmCommand(["--index", "http://127.0.0.1:1/simple/"], out), 2)
+        self.assertIn("nothing to warm", out.getvalue())
+        self.assertEqual(
+            warmCommand(
+                ["--index", "http://127.0.0.1:1/simple/", "-r", self.mktemp()], out
+            ),
+            2,
+        )
+        self.assertIn("cannot read", out.getvalue())
+        self.assertEqual(
+            warmCommand(["--index", "http://127.0.0.1:1/simple/", "a >>= 1"], out), 2
+        )
+
+    def test_progressDisplay(self) -> None:
+        """
+        On a terminal the bar is redrawn on one line with C{\\r}; otherwise
+        each file gets a plain line.
+        """
+
+        class TTY(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        tty = TTY()
+        display = _ProgressDisplay(tty)
+        display(Progress(1, 2, "a.whl", "fetched"))
+        display(Progress(2, 2, "b.whl", "cached"))
+        display.finish()
+        self.assertEqual(tty.getvalue().count("\r"), 2)
+        self.assertEqual(tty.getvalue().count("\n"), 1)
+        plain = io.StringIO()
+        display = _ProgressDisplay(plain)
+        display(Progress(1, 2, "a.whl", "failed", "HTTP 500"))
+        self.assertEqual(plain.getvalue(), "[1/2] failed a.whl: HTTP 500\n")
+
+
+def upstreamIndex() -> FakeIndex:
+    """
+    alpha needs beta>=2 (and gamma with the extra "fast"); beta's 3.0 is
+    yanked; winonly is only needed on Windows; delta has a .metadata file.
+    """
+    index = FakeIndex()
+    for name, version, requires, withMetadata in [
+        (
+            "alpha",
+            "1.0",
+            [
+                "beta>=2",
+                'gamma; extra == "fast"',
+                'winonly; sys_platform == "win32"',
+                "delta",
+            ],
+            False,
+        ),
+        ("beta", "1.0", [], False),
+        ("beta", "2.0", [], False),
+        ("gamma", "1.0", [], False),
+        ("winonly", "1.0", [], False),
+        ("delta", "1.0", [], True),
+    ]:
+        filename, data = makeWheel(name, version, requires)
+        index.add(
+            name,
+            Dist(
+                filename,
+                data,
+                metadata=metadataText(name, version, requires)
+                if withMetadata
+                else None,
+            ),
+        )
+    filename, data = makeWheel("beta", "3.0")
+    index.add("beta", Dist(filename, data, yanked="broken"))
+    return index
+
+
+class WarmCheesecacheTests(TestCase):
+    """
+    Warming a real cheesecache on loopback with a real treq client.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = upstreamIndex()
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        self.addCleanup(pool.closeCachedConnections)
+        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
+
+    def warmer(self) -> Warmer:
+        return Warmer(self.client, self.harness.simpleURL, Target.current())
+
+    def sha(self, filename: str) -> str:
+        for dists in self.upstream.projects.values():
+            for d in dists:
+                if d.filename == filename:
+                    return d.sha256
+        raise KeyError(filename)
+
+    @inlineCallbacks
+    def test_warmThenUpstreamDown(self):  # type: ignore[no-untyped-def]
+        """
+        After a warm the server holds every chosen file (dependencies and
+        extras included, markers honoured, yanked skipped), and a second
+        warm succeeds with the upstream down, without fetching any file
+        from it.
+        """
+        report = yield self.warmer().warm([Requirement.parse("alpha[fast]")])
+        self.assertEqual(report.failed, ())
+        self.assertEqual(
+            dict(report.resolved),
+            {"alpha": "1.0", "beta": "2.0", "gamma": "1.0", "delta": "1.0"},
+        )
+        for filename in [
+            "alpha-1.0-py3-none-any.whl",
+            "beta-2.0-py3-none-any.whl",
+            "gamma-1.0-py3-none-any.whl",
+            "delta-1.0-py3-none-any.whl",
+        ]:
+            self.assertTrue(self.harness.store.exists(self.sha(filename)), filename)
+        self.assertFalse(
+            self.harness.store.exists(self.sha("winonly-1.0-py3-none-any.whl"))
+        )
+        self.assertEqual(
+            self.upstream.count(b"/packages/delta-1.0-py3-none-any.whl.metadata"), 1
+        )
+
+        fileRequests = [
+            p for _, p, _ in self.upstream.requests if p.startswith(b"/packages/")
+        ]
+        self.upstream.down = True
+        again = yield self.warmer().warm([Requirement.parse("alpha[fast]")])
+        self.assertEqual(again.failed, ())
+        # The server says which files it had (X-Cheesecache-Cache: hit).
+        self.assertEqual(len(again.cached), 4)
+        self.assertEqual(again.fetched, ())
+        self.assertEqual(
+            [p for _, p, _ in self.upstream.requests if p.startswith(b"/packages/")],
+            fileRequests,
+        )
+
+    @inlineCallbacks
+    def test_otherTarget(self):  # type: ignore[no-untyped-def]
+        """
+        Warming for Windows follows the Windows-only dependency, and a
+        constraint narrows a dependency's version.
+        """
+        warmer = Warmer(self.client, self.harness.simpleURL, WIN312)
+        report = yield warmer.warm(
+            [Requirement.parse("alpha")], [Requirement.parse("beta<2.5")]
+        )
+        self.assertEqual(report.failed, ())
+        self.assertEqual(dict(report.resolved)["winonly"], "1.0")
+        self.assertTrue(
+            self.harness.store.exists(self.sha("winonly-1.0-py3-none-any.whl"))
+        )
+
+    @inlineCallbacks
+    def test_unsatisfiable(self):  # type: ignore[no-untyped-def]
+        """
+        A requirement no version satisfies fails with a reason, and the
+        others are still warmed.
+        """
+        report = yield self.warmer().warm(
+            [Requirement.parse("beta>5"), Requirement.parse("gamma")]
+        )
+        self.assertEqual([p.subject for p in report.failed], ["beta>5"])
+        self.assertIn("no version of beta matches", report.failed[0].reason)
+        self.assertTrue(
+            self.harness.store.exists(self.sha("gamma-1.0-py3-none-any.whl"))
+        )
+
+
+class EndToEndTests(TestCase):
+    """
+    C{python -m cheesecache.warm} against C{twistd -n cheesecache}, then pip
+    installing with the upstream down.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_warmThenPipOffline(self):  # type: ignore[no-untyped-def]
+        """
+        The command warms from a requirements file (with an include and
+        hashes), reports a summary and exits 0; then, with the upstream
+        down, pip installs everything from the server.
+        """
+        upstream = upstreamIndex()
+        server = TwistdProcess(
+            self, serveIndex(self, upstream), self.mktemp(), "--index-ttl", "0"
+        )
+        yield server.ready()
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        alphaSha = next(d.sha256 for d in upstream.projects["alpha"])
+        directory.child("base.txt").setContent(
+            f"alpha==1.0 --hash=sha256:{alphaSha}  # pinned\n".encode()
+        )
+        directory.child("requirements.txt").setContent(b"-r base.txt\n")
+        code, output = yield run(
+            [
+                sys.executable,
+                "-m",
+                "cheesecache.warm",
+                "--index",
+                server.url,
+                "-r",
+                directory.child("requirements.txt").path,
+            ],
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertIn("3 files: 3 fetched", output)
+        self.assertIn("[3/3] fetched", output)
+
+        upstream.down = True
+        code, output = yield run(
+            [os.path.join(BIN, "cheesecache"), "warm", "--index", server.url,
+             "-r", directory.child("requirements.txt").path],
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertIn("3 files: 0 fetched (0 bytes), 3 already cached, 0 failed", output)
+        target = self.mktemp()
+        code, output = yield run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--target",
+                target,
+                "--index-url",
+                server.url,
+                "alpha",
+            ],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        for module in ("alpha_mod", "beta_mod", "delta_mod"):
+            self.assertTrue(FilePath(target).child(module).isdir(), module)
