@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# cheesecache vs nginx on the shared bench kit's fixture, in one run.
+#
+#   bash bench/run.sh [KIT_DIR]
+#
+# KIT_DIR  the shared bench kit (default: ../shared/bench relative to the repo, or $BENCH_KIT).
+#          If it is not writable or has no fixture, it is copied to $KIT_COPY (/tmp/bench) and the
+#          fixture is built there once with the kit's setup-fixture.sh (that step needs the internet).
+#
+# What it does (all traffic to 127.0.0.1, every load bounded in count or time):
+#   1. starts the kit's fixture nginx on 127.0.0.1:8700 (`peers.sh start fixture`) unless it is
+#      already answering, and a fresh `twistd -n cheesecache` on a free loopback port with an empty
+#      temporary data dir, upstream = the fixture;
+#   2. runs the kit's run.sh phases, interleaving nginx (the fixture served directly: the
+#      reference) and cheesecache so that both see the same machine state:
+#        cheesecache: coalesce coalesce-file        (50 concurrent cold GETs of never-fetched
+#                                                    pages / one 7.4 MB wheel; upstream hits counted)
+#        BIG_ROUNDS x { nginx, cheesecache: bigfile } (83 MB wheel: cold (1st round only), 3 warm,
+#                                                    4 parallel warm, TTFB, RSS)
+#        ROUNDS x { nginx, cheesecache: index }      (50 WARM_SET pages JSON + HTML at c=$CONCS,
+#                                                    the 20 smallest pages at c=16, RSS)
+#        ROUNDS x { nginx, cheesecache: index-gzip } (50 JSON pages, c=16, Accept-Encoding: gzip)
+#   3. (PROFILE=1, py-spy installed into $TOOLS_VENV if missing) profiles cheesecache under two
+#      more wrk runs (50 warm JSON pages, 20 small JSON pages; not part of the figures);
+#   4. (SLOWUP=1, only if it started the fixture) throttles the fixture's files to $SLOW_RATE per
+#      connection (`peers.sh rate fixture 20m`) and runs the kit's bigfile phase on nginx and on a
+#      second, fresh cheesecache (cold = streaming from a slow upstream), then un-throttles;
+#   5. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
+#      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
+#
+# Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
+# /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
+# ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
+# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), RES (results dir), RESULTS_MD (bench/RESULTS.md).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+KIT=${1:-${BENCH_KIT:-$REPO/../shared/bench}}
+KIT=$(cd "$KIT" 2>/dev/null && pwd) || { echo "run.sh: no bench kit at ${1:-$REPO/../shared/bench}" >&2; exit 2; }
+KIT_COPY=${KIT_COPY:-/tmp/bench}
+TOOLS_VENV=${TOOLS_VENV:-/tmp/cc-bench-tools}
+ROUNDS=${ROUNDS:-3}
+BIG_ROUNDS=${BIG_ROUNDS:-3}
+export CONCS=${CONCS:-16} DUR=${DUR:-10s}
+INDEX_TTL=${INDEX_TTL:-3600}
+PROFILE=${PROFILE:-1}
+PROFILE_S=${PROFILE_S:-10}
+SLOWUP=${SLOWUP:-1}
+SLOW_RATE=${SLOW_RATE:-20m}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RES=${RES:-$HERE/results/$STAMP}
+RESULTS_MD=${RESULTS_MD:-$HERE/RESULTS.md}
+export RUN=${RUN:-/tmp/bench-run}
+FIXTURE_URL=http://127.0.0.1:8700/simple/
+T_START=$(date +%s)
+
+say() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*"; }
+die() { say "ERROR: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- the kit, writable, with a fixture
+source "$KIT/sets.env"
+have_fixture() { [ -f "$1/fixture/MANIFEST.json" ] && [ -n "$(find "${BIG_DIR:-/tmp/bench-big}" -name "$BIG_FILE" 2>/dev/null | head -1)" ]; }
+if [ -w "$KIT" ] && have_fixture "$KIT"; then
+  B=$KIT
+else
+  B=$KIT_COPY
+  if [ "$B" != "$KIT" ]; then
+    mkdir -p "$B"
+    # refresh the kit's scripts in the copy; the fixture built there is kept
+    cp -rf "$KIT/." "$B/"   # the kit's scripts (a fixture built in the copy is kept)
+    chmod -R u+w "$B"
+  fi
+  if ! have_fixture "$B"; then
+    say "building the fixture in $B (kit's setup-fixture.sh, needs the internet once)"
+    bash "$B/setup-fixture.sh" > "$B/setup-fixture.log" 2>&1 || { tail -20 "$B/setup-fixture.log"; die "setup-fixture.sh failed"; }
+  fi
+fi
+source "$B/sets.env"
+for t in nginx wrk hey curl; do
+  command -v "$t" >/dev/null || { say "installing nginx-light wrk hey (apt-get)";
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light wrk hey > /dev/null || die "apt-get failed"; break; }
+done
+
+# ---------------------------------------------------------------- cheesecache's twistd
+if [ -z "${TWISTD:-}" ]; then
+  for c in "$REPO/.venv/bin/twistd" /tmp/dev/bin/twistd "$(command -v twistd 2>/dev/null)"; do
+    [ -n "$c" ] && [ -x "$c" ] && "$(dirname "$c")/python" -c 'import cheesecache' 2>/dev/null && { TWISTD=$c; break; }
+  done
+fi
+if [ -z "${TWISTD:-}" ]; then
+  say "no twistd with cheesecache found: installing the repo into $TOOLS_VENV-cc"
+  python3 -m venv "$TOOLS_VENV-cc" && env -u PIP_FIND_LINKS "$TOOLS_VENV-cc/bin/pip" install -q "$REPO" || die "pip install failed"
+  TWISTD=$TOOLS_VENV-cc/bin/twistd
+fi
+CCPY=$(dirname "$TWISTD")/python
+
+# ---------------------------------------------------------------- py-spy (optional)
+if [ "$PROFILE" = 1 ] && [ -z "${PYSPY:-}" ]; then
+  if [ ! -x "$TOOLS_VENV/bin/py-spy" ]; then
+    say "installing py-spy into $TOOLS_VENV"
+    { python3 -m venv "$TOOLS_VENV" && env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null \
+        "$TOOLS_VENV/bin/pip" install -q py-spy; } > /dev/null 2>&1 || say "py-spy install failed: no profile"
+  fi
+  [ -x "$TOOLS_VENV/bin/py-spy" ] && PYSPY=$TOOLS_VENV/bin/py-spy
+fi
+
+# ---------------------------------------------------------------- start the fixture and cheesecache
+mkdir -p "$RES"
+TMPD=$(mktemp -d /tmp/cc-bench.XXXXXX)
+STARTED_FIXTURE=0
+RATE_SET=0
+CC_PID=
+cleanup() {
+  [ -n "${RSS_ALL_PID:-}" ] && kill -TERM "$RSS_ALL_PID" 2>/dev/null && wait "$RSS_ALL_PID" 2>/dev/null
+  stop_cc
+  [ "$RATE_SET" = 1 ] && bash "$B/peers.sh" rate fixture 0 > /dev/null && RATE_SET=0
+  [ "$STARTED_FIXTURE" = 1 ] && bash "$B/peers.sh" stop fixture && STARTED_FIXTURE=0
+  rm -rf "$TMPD"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if curl -s -o /dev/null -m 2 "$FIXTURE_URL"; then
+  [ -f "$RUN/fixture/pid" ] && kill -0 "$(cat "$RUN/fixture/pid")" 2>/dev/null || die "something answers on 8700 but $RUN/fixture/pid is not it"
+  say "fixture already running (pid $(cat "$RUN/fixture/pid")): using it, will not stop it"
+else
+  bash "$B/peers.sh" start fixture || die "could not start the fixture"
+  STARTED_FIXTURE=1
+fi
+FIX_PID=$(cat "$RUN/fixture/pid")
+[ -f "$RUN/fixture/access.log" ] || die "no fixture access log at $RUN/fixture/access.log"
+
+start_cc() {  # NAME : a fresh cheesecache (empty data dir $TMPD/NAME) on a free loopback port
+  local name=$1
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  CC_URL=http://127.0.0.1:$PORT/simple/
+  CC_LOG=$TMPD/$name.log
+  CC_CMD=("$TWISTD" --pidfile "$TMPD/$name.pid" -n cheesecache --listen "tcp:$PORT:interface=127.0.0.1"
+          --upstream "$FIXTURE_URL" --data-dir "$TMPD/$name-data" --index-ttl "$INDEX_TTL")
+  setsid "${CC_CMD[@]}" > "$CC_LOG" 2>&1 < /dev/null &
+  CC_PID=$!
+  for _ in $(seq 300); do
+    curl -s -o /dev/null -m 2 "http://127.0.0.1:$PORT/" && break
+    kill -0 "$CC_PID" 2>/dev/null || { cat "$CC_LOG"; CC_PID=; die "cheesecache died at start"; }
+    sleep 0.1
+  done
+  curl -s -o /dev/null -m 2 "http://127.0.0.1:$PORT/" || die "cheesecache does not answer on $PORT"
+  say "cheesecache ($name) pid $CC_PID on $CC_URL (data dir $TMPD/$name-data), fixture pid $FIX_PID"
+}
+stop_cc() {
+  if [ -n "$CC_PID" ] && kill -0 "$CC_PID" 2>/dev/null; then
+    kill -TERM "$CC_PID"
+    for _ in $(seq 100); do kill -0 "$CC_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$CC_PID" 2>/dev/null && { say "cheesecache ignored TERM: KILL"; kill -KILL "$CC_PID"; echo "cheesecache ignored SIGTERM for 10 s" >> "$RES/problems.txt"; }
+    say "cheesecache stopped (pid $CC_PID)"
+  fi
+  CC_PID=
+  [ -n "${CC_LOG:-}" ] && [ -f "$CC_LOG" ] && cp "$CC_LOG" "$RES/"
+}
+start_cc cheesecache
+
+# ---------------------------------------------------------------- environment + commands
+{
+  echo "date_utc=$(date -u +%FT%TZ)"
+  echo "nproc=$(nproc)"
+  echo "cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p')"
+  echo "mem_GiB=$(free -g | awk '/Mem:/{print $2}')"
+  echo "kernel=$(uname -sr)"
+  echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
+  echo "python_cheesecache=$("$CCPY" --version 2>&1)"
+  echo "python_kit=$(python3 --version 2>&1)"
+  echo "twisted=$("$CCPY" -c 'import twisted; print(twisted.__version__)' 2>&1)"
+  echo "treq=$("$CCPY" -c 'import treq; print(treq.__version__)' 2>&1)"
+  echo "cheesecache=$("$CCPY" -c 'import cheesecache; print(cheesecache.__version__)' 2>&1)"
+  echo "git_head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$([ -n "$(git -C "$REPO" status --porcelain -- cheesecache twisted 2>/dev/null)" ] && echo ' + uncommitted changes in cheesecache/ (working tree measured)')"
+  echo "nginx=$(nginx -v 2>&1 | sed 's/.*: //')"
+  echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+  echo "hey=$(dpkg-query -W -f '${Version}' hey 2>/dev/null)"
+  echo "curl=$(curl --version | head -1 | cut -d' ' -f1-2)"
+  echo "kit=$KIT (run from $B)"
+  echo "fixture_fetched_at=$(python3 -c "import json; print(json.load(open('$B/fixture/MANIFEST.json'))['fetched_at'])" 2>/dev/null)"
+  echo "rounds=$ROUNDS"; echo "concs=$CONCS"; echo "dur=$DUR"; echo "index_ttl=$INDEX_TTL"
+  echo "cc_port=$PORT"
+  echo "cc_cmd=${CC_CMD[*]}" | sed "s#$TMPD/cheesecache#\$TMP/cheesecache#g"
+} > "$RES/environment.txt"
+: > "$RES/commands.txt"
+: > "$RES/rss-checkpoints.tsv"
+
+rss_now() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$CC_PID/status" 2>/dev/null; }
+checkpoint() { printf '%s\t%s\n' "$1" "$(rss_now)" >> "$RES/rss-checkpoints.tsv"; }
+alive() { kill -0 "$CC_PID" 2>/dev/null || { say "cheesecache (pid $CC_PID) is gone!"; echo "cheesecache died before: $1" >> "$RES/problems.txt"; CC_PID=; return 1; }; }
+
+# run.sh NAME-DIR URL PID PHASES... -> $RES/DIR/summary.tsv (appended)
+kit() {
+  local dir=$1 name=$2 url=$3 pid=$4; shift 4
+  echo "OUT=\$RES/$dir bash \$KIT/run.sh $name $url <pid of $name> $*" >> "$RES/commands.txt"
+  OUT=$RES/$dir bash "$B/run.sh" "$name" "$url" "$pid" "$@" 2>&1 | tee -a "$RES/run-log.txt" | sed 's/^/    /'
+}
+nginx_run() { kit "nginx$1" nginx "$FIXTURE_URL" "$FIX_PID" "${@:2}"; }
+cc_run() { alive "$*" && kit "cheesecache$1" cheesecache "$CC_URL" "$CC_PID" "${@:2}"; checkpoint "after ${*:2}${1:+ (round ${1#-r})}"; }
+
+# whole-life RSS of cheesecache
+python3 "$B/lib/rss_sampler.py" "$CC_PID" "$RES/rss-cheesecache-whole-run.txt" 0.1 &
+RSS_ALL_PID=$!
+checkpoint "start"
+
+say "cold: coalescing (pages, file) on the fresh cache"
+cc_run "" coalesce coalesce-file
+say "big file: nginx, then cheesecache (cold + warm)"
+nginx_run "" bigfile
+cc_run "" bigfile
+for r in $(seq 2 "$BIG_ROUNDS"); do   # more warm big-file pairs (one sample each is noisy)
+  nginx_run "-big$r" bigfile
+  cc_run "-big$r" bigfile
+done
+for r in $(seq "$ROUNDS"); do
+  say "warm pages, round $r/$ROUNDS"
+  nginx_run "-r$r" index
+  cc_run "-r$r" index
+  nginx_run "-r$r" index-gzip
+  cc_run "-r$r" index-gzip
+done
+
+# ---------------------------------------------------------------- profile (not part of the figures)
+profile_one() {  # LABEL PROJECTS...  : py-spy on cheesecache during one wrk run (JSON, c=16)
+  local label=$1 spy; shift
+  printf "/simple/%s/\n" "$@" > "$RES/paths-$label.txt"
+  "$PYSPY" record --pid "$CC_PID" --duration $((PROFILE_S + 2)) --rate 100 --format raw \
+      --output "$RES/profile-$label.txt" > "$RES/py-spy-$label.log" 2>&1 &
+  spy=$!
+  sleep 1
+  timeout $((PROFILE_S + 30)) wrk -t2 -c16 -d"${PROFILE_S}s" --timeout 30s -s "$B/lib/multi.lua" \
+      "http://127.0.0.1:$PORT" -- "$RES/paths-$label.txt" "application/vnd.pypi.simple.v1+json" "" \
+      > "$RES/wrk-profile-$label.txt" 2>&1
+  wait "$spy"
+  python3 "$HERE/profile_top.py" "$RES/profile-$label.txt" > "$RES/profile-top-$label.txt" 2>&1 || true
+  echo "$PYSPY record --pid <cheesecache pid> --duration $((PROFILE_S + 2)) --rate 100 --format raw -o profile-$label.txt &" >> "$RES/commands.txt"
+  echo "  wrk -t2 -c16 -d${PROFILE_S}s --timeout 30s -s \$KIT/lib/multi.lua http://127.0.0.1:PORT -- paths-$label.txt application/vnd.pypi.simple.v1+json" >> "$RES/commands.txt"
+  checkpoint "after profile run ($label)"
+}
+if [ "$PROFILE" = 1 ] && [ -n "${PYSPY:-}" ] && alive profile; then
+  say "py-spy profiles of cheesecache under wrk (JSON, c=16, ${PROFILE_S}s each): 50 warm pages, 20 small pages"
+  profile_one warm-json $WARM_SET
+  alive profile && profile_one small-json $SMALL_SET
+fi
+
+alive "end of run" && checkpoint "end"
+kill -TERM "$RSS_ALL_PID" 2>/dev/null; wait "$RSS_ALL_PID" 2>/dev/null; RSS_ALL_PID=
+# du of the data dir: what the cache holds
+du -sk "$TMPD/cheesecache-data" 2>/dev/null | awk '{printf "data_dir_MB=%.1f\n", $1/1024}' >> "$RES/environment.txt"
+stop_cc
+
+# ---------------------------------------------------------------- big file behind a slow upstream
+# (like the kit's bench-extra.sh slowup: fixture files limited to $SLOW_RATE per connection; a second
+# fresh cheesecache so the wheel is cold again). Only when this script started the fixture.
+if [ "$SLOWUP" = 1 ] && [ "$STARTED_FIXTURE" = 1 ]; then
+  say "big file behind a throttled upstream ($SLOW_RATE per connection): nginx, then a fresh cheesecache"
+  bash "$B/peers.sh" rate fixture "$SLOW_RATE" && RATE_SET=1
+  echo "bash \$KIT/peers.sh rate fixture $SLOW_RATE" >> "$RES/commands.txt"
+  BIG_SETTLE=10 nginx_run "-slowup" bigfile
+  start_cc cheesecache-slowup
+  BIG_SETTLE=10 kit "cheesecache-slowup" cheesecache "$CC_URL" "$CC_PID" bigfile
+  stop_cc
+  bash "$B/peers.sh" rate fixture 0 && RATE_SET=0
+  echo "bash \$KIT/peers.sh rate fixture 0" >> "$RES/commands.txt"
+fi
+echo "wall_s=$(( $(date +%s) - T_START ))" >> "$RES/environment.txt"
+cleanup
+trap - EXIT
+python3 "$HERE/report.py" "$RES" "$RESULTS_MD" && say "wrote $RESULTS_MD (raw: $RES)"
