@@ -47,7 +47,7 @@ class Histogram:
         out, running = [], 0
         for bound, n in zip(self.buckets, self.counts):
             running += n
-            out.append((_number(bound), running))
+            out.append((repr(float(bound)), running))
         out.append(("+Inf", self.count))
         return out
 

@@ -188,6 +188,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .pagestore import PageStore
     from .upstream import Upstream
     from .web.site import makeRoot, makeSite
+    from .web.status import Status
 
     dataDir = FilePath(os.path.abspath(options["data-dir"]))
     dataDir.makedirs(ignoreExistingDirectory=True)
@@ -249,19 +250,22 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         )
     else:
         log.info("No --users file: uploads are disabled")
+    fetcher = FileFetcher(store, reactor)
+    status = Status(index.sources, fetcher, private=private)
     root = makeRoot(
         index,
         store,
-        FileFetcher(store, reactor),
+        fetcher,
         MetadataService(store, reactor),
         pseudonym,
         private=private,
         authenticator=authenticator,
         reactor=reactor,
         readAuth=options["read-auth"],
+        status=status,
     )
     # Room for the form fields around the largest file.
-    site = makeSite(root, maxBodySize=maxUpload + 1024 * 1024)
+    site = makeSite(root, status, maxBodySize=maxUpload + 1024 * 1024)
     top = CheesecacheService(pool)
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)

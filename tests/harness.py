@@ -34,6 +34,7 @@ from cheesecache.pagestore import PageStore
 from cheesecache.routing import Route
 from cheesecache.upstream import Upstream
 from cheesecache.web.site import makeRoot, makeSite
+from cheesecache.web.status import Status
 
 from .fakeindex import FakeIndex, listen
 
@@ -141,12 +142,14 @@ class Harness:
             )
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
+        self.status = Status(self.index.sources, self.fetcher, private=self.private)
         site = makeSite(
             makeRoot(
                 self.index, self.store, self.fetcher, self.metadata, pseudonym,
                 private=self.private, authenticator=self.authenticator,
-                reactor=reactor, readAuth=readAuth,
+                reactor=reactor, readAuth=readAuth, status=self.status,
             ),
+            self.status,
             **(channelSettings or {}),
         )
         self.port, self.url = listen(site)

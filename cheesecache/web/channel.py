@@ -124,6 +124,13 @@ class GuardedSite(server.Site):
         kwargs.setdefault("timeout", 60)
         server.Site.__init__(self, resource, **kwargs)
         self.channelSettings: dict = {}
+        #: Called with every finished request (metrics).
+        self.requestObservers: list = []
+
+    def log(self, request: Any) -> None:
+        server.Site.log(self, request)
+        for observer in self.requestObservers:
+            observer(request)
 
     def buildProtocol(self, addr: Any) -> Any:
         channel = server.Site.buildProtocol(self, addr)

@@ -23,7 +23,8 @@ from ..via import parseVia
 from .channel import GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
-from .representation import writeError
+from .representation import securityHeaders, writeError
+from .status import HealthResource, MetricsResource, Status, landingPage
 from .simple import SimpleResource
 from .upload import UploadResource
 
@@ -36,9 +37,10 @@ class RootResource(Resource):
     with the bare server URL, and the parent of everything else.
     """
 
-    def __init__(self, upload: Optional[Resource] = None) -> None:
+    def __init__(self, upload: Optional[Resource] = None, status: Optional[Status] = None) -> None:
         Resource.__init__(self)
         self.upload = upload
+        self.status = status
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
@@ -51,11 +53,16 @@ class RootResource(Resource):
         return self.upload.render(request)
 
     def render_GET(self, request: IRequest) -> bytes:
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return (
-            b"cheesecache: a Python package index.\n"
-            b"Install with: pip install --index-url <this server>/simple/ <project>\n"
-        )
+        if self.status is None:
+            request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+            return (
+                b"cheesecache: a Python package index.\n"
+                b"Install with: pip install --index-url <this server>/simple/ <project>\n"
+            )
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-store")
+        securityHeaders(request)
+        return landingPage(self.status)
 
 
 class _NotFound(Resource):
@@ -115,6 +122,7 @@ def makeRoot(
     authenticator: Optional[Authenticator] = None,
     reactor: Any = None,
     readAuth: bool = False,
+    status: Optional[Status] = None,
 ) -> Resource:
     """
     The whole resource tree.
@@ -127,13 +135,18 @@ def makeRoot(
     upload = None
     if private is not None:
         upload = UploadResource(private, authenticator, reactor)
-    root = RootResource(upload)
+    root = RootResource(upload, status)
+    manage = Resource()
+    root.putChild(b"-", manage)
     if upload is not None:
         root.putChild(b"legacy", upload)
-        manage = Resource()
         for action in ACTIONS:
             manage.putChild(action.encode(), ManageAction(private, authenticator, action))
-        root.putChild(b"-", manage)
+    if status is not None:
+        if upload is not None:
+            status.uploads = upload.outcomes
+        manage.putChild(b"health", HealthResource(status))
+        manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
     root.putChild(
         b"simple",
@@ -148,7 +161,9 @@ def makeRoot(
     return LoopGuard(top, pseudonym)
 
 
-def makeSite(root: Resource, **channelSettings: Any) -> server.Site:
+def makeSite(
+    root: Resource, status: Optional[Status] = None, **channelSettings: Any
+) -> server.Site:
     """
     A Site for C{root}: deadlines against slow clients (see
     L{GuardedChannel}; C{channelSettings} override them), and Twisted's own
@@ -161,4 +176,6 @@ def makeSite(root: Resource, **channelSettings: Any) -> server.Site:
         ),
     )
     site.channelSettings.update(channelSettings)
+    if status is not None:
+        site.requestObservers.append(status.requests.record)
     return site

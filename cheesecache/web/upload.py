@@ -12,7 +12,7 @@ reactor thread, then validated and stored by the L{PrivateStore}.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import attrs
 from twisted.internet.defer import inlineCallbacks
@@ -71,6 +71,8 @@ class UploadResource(Resource):
     store: PrivateStore
     authenticator: Optional[Authenticator]
     reactor: Any
+    #: Uploads by outcome (accepted, duplicate, rejected), for metrics.
+    outcomes: Dict[str, int] = attrs.field(factory=dict)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -121,6 +123,10 @@ class UploadResource(Resource):
             return answer(request, 500, "Internal Server Error: the project's record is unreadable")
         finally:
             form.discard()
+        kind = {Rejection: "rejected", AlreadyUploaded: "duplicate"}.get(
+            type(decision), "accepted"
+        )
+        self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
         if isinstance(decision, Rejection):
             log.info(
                 "Upload by {user} refused: {code} {message}",
