@@ -22,7 +22,6 @@ from ..filefetch import FileFetcher
 from ..index import ISource, UpstreamSource
 from ..metrics import CounterVec, Family, counter, gauge, one, render
 from ..private import PrivateStore
-from .representation import securityHeaders
 
 #: The first path segment of each kind of request, for per-route counts.
 _ROUTES = {b"simple": "simple", b"files": "files", b"legacy": "upload", b"-": "manage"}
