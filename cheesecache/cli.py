@@ -12,6 +12,8 @@ on the server's host, next to the running daemon (which notices changes).
     cheesecache token list
     cheesecache token revoke ID
     cheesecache warm --index URL -r requirements.txt   (see cheesecache.warm)
+    cheesecache stats
+    cheesecache gc --max-cache-size 10G [--dry-run]
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("username")
     q.add_argument("--users", required=True, help="the htpasswd file (created if need be)")
     q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    withData(sub.add_parser("stats", help="what the cache holds"))
+    q = withData(sub.add_parser("gc", help="evict least recently used upstream files and pages"))
+    q.add_argument("--max-cache-size", required=True, help="e.g. 10G")
+    q.add_argument("--dry-run", action="store_true", help="only say what would go")
     q = sub.add_parser("token", help="upload tokens (password of the user __token__)")
     tokens = q.add_subparsers(dest="tokenCommand", required=True)
     t = withData(tokens.add_parser("create", help="create a token; it is shown once"))
@@ -142,6 +148,14 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
             setPassword(FilePath(os.path.abspath(args.users)), args.username, password)
             stdout.write(f"{args.username} can now log in.\n")
             return 0
+        if args.command == "stats":
+            from .eviction import statsCommand
+
+            return statsCommand(_dataDir(args), stdout)
+        if args.command == "gc":
+            from .eviction import gcCommand, parseSize
+
+            return gcCommand(_dataDir(args), parseSize(args.max_cache_size), stdout, args.dry_run)
         if args.command == "token":
             from .tokens import TokenStore
 

@@ -13,6 +13,8 @@ Example::
     users = "/etc/cheesecache/users.htpasswd"   # htpasswd -B; needed to upload
     max-upload-size = 100                      # megabytes
     read-auth = false                          # true: reads need credentials too
+    log-format = "text"                        # or "json"
+    max-cache-size = "20G"                     # LRU-evict upstream files beyond this
 
     [[permission]]       # only these users may upload acme-* projects
     match = "acme-*"
@@ -80,6 +82,8 @@ class Config:
     users: Optional[str] = None
     maxUploadSize: Optional[float] = None
     readAuth: Optional[bool] = None
+    logFormat: Optional[str] = None
+    maxCacheSize: Optional[str] = None
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -119,7 +123,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
-    "max-upload-size", "read-auth", "permission",
+    "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size",
 }
 
 
@@ -171,6 +175,21 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["users"] = _expect(data["users"], str, "users")
     if "read-auth" in data:
         kw["readAuth"] = _expect(data["read-auth"], bool, "read-auth")
+    if "max-cache-size" in data:
+        value = data["max-cache-size"]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ConfigError(f"max-cache-size: expected a size like \"10G\", got {value!r}")
+        from .eviction import parseSize
+
+        try:
+            parseSize(str(value))
+        except ValueError as e:
+            raise ConfigError(f"max-cache-size: {e}") from e
+        kw["maxCacheSize"] = str(value)
+    if "log-format" in data:
+        kw["logFormat"] = _expect(data["log-format"], str, "log-format")
+        if kw["logFormat"] not in ("text", "json"):
+            raise ConfigError("log-format: must be \"text\" or \"json\"")
     permissions = []
     for i, entry in enumerate(_expect(data.get("permission", []), list, "permission")):
         key = f"permission[{i}]"

@@ -17,7 +17,7 @@ import hashlib
 from typing import BinaryIO, Callable, Dict, List, Optional, Sequence
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
@@ -55,6 +55,16 @@ class Download:
     state: State = State.CONNECTING
     error: Optional[str] = None
     _listeners: List[Callable[[], None]] = attrs.field(factory=list)
+    #: Stops the transfer (set while one runs).
+    _stop: Optional[Callable[[Exception], None]] = None
+
+    def cancel(self, reason: str) -> None:
+        """
+        Give up on this download (shutting down): followers are aborted and
+        the temporary file is removed, as for any failure.
+        """
+        if self._stop is not None and self.state in (State.CONNECTING, State.STREAMING):
+            self._stop(UpstreamError(reason))
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """
@@ -122,9 +132,35 @@ class FileFetcher:
     #: Bytes received from upstreams, and downloads that failed.
     bytesFetched: int = 0
     failed: int = 0
+    #: Called with the size of each file kept (the evictor's cue).
+    onStored: Optional[Callable[[int], None]] = None
 
     def inProgress(self, key: str) -> Optional[Download]:
         return self._downloads.get(key)
+
+    def drain(self, timeout: float) -> "Deferred[None]":
+        """
+        Wait for the downloads in progress to finish (so their clients get
+        whole files), for at most C{timeout} seconds; then cancel the rest,
+        which leaves nothing behind.  Called on shutdown.
+        """
+        downloads = list(self._downloads.values())
+        if not downloads:
+            return succeed(None)
+        log.info("Waiting up to {timeout}s for {n} downloads", timeout=timeout, n=len(downloads))
+        waiting = DeferredList([d.whenDone() for d in downloads], consumeErrors=True)
+        finished: Deferred[None] = Deferred()
+        waiting.addBoth(lambda _: finished.called or finished.callback(None))
+
+        def giveUp() -> None:
+            for download in list(self._downloads.values()):
+                download.cancel("cheesecache is shutting down")
+            if not finished.called:
+                finished.callback(None)
+
+        timer = self.clock.callLater(timeout, giveUp)
+        finished.addBoth(lambda result: timer.active() and timer.cancel() or result)
+        return finished
 
     def fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str] = ()) -> Download:
         """
@@ -199,6 +235,8 @@ class FileFetcher:
             download.total = download.written
             download.state = State.DONE
             del self._downloads[f.key]
+            if self.onStored is not None:
+                self.onStored(download.written)
             log.info(
                 "Cached {filename} ({size} bytes)",
                 filename=f.filename, size=download.written,
@@ -220,10 +258,12 @@ class FileFetcher:
                     )
             download.state = State.STREAMING
             download._notify()
-            done, _ = readBody(response, chunk, self.clock, self.idleTimeout)
+            done, abort = readBody(response, chunk, self.clock, self.idleTimeout)
+            download._stop = abort
             return done
 
         d = upstream.get(f.url, via=via)
+        download._stop = lambda reason: d.cancel()
         d.addCallback(gotResponse)
         d.addCallbacks(finished, lambda failure: fail(str(failure.value)))
         d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))

@@ -58,6 +58,8 @@ class Options(usage.Options):
     ]
     optParameters = [
         ["config", "c", None, "A TOML configuration file (flags override it)."],
+        ["log-format", None, None, "text (default) or json: structured events, one JSON object a line."],
+        ["max-cache-size", None, None, "Evict least recently used upstream files and pages beyond this size (e.g. 10G; default: no limit)."],
         ["data-dir", "d", None, "Directory for cached pages and files."],
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
@@ -106,6 +108,21 @@ class Options(usage.Options):
         if self["read-auth"] and not self["users"]:
             raise ConfigError("--read-auth: needs a users file (--users FILE)")
         self["permissions"] = config.permissions
+        if self["max-cache-size"] is None:
+            self["max-cache-size"] = config.maxCacheSize
+        if self["max-cache-size"] is not None:
+            from .eviction import parseSize
+
+            try:
+                self["max-cache-size"] = parseSize(str(self["max-cache-size"]))
+            except ValueError as e:
+                raise ConfigError(f"--max-cache-size: {e}")
+            if self["max-cache-size"] <= 0:
+                raise ConfigError("--max-cache-size: must be positive")
+        if self["log-format"] is None:
+            self["log-format"] = config.logFormat or "text"
+        if self["log-format"] not in ("text", "json"):
+            raise ConfigError("--log-format: must be text or json")
         if self["max-upload-size"] is None:
             self["max-upload-size"] = config.maxUploadSize or 100.0
         if self["max-upload-size"] <= 0:
@@ -148,18 +165,56 @@ def instancePseudonym(dataDir: FilePath) -> str:
 
 class CheesecacheService(service.MultiService):
     """
-    The whole server: its listening ports, and the upstream connection pool
-    to close on stop.
+    The whole server: its listening ports, background jobs, and the
+    upstream connection pool.
+
+    On stop (SIGTERM) the ports close first, then downloads in progress get
+    C{drainTimeout} seconds to finish (their clients then have whole files),
+    and whatever is still running is cancelled, leaving no partial file.
     """
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(
+        self, pool: Any, fetcher: Any = None, logObserver: Any = None, drainTimeout: float = 30.0
+    ) -> None:
         service.MultiService.__init__(self)
         self.pool = pool
+        self.fetcher = fetcher
+        self.logObserver = logObserver
+        self.drainTimeout = drainTimeout
+
+    def setServiceParent(self, parent: Any) -> None:
+        # twistd uses an ILogObserver component of its application, if any.
+        if self.logObserver is not None and hasattr(parent, "setComponent"):
+            from twisted.logger import ILogObserver
+
+            parent.setComponent(ILogObserver, self.logObserver)
+        service.MultiService.setServiceParent(self, parent)
 
     def stopService(self) -> "Deferred[None]":
         d = service.MultiService.stopService(self)
+        if self.fetcher is not None:
+            d.addCallback(lambda _: self.fetcher.drain(self.drainTimeout))
         d.addCallback(lambda _: self.pool.closeCachedConnections())
         return d
+
+
+def jsonLogObserver(options: Options) -> Any:
+    """
+    A JSON log observer writing where twistd would write its text log
+    (C{--logfile}, rotated as twistd does; standard output for C{-}).
+    """
+    import sys
+
+    from twisted.logger import jsonFileLogObserver
+    from twisted.python.logfile import LogFile
+
+    parent = getattr(options, "parent", None)
+    logfile = parent.get("logfile") if parent is not None else None
+    nodaemon = parent.get("nodaemon") if parent is not None else True
+    if logfile == "-" or (not logfile and nodaemon):
+        return jsonFileLogObserver(sys.stdout)
+    path = os.path.abspath(logfile or "twistd.log")
+    return jsonFileLogObserver(LogFile.fromFullPath(path))  # type: ignore[arg-type]
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> service.IService:
@@ -177,6 +232,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .config import mayUpload
     from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
+    from .eviction import AccessLog, Evictor
     from .private import PrivateStore
     from .privatesource import PrivateSource
     from .uploadcheck import UploadPolicy
@@ -251,7 +307,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     else:
         log.info("No --users file: uploads are disabled")
     fetcher = FileFetcher(store, reactor)
-    status = Status(index.sources, fetcher, private=private)
+    evictor = accessLog = None
+    if options["max-cache-size"]:
+        evictor = Evictor(dataDir, options["max-cache-size"], reactor, reactor.getThreadPool())
+        accessLog = AccessLog(store, reactor)
+        fetcher.onStored = evictor.noteAdded
+        log.info("Cache limited to {size} bytes", size=options["max-cache-size"])
+    status = Status(index.sources, fetcher, private=private, evictor=evictor)
     root = makeRoot(
         index,
         store,
@@ -263,10 +325,16 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         reactor=reactor,
         readAuth=options["read-auth"],
         status=status,
+        accessLog=accessLog,
     )
     # Room for the form fields around the largest file.
     site = makeSite(root, status, maxBodySize=maxUpload + 1024 * 1024)
-    top = CheesecacheService(pool)
+    top = CheesecacheService(
+        pool, fetcher,
+        jsonLogObserver(options) if options["log-format"] == "json" else None,
+    )
+    if evictor is not None:
+        evictor.setServiceParent(top)
     for description in options["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)
         StreamServerEndpointService(endpoint, site).setServiceParent(top)

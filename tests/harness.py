@@ -26,6 +26,7 @@ from cheesecache.private import PrivateStore
 from cheesecache.privatesource import PrivateSource
 from cheesecache.uploadcheck import UploadPolicy
 from cheesecache.users import HtpasswdChecker, setPassword
+from cheesecache.eviction import AccessLog, Evictor
 from cheesecache.filefetch import FileFetcher
 from cheesecache.freshness import Policy
 from cheesecache.index import Index, UpstreamSource
@@ -76,6 +77,7 @@ class Harness:
         maxUploadSize: int = 100 * 1024 * 1024,
         readAuth: bool = False,
         permissions: Sequence[Any] = (),
+        maxCacheSize: Optional[int] = None,
     ) -> None:
         self.testCase = testCase
         self.clock = Clock()
@@ -142,12 +144,23 @@ class Harness:
             )
         self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
-        self.status = Status(self.index.sources, self.fetcher, private=self.private)
+        self.evictor = self.accessLog = None
+        if maxCacheSize is not None:
+            self.evictor = Evictor(
+                self.dataDir, maxCacheSize, reactor, reactor.getThreadPool(),
+                interval=3600, minAge=0,
+            )
+            self.accessLog = AccessLog(self.store, reactor)
+            self.fetcher.onStored = self.evictor.noteAdded
+        self.status = Status(
+            self.index.sources, self.fetcher, private=self.private, evictor=self.evictor
+        )
         site = makeSite(
             makeRoot(
                 self.index, self.store, self.fetcher, self.metadata, pseudonym,
                 private=self.private, authenticator=self.authenticator,
                 reactor=reactor, readAuth=readAuth, status=self.status,
+                accessLog=self.accessLog,
             ),
             self.status,
             **(channelSettings or {}),

@@ -10,7 +10,7 @@ at byte 0, so no client waits for the whole file.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
 import attrs
 from twisted.internet.defer import Deferred
@@ -214,6 +214,9 @@ class FilesResource(Resource):
     fetcher: FileFetcher
     metadata: MetadataService
     scope: str = "public"
+    #: Records when blobs are served, for LRU eviction (none without a
+    #: cache size limit).
+    accessLog: Optional[Any] = None
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -238,7 +241,7 @@ class FilesResource(Resource):
         if filename.endswith(".metadata"):
             return self._metadata(request, name, key, filename[: -len(".metadata")])
         if self.store.exists(key):
-            return serveBlob(request, self.store.path(key).path, _etag(key), self.scope)
+            return self._blobBody(request, key)
         via = parseVia(request.getHeader(b"via"))
         return renderLater(
             request,
@@ -285,12 +288,14 @@ class FilesResource(Resource):
             self.index.forgetRendered(name)
 
     def _blobBody(self, request: IRequest, key: str) -> object:
+        if self.accessLog is not None:
+            self.accessLog.touch(key)
         return serveBlob(request, self.store.path(key).path, _etag(key), self.scope)
 
     def _metadata(self, request: IRequest, name: str, key: str, filename: str) -> object:
         mkey = key + ".metadata"
         if self.store.exists(mkey):
-            return serveBlob(request, self.store.path(mkey).path, None, self.scope)
+            return self._blobBody(request, mkey)
 
         via = parseVia(request.getHeader(b"via"))
 

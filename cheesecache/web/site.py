@@ -123,6 +123,7 @@ def makeRoot(
     reactor: Any = None,
     readAuth: bool = False,
     status: Optional[Status] = None,
+    accessLog: Optional[Any] = None,
 ) -> Resource:
     """
     The whole resource tree.
@@ -152,7 +153,9 @@ def makeRoot(
         b"simple",
         SimpleResource(index, lambda page: withKnownMetadata(page, store), scope),
     )
-    root.putChild(b"files", FilesResource(index, store, fetcher, metadata, scope))
+    root.putChild(
+        b"files", FilesResource(index, store, fetcher, metadata, scope, accessLog)
+    )
     top: Resource = root
     if readAuth:
         if authenticator is None:

@@ -208,8 +208,8 @@ def landingPage(status: Status) -> bytes:
     health = status.health()
     rate = status.hitRate()
     private = status.private.projects() if status.private is not None else ()
-    usage = getattr(status.evictor, "lastUsage", None)
-    size = "unknown" if usage is None else f"{getattr(usage, 'totalBytes', 0) / 1e6:.1f} MB"
+    cacheSize = getattr(status.evictor, "cacheSize", None)
+    size = "not measured (no --max-cache-size)" if cacheSize is None else f"{cacheSize / 1e6:.1f} MB"
     rows = "".join(
         f"<tr><td>{escape(u['name'])}</td><td>{escape(u['url'])}</td>"
         f"<td>{'offline' if u['offline'] else {True: 'reachable', False: 'failing', None: 'not asked yet'}[u['reachable']]}"
