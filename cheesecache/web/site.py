@@ -27,6 +27,7 @@ from .representation import securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
 from .simple import SimpleResource
 from .upload import UploadResource
+from .warmresource import WarmResource
 
 log = Logger()
 
@@ -143,6 +144,7 @@ def makeRoot(
         root.putChild(b"legacy", upload)
         for action in ACTIONS:
             manage.putChild(action.encode(), ManageAction(private, authenticator, action))
+    manage.putChild(b"warm", WarmResource(authenticator, reactor))
     if status is not None:
         if upload is not None:
             status.uploads = upload.outcomes

@@ -1,0 +1,119 @@
+# -*- test-case-name: tests.test_warm_endpoint -*-
+"""
+C{POST /-/warm}: warm the cache of a remote host from a requirements file,
+the same as C{cheesecache warm} run on the host.
+
+The body is the requirements file (includes are refused: there is no file
+system to read them from); C{python-version} and C{platform} (repeatable)
+query parameters choose the target.  Credentials are required.  The server
+warms itself by fetching through its own address, exactly as a client would,
+so everything a client gets afterwards is what was warmed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+from urllib.parse import quote
+
+import attrs
+from twisted.internet.defer import inlineCallbacks
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+
+from ..auth import Authenticator, refuse
+from ..warm import RequirementsError, Target, Warmer, parseRequirements
+from .asyncrender import renderLater
+from .representation import writeError
+
+log = Logger()
+
+MAX_REQUIREMENTS = 1024 * 1024
+
+
+def _selfClient(reactor: Any, secure: bool) -> Any:
+    """
+    An HTTP client for requests to this server's own socket address: over
+    TLS the certificate is for the public name, not the address, and the
+    peer is this very process, so it is not verified.
+    """
+    import treq
+    from twisted.internet.ssl import CertificateOptions
+    from twisted.web.client import Agent, HTTPConnectionPool
+    from twisted.web.iweb import IPolicyForHTTPS
+    from zope.interface import implementer
+
+    class _Unverified:
+        def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
+            from OpenSSL import SSL
+
+            connection = SSL.Connection(CertificateOptions(verify=False).getContext(), None)
+            connection.set_app_data(tlsProtocol)
+            return connection
+
+    @implementer(IPolicyForHTTPS)
+    class _Ourselves:
+        def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+            return _Unverified()
+
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    if secure:
+        return treq.client.HTTPClient(Agent(reactor, contextFactory=_Ourselves(), pool=pool))
+    return treq.client.HTTPClient(Agent(reactor, pool=pool))
+
+
+@attrs.define(eq=False)
+class WarmResource(Resource):
+    """
+    Warms the cache on request.
+    """
+
+    authenticator: Optional[Authenticator]
+    reactor: Any
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def render_POST(self, request: IRequest) -> object:
+        if self.authenticator is None:
+            return writeError(request, 403, "Forbidden: no users file (--users FILE)")
+        d = self.authenticator.authenticate(request)
+        d.addCallback(lambda user: self._warm(request, user.username))
+        return renderLater(request, d, lambda request, body: body, refuse)
+
+    @inlineCallbacks
+    def _warm(self, request: IRequest, username: str):  # type: ignore[no-untyped-def]
+        request.content.seek(0)
+        text = request.content.read(MAX_REQUIREMENTS + 1)
+        if len(text) > MAX_REQUIREMENTS:
+            return writeError(request, 413, "Content Too Large: requirements over 1 MiB")
+
+        def noIncludes(path: str) -> str:
+            raise RequirementsError(f"includes are not possible here: {path}")
+
+        args = request.args
+        try:
+            wanted = parseRequirements(text.decode("utf-8"), "<request body>", noIncludes)
+            target = Target.fromOptions(
+                (args.get(b"python-version") or [b""])[0].decode() or None,
+                [p.decode() for p in args.get(b"platform", [])],
+            )
+        except (RequirementsError, UnicodeDecodeError, ValueError) as e:
+            return writeError(request, 400, f"Bad Request: {e}")
+        host = request.getHost()
+        secure = request.isSecure()
+        credentials = ""
+        if request.getUser():
+            credentials = (
+                quote(request.getUser().decode(), safe="") + ":"
+                + quote(request.getPassword().decode(), safe="") + "@"
+            )
+        index = f"{'https' if secure else 'http'}://{credentials}{host.host}:{host.port}/simple/"
+        log.info("{user} warms {n} requirements", user=username, n=len(wanted.requirements))
+        warmer = Warmer(_selfClient(self.reactor, secure), index, target, reactor=self.reactor)
+        report = yield warmer.warm(wanted.requirements, wanted.constraints, wanted.allowPre)
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-store")
+        return json.dumps(report.toJSON(), indent=1).encode() + b"\n"

@@ -1,0 +1,50 @@
+"""
+Tests for C{POST /-/warm} (L{cheesecache.web.warmresource}).
+"""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+
+from .fakeindex import Dist, FakeIndex
+from .harness import Harness, serveIndex
+from .test_upload import ALICE
+from .wheels import makeWheel
+
+
+class WarmEndpointTests(TestCase):
+    """
+    Warming a server over HTTP.
+    """
+
+    @inlineCallbacks
+    def test_warm(self):  # type: ignore[no-untyped-def]
+        """
+        With credentials, a requirements body is resolved and every chosen
+        file (dependencies included) ends up in the store; without, 401;
+        a bad body is a 400.
+        """
+        upstream = FakeIndex()
+        for name, requires in (("alpha", ["beta"]), ("beta", [])):
+            filename, data = makeWheel(name, "1.0", requires=requires)
+            upstream.add(name, Dist(filename, data))
+        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        response, _ = yield harness.get("/-/warm", method="POST", body=b"alpha\n")
+        self.assertEqual(response.code, 401)
+        response, body = yield harness.get(
+            "/-/warm", {"Authorization": ALICE, "Content-Type": "text/plain"},
+            method="POST", body=b"alpha\n",
+        )
+        self.assertEqual(response.code, 200, body)
+        report = json.loads(body)
+        self.assertEqual(report["failed"], [], report)
+        for dists in upstream.projects.values():
+            self.assertTrue(harness.store.exists(dists[0].sha256))
+        response, body = yield harness.get(
+            "/-/warm", {"Authorization": ALICE}, method="POST", body=b"-r other.txt\n",
+        )
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"includes", body)
