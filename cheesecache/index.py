@@ -91,6 +91,12 @@ class ISource(Interface):
         The entry held in memory for a page, if any.
         """
 
+    def pageNow(name: Optional[str]) -> Optional[Lookup]:
+        """
+        The page, if it can be answered at once from memory without any I/O
+        (fresh, or offline); C{None} when L{page} must be asked.
+        """
+
 
 @implementer(ISource)
 @attrs.define
@@ -147,6 +153,18 @@ class UpstreamSource:
         self._entries[name] = entry
         if persist:
             self.store.save(self.sourceID, name, entry)
+
+    def pageNow(self, name: Optional[str]) -> Optional[Lookup]:
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        if self.offline:
+            self.hits += 1
+            return Lookup(entry, stale=self.policy.decide(entry, self.clock.seconds()) is not Decision.USE)
+        if self.policy.decide(entry, self.clock.seconds()) is Decision.USE:
+            self.hits += 1
+            return Lookup(entry, stale=entry.retryAt > 0)
+        return None
 
     def page(self, name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
         entry = self._cached(name)
@@ -270,6 +288,23 @@ class Index:
         byName = {s.name: s for s in self.sources}
         route = routeFor(name, self.routes, [s.name for s in self.sources])
         return [byName[n] for n in route.sources if n in byName], route.merge
+
+    def projectNow(self, name: str) -> Optional[Found]:
+        """
+        The page of project C{name} if every source on its route can answer
+        from memory at once (the common, warm case), else C{None}: then
+        L{project} must be asked.  C{name} must be normalized.
+        """
+        sources, merge = self._sourcesFor(name)
+        if merge:
+            return None
+        for source in sources:
+            lookup = source.pageNow(name)
+            if lookup is None:
+                return None
+            if lookup.entry.found:
+                return Found(lookup, source)
+        return None
 
     @inlineCallbacks
     def project(self, name: str, via: Via = ()):  # type: ignore[no-untyped-def]

@@ -9,10 +9,12 @@ confusion).
 
 from __future__ import annotations
 
+import os
 from typing import Dict, Optional, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from .config import PRIVATE
@@ -34,8 +36,18 @@ class PrivateSource:
     """
 
     store: PrivateStore
+    clock: IReactorTime
     name: str = PRIVATE
-    _entries: Dict[Optional[str], Tuple[object, PageEntry]] = attrs.field(factory=dict)
+    #: Seconds between two looks at the private folder's time (changes by
+    #: this server are seen at once; by the command-line tool, within this).
+    recheck: float = 0.2
+    _entries: Dict[Optional[str], Tuple[object, PageEntry, int]] = attrs.field(factory=dict)
+    _lastStamp: int = 0
+    _stampedAt: float = -1.0
+
+    @property
+    def _root(self) -> str:
+        return self.store.root.path
 
     def fileUpstream(self) -> Optional[Upstream]:
         return None
@@ -46,6 +58,39 @@ class PrivateSource:
 
     def page(self, name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
         try:
+            return succeed(self._lookup(name))
+        except SourcesUnavailable as e:
+            return fail(e)
+
+    def pageNow(self, name: Optional[str]) -> Optional[Lookup]:
+        try:
+            return self._lookup(name)
+        except SourcesUnavailable:
+            return None
+
+    def _stamp(self) -> int:
+        """
+        The private folder's modification time: every change to a record
+        (here or by the command-line tool) renames a file into it, so while
+        it stays the same, so do the answers.  One C{stat} instead of
+        reading records on every request.
+        """
+        now = self.clock.seconds()
+        if 0 <= now - self._stampedAt < self.recheck:
+            return self._lastStamp
+        try:
+            self._lastStamp = os.stat(self._root).st_mtime_ns
+        except FileNotFoundError:
+            self._lastStamp = 0
+        self._stampedAt = now
+        return self._lastStamp
+
+    def _lookup(self, name: Optional[str]) -> Lookup:
+        now = self._stamp()
+        cached = self._entries.get(name)
+        if cached is not None and now == cached[2]:
+            return Lookup(cached[1])
+        try:
             if name is None:
                 version: object = self.store.projects()
                 content: object = None
@@ -53,17 +98,17 @@ class PrivateSource:
                 version = self.store.record(name)
         except CorruptRecord as e:
             # Never fall through to an upstream for a name we cannot read.
-            return fail(SourcesUnavailable(f"private record unreadable: {e}"))
-        cached = self._entries.get(name)
+            raise SourcesUnavailable(f"private record unreadable: {e}") from e
         if cached is not None and (cached[0] is version or cached[0] == version and name is None):
-            return succeed(Lookup(cached[1]))
+            self._entries[name] = (version, cached[1], now)
+            return Lookup(cached[1])
         if name is None:
             content = ProjectList(version)  # type: ignore[arg-type]
         else:
             content = None if version is None else version.toPage()  # type: ignore[attr-defined]
         entry = PageEntry(content, f"private:{name or ''}", Validators(), 0.0)  # type: ignore[arg-type]
-        self._entries[name] = (version, entry)
-        return succeed(Lookup(entry))
+        self._entries[name] = (version, entry, now)
+        return Lookup(entry)
 
     def forget(self, name: str) -> None:
         """
@@ -71,3 +116,4 @@ class PrivateSource:
         """
         self._entries.pop(normalize(name), None)
         self._entries.pop(None, None)
+        self._stampedAt = -1.0

@@ -195,26 +195,39 @@ class CheesecacheService(service.MultiService):
         if self.fetcher is not None:
             d.addCallback(lambda _: self.fetcher.drain(self.drainTimeout))
         d.addCallback(lambda _: self.pool.closeCachedConnections())
+        flush = getattr(self.logObserver, "flush", None)
+        if flush is not None:
+            d.addBoth(lambda result: (flush(), result)[1])
         return d
 
 
-def jsonLogObserver(options: Options) -> Any:
+def logObserver(options: Options, reactor: Any) -> Any:
     """
-    A JSON log observer writing where twistd would write its text log
-    (C{--logfile}, rotated as twistd does; standard output for C{-}).
+    The observer for twistd's log, writing where twistd would write its
+    text log (C{--logfile}, rotated as twistd does; standard output for
+    C{-} or in the foreground), as text or JSON (C{--log-format}), in
+    batches (see L{cheesecache.logs}).
     """
     import sys
 
-    from twisted.logger import jsonFileLogObserver
     from twisted.python.logfile import LogFile
+
+    from .logs import BufferedLogObserver
 
     parent = getattr(options, "parent", None)
     logfile = parent.get("logfile") if parent is not None else None
     nodaemon = parent.get("nodaemon") if parent is not None else True
+    syslog = parent.get("syslog") if parent is not None else False
+    if syslog:
+        return None  # twistd's syslog observer, as asked
     if logfile == "-" or (not logfile and nodaemon):
-        return jsonFileLogObserver(sys.stdout)
-    path = os.path.abspath(logfile or "twistd.log")
-    return jsonFileLogObserver(LogFile.fromFullPath(path))  # type: ignore[arg-type]
+        out: Any = sys.stdout
+    else:
+        out = LogFile.fromFullPath(os.path.abspath(logfile or "twistd.log"))
+    return BufferedLogObserver(
+        out, reactor.callLater, lambda: bool(reactor.running),
+        json=options["log-format"] == "json",
+    )
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> service.IService:
@@ -281,7 +294,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
             mayUpload=lambda user, name: mayUpload(permissions, user, name),
         ),
     )
-    privateSource = PrivateSource(private)
+    privateSource = PrivateSource(private, reactor)
     index = Index([privateSource, *sources], options["routes"])
 
     def changed(name: str) -> None:
@@ -329,10 +342,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     )
     # Room for the form fields around the largest file.
     site = makeSite(root, status, maxBodySize=maxUpload + 1024 * 1024)
-    top = CheesecacheService(
-        pool, fetcher,
-        jsonLogObserver(options) if options["log-format"] == "json" else None,
-    )
+    top = CheesecacheService(pool, fetcher, logObserver(options, reactor))
     if evictor is not None:
         evictor.setServiceParent(top)
     for description in options["listen"]:

@@ -120,7 +120,7 @@ class Harness:
                 mayUpload=lambda user, name: mayUpload(tuple(permissions), user, name),
             ),
         )
-        self.privateSource = PrivateSource(self.private)
+        self.privateSource = PrivateSource(self.private, self.clock)
         self.index = Index([self.privateSource, *self.sources], routes)
 
         def changed(name: str) -> None:

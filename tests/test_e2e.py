@@ -234,6 +234,10 @@ class InstallTests(TestCase):
         )
         self.assertEqual(code, 0, output + server.log())
         self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        for _ in range(40):  # the access log is written in batches
+            if '"HEAD /files/' in server.log():
+                break
+            yield sleep(0.05)
         self.assertIn('"HEAD /files/', server.log())
 
     @inlineCallbacks

@@ -46,7 +46,7 @@ class FuzzTests(SynchronousTestCase):
         source = UpstreamSource(upstream, PageStore(self.dataDir.child("pages")), clock, offline=True)
         private = PrivateStore(self.dataDir, blobs, clock)
         root = makeRoot(
-            Index([PrivateSource(private), source]), blobs, FileFetcher(blobs, clock),
+            Index([PrivateSource(private, clock), source]), blobs, FileFetcher(blobs, clock),
             MetadataService(blobs, clock), private=private, reactor=clock,
         )
         self.treq = StubTreq(root)

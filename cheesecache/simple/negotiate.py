@@ -8,6 +8,7 @@ answer is C{text/html} (as the public index does; never 406 or 300).
 
 from __future__ import annotations
 
+import functools
 from typing import List, Optional, Tuple
 
 from .render import HTML_TYPE, JSON_TYPE, TEXT_HTML
@@ -65,6 +66,7 @@ def _quality(ranges: List[Tuple[str, float]], offer: str) -> float:
     return best[1]
 
 
+@functools.lru_cache(maxsize=512)
 def negotiate(accept: Optional[str]) -> str:
     """
     Choose the content type to answer a Simple page request with.

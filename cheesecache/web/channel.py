@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from twisted.logger import Logger
-from twisted.web import http, server
+from twisted.web import server
+from twisted.web.http import HTTPChannel
 
 log = Logger()
 
 
-class GuardedChannel(http.HTTPChannel):
+class GuardedChannel(HTTPChannel):
     """
     An HTTP/1.1 channel with deadlines against slow clients.
 
@@ -39,6 +40,8 @@ class GuardedChannel(http.HTTPChannel):
     writeStallTimeout = 120.0
     maxBodySize = 1024 * 1024 * 1024
 
+    _host: Optional[Any] = None
+    _peer: Optional[Any] = None
     _headerTimer: Optional[Any] = None
     _bodyTimer: Optional[Any] = None
     _stallTimer: Optional[Any] = None
@@ -57,13 +60,24 @@ class GuardedChannel(http.HTTPChannel):
         )
         self.transport.abortConnection()
 
+    def getHost(self) -> Any:
+        # Twisted asks for every request; the answer never changes.
+        if self._host is None:
+            self._host = HTTPChannel.getHost(self)
+        return self._host
+
+    def getPeer(self) -> Any:
+        if self._peer is None:
+            self._peer = HTTPChannel.getPeer(self)
+        return self._peer
+
     def lineReceived(self, line: bytes) -> None:
         if self._headerTimer is None:
             self._headerTimer = self.callLater(
                 self.headerDeadline, self._abort,
                 f"request headers not complete within {self.headerDeadline}s",
             )
-        http.HTTPChannel.lineReceived(self, line)
+        HTTPChannel.lineReceived(self, line)
 
     def allHeadersReceived(self) -> None:
         self._cancel("_headerTimer")
@@ -76,7 +90,7 @@ class GuardedChannel(http.HTTPChannel):
             self._bodyTimer = self.callLater(
                 deadline, self._abort, f"request body not complete within {deadline:.0f}s"
             )
-        http.HTTPChannel.allHeadersReceived(self)
+        HTTPChannel.allHeadersReceived(self)
 
     def _refuseBody(self) -> None:
         message = (
@@ -92,7 +106,7 @@ class GuardedChannel(http.HTTPChannel):
 
     def allContentReceived(self) -> None:
         self._cancel("_bodyTimer")
-        http.HTTPChannel.allContentReceived(self)
+        HTTPChannel.allContentReceived(self)
 
     def pauseProducing(self) -> None:
         if self._stallTimer is None:
@@ -100,16 +114,16 @@ class GuardedChannel(http.HTTPChannel):
                 self.writeStallTimeout, self._abort,
                 f"client read nothing for {self.writeStallTimeout}s",
             )
-        http.HTTPChannel.pauseProducing(self)
+        HTTPChannel.pauseProducing(self)
 
     def resumeProducing(self) -> None:
         self._cancel("_stallTimer")
-        http.HTTPChannel.resumeProducing(self)
+        HTTPChannel.resumeProducing(self)
 
     def connectionLost(self, reason: Any) -> None:
         for name in ("_headerTimer", "_bodyTimer", "_stallTimer"):
             self._cancel(name)
-        http.HTTPChannel.connectionLost(self, reason)
+        HTTPChannel.connectionLost(self, reason)
 
 
 class GuardedSite(server.Site):

@@ -16,7 +16,8 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http, static
+from twisted.web import static
+from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -75,7 +76,7 @@ class BlobFile(static.File):
 
     def render_GET(self, request: IRequest) -> object:
         _fileHeaders(request, self.etag, self.scope)
-        if self.etag and request.setETag(f'"{self.etag}"'.encode()) == http.CACHED:
+        if self.etag and request.setETag(f'"{self.etag}"'.encode()) == CACHED:
             return b""
         return static.File.render_GET(self, request)
 

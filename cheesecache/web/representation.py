@@ -11,7 +11,7 @@ import hashlib
 from typing import Callable, Optional
 
 import attrs
-from twisted.web import http
+from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
 
 from ..freshness import PageEntry
@@ -107,7 +107,7 @@ def writeRepresentation(
     request.setHeader(b"Content-Type", contentType.encode())
     request.setHeader(b"X-Content-Type-Options", b"nosniff")
     etag = f'"{rep.etag}{"-gz" if compressed else ""}"'.encode()
-    if request.setETag(etag) == http.CACHED:
+    if request.setETag(etag) == CACHED:
         return b""
     body = rep.gzipped if compressed else rep.body
     if compressed:

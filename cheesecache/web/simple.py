@@ -112,10 +112,15 @@ class ProjectResource(Resource):
         canonical = normalize(self.name)
         if not slash or canonical != self.name:
             return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
+        respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope)
+        found = self.index.projectNow(self.name)
+        if found is not None:
+            # Warm: answered from memory, no Deferreds.
+            return respond(request, found)
         return renderLater(
             request,
             self.index.project(self.name, parseVia(request.getHeader(b"via"))),
-            _respond(_PROJECT_RENDERERS, self.prepare, self.scope),
+            respond,
             failPage,
         )
 

@@ -66,6 +66,18 @@ class RootResource(Resource):
         return landingPage(self.status)
 
 
+class _Directory(Resource):
+    """
+    A node whose children answer; itself, and unknown children, are 404.
+    """
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        return _NotFound()
+
+    def render(self, request: IRequest) -> bytes:
+        return writeError(request, 404, "Not Found")
+
+
 class _NotFound(Resource):
     isLeaf = True
 
@@ -138,7 +150,7 @@ def makeRoot(
     if private is not None:
         upload = UploadResource(private, authenticator, reactor)
     root = RootResource(upload, status)
-    manage = Resource()
+    manage = _Directory()
     root.putChild(b"-", manage)
     if upload is not None:
         root.putChild(b"legacy", upload)
