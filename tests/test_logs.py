@@ -16,7 +16,7 @@ from cheesecache.logs import FLUSH_INTERVAL, BufferedLogObserver
 
 def event(text: str, level: LogLevel = LogLevel.info) -> dict:
     return {"log_format": text, "log_level": level, "log_time": 1_700_000_000.5,
-            "log_namespace": "test", "log_system": "-"}
+            "log_namespace": "test"}
 
 
 class BufferedLogObserverTests(SynchronousTestCase):
