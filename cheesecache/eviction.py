@@ -255,7 +255,9 @@ def planEviction(
     how far to go once eviction is needed).
 
     @param protected: keys never chosen (private blobs and their metadata);
-        their sizes still count.
+        their sizes still count.  Pages are never chosen either: the server
+        reads a page back from disk to find the files it lists (it keeps
+        only rendered pages in memory), so they stay; their sizes count.
     @param now: with C{minAge}, entries used less than C{minAge} seconds
         before C{now} are not chosen either.
     """
@@ -268,6 +270,7 @@ def planEviction(
             e
             for e in entries
             if e.key not in protected
+            and e.kind != PAGE
             and (now is None or now - e.lastUsed >= minAge)
         ),
         key=lambda e: (e.lastUsed, e.path),

@@ -10,7 +10,7 @@ the I/O.
 from __future__ import annotations
 
 import enum
-from typing import Dict, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import attrs
 
@@ -52,36 +52,60 @@ class PageEntry:
     @ivar rendered: representations rendered from C{content}, by content
         type; shared by refreshed copies of the entry, since the content is
         the same.
+    @ivar loader: reads the content back (from the page store) after
+        L{trim} let it go: a big page's parsed form takes more memory than
+        its rendered bytes, and is only needed to render and to look up
+        files not cached yet.
     """
 
-    content: Optional[Content]
+    _content: Optional[Content] = attrs.field(alias="content")
     url: str
     validators: Validators
     fetchedAt: float
     retryAt: float = 0.0
     rendered: Dict[str, object] = attrs.field(factory=dict)
+    found: bool = attrs.field(default=None)
+    loader: Optional[Callable[[], Optional[Content]]] = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.found is None:
+            self.found = self._content is not None
 
     @property
-    def found(self) -> bool:
-        return self.content is not None
+    def content(self) -> Optional[Content]:
+        """
+        The parsed page (read back if it was trimmed); C{None} for "not
+        found", or when it could not be read back.
+        """
+        if self._content is None and self.found and self.loader is not None:
+            self._content = self.loader()
+        return self._content
+
+    def trim(self) -> None:
+        """
+        Let the parsed page go, if it can be read back.
+        """
+        if self.loader is not None:
+            self._content = None
+
+    def _copy(self, fetchedAt: float, retryAt: float) -> "PageEntry":
+        return PageEntry(
+            self._content, self.url, self.validators, fetchedAt, retryAt,
+            self.rendered, self.found, self.loader,
+        )
 
     def refreshed(self, now: float) -> "PageEntry":
         """
         This entry, confirmed unchanged at C{now}.
         """
-        return PageEntry(
-            self.content, self.url, self.validators, now, 0.0, self.rendered
-        )
+        return self._copy(now, 0.0)
 
     def failing(self, retryAt: float) -> "PageEntry":
         """
         This entry, while its upstream fails, not to be retried before
         C{retryAt}.
         """
-        return PageEntry(
-            self.content, self.url, self.validators, self.fetchedAt, retryAt,
-            self.rendered,
-        )
+        return self._copy(self.fetchedAt, retryAt)
 
 
 class Decision(enum.Enum):

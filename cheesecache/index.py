@@ -12,7 +12,8 @@ that knows a project answers for it alone.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+import functools
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
@@ -113,6 +114,9 @@ class UpstreamSource:
     policy: Policy = attrs.field(factory=Policy)
     name: str = ""
     offline: bool = False
+    #: Called with each representation of a page that was replaced (to
+    #: remove its file).
+    discard: Optional[Callable[[object], None]] = None
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
     #: How many page requests were answered from the cache while fresh.
@@ -143,16 +147,36 @@ class UpstreamSource:
         if entry is None:
             entry = self.store.load(self.sourceID, name)
             if entry is not None:
+                entry.loader = functools.partial(self._reload, name)
                 self._entries[name] = entry
         return entry
+
+    def _reload(self, name: Optional[str]) -> Optional[object]:
+        """
+        Read a trimmed page back from the page store.  If it is gone, the
+        entry is dropped, so the next request fetches the page again.
+        """
+        stored = self.store.load(self.sourceID, name)
+        if stored is None or stored.content is None:
+            log.warn("Cached page {name} is gone from disk; it will be fetched again",
+                     name=name or "/")
+            self._entries.pop(name, None)
+            return None
+        return stored.content
 
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:
         return self._entries.get(name)
 
     def _keep(self, name: Optional[str], entry: PageEntry, persist: bool = True) -> None:
+        old = self._entries.get(name)
+        if old is not None and old.rendered is not entry.rendered and self.discard is not None:
+            for rep in old.rendered.values():
+                self.discard(rep)
         self._entries[name] = entry
         if persist:
             self.store.save(self.sourceID, name, entry)
+        if entry.found and entry.loader is None:
+            entry.loader = functools.partial(self._reload, name)
 
     def pageNow(self, name: Optional[str]) -> Optional[Lookup]:
         entry = self._entries.get(name)
@@ -264,6 +288,8 @@ class Found:
     @property
     def page(self) -> ProjectPage:
         content = self.lookup.entry.content
+        if content is None:
+            raise SourcesUnavailable("the cached page could not be read back")
         assert isinstance(content, ProjectPage)
         return content
 
@@ -342,7 +368,7 @@ class Index:
             if failure is not None:
                 raise failure
             raise ProjectNotFound(name)
-        key = tuple(id(lookup.entry.content) for _, lookup in found)
+        key = tuple(id(lookup.entry.rendered) for _, lookup in found)
         cached = self._merged.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -389,6 +415,7 @@ class Index:
         """
         found = yield self.project(name, via)
         f: Optional[DistFile] = found.page.fileByKey(key, filename)
+        found.lookup.entry.trim()
         if f is None:
             raise ProjectNotFound(f"{name}/{filename}")
         return f, found.sourceOf(f)
@@ -410,7 +437,7 @@ class Index:
             raise failures[0] if failures else ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
-        key = tuple(id(l.entry.content) for l in lookups)
+        key = tuple(id(l.entry.rendered) for l in lookups)
         cached = self._merged.get("")
         if cached is not None and cached[0] == key:
             return cached[1].lookup

@@ -2,61 +2,131 @@
 """
 Rendered pages as bytes, rendered once per page version and content type,
 with a gzip twin and a strong ETag each, and the code that writes them out.
+
+Small representations stay in memory; big ones (some upstream pages are
+megabytes) are written once to C{<data-dir>/rendered/} and streamed from
+there, so memory does not grow with the size of the pages served, and the
+operating system's page cache does what nginx relies on too.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from typing import Callable, Optional
+import os
+from typing import BinaryIO, Callable, Optional
 
 import attrs
+from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
+from ..pagestore import atomicWrite
 
 #: How long clients may reuse a page without asking again: short, so new
 #: uploads and upstream releases show up soon.
 PAGE_MAX_AGE = 60
 
 
+#: Representations larger than this are kept on disk, not in memory.
+IN_MEMORY_LIMIT = 64 * 1024
+
+
 @attrs.frozen
 class Representation:
     """
-    One rendered representation of a page.
+    One rendered representation of a page, with its gzip twin: in memory
+    (C{body}, C{gzipped}) or on disk (C{path}, C{path + ".gz"}).
     """
 
     contentType: str
-    body: bytes
-    gzipped: bytes
     etag: str
+    size: int
+    gzSize: int
+    body: Optional[bytes] = None
+    gzipped: Optional[bytes] = None
+    path: Optional[str] = None
 
     @classmethod
-    def of(cls, contentType: str, body: bytes) -> "Representation":
+    def of(
+        cls, contentType: str, body: bytes, disk: Optional["RenderedStore"] = None
+    ) -> "Representation":
         digest = hashlib.sha256(contentType.encode() + b"\0" + body).hexdigest()
-        return cls(
-            contentType=contentType,
-            body=body,
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-            etag=digest[:32],
-        )
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        etag = digest[:32]
+        if disk is not None and len(body) > IN_MEMORY_LIMIT:
+            path = disk.keep(etag, body, gzipped)
+            return cls(contentType, etag, len(body), len(gzipped), path=path)
+        return cls(contentType, etag, len(body), len(gzipped), body, gzipped)
+
+    def open(self, compressed: bool) -> BinaryIO:
+        """
+        The body from disk (raises C{OSError} if it went missing).
+        """
+        assert self.path is not None
+        return open(self.path + ".gz" if compressed else self.path, "rb")
+
+
+@attrs.define
+class RenderedStore:
+    """
+    Big representations on disk, named by their ETag (content-addressed:
+    a name always holds the same bytes, so replacing one is harmless).
+    """
+
+    root: FilePath
+
+    def keep(self, etag: str, body: bytes, gzipped: bytes) -> str:
+        folder = self.root.child(etag[:2])
+        path = folder.child(etag)
+        if not (path.exists() and path.siblingExtension(".gz").exists()):
+            atomicWrite(path, body)
+            atomicWrite(path.siblingExtension(".gz"), gzipped)
+        return path.path
+
+    def discard(self, rep: object) -> None:
+        """
+        Remove a representation no page shows any more.
+        """
+        if isinstance(rep, Representation) and rep.path is not None:
+            for name in (rep.path, rep.path + ".gz"):
+                try:
+                    os.unlink(name)
+                except FileNotFoundError:
+                    pass
 
 
 def representationOf(
-    entry: PageEntry, contentType: str, render: Callable[[object], bytes]
+    entry: PageEntry,
+    contentType: str,
+    render: Callable[[object], bytes],
+    disk: Optional[RenderedStore] = None,
 ) -> Representation:
     """
     The representation of C{entry}'s content as C{contentType}, rendered on
-    first use and kept with the entry.
+    first use and kept with the entry; the parsed page is then let go (it
+    is read back if needed again).
     """
     rep = entry.rendered.get(contentType)
     if rep is None:
+        content = entry.content
+        if content is None:
+            raise PageUnavailable(entry.url)
         rep = entry.rendered[contentType] = Representation.of(
-            contentType, render(entry.content)
+            contentType, render(content), disk
         )
+        entry.trim()
     assert isinstance(rep, Representation)
     return rep
+
+
+class PageUnavailable(Exception):
+    """
+    A cached page could not be read back to render it.
+    """
 
 
 def acceptsGzip(header: Optional[bytes]) -> bool:
@@ -109,13 +179,18 @@ def writeRepresentation(
     etag = f'"{rep.etag}{"-gz" if compressed else ""}"'.encode()
     if request.setETag(etag) == CACHED:
         return b""
-    body = rep.gzipped if compressed else rep.body
     if compressed:
         request.setHeader(b"Content-Encoding", b"gzip")
-    request.setHeader(b"Content-Length", str(len(body)).encode())
+    request.setHeader(
+        b"Content-Length", str(rep.gzSize if compressed else rep.size).encode()
+    )
     if request.method == b"HEAD":
         return b""
-    return body
+    if rep.path is None:
+        return rep.gzipped if compressed else rep.body  # type: ignore[return-value]
+    body = rep.open(compressed)
+    NoRangeStaticProducer(request, body).start()
+    return NOT_DONE_YET  # type: ignore[no-any-return]
 
 
 def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> bytes:

@@ -5,7 +5,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 import attrs
 from twisted.python.failure import Failure
@@ -25,7 +25,13 @@ from ..simple.render import (
 )
 from ..via import parseVia
 from .asyncrender import renderLater
-from .representation import representationOf, writeError, writeRepresentation
+from .representation import (
+    PageUnavailable,
+    RenderedStore,
+    representationOf,
+    writeError,
+    writeRepresentation,
+)
 
 _PROJECT_RENDERERS: Dict[bool, Callable[[Any], bytes]] = {
     True: renderProjectJSON,
@@ -74,16 +80,30 @@ def _respond(  # type: ignore[no-untyped-def]
     renderers: Dict[bool, Callable[[Any], bytes]],
     prepare: Callable[[Any], Any] = lambda content: content,
     scope: str = "public",
+    disk: Optional[RenderedStore] = None,
 ):
-    def respond(request: IRequest, result: Any) -> bytes:
+    def respond(request: IRequest, result: Any) -> object:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
         accept = request.getHeader(b"accept")
         contentType = negotiate(accept.decode("latin-1") if accept else None)
         render = renderers[contentType == JSON_TYPE]
-        rep = representationOf(
-            lookup.entry, contentType, lambda content: render(prepare(content))
-        )
-        return writeRepresentation(request, rep, scope)
+
+        def represent() -> Any:
+            return representationOf(
+                lookup.entry, contentType, lambda content: render(prepare(content)), disk
+            )
+
+        try:
+            try:
+                return writeRepresentation(request, represent(), scope)
+            except FileNotFoundError:
+                # Its file went (eviction, a wiped folder): render it again.
+                lookup.entry.rendered.pop(contentType, None)
+                return writeRepresentation(request, represent(), scope)
+        except PageUnavailable:
+            return failPage(request, Failure(SourcesUnavailable(
+                "the cached page could not be read back; it is fetched again next time"
+            )))
 
     return respond
 
@@ -98,6 +118,7 @@ class ProjectResource(Resource):
     name: str
     prepare: Callable[[ProjectPage], ProjectPage]
     scope: str = "public"
+    disk: Optional[RenderedStore] = None
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -112,7 +133,7 @@ class ProjectResource(Resource):
         canonical = normalize(self.name)
         if not slash or canonical != self.name:
             return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
-        respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope)
+        respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope, self.disk)
         found = self.index.projectNow(self.name)
         if found is not None:
             # Warm: answered from memory, no Deferreds.
@@ -145,6 +166,7 @@ class SimpleResource(Resource):
     index: Index
     prepare: Callable[[ProjectPage], ProjectPage] = lambda page: page
     scope: str = "public"
+    disk: Optional[RenderedStore] = None
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -158,7 +180,7 @@ class SimpleResource(Resource):
             return _NotFound()
         if not isValidName(name):
             return _NotFound()
-        return ProjectResource(self.index, name, self.prepare, self.scope)
+        return ProjectResource(self.index, name, self.prepare, self.scope, self.disk)
 
     def render_GET(self, request: IRequest) -> object:
         if not request.path.endswith(b"/"):
@@ -166,7 +188,7 @@ class SimpleResource(Resource):
         return renderLater(
             request,
             self.index.projectList(parseVia(request.getHeader(b"via"))),
-            _respond(_LIST_RENDERERS, scope=self.scope),
+            _respond(_LIST_RENDERERS, scope=self.scope, disk=self.disk),
             failPage,
         )
 

@@ -23,7 +23,7 @@ from ..via import parseVia
 from .channel import GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
-from .representation import securityHeaders, writeError
+from .representation import RenderedStore, securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
 from .simple import SimpleResource
 from .upload import UploadResource
@@ -163,9 +163,13 @@ def makeRoot(
         manage.putChild(b"health", HealthResource(status))
         manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
+    disk = RenderedStore(store.dataDir.child("rendered"))
+    for source in index.sources:
+        if hasattr(source, "discard"):
+            source.discard = disk.discard
     root.putChild(
         b"simple",
-        SimpleResource(index, lambda page: withKnownMetadata(page, store), scope),
+        SimpleResource(index, lambda page: withKnownMetadata(page, store), scope, disk),
     )
     root.putChild(
         b"files", FilesResource(index, store, fetcher, metadata, scope, accessLog)
