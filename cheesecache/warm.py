@@ -24,7 +24,6 @@ ask for, and must never loop.
 from __future__ import annotations
 
 import argparse
-import base64
 import email.parser
 import hashlib
 import os
@@ -49,7 +48,7 @@ from typing import (
     TextIO,
     Tuple,
 )
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import attrs
 from packaging.markers import InvalidMarker, Marker, default_environment
@@ -82,6 +81,7 @@ from twisted.logger import Logger
 
 from .simple.model import DistFile, ProjectPage
 from .simple.names import normalize
+from .upstream import splitCredentials
 from .simple.parse import ParseError, parseProject
 
 log = Logger()
@@ -1226,25 +1226,6 @@ class Progress:
 # ---------------------------------------------------------------------------
 # The shell
 # ---------------------------------------------------------------------------
-
-
-def splitCredentials(url: str) -> Tuple[str, Optional[str]]:
-    """
-    Take the credentials out of a URL: the URL without them, and the
-    C{Authorization} header value they make (if any).
-    """
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url, None
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    user = unquote(parts.username or "")
-    password = unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
-    return urlunsplit(parts._replace(netloc=netloc)), "Basic " + token
 
 
 def _origin(url: str) -> Tuple[str, str, Optional[int]]:
