@@ -12,6 +12,7 @@ that knows a project answers for it alone.
 
 from __future__ import annotations
 
+import collections
 import functools
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -117,6 +118,14 @@ class UpstreamSource:
     #: Called with each representation of a page that was replaced (to
     #: remove its file).
     discard: Optional[Callable[[object], None]] = None
+    #: How many files (or root-list names) the parsed pages kept in memory
+    #: may list together; beyond it the least recently loaded are let go
+    #: (they are read back from disk when needed, e.g. for a cold file).
+    modelBudget: int = 5_000
+    _loaded: "collections.OrderedDict[Optional[str], int]" = attrs.field(
+        factory=collections.OrderedDict
+    )
+    _loadedTotal: int = 0
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
     #: How many page requests were answered from the cache while fresh.
@@ -149,7 +158,25 @@ class UpstreamSource:
             if entry is not None:
                 entry.loader = functools.partial(self._reload, name)
                 self._entries[name] = entry
+                self._noteLoaded(name, entry.content)
         return entry
+
+    def _noteLoaded(self, name: Optional[str], content: Optional[object]) -> None:
+        """
+        Account for a parsed page now in memory, letting the least recently
+        loaded ones go while over L{modelBudget}.
+        """
+        if content is None:
+            return
+        weight = len(getattr(content, "files", ()) or getattr(content, "names", ())) + 1
+        self._loadedTotal += weight - self._loaded.pop(name, 0)
+        self._loaded[name] = weight
+        while self._loadedTotal > self.modelBudget and len(self._loaded) > 1:
+            oldName, oldWeight = self._loaded.popitem(last=False)
+            self._loadedTotal -= oldWeight
+            old = self._entries.get(oldName)
+            if old is not None:
+                old.trim()
 
     def _reload(self, name: Optional[str]) -> Optional[object]:
         """
@@ -162,6 +189,7 @@ class UpstreamSource:
                      name=name or "/")
             self._entries.pop(name, None)
             return None
+        self._noteLoaded(name, stored.content)
         return stored.content
 
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:
@@ -177,6 +205,8 @@ class UpstreamSource:
             self.store.save(self.sourceID, name, entry)
         if entry.found and entry.loader is None:
             entry.loader = functools.partial(self._reload, name)
+        if entry.found:
+            self._noteLoaded(name, entry._content)
 
     def pageNow(self, name: Optional[str]) -> Optional[Lookup]:
         entry = self._entries.get(name)
@@ -415,7 +445,6 @@ class Index:
         """
         found = yield self.project(name, via)
         f: Optional[DistFile] = found.page.fileByKey(key, filename)
-        found.lookup.entry.trim()
         if f is None:
             raise ProjectNotFound(f"{name}/{filename}")
         return f, found.sourceOf(f)

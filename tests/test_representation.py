@@ -19,6 +19,7 @@ from .wheels import makeSdist
 
 def bigIndex() -> FakeIndex:
     index = FakeIndex()
+    index.add("other", Dist(*makeSdist("other", "1.0")))
     for i in range(600):  # well over the in-memory limit once rendered
         name, data = makeSdist("big", f"1.{i}")
         index.add("big", Dist(name, data))
@@ -62,16 +63,20 @@ class DiskRepresentationTests(TestCase):
     @inlineCallbacks
     def test_trimmedAndReadBack(self):  # type: ignore[no-untyped-def]
         """
-        Once rendered, the parsed page is let go; a file lookup reads it back
-        from the page store; a rendered file that disappears is rendered again.
+        Beyond the model budget the parsed page is let go; a file lookup
+        reads it back from the page store; a rendered file that disappears
+        is rendered again.
         """
+        source = self.harness.sources[0]
+        source.modelBudget = 10
         _, page = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
-        entry = self.harness.sources[0].cachedEntry("big")
+        entry = source.cachedEntry("big")
+        yield self.harness.get("/simple/other/")  # loads another page: "big" goes
         self.assertIsNone(entry._content)
         dist = self.upstream.projects["big"][0]
         response, data = yield self.harness.get(fileURL(page, dist.filename))
         self.assertEqual(data, dist.data)
-        self.assertIsNone(entry._content)
+        self.assertIsNotNone(entry._content)
         for path in self.harness.dataDir.child("rendered").walk():
             if path.isfile():
                 path.remove()

@@ -107,8 +107,7 @@ def representationOf(
 ) -> Representation:
     """
     The representation of C{entry}'s content as C{contentType}, rendered on
-    first use and kept with the entry; the parsed page is then let go (it
-    is read back if needed again).
+    first use and kept with the entry.
     """
     rep = entry.rendered.get(contentType)
     if rep is None:
@@ -118,7 +117,6 @@ def representationOf(
         rep = entry.rendered[contentType] = Representation.of(
             contentType, render(content), disk
         )
-        entry.trim()
     assert isinstance(rep, Representation)
     return rep
 
