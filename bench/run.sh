@@ -213,6 +213,14 @@ for r in $(seq 2 "$BIG_ROUNDS"); do   # more warm big-file pairs (one sample eac
   nginx_run "-big$r" bigfile
   cc_run "-big$r" bigfile
 done
+# uv installing requests twisted treq into a fresh venv, no client cache: nginx
+# directly, then cheesecache for the first time (cold: the install set's pages and
+# files were never asked for) and again (warm).
+export UV=${UV:-$(command -v uv || echo "$REPO/.venv/bin/uv")}
+[ -x "$UV" ] || UV=/tmp/dev/bin/uv
+say "uv installs: nginx x2, cheesecache cold, then warm x2 (UV=$UV)"
+nginx_run "-uv" uv:n1 uv:n2
+cc_run "-uv" uv:cold uv:warm1 uv:warm2
 for r in $(seq "$ROUNDS"); do
   say "warm pages, round $r/$ROUNDS"
   nginx_run "-r$r" index

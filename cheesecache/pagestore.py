@@ -98,18 +98,24 @@ def entryFromJSON(data: bytes) -> PageEntry:
     )
 
 
-def atomicWrite(path: FilePath, data: bytes) -> None:
+def atomicWrite(path: FilePath, data: bytes, durable: bool = True) -> None:
     """
     Replace C{path}'s content with C{data} so that readers see the old or the
-    new content, never a part, even after a crash.
+    new content, never a part.
+
+    @param durable: sync the bytes before the rename, so that even after a
+        power loss the file holds the old or the new content.  Caches that
+        can fetch again (pages, rendered pages) skip it: a sync costs more
+        than the fetch, and a file a crash left empty is read as missing.
     """
     path.parent().makedirs(ignoreExistingDirectory=True)
     tmp = path.temporarySibling(".tmp")
     try:
         with open(tmp.path, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp.path, path.path)
     except BaseException:
         if tmp.exists():
@@ -150,4 +156,4 @@ class PageStore:
         """
         Store an entry (atomically).
         """
-        atomicWrite(self._path(sourceID, name), entryToJSON(entry))
+        atomicWrite(self._path(sourceID, name), entryToJSON(entry), durable=False)

@@ -83,8 +83,8 @@ class RenderedStore:
         folder = self.root.child(etag[:2])
         path = folder.child(etag)
         if not (path.exists() and path.siblingExtension(".gz").exists()):
-            atomicWrite(path, body)
-            atomicWrite(path.siblingExtension(".gz"), gzipped)
+            atomicWrite(path, body, durable=False)
+            atomicWrite(path.siblingExtension(".gz"), gzipped, durable=False)
         return path.path
 
     def discard(self, rep: object) -> None:
