@@ -39,6 +39,8 @@ log = Logger()
 
 IMMUTABLE = "{scope}, max-age=31536000, immutable"
 CHUNK = 64 * 1024
+#: Read size when serving a stored file.
+READ_SIZE = 512 * 1024
 
 
 def _fileHeaders(
@@ -81,6 +83,13 @@ class BlobFile(static.File):
         return static.File.render_GET(self, request)
 
     render_HEAD = render_GET
+
+    def makeProducer(self, request: IRequest, fileForReading: object) -> object:
+        # Bigger reads than Twisted's 64 KiB: fewer trips through Python per
+        # megabyte of a big wheel.
+        producer = static.File.makeProducer(self, request, fileForReading)
+        producer.bufferSize = READ_SIZE
+        return producer
 
 
 def serveBlob(
