@@ -63,8 +63,18 @@ class BlobStore:
         digest = key.lstrip("u")
         return self.blobs.child(digest[:2]).child(digest[2:4]).child(key)
 
+    def location(self, key: str) -> str:
+        """
+        L{path} as a string, built without L{FilePath}: checked on every
+        file request and for every wheel of a page being rendered.
+        """
+        if not isValidKey(key):
+            raise BadKey(key)
+        digest = key.lstrip("u")
+        return os.path.join(self.dataDir.path, "blobs", digest[:2], digest[2:4], key)
+
     def exists(self, key: str) -> bool:
-        return self.path(key).isfile()
+        return os.path.isfile(self.location(key))
 
     def cleanTemporary(self) -> int:
         """

@@ -70,9 +70,12 @@ def withKnownMetadata(page: ProjectPage, store: BlobStore) -> ProjectPage:
     changed = False
     for f in page.files:
         if not f.coreMetadata and f.filename.endswith(".whl"):
-            path = store.path(metadataKey(f))
-            if path.isfile():
-                digest = hashlib.sha256(path.getContent()).hexdigest()
+            try:
+                with open(store.location(metadataKey(f)), "rb") as extracted:
+                    digest = hashlib.sha256(extracted.read()).hexdigest()
+            except FileNotFoundError:
+                pass
+            else:
                 f = attrs.evolve(f, coreMetadata={"sha256": digest})
                 changed = True
         files.append(f)
