@@ -10,6 +10,7 @@ cheesecache without losing anything a client reads.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Mapping, Optional, Tuple, Union
 
 import attrs
@@ -25,11 +26,14 @@ CoreMetadata = Union[None, bool, Mapping[str, str]]
 _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
 
 
+_HEX = re.compile(r"[0-9a-f]+")
+
+
 def _wellFormed(algorithm: str, digest: str) -> bool:
     length = _HEX_LENGTHS.get(algorithm)
     if length is not None and len(digest) != length:
         return False
-    return all(c in "0123456789abcdef" for c in digest) and bool(digest)
+    return _HEX.fullmatch(digest) is not None
 
 
 def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
