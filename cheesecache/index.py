@@ -221,17 +221,12 @@ class UpstreamSource:
         return None
 
     def page(self, name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
-        entry = self._cached(name)
-        now = self.clock.seconds()
+        self._cached(name)  # from disk into memory, if it is there
+        lookup = self.pageNow(name)
+        if lookup is not None:
+            return succeed(lookup)
         if self.offline:
-            if entry is None:
-                return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
-            self.hits += 1
-            return succeed(Lookup(entry, stale=self.policy.decide(entry, now) is not Decision.USE))
-        if self.policy.decide(entry, now) is Decision.USE:
-            assert entry is not None
-            self.hits += 1
-            return succeed(Lookup(entry, stale=entry.retryAt > 0))
+            return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
         return self._coalescer.run(name, lambda: self._refresh(name, via))
 
     def fileUpstream(self) -> Optional[Upstream]:
