@@ -334,11 +334,19 @@ class Index:
     sources: Sequence[ISource]
     routes: Sequence[Route] = ()
     _merged: Dict[str, Tuple[Tuple[int, ...], Found]] = attrs.field(factory=dict)
+    _byName: Dict[str, ISource] = attrs.field(init=False)
+    _names: List[str] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Worked out once: every page request routes.
+        self._byName = {s.name: s for s in self.sources}
+        self._names = [s.name for s in self.sources]
 
     def _sourcesFor(self, name: str) -> Tuple[List[ISource], bool]:
-        byName = {s.name: s for s in self.sources}
-        route = routeFor(name, self.routes, [s.name for s in self.sources])
-        return [byName[n] for n in route.sources if n in byName], route.merge
+        if not self.routes:
+            return list(self.sources), False
+        route = routeFor(name, self.routes, self._names)
+        return [self._byName[n] for n in route.sources if n in self._byName], route.merge
 
     def projectNow(self, name: str) -> Optional[Found]:
         """
