@@ -20,6 +20,7 @@ import attrs
 from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
@@ -203,3 +204,14 @@ def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> b
     body = (message.rstrip("\n") + "\n").encode("utf-8")
     request.setHeader(b"Content-Length", str(len(body)).encode())
     return b"" if request.method == b"HEAD" else body
+
+
+class NotFound(Resource):
+    """
+    A 404 for whatever path is below it.
+    """
+
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return writeError(request, 404, "Not Found")

@@ -26,6 +26,7 @@ from ..simple.render import (
 from ..via import parseVia
 from .asyncrender import renderLater
 from .representation import (
+    NotFound,
     PageUnavailable,
     RenderedStore,
     representationOf,
@@ -126,7 +127,7 @@ class ProjectResource(Resource):
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
             return self
-        return _NotFound()
+        return NotFound()
 
     def render_GET(self, request: IRequest) -> object:
         slash = request.path.endswith(b"/")
@@ -147,12 +148,6 @@ class ProjectResource(Resource):
 
     render_HEAD = render_GET
 
-
-class _NotFound(Resource):
-    isLeaf = True
-
-    def render(self, request: IRequest) -> bytes:
-        return writeError(request, 404, "Not Found")
 
 
 @attrs.define(eq=False)
@@ -177,9 +172,9 @@ class SimpleResource(Resource):
         try:
             name = path.decode("utf-8")
         except UnicodeDecodeError:
-            return _NotFound()
+            return NotFound()
         if not isValidName(name):
-            return _NotFound()
+            return NotFound()
         return ProjectResource(self.index, name, self.prepare, self.scope, self.disk)
 
     def render_GET(self, request: IRequest) -> object:

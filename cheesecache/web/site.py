@@ -23,7 +23,7 @@ from ..via import parseVia
 from .channel import GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
-from .representation import RenderedStore, securityHeaders, writeError
+from .representation import NotFound, RenderedStore, securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
 from .simple import SimpleResource
 from .upload import UploadResource
@@ -46,7 +46,7 @@ class RootResource(Resource):
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
             return self
-        return _NotFound()
+        return NotFound()
 
     def render_POST(self, request: IRequest) -> object:
         if self.upload is None:
@@ -72,17 +72,11 @@ class _Directory(Resource):
     """
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
-        return _NotFound()
+        return NotFound()
 
     def render(self, request: IRequest) -> bytes:
         return writeError(request, 404, "Not Found")
 
-
-class _NotFound(Resource):
-    isLeaf = True
-
-    def render(self, request: IRequest) -> bytes:
-        return writeError(request, 404, "Not Found")
 
 
 class LoopGuard(Resource):
