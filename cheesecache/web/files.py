@@ -284,11 +284,10 @@ class FilesResource(Resource):
             ).addErrback(lambda _: None)
         if request.method == b"HEAD" or request.getHeader(b"range"):
             # Ranges are served from the verified blob.
-            d = download.whenDone()
-            d.addCallback(lambda _: self._blobBody(request, f.key))
-            d.addErrback(lambda failure: _failFile(request, failure))
-            d.addCallback(_writeBody, request)
-            return NOT_DONE_YET
+            return renderLater(
+                request, download.whenDone(),
+                lambda request, _: self._blobBody(request, f.key), _failFile,
+            )
         Follower(download, request, self.scope).start()
         return NOT_DONE_YET
 
@@ -313,24 +312,14 @@ class FilesResource(Resource):
             f, source = found
             return self.metadata.get(f, source.fileUpstream(), via)
 
-        d = self.index.file(name, key, filename, via).addCallback(got)
-        d.addCallback(lambda path: self._blobBody(request, path.basename()))
-        d.addErrback(lambda failure: _failFile(request, failure))
-        d.addCallback(_writeBody, request)
-        return NOT_DONE_YET
+        return renderLater(
+            request,
+            self.index.file(name, key, filename, via).addCallback(got),
+            lambda request, path: self._blobBody(request, path.basename()),
+            _failFile,
+        )
 
 
 def _etag(key: str) -> Optional[str]:
     return key if not key.startswith("u") and not key.endswith(".metadata") else None
 
-
-def _writeBody(body: object, request: IRequest) -> None:
-    """
-    Finish C{request} with a body returned synchronously by a render step
-    (static.File returns NOT_DONE_YET and finishes by itself).
-    """
-    if body is NOT_DONE_YET or request.finished or request._disconnected:
-        return
-    if body:
-        request.write(body)  # type: ignore[arg-type]
-    request.finish()
