@@ -12,7 +12,7 @@ L{ReadGuard} protects every read when C{--read-auth} is on.
 from __future__ import annotations
 
 import collections
-from typing import Any, Deque, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Optional, Tuple
 
 import attrs
 from twisted.cred.checkers import ICredentialsChecker
@@ -217,6 +217,26 @@ def refuse(request: IRequest, failure: Failure) -> bytes:
         return challenge(request, "Unauthorized: invalid or missing credentials")
     failure.raiseException()
     return b""  # pragma: no cover
+
+
+def renderAuthenticated(
+    request: IRequest,
+    authenticator: Optional["Authenticator"],
+    act: Callable[[User], Any],
+    disabled: str,
+) -> object:
+    """
+    Answer C{request} with what C{act(user)} returns (bytes, or a Deferred
+    of them) once its credentials check out; 401 or 429 if they do not, 403
+    with C{disabled} when there is no users file at all.
+    """
+    from .web.asyncrender import renderLater
+    from .web.representation import writeError
+
+    if authenticator is None:
+        return writeError(request, 403, disabled)
+    d = authenticator.authenticate(request).addCallback(act)
+    return renderLater(request, d, lambda request, body: body, refuse)
 
 
 class _Refusal(Resource):

@@ -19,9 +19,8 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import Authenticator, refuse
+from ..auth import Authenticator, renderAuthenticated
 from ..private import NoSuchFile, NoSuchProject, PrivateStore
-from .asyncrender import renderLater
 from .representation import writeError
 
 log = Logger()
@@ -61,11 +60,10 @@ class ManageAction(Resource):
     def render_POST(self, request: IRequest) -> object:
         if len(request.postpath) != 2 or not all(request.postpath):
             return writeError(request, 404, f"Not Found: use /-/{self.action}/<project>/<version-or-filename>")
-        if self.authenticator is None:
-            return writeError(request, 403, "Forbidden: no users file (--users FILE)")
-        d = self.authenticator.authenticate(request)
-        d.addCallback(lambda user: self._act(request, user.username))
-        return renderLater(request, d, lambda request, body: body, refuse)
+        return renderAuthenticated(
+            request, self.authenticator, lambda user: self._act(request, user.username),
+            "Forbidden: no users file (--users FILE)",
+        )
 
     def render_DELETE(self, request: IRequest) -> object:
         if self.action != "delete":

@@ -21,11 +21,10 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import Authenticator, User, refuse
+from ..auth import Authenticator, User, renderAuthenticated
 from ..multipart import MultipartError, boundaryFromContentType, parseMultipart
 from ..private import CorruptRecord, PrivateStore
 from ..uploadcheck import Accepted, AlreadyUploaded, Rejection
-from .asyncrender import renderLater
 from .representation import writeError
 
 log = Logger()
@@ -83,14 +82,10 @@ class UploadResource(Resource):
         return writeError(request, 405, "Method Not Allowed: upload with POST")
 
     def render_POST(self, request: IRequest) -> object:
-        if self.authenticator is None:
-            return writeError(
-                request, 403,
-                "Forbidden: uploads are disabled; start cheesecache with --users FILE",
-            )
-        d = self.authenticator.authenticate(request)
-        d.addCallback(lambda user: self._upload(request, user))
-        return renderLater(request, d, lambda request, body: body, refuse)
+        return renderAuthenticated(
+            request, self.authenticator, lambda user: self._upload(request, user),
+            "Forbidden: uploads are disabled; start cheesecache with --users FILE",
+        )
 
     @inlineCallbacks
     def _upload(self, request: IRequest, user: User):  # type: ignore[no-untyped-def]

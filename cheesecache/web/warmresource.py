@@ -22,9 +22,8 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import Authenticator, refuse
+from ..auth import Authenticator, renderAuthenticated
 from ..warm import RequirementsError, Target, Warmer, parseRequirements
-from .asyncrender import renderLater
 from .representation import writeError
 
 log = Logger()
@@ -77,11 +76,10 @@ class WarmResource(Resource):
         Resource.__init__(self)
 
     def render_POST(self, request: IRequest) -> object:
-        if self.authenticator is None:
-            return writeError(request, 403, "Forbidden: no users file (--users FILE)")
-        d = self.authenticator.authenticate(request)
-        d.addCallback(lambda user: self._warm(request, user.username))
-        return renderLater(request, d, lambda request, body: body, refuse)
+        return renderAuthenticated(
+            request, self.authenticator, lambda user: self._warm(request, user.username),
+            "Forbidden: no users file (--users FILE)",
+        )
 
     @inlineCallbacks
     def _warm(self, request: IRequest, username: str):  # type: ignore[no-untyped-def]
