@@ -171,10 +171,11 @@ def writeRepresentation(
     if contentType.startswith("text/html") or contentType.endswith("+html"):
         contentType += "; charset=utf-8"
         securityHeaders(request)
+    else:
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
     request.setHeader(b"Vary", b"Accept, Accept-Encoding")
     request.setHeader(b"Cache-Control", f"{scope}, max-age={PAGE_MAX_AGE}".encode())
     request.setHeader(b"Content-Type", contentType.encode())
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
     etag = f'"{rep.etag}{"-gz" if compressed else ""}"'.encode()
     if request.setETag(etag) == CACHED:
         return b""
