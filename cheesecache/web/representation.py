@@ -26,6 +26,7 @@ from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
 from ..pagestore import atomicWrite
+from .sendfile import sendFile
 
 #: How long clients may reuse a page without asking again: short, so new
 #: uploads and upstream releases show up soon.
@@ -34,6 +35,10 @@ PAGE_MAX_AGE = 60
 
 #: Representations larger than this are kept on disk, not in memory.
 IN_MEMORY_LIMIT = 64 * 1024
+
+#: Representations on disk up to this size are read in one go when they
+#: cannot be sent with C{sendfile}.
+READ_AT_ONCE = 1024 * 1024
 
 
 @attrs.frozen
@@ -189,6 +194,12 @@ def writeRepresentation(
     if rep.path is None:
         return rep.gzipped if compressed else rep.body  # type: ignore[return-value]
     body = rep.open(compressed)
+    size = rep.gzSize if compressed else rep.size
+    if sendFile(request, body, 0, size):
+        return NOT_DONE_YET  # type: ignore[no-any-return]
+    if size <= READ_AT_ONCE:
+        with body:
+            return body.read()
     NoRangeStaticProducer(request, body).start()
     return NOT_DONE_YET  # type: ignore[no-any-return]
 
