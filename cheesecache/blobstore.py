@@ -107,19 +107,42 @@ class BlobStore:
         Make the complete, verified temporary file the blob C{key}: sync its
         bytes, rename it into place, sync the directory.
         """
-        target = self.path(key)
+        self.sync(f)
+        target = self.place(temporary, key)
+        self.syncFolder(target)
+        return target
+
+    # The three steps of commit, for callers that run the slow ones (the
+    # syncs) in a thread and the rename where their readers are.
+
+    @staticmethod
+    def sync(f: BinaryIO) -> None:
+        """
+        Flush, sync and close a temporary file.
+        """
         f.flush()
         os.fsync(f.fileno())
         f.close()
-        parent = target.parent()
-        parent.makedirs(ignoreExistingDirectory=True)
+
+    def place(self, temporary: FilePath, key: str) -> FilePath:
+        """
+        Rename a synced temporary file to the blob C{key}.
+        """
+        target = self.path(key)
+        target.parent().makedirs(ignoreExistingDirectory=True)
         os.replace(temporary.path, target.path)
-        fd = os.open(parent.path, os.O_RDONLY)
+        return target
+
+    @staticmethod
+    def syncFolder(target: FilePath) -> None:
+        """
+        Sync the folder of C{target}, so that its new name survives a crash.
+        """
+        fd = os.open(target.parent().path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return target
 
     def putBytes(self, key: str, data: bytes) -> FilePath:
         """

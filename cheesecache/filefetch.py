@@ -17,7 +17,7 @@ import hashlib
 from typing import BinaryIO, Callable, Dict, List, Optional, Sequence
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
@@ -45,6 +45,8 @@ class Download:
     @ivar total: the size the file must have, once known (from the index, or
         else from the upstream's Content-Length); C{None} when unknown.
     @ivar written: bytes written to the temporary file so far.
+    @ivar verified: every byte is here and the hash checks out, so followers
+        may send the last one; the file may still be on its way to disk.
     @ivar path: the temporary file while streaming, the blob once done.
     """
 
@@ -54,6 +56,7 @@ class Download:
     written: int = 0
     state: State = State.CONNECTING
     error: Optional[str] = None
+    verified: bool = False
     _listeners: List[Callable[[], None]] = attrs.field(factory=list)
     #: Stops the transfer (set while one runs).
     _stop: Optional[Callable[[Exception], None]] = None
@@ -87,7 +90,7 @@ class Download:
         the last byte is held back, so that no client ever sees a complete
         response with unverified bytes.
         """
-        if self.state is State.DONE:
+        if self.verified:
             return self.written
         if self.total is not None:
             return min(self.written, self.total - 1)
@@ -134,6 +137,14 @@ class FileFetcher:
     failed: int = 0
     #: Called with the size of each file kept (the evictor's cue).
     onStored: Optional[Callable[[int], None]] = None
+    #: Runs a blocking call (the fsyncs of a new blob) off the reactor
+    #: thread, returning a L{Deferred}; C{None} runs it in place.
+    blocking: Optional[Callable[..., "Deferred[object]"]] = None
+
+    def _blocking(self, f: Callable[..., object], *args: object) -> "Deferred[object]":
+        if self.blocking is None:
+            return maybeDeferred(f, *args)
+        return self.blocking(f, *args)
 
     def inProgress(self, key: str) -> Optional[Download]:
         return self._downloads.get(key)
@@ -161,6 +172,13 @@ class FileFetcher:
         timer = self.clock.callLater(timeout, giveUp)
         finished.addBoth(lambda result: timer.active() and timer.cancel() or result)
         return finished
+
+    def settled(self) -> "Deferred[None]":
+        """
+        Fires once every download in progress now has ended, stored or not.
+        """
+        downloads = [d.whenDone() for d in self._downloads.values()]
+        return DeferredList(downloads, consumeErrors=True).addCallback(lambda _: None)
 
     def fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str] = ()) -> Download:
         """
@@ -227,11 +245,28 @@ class FileFetcher:
                     " (it has {digest})",
                     filename=f.filename, digest=digest,
                 )
-            try:
-                download.path = self.store.commit(download.path, out, f.key)
-            except OSError as e:
-                fail(f"could not store the file: {e}")
-                return
+            # Every byte is checked: the clients may have the last one now,
+            # without waiting for the disk.
+            download.verified = True
+            download._stop = None
+            download._notify()
+            synced = self._blocking(self.store.sync, out)
+            synced.addCallback(lambda _: placed(self.store.place(download.path, f.key)))
+            synced.addCallbacks(stored, lambda failure: notStored(str(failure.value)))
+
+        def placed(blob: FilePath) -> "Deferred[object]":
+            download.path = blob
+            return self._blocking(self.store.syncFolder, blob)
+
+        def notStored(reason: str) -> None:
+            if download.path != self.store.path(f.key):
+                fail(f"could not store the file: {reason}")
+            else:
+                # Renamed, but the folder sync failed: the blob is whole.
+                log.warn("Could not sync the folder of {path}: {reason}", path=download.path.path, reason=reason)
+                stored(None)
+
+        def stored(_: object) -> None:
             download.total = download.written
             download.state = State.DONE
             del self._downloads[f.key]

@@ -201,6 +201,19 @@ class CheesecacheService(service.MultiService):
         return d
 
 
+def inThreads(reactor: Any) -> Any:
+    """
+    A function that runs a blocking call in C{reactor}'s thread pool and
+    returns a L{Deferred} of its result.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    def run(f: Any, *args: Any) -> Deferred:
+        return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
+
+    return run
+
+
 def logObserver(options: Options, reactor: Any) -> Any:
     """
     The observer for twistd's log, writing where twistd would write its
@@ -319,7 +332,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         )
     else:
         log.info("No --users file: uploads are disabled")
-    fetcher = FileFetcher(store, reactor)
+    fetcher = FileFetcher(store, reactor, blocking=inThreads(reactor))
     evictor = accessLog = None
     if options["max-cache-size"]:
         evictor = Evictor(dataDir, options["max-cache-size"], reactor, reactor.getThreadPool())

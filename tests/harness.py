@@ -28,6 +28,7 @@ from cheesecache.uploadcheck import UploadPolicy
 from cheesecache.users import HtpasswdChecker, setPassword
 from cheesecache.eviction import AccessLog, Evictor
 from cheesecache.filefetch import FileFetcher
+from cheesecache.tap import inThreads
 from cheesecache.freshness import Policy
 from cheesecache.index import Index, UpstreamSource
 from cheesecache.metadata import MetadataService
@@ -142,7 +143,9 @@ class Harness:
             self.authenticator = Authenticator(
                 Portal(Realm(self.tokens), [checker]), self.throttle
             )
-        self.fetcher = FileFetcher(self.store, reactor, idleTimeout=idleTimeout)
+        self.fetcher = FileFetcher(
+            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)
+        )
         self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
         self.evictor = self.accessLog = None
         if maxCacheSize is not None:
@@ -168,6 +171,13 @@ class Harness:
         self.port, self.url = listen(site)
         testCase.addCleanup(self.port.stopListening)
         self.client, _ = httpClient(testCase)
+
+    def settled(self) -> "Deferred[None]":
+        """
+        Fires once the downloads in progress are stored (clients get a
+        file's last byte once it is verified, a moment before that).
+        """
+        return self.fetcher.settled()
 
     @property
     def simpleURL(self) -> str:

@@ -46,6 +46,8 @@ class ChainTests(TestCase):
         response, body = yield self.laptop.get(fileURL(page, wheel.filename))
         self.assertEqual(response.code, 200)
         self.assertEqual(hashlib.sha256(body).hexdigest(), wheel.sha256)
+        yield self.company.settled()
+        yield self.laptop.settled()
         self.assertTrue(self.company.store.exists(wheel.sha256))
         self.assertTrue(self.laptop.store.exists(wheel.sha256))
         entry = next(f for f in json.loads(page)["files"] if f["filename"] == wheel.filename)
@@ -267,6 +269,7 @@ class OfflineTests(TestCase):
         _, page = yield online.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         wheel, sdist = origin.projects["alpha"]
         yield online.get(fileURL(page, wheel.filename))
+        yield online.settled()
         before = len(origin.requests)
         offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
         offline.clock.advance(100_000)

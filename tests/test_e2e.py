@@ -315,6 +315,11 @@ class CrashTests(TestCase):
         )
         body = yield treq.content(response)
         self.assertEqual(hashlib.sha256(body).hexdigest(), sha)
+        # Kept a moment after its last byte went out.
+        for _ in range(100):
+            if blob.exists():
+                break
+            yield sleep(0.05)
         self.assertTrue(blob.exists())
 
 

@@ -11,7 +11,7 @@ import json
 from typing import List, Tuple
 
 from twisted.internet import protocol, reactor
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
@@ -64,6 +64,56 @@ class FileTests(TestCase):
         return tmp.children() if tmp.exists() else []
 
     @inlineCallbacks
+    def test_lastByteBeforeDisk(self):  # type: ignore[no-untyped-def]
+        """
+        A client gets the whole file once it is verified, without waiting
+        for it to be synced to disk; the blob is kept once the sync is done.
+        """
+        held: List[Tuple[Deferred, object, tuple]] = []
+
+        def blocking(f, *args):  # type: ignore[no-untyped-def]
+            d: Deferred = Deferred()
+            held.append((d, f, args))
+            return d
+
+        self.harness.fetcher.blocking = blocking
+        urls = yield self.fileURLs()
+        response, body = yield self.harness.get(self.path(urls, self.wheel))
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual(len(held), 1)
+        self.assertFalse(self.harness.store.exists(self.wheel.sha256))
+        while held:
+            d, f, args = held.pop(0)
+            d.callback(f(*args))  # type: ignore[operator]
+        yield self.harness.settled()
+        self.assertTrue(self.harness.store.exists(self.wheel.sha256))
+        self.assertEqual(self.temporaries(), [])
+
+    @inlineCallbacks
+    def test_syncFails(self):  # type: ignore[no-untyped-def]
+        """
+        When the verified file cannot be kept (the disk fails), its client
+        still gets it whole; nothing is kept, no temporary file is left, and
+        the next request fetches it again.
+        """
+
+        def blocking(f, *args):  # type: ignore[no-untyped-def]
+            return fail(OSError(28, "No space left on device"))
+
+        self.harness.fetcher.blocking = blocking
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        response, body = yield self.harness.get(path)
+        self.assertEqual((response.code, body), (200, self.wheel.data))
+        yield self.harness.settled()
+        self.assertEqual((self.blobs(), self.temporaries()), ([], []))
+        self.flushLoggedErrors()
+        self.harness.fetcher.blocking = None
+        response, body = yield self.harness.get(path)
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 2)
+
+    @inlineCallbacks
     def test_coldThenWarm(self):  # type: ignore[no-untyped-def]
         """
         The first GET streams the file from the upstream; it is kept, and
@@ -85,6 +135,7 @@ class FileTests(TestCase):
         )
         self.assertEqual(header(response, "accept-ranges"), "bytes")
         self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 1)
+        yield self.harness.settled()
         self.assertTrue(self.harness.store.exists(self.wheel.sha256))
 
     @inlineCallbacks
@@ -384,6 +435,7 @@ class DisconnectTests(TestCase):
         quitter.deliverBody(_HangUp())
         response, data = yield stayer
         self.assertEqual(data, wheel.data)
+        yield harness.settled()
         self.assertTrue(harness.store.exists(wheel.sha256))
         self.assertEqual(upstream.count(b"/packages/" + wheel.filename.encode()), 1)
 
@@ -426,6 +478,7 @@ class UnverifiedTests(TestCase):
         path = "/files/" + entry["url"].split("/files/", 1)[1]
         response, got = yield harness.get(path)
         self.assertEqual(got, data)
+        yield harness.settled()
         self.assertTrue(harness.store.exists(key))
         self.assertTrue(
             any("unverified" in e.get("log_format", "") for e in events), events

@@ -123,6 +123,7 @@ class StatusTests(TestCase):
         page = results[0][1]
         wheel = self.upstream.projects["alpha"][0]
         yield self.harness.get(fileURL(page, wheel.filename))
+        yield self.harness.settled()
         yield self.harness.get(fileURL(page, wheel.filename))
         yield self.harness.get("/simple/nope/")
         self.upstream.down = True

@@ -672,6 +672,7 @@ class WarmCheesecacheTests(TestCase):
         from it.
         """
         report = yield self.warmer().warm([Requirement.parse("alpha[fast]")])
+        yield self.harness.settled()
         self.assertEqual(report.failed, ())
         self.assertEqual(
             dict(report.resolved),
@@ -715,6 +716,7 @@ class WarmCheesecacheTests(TestCase):
         report = yield warmer.warm(
             [Requirement.parse("alpha")], [Requirement.parse("beta<2.5")]
         )
+        yield self.harness.settled()
         self.assertEqual(report.failed, ())
         self.assertEqual(dict(report.resolved)["winonly"], "1.0")
         self.assertTrue(
@@ -730,6 +732,7 @@ class WarmCheesecacheTests(TestCase):
         report = yield self.warmer().warm(
             [Requirement.parse("beta>5"), Requirement.parse("gamma")]
         )
+        yield self.harness.settled()
         self.assertEqual([p.subject for p in report.failed], ["beta>5"])
         self.assertIn("no version of beta matches", report.failed[0].reason)
         self.assertTrue(

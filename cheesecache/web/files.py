@@ -186,7 +186,7 @@ class Follower:
                     b"Content-Length", str(download.total).encode()
                 )
             self.request.registerProducer(self, True)
-        if download.state is State.FAILED:
+        if download.state is State.FAILED and not download.verified:
             log.warn(
                 "Aborting a client's download of {filename}: {error}",
                 filename=download.file.filename, error=download.error,
@@ -207,7 +207,7 @@ class Follower:
                     break
                 self._offset += len(data)
                 self.request.write(data)
-            elif self.download.state is State.DONE:
+            elif self.download.verified:
                 self.request.unregisterProducer()
                 self.request.finish()
                 self._close()
@@ -332,6 +332,13 @@ class FilesResource(Resource):
 
         def got(found: tuple) -> "Deferred[object]":
             f, source = found
+            download = self.fetcher.inProgress(f.key)
+            if download is not None and download.verified:
+                # The file is whole and on its way to the store, where its
+                # metadata is read from: a moment's wait.
+                return download.whenDone().addCallback(
+                    lambda _: self.metadata.get(f, source.fileUpstream(), via)
+                )
             return self.metadata.get(f, source.fileUpstream(), via)
 
         return renderLater(

@@ -150,7 +150,7 @@ def makeRoot(
         root.putChild(b"legacy", upload)
         for action in ACTIONS:
             manage.putChild(action.encode(), ManageAction(private, authenticator, action))
-    manage.putChild(b"warm", WarmResource(authenticator, reactor))
+    manage.putChild(b"warm", WarmResource(authenticator, reactor, fetcher.settled))
     if status is not None:
         if upload is not None:
             status.uploads = upload.outcomes

@@ -13,11 +13,11 @@ so everything a client gets afterwards is what was warmed.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import quote
 
 import attrs
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -70,6 +70,9 @@ class WarmResource(Resource):
 
     authenticator: Optional[Authenticator]
     reactor: Any
+    #: Fires once the downloads in progress are stored, so that the report
+    #: is only sent when what it counts is on disk.
+    settled: Optional[Callable[[], "Deferred[None]"]] = None
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -112,6 +115,8 @@ class WarmResource(Resource):
         log.info("{user} warms {n} requirements", user=username, n=len(wanted.requirements))
         warmer = Warmer(_selfClient(self.reactor, secure), index, target, reactor=self.reactor)
         report = yield warmer.warm(wanted.requirements, wanted.constraints, wanted.allowPre)
+        if self.settled is not None:
+            yield self.settled()
         request.setHeader(b"Content-Type", b"application/json")
         request.setHeader(b"Cache-Control", b"no-store")
         return json.dumps(report.toJSON(), indent=1).encode() + b"\n"
