@@ -11,20 +11,68 @@ warnings and errors).
 
 from __future__ import annotations
 
+import re
 import time
-from typing import IO, Any, Callable, List, Optional
+from typing import IO, Any, Callable, List, Optional, Union
 
 import attrs
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.logger import (
     ILogObserver,
     LogLevel,
     eventAsJSON,
     formatEventAsClassicLogText,
 )
-from zope.interface import implementer
+from twisted.web.iweb import IAccessLogFormatter
+from zope.interface import implementer, provider
 
 #: The longest a line waits in the buffer, in seconds.
 FLUSH_INTERVAL = 0.25
+
+#: Bytes that only C{repr} escapes well: controls and all that is not
+#: ASCII.  Request data seldom has any.
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+
+
+def escapeLogText(value: Union[bytes, str]) -> str:
+    """
+    Escape untrusted request data for a double-quoted access-log field, as
+    Twisted's C{combinedLogFormatter} does (C{repr} escapes, and C{"} as
+    C{\\"}), so that it can neither end the field nor the line.  Printable
+    ASCII, the usual case, needs only backslashes and quotes escaped, which
+    is cheaper than C{repr}.
+    """
+    if isinstance(value, str):
+        value = value.encode("ascii")
+    if _NOT_PRINTABLE.search(value) is None:
+        text = value.decode("ascii")
+        if "\\" in text:
+            text = text.replace("\\", "\\\\")
+        if '"' in text:
+            text = text.replace('"', '\\"')
+        return text
+    text = repr(value)[1:]
+    if text.startswith("'"):
+        return text[1:-1].replace('"', '\\"').replace("\\'", "'")
+    return text[1:-1]
+
+
+@provider(IAccessLogFormatter)
+def combinedLogLine(timestamp: str, request: Any) -> str:
+    """
+    The line Twisted's C{combinedLogFormatter} makes, made with a cheaper
+    escape and one f-string (for C{Site(logFormatter=...)}).
+    """
+    address = request.getClientAddress()
+    host = address.host if isinstance(address, (IPv4Address, IPv6Address)) else "-"
+    return (
+        f'"{escapeLogText(host)}" - - {timestamp}'
+        f' "{escapeLogText(request.method)} {escapeLogText(request.uri)}'
+        f' {escapeLogText(request.clientproto)}" {request.code:d}'
+        f' {request.sentLength or "-"}'
+        f' "{escapeLogText(request.getHeader(b"referer") or b"-")}"'
+        f' "{escapeLogText(request.getHeader(b"user-agent") or b"-")}"'
+    )
 
 
 @attrs.define
