@@ -131,8 +131,8 @@ class GuardedChannel(HTTPChannel):
 class GuardedSite(server.Site):
     """
     A Site whose connections are L{GuardedChannel}s, with a short idle
-    timeout between requests, and a cheaper access-log formatter (the
-    same lines as Twisted's).
+    timeout between requests, and a cheaper access log (see
+    L{cheesecache.logs}).
     """
 
     protocol = GuardedChannel  # type: ignore[assignment]
@@ -144,6 +144,16 @@ class GuardedSite(server.Site):
         self.channelSettings: dict = {}
         #: Called with every finished request (metrics).
         self.requestObservers: list = []
+        #: The access log's file instead of twisted.python.log.logfile (an
+        #: L{cheesecache.logs.AccessLogFile}), or None.
+        self.accessLogFile: Optional[Any] = None
+
+    def startFactory(self) -> None:
+        server.Site.startFactory(self)
+        # Twisted's startFactory sets the log file to twisted.python.log's
+        # every time the Site starts listening.
+        if self.accessLogFile is not None:
+            self.logFile = self.accessLogFile
 
     def log(self, request: Any) -> None:
         server.Site.log(self, request)
