@@ -44,10 +44,13 @@ FLUSH_INTERVAL = 0.25
 ACCESS_NAMESPACE = "twisted.python.log"
 
 #: The fields of such an event that are the same on every line, as
-#: L{eventAsJSON} writes them.
-_ACCESS_JSON_FIXED = json.loads(
-    eventAsJSON({"log_logger": object(), "log_level": LogLevel.info})
-)
+#: L{eventAsJSON} writes them (between the line and the time).
+_ACCESS_JSON_FIXED = json.dumps({
+    **json.loads(eventAsJSON({"log_logger": object(), "log_level": LogLevel.info})),
+    "log_namespace": ACCESS_NAMESPACE,
+    "log_source": None,
+    "log_format": "{log_io}",
+})[1:-1]
 
 #: Bytes that only C{repr} escapes well: controls and all that is not
 #: ASCII.  Request data seldom has any.
@@ -166,16 +169,13 @@ class BufferedLogObserver:
         """
         when = self.now()
         if self.json:
-            text = line[:-1]
-            entry = json.dumps({
-                "log_io": text,
-                **_ACCESS_JSON_FIXED,
-                "log_namespace": ACCESS_NAMESPACE,
-                "log_source": None,
-                "log_format": "{log_io}",
-                "log_time": when,
-                "log_flattened": {"log_io!s:": text, "log_io!:": text},
-            }) + "\n"
+            # What eventAsJSON writes, the line encoded once instead of
+            # three times, and no dictionaries built.
+            text = json.dumps(line[:-1])
+            entry = (
+                f'{{"log_io": {text}, {_ACCESS_JSON_FIXED}, "log_time": {when!r},'
+                f' "log_flattened": {{"log_io!s:": {text}, "log_io!:": {text}}}}}\n'
+            )
         else:
             entry = f"{self._formatTime(when)} [{ACCESS_NAMESPACE}#info] {line}"
         self._add(entry, False)

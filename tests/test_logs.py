@@ -267,20 +267,25 @@ class AccessLineTests(SynchronousTestCase):
     def test_json(self) -> None:
         """
         In JSON mode an access line is the JSON event Twisted's Site made
-        (same fields, same order), with the time it was written.
+        (same fields, same order, same text), with the time it was written.
         """
-        out, _, observer = self.observer(json=True)
-        observer.writeAccessLine(self.line)
-        observer.flush()
-        text = out.getvalue()
-        self.assertTrue(text.endswith("}\n"))
-        self.assertEqual(text.count("\n"), 1)
-        fast, slow = json.loads(text), json.loads(slowLine(self.line, json=True))
-        self.assertEqual(fast.pop("log_time"), WHEN)
-        slow.pop("log_time")
-        self.assertEqual(list(fast.items()), list(slow.items()))
-        self.assertEqual(fast["log_io"], self.line[:-1])
-        self.assertEqual(fast["log_namespace"], "twisted.python.log")
+        hostile = combinedLogLine("[date]", FinishedRequest(
+            headers={b"user-agent": b"".join(HOSTILE), b"referer": b'{"a": "\\\\"}'}
+        )) + "\n"
+        for line in (self.line, hostile):
+            out, _, observer = self.observer(json=True)
+            observer.writeAccessLine(line)
+            observer.flush()
+            text = out.getvalue()
+            self.assertTrue(text.endswith("}\n"))
+            self.assertEqual(text.count("\n"), 1)
+            slow = json.loads(slowLine(line, json=True))
+            slow["log_time"] = WHEN
+            self.assertEqual(text, json.dumps(slow) + "\n")
+            fast = json.loads(text)
+            self.assertEqual(fast["log_time"], WHEN)
+            self.assertEqual(fast["log_io"], line[:-1])
+            self.assertEqual(fast["log_namespace"], "twisted.python.log")
 
     def test_batched(self) -> None:
         """
