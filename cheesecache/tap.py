@@ -354,8 +354,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         accessLog=accessLog,
     )
     # Room for the form fields around the largest file.
-    site = makeSite(root, status, maxBodySize=maxUpload + 1024 * 1024)
-    top = CheesecacheService(pool, fetcher, logObserver(options, reactor))
+    observer = logObserver(options, reactor)
+    site = makeSite(root, status, observer, maxBodySize=maxUpload + 1024 * 1024)
+    top = CheesecacheService(pool, fetcher, observer)
     if evictor is not None:
         evictor.setServiceParent(top)
     for description in options["listen"]:

@@ -5,6 +5,7 @@ Tests for L{cheesecache.tap} and the twistd plugin.
 from __future__ import annotations
 
 import os
+from typing import Any, Optional, Tuple
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.defer import inlineCallbacks
@@ -12,7 +13,8 @@ from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cheesecache.tap import Options
+from cheesecache.logs import AccessLogFile, BufferedLogObserver
+from cheesecache.tap import Options, makeService
 
 from .test_e2e import BIN, run
 
@@ -65,6 +67,46 @@ class OptionsTests(SynchronousTestCase):
         """
         for argv in (["--upstream", "ftp://x/"], ["--upstream", "http://x/", "--index-ttl", "-1"]):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+
+
+class AccessLogWiringTests(SynchronousTestCase):
+    """
+    The Site writes its access log to the observer cheesecache gives twistd.
+    """
+
+    def site(self, parent: Optional[dict]) -> Tuple[Any, Any]:
+        from twisted.application.internet import StreamServerEndpointService
+        from twisted.internet import reactor
+
+        options = Options()
+        options.parseOptions([
+            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
+            "--data-dir", self.mktemp(), "--listen", "tcp:0:interface=127.0.0.1",
+        ])
+        if parent is not None:
+            options.parent = parent  # type: ignore[attr-defined]
+        top = makeService(options, reactor)
+        [listening] = [s for s in top if isinstance(s, StreamServerEndpointService)]
+        return top, listening.factory
+
+    def test_observer(self) -> None:
+        """
+        With cheesecache's observer, the Site's access log file hands lines
+        to it.
+        """
+        top, site = self.site(None)
+        self.assertIsInstance(top.logObserver, BufferedLogObserver)
+        self.assertIsInstance(site.accessLogFile, AccessLogFile)
+        self.assertIs(site.accessLogFile.observer, top.logObserver)
+
+    def test_syslog(self) -> None:
+        """
+        With C{twistd --syslog} there is no cheesecache observer: the Site
+        logs through twisted.logger, to twistd's syslog observer.
+        """
+        top, site = self.site({"syslog": True, "logfile": None, "nodaemon": True})
+        self.assertIsNone(top.logObserver)
+        self.assertIsNone(site.accessLogFile)
 
 
 class PluginTests(TestCase):

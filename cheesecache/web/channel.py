@@ -18,6 +18,8 @@ from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.http import HTTPChannel
 
+from ..logs import combinedLogLine
+
 log = Logger()
 
 
@@ -129,17 +131,29 @@ class GuardedChannel(HTTPChannel):
 class GuardedSite(server.Site):
     """
     A Site whose connections are L{GuardedChannel}s, with a short idle
-    timeout between requests.
+    timeout between requests, and a cheaper access log (see
+    L{cheesecache.logs}).
     """
 
     protocol = GuardedChannel  # type: ignore[assignment]
 
     def __init__(self, resource: Any, **kwargs: Any) -> None:
         kwargs.setdefault("timeout", 60)
+        kwargs.setdefault("logFormatter", combinedLogLine)
         server.Site.__init__(self, resource, **kwargs)
         self.channelSettings: dict = {}
         #: Called with every finished request (metrics).
         self.requestObservers: list = []
+        #: The access log's file instead of twisted.python.log.logfile (an
+        #: L{cheesecache.logs.AccessLogFile}), or None.
+        self.accessLogFile: Optional[Any] = None
+
+    def startFactory(self) -> None:
+        server.Site.startFactory(self)
+        # Twisted's startFactory sets the log file to twisted.python.log's
+        # every time the Site starts listening.
+        if self.accessLogFile is not None:
+            self.logFile = self.accessLogFile
 
     def log(self, request: Any) -> None:
         server.Site.log(self, request)

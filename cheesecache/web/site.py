@@ -17,6 +17,7 @@ from ..auth import Authenticator, ReadGuard
 from ..blobstore import BlobStore
 from ..filefetch import FileFetcher
 from ..index import Index
+from ..logs import AccessLogFile, BufferedLogObserver
 from ..metadata import MetadataService, withKnownMetadata
 from ..private import PrivateStore
 from ..via import parseVia
@@ -177,12 +178,18 @@ def makeRoot(
 
 
 def makeSite(
-    root: Resource, status: Optional[Status] = None, **channelSettings: Any
+    root: Resource,
+    status: Optional[Status] = None,
+    logObserver: Optional[BufferedLogObserver] = None,
+    **channelSettings: Any,
 ) -> server.Site:
     """
     A Site for C{root}: deadlines against slow clients (see
     L{GuardedChannel}; C{channelSettings} override them), and Twisted's own
     form parsing off (uploads parse their bodies themselves).
+
+    @param logObserver: twistd's observer, if cheesecache made it: the
+        access log is written to it directly.
     """
     site = GuardedSite(
         root,
@@ -190,6 +197,8 @@ def makeSite(
             server.Request, parsePOSTFormSubmission=False
         ),
     )
+    if logObserver is not None:
+        site.accessLogFile = AccessLogFile(logObserver)
     site.channelSettings.update(channelSettings)
     if status is not None:
         site.requestObservers.append(status.requests.record)
