@@ -48,6 +48,7 @@ import os
 import re
 import time
 from typing import (
+    Callable,
     Dict,
     FrozenSet,
     Iterable,
@@ -616,6 +617,8 @@ class Evictor(Service):
     failures: int = 0
     cacheSize: int = 0
     lastResult: Optional[EvictionResult] = None
+    #: Called with the keys of the blobs each pass removed.
+    onRemoved: Optional[Callable[[List[str]], None]] = None
     _running: bool = attrs.field(default=False, init=False)
     _current: List["Deferred[Optional[EvictionResult]]"] = attrs.field(factory=list, init=False)
     _next: List["Deferred[Optional[EvictionResult]]"] = attrs.field(factory=list, init=False)
@@ -701,6 +704,8 @@ class Evictor(Service):
         # What was added while the pass ran may or may not have been seen:
         # count it again, erring toward the next pass being early.
         self.cacheSize = result.sizeAfter + self._addedDuringRun
+        if result.removed and self.onRemoved is not None:
+            self.onRemoved([e.key for e in result.removed if e.kind == BLOB])
         if result.removed:
             log.info(
                 "Evicted {count} cached files ({size}); the cache now takes"

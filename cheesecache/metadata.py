@@ -11,8 +11,9 @@ C{<file key>.metadata}.
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
-from typing import Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
@@ -61,7 +62,83 @@ def metadataKey(f: DistFile) -> str:
     return f.key + ".metadata"
 
 
-def withKnownMetadata(page: ProjectPage, store: BlobStore) -> ProjectPage:
+@attrs.define
+class KnownMetadata:
+    """
+    The sha256 of every core-metadata blob in the store, in memory.
+
+    Pages advertise the metadata cheesecache extracted itself; looking for
+    it on disk meant a failed C{open} for every wheel of a page, thousands
+    on the biggest ones, each time a page was rendered.  This is filled by
+    a scan of the store at start-up (L{scan}, in a thread), then by every
+    metadata blob kept, and emptied by eviction.  Until the scan is in it
+    asks the disk.
+    """
+
+    store: BlobStore
+    _digests: Dict[str, str] = attrs.field(factory=dict)
+    complete: bool = False
+
+    def digest(self, key: str) -> Optional[str]:
+        """
+        The sha256 of the metadata blob C{key}, or C{None} if there is none.
+        """
+        found = self._digests.get(key)
+        if found is not None or self.complete:
+            return found
+        try:
+            with open(self.store.location(key), "rb") as blob:
+                found = self._digests[key] = hashlib.sha256(blob.read()).hexdigest()
+        except FileNotFoundError:
+            pass
+        return found
+
+    def add(self, key: str, data: bytes) -> None:
+        self._digests[key] = hashlib.sha256(data).hexdigest()
+
+    def discard(self, key: str) -> None:
+        self._digests.pop(key, None)
+
+    def scan(self) -> Dict[str, str]:
+        """
+        Read the digest of every metadata blob (blocking: run it in a thread
+        and give the result to L{scanned}).
+        """
+        found: Dict[str, str] = {}
+        for folder, _, names in os.walk(self.store.blobs.path):
+            for name in names:
+                if name.endswith(".metadata"):
+                    try:
+                        with open(os.path.join(folder, name), "rb") as blob:
+                            found[name] = hashlib.sha256(blob.read()).hexdigest()
+                    except OSError:
+                        pass
+        return found
+
+    def scanned(self, found: Dict[str, str]) -> None:
+        for key, digest in found.items():
+            self._digests.setdefault(key, digest)
+        self.complete = True
+
+
+def scanMetadata(
+    known: KnownMetadata, blocking: Callable[..., "Deferred[object]"]
+) -> "Deferred[None]":
+    """
+    Fill C{known} from the store, with C{blocking} running the scan off the
+    reactor thread.
+    """
+    d = blocking(known.scan)
+    d.addCallback(known.scanned)
+    d.addErrback(
+        lambda failure: log.failure(
+            "Could not scan the store for metadata; looking on disk instead", failure
+        )
+    )
+    return d
+
+
+def withKnownMetadata(page: ProjectPage, known: KnownMetadata) -> ProjectPage:
     """
     C{page}, with core metadata advertised for wheels whose metadata
     cheesecache has extracted itself.
@@ -70,12 +147,8 @@ def withKnownMetadata(page: ProjectPage, store: BlobStore) -> ProjectPage:
     changed = False
     for f in page.files:
         if not f.coreMetadata and f.filename.endswith(".whl"):
-            try:
-                with open(store.location(metadataKey(f)), "rb") as extracted:
-                    digest = hashlib.sha256(extracted.read()).hexdigest()
-            except FileNotFoundError:
-                pass
-            else:
+            digest = known.digest(f.key + ".metadata")
+            if digest is not None:
                 f = attrs.evolve(f, coreMetadata={"sha256": digest})
                 changed = True
         files.append(f)
@@ -92,6 +165,14 @@ class MetadataService:
     clock: IReactorTime
     idleTimeout: float = 60.0
     _coalescer: Coalescer[FilePath] = attrs.field(factory=Coalescer)
+    known: KnownMetadata = attrs.field(
+        default=attrs.Factory(lambda self: KnownMetadata(self.store), takes_self=True)
+    )
+
+    def _keep(self, key: str, data: bytes) -> FilePath:
+        path = self.store.putBytes(key, data)
+        self.known.add(key, data)
+        return path
 
     def extract(self, f: DistFile) -> Optional[FilePath]:
         """
@@ -102,13 +183,16 @@ class MetadataService:
             return None
         key = metadataKey(f)
         if self.store.exists(key):
-            return self.store.path(key)
+            path = self.store.path(key)
+            if self.known.digest(key) is None:
+                self.known.add(key, path.getContent())
+            return path
         try:
             data = wheelMetadata(self.store.path(f.key).path)
         except NoMetadata as e:
             log.warn("No metadata in {filename}: {error}", filename=f.filename, error=str(e))
             return None
-        return self.store.putBytes(key, data)
+        return self._keep(key, data)
 
     def get(
         self, f: DistFile, upstream: Optional[Upstream], via: Sequence[str] = ()
@@ -126,6 +210,7 @@ class MetadataService:
                 path = self.extract(f)
                 if path is not None:
                     return succeed(path)
+            self.known.discard(key)
             return fail(NoMetadata(f.filename))
         return self._coalescer.run(key, lambda: self._fetch(f, upstream, via))
 
@@ -153,5 +238,5 @@ class MetadataService:
             )
         if expected is None:
             log.warn("Keeping unverified metadata of {filename}", filename=f.filename)
-        return self.store.putBytes(metadataKey(f), data)
+        return self._keep(metadataKey(f), data)
 

@@ -266,7 +266,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .filefetch import FileFetcher
     from .freshness import Policy
     from .index import Index, UpstreamSource
-    from .metadata import MetadataService
+    from .metadata import MetadataService, scanMetadata
     from .pagestore import PageStore
     from .upstream import Upstream
     from .web.site import makeRoot, makeSite
@@ -340,11 +340,15 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         fetcher.onStored = evictor.noteAdded
         log.info("Cache limited to {size} bytes", size=options["max-cache-size"])
     status = Status(index.sources, fetcher, private=private, evictor=evictor)
+    metadata = MetadataService(store, reactor)
+    reactor.callWhenRunning(scanMetadata, metadata.known, inThreads(reactor))
+    if evictor is not None:
+        evictor.onRemoved = lambda keys: [metadata.known.discard(k) for k in keys]
     root = makeRoot(
         index,
         store,
         fetcher,
-        MetadataService(store, reactor),
+        metadata,
         pseudonym,
         private=private,
         authenticator=authenticator,

@@ -540,6 +540,21 @@ class EvictorTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual((evictor.evicted, evictor.evictedBytes, evictor.runs), (2, 2000, 1))
         self.assertEqual(evictor.cacheSize, privateSize + 1000)
 
+    def test_onRemovedGetsKeys(self) -> None:
+        """
+        C{onRemoved} hears the keys of the blobs a pass removed (metadata
+        digests kept in memory are forgotten with it).
+        """
+        a = self.upstream(b"a" * 1000, age=3 * DAY)
+        b = self.upstream(b"b" * 1000, age=1 * DAY)
+        heard: list = []
+        evictor = self.evictor(1500)
+        evictor.onRemoved = heard.append
+        evictor.startService()
+        self.addCleanup(evictor.stopService)
+        self.assertEqual(heard, [[a]])
+        self.assertTrue(self.blobs.exists(b))
+
     def test_periodic(self) -> None:
         """
         A pass runs every interval, and evicts what went over the limit since.

@@ -10,11 +10,19 @@ import io
 import zipfile
 from typing import Dict
 
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.blobstore import BlobStore
-from cheesecache.metadata import NoMetadata, metadataKey, wheelMetadata, withKnownMetadata
+from cheesecache.metadata import (
+    KnownMetadata,
+    MetadataService,
+    NoMetadata,
+    metadataKey,
+    wheelMetadata,
+    withKnownMetadata,
+)
 from cheesecache.simple.model import DistFile, ProjectPage
 from tests.wheels import makeSdist, makeWheel, metadataText
 
@@ -154,7 +162,7 @@ class WithKnownMetadataTests(SynchronousTestCase):
         Without extracted metadata the very same page is returned.
         """
         page = ProjectPage(name="foo-bar", files=[self.wheel, self.sdist])
-        self.assertIs(withKnownMetadata(page, self.store), page)
+        self.assertIs(withKnownMetadata(page, KnownMetadata(self.store)), page)
 
     def test_extracted(self) -> None:
         """
@@ -163,7 +171,7 @@ class WithKnownMetadataTests(SynchronousTestCase):
         """
         self.store.putBytes(metadataKey(self.wheel), self.metadata)
         page = ProjectPage(name="foo-bar", files=[self.wheel, self.sdist], versions=["1.0"])
-        result = withKnownMetadata(page, self.store)
+        result = withKnownMetadata(page, KnownMetadata(self.store))
         expected = {"sha256": hashlib.sha256(self.metadata).hexdigest()}
         self.assertEqual(result.files[0].coreMetadata, expected)
         self.assertEqual(result.files[0].filename, self.wheel.filename)
@@ -178,7 +186,7 @@ class WithKnownMetadataTests(SynchronousTestCase):
         """
         wheel = DistFile("foo_bar-1.0-py3-none-any.whl", "https://files.example.invalid/w")
         self.store.putBytes(metadataKey(wheel), self.metadata)
-        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[wheel]), self.store)
+        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[wheel]), KnownMetadata(self.store))
         self.assertEqual(
             result.files[0].coreMetadata, {"sha256": hashlib.sha256(self.metadata).hexdigest()}
         )
@@ -193,10 +201,10 @@ class WithKnownMetadataTests(SynchronousTestCase):
         )
         self.store.putBytes(metadataKey(wheel), self.metadata)
         page = ProjectPage(name="foo-bar", files=[wheel])
-        self.assertIs(withKnownMetadata(page, self.store), page)
+        self.assertIs(withKnownMetadata(page, KnownMetadata(self.store)), page)
         wheelTrue = DistFile(self.wheel.filename, self.wheel.url, self.wheel.hashes, coreMetadata=True)
         page = ProjectPage(name="foo-bar", files=[wheelTrue])
-        self.assertIs(withKnownMetadata(page, self.store), page)
+        self.assertIs(withKnownMetadata(page, KnownMetadata(self.store)), page)
 
     def test_onlyWheels(self) -> None:
         """
@@ -204,7 +212,7 @@ class WithKnownMetadataTests(SynchronousTestCase):
         """
         self.store.putBytes(metadataKey(self.sdist), self.metadata)
         page = ProjectPage(name="foo-bar", files=[self.sdist])
-        self.assertIs(withKnownMetadata(page, self.store), page)
+        self.assertIs(withKnownMetadata(page, KnownMetadata(self.store)), page)
 
     def test_onlyMatchingBlob(self) -> None:
         """
@@ -214,6 +222,75 @@ class WithKnownMetadataTests(SynchronousTestCase):
         other = DistFile(
             "foo_bar-2.0-py3-none-any.whl", "https://files.example.invalid/p/2", {"sha256": "e" * 64}
         )
-        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[other, self.wheel]), self.store)
+        result = withKnownMetadata(ProjectPage(name="foo-bar", files=[other, self.wheel]), KnownMetadata(self.store))
         self.assertIsNone(result.files[0].coreMetadata)
         self.assertIsNotNone(result.files[1].coreMetadata)
+
+
+class KnownMetadataTests(SynchronousTestCase):
+    """
+    L{KnownMetadata}: digests of metadata blobs kept in memory, so that
+    rendering a page does not look on disk for every wheel.
+    """
+
+    def setUp(self) -> None:
+        self.store = BlobStore(FilePath(self.mktemp()))
+        self.data = metadataText("Foo.Bar", "1.0")
+        self.key = "a" * 64 + ".metadata"
+
+    def test_scanThenMemory(self) -> None:
+        """
+        After the scan, digests come from memory: a blob removed behind its
+        back is still known, one added behind its back is not, until
+        L{KnownMetadata.add} and L{KnownMetadata.discard} say so.
+        """
+        self.store.putBytes(self.key, self.data)
+        self.store.putBytes("b" * 64, b"not metadata")
+        known = KnownMetadata(self.store)
+        found = known.scan()
+        self.assertEqual(found, {self.key: hashlib.sha256(self.data).hexdigest()})
+        known.scanned(found)
+        self.assertTrue(known.complete)
+        self.store.path(self.key).remove()
+        self.assertEqual(known.digest(self.key), hashlib.sha256(self.data).hexdigest())
+        other = "c" * 64 + ".metadata"
+        self.store.putBytes(other, self.data)
+        self.assertIsNone(known.digest(other))
+        known.add(other, self.data)
+        self.assertEqual(known.digest(other), hashlib.sha256(self.data).hexdigest())
+        known.discard(self.key)
+        self.assertIsNone(known.digest(self.key))
+
+    def test_beforeScanAsksDisk(self) -> None:
+        """
+        Until the scan is in, a key not in memory is looked up on disk.
+        """
+        known = KnownMetadata(self.store)
+        self.assertIsNone(known.digest(self.key))
+        self.store.putBytes(self.key, self.data)
+        self.assertEqual(known.digest(self.key), hashlib.sha256(self.data).hexdigest())
+
+    def test_scanKeepsNewerEntries(self) -> None:
+        """
+        What was learnt while the scan ran is not overwritten by it.
+        """
+        known = KnownMetadata(self.store)
+        known.add(self.key, b"newer")
+        known.scanned({self.key: "0" * 64})
+        self.assertEqual(known.digest(self.key), hashlib.sha256(b"newer").hexdigest())
+
+    def test_extractedIsKnown(self) -> None:
+        """
+        Metadata the service extracts is known at once, also after a scan.
+        """
+        filename, wheel = makeWheel("alpha", "1.0")
+        f = DistFile(filename, "https://files.example.invalid/w", {"sha256": hashlib.sha256(wheel).hexdigest()})
+        self.store.putBytes(f.key, wheel)
+        service = MetadataService(self.store, Clock())
+        service.known.scanned({})
+        path = service.extract(f)
+        self.assertIsNotNone(path)
+        self.assertEqual(
+            service.known.digest(metadataKey(f)), hashlib.sha256(path.getContent()).hexdigest()
+        )
+

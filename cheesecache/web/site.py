@@ -164,7 +164,7 @@ def makeRoot(
             source.discard = disk.discard
     root.putChild(
         b"simple",
-        SimpleResource(index, lambda page: withKnownMetadata(page, store), scope, disk),
+        SimpleResource(index, lambda page: withKnownMetadata(page, metadata.known), scope, disk),
     )
     root.putChild(
         b"files", FilesResource(index, store, fetcher, metadata, scope, accessLog)
