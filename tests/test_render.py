@@ -192,6 +192,43 @@ class VersionTests(SynchronousTestCase):
         self.assertEqual(versionOf("foo_bar-2.0+local-py3-none-any.whl"), "2.0+local")
         self.assertEqual(versionOf("foo_bar-1.0-1-py3-none-any.whl"), "1.0")
 
+    def test_versionOfAgreesWithPackaging(self) -> None:
+        """
+        For real wheel filenames (and some broken ones), the version read
+        from the filename is the one packaging's full parse gives, and file
+        URLs are what percent-encoding every filename would give.
+        """
+        from urllib.parse import quote
+
+        from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+        from twisted.python.filepath import FilePath
+
+        data = json.loads(FilePath(__file__).sibling("data").child("requests.json").getContent())
+        names = [f["filename"] for f in data["files"]] + [
+            "foo_bar-1.0-1-py3-none-any.whl", "foo_bar-1!2.0+local.7-py3-none-any.whl",
+            "foo-1.0-x-py3-none-any.whl", "foo-nope-py3-none-any.whl", "foo-1.0-py3-any.whl",
+            "foo bar-1.0-py3-none-any.whl", "f%o-1.0.tar.gz",
+        ]
+        names += [
+            f"pkg_x-{version}{build}-{tags}.whl"
+            for version in ("1.0", "2.0.0rc1", "1!2.0", "1.0.post1", "1.0.dev3", "3.2+local.1", "01.02", "1.0_a")
+            for build in ("", "-1", "-2abc", "-x")
+            for tags in ("py3-none-any", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp39-abi3-win_amd64")
+        ]
+        for name in names:
+            if name.endswith(".whl"):
+                try:
+                    expected = str(parse_wheel_filename(name)[1])
+                except InvalidWheelFilename:
+                    expected = None
+                if " " not in name:
+                    self.assertEqual(versionOf(name), expected, name)
+            f = distFile(name)
+            self.assertEqual(
+                fileURL("foo", f), f"../../files/foo/{f.key}/{quote(name, safe='')}", name
+            )
+
     def test_versionOfSdist(self) -> None:
         """
         An sdist's version is read from its filename (C{.tar.gz} and C{.zip}).

@@ -12,16 +12,14 @@ appends C{.metadata} to them by string concatenation).
 from __future__ import annotations
 
 import json
+import re
+from functools import lru_cache
 from html import escape
 from typing import Any, Dict, Iterable, List, Optional
 from urllib.parse import quote
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
 
 from .model import DistFile, ProjectList, ProjectPage
 from .names import normalize
@@ -31,22 +29,45 @@ HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 TEXT_HTML = "text/html"
 
 
+#: Filenames made of these characters need no percent-encoding (the
+#: unreserved characters of RFC 3986), which is nearly all of them.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*\Z")
+
+
 def fileURL(projectName: str, f: DistFile) -> str:
     """
     The URL of C{f} relative to the project page of C{projectName}.
     """
-    return f"../../files/{projectName}/{f.key}/{quote(f.filename, safe='')}"
+    filename = f.filename
+    if not _UNRESERVED.match(filename):
+        filename = quote(filename, safe="")
+    return f"../../files/{projectName}/{f.key}/{filename}"
+
+
+@lru_cache(maxsize=4096)
+def _normalVersion(text: str) -> Optional[str]:
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        return None
 
 
 def versionOf(filename: str) -> Optional[str]:
     """
     The version a distribution's filename carries, if it can be read.
+
+    For wheels only the version part is read (C{parse_wheel_filename} also
+    parses every tag, which was a tenth of rendering a big page), and
+    normalized versions are remembered: a version has many files.
     """
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or (len(parts) == 6 and not parts[2][:1].isdigit()):
+            return None
+        return _normalVersion(parts[1])
     try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
         return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+    except (InvalidSdistFilename, ValueError):
         return None
 
 
