@@ -5,6 +5,7 @@ Tests for L{cheesecache.simple.parse}.
 from __future__ import annotations
 
 import json
+import string
 from typing import Any, Dict, List
 
 from twisted.python.filepath import FilePath
@@ -916,3 +917,69 @@ class RealSampleTests(SynchronousTestCase):
         self.assertEqual(
             set(self.jsonPage.versions or ()), {"2.9.2", "2.28.0", "2.32.0", "2.32.1", "2.32.5"}
         )
+
+
+class FileLocationTests(SynchronousTestCase):
+    """
+    L{fileLocation} takes a shortcut for plain absolute URLs; it must always
+    agree with resolving them the long way.
+    """
+
+    BASE = "https://index.example.invalid/simple/foo/"
+
+    def test_examples(self) -> None:
+        from urllib.parse import urldefrag, urljoin
+
+        from cheesecache.simple.parse import fileLocation
+
+        for url in [
+            "https://files.example.invalid/packages/ab/cd/foo-1.0.tar.gz",
+            "http://127.0.0.1:8700/packages/foo-1.0.tar.gz",
+            "https://files.example.invalid/p/foo-1.0.tar.gz#sha256=" + "a" * 64,
+            "https://files.example.invalid/p/foo-1.0.tar.gz?x=1",
+            "https://files.example.invalid/p/a/../foo-1.0.tar.gz",
+            "HTTPS://files.example.invalid/p/foo.tar.gz",
+            "https://files.example.invalid/p/foo 1.tar.gz",
+            "https://files.example.invalid/p/foo\t1.tar.gz",
+            " https://files.example.invalid/p/foo.tar.gz",
+            "https://files.example.invalid/p;x/foo.tar.gz",
+            "https://[::1]:8080/p/foo.tar.gz",
+            "../../packages/foo-1.0.tar.gz",
+            "/packages/foo-1.0.tar.gz",
+            "//other.example.invalid/foo.tar.gz",
+            "foo-1.0.tar.gz#md5=00",
+        ]:
+            self.assertEqual(
+                fileLocation(self.BASE, url), urldefrag(urljoin(self.BASE, url))[0], url
+            )
+
+    def test_property(self) -> None:
+        from urllib.parse import urldefrag, urljoin
+
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+
+        from cheesecache.simple.parse import fileLocation
+
+        @settings(max_examples=500, deadline=None)
+        @given(
+            st.sampled_from(["https://", "http://", "HTTP://", "", "/", "../", "//"]),
+            st.one_of(
+                st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
+                st.text(st.sampled_from(string.printable), max_size=40),
+                st.builds(
+                    "{}/{}".format,
+                    st.text(st.sampled_from(string.printable), max_size=12),
+                    st.text(st.sampled_from(string.printable), max_size=30),
+                ),
+            ),
+        )
+        def agrees(prefix: str, rest: str) -> None:
+            url = prefix + rest
+            try:
+                expected = urldefrag(urljoin(self.BASE, url))[0]
+            except ValueError:
+                return  # malformed (e.g. a bad IPv6 host): the slow path raises too
+            self.assertEqual(fileLocation(self.BASE, url), expected, repr(url))
+
+        agrees()
