@@ -48,7 +48,7 @@ class FakeIndex(Resource):
     pages: no answer at all),
     C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
-    over time), C{"reset"} (abort at once), or C{"redirect:<url>"} (302).
+    over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once), or C{"redirect:<url>"} (302).
     """
 
     projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
@@ -228,7 +228,9 @@ class FakeIndex(Resource):
             elif fault == "midway500":
                 request.channel.transport.abortConnection()
             return server.NOT_DONE_YET
-        if fault == "slow":
+        if fault in ("slow", "slowwrong"):
+            if fault == "slowwrong":
+                data = bytes(b ^ 0xFF for b in data)
             request.setHeader(b"Content-Length", str(len(data)).encode())
             self._dribble(request, data, 0)
             return server.NOT_DONE_YET

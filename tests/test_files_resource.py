@@ -251,6 +251,13 @@ class FileTests(TestCase):
         """
         return self.assertFaultNeverServed("wrong")
 
+    def test_wrongBytesSlowly(self):  # type: ignore[no-untyped-def]
+        """
+        Wrong bytes arriving in pieces, so that clients catch up with the
+        download before its end: still never completed to a client.
+        """
+        return self.assertFaultNeverServed("slowwrong")
+
     def test_abortedMidway(self):  # type: ignore[no-untyped-def]
         """
         An upstream that aborts midway is never completed to a client.
@@ -336,6 +343,40 @@ class FileTests(TestCase):
         ]:
             response, _ = yield self.harness.get(bad)
             self.assertEqual((bad, response.code), (bad, 404))
+
+
+class BigFileTests(FileTests):
+    """
+    The same with a file big enough that stored copies and downloads in
+    progress go out with sendfile.
+    """
+
+    padding = 2_500_000
+
+    @inlineCallbacks
+    def test_slowDownloadFollowedWithSendfile(self):  # type: ignore[no-untyped-def]
+        """
+        Clients following a download that arrives in pieces get it whole
+        through sendfile, which waits for each piece.
+        """
+        import os
+
+        calls: List[int] = []
+        realSendfile = os.sendfile
+
+        def counting(*args):  # type: ignore[no-untyped-def]
+            calls.append(args[3])
+            return realSendfile(*args)
+
+        self.patch(os, "sendfile", counting)
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "slow"
+        results = yield gatherResults([self.harness.get(path) for _ in range(3)])
+        for response, body in results:
+            self.assertEqual((response.code, len(body)), (200, len(self.wheel.data)))
+            self.assertEqual(body, self.wheel.data)
+        self.assertGreater(len(calls), 3)
 
 
 class MetadataTests(TestCase):

@@ -238,7 +238,7 @@ class SendfileTests(TestCase):
         lost = resource.requests[0].notifyFinish()
         yield lost.addErrback(lambda f: None)
         yield sleep(0.05)
-        senders = [w for w in reactor.getWriters() if isinstance(w, sendfile._SocketSender)]
+        senders = [w for w in reactor.getWriters() if isinstance(w, sendfile.SocketSender)]
         self.assertEqual(senders, [])
         self.assertEqual(openFiles(), before)
 

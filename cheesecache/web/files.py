@@ -35,7 +35,7 @@ from ..upstream import UpstreamError
 from ..via import parseVia
 from .asyncrender import renderLater
 from .representation import writeError
-from .sendfile import sendFile
+from .sendfile import SocketSender, sendFile, sendfileTransport
 
 log = Logger()
 
@@ -149,6 +149,9 @@ class Follower:
     _file: Optional[BinaryIO] = None
     _paused: bool = False
     _closed: bool = False
+    #: Set once the response goes out with sendfile (see L{resumeProducing}).
+    transport: Any = None
+    _sender: Optional[SocketSender] = None
 
     def start(self) -> None:
         self.request.notifyFinish().addErrback(lambda _: self._close())
@@ -160,6 +163,8 @@ class Follower:
             return
         self._closed = True
         self.download.unsubscribe(self._update)
+        if self._sender is not None:
+            self._sender.stop()
         if self._file is not None:
             self._file.close()
 
@@ -191,11 +196,14 @@ class Follower:
                 "Aborting a client's download of {filename}: {error}",
                 filename=download.file.filename, error=download.error,
             )
+            self._close()
             self.request.unregisterProducer()
             abortConnection(self.request)
-            self._close()
             return
-        self._pump()
+        if self._sender is not None:
+            self._sender.wake()
+        else:
+            self._pump()
 
     def _pump(self) -> None:
         assert self._file is not None
@@ -219,11 +227,53 @@ class Follower:
 
     def resumeProducing(self) -> None:
         self._paused = False
-        if not self._closed and self._file is not None:
-            self._pump()
+        if self._closed or self._file is None or self._sender is not None:
+            return
+        # The transport paused us and has now sent all it held: from here
+        # on the kernel can send straight from the file (see sendfile.py).
+        if self.download.total is not None and sendfileTransport(self.request):
+            self.transport = sendfileTransport(self.request)
+            stall = getattr(self.request.channel, "writeStallTimeout", 120.0)
+            self._sender = SocketSender(self, stall)
+            self._sender.start()
+            return
+        self._pump()
 
     def stopProducing(self) -> None:
         self._close()
+
+    # SendfileSource
+
+    @property
+    def fileObject(self) -> BinaryIO:
+        assert self._file is not None
+        return self._file
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    def available(self) -> int:
+        return self.download.readable - self._offset
+
+    def advance(self, n: int) -> None:
+        self._offset += n
+
+    def allSent(self) -> bool:
+        return self.download.verified and self._offset >= self.download.written
+
+    def _finish(self, sent: int) -> None:
+        self._sender = None
+        self.request.sentLength += sent  # type: ignore[attr-defined]
+        self.request.unregisterProducer()
+        self.request.finish()
+        self._close()
+
+    def _failed(self, reason: Failure) -> None:
+        self._sender = None
+        self._close()
+        self.request.unregisterProducer()
+        abortConnection(self.request)
 
 
 def _failFile(request: IRequest, failure: Failure) -> bytes:

@@ -15,7 +15,7 @@ exactly that: a transport that pauses its producer because its buffer is
 full resumes it only once the buffer has drained.  So L{SendfileProducer}
 writes the headers and a first piece a little larger than the transport's
 buffer the ordinary way, is paused, and on resume hands the rest of the file
-to a L{_SocketSender}.  That one watches a duplicate of the socket's file
+to a L{SocketSender}.  That one watches a duplicate of the socket's file
 descriptor for writability (the reactor keeps the original for reading) and
 calls C{sendfile} until the range is sent.
 
@@ -25,7 +25,7 @@ Only plain TCP qualifies: a TLS transport has to encrypt the bytes itself.
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Optional, Protocol
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
@@ -100,7 +100,7 @@ class SendfileProducer:
         self.offset = offset
         self.remaining = size
         self.paused = False
-        self.sender: Optional[_SocketSender] = None
+        self.sender: Optional[SocketSender] = None
         self.done = False
 
     def start(self) -> None:
@@ -125,6 +125,16 @@ class SendfileProducer:
                 self.request, self.fileObject, self.offset, self.remaining
             ).start()
 
+    def available(self) -> int:
+        return self.remaining
+
+    def advance(self, n: int) -> None:
+        self.offset += n
+        self.remaining -= n
+
+    def allSent(self) -> bool:
+        return not self.remaining
+
     def pauseProducing(self) -> None:
         self.paused = True
 
@@ -132,7 +142,7 @@ class SendfileProducer:
         self.paused = False
         if self.sender is None and not self.done and self.remaining:
             stall = getattr(self.request.channel, "writeStallTimeout", STALL_TIMEOUT)
-            self.sender = _SocketSender(self, stall)
+            self.sender = SocketSender(self, stall)
             self.sender.start()
 
     def stopProducing(self) -> None:
@@ -161,19 +171,54 @@ class SendfileProducer:
         self.transport.abortConnection()
 
 
-@implementer(IWriteDescriptor)
-class _SocketSender:
+class SendfileSource(Protocol):
     """
-    Calls C{sendfile} whenever a duplicate of the client's socket is
-    writable, until the producer's range is sent.
+    What a L{SocketSender} sends from: a file, how much of it may go now,
+    and whom to tell when all is sent or the client is lost.
     """
 
-    def __init__(self, producer: SendfileProducer, stallTimeout: float) -> None:
+    fileObject: BinaryIO
+    offset: int
+    transport: tcp.Connection
+
+    def available(self) -> int:
+        """
+        Bytes after C{offset} that may be sent now.
+        """
+
+    def advance(self, n: int) -> None:
+        """
+        C{n} more bytes were sent.
+        """
+
+    def allSent(self) -> bool:
+        """
+        Nothing more will become available.
+        """
+
+    def _finish(self, sent: int) -> None:
+        ...
+
+    def _failed(self, reason: Failure) -> None:
+        ...
+
+
+@implementer(IWriteDescriptor)
+class SocketSender:
+    """
+    Calls C{sendfile} whenever a duplicate of the client's socket is
+    writable, until its source has sent all.  A source that has nothing
+    available yet (a download that is still coming) leaves it idle until
+    L{wake} is called.
+    """
+
+    def __init__(self, producer: SendfileSource, stallTimeout: float) -> None:
         self.producer = producer
         self.reactor: Any = producer.transport.reactor
         self.stallTimeout = stallTimeout
         self.fd = -1
         self.sent = 0
+        self.idle = False
         self.progressed = False
         self.stallTimer: Optional[Any] = None
 
@@ -191,25 +236,40 @@ class _SocketSender:
         producer = self.producer
         inFd = producer.fileObject.fileno()
         burst = 0
-        while producer.remaining and burst < BURST:
+        while burst < BURST:
+            available = producer.available()
+            if not available:
+                break
             try:
-                n = os.sendfile(self.fd, inFd, producer.offset, producer.remaining)
+                n = os.sendfile(self.fd, inFd, producer.offset, available)
             except BlockingIOError:
                 self._armStallTimer()
                 return None
             except OSError as e:
                 return ConnectionLost(f"sendfile: {e}")
             if n == 0:
+                log.error("A file on disk is shorter than its size")
                 return ConnectionLost("the file is shorter than its size")
-            producer.offset += n
-            producer.remaining -= n
+            producer.advance(n)
             self.sent += n
             burst += n
             self.progressed = True
-        if not producer.remaining:
+        if producer.allSent():
             self._close()
             producer._finish(self.sent)
+        elif not producer.available():
+            # Caught up with a file still being written: wait for more.
+            self.reactor.removeWriter(self)
+            self.idle = True
         return None
+
+    def wake(self) -> None:
+        """
+        More is available (or all is): start sending again.
+        """
+        if self.idle and self.fd >= 0:
+            self.idle = False
+            self.reactor.addWriter(self)
 
     def connectionLost(self, reason: Failure) -> None:
         """
@@ -245,7 +305,7 @@ class _SocketSender:
                 self.stallTimer.cancel()
             self.stallTimer = None
         if self.fd >= 0:
-            if removeWriter:
+            if removeWriter and not self.idle:
                 self.reactor.removeWriter(self)
             os.close(self.fd)
             self.fd = -1
