@@ -286,9 +286,12 @@ class UpstreamSource:
 
     @staticmethod
     def _parse(name: Optional[str], outcome: Fetched) -> object:
+        # Once parsed, the upstream's bytes go (before the page is stored and
+        # rendered).
+        body = outcome.takeBody()
         if name is None:
-            return parseList(outcome.body, outcome.contentType)
-        return parseProject(outcome.body, outcome.contentType, outcome.url, name)
+            return parseList(body, outcome.contentType)
+        return parseProject(body, outcome.contentType, outcome.url, name)
 
 
 def _failed(e: Exception) -> "Deferred[Lookup]":
