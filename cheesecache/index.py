@@ -120,7 +120,9 @@ class UpstreamSource:
     discard: Optional[Callable[[object], None]] = None
     #: How many files (or root-list names) the parsed pages kept in memory
     #: may list together; beyond it the least recently loaded are let go
-    #: (they are read back from disk when needed, e.g. for a cold file).
+    #: (they are read back from disk when needed, e.g. for a cold file).  A
+    #: page over the budget on its own is let go as soon as the requests
+    #: that loaded it are answered.
     modelBudget: int = 5_000
     _loaded: "collections.OrderedDict[Optional[str], int]" = attrs.field(
         factory=collections.OrderedDict
@@ -177,6 +179,21 @@ class UpstreamSource:
             old = self._entries.get(oldName)
             if old is not None:
                 old.trim()
+        if weight > self.modelBudget:
+            # Needed now (it is being rendered, or a file looked up in it),
+            # not after: keeping it would hold several megabytes until the
+            # next page comes, and that page is parsed next to it.
+            self.clock.callLater(0, self._letGo, name, content)
+
+    def _letGo(self, name: Optional[str], content: object) -> None:
+        """
+        Trim page C{name} if C{content} is still its parsed form in memory.
+        """
+        entry = self._entries.get(name)
+        if entry is None or entry._content is not content or name not in self._loaded:
+            return
+        self._loadedTotal -= self._loaded.pop(name)
+        entry.trim()
 
     def _reload(self, name: Optional[str]) -> Optional[object]:
         """

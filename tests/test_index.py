@@ -178,6 +178,35 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual([a.body for a in answers], [b""])
         self.assertEqual([kw.get("unbuffered") for kw in asked], [True])
 
+    @inlineCallbacks
+    def test_pageOverBudgetLetGoOnceAnswered(self):  # type: ignore[no-untyped-def]
+        """
+        A page that on its own lists more than the model budget keeps its
+        parsed form while the requests that loaded it are answered, lets it
+        go at the next turn of the reactor, and reads it back from the page
+        store (not the upstream) when it is needed again.
+        """
+        self.source.modelBudget = 2  # "alpha" lists 2 files: weight 3
+        lookup = yield self.source.page("alpha")
+        entry = lookup.entry
+        self.assertIsNotNone(entry._content)
+        self.clock.advance(0)
+        self.assertIsNone(entry._content)
+        self.assertEqual(len(entry.content.files), 2)
+        self.clock.advance(0)
+        self.assertIsNone(entry._content)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
+    def test_pageWithinBudgetStays(self):  # type: ignore[no-untyped-def]
+        """
+        A page within the model budget keeps its parsed form.
+        """
+        self.source.modelBudget = 3
+        lookup = yield self.source.page("alpha")
+        self.clock.advance(0)
+        self.assertIsNotNone(lookup.entry._content)
+
     def test_takeBody(self) -> None:
         """
         L{Fetched.takeBody} hands the body over once.
