@@ -20,6 +20,7 @@ from twisted.python.filepath import FilePath
 
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
+from .simple.parse import draining
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -91,7 +92,7 @@ def entryToJSON(entry: PageEntry) -> bytes:
     return b"".join(entryChunks(entry))
 
 
-def entryFromJSON(data: bytes) -> PageEntry:
+def entryFromJSON(data: Union[bytes, str]) -> PageEntry:
     """
     Read back what L{entryToJSON} wrote.
     """
@@ -101,7 +102,7 @@ def entryFromJSON(data: bytes) -> PageEntry:
     if content is not None and content["type"] == "project":
         value = ProjectPage(
             name=content["name"],
-            files=[DistFile(**f) for f in content["files"]],
+            files=[DistFile(**f) for f in draining(content["files"])],
             versions=content["versions"],
             status=None if content["status"] is None else tuple(content["status"]),
         )
@@ -167,12 +168,16 @@ class PageStore:
         """
         path = self._path(sourceID, name)
         try:
-            data = path.getContent()
+            # As text at once: a big page's bytes need not stay while it is
+            # parsed (json would decode them to text anyway).
+            data = path.getContent().decode("utf-8")
         except FileNotFoundError:
             return None
         except OSError as e:
             log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
             return None
+        except UnicodeDecodeError:
+            data = ""  # unreadable
         try:
             return entryFromJSON(data)
         except (ValueError, KeyError, TypeError):

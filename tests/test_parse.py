@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.simple.parse import (
     ParseError,
+    draining,
     isJSONType,
     parseList,
     parseListHTML,
@@ -544,6 +545,9 @@ class ProjectHTMLTests(SynchronousTestCase):
             b'{"files":[{"filename":"a","url":"b","hashes":"x"}]}',
             b'{"name": 5, "files": []}',
             b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\ud800"}]}',
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\uDBFF"}]}',
+            b'{"files": "abc"}',
+            b'{"files": {"filename": "a-1.0.tar.gz", "url": "x"}}',
         ]:
             self.assertRaises(ParseError, parseProjectJSON, body, base, "x")
         for body in [b'{"projects": null}', b'{"projects":[{}]}']:
@@ -730,6 +734,38 @@ class ProjectHTMLTests(SynchronousTestCase):
         body = b'<html><body>\xff\xfe<a href="f-1.0.tar.gz">f</a></body></html>'
         page = parseProjectHTML(body, BASE, "foo-bar")
         self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
+
+
+class DrainingTests(SynchronousTestCase):
+    """
+    Tests for L{draining}.
+    """
+
+    def test_list(self) -> None:
+        """
+        The items of a list come in order, each slot let go (C{None}) once
+        its item is handed out.
+        """
+        items: List[Any] = [{"a": 1}, {"b": 2}, {"c": 3}]
+        seen = []
+        for item in draining(items):
+            seen.append((item, list(items)))
+        self.assertEqual(
+            seen,
+            [
+                ({"a": 1}, [None, {"b": 2}, {"c": 3}]),
+                ({"b": 2}, [None, None, {"c": 3}]),
+                ({"c": 3}, [None, None, None]),
+            ],
+        )
+
+    def test_otherIterables(self) -> None:
+        """
+        Other iterables are iterated as they are.
+        """
+        self.assertEqual(list(draining((1, 2))), [1, 2])
+        self.assertEqual(list(draining({"k": 1})), ["k"])
+        self.assertRaises(TypeError, list, draining(None))
 
 
 class ListTests(SynchronousTestCase):

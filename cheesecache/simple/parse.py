@@ -9,8 +9,9 @@ was finally served from (after redirects), as pip and uv do.
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
@@ -54,6 +55,26 @@ def _checkMajor(version: Any) -> None:
         raise ParseError(f"unsupported api-version major {major!r}")
 
 
+#: What C{b"\\ud" in body.lower()} finds, without a lower-cased copy of a
+#: page that may be megabytes.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD]")
+
+
+def draining(items: Any) -> Iterator[Any]:
+    """
+    The items of C{items}; from a list, each is let go (its slot set to
+    C{None}) as it is handed out, so that while a big page's model is built
+    the parsed JSON it is built from shrinks, instead of both being whole at
+    once.
+    """
+    if not isinstance(items, list):
+        yield from items
+        return
+    for i in range(len(items)):
+        item, items[i] = items[i], None
+        yield item
+
+
 def _loadJSON(body: bytes) -> Dict[str, Any]:
     try:
         data = json.loads(body)
@@ -61,7 +82,7 @@ def _loadJSON(body: bytes) -> Dict[str, Any]:
         raise ParseError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ParseError("a Simple JSON page must be an object")
-    if b"\\ud" in body.lower():
+    if _SURROGATE_ESCAPE.search(body):
         # A lone surrogate escape would parse, then fail every rendering.
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -98,7 +119,7 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
     """
     data = _loadJSON(body)
     files: List[DistFile] = []
-    for entry in data.get("files", ()):
+    for entry in draining(data.get("files", ())):
         try:
             filename = entry["filename"]
             url = urljoin(baseURL, entry["url"])
@@ -214,7 +235,7 @@ def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
     _checkMajor(collector.meta.get("pypi:repository-version", "1.0"))
     base = urljoin(baseURL, collector.base) if collector.base else baseURL
     files: List[DistFile] = []
-    for attributes, text in collector.anchors:
+    for attributes, text in draining(collector.anchors):
         href = attributes.get("href")
         if not href:
             continue
