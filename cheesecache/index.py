@@ -28,7 +28,7 @@ from .pagestore import PageStore
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
-from .simple.parse import ParseError, parseList, parseProject
+from .simple.parse import ParseError, pageText, parseList, parseProject
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
 log = Logger()
@@ -303,9 +303,9 @@ class UpstreamSource:
 
     @staticmethod
     def _parse(name: Optional[str], outcome: Fetched) -> object:
-        # Once parsed, the upstream's bytes go (before the page is stored and
-        # rendered).
-        body = outcome.takeBody()
+        # The upstream's bytes go once decoded: neither they nor the text
+        # stay while the page is stored and rendered.
+        body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
             return parseList(body, outcome.contentType)
         return parseProject(body, outcome.contentType, outcome.url, name)

@@ -15,6 +15,7 @@ from cheesecache.simple.parse import (
     ParseError,
     draining,
     isJSONType,
+    pageText,
     parseList,
     parseListHTML,
     parseListJSON,
@@ -734,6 +735,66 @@ class ProjectHTMLTests(SynchronousTestCase):
         body = b'<html><body>\xff\xfe<a href="f-1.0.tar.gz">f</a></body></html>'
         page = parseProjectHTML(body, BASE, "foo-bar")
         self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
+
+
+class PageTextTests(SynchronousTestCase):
+    """
+    Tests for L{pageText}, and the parsers given text.
+    """
+
+    def test_json(self) -> None:
+        """
+        JSON bytes are decoded as C{json} decodes them: UTF-8 (with or
+        without a byte order mark), UTF-16, UTF-32.
+        """
+        page = '{"name": "caf\u00e9", "files": []}'
+        for body in [
+            page.encode("utf-8"),
+            b"\xef\xbb\xbf" + page.encode("utf-8"),
+            page.encode("utf-16"),
+            page.encode("utf-32-le"),
+        ]:
+            text = pageText(body, JSON_TYPE)
+            self.assertEqual(json.loads(text), json.loads(body))
+
+    def test_jsonNotUnicode(self) -> None:
+        """
+        JSON bytes that are no Unicode text are a L{ParseError}.
+        """
+        self.assertRaises(ParseError, pageText, b'{"name": "\xff"}', JSON_TYPE)
+
+    def test_html(self) -> None:
+        """
+        HTML is read as UTF-8, bytes that are not replaced.
+        """
+        self.assertEqual(pageText(b"<a>caf\xc3\xa9\xff</a>", "text/html"), "<a>caf\u00e9\ufffd</a>")
+
+    def test_parsersTakeText(self) -> None:
+        """
+        Every parser reads the text of a page as it reads its bytes.
+        """
+        for name, contentType in [("requests.json", JSON_TYPE), ("requests.html", "text/html")]:
+            body = DATA.child(name).getContent()
+            self.assertEqual(
+                parseProject(pageText(body, contentType), contentType, BASE, "requests"),
+                parseProject(body, contentType, BASE, "requests"),
+            )
+        for body, contentType in [
+            (b'{"projects": [{"name": "Frob"}]}', JSON_TYPE),
+            (b'<a href="frob/">Frob</a>', "text/html"),
+        ]:
+            self.assertEqual(
+                parseList(pageText(body, contentType), contentType), ProjectList(["Frob"])
+            )
+
+    def test_surrogateInText(self) -> None:
+        """
+        A lone surrogate escape is found in text as in bytes.
+        """
+        body = '{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"yanked":"\\udc00"}]}'
+        self.assertRaises(ParseError, parseProjectJSON, body, BASE, "a")
+        pair = body.replace("\\udc00", "\\ud83d\\ude00")
+        self.assertEqual(parseProjectJSON(pair, BASE, "a").files[0].yanked, "\U0001f600")
 
 
 class DrainingTests(SynchronousTestCase):

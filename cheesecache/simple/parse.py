@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
@@ -56,8 +56,29 @@ def _checkMajor(version: Any) -> None:
 
 
 #: What C{b"\\ud" in body.lower()} finds, without a lower-cased copy of a
-#: page that may be megabytes.
+#: page that may be megabytes (in bytes, and in text).
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD]")
+_SURROGATE_ESCAPE_TEXT = re.compile(r"\\[uU][dD]")
+
+#: A page as the upstream sent it, or as text (see L{pageText}).
+Body = Union[bytes, str]
+
+
+def pageText(body: bytes, contentType: str) -> str:
+    """
+    A page's bytes as the text the parsers read: JSON decoded as C{json}
+    does (UTF-8, -16 or -32), HTML as UTF-8 with undecodable bytes replaced.
+    A caller that passes on the text and drops the bytes does not keep a
+    big page twice while it is parsed.
+
+    @raise ParseError: JSON that is not in a Unicode encoding.
+    """
+    if not isJSONType(contentType):
+        return body.decode("utf-8", errors="replace")
+    try:
+        return body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"not JSON: {e}") from e
 
 
 def draining(items: Any) -> Iterator[Any]:
@@ -75,14 +96,15 @@ def draining(items: Any) -> Iterator[Any]:
         yield item
 
 
-def _loadJSON(body: bytes) -> Dict[str, Any]:
+def _loadJSON(body: Body) -> Dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError as e:
         raise ParseError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ParseError("a Simple JSON page must be an object")
-    if _SURROGATE_ESCAPE.search(body):
+    escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
+    if escape.search(body):  # type: ignore[arg-type]
         # A lone surrogate escape would parse, then fail every rendering.
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -113,7 +135,7 @@ def _shapeErrors(f):  # type: ignore[no-untyped-def]
 
 
 @_shapeErrors
-def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
+def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
     """
@@ -165,7 +187,7 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
 
 
 @_shapeErrors
-def parseListJSON(body: bytes) -> ProjectList:
+def parseListJSON(body: Body) -> ProjectList:
     """
     Parse a PEP 691 root project list.
     """
@@ -208,9 +230,9 @@ class _AnchorCollector(HTMLParser):
             self._current = None
 
 
-def _collect(body: bytes) -> _AnchorCollector:
+def _collect(body: Body) -> _AnchorCollector:
     collector = _AnchorCollector()
-    collector.feed(body.decode("utf-8", errors="replace"))
+    collector.feed(body if isinstance(body, str) else pageText(body, "text/html"))
     collector.close()
     return collector
 
@@ -227,7 +249,7 @@ def _htmlCoreMetadata(attributes: Mapping[str, Optional[str]]) -> CoreMetadata:
     return True
 
 
-def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
+def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 503 project detail page.
     """
@@ -266,7 +288,7 @@ def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
     )
 
 
-def parseListHTML(body: bytes) -> ProjectList:
+def parseListHTML(body: Body) -> ProjectList:
     """
     Parse a PEP 503 root project list: the anchor texts are the names.
     """
@@ -274,7 +296,7 @@ def parseListHTML(body: bytes) -> ProjectList:
 
 
 def parseProject(
-    body: bytes, contentType: str, baseURL: str, name: str
+    body: Body, contentType: str, baseURL: str, name: str
 ) -> ProjectPage:
     """
     Parse a project page in whichever representation the upstream sent.
@@ -284,7 +306,7 @@ def parseProject(
     return parseProjectHTML(body, baseURL, name)
 
 
-def parseList(body: bytes, contentType: str) -> ProjectList:
+def parseList(body: Body, contentType: str) -> ProjectList:
     """
     Parse a root project list in whichever representation the upstream sent.
     """
