@@ -20,7 +20,7 @@ from twisted.python.filepath import FilePath
 
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
-from .simple.parse import draining
+from .simple.parse import Streamed, loadStreaming
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -96,13 +96,16 @@ def entryFromJSON(data: Union[bytes, str]) -> PageEntry:
     """
     Read back what L{entryToJSON} wrote.
     """
-    raw = json.loads(data)
+    text = data if isinstance(data, str) else data.decode("utf-8")
+    # Each file is made as soon as it is decoded (see loadStreaming).
+    raw = loadStreaming(text, ("content", "files"), lambda f: DistFile(**f))
     content = raw["content"]
     value: Any = None
     if content is not None and content["type"] == "project":
+        files = content["files"]
         value = ProjectPage(
             name=content["name"],
-            files=[DistFile(**f) for f in draining(content["files"])],
+            files=files if isinstance(files, Streamed) else [DistFile(**f) for f in files],
             versions=content["versions"],
             status=None if content["status"] is None else tuple(content["status"]),
         )

@@ -396,6 +396,12 @@ class PageStoreTests(EntryAssertions, SynchronousTestCase):
                          "files": [{"filename": "x", "url": "y", "colour": "red"}]}},
             {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
              "content": {"type": "list"}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project", "name": "x", "versions": None, "status": None,
+                         "files": "abc"}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project", "name": "x", "versions": None, "status": None,
+                         "files": [["x", "y"]]}},
         ):
             self.assertIsNone(self.corrupt(json.dumps(value).encode()), value)
 

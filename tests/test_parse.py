@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.simple.parse import (
     ParseError,
+    Streamed,
     draining,
     isJSONType,
+    loadStreaming,
     pageText,
     parseList,
     parseListHTML,
@@ -795,6 +799,115 @@ class PageTextTests(SynchronousTestCase):
         self.assertRaises(ParseError, parseProjectJSON, body, BASE, "a")
         pair = body.replace("\\udc00", "\\ud83d\\ude00")
         self.assertEqual(parseProjectJSON(pair, BASE, "a").files[0].yanked, "\U0001f600")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["files", "a", "b", "caf\u00e9"]), children, max_size=4),
+    max_leaves=20,
+)
+
+
+class LoadStreamingTests(SynchronousTestCase):
+    """
+    Tests for L{loadStreaming}.
+    """
+
+    def test_sameAsJSON(self) -> None:
+        """
+        With items taken as they are, documents decode as C{json.loads}
+        decodes them, the streamed array being a L{Streamed} list.
+        """
+        for text in [
+            '{"files": [1, {"a": [2, "x"]}, null], "meta": {"v": "1.0"}}',
+            ' \n{ "meta" : 1 , "files" : [ ] }\t',
+            '{"files": []}',
+            '{"files": null, "x": 1.5e3, "y": -0, "z": "\\ud83d\\ude00\\n"}',
+            '{"files": {"files": [1]}}',
+            '{"other": [1, 2]}',
+            '{}',
+            '[{"files": [1]}]',
+            '"text"',
+            '-Infinity',
+        ]:
+            value = loadStreaming(text, ("files",), lambda item: item)
+            self.assertEqual(value, json.loads(text), text)
+        streamed = loadStreaming('{"files": [1, 2]}', ("files",), lambda item: item)
+        self.assertIsInstance(streamed["files"], Streamed)
+        notStreamed = loadStreaming('{"files": {"a": 1}}', ("files",), lambda item: item)
+        self.assertNotIsInstance(notStreamed["files"], Streamed)
+
+    def test_itemsHandedOver(self) -> None:
+        """
+        Each item of the array at the path is handed to C{onItem} once, in
+        order, and the array holds what it returned; a nested path is
+        followed key by key.
+        """
+        seen: List[Any] = []
+
+        def onItem(item: Any) -> Any:
+            seen.append(item)
+            return len(seen)
+
+        value = loadStreaming(
+            '{"files": [9], "content": {"files": [{"a": 1}, [2], "3"], "n": 1}}',
+            ("content", "files"),
+            onItem,
+        )
+        self.assertEqual(seen, [{"a": 1}, [2], "3"])
+        self.assertEqual(value, {"files": [9], "content": {"files": [1, 2, 3], "n": 1}})
+
+    def test_errorsFromItems(self) -> None:
+        """
+        An error from C{onItem} stops the decoding: later items are not
+        handed over.
+        """
+        seen: List[Any] = []
+
+        def onItem(item: Any) -> Any:
+            seen.append(item)
+            raise KeyError(item)
+
+        self.assertRaises(
+            KeyError, loadStreaming, '{"files": [1, 2]}', ("files",), onItem
+        )
+        self.assertEqual(seen, [1])
+
+    def test_notJSON(self) -> None:
+        """
+        What is not JSON is a C{ValueError}, as from C{json.loads}.
+        """
+        for text in [
+            "",
+            "{",
+            '{"files": [1, 2}',
+            '{"files": [1, 2,]}',
+            '{"files": [1 2]}',
+            '{"files": [,]}',
+            '{"files" [1]}',
+            '{"files": [1],}',
+            '{files: [1]}',
+            '{"files": [1]} x',
+            '{"files": [1]}{}',
+            '{"files": ["\x01"]}',
+            '{"a": 1 "files": []}',
+        ]:
+            self.assertRaises(json.JSONDecodeError, json.loads, text)
+            self.assertRaises(
+                ValueError, loadStreaming, text, ("files",), lambda item: item
+            )
+
+    @settings(max_examples=300, deadline=None)
+    @given(_json, st.sampled_from([None, 0, 2]), st.sampled_from([(",", ":"), (", ", ": ")]))
+    def test_generated(self, value: Any, indent: Any, separators: Any) -> None:
+        """
+        Generated documents, however laid out, decode as C{json.loads}
+        decodes them.
+        """
+        text = json.dumps(value, indent=indent, separators=separators, ensure_ascii=False)
+        self.assertEqual(loadStreaming(text, ("files",), lambda item: item), value)
+        self.assertEqual(loadStreaming(text, ("files", "a"), lambda item: item), value)
 
 
 class DrainingTests(SynchronousTestCase):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from json.decoder import scanstring
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
@@ -96,20 +97,137 @@ def draining(items: Any) -> Iterator[Any]:
         yield item
 
 
-def _loadJSON(body: Body) -> Dict[str, Any]:
+class Streamed(List[Any]):
+    """
+    What L{loadStreaming} puts in place of the array it streamed: the
+    results of C{onItem} for its items.
+    """
+
+
+_scanOnce = json.JSONDecoder().scan_once
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]) -> Any:
+    """
+    Decode JSON C{text} like C{json.loads}, except for the array at C{path}
+    (keys of nested objects, from the top): its items are decoded one at a
+    time and each handed to C{onItem} at once, and the array's place holds
+    a L{Streamed} list of what C{onItem} returned.  A page of 15,000 files
+    is thus never held whole as parsed JSON next to what is made of it.  A
+    value at C{path} that is not an array is decoded as it is.
+
+    @raise ValueError: C{text} is not JSON.
+    """
+    pos = _SPACE.match(text).end()  # type: ignore[union-attr]
+    value, pos = _streamValue(text, pos, path, onItem)
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if pos != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+    return value
+
+
+def _scanValue(text: str, pos: int) -> Tuple[Any, int]:
     try:
-        data = json.loads(body)
+        return _scanOnce(text, pos)  # type: ignore[no-any-return]
+    except StopIteration as e:
+        raise json.JSONDecodeError("Expecting value", text, e.value) from None
+
+
+def _streamValue(
+    text: str, pos: int, path: Optional[Tuple[str, ...]], onItem: Callable[[Any], Any]
+) -> Tuple[Any, int]:
+    if path and text.startswith("{", pos):
+        return _streamObject(text, pos + 1, path, onItem)
+    if path == () and text.startswith("[", pos):
+        return _streamArray(text, pos + 1, onItem)
+    return _scanValue(text, pos)
+
+
+def _streamObject(
+    text: str, pos: int, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+) -> Tuple[Dict[str, Any], int]:
+    result: Dict[str, Any] = {}
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if text.startswith("}", pos):
+        return result, pos + 1
+    while True:
+        if not text.startswith('"', pos):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, pos
+            )
+        key, pos = scanstring(text, pos + 1)
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if not text.startswith(":", pos):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        result[key], pos = _streamValue(
+            text, pos, path[1:] if key == path[0] else None, onItem
+        )
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif text.startswith("}", pos):
+            return result, pos + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+
+
+def _streamArray(
+    text: str, pos: int, onItem: Callable[[Any], Any]
+) -> Tuple[Streamed, int]:
+    result = Streamed()
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if text.startswith("]", pos):
+        return result, pos + 1
+    while True:
+        item, pos = _scanValue(text, pos)
+        result.append(onItem(item))
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif text.startswith("]", pos):
+            return result, pos + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+
+
+def _checkUnicode(value: Any) -> None:
+    # A lone surrogate escape would parse, then fail every rendering.
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ParseError(f"invalid unicode in page: {e}") from e
+
+
+def _loadJSON(
+    body: Body, files: Optional[Callable[[Any], Any]] = None
+) -> Dict[str, Any]:
+    """
+    Decode a Simple JSON page; with C{files}, its C{files} array is streamed
+    through it (see L{loadStreaming}).
+    """
+    escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
+    suspect = escape.search(body) is not None  # type: ignore[arg-type]
+    try:
+        if files is None:
+            data = json.loads(body)
+        else:
+            text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
+            onFile = files
+            if suspect:
+                def onFile(entry: Any) -> Any:
+                    _checkUnicode(entry)
+                    return files(entry)  # type: ignore[misc]
+            data = loadStreaming(text, ("files",), onFile)
     except ValueError as e:
+        if isinstance(e, ParseError):
+            raise
         raise ParseError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ParseError("a Simple JSON page must be an object")
-    escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
-    if escape.search(body):  # type: ignore[arg-type]
-        # A lone surrogate escape would parse, then fail every rendering.
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ParseError(f"invalid unicode in page: {e}") from e
+    if suspect:
+        _checkUnicode({k: v for k, v in data.items() if not isinstance(v, Streamed)})
     meta = data.get("meta") or {}
     if not isinstance(meta, dict):
         raise ParseError("meta must be an object")
@@ -139,9 +257,7 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
     """
-    data = _loadJSON(body)
-    files: List[DistFile] = []
-    for entry in draining(data.get("files", ())):
+    def distFile(entry: Any) -> DistFile:
         try:
             filename = entry["filename"]
             url = urljoin(baseURL, entry["url"])
@@ -155,23 +271,28 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
         size = entry.get("size")
         if isinstance(size, bool):
             size = None
-        files.append(
-            DistFile(
-                filename=filename,
-                url=urldefrag(url)[0],
-                hashes={
-                    k: v
-                    for k, v in (entry.get("hashes") or {}).items()
-                    if isinstance(v, str)
-                },
-                requiresPython=entry.get("requires-python") or None,
-                yanked=_yanked(entry.get("yanked", False)),
-                coreMetadata=_coreMetadata(coreMetadata),
-                size=size if isinstance(size, int) else None,
-                uploadTime=entry.get("upload-time") or None,
-                provenance=entry.get("provenance") or None,
-            )
+        return DistFile(
+            filename=filename,
+            url=urldefrag(url)[0],
+            hashes={
+                k: v
+                for k, v in (entry.get("hashes") or {}).items()
+                if isinstance(v, str)
+            },
+            requiresPython=entry.get("requires-python") or None,
+            yanked=_yanked(entry.get("yanked", False)),
+            coreMetadata=_coreMetadata(coreMetadata),
+            size=size if isinstance(size, int) else None,
+            uploadTime=entry.get("upload-time") or None,
+            provenance=entry.get("provenance") or None,
         )
+
+    # Each file is made as soon as its entry is decoded: the page is never
+    # held whole as parsed JSON.
+    data = _loadJSON(body, distFile)
+    files = data.get("files", ())
+    if not isinstance(files, Streamed):
+        files = [distFile(entry) for entry in draining(files)]
     versions = data.get("versions")
     status = data.get("project-status")
     return ProjectPage(
