@@ -24,6 +24,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
 from .freshness import Decision, PageEntry, Policy, Validators
+from .memory import releaseFreeMemory
 from .pagestore import PageStore
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
@@ -194,6 +195,9 @@ class UpstreamSource:
             return
         self._loadedTotal -= self._loaded.pop(name)
         entry.trim()
+        # What parsing, storing and rendering it took is free now: without
+        # this the process would stay near its high-water mark.
+        releaseFreeMemory()
 
     def _reload(self, name: Optional[str]) -> Optional[object]:
         """

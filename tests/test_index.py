@@ -11,6 +11,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
 from cheesecache.freshness import Validators
+from cheesecache import index as indexModule
 from cheesecache.index import ProjectNotFound, SourcesUnavailable
 from cheesecache.simple.model import ProjectList
 from cheesecache.upstream import Fetched, Upstream
@@ -183,15 +184,19 @@ class UpstreamSourceTests(TestCase):
         """
         A page that on its own lists more than the model budget keeps its
         parsed form while the requests that loaded it are answered, lets it
-        go at the next turn of the reactor, and reads it back from the page
-        store (not the upstream) when it is needed again.
+        go at the next turn of the reactor (and the allocator is asked to
+        give the memory back), and reads it back from the page store (not
+        the upstream) when it is needed again.
         """
+        released = []
+        self.patch(indexModule, "releaseFreeMemory", lambda: released.append(True))
         self.source.modelBudget = 2  # "alpha" lists 2 files: weight 3
         lookup = yield self.source.page("alpha")
         entry = lookup.entry
         self.assertIsNotNone(entry._content)
         self.clock.advance(0)
         self.assertIsNone(entry._content)
+        self.assertEqual(released, [True])
         self.assertEqual(len(entry.content.files), 2)
         self.clock.advance(0)
         self.assertIsNone(entry._content)
