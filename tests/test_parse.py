@@ -823,6 +823,8 @@ class LoadStreamingTests(SynchronousTestCase):
             '{"files": [1, {"a": [2, "x"]}, null], "meta": {"v": "1.0"}}',
             ' \n{ "meta" : 1 , "files" : [ ] }\t',
             '{"files": []}',
+            '{"files": [ ]}',
+            '{"files":[1 ,2\n, 3 ] }',
             '{"files": null, "x": 1.5e3, "y": -0, "z": "\\ud83d\\ude00\\n"}',
             '{"files": {"files": [1]}}',
             '{"other": [1, 2]}',

@@ -180,16 +180,28 @@ def _streamArray(
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if text.startswith("]", pos):
         return result, pos + 1
-    while True:
-        item, pos = _scanValue(text, pos)
-        result.append(onItem(item))
-        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
-        if text.startswith(",", pos):
-            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        elif text.startswith("]", pos):
-            return result, pos + 1
-        else:
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+    # The loop runs once per item (700,000 times for a big root list): the
+    # regular expression skips whitespace only where there is some, as in
+    # compact JSON there is none.
+    append, scan, space, blank = result.append, _scanOnce, _SPACE.match, " \t\n\r"
+    try:
+        while True:
+            item, pos = scan(text, pos)
+            append(onItem(item))
+            nextChar = text[pos : pos + 1]
+            if nextChar and nextChar in blank:
+                pos = space(text, pos).end()  # type: ignore[union-attr]
+                nextChar = text[pos : pos + 1]
+            if nextChar == ",":
+                pos += 1
+                if text[pos : pos + 1] in blank:
+                    pos = space(text, pos).end()  # type: ignore[union-attr]
+            elif nextChar == "]":
+                return result, pos + 1
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+    except StopIteration as e:
+        raise json.JSONDecodeError("Expecting value", text, e.value) from None
 
 
 def _checkUnicode(value: Any) -> None:
@@ -201,25 +213,25 @@ def _checkUnicode(value: Any) -> None:
 
 
 def _loadJSON(
-    body: Body, files: Optional[Callable[[Any], Any]] = None
+    body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
 ) -> Dict[str, Any]:
     """
-    Decode a Simple JSON page; with C{files}, its C{files} array is streamed
-    through it (see L{loadStreaming}).
+    Decode a Simple JSON page; with C{onItem}, the array under C{key} (the
+    files, the projects) is streamed through it (see L{loadStreaming}).
     """
     escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
     suspect = escape.search(body) is not None  # type: ignore[arg-type]
     try:
-        if files is None:
+        if onItem is None:
             data = json.loads(body)
         else:
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
-            onFile = files
+            each = onItem
             if suspect:
-                def onFile(entry: Any) -> Any:
-                    _checkUnicode(entry)
-                    return files(entry)  # type: ignore[misc]
-            data = loadStreaming(text, ("files",), onFile)
+                def each(item: Any) -> Any:
+                    _checkUnicode(item)
+                    return onItem(item)  # type: ignore[misc]
+            data = loadStreaming(text, (key,), each)
     except ValueError as e:
         if isinstance(e, ParseError):
             raise
@@ -289,7 +301,7 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
 
     # Each file is made as soon as its entry is decoded: the page is never
     # held whole as parsed JSON.
-    data = _loadJSON(body, distFile)
+    data = _loadJSON(body, "files", distFile)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
         files = [distFile(entry) for entry in draining(files)]
@@ -312,10 +324,19 @@ def parseListJSON(body: Body) -> ProjectList:
     """
     Parse a PEP 691 root project list.
     """
-    data = _loadJSON(body)
-    return ProjectList(
-        names=[p["name"] for p in data.get("projects", ()) if isinstance(p, dict)]
-    )
+    def name(project: Any) -> Any:
+        return project["name"] if isinstance(project, dict) else _NO_NAME
+
+    # A root list can name 700,000 projects: the names are taken as the
+    # entries are decoded, the entries are never all held at once.
+    data = _loadJSON(body, "projects", name)
+    projects = data.get("projects", ())
+    if not isinstance(projects, Streamed):
+        projects = [name(p) for p in projects]
+    return ProjectList(names=[n for n in projects if n is not _NO_NAME])
+
+
+_NO_NAME = object()
 
 
 class _AnchorCollector(HTMLParser):
