@@ -24,11 +24,12 @@ from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
 from .freshness import Decision, PageEntry, Policy, Validators
+from .memory import releaseFreeMemory
 from .pagestore import PageStore
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
-from .simple.parse import ParseError, parseList, parseProject
+from .simple.parse import ParseError, pageText, parseList, parseProject
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
 log = Logger()
@@ -120,7 +121,9 @@ class UpstreamSource:
     discard: Optional[Callable[[object], None]] = None
     #: How many files (or root-list names) the parsed pages kept in memory
     #: may list together; beyond it the least recently loaded are let go
-    #: (they are read back from disk when needed, e.g. for a cold file).
+    #: (they are read back from disk when needed, e.g. for a cold file).  A
+    #: page over the budget on its own is let go as soon as the requests
+    #: that loaded it are answered.
     modelBudget: int = 5_000
     _loaded: "collections.OrderedDict[Optional[str], int]" = attrs.field(
         factory=collections.OrderedDict
@@ -177,6 +180,24 @@ class UpstreamSource:
             old = self._entries.get(oldName)
             if old is not None:
                 old.trim()
+        if weight > self.modelBudget:
+            # Needed now (it is being rendered, or a file looked up in it),
+            # not after: keeping it would hold several megabytes until the
+            # next page comes, and that page is parsed next to it.
+            self.clock.callLater(0, self._letGo, name, content)
+
+    def _letGo(self, name: Optional[str], content: object) -> None:
+        """
+        Trim page C{name} if C{content} is still its parsed form in memory.
+        """
+        entry = self._entries.get(name)
+        if entry is None or entry._content is not content or name not in self._loaded:
+            return
+        self._loadedTotal -= self._loaded.pop(name)
+        entry.trim()
+        # What parsing, storing and rendering it took is free now: without
+        # this the process would stay near its high-water mark.
+        releaseFreeMemory()
 
     def _reload(self, name: Optional[str]) -> Optional[object]:
         """
@@ -286,9 +307,12 @@ class UpstreamSource:
 
     @staticmethod
     def _parse(name: Optional[str], outcome: Fetched) -> object:
+        # The upstream's bytes go once decoded: neither they nor the text
+        # stay while the page is stored and rendered.
+        body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
-            return parseList(outcome.body, outcome.contentType)
-        return parseProject(outcome.body, outcome.contentType, outcome.url, name)
+            return parseList(body, outcome.contentType)
+        return parseProject(body, outcome.contentType, outcome.url, name)
 
 
 def _failed(e: Exception) -> "Deferred[Lookup]":

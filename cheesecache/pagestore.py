@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Iterator, Optional, Union
 
 import attrs
 from twisted.logger import Logger
@@ -20,6 +20,7 @@ from twisted.python.filepath import FilePath
 
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
+from .simple.parse import Streamed, loadStreaming
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -42,46 +43,69 @@ def _fileToDict(f: DistFile) -> Dict[str, Any]:
     }
 
 
-def entryToJSON(entry: PageEntry) -> bytes:
+#: How many files each piece of a stored page holds (see L{entryChunks}).
+CHUNK_FILES = 500
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def entryChunks(entry: PageEntry) -> Iterator[bytes]:
     """
-    Serialize a cache entry.
+    Serialize a cache entry, in pieces: a page of many thousand files is
+    written out a few hundred files at a time instead of being built whole
+    (as dicts, then text, then bytes) next to its parsed form.
     """
-    content: Any = None
-    if isinstance(entry.content, ProjectPage):
-        page = entry.content
-        content = {
-            "type": "project",
-            "name": page.name,
-            "files": [_fileToDict(f) for f in page.files],
-            "versions": None if page.versions is None else list(page.versions),
-            "status": None if page.status is None else list(page.status),
-        }
-    elif isinstance(entry.content, ProjectList):
-        content = {"type": "list", "names": list(entry.content.names)}
-    return json.dumps(
+    head = _dumps(
         {
             "version": 1,
             "url": entry.url,
             "etag": entry.validators.etag,
             "lastModified": entry.validators.lastModified,
             "fetchedAt": entry.fetchedAt,
-            "content": content,
-        },
-        separators=(",", ":"),
-    ).encode("utf-8")
+        }
+    )
+    yield (head[:-1] + ',"content":').encode("utf-8")
+    content = entry.content
+    if isinstance(content, ProjectPage):
+        yield ('{"type":"project","name":' + _dumps(content.name) + ',"files":[').encode("utf-8")
+        files = content.files
+        for start in range(0, len(files), CHUNK_FILES):
+            piece = _dumps([_fileToDict(f) for f in files[start : start + CHUNK_FILES]])
+            yield (("," if start else "") + piece[1:-1]).encode("utf-8")
+        versions = None if content.versions is None else list(content.versions)
+        status = None if content.status is None else list(content.status)
+        yield (
+            '],"versions":' + _dumps(versions) + ',"status":' + _dumps(status) + "}}"
+        ).encode("utf-8")
+    elif isinstance(content, ProjectList):
+        yield (_dumps({"type": "list", "names": list(content.names)}) + "}").encode("utf-8")
+    else:
+        yield b"null}"
 
 
-def entryFromJSON(data: bytes) -> PageEntry:
+def entryToJSON(entry: PageEntry) -> bytes:
+    """
+    Serialize a cache entry.
+    """
+    return b"".join(entryChunks(entry))
+
+
+def entryFromJSON(data: Union[bytes, str]) -> PageEntry:
     """
     Read back what L{entryToJSON} wrote.
     """
-    raw = json.loads(data)
+    text = data if isinstance(data, str) else data.decode("utf-8")
+    # Each file is made as soon as it is decoded (see loadStreaming).
+    raw = loadStreaming(text, ("content", "files"), lambda f: DistFile(**f))
     content = raw["content"]
     value: Any = None
     if content is not None and content["type"] == "project":
+        files = content["files"]
         value = ProjectPage(
             name=content["name"],
-            files=[DistFile(**f) for f in content["files"]],
+            files=files if isinstance(files, Streamed) else [DistFile(**f) for f in files],
             versions=content["versions"],
             status=None if content["status"] is None else tuple(content["status"]),
         )
@@ -98,10 +122,13 @@ def entryFromJSON(data: bytes) -> PageEntry:
     )
 
 
-def atomicWrite(path: FilePath, data: bytes, durable: bool = True) -> None:
+def atomicWrite(
+    path: FilePath, data: Union[bytes, Iterable[bytes]], durable: bool = True
+) -> None:
     """
-    Replace C{path}'s content with C{data} so that readers see the old or the
-    new content, never a part.
+    Replace C{path}'s content with C{data} (bytes, or pieces of bytes written
+    one after the other) so that readers see the old or the new content,
+    never a part.
 
     @param durable: sync the bytes before the rename, so that even after a
         power loss the file holds the old or the new content.  Caches that
@@ -112,7 +139,11 @@ def atomicWrite(path: FilePath, data: bytes, durable: bool = True) -> None:
     tmp = path.temporarySibling(".tmp")
     try:
         with open(tmp.path, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                for piece in data:
+                    f.write(piece)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
@@ -140,12 +171,16 @@ class PageStore:
         """
         path = self._path(sourceID, name)
         try:
-            data = path.getContent()
+            # As text at once: a big page's bytes need not stay while it is
+            # parsed (json would decode them to text anyway).
+            data = path.getContent().decode("utf-8")
         except FileNotFoundError:
             return None
         except OSError as e:
             log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
             return None
+        except UnicodeDecodeError:
+            data = ""  # unreadable
         try:
             return entryFromJSON(data)
         except (ValueError, KeyError, TypeError):
@@ -156,4 +191,4 @@ class PageStore:
         """
         Store an entry (atomically).
         """
-        atomicWrite(self._path(sourceID, name), entryToJSON(entry), durable=False)
+        atomicWrite(self._path(sourceID, name), entryChunks(entry), durable=False)

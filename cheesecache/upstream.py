@@ -56,16 +56,28 @@ class _Retryable(Exception):
     """
 
 
-@attrs.frozen
+@attrs.define(eq=False)
 class Fetched:
     """
     A 200 answer for a page.
+
+    @ivar body: the page's bytes, until L{takeBody} hands them over.
     """
 
     body: bytes
     contentType: str
     url: str
     validators: Validators
+
+    def takeBody(self) -> bytes:
+        """
+        The body, no longer kept here.  The L{Deferred} that delivers this
+        answer holds it as its result while its callbacks run, and for a page
+        they parse, store and render it: a big page's bytes should not stay
+        for all of that.
+        """
+        body, self.body = self.body, b""
+        return body
 
 
 @attrs.frozen
@@ -321,8 +333,11 @@ class Upstream:
             extra.update(validators.requestHeaders())
         started = self.clock.seconds()
         try:
+            # Unbuffered: treq would otherwise keep a second copy of the body
+            # for as long as the response lives.
             response = yield self.client.get(  # type: ignore[attr-defined]
-                url, headers=self.headers(extra, via=via), timeout=self.connectTimeout
+                url, headers=self.headers(extra, via=via), timeout=self.connectTimeout,
+                unbuffered=True,
             )
         except ConnectError as e:
             self.errors += 1
@@ -356,6 +371,9 @@ class Upstream:
         except Exception as e:
             raise UpstreamError(f"{url}: {e}") from e
         body = b"".join(chunks)
+        # The reader keeps chunks.append until the whole callback chain of
+        # this response (parsing, storing, rendering the page) has run.
+        chunks.clear()
         finalURL = response.request.absoluteURI.decode("utf-8")
         return Fetched(
             body=body,

@@ -10,8 +10,11 @@ from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
+from cheesecache.freshness import Validators
+from cheesecache import index as indexModule
 from cheesecache.index import ProjectNotFound, SourcesUnavailable
 from cheesecache.simple.model import ProjectList
+from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
 from .harness import Harness, serveIndex
@@ -148,6 +151,74 @@ class UpstreamSourceTests(TestCase):
         self.clock.advance(61)
         yield self.source.page("nope")
         self.assertEqual(self.upstream.count(b"/simple/nope/"), 2)
+
+    @inlineCallbacks
+    def test_bodyLetGoOnceParsed(self):  # type: ignore[no-untyped-def]
+        """
+        The upstream's bytes are not kept once the page is parsed: not by
+        the answer (whose L{Deferred} holds it while the page is stored and
+        rendered), nor by treq (which would buffer a copy of every body).
+        """
+        client = self.source.upstream.client
+        answers, asked = [], []
+        fetchPage, get = Upstream.fetchPage, client.get
+
+        def recordAnswer(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return fetchPage(*args, **kwargs).addCallback(
+                lambda answer: answers.append(answer) or answer
+            )
+
+        def recordRequest(*args, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(kwargs)
+            return get(*args, **kwargs)
+
+        self.patch(Upstream, "fetchPage", recordAnswer)
+        self.patch(client, "get", recordRequest)
+        lookup = yield self.source.page("alpha")
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        self.assertEqual([a.body for a in answers], [b""])
+        self.assertEqual([kw.get("unbuffered") for kw in asked], [True])
+
+    @inlineCallbacks
+    def test_pageOverBudgetLetGoOnceAnswered(self):  # type: ignore[no-untyped-def]
+        """
+        A page that on its own lists more than the model budget keeps its
+        parsed form while the requests that loaded it are answered, lets it
+        go at the next turn of the reactor (and the allocator is asked to
+        give the memory back), and reads it back from the page store (not
+        the upstream) when it is needed again.
+        """
+        released = []
+        self.patch(indexModule, "releaseFreeMemory", lambda: released.append(True))
+        self.source.modelBudget = 2  # "alpha" lists 2 files: weight 3
+        lookup = yield self.source.page("alpha")
+        entry = lookup.entry
+        self.assertIsNotNone(entry._content)
+        self.clock.advance(0)
+        self.assertIsNone(entry._content)
+        self.assertEqual(released, [True])
+        self.assertEqual(len(entry.content.files), 2)
+        self.clock.advance(0)
+        self.assertIsNone(entry._content)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
+    def test_pageWithinBudgetStays(self):  # type: ignore[no-untyped-def]
+        """
+        A page within the model budget keeps its parsed form.
+        """
+        self.source.modelBudget = 3
+        lookup = yield self.source.page("alpha")
+        self.clock.advance(0)
+        self.assertIsNotNone(lookup.entry._content)
+
+    def test_takeBody(self) -> None:
+        """
+        L{Fetched.takeBody} hands the body over once.
+        """
+        answer = Fetched(b"page", "text/html", "https://example.invalid/", Validators())
+        self.assertEqual(answer.takeBody(), b"page")
+        self.assertEqual((answer.body, answer.takeBody()), (b"", b""))
 
     @inlineCallbacks
     def test_rootList(self):  # type: ignore[no-untyped-def]

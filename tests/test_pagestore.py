@@ -5,15 +5,20 @@ Tests for L{cheesecache.pagestore}.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Iterator, Optional
+
+import attrs
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.freshness import PageEntry, Validators
 from cheesecache.pagestore import (
+    CHUNK_FILES,
     PageStore,
+    _fileToDict,
     atomicWrite,
+    entryChunks,
     entryFromJSON,
     entryToJSON,
 )
@@ -146,6 +151,39 @@ class SerializationTests(EntryAssertions, SynchronousTestCase):
         self.assertEqual(back.retryAt, 0.0)
         self.assertEqual(back.rendered, {})
 
+    def test_manyFilesInPieces(self) -> None:
+        """
+        A page of more than L{CHUNK_FILES} files is serialized in pieces of
+        at most that many files, which together are the same JSON as the
+        page serialized whole, and it comes back equal.
+        """
+        files = [
+            attrs.evolve(FULL, filename=f"foo_bar-1.{i}.tar.gz", size=i)
+            for i in range(2 * CHUNK_FILES + 1)
+        ]
+        page = attrs.evolve(PAGE, files=files)
+        entry = PageEntry(page, URL, Validators('"e"', None), 2.0)
+        pieces = list(entryChunks(entry))
+        self.assertEqual(len(pieces), 2 + 3 + 1)  # head, name, 3 x files, tail
+        data = b"".join(pieces)
+        self.assertEqual(json.loads(data), json.loads(_wholeJSON(entry)))
+        self.assertEqual(data, _wholeJSON(entry))
+        self.assertEqual(entryFromJSON(data).content, page)
+
+    def test_piecesOfEveryKind(self) -> None:
+        """
+        The pieces of an entry without files, of a root list and of a "not
+        found" make the same JSON as each entry serialized whole.
+        """
+        for entry in [
+            PageEntry(ProjectPage(name="empty"), URL, Validators(), 1.0),
+            PageEntry(PAGE, URL, Validators('"caf\u00e9"', "x"), 1.5),
+            PageEntry(ProjectList(names=["Frob", "caf\u00e9"]), URL, Validators(), 2.0),
+            PageEntry(None, URL, Validators(), 3.0),
+        ]:
+            self.assertEqual(entryToJSON(entry), _wholeJSON(entry))
+            self.assertSameEntry(entryFromJSON(b"".join(entryChunks(entry))), entry)
+
     def test_formatIsVersionedJSON(self) -> None:
         """
         The stored form is UTF-8 JSON marked with a format version.
@@ -153,6 +191,36 @@ class SerializationTests(EntryAssertions, SynchronousTestCase):
         data = json.loads(entryToJSON(PageEntry(PAGE, URL, Validators(), 5.0)).decode("utf-8"))
         self.assertEqual(data["version"], 1)
         self.assertEqual(data["content"]["type"], "project")
+
+
+def _wholeJSON(entry: PageEntry) -> bytes:
+    """
+    The stored form of C{entry} built whole, as it was before pages were
+    written in pieces.
+    """
+    content: Any = None
+    if isinstance(entry.content, ProjectPage):
+        page = entry.content
+        content = {
+            "type": "project",
+            "name": page.name,
+            "files": [_fileToDict(f) for f in page.files],
+            "versions": None if page.versions is None else list(page.versions),
+            "status": None if page.status is None else list(page.status),
+        }
+    elif isinstance(entry.content, ProjectList):
+        content = {"type": "list", "names": list(entry.content.names)}
+    return json.dumps(
+        {
+            "version": 1,
+            "url": entry.url,
+            "etag": entry.validators.etag,
+            "lastModified": entry.validators.lastModified,
+            "fetchedAt": entry.fetchedAt,
+            "content": content,
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
 
 
 class AtomicWriteTests(SynchronousTestCase):
@@ -181,6 +249,33 @@ class AtomicWriteTests(SynchronousTestCase):
         atomicWrite(target, b"a much longer first version")
         atomicWrite(target, b"short")
         self.assertEqual(target.getContent(), b"short")
+        self.assertEqual(root.listdir(), ["page.json"])
+
+    def test_pieces(self) -> None:
+        """
+        Data given in pieces is written one piece after the other.
+        """
+        root = FilePath(self.mktemp())
+        target = root.child("page.json")
+        atomicWrite(target, iter([b"one ", b"", b"two"]))
+        self.assertEqual(target.getContent(), b"one two")
+        self.assertEqual(root.listdir(), ["page.json"])
+
+    def test_failingPieces(self) -> None:
+        """
+        When the pieces fail part way, the old content stays and no
+        temporary file is left.
+        """
+        root = FilePath(self.mktemp())
+        target = root.child("page.json")
+        atomicWrite(target, b"old")
+
+        def pieces() -> Iterator[bytes]:
+            yield b"new"
+            raise ValueError("broken")
+
+        self.assertRaises(ValueError, atomicWrite, target, pieces())
+        self.assertEqual(target.getContent(), b"old")
         self.assertEqual(root.listdir(), ["page.json"])
 
     def test_empty(self) -> None:
@@ -301,6 +396,12 @@ class PageStoreTests(EntryAssertions, SynchronousTestCase):
                          "files": [{"filename": "x", "url": "y", "colour": "red"}]}},
             {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
              "content": {"type": "list"}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project", "name": "x", "versions": None, "status": None,
+                         "files": "abc"}},
+            {"url": URL, "etag": None, "lastModified": None, "fetchedAt": 1.0,
+             "content": {"type": "project", "name": "x", "versions": None, "status": None,
+                         "files": [["x", "y"]]}},
         ):
             self.assertIsNone(self.corrupt(json.dumps(value).encode()), value)
 

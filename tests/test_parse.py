@@ -8,13 +8,19 @@ import json
 import string
 from typing import Any, Dict, List
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.simple.parse import (
     ParseError,
+    Streamed,
+    draining,
     isJSONType,
+    loadStreaming,
+    pageText,
     parseList,
     parseListHTML,
     parseListJSON,
@@ -545,6 +551,9 @@ class ProjectHTMLTests(SynchronousTestCase):
             b'{"files":[{"filename":"a","url":"b","hashes":"x"}]}',
             b'{"name": 5, "files": []}',
             b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\ud800"}]}',
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\uDBFF"}]}',
+            b'{"files": "abc"}',
+            b'{"files": {"filename": "a-1.0.tar.gz", "url": "x"}}',
         ]:
             self.assertRaises(ParseError, parseProjectJSON, body, base, "x")
         for body in [b'{"projects": null}', b'{"projects":[{}]}']:
@@ -731,6 +740,209 @@ class ProjectHTMLTests(SynchronousTestCase):
         body = b'<html><body>\xff\xfe<a href="f-1.0.tar.gz">f</a></body></html>'
         page = parseProjectHTML(body, BASE, "foo-bar")
         self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
+
+
+class PageTextTests(SynchronousTestCase):
+    """
+    Tests for L{pageText}, and the parsers given text.
+    """
+
+    def test_json(self) -> None:
+        """
+        JSON bytes are decoded as C{json} decodes them: UTF-8 (with or
+        without a byte order mark), UTF-16, UTF-32.
+        """
+        page = '{"name": "caf\u00e9", "files": []}'
+        for body in [
+            page.encode("utf-8"),
+            b"\xef\xbb\xbf" + page.encode("utf-8"),
+            page.encode("utf-16"),
+            page.encode("utf-32-le"),
+        ]:
+            text = pageText(body, JSON_TYPE)
+            self.assertEqual(json.loads(text), json.loads(body))
+
+    def test_jsonNotUnicode(self) -> None:
+        """
+        JSON bytes that are no Unicode text are a L{ParseError}.
+        """
+        self.assertRaises(ParseError, pageText, b'{"name": "\xff"}', JSON_TYPE)
+
+    def test_html(self) -> None:
+        """
+        HTML is read as UTF-8, bytes that are not replaced.
+        """
+        self.assertEqual(pageText(b"<a>caf\xc3\xa9\xff</a>", "text/html"), "<a>caf\u00e9\ufffd</a>")
+
+    def test_parsersTakeText(self) -> None:
+        """
+        Every parser reads the text of a page as it reads its bytes.
+        """
+        for name, contentType in [("requests.json", JSON_TYPE), ("requests.html", "text/html")]:
+            body = DATA.child(name).getContent()
+            self.assertEqual(
+                parseProject(pageText(body, contentType), contentType, BASE, "requests"),
+                parseProject(body, contentType, BASE, "requests"),
+            )
+        for body, contentType in [
+            (b'{"projects": [{"name": "Frob"}]}', JSON_TYPE),
+            (b'<a href="frob/">Frob</a>', "text/html"),
+        ]:
+            self.assertEqual(
+                parseList(pageText(body, contentType), contentType), ProjectList(["Frob"])
+            )
+
+    def test_surrogateInText(self) -> None:
+        """
+        A lone surrogate escape is found in text as in bytes.
+        """
+        body = '{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"yanked":"\\udc00"}]}'
+        self.assertRaises(ParseError, parseProjectJSON, body, BASE, "a")
+        pair = body.replace("\\udc00", "\\ud83d\\ude00")
+        self.assertEqual(parseProjectJSON(pair, BASE, "a").files[0].yanked, "\U0001f600")
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["files", "a", "b", "caf\u00e9"]), children, max_size=4),
+    max_leaves=20,
+)
+
+
+class LoadStreamingTests(SynchronousTestCase):
+    """
+    Tests for L{loadStreaming}.
+    """
+
+    def test_sameAsJSON(self) -> None:
+        """
+        With items taken as they are, documents decode as C{json.loads}
+        decodes them, the streamed array being a L{Streamed} list.
+        """
+        for text in [
+            '{"files": [1, {"a": [2, "x"]}, null], "meta": {"v": "1.0"}}',
+            ' \n{ "meta" : 1 , "files" : [ ] }\t',
+            '{"files": []}',
+            '{"files": [ ]}',
+            '{"files":[1 ,2\n, 3 ] }',
+            '{"files": null, "x": 1.5e3, "y": -0, "z": "\\ud83d\\ude00\\n"}',
+            '{"files": {"files": [1]}}',
+            '{"other": [1, 2]}',
+            '{}',
+            '[{"files": [1]}]',
+            '"text"',
+            '-Infinity',
+        ]:
+            value = loadStreaming(text, ("files",), lambda item: item)
+            self.assertEqual(value, json.loads(text), text)
+        streamed = loadStreaming('{"files": [1, 2]}', ("files",), lambda item: item)
+        self.assertIsInstance(streamed["files"], Streamed)
+        notStreamed = loadStreaming('{"files": {"a": 1}}', ("files",), lambda item: item)
+        self.assertNotIsInstance(notStreamed["files"], Streamed)
+
+    def test_itemsHandedOver(self) -> None:
+        """
+        Each item of the array at the path is handed to C{onItem} once, in
+        order, and the array holds what it returned; a nested path is
+        followed key by key.
+        """
+        seen: List[Any] = []
+
+        def onItem(item: Any) -> Any:
+            seen.append(item)
+            return len(seen)
+
+        value = loadStreaming(
+            '{"files": [9], "content": {"files": [{"a": 1}, [2], "3"], "n": 1}}',
+            ("content", "files"),
+            onItem,
+        )
+        self.assertEqual(seen, [{"a": 1}, [2], "3"])
+        self.assertEqual(value, {"files": [9], "content": {"files": [1, 2, 3], "n": 1}})
+
+    def test_errorsFromItems(self) -> None:
+        """
+        An error from C{onItem} stops the decoding: later items are not
+        handed over.
+        """
+        seen: List[Any] = []
+
+        def onItem(item: Any) -> Any:
+            seen.append(item)
+            raise KeyError(item)
+
+        self.assertRaises(
+            KeyError, loadStreaming, '{"files": [1, 2]}', ("files",), onItem
+        )
+        self.assertEqual(seen, [1])
+
+    def test_notJSON(self) -> None:
+        """
+        What is not JSON is a C{ValueError}, as from C{json.loads}.
+        """
+        for text in [
+            "",
+            "{",
+            '{"files": [1, 2}',
+            '{"files": [1, 2,]}',
+            '{"files": [1 2]}',
+            '{"files": [,]}',
+            '{"files" [1]}',
+            '{"files": [1],}',
+            '{files: [1]}',
+            '{"files": [1]} x',
+            '{"files": [1]}{}',
+            '{"files": ["\x01"]}',
+            '{"a": 1 "files": []}',
+        ]:
+            self.assertRaises(json.JSONDecodeError, json.loads, text)
+            self.assertRaises(
+                ValueError, loadStreaming, text, ("files",), lambda item: item
+            )
+
+    @settings(max_examples=300, deadline=None)
+    @given(_json, st.sampled_from([None, 0, 2]), st.sampled_from([(",", ":"), (", ", ": ")]))
+    def test_generated(self, value: Any, indent: Any, separators: Any) -> None:
+        """
+        Generated documents, however laid out, decode as C{json.loads}
+        decodes them.
+        """
+        text = json.dumps(value, indent=indent, separators=separators, ensure_ascii=False)
+        self.assertEqual(loadStreaming(text, ("files",), lambda item: item), value)
+        self.assertEqual(loadStreaming(text, ("files", "a"), lambda item: item), value)
+
+
+class DrainingTests(SynchronousTestCase):
+    """
+    Tests for L{draining}.
+    """
+
+    def test_list(self) -> None:
+        """
+        The items of a list come in order, each slot let go (C{None}) once
+        its item is handed out.
+        """
+        items: List[Any] = [{"a": 1}, {"b": 2}, {"c": 3}]
+        seen = []
+        for item in draining(items):
+            seen.append((item, list(items)))
+        self.assertEqual(
+            seen,
+            [
+                ({"a": 1}, [None, {"b": 2}, {"c": 3}]),
+                ({"b": 2}, [None, None, {"c": 3}]),
+                ({"c": 3}, [None, None, None]),
+            ],
+        )
+
+    def test_otherIterables(self) -> None:
+        """
+        Other iterables are iterated as they are.
+        """
+        self.assertEqual(list(draining((1, 2))), [1, 2])
+        self.assertEqual(list(draining({"k": 1})), ["k"])
+        self.assertRaises(TypeError, list, draining(None))
 
 
 class ListTests(SynchronousTestCase):

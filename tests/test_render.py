@@ -23,12 +23,17 @@ from cheesecache.simple.parse import (
     parseProjectHTML,
     parseProjectJSON,
 )
+from cheesecache.simple import render
 from cheesecache.simple.render import (
     HTML_TYPE,
     JSON_TYPE,
     TEXT_HTML,
     apiVersion,
     fileURL,
+    listHTMLChunks,
+    listJSONChunks,
+    projectHTMLChunks,
+    projectJSONChunks,
     renderListHTML,
     renderListJSON,
     renderProjectHTML,
@@ -627,6 +632,63 @@ class ListTests(SynchronousTestCase):
         """
         self.assertEqual(parseListJSON(renderListJSON(ProjectList())).names, ())
         self.assertEqual(parseListHTML(renderListHTML(ProjectList())).names, ())
+
+
+class PiecesTests(SynchronousTestCase):
+    """
+    The C{...Chunks} renderers give a page in pieces of at most
+    L{CHUNK_ITEMS} files or names, which together are the page rendered
+    whole.
+    """
+
+    def setUp(self) -> None:
+        self.pages = [
+            FIXTURE,
+            attrs.evolve(FIXTURE, status=("archived", "caf\u00e9 <moved>")),
+            attrs.evolve(FIXTURE, status=("quarantined", None)),
+            attrs.evolve(FIXTURE, files=[]),
+            attrs.evolve(FIXTURE, files=FIXTURE.files[:1]),
+        ]
+        self.lists = [ProjectList(), ProjectList(["a"]), ListTests.names]
+        self.whole = [(renderProjectJSON(p), renderProjectHTML(p)) for p in self.pages]
+        self.wholeLists = [(renderListJSON(l), renderListHTML(l)) for l in self.lists]
+        self.patch(render, "CHUNK_ITEMS", 2)
+
+    def test_samePage(self) -> None:
+        """
+        Rendered two files at a time, every page is the same bytes as
+        rendered 500 at a time (whole, for these pages).
+        """
+        for page, (json_, html) in zip(self.pages, self.whole):
+            self.assertEqual(b"".join(projectJSONChunks(page)), json_)
+            self.assertEqual(b"".join(projectHTMLChunks(page)), html)
+            self.assertEqual(renderProjectJSON(page), json_)
+        for names, (json_, html) in zip(self.lists, self.wholeLists):
+            self.assertEqual(b"".join(listJSONChunks(names)), json_)
+            self.assertEqual(b"".join(listHTMLChunks(names)), html)
+
+    def test_pieces(self) -> None:
+        """
+        Each piece of the files holds at most L{CHUNK_ITEMS} of them: a page
+        of 5 files comes as a head, 3 pieces of files and a tail.
+        """
+        jsonPieces = list(projectJSONChunks(FIXTURE))
+        htmlPieces = list(projectHTMLChunks(FIXTURE))
+        self.assertEqual((len(jsonPieces), len(htmlPieces)), (5, 5))
+        self.assertEqual([p.count(b'"filename"') for p in jsonPieces], [0, 2, 2, 1, 0])
+        self.assertEqual([p.count(b"<a ") for p in htmlPieces], [0, 2, 2, 1, 0])
+        self.assertEqual(
+            [p.count(b'"name"') for p in listJSONChunks(ListTests.names)], [0, 2, 2, 0]
+        )
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.data())
+    def test_generated(self, data: st.DataObject) -> None:
+        """
+        Generated pages rendered two files at a time survive both round
+        trips.
+        """
+        RoundTripTests.check(self, data.draw(pages()))  # type: ignore[arg-type]
 
 
 class ContentTypeTests(SynchronousTestCase):

@@ -8,8 +8,13 @@ from __future__ import annotations
 import gzip
 import json
 
+from typing import Iterator
+
 from twisted.internet.defer import inlineCallbacks
-from twisted.trial.unittest import TestCase
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from cheesecache.web.representation import IN_MEMORY_LIMIT, Representation, RenderedStore
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
@@ -82,3 +87,93 @@ class DiskRepresentationTests(TestCase):
                 path.remove()
         response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
         self.assertEqual(body, page)
+
+
+class PiecesTests(SynchronousTestCase):
+    """
+    L{Representation.of} with a body given in pieces.
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.disk = RenderedStore(self.root)
+
+    def files(self) -> list:
+        return sorted(p.path[len(self.root.path) + 1 :] for p in self.root.walk() if p.isfile())
+
+    def test_smallInMemory(self) -> None:
+        """
+        Small pieces make the same representation, in memory, as the body
+        given whole: same ETag, sizes and bytes.
+        """
+        pieces = [b"<html>", b"", b"caf\xc3\xa9", b"</html>"]
+        whole = Representation.of("text/html", b"".join(pieces), self.disk)
+        rep = Representation.of("text/html", iter(pieces), self.disk)
+        self.assertEqual(rep, whole)
+        self.assertEqual(gzip.decompress(rep.gzipped), b"".join(pieces))
+        self.assertEqual((rep.size, rep.gzSize), (len(rep.body), len(rep.gzipped)))
+        self.assertIsNone(rep.path)
+        self.assertFalse(self.root.exists())
+
+    def test_bigOnDisk(self) -> None:
+        """
+        Pieces adding up to more than L{IN_MEMORY_LIMIT} go to disk as they
+        come: the files are named by the ETag, which is the one of the body
+        given whole, and no temporary file is left.
+        """
+        pieces = [b"%d," % i * 100 for i in range(IN_MEMORY_LIMIT // 100)]
+        body = b"".join(pieces)
+        rep = Representation.of("application/json", iter(pieces), self.disk)
+        self.assertIsNone(rep.body)
+        self.assertEqual(rep.etag, Representation.of("application/json", body).etag)
+        self.assertEqual(rep.size, len(body))
+        with rep.open(False) as f:
+            self.assertEqual(f.read(), body)
+        with rep.open(True) as f:
+            zipped = f.read()
+        self.assertEqual((gzip.decompress(zipped), len(zipped)), (body, rep.gzSize))
+        self.assertEqual(self.files(), [f"{rep.etag[:2]}/{rep.etag}", f"{rep.etag[:2]}/{rep.etag}.gz"])
+
+    def test_bigWholeOnDisk(self) -> None:
+        """
+        A big body given whole goes to disk too.
+        """
+        body = b"x" * (IN_MEMORY_LIMIT + 1)
+        rep = Representation.of("text/html", body, self.disk)
+        self.assertIsNone(rep.body)
+        with rep.open(False) as f:
+            self.assertEqual(f.read(), body)
+
+    def test_bigWithoutDisk(self) -> None:
+        """
+        Without a store, big pieces stay in memory.
+        """
+        pieces = [b"y" * IN_MEMORY_LIMIT, b"z"]
+        rep = Representation.of("text/html", iter(pieces))
+        self.assertEqual(rep.body, b"".join(pieces))
+        self.assertEqual(gzip.decompress(rep.gzipped), rep.body)
+
+    def test_sameAgain(self) -> None:
+        """
+        Rendering the same big page again keeps the files there and leaves
+        no temporary file.
+        """
+        pieces = [b"a" * IN_MEMORY_LIMIT, b"b" * 10]
+        first = Representation.of("text/html", iter(pieces), self.disk)
+        again = Representation.of("text/html", iter(pieces), self.disk)
+        self.assertEqual(first, again)
+        self.assertEqual(len(self.files()), 2)
+
+    def test_failingPieces(self) -> None:
+        """
+        When rendering fails after some pieces went to disk, the error goes
+        on and no file is left.
+        """
+
+        def pieces() -> Iterator[bytes]:
+            yield b"a" * (IN_MEMORY_LIMIT + 1)
+            yield b"b"
+            raise ValueError("broken page")
+
+        self.assertRaises(ValueError, Representation.of, "text/html", pieces(), self.disk)
+        self.assertEqual(self.files(), [])

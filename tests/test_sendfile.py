@@ -18,7 +18,6 @@ from twisted.internet.ssl import CertificateOptions, PrivateCertificate
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 
 from cheesecache.web import sendfile
 from cheesecache.web.channel import GuardedSite

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Mapping, Optional, Tuple, Union
+import sys
+from typing import Any, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -36,12 +37,21 @@ def _wellFormed(algorithm: str, digest: str) -> bool:
     return _HEX.fullmatch(digest) is not None
 
 
+def _shared(value: Any) -> Any:
+    """
+    One string object for all the files that carry the same value (hash
+    names, requires-python): a page of 15,000 files would otherwise hold
+    15,000 copies of C{"sha256"}.
+    """
+    return sys.intern(value) if type(value) is str else value
+
+
 def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
     """
     Lower-case hash names and digests, dropping malformed digests: a bad
     sha256 must never become a file's key.
     """
-    hashes = {str(k).lower(): str(v).lower() for k, v in dict(value).items()}
+    hashes = {_shared(str(k).lower()): str(v).lower() for k, v in dict(value).items()}
     return {k: v for k, v in hashes.items() if _wellFormed(k, v)}
 
 
@@ -63,7 +73,7 @@ class DistFile:
     filename: str
     url: str
     hashes: Mapping[str, str] = attrs.field(factory=dict, converter=_frozenHashes)
-    requiresPython: Optional[str] = None
+    requiresPython: Optional[str] = attrs.field(default=None, converter=_shared)
     yanked: Yanked = False
     coreMetadata: CoreMetadata = attrs.field(
         default=None, converter=_frozenCoreMetadata

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from json.decoder import scanstring
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
@@ -55,19 +56,190 @@ def _checkMajor(version: Any) -> None:
         raise ParseError(f"unsupported api-version major {major!r}")
 
 
-def _loadJSON(body: bytes) -> Dict[str, Any]:
+#: What C{b"\\ud" in body.lower()} finds, without a lower-cased copy of a
+#: page that may be megabytes (in bytes, and in text).
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD]")
+_SURROGATE_ESCAPE_TEXT = re.compile(r"\\[uU][dD]")
+
+#: A page as the upstream sent it, or as text (see L{pageText}).
+Body = Union[bytes, str]
+
+
+def pageText(body: bytes, contentType: str) -> str:
+    """
+    A page's bytes as the text the parsers read: JSON decoded as C{json}
+    does (UTF-8, -16 or -32), HTML as UTF-8 with undecodable bytes replaced.
+    A caller that passes on the text and drops the bytes does not keep a
+    big page twice while it is parsed.
+
+    @raise ParseError: JSON that is not in a Unicode encoding.
+    """
+    if not isJSONType(contentType):
+        return body.decode("utf-8", errors="replace")
     try:
-        data = json.loads(body)
+        return body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"not JSON: {e}") from e
+
+
+def draining(items: Any) -> Iterator[Any]:
+    """
+    The items of C{items}; from a list, each is let go (its slot set to
+    C{None}) as it is handed out, so that while a big page's model is built
+    the parsed JSON it is built from shrinks, instead of both being whole at
+    once.
+    """
+    if not isinstance(items, list):
+        yield from items
+        return
+    for i in range(len(items)):
+        item, items[i] = items[i], None
+        yield item
+
+
+class Streamed(List[Any]):
+    """
+    What L{loadStreaming} puts in place of the array it streamed: the
+    results of C{onItem} for its items.
+    """
+
+
+_scanOnce = json.JSONDecoder().scan_once
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]) -> Any:
+    """
+    Decode JSON C{text} like C{json.loads}, except for the array at C{path}
+    (keys of nested objects, from the top): its items are decoded one at a
+    time and each handed to C{onItem} at once, and the array's place holds
+    a L{Streamed} list of what C{onItem} returned.  A page of 15,000 files
+    is thus never held whole as parsed JSON next to what is made of it.  A
+    value at C{path} that is not an array is decoded as it is.
+
+    @raise ValueError: C{text} is not JSON.
+    """
+    pos = _SPACE.match(text).end()  # type: ignore[union-attr]
+    value, pos = _streamValue(text, pos, path, onItem)
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if pos != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+    return value
+
+
+def _scanValue(text: str, pos: int) -> Tuple[Any, int]:
+    try:
+        return _scanOnce(text, pos)  # type: ignore[no-any-return]
+    except StopIteration as e:
+        raise json.JSONDecodeError("Expecting value", text, e.value) from None
+
+
+def _streamValue(
+    text: str, pos: int, path: Optional[Tuple[str, ...]], onItem: Callable[[Any], Any]
+) -> Tuple[Any, int]:
+    if path and text.startswith("{", pos):
+        return _streamObject(text, pos + 1, path, onItem)
+    if path == () and text.startswith("[", pos):
+        return _streamArray(text, pos + 1, onItem)
+    return _scanValue(text, pos)
+
+
+def _streamObject(
+    text: str, pos: int, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+) -> Tuple[Dict[str, Any], int]:
+    result: Dict[str, Any] = {}
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if text.startswith("}", pos):
+        return result, pos + 1
+    while True:
+        if not text.startswith('"', pos):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, pos
+            )
+        key, pos = scanstring(text, pos + 1)
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if not text.startswith(":", pos):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
+        pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        result[key], pos = _streamValue(
+            text, pos, path[1:] if key == path[0] else None, onItem
+        )
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        elif text.startswith("}", pos):
+            return result, pos + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+
+
+def _streamArray(
+    text: str, pos: int, onItem: Callable[[Any], Any]
+) -> Tuple[Streamed, int]:
+    result = Streamed()
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if text.startswith("]", pos):
+        return result, pos + 1
+    # The loop runs once per item (700,000 times for a big root list): the
+    # regular expression skips whitespace only where there is some, as in
+    # compact JSON there is none.
+    append, scan, space, blank = result.append, _scanOnce, _SPACE.match, " \t\n\r"
+    try:
+        while True:
+            item, pos = scan(text, pos)
+            append(onItem(item))
+            nextChar = text[pos : pos + 1]
+            if nextChar and nextChar in blank:
+                pos = space(text, pos).end()  # type: ignore[union-attr]
+                nextChar = text[pos : pos + 1]
+            if nextChar == ",":
+                pos += 1
+                if text[pos : pos + 1] in blank:
+                    pos = space(text, pos).end()  # type: ignore[union-attr]
+            elif nextChar == "]":
+                return result, pos + 1
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+    except StopIteration as e:
+        raise json.JSONDecodeError("Expecting value", text, e.value) from None
+
+
+def _checkUnicode(value: Any) -> None:
+    # A lone surrogate escape would parse, then fail every rendering.
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ParseError(f"invalid unicode in page: {e}") from e
+
+
+def _loadJSON(
+    body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
+) -> Dict[str, Any]:
+    """
+    Decode a Simple JSON page; with C{onItem}, the array under C{key} (the
+    files, the projects) is streamed through it (see L{loadStreaming}).
+    """
+    escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
+    suspect = escape.search(body) is not None  # type: ignore[arg-type]
+    try:
+        if onItem is None:
+            data = json.loads(body)
+        else:
+            text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
+            each = onItem
+            if suspect:
+                def each(item: Any) -> Any:
+                    _checkUnicode(item)
+                    return onItem(item)  # type: ignore[misc]
+            data = loadStreaming(text, (key,), each)
     except ValueError as e:
+        if isinstance(e, ParseError):
+            raise
         raise ParseError(f"not JSON: {e}") from e
     if not isinstance(data, dict):
         raise ParseError("a Simple JSON page must be an object")
-    if b"\\ud" in body.lower():
-        # A lone surrogate escape would parse, then fail every rendering.
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ParseError(f"invalid unicode in page: {e}") from e
+    if suspect:
+        _checkUnicode({k: v for k, v in data.items() if not isinstance(v, Streamed)})
     meta = data.get("meta") or {}
     if not isinstance(meta, dict):
         raise ParseError("meta must be an object")
@@ -112,13 +284,11 @@ def fileLocation(baseURL: str, url: str) -> str:
 
 
 @_shapeErrors
-def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
+def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
     """
-    data = _loadJSON(body)
-    files: List[DistFile] = []
-    for entry in data.get("files", ()):
+    def distFile(entry: Any) -> DistFile:
         try:
             filename = entry["filename"]
             url = fileLocation(baseURL, entry["url"])
@@ -132,23 +302,28 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
         size = entry.get("size")
         if isinstance(size, bool):
             size = None
-        files.append(
-            DistFile(
-                filename=filename,
-                url=url,
-                hashes={
-                    k: v
-                    for k, v in (entry.get("hashes") or {}).items()
-                    if isinstance(v, str)
-                },
-                requiresPython=entry.get("requires-python") or None,
-                yanked=_yanked(entry.get("yanked", False)),
-                coreMetadata=_coreMetadata(coreMetadata),
-                size=size if isinstance(size, int) else None,
-                uploadTime=entry.get("upload-time") or None,
-                provenance=entry.get("provenance") or None,
-            )
+        return DistFile(
+            filename=filename,
+            url=url,
+            hashes={
+                k: v
+                for k, v in (entry.get("hashes") or {}).items()
+                if isinstance(v, str)
+            },
+            requiresPython=entry.get("requires-python") or None,
+            yanked=_yanked(entry.get("yanked", False)),
+            coreMetadata=_coreMetadata(coreMetadata),
+            size=size if isinstance(size, int) else None,
+            uploadTime=entry.get("upload-time") or None,
+            provenance=entry.get("provenance") or None,
         )
+
+    # Each file is made as soon as its entry is decoded: the page is never
+    # held whole as parsed JSON.
+    data = _loadJSON(body, "files", distFile)
+    files = data.get("files", ())
+    if not isinstance(files, Streamed):
+        files = [distFile(entry) for entry in draining(files)]
     versions = data.get("versions")
     status = data.get("project-status")
     return ProjectPage(
@@ -164,14 +339,23 @@ def parseProjectJSON(body: bytes, baseURL: str, name: str) -> ProjectPage:
 
 
 @_shapeErrors
-def parseListJSON(body: bytes) -> ProjectList:
+def parseListJSON(body: Body) -> ProjectList:
     """
     Parse a PEP 691 root project list.
     """
-    data = _loadJSON(body)
-    return ProjectList(
-        names=[p["name"] for p in data.get("projects", ()) if isinstance(p, dict)]
-    )
+    def name(project: Any) -> Any:
+        return project["name"] if isinstance(project, dict) else _NO_NAME
+
+    # A root list can name 700,000 projects: the names are taken as the
+    # entries are decoded, the entries are never all held at once.
+    data = _loadJSON(body, "projects", name)
+    projects = data.get("projects", ())
+    if not isinstance(projects, Streamed):
+        projects = [name(p) for p in projects]
+    return ProjectList(names=[n for n in projects if n is not _NO_NAME])
+
+
+_NO_NAME = object()
 
 
 class _AnchorCollector(HTMLParser):
@@ -207,9 +391,9 @@ class _AnchorCollector(HTMLParser):
             self._current = None
 
 
-def _collect(body: bytes) -> _AnchorCollector:
+def _collect(body: Body) -> _AnchorCollector:
     collector = _AnchorCollector()
-    collector.feed(body.decode("utf-8", errors="replace"))
+    collector.feed(body if isinstance(body, str) else pageText(body, "text/html"))
     collector.close()
     return collector
 
@@ -226,7 +410,7 @@ def _htmlCoreMetadata(attributes: Mapping[str, Optional[str]]) -> CoreMetadata:
     return True
 
 
-def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
+def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 503 project detail page.
     """
@@ -234,7 +418,7 @@ def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
     _checkMajor(collector.meta.get("pypi:repository-version", "1.0"))
     base = urljoin(baseURL, collector.base) if collector.base else baseURL
     files: List[DistFile] = []
-    for attributes, text in collector.anchors:
+    for attributes, text in draining(collector.anchors):
         href = attributes.get("href")
         if not href:
             continue
@@ -265,7 +449,7 @@ def parseProjectHTML(body: bytes, baseURL: str, name: str) -> ProjectPage:
     )
 
 
-def parseListHTML(body: bytes) -> ProjectList:
+def parseListHTML(body: Body) -> ProjectList:
     """
     Parse a PEP 503 root project list: the anchor texts are the names.
     """
@@ -273,7 +457,7 @@ def parseListHTML(body: bytes) -> ProjectList:
 
 
 def parseProject(
-    body: bytes, contentType: str, baseURL: str, name: str
+    body: Body, contentType: str, baseURL: str, name: str
 ) -> ProjectPage:
     """
     Parse a project page in whichever representation the upstream sent.
@@ -283,7 +467,7 @@ def parseProject(
     return parseProjectHTML(body, baseURL, name)
 
 
-def parseList(body: bytes, contentType: str) -> ProjectList:
+def parseList(body: Body, contentType: str) -> ProjectList:
     """
     Parse a root project list in whichever representation the upstream sent.
     """

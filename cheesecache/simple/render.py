@@ -15,7 +15,7 @@ import json
 import re
 from functools import lru_cache
 from html import escape
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, TypeVar
 from urllib.parse import quote
 
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
@@ -27,6 +27,19 @@ from .names import normalize
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 TEXT_HTML = "text/html"
+
+#: How many files (or root-list names) each piece of a rendered page holds:
+#: the C{...Chunks} renderers give a page in pieces, so that a page of many
+#: thousand files is never built whole (as dicts, then text, then bytes)
+#: next to its parsed form.
+CHUNK_ITEMS = 500
+
+_T = TypeVar("_T")
+
+
+def _batches(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), CHUNK_ITEMS):
+        yield items[start : start + CHUNK_ITEMS]
 
 
 #: Filenames made of these characters need no percent-encoding (the
@@ -121,28 +134,57 @@ def _fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
     return entry
 
 
+def _dumpText(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
+    return _dumpText(value).encode("utf-8")
+
+
+def _jsonItems(items: Iterator[List[Any]]) -> Iterator[bytes]:
+    """
+    The members of a JSON array given in batches, comma-separated, without
+    the brackets.
+    """
+    first = True
+    for batch in items:
+        if batch:
+            text = _dumpText(batch)[1:-1]
+            yield (text if first else "," + text).encode("utf-8")
+            first = False
+
+
+def projectJSONChunks(page: ProjectPage) -> Iterator[bytes]:
+    """
+    The PEP 691 JSON detail page, in pieces.
+    """
+    head = _dumpText(
+        {
+            "meta": {"api-version": apiVersion(page.files)},
+            "name": page.name,
+            "versions": versions(page),
+        }
     )
+    yield (head[:-1] + ',"files":[').encode("utf-8")
+    yield from _jsonItems(
+        [_fileJSON(page.name, f) for f in batch] for batch in _batches(page.files)
+    )
+    tail = "]"
+    if page.status is not None:
+        status, reason = page.status
+        projectStatus = {"status": status}
+        if reason:
+            projectStatus["reason"] = reason
+        tail += ',"project-status":' + _dumpText(projectStatus)
+    yield (tail + "}").encode("utf-8")
 
 
 def renderProjectJSON(page: ProjectPage) -> bytes:
     """
     The PEP 691 JSON detail page.
     """
-    data: Dict[str, Any] = {
-        "meta": {"api-version": apiVersion(page.files)},
-        "name": page.name,
-        "versions": versions(page),
-        "files": [_fileJSON(page.name, f) for f in page.files],
-    }
-    if page.status is not None:
-        status, reason = page.status
-        data["project-status"] = {"status": status}
-        if reason:
-            data["project-status"]["reason"] = reason
-    return _dumps(data)
+    return b"".join(projectJSONChunks(page))
 
 
 def _coreMetadataHTML(f: DistFile) -> str:
@@ -172,9 +214,9 @@ def _anchor(name: str, f: DistFile) -> str:
     return f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n"
 
 
-def renderProjectHTML(page: ProjectPage) -> bytes:
+def projectHTMLChunks(page: ProjectPage) -> Iterator[bytes]:
     """
-    The PEP 503 HTML detail page.
+    The PEP 503 HTML detail page, in pieces.
     """
     name = escape(page.name)
     head = [
@@ -192,38 +234,62 @@ def renderProjectHTML(page: ProjectPage) -> bytes:
                 '    <meta name="pypi:project-status-reason" '
                 f'content="{escape(reason)}">\n',
             )
-    parts = [
-        "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n",
-        *head,
-        f"  </head>\n  <body>\n    <h1>Links for {name}</h1>\n",
-        *(_anchor(page.name, f) for f in page.files),
-        "  </body>\n</html>\n",
-    ]
-    return "".join(parts).encode("utf-8")
+    yield "".join(
+        [
+            "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n",
+            *head,
+            f"  </head>\n  <body>\n    <h1>Links for {name}</h1>\n",
+        ]
+    ).encode("utf-8")
+    for batch in _batches(page.files):
+        yield "".join([_anchor(page.name, f) for f in batch]).encode("utf-8")
+    yield b"  </body>\n</html>\n"
+
+
+def renderProjectHTML(page: ProjectPage) -> bytes:
+    """
+    The PEP 503 HTML detail page.
+    """
+    return b"".join(projectHTMLChunks(page))
+
+
+def listJSONChunks(projects: ProjectList) -> Iterator[bytes]:
+    """
+    The PEP 691 JSON root list, in pieces.
+    """
+    yield b'{"meta":{"api-version":"1.0"},"projects":['
+    yield from _jsonItems(
+        [{"name": n} for n in batch] for batch in _batches(projects.names)
+    )
+    yield b"]}"
 
 
 def renderListJSON(projects: ProjectList) -> bytes:
     """
     The PEP 691 JSON root list.
     """
-    return _dumps(
-        {
-            "meta": {"api-version": "1.0"},
-            "projects": [{"name": n} for n in projects.names],
-        }
-    )
+    return b"".join(listJSONChunks(projects))
+
+
+def listHTMLChunks(projects: ProjectList) -> Iterator[bytes]:
+    """
+    The PEP 503 HTML root list, linking each project relative to C{/simple/},
+    in pieces.
+    """
+    yield (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.0">\n'
+        "    <title>Simple index</title>\n  </head>\n  <body>\n"
+    ).encode("utf-8")
+    for batch in _batches(projects.names):
+        yield "".join(
+            [f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in batch]
+        ).encode("utf-8")
+    yield b"  </body>\n</html>\n"
 
 
 def renderListHTML(projects: ProjectList) -> bytes:
     """
     The PEP 503 HTML root list, linking each project relative to C{/simple/}.
     """
-    anchors = "".join(
-        f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in projects.names
-    )
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        '    <meta name="pypi:repository-version" content="1.0">\n'
-        "    <title>Simple index</title>\n  </head>\n  <body>\n"
-        f"{anchors}  </body>\n</html>\n"
-    ).encode("utf-8")
+    return b"".join(listHTMLChunks(projects))

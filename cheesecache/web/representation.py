@@ -11,10 +11,11 @@ operating system's page cache does what nginx relies on too.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
-from typing import BinaryIO, Callable, Optional
+import tempfile
+import zlib
+from typing import BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
 
 import attrs
 from twisted.python.filepath import FilePath
@@ -25,7 +26,6 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
-from ..pagestore import atomicWrite
 from .sendfile import sendFile
 
 #: How long clients may reuse a page without asking again: short, so new
@@ -58,15 +58,52 @@ class Representation:
 
     @classmethod
     def of(
-        cls, contentType: str, body: bytes, disk: Optional["RenderedStore"] = None
+        cls,
+        contentType: str,
+        body: Union[bytes, Iterable[bytes]],
+        disk: Optional["RenderedStore"] = None,
     ) -> "Representation":
-        digest = hashlib.sha256(contentType.encode() + b"\0" + body).hexdigest()
-        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
-        etag = digest[:32]
-        if disk is not None and len(body) > IN_MEMORY_LIMIT:
-            path = disk.keep(etag, body, gzipped)
-            return cls(contentType, etag, len(body), len(gzipped), path=path)
-        return cls(contentType, etag, len(body), len(gzipped), body, gzipped)
+        """
+        The representation of C{body}, given whole or in pieces.  Pieces are
+        hashed and compressed as they come; once they add up to more than
+        L{IN_MEMORY_LIMIT} (and C{disk} is given) they go on to disk, so a
+        big page is never held whole in memory, plain or gzipped.
+        """
+        pieces: List[bytes] = []
+        gzPieces: List[bytes] = []
+        digest = hashlib.sha256(contentType.encode() + b"\0")
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip, mtime 0
+        size = gzSize = 0
+        spill: Optional[_Spill] = None
+        try:
+            for piece in (body,) if isinstance(body, bytes) else body:
+                digest.update(piece)
+                size += len(piece)
+                zipped = compressor.compress(piece)
+                gzSize += len(zipped)
+                if spill is not None:
+                    spill.write(piece, zipped)
+                    continue
+                pieces.append(piece)
+                gzPieces.append(zipped)
+                if disk is not None and size > IN_MEMORY_LIMIT:
+                    spill = disk.spill()
+                    spill.write(b"".join(pieces), b"".join(gzPieces))
+                    pieces, gzPieces = [], []
+            zipped = compressor.flush()
+            gzSize += len(zipped)
+            etag = digest.hexdigest()[:32]
+            if spill is not None:
+                spill.write(b"", zipped)
+                path, spill = spill.keep(etag), None
+                return cls(contentType, etag, size, gzSize, path=path)
+        finally:
+            if spill is not None:
+                spill.abandon()
+        gzPieces.append(zipped)
+        return cls(
+            contentType, etag, size, gzSize, b"".join(pieces), b"".join(gzPieces)
+        )
 
     def open(self, compressed: bool) -> BinaryIO:
         """
@@ -85,13 +122,16 @@ class RenderedStore:
 
     root: FilePath
 
-    def keep(self, etag: str, body: bytes, gzipped: bytes) -> str:
-        folder = self.root.child(etag[:2])
-        path = folder.child(etag)
-        if not (path.exists() and path.siblingExtension(".gz").exists()):
-            atomicWrite(path, body, durable=False)
-            atomicWrite(path.siblingExtension(".gz"), gzipped, durable=False)
-        return path.path
+    def _path(self, etag: str) -> FilePath:
+        return self.root.child(etag[:2]).child(etag)
+
+    def spill(self) -> "_Spill":
+        """
+        Start writing a representation whose ETag is not known yet.
+        """
+        self.root.makedirs(ignoreExistingDirectory=True)
+        fd, tmp = tempfile.mkstemp(prefix="spill-", suffix=".tmp", dir=self.root.path)
+        return _Spill(self, os.fdopen(fd, "wb"), tmp)
 
     def discard(self, rep: object) -> None:
         """
@@ -105,10 +145,56 @@ class RenderedStore:
                     pass
 
 
+class _Spill:
+    """
+    A representation and its gzip twin being written to temporary files,
+    named by their ETag once complete (L{keep}) or removed (L{abandon}).
+    """
+
+    def __init__(self, store: RenderedStore, body: BinaryIO, tmp: str) -> None:
+        self._store = store
+        self._names = (tmp, tmp + ".gz")
+        self._files: Tuple[BinaryIO, ...] = (body,)
+        try:
+            self._files += (open(self._names[1], "xb"),)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def write(self, piece: bytes, zipped: bytes) -> None:
+        body, gz = self._files
+        body.write(piece)
+        gz.write(zipped)
+
+    def _close(self) -> None:
+        for f in self._files:
+            f.close()
+
+    def keep(self, etag: str) -> str:
+        self._close()
+        path = self._store._path(etag)
+        path.parent().makedirs(ignoreExistingDirectory=True)
+        gz = path.siblingExtension(".gz")
+        if path.exists() and gz.exists():
+            self.abandon()
+        else:
+            os.replace(self._names[1], gz.path)
+            os.replace(self._names[0], path.path)
+        return path.path
+
+    def abandon(self) -> None:
+        self._close()
+        for name in self._names:
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+
+
 def representationOf(
     entry: PageEntry,
     contentType: str,
-    render: Callable[[object], bytes],
+    render: Callable[[object], Union[bytes, Iterable[bytes]]],
     disk: Optional[RenderedStore] = None,
 ) -> Representation:
     """

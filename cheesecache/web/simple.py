@@ -5,7 +5,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 
 import attrs
 from twisted.python.failure import Failure
@@ -18,10 +18,10 @@ from ..simple.names import isValidName, normalize
 from ..simple.negotiate import negotiate
 from ..simple.render import (
     JSON_TYPE,
-    renderListHTML,
-    renderListJSON,
-    renderProjectHTML,
-    renderProjectJSON,
+    listHTMLChunks,
+    listJSONChunks,
+    projectHTMLChunks,
+    projectJSONChunks,
 )
 from ..via import parseVia
 from .asyncrender import renderLater
@@ -34,13 +34,15 @@ from .representation import (
     writeRepresentation,
 )
 
-_PROJECT_RENDERERS: Dict[bool, Callable[[Any], bytes]] = {
-    True: renderProjectJSON,
-    False: renderProjectHTML,
+# Pages are rendered in pieces, hashed, compressed and (when big) written to
+# disk as they come: see Representation.of.
+_PROJECT_RENDERERS: Dict[bool, Callable[[Any], Iterable[bytes]]] = {
+    True: projectJSONChunks,
+    False: projectHTMLChunks,
 }
-_LIST_RENDERERS: Dict[bool, Callable[[Any], bytes]] = {
-    True: renderListJSON,
-    False: renderListHTML,
+_LIST_RENDERERS: Dict[bool, Callable[[Any], Iterable[bytes]]] = {
+    True: listJSONChunks,
+    False: listHTMLChunks,
 }
 
 
@@ -78,7 +80,7 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
 
 
 def _respond(  # type: ignore[no-untyped-def]
-    renderers: Dict[bool, Callable[[Any], bytes]],
+    renderers: Dict[bool, Callable[[Any], Iterable[bytes]]],
     prepare: Callable[[Any], Any] = lambda content: content,
     scope: str = "public",
     disk: Optional[RenderedStore] = None,

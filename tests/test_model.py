@@ -1,0 +1,46 @@
+"""
+Tests for L{cheesecache.simple.model}.
+"""
+
+from __future__ import annotations
+
+import attrs
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.simple.model import DistFile
+
+
+def fresh(text: str) -> str:
+    """
+    A string equal to C{text} that is not the same object.
+    """
+    return "".join(list(text))
+
+
+class SharedValuesTests(SynchronousTestCase):
+    """
+    Values that many files repeat are one object, so that a page of many
+    thousand files does not hold as many copies.
+    """
+
+    def test_hashNames(self) -> None:
+        """
+        Files share their hash names, however they were spelled.
+        """
+        a = DistFile("a-1.0.tar.gz", "u", hashes={fresh("SHA256"): "a" * 64})
+        b = DistFile("b-1.0.tar.gz", "u", hashes={fresh("sha256"): "b" * 64})
+        (nameA,), (nameB,) = a.hashes, b.hashes
+        self.assertEqual(nameA, "sha256")
+        self.assertIs(nameA, nameB)
+
+    def test_requiresPython(self) -> None:
+        """
+        Files share an equal requires-python, also through C{attrs.evolve};
+        C{None} stays C{None}.
+        """
+        a = DistFile("a-1.0.tar.gz", "u", requiresPython=fresh(">=3.8"))
+        b = DistFile("b-1.0.tar.gz", "u", requiresPython=fresh(">=3.8"))
+        self.assertEqual(a.requiresPython, ">=3.8")
+        self.assertIs(a.requiresPython, b.requiresPython)
+        self.assertIs(attrs.evolve(a, requiresPython=fresh(">=3.8")).requiresPython, a.requiresPython)
+        self.assertIsNone(DistFile("c-1.0.tar.gz", "u").requiresPython)
