@@ -14,7 +14,12 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cheesecache.web.representation import IN_MEMORY_LIMIT, Representation, RenderedStore
+from cheesecache.web.representation import (
+    IN_MEMORY_LIMIT,
+    BodyCache,
+    Representation,
+    RenderedStore,
+)
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
@@ -87,6 +92,63 @@ class DiskRepresentationTests(TestCase):
                 path.remove()
         response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
         self.assertEqual(body, page)
+
+
+    @inlineCallbacks
+    def test_popularBodyKeptInMemory(self):  # type: ignore[no-untyped-def]
+        """
+        A body read from disk is kept in memory for the next requests: once
+        it is, the file is not needed (nor is the page rendered again).
+        """
+        _, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        self.assertLess(len(body), 256 * 1024)  # below the sendfile size
+        _, again = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        for path in self.harness.dataDir.child("rendered").walk():
+            if path.isfile():
+                path.remove()
+        response, third = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        self.assertEqual((response.code, third), (200, body))
+        rendered = [p for p in self.harness.dataDir.child("rendered").walk() if p.isfile()]
+        self.assertEqual(rendered, [])
+
+
+class BodyCacheTests(SynchronousTestCase):
+    """
+    L{BodyCache}: recently served bodies within a byte budget.
+    """
+
+    def test_budget(self) -> None:
+        """
+        The least recently used bodies go first when over the budget; a
+        body over a quarter of the budget is not kept at all.
+        """
+        cache = BodyCache(budget=100)
+        cache.put("a", b"a" * 25)
+        cache.put("b", b"b" * 25)
+        cache.put("c", b"c" * 25)
+        self.assertEqual(cache.get("a"), b"a" * 25)  # now the most recent
+        cache.put("d", b"d" * 25)
+        cache.put("e", b"e" * 25)
+        self.assertIsNone(cache.get("b"))
+        self.assertEqual([cache.get(k) is not None for k in "acde"], [True] * 4)
+        self.assertEqual(cache.size, 100)
+        cache.put("big", b"x" * 26)
+        self.assertIsNone(cache.get("big"))
+        cache.discard("a")
+        self.assertEqual((cache.get("a"), cache.size), (None, 75))
+
+    def test_discardedWithTheRepresentation(self) -> None:
+        """
+        Discarding a representation from the store forgets its bodies too.
+        """
+        store = RenderedStore(FilePath(self.mktemp()))
+        body = b"x" * (IN_MEMORY_LIMIT + 1)
+        rep = Representation.of("text/html", body, store)
+        assert rep.path is not None
+        store.bodies.put(rep.path, body)
+        store.discard(rep)
+        self.assertIsNone(store.bodies.get(rep.path))
+        self.assertEqual(store.bodies.size, 0)
 
 
 class PiecesTests(SynchronousTestCase):

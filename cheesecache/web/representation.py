@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 import zlib
+from collections import OrderedDict
 from typing import BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
 
 import attrs
@@ -26,7 +27,7 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
-from .sendfile import sendFile
+from .sendfile import MIN_SIZE as SENDFILE_MIN_SIZE, sendFile
 
 #: How long clients may reuse a page without asking again: short, so new
 #: uploads and upstream releases show up soon.
@@ -114,6 +115,40 @@ class Representation:
 
 
 @attrs.define
+class BodyCache:
+    """
+    The bodies on disk most recently served the ordinary way (too small for
+    C{sendfile} to pay), in memory within a byte budget: a popular page's
+    gzip twin then costs no open and read per request.  Keyed by path, and
+    paths are content-addressed, so an entry is never out of date.
+    """
+
+    budget: int = 4 * 1024 * 1024
+    _bodies: "OrderedDict[str, bytes]" = attrs.field(factory=OrderedDict)
+    size: int = 0
+
+    def get(self, path: str) -> Optional[bytes]:
+        body = self._bodies.get(path)
+        if body is not None:
+            self._bodies.move_to_end(path)
+        return body
+
+    def put(self, path: str, body: bytes) -> None:
+        if len(body) > self.budget // 4 or path in self._bodies:
+            return
+        self._bodies[path] = body
+        self.size += len(body)
+        while self.size > self.budget:
+            _, old = self._bodies.popitem(last=False)
+            self.size -= len(old)
+
+    def discard(self, path: str) -> None:
+        body = self._bodies.pop(path, None)
+        if body is not None:
+            self.size -= len(body)
+
+
+@attrs.define
 class RenderedStore:
     """
     Big representations on disk, named by their ETag (content-addressed:
@@ -121,6 +156,7 @@ class RenderedStore:
     """
 
     root: FilePath
+    bodies: BodyCache = attrs.field(factory=BodyCache)
 
     def _path(self, etag: str) -> FilePath:
         return self.root.child(etag[:2]).child(etag)
@@ -139,6 +175,7 @@ class RenderedStore:
         """
         if isinstance(rep, Representation) and rep.path is not None:
             for name in (rep.path, rep.path + ".gz"):
+                self.bodies.discard(name)
                 try:
                     os.unlink(name)
                 except FileNotFoundError:
@@ -247,7 +284,10 @@ def securityHeaders(request: IRequest) -> None:
 
 
 def writeRepresentation(
-    request: IRequest, rep: Representation, scope: str = "public"
+    request: IRequest,
+    rep: Representation,
+    scope: str = "public",
+    bodies: Optional[BodyCache] = None,
 ) -> bytes:
     """
     Answer C{request} with C{rep}: gzip when accepted, 304 when the client
@@ -255,6 +295,7 @@ def writeRepresentation(
 
     @param scope: C{public}, or C{private} when reads need credentials (no
         shared cache may keep the page).
+    @param bodies: where bodies read from disk are kept for next time.
     @return: the body to return from C{render}.
     """
     compressed = acceptsGzip(request.getHeader(b"accept-encoding"))
@@ -279,13 +320,21 @@ def writeRepresentation(
         return b""
     if rep.path is None:
         return rep.gzipped if compressed else rep.body  # type: ignore[return-value]
-    body = rep.open(compressed)
     size = rep.gzSize if compressed else rep.size
+    path = rep.path + ".gz" if compressed else rep.path
+    if bodies is not None and size < SENDFILE_MIN_SIZE:
+        cached = bodies.get(path)
+        if cached is not None:
+            return cached
+    body = rep.open(compressed)
     if sendFile(request, body, 0, size):
         return NOT_DONE_YET  # type: ignore[no-any-return]
     if size <= READ_AT_ONCE:
         with body:
-            return body.read()
+            data = body.read()
+        if bodies is not None:
+            bodies.put(path, data)
+        return data
     NoRangeStaticProducer(request, body).start()
     return NOT_DONE_YET  # type: ignore[no-any-return]
 

@@ -96,13 +96,14 @@ def _respond(  # type: ignore[no-untyped-def]
                 lookup.entry, contentType, lambda content: render(prepare(content)), disk
             )
 
+        bodies = disk.bodies if disk is not None else None
         try:
             try:
-                return writeRepresentation(request, represent(), scope)
+                return writeRepresentation(request, represent(), scope, bodies)
             except FileNotFoundError:
                 # Its file went (eviction, a wiped folder): render it again.
                 lookup.entry.rendered.pop(contentType, None)
-                return writeRepresentation(request, represent(), scope)
+                return writeRepresentation(request, represent(), scope, bodies)
         except PageUnavailable:
             return failPage(request, Failure(SourcesUnavailable(
                 "the cached page could not be read back; it is fetched again next time"
