@@ -163,7 +163,7 @@ class Harness:
                 self.index, self.store, self.fetcher, self.metadata, pseudonym,
                 private=self.private, authenticator=self.authenticator,
                 reactor=reactor, readAuth=readAuth, status=self.status,
-                accessLog=self.accessLog,
+                accessLog=self.accessLog, clock=self.clock,
             ),
             self.status,
             **(channelSettings or {}),

@@ -436,6 +436,11 @@ class MetadataTests(TestCase):
         response, metadata = yield harness.get(fileURL + ".metadata")
         self.assertEqual(response.code, 200)
         self.assertIn(b"Requires-Dist: beta>=2", metadata)
+        # The page is rendered again in the background a while later; until
+        # then it is served as it was.
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertNotIn("core-metadata", json.loads(body)["files"][0])
+        harness.clock.advance(10)
         _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         entry = json.loads(body)["files"][0]
         self.assertEqual(

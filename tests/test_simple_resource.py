@@ -240,3 +240,67 @@ class RootListTests(TestCase):
             sorted(a["href"] for a in parsed.anchors), ["alpha/", "beta-thing/"]
         )
         self.assertIn("pypi:repository-version", parsed.meta)
+
+
+class RerendererTests(TestCase):
+    """
+    L{Rerenderer}: a project's page rendered again in the background.
+    """
+
+    def test_coalescedAndInPlace(self) -> None:
+        """
+        Several requests within the delay make one render, which replaces
+        the representations the page had with ones from what it shows now;
+        a page not in memory as one source's page is forgotten instead.
+        """
+        from twisted.internet.task import Clock
+
+        from cheesecache.web.simple import Rerenderer
+
+        rendered = {"application/vnd.pypi.simple.v1+json": object()}
+
+        class Entry:
+            content = "the page"
+
+            def __init__(self) -> None:
+                self.rendered = dict(rendered)
+
+        class Lookup:
+            entry = Entry()
+
+        class FoundPage:
+            lookup = Lookup()
+
+        forgotten: list = []
+        prepared: list = []
+
+        class Index:
+            known = {"alpha": FoundPage()}
+
+            def projectNow(self, name: str) -> object:
+                return self.known.get(name)
+
+            def forgetRendered(self, name: str) -> None:
+                forgotten.append(name)
+
+        clock = Clock()
+
+        def prepare(page: object) -> object:
+            prepared.append(page)
+            from cheesecache.simple.model import ProjectPage
+
+            return ProjectPage(name="alpha", files=[])
+
+        rerenderer = Rerenderer(Index(), clock, prepare)  # type: ignore[arg-type]
+        rerenderer.soon("alpha")
+        rerenderer.soon("alpha")
+        rerenderer.soon("beta")
+        self.assertEqual(len(clock.getDelayedCalls()), 2)
+        clock.advance(rerenderer.delay)
+        self.assertEqual(prepared, ["the page"])
+        entry = FoundPage.lookup.entry
+        [(contentType, rep)] = entry.rendered.items()
+        self.assertIsNot(rep, rendered[contentType])
+        self.assertIn(b'"name":"alpha"', rep.body)
+        self.assertEqual(forgotten, ["beta"])
+        self.assertEqual(clock.getDelayedCalls(), [])

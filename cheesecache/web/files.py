@@ -11,7 +11,7 @@ at byte 0, so no client waits for the whole file.
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Callable, Optional
 
 import attrs
 from twisted.internet.defer import Deferred
@@ -299,6 +299,9 @@ class FilesResource(Resource):
     #: Records when blobs are served, for LRU eviction (none without a
     #: cache size limit).
     accessLog: Optional[Any] = None
+    #: Called with a project's name once metadata was extracted from one of
+    #: its wheels, so that its page advertises it (by default at once).
+    onMetadata: Optional[Callable[[str], None]] = None
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -366,7 +369,7 @@ class FilesResource(Resource):
     def _extracted(self, name: str, f: DistFile) -> None:
         if self.metadata.extract(f) is not None:
             # Pages list the new metadata from their next rendering on.
-            self.index.forgetRendered(name)
+            (self.onMetadata or self.index.forgetRendered)(name)
 
     def _blobBody(self, request: IRequest, key: str) -> object:
         if self.accessLog is not None:

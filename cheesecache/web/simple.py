@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, Optional
 
 import attrs
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -29,6 +30,7 @@ from .representation import (
     NotFound,
     PageUnavailable,
     RenderedStore,
+    Representation,
     representationOf,
     writeError,
     writeRepresentation,
@@ -191,3 +193,58 @@ class SimpleResource(Resource):
         )
 
     render_HEAD = render_GET
+
+
+@attrs.define(eq=False)
+class Rerenderer:
+    """
+    Renders a project's cached page again a while after what it shows
+    grew: metadata cheesecache extracted from a wheel it has just cached.
+
+    Forgetting the rendering instead put a render of the whole page (for
+    the biggest pages, reading it back from disk too) in the way of the
+    next client, and an install that had just fetched twenty wheels paid it
+    twenty times.  Meanwhile clients get the previous rendering, which is
+    still true, only without the new metadata; several extractions within
+    C{delay} make one render.
+    """
+
+    index: Index
+    clock: IReactorTime
+    prepare: Callable[[ProjectPage], ProjectPage]
+    disk: Optional[RenderedStore] = None
+    delay: float = 10.0
+    _pending: Dict[str, Any] = attrs.field(factory=dict)
+
+    def soon(self, name: str) -> None:
+        """
+        Render project C{name}'s page again in a while.
+        """
+        if name not in self._pending:
+            self._pending[name] = self.clock.callLater(self.delay, self._render, name)
+
+    def _render(self, name: str) -> None:
+        del self._pending[name]
+        found = self.index.projectNow(name)
+        content = found.lookup.entry.content if found is not None else None
+        if found is None or content is None:
+            # Not in memory as one source's page (merged, stale, gone):
+            # the next request renders it.
+            self.index.forgetRendered(name)
+            return
+        entry = found.lookup.entry
+        for contentType in list(entry.rendered):
+            render = _PROJECT_RENDERERS[contentType == JSON_TYPE]
+            old = entry.rendered[contentType]
+            new = entry.rendered[contentType] = Representation.of(
+                contentType, render(self.prepare(content)), self.disk
+            )
+            if self.disk is not None and getattr(old, "path", None) != new.path:
+                self.disk.discard(old)
+
+    def stop(self) -> None:
+        for call in self._pending.values():
+            if call.active():
+                call.cancel()
+        self._pending.clear()
+

@@ -26,7 +26,7 @@ from .files import FilesResource
 from .manage import ACTIONS, ManageAction
 from .representation import NotFound, RenderedStore, securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
-from .simple import SimpleResource
+from .simple import Rerenderer, SimpleResource
 from .upload import UploadResource
 from .warmresource import WarmResource
 
@@ -132,6 +132,7 @@ def makeRoot(
     readAuth: bool = False,
     status: Optional[Status] = None,
     accessLog: Optional[Any] = None,
+    clock: Optional[Any] = None,
 ) -> Resource:
     """
     The whole resource tree.
@@ -140,6 +141,7 @@ def makeRoot(
         management endpoints.
     @param authenticator: checks credentials for uploads and management
         (and every read with C{readAuth}).
+    @param clock: schedules background work (C{reactor} if not given).
     """
     upload = None
     if private is not None:
@@ -162,13 +164,13 @@ def makeRoot(
     for source in index.sources:
         if hasattr(source, "discard"):
             source.discard = disk.discard
-    root.putChild(
-        b"simple",
-        SimpleResource(index, lambda page: withKnownMetadata(page, metadata.known), scope, disk),
-    )
-    root.putChild(
-        b"files", FilesResource(index, store, fetcher, metadata, scope, accessLog)
-    )
+    prepare = lambda page: withKnownMetadata(page, metadata.known)  # noqa: E731
+    root.putChild(b"simple", SimpleResource(index, prepare, scope, disk))
+    files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
+    clock = clock or reactor
+    if clock is not None:
+        files.onMetadata = Rerenderer(index, clock, prepare, disk).soon
+    root.putChild(b"files", files)
     top: Resource = root
     if readAuth:
         if authenticator is None:
