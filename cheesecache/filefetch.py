@@ -18,6 +18,7 @@ from typing import BinaryIO, Callable, Dict, List, Optional, Sequence
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.python.failure import Failure
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
@@ -118,6 +119,79 @@ class Download:
         return d
 
 
+#: Bytes hashed per trip to the thread pool.
+HASH_BATCH = 1024 * 1024
+
+#: Bytes waiting to be hashed beyond which the upstream is paused.
+MAX_PENDING = 16 * HASH_BATCH
+
+
+class BackgroundHash:
+    """
+    The sha256 of a stream, worked out a batch at a time by C{blocking}
+    (the thread pool), so that the reactor thread only receives and writes
+    while the hash is computed beside it: hashing was a fifth of streaming
+    a big file cold.  Batches run one after the other, in order.
+    """
+
+    def __init__(self, blocking: Callable[..., "Deferred[object]"]) -> None:
+        self._hash = hashlib.sha256()
+        self._blocking = blocking
+        self._batch: List[bytes] = []
+        self._size = 0
+        self._done: "Deferred[object]" = succeed(None)
+        #: Bytes given and not hashed yet (memory held for the hash).
+        self.pending = 0
+        self._drained: "Optional[Deferred[None]]" = None
+
+    def update(self, data: bytes) -> "Optional[Deferred[None]]":
+        """
+        Hash C{data} after what came before.
+
+        @return: C{None}, or, when too much is waiting to be hashed, a
+            L{Deferred} that fires once the backlog is down again: the
+            caller should stop reading until then.
+        """
+        self._batch.append(data)
+        self._size += len(data)
+        self.pending += len(data)
+        if self._size >= HASH_BATCH:
+            self._send()
+        if self.pending > MAX_PENDING:
+            if self._drained is None:
+                self._drained = Deferred()
+            return self._drained
+        return None
+
+    def hexdigest(self) -> "Deferred[str]":
+        """
+        The digest of everything given, once every batch is hashed.
+        """
+        self._send()
+        return self._done.addCallback(lambda _: self._hash.hexdigest())
+
+    def _send(self) -> None:
+        if not self._batch:
+            return
+        batch, size = self._batch, self._size
+        self._batch, self._size = [], 0
+        self._done.addCallback(lambda _: self._blocking(self._hashAll, batch))
+        self._done.addBoth(self._hashed, size)
+
+    def _hashed(self, result: object, size: int) -> object:
+        self.pending -= size
+        if self._drained is not None and (
+            self.pending <= MAX_PENDING // 2 or isinstance(result, Failure)
+        ):
+            drained, self._drained = self._drained, None
+            drained.callback(None)
+        return result
+
+    def _hashAll(self, batch: List[bytes]) -> None:
+        for data in batch:
+            self._hash.update(data)
+
+
 @attrs.define
 class FileFetcher:
     """
@@ -199,7 +273,7 @@ class FileFetcher:
         self, download: Download, out: BinaryIO, upstream: Upstream, via: Sequence[str]
     ) -> None:
         f = download.file
-        hasher = hashlib.sha256()
+        hasher = BackgroundHash(self._blocking)
 
         def fail(reason: str) -> None:
             if download.state in (State.DONE, State.FAILED):
@@ -217,17 +291,18 @@ class FileFetcher:
             del self._downloads[f.key]
             download._notify()
 
-        def chunk(data: bytes) -> None:
+        def chunk(data: bytes) -> "Optional[Deferred[None]]":
             if download.total is not None and download.written + len(data) > download.total:
                 raise UpstreamError(
                     f"more than the {download.total} bytes the index promised"
                 )
             out.write(data)
             out.flush()
-            hasher.update(data)
+            backlog = hasher.update(data)
             download.written += len(data)
             self.bytesFetched += len(data)
             download._notify()
+            return backlog
 
         def finished(_: object) -> None:
             if download.state is State.FAILED:
@@ -235,7 +310,14 @@ class FileFetcher:
             if download.total is not None and download.written != download.total:
                 fail(f"got {download.written} bytes, expected {download.total}")
                 return
-            digest = hasher.hexdigest()
+            download._stop = None
+            hasher.hexdigest().addCallbacks(
+                verify, lambda failure: fail(f"could not hash the file: {failure.value}")
+            )
+
+        def verify(digest: str) -> None:
+            if download.state is State.FAILED:
+                return
             if f.sha256 is not None and digest != f.sha256:
                 fail(f"sha256 {digest} does not match the index's {f.sha256}")
                 return
@@ -248,7 +330,6 @@ class FileFetcher:
             # Every byte is checked: the clients may have the last one now,
             # without waiting for the disk.
             download.verified = True
-            download._stop = None
             download._notify()
             synced = self._blocking(self.store.sync, out)
             synced.addCallback(lambda _: placed(self.store.place(download.path, f.key)))

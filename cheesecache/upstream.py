@@ -121,7 +121,7 @@ class _BodyReader(Protocol):
 
     def __init__(
         self,
-        onChunk: Callable[[bytes], None],
+        onChunk: Callable[[bytes], object],
         done: "Deferred[None]",
         clock: IReactorTime,
         idleTimeout: float,
@@ -162,9 +162,15 @@ class _BodyReader(Protocol):
             self.abort(UpstreamError(f"body larger than {self._maxSize} bytes"))
             return
         try:
-            self._onChunk(data)
+            backlog = self._onChunk(data)
         except Exception as e:
             self.abort(e)
+            return
+        if isinstance(backlog, Deferred) and self.transport is not None:
+            # The consumer is behind: read on once it has caught up.
+            transport = self.transport
+            transport.pauseProducing()
+            backlog.addBoth(lambda _: self._error is None and transport.resumeProducing())
 
     def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
         if self._timer is not None:
@@ -195,13 +201,15 @@ def abandon(response: IResponse) -> None:
 
 def readBody(
     response: IResponse,
-    onChunk: Callable[[bytes], None],
+    onChunk: Callable[[bytes], object],
     clock: IReactorTime,
     idleTimeout: float,
     maxSize: Optional[int] = None,
 ) -> "tuple[Deferred[None], Callable[[Exception], None]]":
     """
-    Start reading C{response}'s body into C{onChunk}.
+    Start reading C{response}'s body into C{onChunk}.  When C{onChunk}
+    returns a L{Deferred} (it is falling behind), reading pauses until that
+    fires.
 
     @return: a L{Deferred} that fires when the body is complete, and a
         function that aborts the read.

@@ -1,0 +1,151 @@
+"""
+Tests for L{cheesecache.filefetch.BackgroundHash}: a download's sha256
+worked out in batches off the reactor thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, List, Tuple
+
+from twisted.internet.defer import Deferred, fail
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.filefetch import HASH_BATCH, BackgroundHash
+
+
+class BackgroundHashTests(SynchronousTestCase):
+    def test_batchesInOrder(self) -> None:
+        """
+        Pieces are hashed in batches of about L{HASH_BATCH} bytes, one batch
+        at a time and in order; the digest comes once the last one is done
+        and is that of all the bytes.
+        """
+        calls: List[Tuple[Deferred, Any, tuple]] = []
+
+        def blocking(f: Any, *args: Any) -> Deferred:
+            d: Deferred = Deferred()
+            calls.append((d, f, args))
+            return d
+
+        hasher = BackgroundHash(blocking)
+        pieces = [os.urandom(64 * 1024 + i) for i in range(40)]
+        for piece in pieces:
+            hasher.update(piece)
+        digest = hasher.hexdigest()
+        self.assertNoResult(digest)
+        # Only the first batch has gone to the pool: the next waits for it.
+        self.assertEqual(len(calls), 1)
+        done = 0
+        while done < len(calls):
+            d, f, args = calls[done]
+            self.assertGreaterEqual(sum(map(len, args[0])), min(HASH_BATCH, 1))
+            d.callback(f(*args))
+            done += 1
+        self.assertGreater(done, 2)
+        self.assertEqual(
+            self.successResultOf(digest), hashlib.sha256(b"".join(pieces)).hexdigest()
+        )
+
+    def test_empty(self) -> None:
+        hasher = BackgroundHash(lambda f, *a: fail(AssertionError("not called")))
+        self.assertEqual(self.successResultOf(hasher.hexdigest()), hashlib.sha256().hexdigest())
+
+    def test_failure(self) -> None:
+        """
+        A batch that cannot be hashed fails the digest.
+        """
+        hasher = BackgroundHash(lambda f, *a: fail(MemoryError()))
+        hasher.update(b"x" * HASH_BATCH)
+        self.failureResultOf(hasher.hexdigest(), MemoryError)
+
+
+class BacklogTests(SynchronousTestCase):
+    def test_backlogPausesReading(self) -> None:
+        """
+        When more than L{MAX_PENDING} bytes wait to be hashed, C{update}
+        returns a L{Deferred} that fires once the backlog is halved; and
+        L{readBody} pauses the upstream until it fires.
+        """
+        from twisted.internet.task import Clock
+        from twisted.web.iweb import UNKNOWN_LENGTH
+
+        from cheesecache.filefetch import MAX_PENDING
+        from cheesecache.upstream import readBody
+
+        calls: List[Tuple[Deferred, Any, tuple]] = []
+
+        def blocking(f: Any, *args: Any) -> Deferred:
+            d: Deferred = Deferred()
+            calls.append((d, f, args))
+            return d
+
+        hasher = BackgroundHash(blocking)
+
+        class Transport:
+            paused = 0
+            resumed = 0
+
+            def pauseProducing(self) -> None:
+                self.paused += 1
+
+            def resumeProducing(self) -> None:
+                self.resumed += 1
+
+            def stopProducing(self) -> None:
+                pass
+
+        transport = Transport()
+
+        class Response:
+            length = UNKNOWN_LENGTH
+
+            def deliverBody(self, protocol: Any) -> None:
+                self.protocol = protocol
+                protocol.makeConnection(transport)
+
+        response = Response()
+        done, _ = readBody(response, hasher.update, Clock(), 60)  # type: ignore[arg-type]
+        piece = b"x" * HASH_BATCH
+        sent = 0
+        while not transport.paused:
+            response.protocol.dataReceived(piece)
+            sent += len(piece)
+        self.assertGreater(sent, MAX_PENDING)
+        self.assertEqual(transport.resumed, 0)
+        while transport.resumed == 0:
+            d, f, args = calls.pop(0)
+            d.callback(f(*args))
+        self.assertLessEqual(hasher.pending, MAX_PENDING // 2)
+        while calls:
+            d, f, args = calls.pop(0)
+            d.callback(f(*args))
+        digest = hasher.hexdigest()
+        while calls:
+            d, f, args = calls.pop(0)
+            d.callback(f(*args))
+        self.assertEqual(self.successResultOf(digest), hashlib.sha256(piece * (sent // len(piece))).hexdigest())
+
+    def test_failureReleasesBacklog(self) -> None:
+        """
+        A batch that fails releases a caller waiting on the backlog (the
+        digest then fails).
+        """
+        from cheesecache.filefetch import MAX_PENDING
+
+        pending: List[Deferred] = []
+
+        def blocking(f: Any, *args: Any) -> Deferred:
+            d: Deferred = Deferred()
+            pending.append(d)
+            return d
+
+        hasher = BackgroundHash(blocking)
+        backlog = None
+        while backlog is None:
+            backlog = hasher.update(b"y" * HASH_BATCH)
+        self.assertGreater(hasher.pending, MAX_PENDING)
+        pending[0].errback(OSError("disk on fire"))
+        self.successResultOf(backlog)
+        self.failureResultOf(hasher.hexdigest(), OSError)
