@@ -231,12 +231,11 @@ class Follower:
             return
         # The transport paused us and has now sent all it held: from here
         # on the kernel can send straight from the file (see sendfile.py).
-        if self.download.total is not None and sendfileTransport(self.request):
+        if self.download.total is not None:
             self.transport = sendfileTransport(self.request)
-            stall = getattr(self.request.channel, "writeStallTimeout", 120.0)
-            self._sender = SocketSender(self, stall)
-            self._sender.start()
-            return
+            if self.transport is not None:
+                self._sender = SocketSender.startFor(self, self.request)
+                return
         self._pump()
 
     def stopProducing(self) -> None:

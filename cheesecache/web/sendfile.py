@@ -141,9 +141,7 @@ class SendfileProducer:
     def resumeProducing(self) -> None:
         self.paused = False
         if self.sender is None and not self.done and self.remaining:
-            stall = getattr(self.request.channel, "writeStallTimeout", STALL_TIMEOUT)
-            self.sender = SocketSender(self, stall)
-            self.sender.start()
+            self.sender = SocketSender.startFor(self, self.request)
 
     def stopProducing(self) -> None:
         """
@@ -221,6 +219,17 @@ class SocketSender:
         self.idle = False
         self.progressed = False
         self.stallTimer: Optional[Any] = None
+
+    @classmethod
+    def startFor(cls, producer: SendfileSource, request: IRequest) -> "SocketSender":
+        """
+        Start sending for C{producer}, the body of C{request}, with the
+        write-stall deadline of C{request}'s channel.
+        """
+        stall = getattr(request.channel, "writeStallTimeout", STALL_TIMEOUT)
+        sender = cls(producer, stall)
+        sender.start()
+        return sender
 
     def start(self) -> None:
         self.fd = os.dup(self.producer.transport.fileno())
