@@ -27,7 +27,7 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
-from .sendfile import MIN_SIZE as SENDFILE_MIN_SIZE, sendFile
+from .sendfile import sendFile
 
 #: How long clients may reuse a page without asking again: short, so new
 #: uploads and upstream releases show up soon.
@@ -313,16 +313,14 @@ def writeRepresentation(
         return b""
     if compressed:
         request.setHeader(b"Content-Encoding", b"gzip")
-    request.setHeader(
-        b"Content-Length", str(rep.gzSize if compressed else rep.size).encode()
-    )
+    size = rep.gzSize if compressed else rep.size
+    request.setHeader(b"Content-Length", str(size).encode())
     if request.method == b"HEAD":
         return b""
     if rep.path is None:
         return rep.gzipped if compressed else rep.body  # type: ignore[return-value]
-    size = rep.gzSize if compressed else rep.size
     path = rep.path + ".gz" if compressed else rep.path
-    if bodies is not None and size < SENDFILE_MIN_SIZE:
+    if bodies is not None:
         cached = bodies.get(path)
         if cached is not None:
             return cached
