@@ -30,7 +30,6 @@ from .representation import (
     NotFound,
     PageUnavailable,
     RenderedStore,
-    Representation,
     representationOf,
     writeError,
     writeRepresentation,
@@ -235,9 +234,9 @@ class Rerenderer:
         entry = found.lookup.entry
         for contentType in list(entry.rendered):
             render = _PROJECT_RENDERERS[contentType == JSON_TYPE]
-            old = entry.rendered[contentType]
-            new = entry.rendered[contentType] = Representation.of(
-                contentType, render(self.prepare(content)), self.disk
+            old = entry.rendered.pop(contentType)
+            new = representationOf(
+                entry, contentType, lambda content: render(self.prepare(content)), self.disk
             )
             if self.disk is not None and getattr(old, "path", None) != new.path:
                 self.disk.discard(old)
