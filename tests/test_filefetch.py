@@ -15,6 +15,28 @@ from twisted.trial.unittest import SynchronousTestCase
 from cheesecache.filefetch import HASH_BATCH, BackgroundHash
 
 
+class HeldCalls:
+    """
+    A stand-in for the thread pool: calls wait until the test runs them.
+    """
+
+    def __init__(self) -> None:
+        self.calls: List[Tuple[Deferred, Any, tuple]] = []
+
+    def __call__(self, f: Any, *args: Any) -> Deferred:
+        d: Deferred = Deferred()
+        self.calls.append((d, f, args))
+        return d
+
+    def runOne(self) -> None:
+        d, f, args = self.calls.pop(0)
+        d.callback(f(*args))
+
+    def runAll(self) -> None:
+        while self.calls:
+            self.runOne()
+
+
 class BackgroundHashTests(SynchronousTestCase):
     def test_batchesInOrder(self) -> None:
         """
@@ -22,26 +44,19 @@ class BackgroundHashTests(SynchronousTestCase):
         at a time and in order; the digest comes once the last one is done
         and is that of all the bytes.
         """
-        calls: List[Tuple[Deferred, Any, tuple]] = []
-
-        def blocking(f: Any, *args: Any) -> Deferred:
-            d: Deferred = Deferred()
-            calls.append((d, f, args))
-            return d
-
-        hasher = BackgroundHash(blocking)
+        held = HeldCalls()
+        hasher = BackgroundHash(held)
         pieces = [os.urandom(64 * 1024 + i) for i in range(40)]
         for piece in pieces:
             hasher.update(piece)
         digest = hasher.hexdigest()
         self.assertNoResult(digest)
         # Only the first batch has gone to the pool: the next waits for it.
-        self.assertEqual(len(calls), 1)
+        self.assertEqual(len(held.calls), 1)
         done = 0
-        while done < len(calls):
-            d, f, args = calls[done]
-            self.assertGreaterEqual(sum(map(len, args[0])), min(HASH_BATCH, 1))
-            d.callback(f(*args))
+        while held.calls:
+            self.assertGreaterEqual(sum(map(len, held.calls[0][2][0])), min(HASH_BATCH, 1))
+            held.runOne()
             done += 1
         self.assertGreater(done, 2)
         self.assertEqual(
@@ -74,14 +89,8 @@ class BacklogTests(SynchronousTestCase):
         from cheesecache.filefetch import MAX_PENDING
         from cheesecache.upstream import readBody
 
-        calls: List[Tuple[Deferred, Any, tuple]] = []
-
-        def blocking(f: Any, *args: Any) -> Deferred:
-            d: Deferred = Deferred()
-            calls.append((d, f, args))
-            return d
-
-        hasher = BackgroundHash(blocking)
+        held = HeldCalls()
+        hasher = BackgroundHash(held)
 
         class Transport:
             paused = 0
@@ -115,16 +124,11 @@ class BacklogTests(SynchronousTestCase):
         self.assertGreater(sent, MAX_PENDING)
         self.assertEqual(transport.resumed, 0)
         while transport.resumed == 0:
-            d, f, args = calls.pop(0)
-            d.callback(f(*args))
+            held.runOne()
         self.assertLessEqual(hasher.pending, MAX_PENDING // 2)
-        while calls:
-            d, f, args = calls.pop(0)
-            d.callback(f(*args))
+        held.runAll()
         digest = hasher.hexdigest()
-        while calls:
-            d, f, args = calls.pop(0)
-            d.callback(f(*args))
+        held.runAll()
         self.assertEqual(self.successResultOf(digest), hashlib.sha256(piece * (sent // len(piece))).hexdigest())
 
     def test_failureReleasesBacklog(self) -> None:
@@ -134,18 +138,12 @@ class BacklogTests(SynchronousTestCase):
         """
         from cheesecache.filefetch import MAX_PENDING
 
-        pending: List[Deferred] = []
-
-        def blocking(f: Any, *args: Any) -> Deferred:
-            d: Deferred = Deferred()
-            pending.append(d)
-            return d
-
-        hasher = BackgroundHash(blocking)
+        held = HeldCalls()
+        hasher = BackgroundHash(held)
         backlog = None
         while backlog is None:
             backlog = hasher.update(b"y" * HASH_BATCH)
         self.assertGreater(hasher.pending, MAX_PENDING)
-        pending[0].errback(OSError("disk on fire"))
+        held.calls[0][0].errback(OSError("disk on fire"))
         self.successResultOf(backlog)
         self.failureResultOf(hasher.hexdigest(), OSError)
