@@ -121,7 +121,7 @@ LABELS = [
 def bucket(frames):
     if any("writeSomeData" in f for f in frames):
         return "send"
-    if frames[-1].startswith("FileDescriptor.doWrite"):
+    if frames and frames[-1].startswith("FileDescriptor.doWrite"):
         return "join"
     if any("twisted/logger/" in f or f.startswith(("combinedLogFormatter", "HTTPFactory.log", "Site.log"))
            for f in frames):

@@ -30,13 +30,6 @@ _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
 _HEX = re.compile(r"[0-9a-f]+")
 
 
-def _wellFormed(algorithm: str, digest: str) -> bool:
-    length = _HEX_LENGTHS.get(algorithm)
-    if length is not None and len(digest) != length:
-        return False
-    return _HEX.fullmatch(digest) is not None
-
-
 def _shared(value: Any) -> Any:
     """
     One string object for all the files that carry the same value (hash
@@ -48,11 +41,22 @@ def _shared(value: Any) -> Any:
 
 def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
     """
-    Lower-case hash names and digests, dropping malformed digests: a bad
-    sha256 must never become a file's key.
+    Lower-case hash names and digests, dropping malformed digests (and
+    any that is not a string): a bad sha256 must never become a file's
+    key.
+
+    This runs for every file of every page parsed, so it is one loop.
     """
-    hashes = {_shared(str(k).lower()): str(v).lower() for k, v in dict(value).items()}
-    return {k: v for k, v in hashes.items() if _wellFormed(k, v)}
+    hashes = {}
+    for algorithm, digest in value.items():
+        if type(digest) is not str:
+            continue
+        algorithm = str(algorithm).lower()
+        digest = digest.lower()
+        length = _HEX_LENGTHS.get(algorithm)
+        if (length is None or len(digest) == length) and _HEX.fullmatch(digest):
+            hashes[sys.intern(algorithm)] = digest
+    return hashes
 
 
 def _frozenCoreMetadata(value: CoreMetadata) -> CoreMetadata:
