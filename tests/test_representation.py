@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 from typing import Iterator
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from cheesecache.freshness import PageEntry, Validators
+from cheesecache.simple.render import JSON_TYPE
 from cheesecache.web.representation import (
     IN_MEMORY_LIMIT,
     BodyCache,
     Representation,
     RenderedStore,
+    representationOf,
 )
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
 from .test_chain import fileURL
+from .test_filefetch import HeldCalls
 from .wheels import makeSdist
 
 
@@ -93,6 +98,28 @@ class DiskRepresentationTests(TestCase):
         response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
         self.assertEqual(body, page)
 
+
+    @inlineCallbacks
+    def test_madeOnceInThread(self):  # type: ignore[no-untyped-def]
+        """
+        Concurrent first requests for a big page all get the same page, its
+        hash and gzip twin made in the reactor's thread pool; the other
+        representation, asked for later, is made then, while the page is
+        otherwise warm.
+        """
+        answers = yield gatherResults([
+            self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"})
+            for _ in range(5)
+        ])
+        bodies = {gzip.decompress(body) for _, body in answers}
+        self.assertEqual(len(bodies), 1)
+        self.assertEqual(len(json.loads(bodies.pop())["files"]), 600)
+        rendered = self.harness.dataDir.child("rendered")
+        self.assertEqual(len([p for p in rendered.walk() if p.isfile()]), 2)
+        response, html = yield self.harness.get("/simple/big/", {"Accept": "text/html"})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(html.count(b"<a "), 600)
+        self.assertEqual(len([p for p in rendered.walk() if p.isfile()]), 4)
 
     @inlineCallbacks
     def test_popularBodyKeptInMemory(self):  # type: ignore[no-untyped-def]
@@ -239,3 +266,113 @@ class PiecesTests(SynchronousTestCase):
 
         self.assertRaises(ValueError, Representation.of, "text/html", pieces(), self.disk)
         self.assertEqual(self.files(), [])
+
+
+class MadeInThreadTests(SynchronousTestCase):
+    """
+    L{RenderedStore.make} and L{representationOf} with a thread to hash and
+    compress big representations in (held, so the test says when it runs).
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.held = HeldCalls()
+        self.disk = RenderedStore(self.root, blocking=self.held)
+        self.body = b"".join(b"%d," % i * 100 for i in range(IN_MEMORY_LIMIT // 100))
+        self.renders = 0
+
+    def render(self, content: object) -> Iterator[bytes]:
+        self.renders += 1
+        for start in range(0, len(self.body), 10_000):
+            yield self.body[start : start + 10_000]
+
+    def entry(self) -> PageEntry:
+        return PageEntry("content", "http://127.0.0.1/simple/big/", Validators(), 0.0)
+
+    def temporaries(self) -> list:
+        return [p.basename() for p in self.root.walk() if p.basename().startswith("spill-")]
+
+    def test_smallAtOnce(self) -> None:
+        """
+        A small body needs no thread: its representation comes at once, in
+        memory.
+        """
+        rep = self.disk.make("text/html", iter([b"<html>", b"</html>"]))
+        self.assertIsInstance(rep, Representation)
+        self.assertEqual(rep, Representation.of("text/html", b"<html></html>"))
+        self.assertEqual(self.held.calls, [])
+
+    def test_bigInThread(self) -> None:
+        """
+        A big body is written out at once; its hash and gzip twin are made
+        by the call handed to the thread, which gives the representation
+        L{Representation.of} gives for the same bytes.
+        """
+        made = self.disk.make("application/json", self.render(None))
+        self.assertEqual(len(self.held.calls), 1)
+        self.assertEqual(len(self.temporaries()), 2)  # written, not finished
+        self.held.runAll()
+        rep = self.successResultOf(made)
+        expected = Representation.of("application/json", self.body, RenderedStore(FilePath(self.mktemp())))
+        self.assertEqual((rep.etag, rep.size, rep.gzSize), (expected.etag, expected.size, expected.gzSize))
+        with rep.open(False) as f:
+            self.assertEqual(f.read(), self.body)
+        with rep.open(True) as f:
+            self.assertEqual(gzip.decompress(f.read()), self.body)
+        self.assertEqual(self.temporaries(), [])
+
+    def test_threadFails(self) -> None:
+        """
+        When hashing and compressing fail (here the written body vanished
+        under the thread), the callers get the error, no file is left
+        behind, and the next request tries again.
+        """
+        entry = self.entry()
+        made = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        d, finish, args = self.held.calls.pop()
+        for name in self.temporaries():
+            if not name.endswith(".gz"):
+                os.unlink(os.path.join(self.root.path, name))
+        try:
+            finish(*args)
+        except OSError:
+            d.errback()
+        self.failureResultOf(made, FileNotFoundError)
+        self.assertEqual(self.temporaries(), [])
+        self.assertNotIn(JSON_TYPE, entry.rendered)
+        again = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        self.held.runAll()
+        self.assertEqual(self.successResultOf(again).size, len(self.body))
+        self.assertEqual(self.renders, 2)
+
+    def test_sharedWhileMade(self) -> None:
+        """
+        Requests that come while a representation is being made share that
+        work: the page is rendered once, every caller gets the same
+        representation, and the entry keeps it.
+        """
+        entry = self.entry()
+        first = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        second = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        self.assertEqual((self.renders, len(self.held.calls)), (1, 1))
+        self.assertNoResult(first)
+        self.assertNoResult(second)
+        self.held.runAll()
+        rep = self.successResultOf(first)
+        self.assertIs(self.successResultOf(second), rep)
+        self.assertIs(entry.rendered[JSON_TYPE], rep)
+        self.assertIs(representationOf(entry, JSON_TYPE, self.render, self.disk), rep)
+        self.assertEqual(self.renders, 1)
+
+    def test_cancelledCallerOnly(self) -> None:
+        """
+        A caller that goes away (its L{Deferred} cancelled) leaves the work
+        going for the others.
+        """
+        entry = self.entry()
+        first = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        second = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.held.runAll()
+        self.assertIs(self.successResultOf(second), entry.rendered[JSON_TYPE])

@@ -16,9 +16,10 @@ import os
 import tempfile
 import zlib
 from collections import OrderedDict
-from typing import BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
@@ -26,6 +27,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
+from ..coalesce import Coalescer
 from ..freshness import PageEntry
 from .sendfile import sendFile
 
@@ -40,6 +42,17 @@ IN_MEMORY_LIMIT = 64 * 1024
 #: Representations on disk up to this size are read in one go when they
 #: cannot be sent with C{sendfile}.
 READ_AT_ONCE = 1024 * 1024
+
+
+def _hashAndGzip(contentType: str) -> Tuple[Any, Any]:
+    """
+    What makes a representation's ETag (its content type and bytes hashed)
+    and its gzip twin (mtime 0, so the same bytes give the same twin).
+    """
+    return (
+        hashlib.sha256(contentType.encode() + b"\0"),
+        zlib.compressobj(6, zlib.DEFLATED, 31),
+    )
 
 
 @attrs.frozen
@@ -72,8 +85,7 @@ class Representation:
         """
         pieces: List[bytes] = []
         gzPieces: List[bytes] = []
-        digest = hashlib.sha256(contentType.encode() + b"\0")
-        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip, mtime 0
+        digest, compressor = _hashAndGzip(contentType)
         size = gzSize = 0
         spill: Optional[_Spill] = None
         try:
@@ -153,10 +165,52 @@ class RenderedStore:
     """
     Big representations on disk, named by their ETag (content-addressed:
     a name always holds the same bytes, so replacing one is harmless).
+
+    @ivar blocking: runs a blocking call in a thread and gives a
+        L{Deferred} of its result.  With it, a big representation is
+        hashed and compressed there (see L{make}).
     """
 
     root: FilePath
     bodies: BodyCache = attrs.field(factory=BodyCache)
+    blocking: Optional[Callable[..., "Deferred[Any]"]] = None
+    _making: Coalescer = attrs.field(factory=Coalescer)
+
+    def make(
+        self, contentType: str, body: Union[bytes, Iterable[bytes]]
+    ) -> Union[Representation, "Deferred[Representation]"]:
+        """
+        The representation of C{body}: at once if it is small (or there is
+        no thread to use), else a L{Deferred} of it.
+
+        A big body is rendered here (that is Python, which holds the
+        interpreter lock anyway) straight to a temporary file; hashing and
+        compressing it, most of the work and all of it in C code that lets
+        go of the lock, happen in a thread, so the reactor serves other
+        requests meanwhile, on another core.
+        """
+        if self.blocking is None:
+            return Representation.of(contentType, body, self)
+        pieces: List[bytes] = []
+        size = 0
+        remaining = iter((body,) if isinstance(body, bytes) else body)
+        for piece in remaining:
+            pieces.append(piece)
+            size += len(piece)
+            if size > IN_MEMORY_LIMIT:
+                break
+        else:
+            return Representation.of(contentType, pieces, self)
+        spill = self.spill()
+        try:
+            spill.writePlain(b"".join(pieces))
+            del pieces
+            for piece in remaining:
+                spill.writePlain(piece)
+        except BaseException:
+            spill.abandon()
+            raise
+        return self.blocking(spill.finish, contentType)
 
     def _path(self, etag: str) -> FilePath:
         return self.root.child(etag[:2]).child(etag)
@@ -203,6 +257,39 @@ class _Spill:
         body.write(piece)
         gz.write(zipped)
 
+    def writePlain(self, piece: bytes) -> None:
+        """
+        Write a piece of the representation only; L{finish} makes its
+        gzip twin.
+        """
+        self._files[0].write(piece)
+
+    def finish(self, contentType: str) -> Representation:
+        """
+        Hash and compress what L{writePlain} wrote, reading it back (from
+        the page cache), and keep both files.  Blocking: for a thread.
+        """
+        try:
+            plain, gz = self._files
+            plain.flush()
+            digest, compressor = _hashAndGzip(contentType)
+            size = gzSize = 0
+            with open(self._names[0], "rb") as written:
+                for block in iter(lambda: written.read(READ_AT_ONCE), b""):
+                    digest.update(block)
+                    size += len(block)
+                    zipped = compressor.compress(block)
+                    gz.write(zipped)
+                    gzSize += len(zipped)
+            zipped = compressor.flush()
+            gz.write(zipped)
+            gzSize += len(zipped)
+            etag = digest.hexdigest()[:32]
+            return Representation(contentType, etag, size, gzSize, path=self.keep(etag))
+        except BaseException:
+            self.abandon()
+            raise
+
     def _close(self) -> None:
         for f in self._files:
             f.close()
@@ -228,26 +315,71 @@ class _Spill:
                 pass
 
 
+class _Same:
+    """
+    A key standing for one object, equal only to keys for that very object
+    (which it keeps alive while it is a key).
+    """
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
 def representationOf(
     entry: PageEntry,
     contentType: str,
     render: Callable[[object], Union[bytes, Iterable[bytes]]],
     disk: Optional[RenderedStore] = None,
-) -> Representation:
+) -> Union[Representation, "Deferred[Representation]"]:
     """
     The representation of C{entry}'s content as C{contentType}, rendered on
-    first use and kept with the entry.
+    first use and kept with the entry: at once, or a L{Deferred} while a
+    big one is made in a thread (see L{RenderedStore.make}).  Requests that
+    come meanwhile share that work.
     """
     rep = entry.rendered.get(contentType)
-    if rep is None:
-        content = entry.content
-        if content is None:
-            raise PageUnavailable(entry.url)
-        rep = entry.rendered[contentType] = Representation.of(
-            contentType, render(content), disk
-        )
-    assert isinstance(rep, Representation)
-    return rep
+    if rep is not None:
+        assert isinstance(rep, Representation)
+        return rep
+    if disk is None:
+        return _renderNow(entry, contentType, render, lambda ct, body: Representation.of(ct, body))
+    key = (_Same(entry.rendered), contentType)
+    if disk._making.inflight(key):
+        return disk._making.run(key, _nothingToStart)
+    made = _renderNow(entry, contentType, render, disk.make)
+    if isinstance(made, Representation):
+        return made
+
+    def keep(rep: Representation) -> Representation:
+        entry.rendered[contentType] = rep
+        return rep
+
+    return disk._making.run(key, lambda: made.addCallback(keep))
+
+
+def _renderNow(
+    entry: PageEntry,
+    contentType: str,
+    render: Callable[[object], Union[bytes, Iterable[bytes]]],
+    make: Callable[[str, Union[bytes, Iterable[bytes]]], Any],
+) -> Any:
+    content = entry.content
+    if content is None:
+        raise PageUnavailable(entry.url)
+    made = make(contentType, render(content))
+    if isinstance(made, Representation):
+        entry.rendered[contentType] = made
+    return made
+
+
+def _nothingToStart() -> "Deferred[Representation]":
+    raise AssertionError("joined a representation already being made")
 
 
 class PageUnavailable(Exception):

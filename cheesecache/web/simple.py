@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, Optional
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -30,13 +32,16 @@ from .representation import (
     NotFound,
     PageUnavailable,
     RenderedStore,
+    Representation,
     representationOf,
     writeError,
     writeRepresentation,
 )
 
+log = Logger()
+
 # Pages are rendered in pieces, hashed, compressed and (when big) written to
-# disk as they come: see Representation.of.
+# disk as they come: see Representation.of and RenderedStore.make.
 _PROJECT_RENDERERS: Dict[bool, Callable[[Any], Iterable[bytes]]] = {
     True: projectJSONChunks,
     False: projectHTMLChunks,
@@ -98,17 +103,29 @@ def _respond(  # type: ignore[no-untyped-def]
             )
 
         bodies = disk.bodies if disk is not None else None
-        try:
+
+        def answer(retry: bool) -> object:
             try:
-                return writeRepresentation(request, represent(), scope, bodies)
+                rep = represent()
+            except PageUnavailable:
+                return failPage(request, Failure(SourcesUnavailable(
+                    "the cached page could not be read back; it is fetched again next time"
+                )))
+            if isinstance(rep, Deferred):
+                return rep.addCallback(write, retry)
+            return write(rep, retry)
+
+        def write(rep: Representation, retry: bool) -> object:
+            try:
+                return writeRepresentation(request, rep, scope, bodies)
             except FileNotFoundError:
+                if not retry:
+                    raise
                 # Its file went (eviction, a wiped folder): render it again.
                 lookup.entry.rendered.pop(contentType, None)
-                return writeRepresentation(request, represent(), scope, bodies)
-        except PageUnavailable:
-            return failPage(request, Failure(SourcesUnavailable(
-                "the cached page could not be read back; it is fetched again next time"
-            )))
+                return answer(retry=False)
+
+        return answer(retry=True)
 
     return respond
 
@@ -141,8 +158,12 @@ class ProjectResource(Resource):
         respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope, self.disk)
         found = self.index.projectNow(self.name)
         if found is not None:
-            # Warm: answered from memory, no Deferreds.
-            return respond(request, found)
+            # Warm: answered from memory, no Deferreds (unless this
+            # representation is yet to be made).
+            answer = respond(request, found)
+            if isinstance(answer, Deferred):
+                return renderLater(request, answer, lambda request, body: body, failPage)
+            return answer
         return renderLater(
             request,
             self.index.project(self.name, parseVia(request.getHeader(b"via"))),
@@ -234,12 +255,28 @@ class Rerenderer:
         entry = found.lookup.entry
         for contentType in list(entry.rendered):
             render = _PROJECT_RENDERERS[contentType == JSON_TYPE]
-            old = entry.rendered.pop(contentType)
-            new = representationOf(
-                entry, contentType, lambda content: render(self.prepare(content)), self.disk
-            )
-            if self.disk is not None and getattr(old, "path", None) != new.path:
-                self.disk.discard(old)
+            body = render(self.prepare(content))
+            if self.disk is None:
+                self._swap(entry, contentType, Representation.of(contentType, body))
+                continue
+            made = self.disk.make(contentType, body)
+            if isinstance(made, Deferred):
+                made.addCallback(
+                    lambda new, contentType=contentType: self._swap(entry, contentType, new)
+                ).addErrback(
+                    lambda f: log.failure("Could not render {name} again", f, name=name)
+                )
+            else:
+                self._swap(entry, contentType, made)
+
+    def _swap(self, entry: Any, contentType: str, new: Representation) -> None:
+        """
+        Serve C{new} from now on, in place of what was rendered before.
+        """
+        old = entry.rendered.get(contentType)
+        entry.rendered[contentType] = new
+        if self.disk is not None and old is not None and getattr(old, "path", None) != new.path:
+            self.disk.discard(old)
 
     def stop(self) -> None:
         for call in self._pending.values():

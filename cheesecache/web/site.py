@@ -160,7 +160,7 @@ def makeRoot(
         manage.putChild(b"health", HealthResource(status))
         manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
-    disk = RenderedStore(store.dataDir.child("rendered"))
+    disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking)
     for source in index.sources:
         if hasattr(source, "discard"):
             source.discard = disk.discard
