@@ -102,12 +102,25 @@ class Download:
         A L{Deferred} of one's own that fires with this download once it is
         verified and kept, or fails if the download fails.
         """
+        return self._when(lambda: self.state is State.DONE)
+
+    def whenWhole(self) -> "Deferred[Download]":
+        """
+        A L{Deferred} of one's own that fires with this download once every
+        byte is here and verified, or fails if the download fails.  The file
+        may still be on its way to the store (syncs take a while): open it
+        at L{path} at once; being renamed into the store later does not
+        disturb a file already open.
+        """
+        return self._when(lambda: self.verified or self.state is State.DONE)
+
+    def _when(self, ready: Callable[[], bool]) -> "Deferred[Download]":
         d: Deferred[Download] = Deferred()
 
         def check() -> None:
             if d.called:
                 return
-            if self.state is State.DONE:
+            if ready():
                 self.unsubscribe(check)
                 d.callback(self)
             elif self.state is State.FAILED:

@@ -334,6 +334,35 @@ class FileTests(TestCase):
         self.assertEqual(header(response, "content-length"), str(size))
 
     @inlineCallbacks
+    def test_rangeBeforeSynced(self):  # type: ignore[no-untyped-def]
+        """
+        A range of a file being fetched is answered as soon as the file is
+        whole and verified, before it is synced to disk and stored (syncs
+        may take long, and uv asks for a range of every wheel it reads).
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        fetcher = self.harness.fetcher
+        inThread, syncs = fetcher.blocking, []
+
+        def holdingSyncs(f, *args):  # type: ignore[no-untyped-def]
+            if f == self.harness.store.sync:
+                syncs.append(Deferred())
+                return syncs[-1].addCallback(lambda _: inThread(f, *args))
+            return inThread(f, *args)
+
+        fetcher.blocking = holdingSyncs
+        response, body = yield self.harness.get(path, {"Range": "bytes=100-199"})
+        self.assertEqual((response.code, body), (206, self.wheel.data[100:200]))
+        self.assertEqual(len(syncs), 1)
+        self.assertFalse(self.harness.store.exists(hashlib.sha256(self.wheel.data).hexdigest()))
+        syncs[0].callback(None)
+        yield self.harness.settled()
+        self.assertTrue(self.harness.store.exists(hashlib.sha256(self.wheel.data).hexdigest()))
+        response, body = yield self.harness.get(path)
+        self.assertEqual((response.code, body), (200, self.wheel.data))
+
+    @inlineCallbacks
     def test_notListed(self):  # type: ignore[no-untyped-def]
         """
         A key or filename the project page does not list is a 404; so are

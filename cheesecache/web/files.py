@@ -357,10 +357,14 @@ class FilesResource(Resource):
                 lambda _: self._extracted(name, f)
             ).addErrback(lambda _: None)
         if request.method == b"HEAD" or request.getHeader(b"range"):
-            # Ranges are served from the verified blob.
+            # Ranges are served from the whole, verified file, without
+            # waiting for it to be synced to disk and put in the store.
             return renderLater(
-                request, download.whenDone(),
-                lambda request, _: self._blobBody(request, f.key), _failFile,
+                request, download.whenWhole(),
+                lambda request, whole: serveBlob(
+                    request, whole.path.path, _etag(f.key), self.scope
+                ),
+                _failFile,
             )
         Follower(download, request, self.scope).start()
         return NOT_DONE_YET
