@@ -463,7 +463,7 @@ def scanCache(dataDir: FilePath, private: Optional[PrivateStore] = None) -> Cach
     pagesDir = dataDir.child("pages").path
     for dirEntry in _files(pagesDir, 1):
         relative = "pages/" + os.path.relpath(dirEntry.path, pagesDir)
-        if dirEntry.name.endswith(".json"):
+        if dirEntry.name.endswith((".page", ".json")):
             found = _entry(dirEntry, PAGE, relative)
             if found is not None:
                 entries.append(found)

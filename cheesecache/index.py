@@ -216,14 +216,12 @@ class UpstreamSource:
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:
         return self._entries.get(name)
 
-    def _keep(self, name: Optional[str], entry: PageEntry, persist: bool = True) -> None:
+    def _keep(self, name: Optional[str], entry: PageEntry) -> None:
         old = self._entries.get(name)
         if old is not None and old.rendered is not entry.rendered and self.discard is not None:
             for rep in old.rendered.values():
                 self.discard(rep)
         self._entries[name] = entry
-        if persist:
-            self.store.save(self.sourceID, name, entry)
         if entry.found and entry.loader is None:
             entry.loader = functools.partial(self._reload, name)
         if entry.found:
@@ -277,12 +275,22 @@ class UpstreamSource:
                     raise UpstreamError("304 without a cached page")
                 self.notModified += 1
                 fresh = entry.refreshed(now)
+                store = functools.partial(self.store.confirm, self.sourceID, name, fresh)
             elif isinstance(outcome, Fetched):
-                fresh = PageEntry(
-                    self._parse(name, outcome), outcome.url, outcome.validators, now
+                pending = self.store.keepFetched(
+                    self.sourceID, name, outcome.url, outcome.validators, now,
+                    outcome.contentType, outcome.body,
                 )
+                try:
+                    content = self._parse(name, outcome)
+                except BaseException:
+                    pending.abandon()
+                    raise
+                fresh = PageEntry(content, outcome.url, outcome.validators, now)
+                store = pending.commit
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
+                store = functools.partial(self.store.save, self.sourceID, name, fresh)
         except (UpstreamError, ParseError) as e:
             self.reachable, self.lastFailureAt = False, self.clock.seconds()
             self.lastError = str(e)
@@ -300,8 +308,9 @@ class UpstreamSource:
                 upstream=self.upstream.url, name=name or "/",
                 fetchedAt=stale.fetchedAt, error=str(e),
             )
-            self._keep(name, stale, persist=False)
+            self._keep(name, stale)
             return Lookup(stale, stale=True)
+        store()
         self._keep(name, fresh)
         return Lookup(fresh)
 

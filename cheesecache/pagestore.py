@@ -3,9 +3,16 @@
 Cached upstream pages on disk, so that a restart (or an upstream outage after
 a restart) still serves what was seen before.
 
-Layout: C{<data-dir>/pages/<source-id>/<name>.json}, one file per page, with
-the parsed page, the upstream validators and the time it was fetched.
-Writes are atomic (temporary file, fsync, rename).
+Layout: C{<data-dir>/pages/<source-id>/<name>.page}, one file per page: a
+first line of JSON (where the page came from, its validators, when it was
+fetched, its content type), then the page's bytes as the upstream sent
+them.  Keeping those is nearly free (re-encoding a parsed page of thousands
+of files took as long as rendering it), a revalidated page only gets a new
+first line, and reading one back is parsing it as if fetched again.
+
+Pages known only parsed (a "not found", a page stored by an older
+cheesecache) are kept as C{<name>.json}: the parsed page as JSON (see
+L{entryChunks}).  Writes are atomic (temporary file, rename).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from twisted.python.filepath import FilePath
 
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
-from .simple.parse import Streamed, loadStreaming
+from .simple.parse import Streamed, loadStreaming, pageText, parseList, parseProject
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -111,14 +118,11 @@ def entryFromJSON(data: Union[bytes, str]) -> PageEntry:
         )
     elif content is not None:
         value = ProjectList(names=content["names"])
-    fetchedAt = raw["fetchedAt"]
-    if not isinstance(fetchedAt, (int, float)) or isinstance(fetchedAt, bool):
-        raise TypeError(f"fetchedAt must be a number, not {fetchedAt!r}")
     return PageEntry(
         content=value,
         url=raw["url"],
         validators=Validators(raw["etag"], raw["lastModified"]),
-        fetchedAt=float(fetchedAt),
+        fetchedAt=_fetchedAt(raw),
     )
 
 
@@ -154,6 +158,80 @@ def atomicWrite(
         raise
 
 
+#: The version in the first line of a page kept as fetched.
+AS_FETCHED = 2
+
+
+def entryFromFetched(header: bytes, body: bytes, name: Optional[str]) -> PageEntry:
+    """
+    Read back a page kept as fetched: its first line (C{header}) and its
+    bytes, parsed as they were when fetched.
+    """
+    meta = json.loads(header)
+    if not isinstance(meta, dict) or meta.get("version") != AS_FETCHED:
+        raise ValueError("not a page kept as fetched")
+    url, contentType = meta["url"], meta["contentType"]
+    text = pageText(body, contentType)
+    del body
+    content = (
+        parseList(text, contentType) if name is None
+        else parseProject(text, contentType, url, name)
+    )
+    return PageEntry(
+        content=content,
+        url=url,
+        validators=Validators(meta["etag"], meta["lastModified"]),
+        fetchedAt=_fetchedAt(meta),
+    )
+
+
+def _fetchedAt(meta: Dict[str, Any]) -> float:
+    fetchedAt = meta["fetchedAt"]
+    if not isinstance(fetchedAt, (int, float)) or isinstance(fetchedAt, bool):
+        raise TypeError(f"fetchedAt must be a number, not {fetchedAt!r}")
+    return float(fetchedAt)
+
+
+def _fetchedHeader(
+    url: str, validators: Validators, fetchedAt: float, contentType: str
+) -> bytes:
+    return _dumps({
+        "version": AS_FETCHED,
+        "url": url,
+        "etag": validators.etag,
+        "lastModified": validators.lastModified,
+        "fetchedAt": fetchedAt,
+        "contentType": contentType,
+    }).encode("utf-8") + b"\n"
+
+
+@attrs.define
+class PendingPage:
+    """
+    A fetched page written beside the one it replaces, to be put in its
+    place (L{commit}) once it parsed, or thrown away (L{abandon}): a page
+    that does not parse never replaces one that did.
+    """
+
+    _written: FilePath
+    _path: FilePath
+    _parsedCopy: FilePath
+
+    def commit(self) -> None:
+        os.replace(self._written.path, self._path.path)
+        _removeIfThere(self._parsedCopy)
+
+    def abandon(self) -> None:
+        _removeIfThere(self._written)
+
+
+def _removeIfThere(path: FilePath) -> None:
+    try:
+        os.unlink(path.path)
+    except FileNotFoundError:
+        pass
+
+
 @attrs.define
 class PageStore:
     """
@@ -162,13 +240,30 @@ class PageStore:
 
     root: FilePath
 
-    def _path(self, sourceID: str, name: Optional[str]) -> FilePath:
-        return self.root.child(sourceID).child((name or ROOT_NAME) + ".json")
+    def _path(self, sourceID: str, name: Optional[str], suffix: str = ".json") -> FilePath:
+        return self.root.child(sourceID).child((name or ROOT_NAME) + suffix)
 
     def load(self, sourceID: str, name: Optional[str]) -> Optional[PageEntry]:
         """
         The stored entry for a page (C{name=None}: the root list), if any.
         """
+        path = self._path(sourceID, name, ".page")
+        try:
+            with open(path.path, "rb") as f:
+                header = f.readline()
+                body = f.read()
+        except FileNotFoundError:
+            return self._loadParsed(sourceID, name)
+        except OSError as e:
+            log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
+            return None
+        try:
+            return entryFromFetched(header, body, name)
+        except (ValueError, KeyError, TypeError):
+            log.warn("Ignoring unreadable cached page {path}", path=path.path)
+            return None
+
+    def _loadParsed(self, sourceID: str, name: Optional[str]) -> Optional[PageEntry]:
         path = self._path(sourceID, name)
         try:
             # As text at once: a big page's bytes need not stay while it is
@@ -189,6 +284,60 @@ class PageStore:
 
     def save(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
         """
-        Store an entry (atomically).
+        Store an entry in its parsed form (atomically), in place of any
+        page kept as fetched.
         """
         atomicWrite(self._path(sourceID, name), entryChunks(entry), durable=False)
+        _removeIfThere(self._path(sourceID, name, ".page"))
+
+    def keepFetched(
+        self,
+        sourceID: str,
+        name: Optional[str],
+        url: str,
+        validators: Validators,
+        fetchedAt: float,
+        contentType: str,
+        body: bytes,
+    ) -> PendingPage:
+        """
+        Write a page's bytes as fetched, to be put in place once they parse.
+        """
+        path = self._path(sourceID, name, ".page")
+        path.parent().makedirs(ignoreExistingDirectory=True)
+        written = path.temporarySibling(".tmp")
+        try:
+            with open(written.path, "wb") as f:
+                f.write(_fetchedHeader(url, validators, fetchedAt, contentType))
+                f.write(body)
+        except BaseException:
+            _removeIfThere(written)
+            raise
+        return PendingPage(written, path, self._path(sourceID, name))
+
+    def confirm(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
+        """
+        Store C{entry}, the page stored before and now confirmed unchanged
+        (a 304): a page kept as fetched gets a new first line and keeps its
+        bytes, without parsing them again.
+        """
+        path = self._path(sourceID, name, ".page")
+        try:
+            old = open(path.path, "rb")
+        except FileNotFoundError:
+            self.save(sourceID, name, entry)
+            return
+        with old:
+            try:
+                contentType = json.loads(old.readline())["contentType"]
+            except (ValueError, KeyError, TypeError):
+                old.close()
+                self.save(sourceID, name, entry)
+                return
+            header = _fetchedHeader(entry.url, entry.validators, entry.fetchedAt, contentType)
+
+            def pieces() -> Iterator[bytes]:
+                yield header
+                yield from iter(lambda: old.read(1024 * 1024), b"")
+
+            atomicWrite(path, pieces(), durable=False)

@@ -48,7 +48,8 @@ class FakeIndex(Resource):
     pages: no answer at all),
     C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
-    over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once), or C{"redirect:<url>"} (302).
+    over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
+    C{"garbage"} (pages: a 200 that does not parse), or C{"redirect:<url>"} (302).
     """
 
     projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
@@ -118,6 +119,9 @@ class FakeIndex(Resource):
         parts = path.decode().split("/")
         if fault == "hang" and parts[1] == "simple":
             return server.NOT_DONE_YET  # never answers
+        if fault == "garbage" and parts[1] == "simple":
+            request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
+            return b'{"meta": {"api-version": "1.0"}, "files": [{"filename"'
         if path == b"/simple/":
             return self._page(request, self._rootBody())
         if len(parts) == 4 and parts[1] == "simple" and parts[3] == "":

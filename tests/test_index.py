@@ -264,6 +264,52 @@ class RestartTests(TestCase):
         self.assertTrue(lookup.stale)
 
     @inlineCallbacks
+    def test_unparseablePageNeverReplacesStored(self):  # type: ignore[no-untyped-def]
+        """
+        A page that changed upstream into something that does not parse is
+        never stored: the copy fetched before is served stale, also by a
+        new process.
+        """
+        upstream = sampleIndex()
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir, ttl=600)
+        yield first.sources[0].page("alpha")
+        upstream.faults[b"/simple/alpha/"] = "garbage"
+        first.clock.advance(601)
+        lookup = yield first.sources[0].page("alpha")
+        self.assertTrue(lookup.stale)
+        second = Harness(self, [url], dataDir=dataDir, ttl=600)
+        second.clock.advance(10_000)
+        lookup = yield second.sources[0].page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        self.assertEqual(len(lookup.entry.content.files), 2)
+        pages = dataDir.child("pages").child(first.sources[0].sourceID)
+        self.assertEqual(pages.listdir(), ["alpha.page"])
+
+    @inlineCallbacks
+    def test_revalidationSurvivesRestart(self):  # type: ignore[no-untyped-def]
+        """
+        A page confirmed by a 304 is stored with its new time: a new
+        process finds it fresh and does not ask the upstream.
+        """
+        upstream = sampleIndex()
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir, ttl=600)
+        yield first.sources[0].page("alpha")
+        first.clock.advance(601)
+        yield first.sources[0].page("alpha")
+        self.assertEqual(first.sources[0].notModified, 1)
+        second = Harness(self, [url], dataDir=dataDir, ttl=600)
+        second.clock.advance(601 + 300)
+        lookup = yield second.sources[0].page("alpha")
+        self.assertEqual(lookup.entry.fetchedAt, first.clock.seconds())
+        self.assertFalse(lookup.stale)
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
     def test_upstreamTimeout(self):  # type: ignore[no-untyped-def]
         """
         An upstream that never answers is given up after the timeout: the

@@ -412,3 +412,122 @@ class PageStoreTests(EntryAssertions, SynchronousTestCase):
         self.store.save("up1", "other", PageEntry(PAGE, URL, Validators(), 1.0))
         self.assertIsNone(self.corrupt(b"{"))
         self.assertIsNotNone(self.store.load("up1", "other"))
+
+
+PAGE_JSON = json.dumps({
+    "meta": {"api-version": "1.1"},
+    "name": "foo-bar",
+    "files": [{
+        "filename": "foo_bar-1.0.tar.gz",
+        "url": "../../packages/foo_bar-1.0.tar.gz",
+        "hashes": {"sha256": "a" * 64},
+        "size": 3,
+    }],
+}).encode()
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+class KeptAsFetchedTests(EntryAssertions, SynchronousTestCase):
+    """
+    Pages kept as the upstream sent them (L{PageStore.keepFetched}), and
+    confirmed unchanged (L{PageStore.confirm}).
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.store = PageStore(self.root)
+
+    def keep(self, body: bytes = PAGE_JSON, fetchedAt: float = 7.0) -> None:
+        pending = self.store.keepFetched(
+            "up1", "foo-bar", URL, Validators('"v1"', "Tue, 01 Jan 2030 00:00:00 GMT"),
+            fetchedAt, JSON_TYPE, body,
+        )
+        pending.commit()
+
+    def test_bytesAsFetched(self) -> None:
+        """
+        The file holds a first line saying where the page came from and
+        when, then the upstream's bytes unchanged; it loads as the page
+        parsed from them, relative file URLs resolved against its URL.
+        """
+        self.keep()
+        path = self.root.child("up1").child("foo-bar.page")
+        header, _, body = path.getContent().partition(b"\n")
+        self.assertEqual(body, PAGE_JSON)
+        self.assertEqual(json.loads(header)["contentType"], JSON_TYPE)
+        loaded = self.store.load("up1", "foo-bar")
+        assert loaded is not None
+        self.assertEqual(loaded.validators, Validators('"v1"', "Tue, 01 Jan 2030 00:00:00 GMT"))
+        self.assertEqual((loaded.url, loaded.fetchedAt), (URL, 7.0))
+        [f] = loaded.content.files  # type: ignore[union-attr]
+        self.assertEqual(f.url, "https://index.example.invalid/packages/foo_bar-1.0.tar.gz")
+        self.assertEqual(f.sha256, "a" * 64)
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.page"])
+
+    def test_abandonKeepsThePrevious(self) -> None:
+        """
+        A page written but abandoned (it did not parse) leaves the page
+        stored before as it was, and no temporary file.
+        """
+        self.keep()
+        pending = self.store.keepFetched(
+            "up1", "foo-bar", URL, Validators(), 9.0, JSON_TYPE, b"{not json"
+        )
+        pending.abandon()
+        self.assertEqual(self.store.load("up1", "foo-bar").fetchedAt, 7.0)  # type: ignore[union-attr]
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.page"])
+
+    def test_confirmKeepsTheBytes(self) -> None:
+        """
+        A page confirmed unchanged gets a new time and validators and keeps
+        its bytes (a page of many megabytes is not encoded again).
+        """
+        self.keep()
+        loaded = self.store.load("up1", "foo-bar")
+        assert loaded is not None
+        confirmed = PageEntry(loaded.content, URL, Validators('"v2"'), 99.0)
+        self.store.confirm("up1", "foo-bar", confirmed)
+        self.assertSameEntry(self.store.load("up1", "foo-bar"), confirmed)
+        path = self.root.child("up1").child("foo-bar.page")
+        self.assertEqual(path.getContent().partition(b"\n")[2], PAGE_JSON)
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.page"])
+
+    def test_confirmParsedCopy(self) -> None:
+        """
+        A page stored in its parsed form (by an older cheesecache) and
+        confirmed unchanged is stored parsed again.
+        """
+        entry = PageEntry(PAGE, URL, Validators('"1"'), 1.0)
+        self.store.save("up1", "foo-bar", entry)
+        confirmed = PageEntry(PAGE, URL, Validators('"1"'), 50.0)
+        self.store.confirm("up1", "foo-bar", confirmed)
+        self.assertSameEntry(self.store.load("up1", "foo-bar"), confirmed)
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.json"])
+
+    def test_eachReplacesTheOther(self) -> None:
+        """
+        A page kept as fetched replaces its parsed copy, and the other way
+        round (a page that went away upstream is stored as "not found").
+        """
+        self.store.save("up1", "foo-bar", PageEntry(PAGE, URL, Validators(), 1.0))
+        self.keep(fetchedAt=2.0)
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.page"])
+        self.assertEqual(self.store.load("up1", "foo-bar").fetchedAt, 2.0)  # type: ignore[union-attr]
+        self.store.save("up1", "foo-bar", PageEntry(None, URL, Validators(), 3.0))
+        self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.json"])
+        self.assertFalse(self.store.load("up1", "foo-bar").found)  # type: ignore[union-attr]
+
+    def test_unreadable(self) -> None:
+        """
+        A page file whose first line is not ours, or whose bytes no longer
+        parse, loads as C{None}.
+        """
+        path = self.root.child("up1").child("foo-bar.page")
+        path.parent().makedirs()
+        good = b'{"version":2,"url":"u","etag":null,"lastModified":null,"fetchedAt":1,"contentType":"%s"}\n' % JSON_TYPE.encode()
+        for data in (b"", b"{}\n" + PAGE_JSON, b"not json\n", good + b"{truncated", b"\xff\n"):
+            path.setContent(data)
+            self.assertIsNone(self.store.load("up1", "foo-bar"), data)
+        path.setContent(good + PAGE_JSON)
+        self.assertIsNotNone(self.store.load("up1", "foo-bar"))
