@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from typing import Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import attrs
-from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 
 from .blobstore import BlobStore
@@ -164,35 +165,53 @@ class MetadataService:
     store: BlobStore
     clock: IReactorTime
     idleTimeout: float = 60.0
+    #: Runs a blocking call (reading a wheel, writing and syncing a blob)
+    #: in a thread, giving a L{Deferred} of its result; without it, calls
+    #: run at once.
+    blocking: Optional[Callable[..., "Deferred[Any]"]] = None
     _coalescer: Coalescer[FilePath] = attrs.field(factory=Coalescer)
     known: KnownMetadata = attrs.field(
         default=attrs.Factory(lambda self: KnownMetadata(self.store), takes_self=True)
     )
 
-    def _keep(self, key: str, data: bytes) -> FilePath:
-        path = self.store.putBytes(key, data)
-        self.known.add(key, data)
-        return path
+    def _inThread(self, f: Callable[..., Any], *args: Any) -> "Deferred[Any]":
+        if self.blocking is None:
+            return maybeDeferred(f, *args)
+        return self.blocking(f, *args)
 
-    def extract(self, f: DistFile) -> Optional[FilePath]:
+    def _keep(self, key: str, data: bytes) -> "Deferred[FilePath]":
+        # Written and synced off the reactor: two fsyncs per wheel stalled
+        # every client.
+        def kept(path: FilePath) -> FilePath:
+            self.known.add(key, data)
+            return path
+
+        return self._inThread(self.store.putBytes, key, data).addCallback(kept)
+
+    def extract(self, f: DistFile) -> "Deferred[Optional[FilePath]]":
         """
         Extract and keep the metadata of the cached wheel C{f}, if it is a
         wheel and the upstream advertises none.
         """
         if f.coreMetadata or not f.filename.endswith(".whl"):
-            return None
+            return succeed(None)
         key = metadataKey(f)
         if self.store.exists(key):
             path = self.store.path(key)
             if self.known.digest(key) is None:
                 self.known.add(key, path.getContent())
-            return path
-        try:
-            data = wheelMetadata(self.store.path(f.key).path)
-        except NoMetadata as e:
-            log.warn("No metadata in {filename}: {error}", filename=f.filename, error=str(e))
-            return None
-        return self._keep(key, data)
+            return succeed(path)
+
+        def none(failure: Failure) -> None:
+            failure.trap(NoMetadata)
+            log.warn(
+                "No metadata in {filename}: {error}",
+                filename=f.filename, error=str(failure.value),
+            )
+
+        return self._inThread(wheelMetadata, self.store.path(f.key).path).addCallbacks(
+            lambda data: self._keep(key, data), none
+        )
 
     def get(
         self, f: DistFile, upstream: Optional[Upstream], via: Sequence[str] = ()
@@ -207,12 +226,15 @@ class MetadataService:
             return succeed(self.store.path(key))
         if not f.coreMetadata or upstream is None:
             if self.store.exists(f.key):
-                path = self.extract(f)
-                if path is not None:
-                    return succeed(path)
-            self.known.discard(key)
-            return fail(NoMetadata(f.filename))
+                return self.extract(f).addCallback(self._orNone, f)
+            return self._orNone(None, f)
         return self._coalescer.run(key, lambda: self._fetch(f, upstream, via))
+
+    def _orNone(self, path: Optional[FilePath], f: DistFile) -> FilePath:
+        if path is None:
+            self.known.discard(metadataKey(f))
+            raise NoMetadata(f.filename)
+        return path
 
     @inlineCallbacks
     def _fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -238,5 +260,6 @@ class MetadataService:
             )
         if expected is None:
             log.warn("Keeping unverified metadata of {filename}", filename=f.filename)
-        return self._keep(metadataKey(f), data)
+        path = yield self._keep(metadataKey(f), data)
+        return path
 

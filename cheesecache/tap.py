@@ -340,7 +340,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         fetcher.onStored = evictor.noteAdded
         log.info("Cache limited to {size} bytes", size=options["max-cache-size"])
     status = Status(index.sources, fetcher, private=private, evictor=evictor)
-    metadata = MetadataService(store, reactor)
+    metadata = MetadataService(store, reactor, blocking=inThreads(reactor))
     reactor.callWhenRunning(scanMetadata, metadata.known, inThreads(reactor))
     if evictor is not None:
         evictor.onRemoved = lambda keys: [metadata.known.discard(k) for k in keys]

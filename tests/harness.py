@@ -146,7 +146,9 @@ class Harness:
         self.fetcher = FileFetcher(
             self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)
         )
-        self.metadata = MetadataService(self.store, reactor, idleTimeout=idleTimeout)
+        self.metadata = MetadataService(
+            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)
+        )
         self.evictor = self.accessLog = None
         if maxCacheSize is not None:
             self.evictor = Evictor(

@@ -24,6 +24,7 @@ from cheesecache.metadata import (
     withKnownMetadata,
 )
 from cheesecache.simple.model import DistFile, ProjectPage
+from tests.test_filefetch import HeldCalls
 from tests.wheels import makeSdist, makeWheel, metadataText
 
 
@@ -279,6 +280,32 @@ class KnownMetadataTests(SynchronousTestCase):
         known.scanned({self.key: "0" * 64})
         self.assertEqual(known.digest(self.key), hashlib.sha256(b"newer").hexdigest())
 
+    def test_extractedInThread(self) -> None:
+        """
+        Reading the wheel and writing (and syncing) its metadata blob happen
+        in the thread C{blocking} stands for, not on the reactor; the
+        metadata is known once they are done.
+        """
+        filename, wheel = makeWheel("alpha", "1.0")
+        f = DistFile(filename, "https://files.example.invalid/w", {"sha256": hashlib.sha256(wheel).hexdigest()})
+        self.store.putBytes(f.key, wheel)
+        held = HeldCalls()
+        service = MetadataService(self.store, Clock(), blocking=held)
+        service.known.scanned({})
+        extracted = service.extract(f)
+        self.assertNoResult(extracted)
+        self.assertEqual([call[1] for call in held.calls], [wheelMetadata])
+        held.runOne()
+        self.assertEqual([call[1] for call in held.calls], [self.store.putBytes])
+        self.assertFalse(self.store.exists(metadataKey(f)))
+        self.assertIsNone(service.known.digest(metadataKey(f)))
+        held.runOne()
+        path = self.successResultOf(extracted)
+        self.assertEqual(path, self.store.path(metadataKey(f)))
+        self.assertEqual(
+            service.known.digest(metadataKey(f)), hashlib.sha256(path.getContent()).hexdigest()
+        )
+
     def test_extractedIsKnown(self) -> None:
         """
         Metadata the service extracts is known at once, also after a scan.
@@ -288,7 +315,7 @@ class KnownMetadataTests(SynchronousTestCase):
         self.store.putBytes(f.key, wheel)
         service = MetadataService(self.store, Clock())
         service.known.scanned({})
-        path = service.extract(f)
+        path = self.successResultOf(service.extract(f))
         self.assertIsNotNone(path)
         self.assertEqual(
             service.known.digest(metadataKey(f)), hashlib.sha256(path.getContent()).hexdigest()

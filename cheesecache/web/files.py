@@ -17,6 +17,7 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
 from twisted.web import static
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
@@ -369,10 +370,13 @@ class FilesResource(Resource):
         Follower(download, request, self.scope).start()
         return NOT_DONE_YET
 
-    def _extracted(self, name: str, f: DistFile) -> None:
-        if self.metadata.extract(f) is not None:
-            # Pages list the new metadata from their next rendering on.
-            (self.onMetadata or self.index.forgetRendered)(name)
+    def _extracted(self, name: str, f: DistFile) -> "Deferred[None]":
+        def extracted(path: Optional[FilePath]) -> None:
+            if path is not None:
+                # Pages list the new metadata from their next rendering on.
+                (self.onMetadata or self.index.forgetRendered)(name)
+
+        return self.metadata.extract(f).addCallback(extracted)
 
     def _blobBody(self, request: IRequest, key: str) -> object:
         if self.accessLog is not None:
