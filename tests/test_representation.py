@@ -268,6 +268,25 @@ class PiecesTests(SynchronousTestCase):
         self.assertEqual(self.files(), [])
 
 
+class ClearTests(SynchronousTestCase):
+    def test_clear(self) -> None:
+        """
+        L{RenderedStore.clear} removes every representation and leftover;
+        it does nothing where there is none.
+        """
+        root = FilePath(self.mktemp())
+        disk = RenderedStore(root)
+        disk.clear()
+        rep = Representation.of("text/html", b"x" * (IN_MEMORY_LIMIT + 1), disk)
+        root.child("spill-1.tmp").setContent(b"left by a crash")
+        self.assertTrue(os.path.exists(rep.path))
+        disk.clear()
+        self.assertFalse(root.exists())
+        again = Representation.of("text/html", b"x" * (IN_MEMORY_LIMIT + 1), disk)
+        self.assertEqual(again.path, rep.path)
+        self.assertTrue(os.path.exists(again.path))
+
+
 class MadeInThreadTests(SynchronousTestCase):
     """
     L{RenderedStore.make} and L{representationOf} with a thread to hash and

@@ -215,6 +215,15 @@ class RenderedStore:
     def _path(self, etag: str) -> FilePath:
         return self.root.child(etag[:2]).child(etag)
 
+    def clear(self) -> None:
+        """
+        Remove every representation: at startup none is shown by any page
+        yet, and what an earlier run left (pages since changed upstream, or
+        a crash between writing and naming) would otherwise stay forever.
+        """
+        if self.root.exists():
+            self.root.remove()
+
     def spill(self) -> "_Spill":
         """
         Start writing a representation whose ETag is not known yet.

@@ -161,6 +161,7 @@ def makeRoot(
         manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
     disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking)
+    disk.clear()
     for source in index.sources:
         if hasattr(source, "discard"):
             source.discard = disk.discard
