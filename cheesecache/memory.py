@@ -7,6 +7,11 @@ short-lived allocations.  Once they are freed, the C allocator keeps most
 of that memory for later use instead of returning it, so the process's
 resident size stays near its high-water mark.  glibc's C{malloc_trim}
 returns the free pages (also those between allocations still in use).
+
+Threads make it worse: glibc gives each thread that allocates while
+another does an arena of its own, up to eight per core, and memory freed
+into one is kept there.  Pages hashed and compressed in the reactor's
+thread pool left some thirty megabytes so held; L{limitArenas} caps them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,36 @@ def _findTrim() -> Optional[Any]:
 
 
 _trim = _findTrim()
+
+#: glibc's mallopt parameter for the most arenas there may be.
+_M_ARENA_MAX = -8
+
+
+def _findMallopt() -> Optional[Any]:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc only (not musl)
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+_mallopt = _findMallopt()
+
+
+def limitArenas(most: int = 2) -> bool:
+    """
+    Let the C allocator make at most C{most} arenas, all threads sharing
+    them: call it before threads start allocating.
+
+    @return: whether the allocator took the limit (glibc on Linux).
+    """
+    if _mallopt is None:
+        return False
+    return bool(_mallopt(_M_ARENA_MAX, most))
 
 
 def releaseFreeMemory() -> bool:

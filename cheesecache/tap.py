@@ -26,6 +26,7 @@ from .config import (
     loadConfig,
     upstreamNames,
 )
+from .memory import limitArenas
 
 log = Logger()
 
@@ -249,6 +250,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     """
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
+    # Before any thread allocates: pool threads would otherwise each keep
+    # freed memory in an arena of their own.
+    limitArenas()
     import treq
     from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 
