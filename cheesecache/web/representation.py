@@ -212,6 +212,30 @@ class RenderedStore:
             raise
         return self.blocking(spill.finish, contentType)
 
+    def representationOf(
+        self,
+        entry: PageEntry,
+        contentType: str,
+        render: Callable[[object], Union[bytes, Iterable[bytes]]],
+    ) -> Union[Representation, "Deferred[Representation]"]:
+        """
+        Make the representation of C{entry}'s content as C{contentType}
+        (see L{make}) and keep it with the entry; callers that come while
+        it is being made share that work.
+        """
+        key = (_Same(entry.rendered), contentType)
+        if self._making.inflight(key):
+            return self._making.run(key, _nothingToStart)
+        made = _renderNow(entry, contentType, render, self.make)
+        if isinstance(made, Representation):
+            return made
+
+        def keep(rep: Representation) -> Representation:
+            entry.rendered[contentType] = rep
+            return rep
+
+        return self._making.run(key, lambda: made.addCallback(keep))
+
     def _path(self, etag: str) -> FilePath:
         return self.root.child(etag[:2]).child(etag)
 
@@ -357,19 +381,8 @@ def representationOf(
         assert isinstance(rep, Representation)
         return rep
     if disk is None:
-        return _renderNow(entry, contentType, render, lambda ct, body: Representation.of(ct, body))
-    key = (_Same(entry.rendered), contentType)
-    if disk._making.inflight(key):
-        return disk._making.run(key, _nothingToStart)
-    made = _renderNow(entry, contentType, render, disk.make)
-    if isinstance(made, Representation):
-        return made
-
-    def keep(rep: Representation) -> Representation:
-        entry.rendered[contentType] = rep
-        return rep
-
-    return disk._making.run(key, lambda: made.addCallback(keep))
+        return _renderNow(entry, contentType, render, Representation.of)
+    return disk.representationOf(entry, contentType, render)
 
 
 def _renderNow(
