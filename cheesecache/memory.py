@@ -18,40 +18,29 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 
-def _findTrim() -> Optional[Any]:
+def _glibc(name: str, argtypes: List[Any]) -> Optional[Any]:
+    """
+    The C library's function C{name}, where it is glibc on Linux.
+    """
     if not sys.platform.startswith("linux"):
         return None
     try:
-        trim = ctypes.CDLL(None).malloc_trim  # glibc only (not musl)
+        function = getattr(ctypes.CDLL(None), name)  # glibc only (not musl)
     except (OSError, AttributeError):
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
 
 
-_trim = _findTrim()
+_trim = _glibc("malloc_trim", [ctypes.c_size_t])
+_mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
 
 #: glibc's mallopt parameter for the most arenas there may be.
 _M_ARENA_MAX = -8
-
-
-def _findMallopt() -> Optional[Any]:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # glibc only (not musl)
-    except (OSError, AttributeError):
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return mallopt
-
-
-_mallopt = _findMallopt()
 
 
 def limitArenas(most: int = 2) -> bool:
