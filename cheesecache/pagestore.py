@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Union
 
 import attrs
 from twisted.logger import Logger
@@ -162,17 +162,17 @@ def atomicWrite(
 AS_FETCHED = 2
 
 
-def entryFromFetched(header: bytes, body: bytes, name: Optional[str]) -> PageEntry:
+def entryFromFetched(page: BinaryIO, name: Optional[str]) -> PageEntry:
     """
-    Read back a page kept as fetched: its first line (C{header}) and its
-    bytes, parsed as they were when fetched.
+    Read back a page kept as fetched, from its open file: the first line,
+    then the bytes, parsed as they were when fetched (and let go once
+    decoded, before the parsing).
     """
-    meta = json.loads(header)
+    meta = json.loads(page.readline())
     if not isinstance(meta, dict) or meta.get("version") != AS_FETCHED:
         raise ValueError("not a page kept as fetched")
     url, contentType = meta["url"], meta["contentType"]
-    text = pageText(body, contentType)
-    del body
+    text = pageText(page.read(), contentType)
     content = (
         parseList(text, contentType) if name is None
         else parseProject(text, contentType, url, name)
@@ -249,19 +249,20 @@ class PageStore:
         """
         path = self._path(sourceID, name, ".page")
         try:
-            with open(path.path, "rb") as f:
-                header = f.readline()
-                body = f.read()
+            page = open(path.path, "rb")
         except FileNotFoundError:
             return self._loadParsed(sourceID, name)
         except OSError as e:
             log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
             return None
-        try:
-            return entryFromFetched(header, body, name)
-        except (ValueError, KeyError, TypeError):
-            log.warn("Ignoring unreadable cached page {path}", path=path.path)
-            return None
+        with page:
+            try:
+                return entryFromFetched(page, name)
+            except OSError as e:
+                log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
+            except (ValueError, KeyError, TypeError):
+                log.warn("Ignoring unreadable cached page {path}", path=path.path)
+        return None
 
     def _loadParsed(self, sourceID: str, name: Optional[str]) -> Optional[PageEntry]:
         path = self._path(sourceID, name)
