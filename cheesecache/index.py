@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 import functools
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
@@ -33,6 +33,8 @@ from .simple.parse import ParseError, pageText, parseList, parseProject
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
 log = Logger()
+
+T = TypeVar("T")
 
 #: A chain of C{Via} pseudonyms a request has passed through.
 Via = Tuple[str, ...]
@@ -277,17 +279,18 @@ class UpstreamSource:
                 fresh = entry.refreshed(now)
                 store = functools.partial(self.store.confirm, self.sourceID, name, fresh)
             elif isinstance(outcome, Fetched):
-                pending = self.store.keepFetched(
-                    self.sourceID, name, outcome.url, outcome.validators, now,
-                    outcome.contentType, outcome.body,
-                )
+                pending = self._storing(name, functools.partial(
+                    self.store.keepFetched, self.sourceID, name, outcome.url,
+                    outcome.validators, now, outcome.contentType, outcome.body,
+                ))
                 try:
                     content = self._parse(name, outcome)
                 except BaseException:
-                    pending.abandon()
+                    if pending is not None:
+                        pending.abandon()
                     raise
                 fresh = PageEntry(content, outcome.url, outcome.validators, now)
-                store = pending.commit
+                store = pending.commit if pending is not None else lambda: None
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
                 store = functools.partial(self.store.save, self.sourceID, name, fresh)
@@ -310,9 +313,24 @@ class UpstreamSource:
             )
             self._keep(name, stale)
             return Lookup(stale, stale=True)
-        store()
+        self._storing(name, store)
         self._keep(name, fresh)
         return Lookup(fresh)
+
+    def _storing(self, name: Optional[str], write: Callable[[], T]) -> Optional[T]:
+        """
+        Run a write to the page store.  A failing disk (full, read-only) is
+        logged, not fatal: the page is served from memory all the same (and
+        fetched again if it is let go and cannot be read back).
+        """
+        try:
+            return write()
+        except OSError as e:
+            log.warn(
+                "Could not store the page {name} on disk: {error}",
+                name=name or "/", error=str(e),
+            )
+            return None
 
     @staticmethod
     def _parse(name: Optional[str], outcome: Fetched) -> object:

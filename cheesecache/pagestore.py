@@ -218,7 +218,11 @@ class PendingPage:
     _parsedCopy: FilePath
 
     def commit(self) -> None:
-        os.replace(self._written.path, self._path.path)
+        try:
+            os.replace(self._written.path, self._path.path)
+        except BaseException:
+            self.abandon()
+            raise
         _removeIfThere(self._parsedCopy)
 
     def abandon(self) -> None:

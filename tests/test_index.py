@@ -5,6 +5,9 @@ loopback, kept fresh, revalidated, coalesced, and served stale on failure.
 
 from __future__ import annotations
 
+import errno
+from typing import List
+
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
@@ -12,6 +15,7 @@ from twisted.trial.unittest import TestCase
 
 from cheesecache.freshness import Validators
 from cheesecache import index as indexModule
+from cheesecache import pagestore as pagestoreModule
 from cheesecache.index import ProjectNotFound, SourcesUnavailable
 from cheesecache.simple.model import ProjectList
 from cheesecache.upstream import Fetched, Upstream
@@ -97,6 +101,42 @@ class UpstreamSourceTests(TestCase):
         self.clock.advance(601)
         lookup = yield self.source.page("alpha")
         self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+
+    @inlineCallbacks
+    def test_diskFailureNotFatal(self):  # type: ignore[no-untyped-def]
+        """
+        When the page store cannot write (disk full), the page is served
+        from memory all the same, the failure is logged, and nothing is left
+        half-written.
+        """
+        store = self.source.store
+        logged: List[dict] = []
+        self.patch(indexModule.log, "observer", logged.append)
+
+        def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        self.patch(pagestoreModule.PageStore, "keepFetched", full)
+        lookup = yield self.source.page("alpha")
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        self.assertIsNone(store.load(self.source.sourceID, "alpha"))
+        [event] = [e for e in logged if "Could not store" in e.get("log_format", "")]
+        self.assertIn("No space left", event["error"])
+
+    @inlineCallbacks
+    def test_renameFailureLeavesNothing(self):  # type: ignore[no-untyped-def]
+        """
+        A page written but not renamed into place (the rename failed) is
+        removed, and the page is served.
+        """
+        def failingRename(src, dst):  # type: ignore[no-untyped-def]
+            raise OSError(errno.EIO, "I/O error")
+
+        self.patch(pagestoreModule.os, "replace", failingRename)
+        lookup = yield self.source.page("alpha")
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        folder = self.harness.dataDir.child("pages").child(self.source.sourceID)
+        self.assertEqual(folder.listdir(), [])
 
     @inlineCallbacks
     def test_coalescing(self):  # type: ignore[no-untyped-def]
