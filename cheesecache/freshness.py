@@ -81,6 +81,13 @@ class PageEntry:
             self._content = self.loader()
         return self._content
 
+    @property
+    def loaded(self) -> bool:
+        """
+        Is the parsed page in memory (no reading back needed)?
+        """
+        return self._content is not None
+
     def trim(self) -> None:
         """
         Let the parsed page go, if it can be read back.

@@ -102,6 +102,13 @@ class ISource(Interface):
         (fresh, or offline); C{None} when L{page} must be asked.
         """
 
+    def storedFile(name: str, key: str, filename: str) -> Optional[DistFile]:
+        """
+        One file listed on the stored page of project C{name}, read without
+        the rest of the page (for a page let go from memory); C{None} when
+        it cannot be read so (the page must be read whole).
+        """
+
 
 @implementer(ISource)
 @attrs.define
@@ -253,6 +260,9 @@ class UpstreamSource:
     def fileUpstream(self) -> Optional[Upstream]:
         return None if self.offline else self.upstream
 
+    def storedFile(self, name: str, key: str, filename: str) -> Optional[DistFile]:
+        return self.store.findFile(self.sourceID, name, key, filename)
+
     @property
     def coalesced(self) -> int:
         """
@@ -368,6 +378,17 @@ class Found:
             raise SourcesUnavailable("the cached page could not be read back")
         assert isinstance(content, ProjectPage)
         return content
+
+    def file(self, name: str, key: str, filename: str) -> Optional[DistFile]:
+        """
+        The file listed under C{key} with this C{filename}.  From a page let
+        go from memory, only that file is read back when the source can.
+        """
+        if not self.lookup.entry.loaded and not self.origins:
+            f = self.source.storedFile(name, key, filename)
+            if f is not None:
+                return f
+        return self.page.fileByKey(key, filename)
 
     def sourceOf(self, f: DistFile) -> ISource:
         """
@@ -498,7 +519,7 @@ class Index:
         @raise ProjectNotFound: the file is not listed.
         """
         found = yield self.project(name, via)
-        f: Optional[DistFile] = found.page.fileByKey(key, filename)
+        f: Optional[DistFile] = found.file(name, key, filename)
         if f is None:
             raise ProjectNotFound(f"{name}/{filename}")
         return f, found.sourceOf(f)

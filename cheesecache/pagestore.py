@@ -27,7 +27,15 @@ from twisted.python.filepath import FilePath
 
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
-from .simple.parse import Streamed, loadStreaming, pageText, parseList, parseProject
+from .simple.parse import (
+    Streamed,
+    findFileJSON,
+    isJSONType,
+    loadStreaming,
+    pageText,
+    parseList,
+    parseProject,
+)
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -319,6 +327,27 @@ class PageStore:
             _removeIfThere(written)
             raise
         return PendingPage(written, path, self._path(sourceID, name))
+
+    def findFile(
+        self, sourceID: str, name: str, key: str, filename: str
+    ) -> Optional[DistFile]:
+        """
+        The file C{filename} under C{key} from the stored page of C{name},
+        read without making the page's other files; C{None} when the page
+        is not kept as fetched JSON or does not list the file (the page
+        must then be read whole).
+        """
+        path = self._path(sourceID, name, ".page")
+        try:
+            with open(path.path, "rb") as page:
+                meta = json.loads(page.readline())
+                contentType = meta["contentType"]
+                if not isJSONType(contentType):
+                    return None
+                text = pageText(page.read(), contentType)
+            return findFileJSON(text, meta["url"], key, filename)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def confirm(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
         """

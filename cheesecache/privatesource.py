@@ -21,7 +21,7 @@ from .config import PRIVATE
 from .freshness import PageEntry, Validators
 from .index import ISource, Lookup, SourcesUnavailable, Via
 from .private import CorruptRecord, PrivateStore
-from .simple.model import ProjectList
+from .simple.model import DistFile, ProjectList
 from .simple.names import normalize
 from .upstream import Upstream
 
@@ -50,6 +50,10 @@ class PrivateSource:
         return self.store.root.path
 
     def fileUpstream(self) -> Optional[Upstream]:
+        return None
+
+    def storedFile(self, name: str, key: str, filename: str) -> Optional[DistFile]:
+        # Private pages are made from their records, never let go.
         return None
 
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:

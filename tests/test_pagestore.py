@@ -531,3 +531,42 @@ class KeptAsFetchedTests(EntryAssertions, SynchronousTestCase):
             self.assertIsNone(self.store.load("up1", "foo-bar"), data)
         path.setContent(good + PAGE_JSON)
         self.assertIsNotNone(self.store.load("up1", "foo-bar"))
+
+
+class FindFileTests(SynchronousTestCase):
+    """
+    L{PageStore.findFile}: one file from a stored page, without the rest.
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.store = PageStore(self.root)
+
+    def keep(self, body: bytes, contentType: str = JSON_TYPE) -> None:
+        self.store.keepFetched(
+            "up1", "foo-bar", URL, Validators(), 1.0, contentType, body
+        ).commit()
+
+    def test_found(self) -> None:
+        """
+        A listed file comes back as the whole page's parsing makes it.
+        """
+        self.keep(PAGE_JSON)
+        whole = self.store.load("up1", "foo-bar").content.files[0]  # type: ignore[union-attr]
+        found = self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz")
+        self.assertEqual(found, whole)
+
+    def test_notThere(self) -> None:
+        """
+        A file not listed, listed under another key, a page never stored, an
+        HTML page, or an unreadable one: C{None} (the page must be read).
+        """
+        self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))
+        self.keep(PAGE_JSON)
+        self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "other-1.0.tar.gz"))
+        self.assertIsNone(self.store.findFile("up1", "foo-bar", "b" * 64, "foo_bar-1.0.tar.gz"))
+        html = b'<a href="../../packages/foo_bar-1.0.tar.gz#sha256=' + b"a" * 64 + b'">foo_bar-1.0.tar.gz</a>'
+        self.keep(html, "text/html")
+        self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))
+        self.keep(b'{"meta": {"api-version": "1.0"}, "files": [{"filename"')
+        self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))

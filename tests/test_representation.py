@@ -78,9 +78,10 @@ class DiskRepresentationTests(TestCase):
     @inlineCallbacks
     def test_trimmedAndReadBack(self):  # type: ignore[no-untyped-def]
         """
-        Beyond the model budget the parsed page is let go; a file lookup
-        reads it back from the page store; a rendered file that disappears
-        is rendered again.
+        Beyond the model budget the parsed page is let go; a cold file is
+        looked up in the stored page without reading the page back; a
+        rendered file that disappears is rendered again, the page read back
+        from the page store.
         """
         source = self.harness.sources[0]
         source.modelBudget = 10
@@ -91,7 +92,7 @@ class DiskRepresentationTests(TestCase):
         dist = self.upstream.projects["big"][0]
         response, data = yield self.harness.get(fileURL(page, dist.filename))
         self.assertEqual(data, dist.data)
-        self.assertIsNotNone(entry._content)
+        self.assertIsNone(entry._content)
         for path in self.harness.dataDir.child("rendered").walk():
             if path.isfile():
                 path.remove()

@@ -283,37 +283,44 @@ def fileLocation(baseURL: str, url: str) -> str:
     return urldefrag(urljoin(baseURL, url))[0]
 
 
+def _distFile(entry: Any, baseURL: str) -> DistFile:
+    """
+    One file entry of a PEP 691 page.  Runs once per file of every page
+    parsed: one dict lookup per key.
+    """
+    try:
+        filename = entry["filename"]
+        url = fileLocation(baseURL, entry["url"])
+    except (KeyError, TypeError) as e:
+        raise ParseError(f"file entry without filename or url: {entry!r}") from e
+    get = entry.get
+    coreMetadata = get("core-metadata")
+    if coreMetadata is None:
+        coreMetadata = get("data-dist-info-metadata")
+        if coreMetadata is None:
+            coreMetadata = get("dist-info-metadata")
+    size = get("size")
+    yanked = get("yanked", False)
+    return DistFile(
+        filename=filename,
+        url=url,
+        hashes=get("hashes") or {},
+        requiresPython=get("requires-python") or None,
+        yanked=yanked if yanked is False else _yanked(yanked),
+        coreMetadata=None if coreMetadata is None else _coreMetadata(coreMetadata),
+        size=size if type(size) is int else None,
+        uploadTime=get("upload-time") or None,
+        provenance=get("provenance") or None,
+    )
+
+
 @_shapeErrors
 def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
     """
     def distFile(entry: Any) -> DistFile:
-        # Runs once per file of every page parsed: one dict lookup per key.
-        try:
-            filename = entry["filename"]
-            url = fileLocation(baseURL, entry["url"])
-        except (KeyError, TypeError) as e:
-            raise ParseError(f"file entry without filename or url: {entry!r}") from e
-        get = entry.get
-        coreMetadata = get("core-metadata")
-        if coreMetadata is None:
-            coreMetadata = get("data-dist-info-metadata")
-            if coreMetadata is None:
-                coreMetadata = get("dist-info-metadata")
-        size = get("size")
-        yanked = get("yanked", False)
-        return DistFile(
-            filename=filename,
-            url=url,
-            hashes=get("hashes") or {},
-            requiresPython=get("requires-python") or None,
-            yanked=yanked if yanked is False else _yanked(yanked),
-            coreMetadata=None if coreMetadata is None else _coreMetadata(coreMetadata),
-            size=size if type(size) is int else None,
-            uploadTime=get("upload-time") or None,
-            provenance=get("provenance") or None,
-        )
+        return _distFile(entry, baseURL)
 
     # Each file is made as soon as its entry is decoded: the page is never
     # held whole as parsed JSON.
@@ -333,6 +340,25 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
             else None
         ),
     )
+
+
+@_shapeErrors
+def findFileJSON(body: Body, baseURL: str, key: str, filename: str) -> Optional[DistFile]:
+    """
+    The file C{filename} under C{key} on a PEP 691 project page, without
+    making the others: a cold file of a big page let go from memory needs
+    one file, and making every file was most of parsing the page again.
+    """
+    found: List[DistFile] = []
+
+    def match(entry: Any) -> None:
+        if not found and isinstance(entry, dict) and entry.get("filename") == filename:
+            f = _distFile(entry, baseURL)
+            if f.key == key:
+                found.append(f)
+
+    _loadJSON(body, "files", match)
+    return found[0] if found else None
 
 
 @_shapeErrors
