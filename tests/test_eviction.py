@@ -178,8 +178,10 @@ class DataDirMixin:
     def setAge(self, path: str, age: float) -> None:
         os.utime(path, (NOW - age, NOW - age))
 
-    def page(self, source: str, name: str, data: bytes, age: float) -> FilePath:
-        path = self.dataDir.child("pages").child(source).child(name + ".json")
+    def page(
+        self, source: str, name: str, data: bytes, age: float, suffix: str = ".json"
+    ) -> FilePath:
+        path = self.dataDir.child("pages").child(source).child(name + suffix)
         atomicWrite(path, data)
         self.setAge(path.path, age)
         return path
@@ -282,13 +284,15 @@ class ScanTests(DataDirMixin, SynchronousTestCase):
 
     def test_kinds(self) -> None:
         """
-        Upstream blobs, private blobs (with their metadata), pages and
+        Upstream blobs, private blobs (with their metadata), pages (kept as
+        fetched or parsed) and
         temporary files are told apart and sized.
         """
         up1 = self.upstream(b"a" * 100, age=10)
         self.upstream(b"b" * 200, age=20)
         key, data = self.upload("mine", "1.0", age=5)
         self.page("pypi", "requests", b"p" * 30, age=1)
+        self.page("pypi", "treq", b"q" * 40, age=2, suffix=".page")
         self.dataDir.child("pages").child("pypi").child("XYZrequests.json.tmp").setContent(b"t")
         self.temporary("abc.part", b"t" * 7, age=1)
         usage = scanCache(self.dataDir)
@@ -298,15 +302,15 @@ class ScanTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(
             (usage.private.count, usage.private.size), (2, len(data) + metadataSize)
         )
-        self.assertEqual((usage.pages.count, usage.pages.size), (1, 30))
+        self.assertEqual((usage.pages.count, usage.pages.size), (2, 70))
         self.assertEqual((usage.temporary.count, usage.temporary.size), (2, 8))
-        self.assertEqual(usage.cacheSize, 330 + len(data) + metadataSize)
+        self.assertEqual(usage.cacheSize, 370 + len(data) + metadataSize)
         self.assertEqual(usage.total.size, usage.cacheSize + 8)
         (e,) = [e for e in usage.entries if e.key == up1]
         self.assertEqual((e.kind, e.size, e.lastUsed), (BLOB, 100, NOW - 10))
         self.assertEqual(e.path, self.blobs.path(up1).path)
-        (p,) = [e for e in usage.entries if e.kind == PAGE]
-        self.assertEqual(p.key, "pages/pypi/requests.json")
+        pages = sorted(e.key for e in usage.entries if e.kind == PAGE)
+        self.assertEqual(pages, ["pages/pypi/requests.json", "pages/pypi/treq.page"])
         self.assertEqual({t.kind for t in usage.temporaries}, {TEMPORARY})
 
     def test_empty(self) -> None:
