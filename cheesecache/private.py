@@ -268,15 +268,32 @@ class PrivateStore:
         @param action: C{:action} from the query string, if any.
         @return: the decision; only an L{Accepted} one changed anything.
         """
+        decision = self.decide(form, user, action)
+        self.announce(decision)
+        return decision
+
+    def decide(
+        self, form: Form, user: Optional[str] = None, action: Optional[str] = None
+    ) -> Decision:
+        """
+        The blocking part of L{add} (the store's lock, reading the record,
+        checking the upload, writing and syncing the blobs and the record),
+        for a thread; L{announce} then tells the observers, on the reactor.
+        """
         formName = form.get("name") or ""
         with self._locked():
             record = self.record(formName) if isValidName(formName) else None
             decision = checkUpload(form, record, self.policy, user, action)
-            if not isinstance(decision, Accepted):
-                return decision
-            self._keep(decision, record, user)
-        self._changed(normalize(decision.name))
+            if isinstance(decision, Accepted):
+                self._keep(decision, record, user)
         return decision
+
+    def announce(self, decision: Decision) -> None:
+        """
+        Tell the observers about the project an accepted upload changed.
+        """
+        if isinstance(decision, Accepted):
+            self._changed(normalize(decision.name))
 
     def _keep(
         self, accepted: Accepted, record: Optional[ProjectRecord], user: Optional[str]

@@ -6,6 +6,7 @@ L{cheesecache.web.manage}, L{cheesecache.privatesource}, L{cheesecache.auth}.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 
@@ -13,7 +14,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from .fakeindex import Dist, FakeIndex
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
 from .uploadforms import clientBody
 from .wheels import makeWheel
@@ -77,6 +78,31 @@ class UploadTests(TestCase):
         self.assertIn(filename.encode(), html)
         _, root = yield self.harness.get("/simple/", {"Accept": JSON_ACCEPT})
         self.assertIn("internal-lib", [p["name"] for p in json.loads(root)["projects"]])
+
+    @inlineCallbacks
+    def test_lockHeldElsewhere(self):  # type: ignore[no-untyped-def]
+        """
+        While another process (the command-line tool) holds the private
+        store's lock, an upload waits for it in a thread: the server goes on
+        answering, and the upload is kept once the lock is let go.
+        """
+        self.harness.private.root.makedirs(ignoreExistingDirectory=True)
+        lock = open(self.harness.private.root.child(".lock").path, "a+b")
+        self.addCleanup(lock.close)
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        uploading = self.upload()
+        yield sleep(0.2)
+        self.assertNoResult(uploading)
+        response, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertEqual([f["filename"] for f in json.loads(body)["files"]],
+                         [self.upstream.projects["internal-lib"][0].filename])
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        response, body = yield uploading
+        self.assertEqual(response.code, 200, body)
+        _, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual([f["filename"] for f in json.loads(body)["files"]],
+                         [makeWheel("internal-lib", "1.0")[0]])
 
     @inlineCallbacks
     def test_shadowsUpstream(self):  # type: ignore[no-untyped-def]

@@ -112,7 +112,13 @@ class UploadResource(Resource):
                     f" {project!r}.",
                 )
             action = request.args.get(b":action", [b""])[0].decode("utf-8", "replace") or None
-            decision = self.store.add(form, username, action)
+            # Off the reactor: the lock may be held by the command-line tool,
+            # and a big file's bytes are synced to disk.
+            decision = yield deferToThreadPool(
+                self.reactor, self.reactor.getThreadPool(),
+                self.store.decide, form, username, action,
+            )
+            self.store.announce(decision)
         except CorruptRecord as e:
             log.error("Refusing an upload: {error}", error=str(e))
             return answer(request, 500, "Internal Server Error: the project's record is unreadable")
