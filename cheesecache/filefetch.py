@@ -142,16 +142,30 @@ MAX_PENDING = 16 * HASH_BATCH
 class BackgroundHash:
     """
     The sha256 of a stream, worked out a batch at a time by C{blocking}
-    (the thread pool), so that the reactor thread only receives and writes
-    while the hash is computed beside it: hashing was a fifth of streaming
-    a big file cold.  Batches run one after the other, in order.
+    (the thread pool), so that the reactor thread only receives while the
+    bytes are written (to C{out}, when given) and hashed beside it: writing
+    and hashing were most of streaming a big file cold.  Batches run one
+    after the other, in order; one is sent as soon as none is running, so
+    the first bytes are written at once, and bigger ones form while the
+    disk or the hash is slower than the upstream.
+
+    @ivar onWritten: called (on the reactor) with the size of each batch
+        once it is written.
     """
 
-    def __init__(self, blocking: Callable[..., "Deferred[object]"]) -> None:
+    def __init__(
+        self,
+        blocking: Callable[..., "Deferred[object]"],
+        out: Optional[BinaryIO] = None,
+        onWritten: Callable[[int], object] = lambda size: None,
+    ) -> None:
         self._hash = hashlib.sha256()
         self._blocking = blocking
+        self._out = out
+        self._onWritten = onWritten
         self._batch: List[bytes] = []
         self._size = 0
+        self._running = 0
         self._done: "Deferred[object]" = succeed(None)
         #: Bytes given and not hashed yet (memory held for the hash).
         self.pending = 0
@@ -168,7 +182,7 @@ class BackgroundHash:
         self._batch.append(data)
         self._size += len(data)
         self.pending += len(data)
-        if self._size >= HASH_BATCH:
+        if self._size >= HASH_BATCH or (self._out is not None and not self._running):
             self._send()
         if self.pending > MAX_PENDING:
             if self._drained is None:
@@ -183,24 +197,42 @@ class BackgroundHash:
         self._send()
         return self._done.addCallback(lambda _: self._hash.hexdigest())
 
+    def settled(self) -> "Deferred[None]":
+        """
+        Fires (never fails) once no batch is running: then C{out} may be
+        closed.
+        """
+        d: Deferred[None] = Deferred()
+        self._done.addBoth(lambda result: (d.callback(None), result)[1])
+        return d
+
     def _send(self) -> None:
         if not self._batch:
             return
         batch, size = self._batch, self._size
         self._batch, self._size = [], 0
+        self._running += 1
         self._done.addCallback(lambda _: self._blocking(self._hashAll, batch))
         self._done.addBoth(self._hashed, size)
 
     def _hashed(self, result: object, size: int) -> object:
+        self._running -= 1
         self.pending -= size
+        if not isinstance(result, Failure):
+            self._onWritten(size)
         if self._drained is not None and (
             self.pending <= MAX_PENDING // 2 or isinstance(result, Failure)
         ):
             drained, self._drained = self._drained, None
             drained.callback(None)
+        if self._batch and self._out is not None and not self._running:
+            self._send()
         return result
 
     def _hashAll(self, batch: List[bytes]) -> None:
+        if self._out is not None:
+            self._out.write(b"".join(batch) if len(batch) > 1 else batch[0])
+            self._out.flush()
         for data in batch:
             self._hash.update(data)
 
@@ -286,7 +318,16 @@ class FileFetcher:
         self, download: Download, out: BinaryIO, upstream: Upstream, via: Sequence[str]
     ) -> None:
         f = download.file
-        hasher = BackgroundHash(self._blocking)
+        received = 0
+
+        def written(size: int) -> None:
+            # The bytes are in the file now: followers may send them.
+            if download.state is not State.FAILED:
+                download.written += size
+                download._notify()
+
+        # Writing and hashing happen in a thread, a batch at a time.
+        hasher = BackgroundHash(self._blocking, out, written)
 
         def fail(reason: str) -> None:
             if download.state in (State.DONE, State.FAILED):
@@ -295,7 +336,8 @@ class FileFetcher:
                 "Download of {filename} from {url} failed: {reason}",
                 filename=f.filename, url=f.url, reason=reason,
             )
-            out.close()
+            # Closed once no batch is being written to it.
+            hasher.settled().addCallback(lambda _: out.close())
             if download.path.exists():
                 download.path.remove()
             download.state = State.FAILED
@@ -305,23 +347,20 @@ class FileFetcher:
             download._notify()
 
         def chunk(data: bytes) -> "Optional[Deferred[None]]":
-            if download.total is not None and download.written + len(data) > download.total:
+            nonlocal received
+            if download.total is not None and received + len(data) > download.total:
                 raise UpstreamError(
                     f"more than the {download.total} bytes the index promised"
                 )
-            out.write(data)
-            out.flush()
-            backlog = hasher.update(data)
-            download.written += len(data)
+            received += len(data)
             self.bytesFetched += len(data)
-            download._notify()
-            return backlog
+            return hasher.update(data)
 
         def finished(_: object) -> None:
             if download.state is State.FAILED:
                 return
-            if download.total is not None and download.written != download.total:
-                fail(f"got {download.written} bytes, expected {download.total}")
+            if download.total is not None and received != download.total:
+                fail(f"got {received} bytes, expected {download.total}")
                 return
             download._stop = None
             hasher.hexdigest().addCallbacks(

@@ -6,6 +6,7 @@ worked out in batches off the reactor thread.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from typing import Any, List, Tuple
 
@@ -74,6 +75,59 @@ class BackgroundHashTests(SynchronousTestCase):
         hasher = BackgroundHash(lambda f, *a: fail(MemoryError()))
         hasher.update(b"x" * HASH_BATCH)
         self.failureResultOf(hasher.hexdigest(), MemoryError)
+
+
+class BackgroundWriteTests(SynchronousTestCase):
+    """
+    L{BackgroundHash} given a file: the bytes are written there, in the
+    thread, before they are hashed.
+    """
+
+    def setUp(self) -> None:
+        self.held = HeldCalls()
+        self.out = io.BytesIO()
+        self.written: List[int] = []
+        self.hasher = BackgroundHash(self.held, self.out, self.written.append)
+
+    def test_firstAtOnceThenWhatCame(self) -> None:
+        """
+        The first piece goes to the thread at once (the first byte must not
+        wait for a megabyte); what comes while a batch runs goes as the next
+        batch as soon as it is done, whatever its size.  Each batch is told
+        once written, in order, and the file and the digest hold every byte.
+        """
+        self.hasher.update(b"a" * 10)
+        self.assertEqual(len(self.held.calls), 1)
+        self.assertEqual(self.out.getvalue(), b"")  # not written on the reactor
+        self.hasher.update(b"b" * 20)
+        self.hasher.update(b"c" * 30)
+        self.assertEqual(len(self.held.calls), 1)
+        self.held.runOne()
+        self.assertEqual(self.written, [10])
+        self.assertEqual(self.out.getvalue(), b"a" * 10)
+        self.assertEqual(len(self.held.calls), 1)  # b and c, together
+        self.held.runOne()
+        self.assertEqual(self.written, [10, 50])
+        digest = self.hasher.hexdigest()
+        self.held.runAll()
+        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20 + b"c" * 30)
+        self.assertEqual(
+            self.successResultOf(digest),
+            hashlib.sha256(b"a" * 10 + b"b" * 20 + b"c" * 30).hexdigest(),
+        )
+
+    def test_settled(self) -> None:
+        """
+        L{BackgroundHash.settled} fires once no batch runs (then the file
+        may be closed), also after a failed one, and never fails.
+        """
+        self.hasher.update(b"a" * 10)
+        settled = self.hasher.settled()
+        self.assertNoResult(settled)
+        self.held.calls.pop(0)[0].errback(OSError("disk on fire"))
+        self.successResultOf(settled)
+        self.assertEqual(self.written, [])  # a failed batch is not written
+        self.failureResultOf(self.hasher.hexdigest(), OSError)
 
 
 class BacklogTests(SynchronousTestCase):
