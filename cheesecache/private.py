@@ -349,6 +349,7 @@ class PrivateStore:
         name: str,
         target: str,
         change: Callable[[ProjectRecord, Tuple[PrivateFile, ...]], ProjectRecord],
+        announce: bool = True,
     ) -> Tuple[str, ...]:
         with self._locked():
             record = self.record(name)
@@ -358,16 +359,28 @@ class PrivateStore:
             updated = change(record, files)
             if updated != record:
                 self._save(updated)
-        if updated != record:
+        if updated != record and announce:
             self._changed(record.normalizedName)
         return tuple(f.filename for f in files)
 
-    def yank(self, name: str, target: str, reason: Optional[str] = None) -> Tuple[str, ...]:
+    def announceChange(self, name: str) -> None:
+        """
+        Tell the observers that project C{name} changed: for a change made
+        with C{announce=False} in a thread, told on the reactor.
+        """
+        self._changed(normalize(name))
+
+    def yank(
+        self, name: str, target: str, reason: Optional[str] = None, announce: bool = True
+    ) -> Tuple[str, ...]:
         """
         Yank (PEP 592) the file called C{target}, or every file of release
         C{target}.  Installers then skip them unless pinned exactly.
 
         @param reason: shown by installers; C{None} or empty for none.
+        @param announce: tell the observers at once; with C{False} (in a
+            thread) the caller does, with L{announceChange}.  The same holds
+            for L{unyank} and L{delete}.
         @return: the filenames yanked.
         @raise NoSuchProject: C{name} is not private.
         @raise NoSuchFile: C{target} is neither a filename nor a version of it.
@@ -379,9 +392,10 @@ class PrivateStore:
             lambda record, files: record.replacing(
                 attrs.evolve(f, yanked=value) for f in files
             ),
+            announce,
         )
 
-    def unyank(self, name: str, target: str) -> Tuple[str, ...]:
+    def unyank(self, name: str, target: str, announce: bool = True) -> Tuple[str, ...]:
         """
         Undo L{yank} for the file or release C{target}.
         """
@@ -391,9 +405,10 @@ class PrivateStore:
             lambda record, files: record.replacing(
                 attrs.evolve(f, yanked=False) for f in files
             ),
+            announce,
         )
 
-    def delete(self, name: str, target: str) -> Tuple[str, ...]:
+    def delete(self, name: str, target: str, announce: bool = True) -> Tuple[str, ...]:
         """
         Delete the file called C{target}, or every file of release C{target}.
         The filenames can never be uploaded again; the bytes are removed from
@@ -409,7 +424,7 @@ class PrivateStore:
             removed.extend(files)
             return record.without(f.filename for f in files)
 
-        deleted = self._modify(name, target, change)
+        deleted = self._modify(name, target, change, announce)
         with self._locked():
             for f in removed:
                 if not self._referenced(f.sha256):

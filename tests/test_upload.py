@@ -9,6 +9,7 @@ import base64
 import fcntl
 import hashlib
 import json
+from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
@@ -79,6 +80,17 @@ class UploadTests(TestCase):
         _, root = yield self.harness.get("/simple/", {"Accept": JSON_ACCEPT})
         self.assertIn("internal-lib", [p["name"] for p in json.loads(root)["projects"]])
 
+    def holdLock(self) -> Any:
+        """
+        Hold the private store's lock, as another process (the command-line
+        tool) would; returns the file to unlock.
+        """
+        self.harness.private.root.makedirs(ignoreExistingDirectory=True)
+        lock = open(self.harness.private.root.child(".lock").path, "a+b")
+        self.addCleanup(lock.close)
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return lock
+
     @inlineCallbacks
     def test_lockHeldElsewhere(self):  # type: ignore[no-untyped-def]
         """
@@ -86,10 +98,7 @@ class UploadTests(TestCase):
         store's lock, an upload waits for it in a thread: the server goes on
         answering, and the upload is kept once the lock is let go.
         """
-        self.harness.private.root.makedirs(ignoreExistingDirectory=True)
-        lock = open(self.harness.private.root.child(".lock").path, "a+b")
-        self.addCleanup(lock.close)
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        lock = self.holdLock()
         uploading = self.upload()
         yield sleep(0.2)
         self.assertNoResult(uploading)
@@ -103,6 +112,28 @@ class UploadTests(TestCase):
         _, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
         self.assertEqual([f["filename"] for f in json.loads(body)["files"]],
                          [makeWheel("internal-lib", "1.0")[0]])
+
+    @inlineCallbacks
+    def test_yankWhileLockHeldElsewhere(self):  # type: ignore[no-untyped-def]
+        """
+        A management action waits for the store's lock in a thread too; the
+        page shows its change once it is done.
+        """
+        yield self.upload()
+        lock = self.holdLock()
+        yanking = self.harness.get(
+            "/-/yank/internal-lib/1.0?reason=broken", {"Authorization": ALICE}, method="POST"
+        )
+        yield sleep(0.2)
+        self.assertNoResult(yanking)
+        response, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertNotIn("yanked", json.loads(page)["files"][0])
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        response, body = yield yanking
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(json.loads(body)["action"], "yank")
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(json.loads(page)["files"][0]["yanked"], "broken")
 
     @inlineCallbacks
     def test_shadowsUpstream(self):  # type: ignore[no-untyped-def]

@@ -11,11 +11,15 @@ All need credentials.
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 import attrs
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
@@ -52,6 +56,9 @@ class ManageAction(Resource):
     store: PrivateStore
     authenticator: Optional[Authenticator]
     action: str
+    #: Its thread pool takes the change (the store's lock, the record's
+    #: sync, a delete's scan of every record); without it, it runs at once.
+    reactor: Any = None
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -71,24 +78,36 @@ class ManageAction(Resource):
             return writeError(request, 405, "Method Not Allowed")
         return self.render_POST(request)
 
-    def _act(self, request: IRequest, username: str) -> bytes:
+    def _act(self, request: IRequest, username: str) -> "Deferred[bytes]":
         project, target = (p.decode("utf-8", "replace") for p in request.postpath)
-        try:
-            if self.action == "yank":
-                changed = self.store.yank(project, target, _reason(request))
-            elif self.action == "unyank":
-                changed = self.store.unyank(project, target)
-            else:
-                changed = self.store.delete(project, target)
-        except (NoSuchProject, NoSuchFile) as e:
-            return writeError(request, 404, f"Not Found: {e.args[0] if e.args else e}")
-        log.info(
-            "{user} did {action} on {project} {target}: {files}",
-            user=username, action=self.action, project=project, target=target,
-            files=", ".join(changed),
-        )
-        body = json.dumps({"action": self.action, "files": list(changed)}).encode()
-        request.setHeader(b"Content-Type", b"application/json")
-        request.setHeader(b"Cache-Control", b"no-store")
-        return body
+        if self.action == "yank":
+            change = functools.partial(
+                self.store.yank, project, target, _reason(request), announce=False
+            )
+        elif self.action == "unyank":
+            change = functools.partial(self.store.unyank, project, target, announce=False)
+        else:
+            change = functools.partial(self.store.delete, project, target, announce=False)
+        if self.reactor is None:
+            changing = maybeDeferred(change)
+        else:
+            changing = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), change)
 
+        def changed(files: Tuple[str, ...]) -> bytes:
+            self.store.announceChange(project)
+            log.info(
+                "{user} did {action} on {project} {target}: {files}",
+                user=username, action=self.action, project=project, target=target,
+                files=", ".join(files),
+            )
+            body = json.dumps({"action": self.action, "files": list(files)}).encode()
+            request.setHeader(b"Content-Type", b"application/json")
+            request.setHeader(b"Cache-Control", b"no-store")
+            return body
+
+        def missing(failure: Failure) -> bytes:
+            failure.trap(NoSuchProject, NoSuchFile)
+            e = failure.value
+            return writeError(request, 404, f"Not Found: {e.args[0] if e.args else e}")
+
+        return changing.addCallbacks(changed, missing)

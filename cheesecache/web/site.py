@@ -152,7 +152,9 @@ def makeRoot(
     if upload is not None:
         root.putChild(b"legacy", upload)
         for action in ACTIONS:
-            manage.putChild(action.encode(), ManageAction(private, authenticator, action))
+            manage.putChild(
+                action.encode(), ManageAction(private, authenticator, action, reactor)
+            )
     manage.putChild(b"warm", WarmResource(authenticator, reactor, fetcher.settled))
     if status is not None:
         if upload is not None:
