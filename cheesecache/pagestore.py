@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Union
 
 import attrs
 from twisted.logger import Logger
@@ -244,6 +244,25 @@ def _removeIfThere(path: FilePath) -> None:
         pass
 
 
+def _readEntry(path: FilePath, read: Callable[[BinaryIO], PageEntry]) -> Optional[PageEntry]:
+    """
+    C{read} the entry stored at C{path}: C{None}, with a warning, when it
+    cannot be read or makes no sense.
+
+    @raise FileNotFoundError: there is no such file.
+    """
+    try:
+        with open(path.path, "rb") as f:
+            return read(f)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
+    except (ValueError, KeyError, TypeError):
+        log.warn("Ignoring unreadable cached page {path}", path=path.path)
+    return None
+
+
 @attrs.define
 class PageStore:
     """
@@ -259,40 +278,19 @@ class PageStore:
         """
         The stored entry for a page (C{name=None}: the root list), if any.
         """
-        path = self._path(sourceID, name, ".page")
         try:
-            page = open(path.path, "rb")
+            return _readEntry(
+                self._path(sourceID, name, ".page"), lambda f: entryFromFetched(f, name)
+            )
         except FileNotFoundError:
-            return self._loadParsed(sourceID, name)
-        except OSError as e:
-            log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
-            return None
-        with page:
-            try:
-                return entryFromFetched(page, name)
-            except OSError as e:
-                log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
-            except (ValueError, KeyError, TypeError):
-                log.warn("Ignoring unreadable cached page {path}", path=path.path)
-        return None
-
-    def _loadParsed(self, sourceID: str, name: Optional[str]) -> Optional[PageEntry]:
-        path = self._path(sourceID, name)
+            pass
         try:
             # As text at once: a big page's bytes need not stay while it is
             # parsed (json would decode them to text anyway).
-            data = path.getContent().decode("utf-8")
+            return _readEntry(
+                self._path(sourceID, name), lambda f: entryFromJSON(f.read().decode("utf-8"))
+            )
         except FileNotFoundError:
-            return None
-        except OSError as e:
-            log.warn("Cannot read cached page {path}: {error}", path=path.path, error=str(e))
-            return None
-        except UnicodeDecodeError:
-            data = ""  # unreadable
-        try:
-            return entryFromJSON(data)
-        except (ValueError, KeyError, TypeError):
-            log.warn("Ignoring unreadable cached page {path}", path=path.path)
             return None
 
     def save(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
