@@ -293,7 +293,7 @@ class PrivateStore:
         Tell the observers about the project an accepted upload changed.
         """
         if isinstance(decision, Accepted):
-            self._changed(normalize(decision.name))
+            self.announceChange(decision.name)
 
     def _keep(
         self, accepted: Accepted, record: Optional[ProjectRecord], user: Optional[str]
