@@ -160,7 +160,7 @@ class Harness:
         self.status = Status(
             self.index.sources, self.fetcher, private=self.private, evictor=self.evictor
         )
-        site = makeSite(
+        self.site = site = makeSite(
             makeRoot(
                 self.index, self.store, self.fetcher, self.metadata, pseudonym,
                 private=self.private, authenticator=self.authenticator,

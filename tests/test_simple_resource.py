@@ -4,11 +4,16 @@ Tests for L{cheesecache.web.simple}: the Simple API pages over real HTTP.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 from html.parser import HTMLParser
 
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from .fakeindex import Dist, FakeIndex
@@ -304,3 +309,55 @@ class RerendererTests(TestCase):
         self.assertIn(b'"name":"alpha"', rep.body)
         self.assertEqual(forgotten, ["beta"])
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class GarbageTests(TestCase):
+    """
+    A warm request's objects go when its response is written, not when the
+    garbage collector next runs: with a cycle through the request, each one
+    left some forty objects behind for the collector, which came to a
+    quarter of a warm request's CPU.
+    """
+
+    @inlineCallbacks
+    def test_warmRequestsLeaveNoCycles(self):  # type: ignore[no-untyped-def]
+        """
+        Answering warm pages (JSON, HTML, gzip, a 304) through the server's
+        own HTTP channel leaves nothing for C{gc}.
+        """
+        harness = Harness(self, [serveIndex(self, sampleIndex())])
+        response, _ = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        etag = header(response, "etag")
+        requests = [
+            {"Accept": JSON_ACCEPT},
+            {},
+            {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"},
+            {"Accept": JSON_ACCEPT, "If-None-Match": etag},
+        ]
+        for headers in requests:
+            yield harness.get("/simple/alpha/", headers)
+
+        channel = harness.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 40000))
+        channel.makeConnection(transport)
+        self.addCleanup(channel.connectionLost, Failure(ConnectionDone()))
+        wire = [
+            b"GET /simple/alpha/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+            + b"\r\n"
+            for headers in requests
+        ]
+        for raw in wire:
+            # Twice: the first may still make something to keep.
+            for attempt in range(2):
+                gc.collect()
+                gc.disable()
+                try:
+                    transport.clear()
+                    channel.dataReceived(raw)
+                    answered = transport.value()
+                    leftOver = gc.collect()
+                finally:
+                    gc.enable()
+            self.assertRegex(answered, rb"^HTTP/1.1 (200|304) ")
+            self.assertEqual(leftOver, 0, raw)
