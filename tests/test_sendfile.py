@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import ClientFactory, Protocol
+from twisted.internet.testing import MemoryReactorClock
 from twisted.internet.ssl import CertificateOptions, PrivateCertificate
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -355,3 +356,106 @@ class FallbackTests(TestCase):
             request.producer.resumeProducing()
         self.assertTrue(request.finished)
         self.assertEqual(b"".join(request.written), data[10:])
+
+
+class _Source:
+    """
+    A L{sendfile.SendfileSource} over a whole file, sending to one end of
+    a socket pair.
+    """
+
+    def __init__(self, fileObject: Any, size: int, sock: socket.socket) -> None:
+        self.fileObject = fileObject
+        self.size = size
+        self.offset = 0
+        self.sock = sock
+        self.reactor = MemoryReactorClock()
+        self.transport = self
+        self.finished: List[int] = []
+        self.failed: List[Any] = []
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def available(self) -> int:
+        return self.size - self.offset
+
+    def advance(self, n: int) -> None:
+        self.offset += n
+
+    def allSent(self) -> bool:
+        return self.offset >= self.size
+
+    def _finish(self, sent: int) -> None:
+        self.finished.append(sent)
+
+    def _failed(self, reason: Any) -> None:
+        self.failed.append(reason)
+
+
+class SocketSenderTests(TestCase):
+    """
+    L{sendfile.SocketSender} sends at once what the socket takes, and
+    watches a duplicate of it only for the rest.
+    """
+
+    def source(self, size: int, sendBuffer: int) -> tuple:
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        self.addCleanup(theirs.close)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sendBuffer)
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        path = FilePath(self.mktemp())
+        path.setContent(os.urandom(size))
+        fileObject = path.open("rb")
+        self.addCleanup(fileObject.close)
+        self.dups: List[int] = []
+        realDup = os.dup
+
+        def dup(fd: int) -> int:
+            self.dups.append(fd)
+            return realDup(fd)
+
+        self.patch(os, "dup", dup)
+        return _Source(fileObject, size, ours), theirs, path.getContent()
+
+    def test_fitsAtOnce(self) -> None:
+        """
+        A body the socket's buffer takes whole is sent by C{start}: no
+        duplicate descriptor, nothing for the reactor to watch.
+        """
+        source, theirs, content = self.source(32 * 1024, 1024 * 1024)
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        self.assertEqual(source.finished, [len(content)])
+        self.assertEqual((self.dups, source.reactor.getWriters()), ([], []))
+        self.assertEqual(theirs.recv(len(content) + 1), content)
+
+    def test_restWhenWritable(self) -> None:
+        """
+        What the socket cannot take at once is sent from a watched
+        duplicate when it becomes writable, with the stall deadline armed;
+        the receiver gets every byte, in order.
+        """
+        source, theirs, content = self.source(2 * 1024 * 1024, 16 * 1024)
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        self.assertEqual(source.finished, [])
+        self.assertEqual(self.dups, [source.fileno()])
+        self.assertEqual(source.reactor.getWriters(), [sender])
+        self.assertNotEqual(sender.fileno(), source.fileno())
+        self.assertEqual(len(source.reactor.getDelayedCalls()), 1)
+        received = []
+        while not source.finished:
+            try:
+                received.append(theirs.recv(1024 * 1024))
+            except BlockingIOError:
+                pass
+            self.assertIsNone(sender.doWrite())
+        while sum(map(len, received)) < len(content):
+            received.append(theirs.recv(len(content)))
+        self.assertEqual(b"".join(received), content)
+        self.assertEqual(source.finished, [len(content)])
+        self.assertEqual(source.reactor.getWriters(), [])
+        self.assertEqual(source.failed, [])

@@ -235,7 +235,8 @@ class Follower:
         if self.download.total is not None:
             self.transport = sendfileTransport(self.request)
             if self.transport is not None:
-                self._sender = SocketSender.startFor(self, self.request)
+                self._sender = SocketSender.forRequest(self, self.request)
+                self._sender.start()
                 return
         self._pump()
 
