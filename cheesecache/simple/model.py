@@ -45,8 +45,13 @@ def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
     any that is not a string): a bad sha256 must never become a file's
     key.
 
-    This runs for every file of every page parsed, so it is one loop.
+    This runs for every file of every page parsed, so it is one loop, and
+    the usual case (one lower-case sha256) skips even that.
     """
+    if len(value) == 1:
+        digest = value.get("sha256")
+        if type(digest) is str and len(digest) == 64 and _HEX.fullmatch(digest):
+            return {"sha256": digest}
     hashes = {}
     for algorithm, digest in value.items():
         if type(digest) is not str:

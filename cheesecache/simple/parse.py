@@ -264,8 +264,13 @@ def _shapeErrors(f):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-#: An absolute URL with a host and a path, and nothing urljoin changes.
-_PLAIN_URL = re.compile(r"https?://[^/?#;\s\\]+/[^?#;\s\\]*\Z")
+#: Printable ASCII but for the space and C{/?#;\\}, as a character class:
+#: explicit ranges test a character faster than C{\\s} and C{isprintable}.
+_PLAIN = r'!-"$-.0-:<->@-\[\]-~'
+
+#: An absolute URL with a host and a path, in printable ASCII, and nothing
+#: urljoin changes.
+_PLAIN_URL = re.compile(rf"https?://[{_PLAIN}]+/[/{_PLAIN}]*\Z")
 
 
 def fileLocation(baseURL: str, url: str) -> str:
@@ -278,7 +283,7 @@ def fileLocation(baseURL: str, url: str) -> str:
     fragment, whitespace, an upper-case scheme), which saves most of the
     time parsing a big page takes.
     """
-    if _PLAIN_URL.match(url) and url.isascii() and url.isprintable():
+    if _PLAIN_URL.match(url):
         return url
     return urldefrag(urljoin(baseURL, url))[0]
 
