@@ -130,7 +130,12 @@ class TwistdProcess:
     def ready(self):  # type: ignore[no-untyped-def]
         for _ in range(200):
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1) as s:
+                    # twistd listens before its reactor runs and handles
+                    # signals: only an answer (or, over TLS, the connection
+                    # closed) says it is up.
+                    s.sendall(b"GET /-/health HTTP/1.0\r\n\r\n")
+                    s.recv(1)
                 return
             except OSError:
                 yield sleep(0.05)
