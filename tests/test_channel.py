@@ -9,10 +9,19 @@ import hashlib
 from typing import List
 
 from twisted.internet import protocol, reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
+from twisted.web.resource import Resource
+from twisted.web.static import Data
+
+from cheesecache.web.channel import GuardedSite
 
 from .harness import Harness, serveIndex, sleep
 from .test_files_resource import fileIndex
@@ -140,3 +149,47 @@ class ChannelTests(TestCase):
         client.transport.write(b"GET /simple/ HTTP/1.1\r\nX-Big: " + b"a" * 20000)
         yield client.lost
         self.assertEqual(b"".join(client.received), b"")
+
+
+class HeaderDeadlineTests(TestCase):
+    """
+    The header deadline is kept by one timer per connection, on the site's
+    clock, exactly for each request of a kept-alive connection.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        root = Resource()
+        root.putChild(b"", Data(b"ok", "text/plain"))
+        self.site = GuardedSite(root, reactor=self.clock)
+        self.site.channelSettings["headerDeadline"] = 10.0
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.transport = StringTransport()
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_eachRequestItsOwnDeadline(self) -> None:
+        """
+        A request that starts while the timer of an earlier one is running
+        still gets the whole deadline, and is cut off once it has passed.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", self.transport.value())
+        self.clock.advance(8)
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\n")
+        self.clock.advance(9)  # 17 s in; the second request has had 9.
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(1)
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_manyRequestsOneTimer(self) -> None:
+        """
+        Requests that complete in time leave no timers behind: the
+        connection holds its idle timeout and at most one header timer.
+        """
+        for _ in range(100):
+            self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.clock.advance(0.5)
+        self.assertEqual(self.transport.value().count(b"200 OK"), 100)
+        self.assertLessEqual(len(self.clock.getDelayedCalls()), 2)
+        self.assertFalse(self.transport.disconnecting)
