@@ -341,6 +341,23 @@ class MadeInThreadTests(SynchronousTestCase):
             self.assertEqual(gzip.decompress(f.read()), self.body)
         self.assertEqual(self.temporaries(), [])
 
+    def test_twoAtATime(self) -> None:
+        """
+        At most two big representations are hashed and compressed at once;
+        the next starts when one is done, and each gets its own.
+        """
+        made = [
+            self.disk.make("application/json", self.render(None) if i else iter([self.body, b"%d" % i]))
+            for i in range(4)
+        ]
+        self.assertEqual(len(self.held.calls), 2)
+        self.held.runOne()
+        self.assertEqual(len(self.held.calls), 2)
+        self.held.runAll()
+        reps = [self.successResultOf(d) for d in made]
+        self.assertEqual([r.size for r in reps], [len(self.body) + 1] + [len(self.body)] * 3)
+        self.assertEqual(self.temporaries(), [])
+
     def test_threadFails(self) -> None:
         """
         When hashing and compressing fail (here the written body vanished

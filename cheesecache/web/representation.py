@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Any, BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
@@ -42,6 +42,9 @@ IN_MEMORY_LIMIT = 64 * 1024
 #: Representations on disk up to this size are read in one go when they
 #: cannot be sent with C{sendfile}.
 READ_AT_ONCE = 1024 * 1024
+
+#: What a big representation is hashed and compressed in, a block at a time.
+HASH_BLOCK = 256 * 1024
 
 
 def _hashAndGzip(contentType: str) -> Tuple[Any, Any]:
@@ -175,6 +178,9 @@ class RenderedStore:
     bodies: BodyCache = attrs.field(factory=BodyCache)
     blocking: Optional[Callable[..., "Deferred[Any]"]] = None
     _making: Coalescer = attrs.field(factory=Coalescer)
+    #: Representations hashed and compressed at once, at most: more than
+    #: the cores gains nothing, and each holds a block and a compressor.
+    _finishing: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(2))
 
     def make(
         self, contentType: str, body: Union[bytes, Iterable[bytes]]
@@ -210,7 +216,7 @@ class RenderedStore:
         except BaseException:
             spill.abandon()
             raise
-        return self.blocking(spill.finish, contentType)
+        return self._finishing.run(self.blocking, spill.finish, contentType)
 
     def representationOf(
         self,
@@ -308,7 +314,7 @@ class _Spill:
             digest, compressor = _hashAndGzip(contentType)
             size = gzSize = 0
             with open(self._names[0], "rb") as written:
-                for block in iter(lambda: written.read(READ_AT_ONCE), b""):
+                for block in iter(lambda: written.read(HASH_BLOCK), b""):
                     digest.update(block)
                     size += len(block)
                     zipped = compressor.compress(block)
