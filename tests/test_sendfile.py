@@ -447,7 +447,9 @@ class SocketSenderTests(TestCase):
         self.assertNotEqual(sender.fileno(), source.fileno())
         self.assertEqual(len(source.reactor.getDelayedCalls()), 1)
         received = []
-        while not source.finished:
+        for _ in range(10_000):  # bounded: a sender that stops sending fails, not hangs
+            if source.finished:
+                break
             try:
                 received.append(theirs.recv(1024 * 1024))
             except BlockingIOError:
