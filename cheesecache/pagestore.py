@@ -147,6 +147,21 @@ def atomicWrite(
         can fetch again (pages, rendered pages) skip it: a sync costs more
         than the fetch, and a file a crash left empty is read as missing.
     """
+    tmp = _writeBeside(path, data, durable)
+    try:
+        os.replace(tmp.path, path.path)
+    except BaseException:
+        _removeIfThere(tmp)
+        raise
+
+
+def _writeBeside(
+    path: FilePath, data: Union[bytes, Iterable[bytes]], durable: bool = False
+) -> FilePath:
+    """
+    Write C{data} to a new temporary file beside C{path} (removed again if
+    writing fails), for the caller to rename into place.
+    """
     path.parent().makedirs(ignoreExistingDirectory=True)
     tmp = path.temporarySibling(".tmp")
     try:
@@ -159,11 +174,10 @@ def atomicWrite(
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp.path, path.path)
     except BaseException:
-        if tmp.exists():
-            tmp.remove()
+        _removeIfThere(tmp)
         raise
+    return tmp
 
 
 #: The version in the first line of a page kept as fetched.
@@ -176,9 +190,7 @@ def entryFromFetched(page: BinaryIO, name: Optional[str]) -> PageEntry:
     then the bytes, parsed as they were when fetched (and let go once
     decoded, before the parsing).
     """
-    meta = json.loads(page.readline())
-    if not isinstance(meta, dict) or meta.get("version") != AS_FETCHED:
-        raise ValueError("not a page kept as fetched")
+    meta = _fetchedMeta(page)
     url, contentType = meta["url"], meta["contentType"]
     text = pageText(page.read(), contentType)
     content = (
@@ -191,6 +203,18 @@ def entryFromFetched(page: BinaryIO, name: Optional[str]) -> PageEntry:
         validators=Validators(meta["etag"], meta["lastModified"]),
         fetchedAt=_fetchedAt(meta),
     )
+
+
+def _fetchedMeta(page: BinaryIO) -> Dict[str, Any]:
+    """
+    The first line of a page kept as fetched, read from its open file.
+
+    @raise ValueError: it is not one.
+    """
+    meta = json.loads(page.readline())
+    if not isinstance(meta, dict) or meta.get("version") != AS_FETCHED:
+        raise ValueError("not a page kept as fetched")
+    return meta
 
 
 def _fetchedAt(meta: Dict[str, Any]) -> float:
@@ -315,15 +339,9 @@ class PageStore:
         Write a page's bytes as fetched, to be put in place once they parse.
         """
         path = self._path(sourceID, name, ".page")
-        path.parent().makedirs(ignoreExistingDirectory=True)
-        written = path.temporarySibling(".tmp")
-        try:
-            with open(written.path, "wb") as f:
-                f.write(_fetchedHeader(url, validators, fetchedAt, contentType))
-                f.write(body)
-        except BaseException:
-            _removeIfThere(written)
-            raise
+        written = _writeBeside(
+            path, (_fetchedHeader(url, validators, fetchedAt, contentType), body)
+        )
         return PendingPage(written, path, self._path(sourceID, name))
 
     def findFile(
@@ -338,7 +356,7 @@ class PageStore:
         path = self._path(sourceID, name, ".page")
         try:
             with open(path.path, "rb") as page:
-                meta = json.loads(page.readline())
+                meta = _fetchedMeta(page)
                 contentType = meta["contentType"]
                 if not isJSONType(contentType):
                     return None
@@ -361,7 +379,7 @@ class PageStore:
             return
         with old:
             try:
-                contentType = json.loads(old.readline())["contentType"]
+                contentType = _fetchedMeta(old)["contentType"]
             except (ValueError, KeyError, TypeError):
                 old.close()
                 self.save(sourceID, name, entry)
