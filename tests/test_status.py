@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 
+import attrs
+
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.metrics import Histogram, counter, render
-from cheesecache.web.status import routeOf
+from cheesecache.web.status import RequestMetrics, routeOf
 
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
 from .test_chain import fileURL
@@ -49,6 +51,29 @@ class PureTests(SynchronousTestCase):
         }
         for path, route in cases.items():
             self.assertEqual((path, routeOf(path)), (path, route))
+
+    def test_countsByRouteAcrossManyURIs(self) -> None:
+        """
+        Requests are counted per URI and grouped into routes when read:
+        more distinct URIs than are kept apart lose no count.
+        """
+        metrics = RequestMetrics()
+        uris = [b"/simple/p%d/" % i for i in range(2500)] + [b"/-/health"] * 3
+        for uri in uris:
+            metrics.record(_Finished(uri, 200))
+        metrics.record(_Finished(b"/simple/gone/", 404))
+        self.assertEqual(
+            metrics.requests.values,
+            {
+                (("code", "200"), ("route", "simple-project")): 2500.0,
+                (("code", "200"), ("route", "health")): 3.0,
+                (("code", "404"), ("route", "simple-project")): 1.0,
+            },
+        )
+        metrics.record(_Finished(b"/simple/p1/", 200))
+        self.assertEqual(
+            metrics.requests.values[(("code", "200"), ("route", "simple-project"))], 2501.0
+        )
 
     def test_histogramAndEscaping(self) -> None:
         """
@@ -159,3 +184,13 @@ class StatusTests(TestCase):
         self.assertIn(b"reachable", body)
         self.assertIn(b"Hit rate: 50%", body)
         self.assertIn("default-src 'none'", header(response, "content-security-policy"))
+
+
+@attrs.frozen
+class _Finished:
+    """
+    What L{RequestMetrics.record} reads of a finished request.
+    """
+
+    uri: bytes
+    code: int

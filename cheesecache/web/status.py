@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from html import escape
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import attrs
 from twisted.web.iweb import IRequest
@@ -49,9 +49,15 @@ def routeOf(path: bytes) -> str:
 class RequestMetrics:
     """
     Requests by route and status, and file bytes by where they came from.
+
+    Counted per request URI and status code, and grouped into routes only
+    when scraped: every request passes through L{record}, so it does no
+    more than one dictionary update.
     """
 
-    requests: CounterVec = attrs.field(factory=CounterVec)
+    #: Finished requests by C{(uri, code)}, until the next scrape folds them.
+    _pending: Dict[Tuple[bytes, int], int] = attrs.field(factory=dict)
+    _byRoute: CounterVec = attrs.field(factory=CounterVec)
     bytesServed: CounterVec = attrs.field(factory=CounterVec)
     #: File responses served from the store, and streamed from an upstream.
     fileHits: int = 0
@@ -61,7 +67,11 @@ class RequestMetrics:
         """
         Count a finished request (called from the Site's log hook).
         """
-        self.requests.inc(route=routeOf(request.uri), code=str(request.code))
+        key = (request.uri, request.code)
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + 1
+        if len(pending) > _FOLD_AT:
+            self._fold()
         source = getattr(request, "cheesecacheSource", None)
         if source is not None:
             self.bytesServed.inc(float(getattr(request, "sentLength", 0)), source=source)
@@ -69,6 +79,23 @@ class RequestMetrics:
                 self.fileHits += 1
             else:
                 self.fileMisses += 1
+
+    def _fold(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (uri, code), n in pending.items():
+            self._byRoute.inc(float(n), route=routeOf(uri), code=str(code))
+
+    @property
+    def requests(self) -> CounterVec:
+        """
+        Requests by route and status code, up to now.
+        """
+        self._fold()
+        return self._byRoute
+
+
+#: How many distinct URIs L{RequestMetrics} counts before grouping them.
+_FOLD_AT = 1000
 
 
 @attrs.define
