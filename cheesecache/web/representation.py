@@ -35,6 +35,12 @@ from .sendfile import sendFile
 #: uploads and upstream releases show up soon.
 PAGE_MAX_AGE = 60
 
+#: C{Cache-Control} of a page by scope: C{public}, or C{private} when reads
+#: need credentials (no shared cache may keep the page).
+_CACHE_CONTROL = {
+    scope: f"{scope}, max-age={PAGE_MAX_AGE}".encode() for scope in ("public", "private")
+}
+
 
 #: Representations larger than this are kept on disk, not in memory.
 IN_MEMORY_LIMIT = 64 * 1024
@@ -72,6 +78,11 @@ class Representation:
     body: Optional[bytes] = None
     gzipped: Optional[bytes] = None
     path: Optional[str] = None
+    #: Its header values, worked out once rather than for every request.
+    headers: "_HeaderValues" = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "headers", _HeaderValues.of(self))
 
     @classmethod
     def of(
@@ -127,6 +138,32 @@ class Representation:
         """
         assert self.path is not None
         return open(self.path + ".gz" if compressed else self.path, "rb")
+
+
+@attrs.frozen
+class _HeaderValues:
+    """
+    The response header values of a L{Representation}, plain and gzipped.
+    """
+
+    contentType: bytes
+    html: bool
+    etag: bytes
+    gzETag: bytes
+    length: bytes
+    gzLength: bytes
+
+    @classmethod
+    def of(cls, rep: Representation) -> "_HeaderValues":
+        contentType = rep.contentType
+        html = contentType.startswith("text/html") or contentType.endswith("+html")
+        if html:
+            contentType += "; charset=utf-8"
+        return cls(
+            contentType.encode(), html,
+            f'"{rep.etag}"'.encode(), f'"{rep.etag}-gz"'.encode(),
+            b"%d" % (rep.size,), b"%d" % (rep.gzSize,),
+        )
 
 
 @attrs.define
@@ -459,22 +496,23 @@ def writeRepresentation(
     @return: the body to return from C{render}.
     """
     compressed = acceptsGzip(request.getHeader(b"accept-encoding"))
-    contentType = rep.contentType
-    if contentType.startswith("text/html") or contentType.endswith("+html"):
-        contentType += "; charset=utf-8"
+    headers = rep.headers
+    if headers.html:
         securityHeaders(request)
     else:
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
     request.setHeader(b"Vary", b"Accept, Accept-Encoding")
-    request.setHeader(b"Cache-Control", f"{scope}, max-age={PAGE_MAX_AGE}".encode())
-    request.setHeader(b"Content-Type", contentType.encode())
-    etag = f'"{rep.etag}{"-gz" if compressed else ""}"'.encode()
-    if request.setETag(etag) == CACHED:
+    request.setHeader(b"Cache-Control", _CACHE_CONTROL[scope])
+    request.setHeader(b"Content-Type", headers.contentType)
+    if request.setETag(headers.gzETag if compressed else headers.etag) == CACHED:
         return b""
     if compressed:
         request.setHeader(b"Content-Encoding", b"gzip")
-    size = rep.gzSize if compressed else rep.size
-    request.setHeader(b"Content-Length", str(size).encode())
+        size = rep.gzSize
+        request.setHeader(b"Content-Length", headers.gzLength)
+    else:
+        size = rep.size
+        request.setHeader(b"Content-Length", headers.length)
     if request.method == b"HEAD":
         return b""
     if rep.path is None:
