@@ -80,12 +80,14 @@ class GuardedChannel(HTTPChannel):
             self._peer = HTTPChannel.getPeer(self)
         return self._peer
 
-    def lineReceived(self, line: bytes) -> None:
-        if self._headersSince is None:
+    def dataReceived(self, data: bytes) -> None:
+        # The clock starts when the bytes of a request's head start to
+        # arrive (checked here, once per read, rather than for every line).
+        if self._headersSince is None and self.line_mode:
             self._headersSince = self.seconds()
             if self._headerTimer is None:
                 self._headerTimer = self.callLater(self.headerDeadline, self._checkHeaders)
-        HTTPChannel.lineReceived(self, line)
+        HTTPChannel.dataReceived(self, data)
 
     def _checkHeaders(self) -> None:
         """
@@ -128,7 +130,8 @@ class GuardedChannel(HTTPChannel):
         self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
 
     def allContentReceived(self) -> None:
-        self._cancel("_bodyTimer")
+        if self._bodyTimer is not None:
+            self._cancel("_bodyTimer")
         HTTPChannel.allContentReceived(self)
 
     def pauseProducing(self) -> None:
