@@ -87,7 +87,7 @@ w("|---|---|")
 for k, label in [("nproc", "nproc"), ("cpu", "CPU"), ("mem_GiB", "RAM GiB"), ("kernel", "kernel"),
                  ("os", "OS"), ("python_cheesecache", "Python (cheesecache)"), ("python_kit", "Python (kit scripts)"),
                  ("twisted", "Twisted"), ("treq", "treq"), ("cheesecache", "cheesecache version"),
-                 ("git_head", "repo HEAD"), ("nginx", "nginx"), ("wrk", "wrk"), ("hey", "hey"), ("curl", "curl"),
+                 ("git_head", "repo HEAD"), ("nginx", "nginx"), ("proxpi", "proxpi"), ("wrk", "wrk"), ("hey", "hey"), ("curl", "curl"),
                  ("fixture_fetched_at", "fixture pages fetched"), ("params", "run parameters"),
                  ("data_dir_MB", "cheesecache data dir at end, MB"), ("wall_s", "whole run, s")]:
     if k in env:
@@ -178,6 +178,40 @@ if rounds:
     for k, lab in [("index.warm.json-gzip.mean_wire_bytes", "gzip: mean bytes on the wire (JSON)"),
                    ("index.warm.json-gzip.gzip_responses", "gzip: responses compressed (of 50)")]:
         w(f"| {lab} | {ngr[rounds[0]].get(k, '–')} | {ccr[rounds[0]].get(k, '–')} |")
+    w("")
+
+# ------------------------------------------------------------------ proxpi, measured in the same run
+pxr = {r: read_summary(f"proxpi-r{r}") for r in rounds}
+px_med = {}
+if any(pxr.values()):
+    w("## The same pages on proxpi, in the same run")
+    w("")
+    w("The kit's `index` phase run on proxpi (as the kit's `peers.sh` starts it) right after "
+      "cheesecache's in every round, so the peer targets compare numbers taken minutes apart on "
+      "the same machine; ratio = cheesecache / proxpi.")
+    w("")
+    w("| pages | conc | round | proxpi rps | cheesecache rps | **cc / proxpi** | proxpi p50 / p99 ms | errors proxpi |")
+    w("|---|---|---|---|---|---|---|---|")
+    for cell in cells:
+        if cell.startswith("warm.json-gzip"):
+            continue
+        base, conc = cell.rsplit(".", 1)
+        rs = []
+        for r in rounds:
+            pre = f"index.{cell}"
+            p_, c_ = pxr[r], ccr[r]
+            if f"{pre}.rps" not in p_:
+                continue
+            rs.append(num(ratio(c_.get(pre + ".rps"), p_.get(pre + ".rps"), 4)))
+            w(f"| {labels.get(base, base)} | {conc[1:]} | {r} | {fmt(p_.get(pre + '.rps'))} | {fmt(c_.get(pre + '.rps'))} | "
+              f"**{ratio(c_.get(pre + '.rps'), p_.get(pre + '.rps'), 1)}** | "
+              f"{fmt(p_.get(pre + '.p50_ms'), 2)} / {fmt(p_.get(pre + '.p99_ms'), 2)} | {errs(p_, pre)} |")
+        rs = [x for x in rs if x is not None]
+        if rs:
+            px_med[cell] = (labels.get(base, base), conc[1:], statistics.median(rs), min(rs), max(rs))
+    w("")
+    w("Median over rounds: " + "; ".join(
+        f"{lab}, c={conc}: **{med:.1f}x** proxpi ({lo:.1f}–{hi:.1f})" for lab, conc, med, lo, hi in px_med.values()) + ".")
     w("")
 
 # ------------------------------------------------------------------ big file
@@ -448,6 +482,9 @@ S = ["## Summary", ""]
 for lab, conc, med, lo, hi, mmed in summary_rows:
     S.append(f"- {lab}, c={conc}: cheesecache serves **{med:.2f}x** nginx's requests/s "
              f"(rounds {lo:.2f}–{hi:.2f}; bytes/s {mmed:.2f}x)" if mmed is not None else f"- {lab}: {med:.2f}x")
+for lab, conc, med, lo, hi in px_med.values():
+    S.append(f"- {lab}, c={conc}: cheesecache serves **{med:.1f}x** proxpi's requests/s, proxpi measured in the "
+             f"same run (rounds {lo:.1f}–{hi:.1f})")
 for k, lab in [("bigfile.cold.MBps", "83 MB wheel, cold (through cheesecache from the fixture) MB/s"),
                ("bigfile.warm.best_MBps", "83 MB wheel, warm MB/s (best of 3)"),
                ("bigfile.warm4.aggregate_MBps", "83 MB wheel, 4 parallel warm, aggregate MB/s")]:

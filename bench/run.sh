@@ -20,6 +20,8 @@
 #        ROUNDS x { nginx, cheesecache: index }      (50 WARM_SET pages JSON + HTML at c=$CONCS,
 #                                                    the 20 smallest pages at c=16, RSS)
 #        ROUNDS x { nginx, cheesecache: index-gzip } (50 JSON pages, c=16, Accept-Encoding: gzip)
+#        ROUNDS x { proxpi: index }                  (PROXPI=1: the same page work on proxpi, the
+#                                                    reference of the small-page target, in the same run)
 #   3. (PROFILE=1, py-spy installed into $TOOLS_VENV if missing) profiles cheesecache under two
 #      more wrk runs (50 warm JSON pages, 20 small JSON pages; not part of the figures);
 #   4. (SLOWUP=1, only if it started the fixture) throttles the fixture's files to $SLOW_RATE per
@@ -31,7 +33,8 @@
 # Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
 # /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
 # ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
-# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), RES (results dir), RESULTS_MD (bench/RESULTS.md).
+# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), RES (results dir), RESULTS_MD (bench/RESULTS.md),
+# PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -47,6 +50,8 @@ PROFILE=${PROFILE:-1}
 PROFILE_S=${PROFILE_S:-10}
 SLOWUP=${SLOWUP:-1}
 SLOW_RATE=${SLOW_RATE:-20m}
+PROXPI=${PROXPI:-1}
+export PEERS=${PEERS:-/tmp/peers}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RES=${RES:-$HERE/results/$STAMP}
 RESULTS_MD=${RESULTS_MD:-$HERE/RESULTS.md}
@@ -108,11 +113,14 @@ fi
 mkdir -p "$RES"
 TMPD=$(mktemp -d /tmp/cc-bench.XXXXXX)
 STARTED_FIXTURE=0
+STARTED_PROXPI=0
 RATE_SET=0
 CC_PID=
+PX_PID=
 cleanup() {
   [ -n "${RSS_ALL_PID:-}" ] && kill -TERM "$RSS_ALL_PID" 2>/dev/null && wait "$RSS_ALL_PID" 2>/dev/null
   stop_cc
+  [ "$STARTED_PROXPI" = 1 ] && bash "$B/peers.sh" stop proxpi && STARTED_PROXPI=0
   [ "$RATE_SET" = 1 ] && bash "$B/peers.sh" rate fixture 0 > /dev/null && RATE_SET=0
   [ "$STARTED_FIXTURE" = 1 ] && bash "$B/peers.sh" stop fixture && STARTED_FIXTURE=0
   rm -rf "$TMPD"
@@ -159,6 +167,22 @@ stop_cc() {
 }
 start_cc cheesecache
 
+# ---------------------------------------------------------------- proxpi (optional): same work, same run
+if [ "$PROXPI" = 1 ]; then
+  if [ ! -x "$PEERS/proxpi/bin/gunicorn" ]; then
+    say "installing proxpi into $PEERS/proxpi (the kit's peers.sh recipe)"
+    { python3 -m venv "$PEERS/proxpi" && env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null \
+        "$PEERS/proxpi/bin/pip" install -q proxpi gunicorn; } > /dev/null 2>&1 || say "proxpi install failed: not measured"
+  fi
+  if [ -f "$RUN/proxpi/pid" ] && kill -0 "$(cat "$RUN/proxpi/pid")" 2>/dev/null; then
+    say "proxpi already running (pid $(cat "$RUN/proxpi/pid")): using it, will not stop it"
+    PX_PID=$(cat "$RUN/proxpi/pid")
+  elif [ -x "$PEERS/proxpi/bin/gunicorn" ]; then
+    bash "$B/peers.sh" start proxpi --fresh && STARTED_PROXPI=1 && PX_PID=$(cat "$RUN/proxpi/pid")
+  fi
+  PX_URL=$(bash "$B/peers.sh" url proxpi)
+fi
+
 # ---------------------------------------------------------------- environment + commands
 {
   echo "date_utc=$(date -u +%FT%TZ)"
@@ -177,6 +201,7 @@ start_cc cheesecache
   echo "wrk=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
   echo "hey=$(dpkg-query -W -f '${Version}' hey 2>/dev/null)"
   echo "curl=$(curl --version | head -1 | cut -d' ' -f1-2)"
+  [ -n "$PX_PID" ] && echo "proxpi=$("$PEERS/proxpi/bin/pip" list 2>/dev/null | awk 'tolower($1) ~ /^(proxpi|gunicorn|flask)$/ {printf "%s %s, ", $1, $2}' | sed 's/, $//') (gunicorn --preload, 1 worker, --threads 2: the kit's peers.sh)"
   echo "kit=$KIT (run from $B)"
   echo "fixture_fetched_at=$(python3 -c "import json; print(json.load(open('$B/fixture/MANIFEST.json'))['fetched_at'])" 2>/dev/null)"
   echo "rounds=$ROUNDS"; echo "concs=$CONCS"; echo "dur=$DUR"; echo "index_ttl=$INDEX_TTL"
@@ -227,6 +252,10 @@ for r in $(seq "$ROUNDS"); do
   cc_run "-r$r" index
   nginx_run "-r$r" index-gzip
   cc_run "-r$r" index-gzip
+  if [ -n "$PX_PID" ]; then
+    kill -0 "$PX_PID" 2>/dev/null && kit "proxpi-r$r" proxpi "$PX_URL" "$PX_PID" index \
+      || { say "proxpi (pid $PX_PID) is gone"; echo "proxpi died before round $r" >> "$RES/problems.txt"; PX_PID=; }
+  fi
 done
 
 # ---------------------------------------------------------------- profile (not part of the figures)
