@@ -299,6 +299,41 @@ if ccs:
           f"{ratio(b, a) if is_ratio and k.startswith('bigfile.cold') else ''} |")
     w("")
 
+# ------------------------------------------------------------------ uv installs
+ngu, ccu = read_summary("nginx-uv"), read_summary("cheesecache-uv")
+uv_ratios = {}
+if ccu:
+    w("## uv installs (issue “performance”)")
+    w("")
+    w("`uv pip install --no-config --no-cache requests twisted treq` into a fresh venv (the kit's `uv:LABEL` "
+      "phase): twice against nginx directly, then against cheesecache for the first time (cold: nothing of "
+      "the install was ever asked for, so every page and file is fetched from the fixture) and twice more "
+      "(warm). The reference for both ratios is the faster of nginx's two runs.")
+    w("")
+    w("| run | seconds | exit status | import check | upstream requests |")
+    w("|---|---|---|---|---|")
+    for src, m, labs in (("nginx", ngu, ("n1", "n2")), ("cheesecache", ccu, ("cold", "warm1", "warm2"))):
+        for lab in labs:
+            if f"uv.{lab}.s" in m:
+                w(f"| {src} {lab} | {m[f'uv.{lab}.s']} | {m.get(f'uv.{lab}.rc', '–')} | {m.get(f'uv.{lab}.import', '–')} | "
+                  f"{m.get(f'uv.{lab}.upstream_hits', '–') if src == 'cheesecache' else 'n/a'} |")
+    ref = [num(ngu.get(f"uv.{lab}.s")) for lab in ("n1", "n2")]
+    ref = min([x for x in ref if x], default=None)
+    cold = num(ccu.get("uv.cold.s"))
+    warm = [x for x in (num(ccu.get("uv.warm1.s")), num(ccu.get("uv.warm2.s"))) if x]
+    if ref and cold:
+        uv_ratios["cold"] = (cold, ref, cold / ref)
+    if ref and warm:
+        uv_ratios["warm"] = (min(warm), ref, min(warm) / ref)
+    w("")
+    w("Ratios to nginx (time, lower is better): " + "; ".join(
+        f"{k} {v[0]:.2f} s / {v[1]:.2f} s = **{v[2]:.2f}x**" for k, v in uv_ratios.items()) + ".")
+    w("")
+    for src, m, labs in (("nginx", ngu, ("n1", "n2")), ("cheesecache", ccu, ("cold", "warm1", "warm2"))):
+        for lab in labs:
+            if m.get(f"uv.{lab}.rc") not in (None, "0") or m.get(f"uv.{lab}.import") not in (None, "ok"):
+                problems_early.append(f"uv {src} {lab}: exit {m.get(f'uv.{lab}.rc')}, import {m.get(f'uv.{lab}.import')}")
+
 # ------------------------------------------------------------------ coalescing
 
 
@@ -503,6 +538,8 @@ if probes:
     npass = len(probes) - len([x for x in problems if x.startswith("coalescing probe")])
     S.append(f"- cold coalescing, 50 concurrent requests: {npass}/{len(probes)} probes fetched upstream exactly once "
              "with 50×200")
+for k, (t, ref, r) in uv_ratios.items():
+    S.append(f"- uv installing requests twisted treq, {k}: {t:.2f} s vs nginx {ref:.2f} s (**{r:.2f}x** the time)")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
     m = dict(x.split("=") for x in open(p).read().split())
