@@ -19,6 +19,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.static import Data
 
 from cheesecache.web.channel import GuardedSite
@@ -184,12 +185,108 @@ class HeaderDeadlineTests(TestCase):
 
     def test_manyRequestsOneTimer(self) -> None:
         """
-        Requests that complete in time leave no timers behind: the
-        connection holds its idle timeout and at most one header timer.
+        Requests that complete in time leave no timers behind, and make
+        none of their own: the connection holds one idle timer and at most
+        one header timer, both left running between requests.
         """
+        made = []
+        callLater = self.clock.callLater
+
+        def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            made.append(args[1])
+            return callLater(*args, **kwargs)
+
+        self.channel.callLater = counting
         for _ in range(100):
             self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             self.clock.advance(0.5)
         self.assertEqual(self.transport.value().count(b"200 OK"), 100)
         self.assertLessEqual(len(self.clock.getDelayedCalls()), 2)
+        self.assertLessEqual(len(made), 12)  # a timer rescheduling itself every few seconds
         self.assertFalse(self.transport.disconnecting)
+
+
+class IdleTimeoutTests(TestCase):
+    """
+    A kept-alive connection with no request in progress is closed after
+    the site's idle timeout; one being answered is not, however long that
+    takes.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.pending: List[Request] = []
+        root = Resource()
+        root.putChild(b"", Data(b"ok", "text/plain"))
+        root.putChild(b"slow", _Later(self.pending))
+        self.site = GuardedSite(root, reactor=self.clock, timeout=60)
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.transport = StringTransport()
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_idleConnectionClosed(self) -> None:
+        """
+        The timeout counts from the end of the last response.
+        """
+        self.clock.advance(30)
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200 OK", self.transport.value())
+        self.clock.advance(59)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(2)
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_requestsKeepItOpen(self) -> None:
+        """
+        A connection used every 30 seconds stays open for as long as that
+        goes on.
+        """
+        for _ in range(10):
+            self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.clock.advance(30)
+        self.assertEqual(self.transport.value().count(b"200 OK"), 10)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(31)
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_slowResponseNotCutOff(self) -> None:
+        """
+        A response that takes longer than the timeout is not cut off; the
+        idle clock starts when it is done.
+        """
+        self.channel.dataReceived(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.clock.advance(300)
+        self.assertFalse(self.transport.disconnecting)
+        [request] = self.pending
+        request.write(b"late")
+        request.finish()
+        self.assertIn(b"late", self.transport.value())
+        self.clock.advance(59)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(2)
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_noTimerAfterClose(self) -> None:
+        """
+        A closed connection leaves no timer behind.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.channel.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class _Later(Resource):
+    """
+    Answers when the test says so.
+    """
+
+    isLeaf = True
+
+    def __init__(self, pending: List[Request]) -> None:
+        Resource.__init__(self)
+        self.pending = pending
+
+    def render_GET(self, request: Request) -> object:
+        self.pending.append(request)
+        return NOT_DONE_YET

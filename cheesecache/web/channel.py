@@ -54,6 +54,11 @@ class GuardedChannel(HTTPChannel):
     _headerTimer: Optional[Any] = None
     _bodyTimer: Optional[Any] = None
     _stallTimer: Optional[Any] = None
+    #: The idle timeout (Twisted's C{TimeoutMixin} period): seconds, or
+    #: None while a request is being answered.
+    _idlePeriod: Optional[float] = None
+    _idleSince: float = 0.0
+    _idleTimer: Optional[Any] = None
 
     def _cancel(self, name: str) -> None:
         timer = getattr(self, name)
@@ -146,10 +151,42 @@ class GuardedChannel(HTTPChannel):
         self._cancel("_stallTimer")
         HTTPChannel.resumeProducing(self)
 
+    def setTimeout(self, period: Optional[float]) -> Optional[float]:
+        """
+        Twisted's idle timeout, kept by one timer per connection.
+
+        Twisted pauses the timeout for every request and starts it again
+        when the response is done, which cancelled one timer and made
+        another each time.  Here pausing and restarting only note the
+        period and the time; the timer, left running, checks them when it
+        fires (see L{_checkIdle}).
+        """
+        previous, self._idlePeriod = self._idlePeriod, period
+        self._idleSince = self.seconds()
+        if period is not None and self._idleTimer is None:
+            self._idleTimer = self.callLater(period, self._checkIdle)
+        return previous
+
+    def resetTimeout(self) -> None:
+        if self._idlePeriod is not None:
+            self._idleSince = self.seconds()
+
+    def _checkIdle(self) -> None:
+        self._idleTimer = None
+        if self._idlePeriod is None:
+            return  # A request is being answered; its end restarts the clock.
+        left = self._idleSince + self._idlePeriod - self.seconds()
+        if left > 0:
+            self._idleTimer = self.callLater(left, self._checkIdle)
+        else:
+            self._idlePeriod = None
+            self.timeoutConnection()
+
     def connectionLost(self, reason: Any) -> None:
         for name in ("_headerTimer", "_bodyTimer", "_stallTimer"):
             self._cancel(name)
         HTTPChannel.connectionLost(self, reason)
+        self._cancel("_idleTimer")
 
 
 class GuardedSite(server.Site):
