@@ -22,6 +22,7 @@ from cheesecache.web.representation import (
     BodyCache,
     Representation,
     RenderedStore,
+    acceptsGzip,
     representationOf,
 )
 
@@ -39,6 +40,31 @@ def bigIndex() -> FakeIndex:
         name, data = makeSdist("big", f"1.{i}")
         index.add("big", Dist(name, data))
     return index
+
+
+class AcceptsGzipTests(SynchronousTestCase):
+    """
+    Reading C{Accept-Encoding} for gzip, q-values and C{*} included.
+    """
+
+    def test_table(self) -> None:
+        cases = {
+            None: False, b"": False, b"identity": False, b"deflate, br": False,
+            b"gzip": True, b"gzip, deflate": True, b"GZIP": True, b"x-gzip": True,
+            b"gzip;q=0": False, b"gzip; q=0.000": False, b"gzip ; q=0.5": True,
+            b"gzip;q=1.0": True, b"*": True, b"*;q=0": False, b"br, *;q=0.1": True,
+            b"*, gzip;q=0": False, b"gzip;q=0, *": False,
+        }
+        for header, expected in cases.items():
+            self.assertEqual((header, acceptsGzip(header)), (header, expected))
+
+    def test_malformedWeight(self) -> None:
+        """
+        An item with a weight that is not a q-value is ignored rather than
+        failing the request: the plain body is always acceptable.
+        """
+        for header in (b"gzip;q=abc", b"gzip;q=", b"gzip;q=1.5", b"gzip;q=-1", b"gzip;q=0.12345"):
+            self.assertEqual((header, acceptsGzip(header)), (header, False))
 
 
 class DiskRepresentationTests(TestCase):
@@ -68,6 +94,10 @@ class DiskRepresentationTests(TestCase):
             "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
         )
         self.assertEqual(gzip.decompress(zbody), body)
+        odd, obody = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip;q=abc"}
+        )
+        self.assertEqual((odd.code, header(odd, "content-encoding"), obody), (200, None, body))
         head, hbody = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT}, method="HEAD")
         self.assertEqual((hbody, header(head, "content-length")), (b"", str(len(body))))
         cached, cbody = yield self.harness.get(

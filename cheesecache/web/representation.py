@@ -11,8 +11,10 @@ operating system's page cache does what nginx relies on too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import tempfile
 import zlib
 from collections import OrderedDict
@@ -453,18 +455,45 @@ class PageUnavailable(Exception):
     """
 
 
+@functools.lru_cache(maxsize=256)
 def acceptsGzip(header: Optional[bytes]) -> bool:
     """
-    Does an C{Accept-Encoding} header accept gzip?
+    Does an C{Accept-Encoding} header accept gzip (named, or as C{*})?
+
+    An item whose weight is not a valid q-value is ignored, so a malformed
+    header gets the plain body, which every client can take.  Remembered
+    for the few headers clients send: every page request asks.
     """
     if not header:
         return False
+    anyCoding = False
     for item in header.decode("latin-1").lower().split(","):
-        coding, _, params = item.strip().partition(";")
-        if coding.strip() in ("gzip", "x-gzip"):
-            q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
-    return False
+        coding, _, params = item.partition(";")
+        weight = _weight(params)
+        if weight is None:
+            continue
+        coding = coding.strip()
+        if coding in ("gzip", "x-gzip"):
+            return weight > 0
+        if coding == "*":
+            anyCoding = weight > 0
+    return anyCoding
+
+
+_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)\Z")
+
+
+def _weight(params: str) -> Optional[float]:
+    """
+    The q-value among an C{Accept-Encoding} item's parameters (1 when it
+    has none), or C{None} when it is malformed.
+    """
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            value = value.strip()
+            return float(value) if _QVALUE.match(value) else None
+    return 1.0
 
 
 #: Pages are links only: nothing to run, load or embed.
