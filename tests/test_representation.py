@@ -55,16 +55,16 @@ class AcceptsGzipTests(SynchronousTestCase):
             b"gzip;q=1.0": True, b"*": True, b"*;q=0": False, b"br, *;q=0.1": True,
             b"*, gzip;q=0": False, b"gzip;q=0, *": False,
         }
-        for header, expected in cases.items():
-            self.assertEqual((header, acceptsGzip(header)), (header, expected))
+        for value, expected in cases.items():
+            self.assertEqual((value, acceptsGzip(value)), (value, expected))
 
     def test_malformedWeight(self) -> None:
         """
         An item with a weight that is not a q-value is ignored rather than
         failing the request: the plain body is always acceptable.
         """
-        for header in (b"gzip;q=abc", b"gzip;q=", b"gzip;q=1.5", b"gzip;q=-1", b"gzip;q=0.12345"):
-            self.assertEqual((header, acceptsGzip(header)), (header, False))
+        for value in (b"gzip;q=abc", b"gzip;q=", b"gzip;q=1.5", b"gzip;q=-1", b"gzip;q=0.12345"):
+            self.assertEqual((value, acceptsGzip(value)), (value, False))
 
 
 class DiskRepresentationTests(TestCase):
