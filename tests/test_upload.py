@@ -248,6 +248,25 @@ class UploadTests(TestCase):
         self.assertEqual(response.code, 404)
 
 
+    @inlineCallbacks
+    def test_managementIsPostOnly(self):  # type: ignore[no-untyped-def]
+        """
+        GET and HEAD on a management action, or on C{/-/warm}, are refused
+        with 405 and the methods that are allowed, not a server error.
+        """
+        for path, allowed in (
+            ("/-/yank/internal-lib/1.0", "POST"),
+            ("/-/delete/internal-lib/1.0", "DELETE, POST"),
+            ("/-/warm", "POST"),
+        ):
+            for method in ("GET", "HEAD"):
+                response, _ = yield self.harness.get(path, {"Authorization": ALICE}, method=method)
+                self.assertEqual(
+                    (path, method, response.code, header(response, "allow")),
+                    (path, method, 405, allowed),
+                )
+
+
 class NoUsersTests(TestCase):
     """
     Without a users file.

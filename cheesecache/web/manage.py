@@ -60,9 +60,19 @@ class ManageAction(Resource):
     #: sync, a delete's scan of every record); without it, it runs at once.
     reactor: Any = None
     isLeaf = True
+    #: Not Resource's HEAD, which answers as GET would: there is no GET,
+    #: so HEAD is refused (405) like it.
+    render_HEAD = None
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
+
+    @property
+    def allowedMethods(self) -> Tuple[bytes, ...]:
+        """
+        What a 405 answer lists in its C{Allow} header.
+        """
+        return (b"DELETE", b"POST") if self.action == "delete" else (b"POST",)
 
     def render_POST(self, request: IRequest) -> object:
         if len(request.postpath) != 2 or not all(request.postpath):

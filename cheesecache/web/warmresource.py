@@ -74,6 +74,10 @@ class WarmResource(Resource):
     #: is only sent when what it counts is on disk.
     settled: Optional[Callable[[], "Deferred[None]"]] = None
     isLeaf = True
+    #: POST only: HEAD is refused (405) like GET, rather than answered by
+    #: Resource's HEAD, which would call a GET there is not.
+    render_HEAD = None
+    allowedMethods = (b"POST",)
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
