@@ -225,6 +225,16 @@ class IdleTimeoutTests(TestCase):
         self.channel.makeConnection(self.transport)
         self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
 
+    def assertClosedAfterTimeout(self) -> None:
+        """
+        The connection is closed once the 60 second timeout has passed from
+        now, and not before.
+        """
+        self.clock.advance(59)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(2)
+        self.assertTrue(self.transport.disconnecting)
+
     def test_idleConnectionClosed(self) -> None:
         """
         The timeout counts from the end of the last response.
@@ -232,10 +242,7 @@ class IdleTimeoutTests(TestCase):
         self.clock.advance(30)
         self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertIn(b"200 OK", self.transport.value())
-        self.clock.advance(59)
-        self.assertFalse(self.transport.disconnecting)
-        self.clock.advance(2)
-        self.assertTrue(self.transport.disconnecting)
+        self.assertClosedAfterTimeout()
 
     def test_requestsKeepItOpen(self) -> None:
         """
@@ -262,10 +269,7 @@ class IdleTimeoutTests(TestCase):
         request.write(b"late")
         request.finish()
         self.assertIn(b"late", self.transport.value())
-        self.clock.advance(59)
-        self.assertFalse(self.transport.disconnecting)
-        self.clock.advance(2)
-        self.assertTrue(self.transport.disconnecting)
+        self.assertClosedAfterTimeout()
 
     def test_noTimerAfterClose(self) -> None:
         """
