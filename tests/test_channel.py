@@ -271,6 +271,16 @@ class IdleTimeoutTests(TestCase):
         self.assertIn(b"late", self.transport.value())
         self.assertClosedAfterTimeout()
 
+    def test_shorterPeriod(self) -> None:
+        """
+        A period shorter than the running timer's takes effect at once.
+        """
+        self.assertEqual(self.channel.setTimeout(5), 60)
+        self.clock.advance(4)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(2)
+        self.assertTrue(self.transport.disconnecting)
+
     def test_noTimerAfterClose(self) -> None:
         """
         A closed connection leaves no timer behind.

@@ -163,8 +163,12 @@ class GuardedChannel(HTTPChannel):
         """
         previous, self._idlePeriod = self._idlePeriod, period
         self._idleSince = self.seconds()
-        if period is not None and self._idleTimer is None:
+        if period is None:
+            return previous
+        if self._idleTimer is None:
             self._idleTimer = self.callLater(period, self._checkIdle)
+        elif self._idleTimer.getTime() > self._idleSince + period:
+            self._idleTimer.reset(period)  # A shorter period than before.
         return previous
 
     def resetTimeout(self) -> None:

@@ -94,8 +94,9 @@ class RequestMetrics:
         return self._byRoute
 
 
-#: How many distinct URIs L{RequestMetrics} counts before grouping them.
-_FOLD_AT = 1000
+#: How many distinct URIs L{RequestMetrics} counts before grouping them
+#: (request lines are at most 16 KiB, so at worst a few megabytes).
+_FOLD_AT = 256
 
 
 @attrs.define
