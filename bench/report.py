@@ -334,6 +334,24 @@ if ccu:
             if m.get(f"uv.{lab}.rc") not in (None, "0") or m.get(f"uv.{lab}.import") not in (None, "ok"):
                 problems_early.append(f"uv {src} {lab}: exit {m.get(f'uv.{lab}.rc')}, import {m.get(f'uv.{lab}.import')}")
 
+# ------------------------------------------------------------------ scale
+scale_rows = []
+p = os.path.join(res, "scale.md")
+if os.path.exists(p):
+    table = [line for line in open(p).read().splitlines() if line.startswith("|")]
+    w("## Scale (issue “performance”)")
+    w("")
+    w("`bench/scale.py`: a generated upstream on loopback, a fresh in-process cheesecache; each page "
+      "fetched once cold (upstream fetch, parse, store, render), then the median of 20 warm requests.")
+    w("")
+    for line in table:
+        w(line)
+    w("")
+    for line in table[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6:
+            scale_rows.append(cells)
+
 # ------------------------------------------------------------------ coalescing
 
 
@@ -538,6 +556,11 @@ if probes:
     npass = len(probes) - len([x for x in problems if x.startswith("coalescing probe")])
     S.append(f"- cold coalescing, 50 concurrent requests: {npass}/{len(probes)} probes fetched upstream exactly once "
              "with 50×200")
+if scale_rows:
+    names, files = scale_rows[-1][0], scale_rows[-1][1]
+    for cells in scale_rows[-2:]:
+        what = f"a {names}-name root list" if cells[2] == "`/simple/`" else f"a {files}-file project page"
+        S.append(f"- scale, {what}: {cells[4]} s cold, {cells[5]} ms warm (median of 20)")
 for k, (t, ref, r) in uv_ratios.items():
     S.append(f"- uv installing requests twisted treq, {k}: {t:.2f} s vs nginx {ref:.2f} s (**{r:.2f}x** the time)")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")

@@ -27,14 +27,16 @@
 #   4. (SLOWUP=1, only if it started the fixture) throttles the fixture's files to $SLOW_RATE per
 #      connection (`peers.sh rate fixture 20m`) and runs the kit's bigfile phase on nginx and on a
 #      second, fresh cheesecache (cold = streaming from a slow upstream), then un-throttles;
-#   5. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
+#   5. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
+#   6. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
 #
 # Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
 # /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
 # ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
 # PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), RES (results dir), RESULTS_MD (bench/RESULTS.md),
-# PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too).
+# PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too),
+# SCALE (1: run bench/scale.py too).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -51,6 +53,7 @@ PROFILE_S=${PROFILE_S:-10}
 SLOWUP=${SLOWUP:-1}
 SLOW_RATE=${SLOW_RATE:-20m}
 PROXPI=${PROXPI:-1}
+SCALE=${SCALE:-1}
 export PEERS=${PEERS:-/tmp/peers}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RES=${RES:-$HERE/results/$STAMP}
@@ -300,6 +303,15 @@ if [ "$SLOWUP" = 1 ] && [ "$STARTED_FIXTURE" = 1 ]; then
   stop_cc
   bash "$B/peers.sh" rate fixture 0 && RATE_SET=0
   echo "bash \$KIT/peers.sh rate fixture 0" >> "$RES/commands.txt"
+fi
+# ---------------------------------------------------------------- scale
+# (bench/scale.py: a generated upstream on loopback, root lists up to 700,000 names and pages up
+# to 10,000 files, each fetched cold once and then 20 times warm; its own cheesecache in-process)
+if [ "$SCALE" = 1 ]; then
+  say "scale: generated root lists and project pages (bench/scale.py)"
+  timeout 600 "$CCPY" "$HERE/scale.py" > "$RES/scale.md" 2> "$RES/scale.log" \
+    || echo "bench/scale.py failed (see scale.log)" >> "$RES/problems.txt"
+  echo "python bench/scale.py > scale.md" >> "$RES/commands.txt"
 fi
 echo "wall_s=$(( $(date +%s) - T_START ))" >> "$RES/environment.txt"
 cleanup
