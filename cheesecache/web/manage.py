@@ -62,7 +62,7 @@ class ManageAction(Resource):
     isLeaf = True
     #: Not Resource's HEAD, which answers as GET would: there is no GET,
     #: so HEAD is refused (405) like it.
-    render_HEAD = None
+    render_HEAD = None  # type: ignore[assignment]
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)

@@ -76,7 +76,7 @@ class WarmResource(Resource):
     isLeaf = True
     #: POST only: HEAD is refused (405) like GET, rather than answered by
     #: Resource's HEAD, which would call a GET there is not.
-    render_HEAD = None
+    render_HEAD = None  # type: ignore[assignment]
     allowedMethods = (b"POST",)
 
     def __attrs_post_init__(self) -> None:
