@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -56,9 +55,10 @@ class ManageAction(Resource):
     store: PrivateStore
     authenticator: Optional[Authenticator]
     action: str
-    #: Its thread pool takes the change (the store's lock, the record's
-    #: sync, a delete's scan of every record); without it, it runs at once.
-    reactor: Any = None
+    #: Runs the change (the store's lock, the record's sync, a delete's
+    #: scan of every record) in a thread, giving a L{Deferred} of its
+    #: result, as it does for the file fetcher; without it, it runs at once.
+    blocking: Optional[Callable[..., "Deferred[Any]"]] = None
     isLeaf = True
     #: Not Resource's HEAD, which answers as GET would: there is no GET,
     #: so HEAD is refused (405) like it.
@@ -98,10 +98,7 @@ class ManageAction(Resource):
             change = functools.partial(self.store.unyank, project, target, announce=False)
         else:
             change = functools.partial(self.store.delete, project, target, announce=False)
-        if self.reactor is None:
-            changing = maybeDeferred(change)
-        else:
-            changing = deferToThreadPool(self.reactor, self.reactor.getThreadPool(), change)
+        changing = (self.blocking or maybeDeferred)(change)
 
         def changed(files: Tuple[str, ...]) -> bytes:
             self.store.announceChange(project)

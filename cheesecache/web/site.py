@@ -145,7 +145,7 @@ def makeRoot(
     """
     upload = None
     if private is not None:
-        upload = UploadResource(private, authenticator, reactor)
+        upload = UploadResource(private, authenticator, fetcher.blocking)
     root = RootResource(upload, status)
     manage = _Directory()
     root.putChild(b"-", manage)
@@ -153,7 +153,8 @@ def makeRoot(
         root.putChild(b"legacy", upload)
         for action in ACTIONS:
             manage.putChild(
-                action.encode(), ManageAction(private, authenticator, action, reactor)
+                action.encode(),
+                ManageAction(private, authenticator, action, fetcher.blocking),
             )
     manage.putChild(b"warm", WarmResource(authenticator, reactor, fetcher.settled))
     if status is not None:

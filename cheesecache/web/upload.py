@@ -12,11 +12,10 @@ reactor thread, then validated and stored by the L{PrivateStore}.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import attrs
-from twisted.internet.defer import inlineCallbacks
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -64,18 +63,23 @@ class UploadResource(Resource):
 
     @ivar authenticator: checks credentials; C{None} when no users file
         was given, and uploads are then refused.
-    @ivar reactor: runs the body parsing in its thread pool.
+    @ivar blocking: runs the body parsing and the store's part of an
+        upload in a thread, giving a L{Deferred} of the result, as it does
+        for the file fetcher; without it, they run at once.
     """
 
     store: PrivateStore
     authenticator: Optional[Authenticator]
-    reactor: Any
+    blocking: Optional[Callable[..., "Deferred[Any]"]] = None
     #: Uploads by outcome (accepted, duplicate, rejected), for metrics.
     outcomes: Dict[str, int] = attrs.field(factory=dict)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
+
+    def _blocking(self, f: Callable[..., Any], *args: Any) -> "Deferred[Any]":
+        return (self.blocking or maybeDeferred)(f, *args)
 
     def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"Allow", b"POST")
@@ -97,8 +101,8 @@ class UploadResource(Resource):
         body = request.content
         body.seek(0)
         try:
-            form = yield deferToThreadPool(
-                self.reactor, self.reactor.getThreadPool(), parseMultipart,
+            form = yield self._blocking(
+                parseMultipart,
                 body, boundary, self.store.blobs.tmp, self.store.policy.maxFileSize,
             )
         except MultipartError as e:
@@ -114,10 +118,7 @@ class UploadResource(Resource):
             action = request.args.get(b":action", [b""])[0].decode("utf-8", "replace") or None
             # Off the reactor: the lock may be held by the command-line tool,
             # and a big file's bytes are synced to disk.
-            decision = yield deferToThreadPool(
-                self.reactor, self.reactor.getThreadPool(),
-                self.store.decide, form, username, action,
-            )
+            decision = yield self._blocking(self.store.decide, form, username, action)
             self.store.announce(decision)
         except CorruptRecord as e:
             log.error("Refusing an upload: {error}", error=str(e))
