@@ -170,6 +170,7 @@ class BackgroundHash:
         #: Bytes given and not hashed yet (memory held for the hash).
         self.pending = 0
         self._drained: "Optional[Deferred[None]]" = None
+        self._abandoned = False
 
     def update(self, data: bytes) -> "Optional[Deferred[None]]":
         """
@@ -179,6 +180,8 @@ class BackgroundHash:
             L{Deferred} that fires once the backlog is down again: the
             caller should stop reading until then.
         """
+        if self._abandoned:
+            return None
         self._batch.append(data)
         self._size += len(data)
         self.pending += len(data)
@@ -197,17 +200,31 @@ class BackgroundHash:
         self._send()
         return self._done.addCallback(lambda _: self._hash.hexdigest())
 
-    def settled(self) -> "Deferred[None]":
+    def abandon(self) -> "Deferred[None]":
         """
-        Fires (never fails) once no batch is running: then C{out} may be
-        closed.
+        Give up on the stream (its download failed): bytes not sent yet are
+        dropped, none given later is written, and C{out} is closed once the
+        batch running now, if any, is done, so no batch ever writes to a
+        closed file.  Fires (never fails) once C{out} is closed.
         """
-        d: Deferred[None] = Deferred()
-        self._done.addBoth(lambda result: (d.callback(None), result)[1])
-        return d
+        self._abandoned = True
+        self._batch, self._size = [], 0
+        if self._drained is not None:
+            drained, self._drained = self._drained, None
+            drained.callback(None)
+        closed: Deferred[None] = Deferred()
+
+        def close(result: object) -> None:
+            if self._out is not None:
+                self._out.close()
+            closed.callback(None)
+            # A failed batch was the download's failure, reported there.
+
+        self._done.addBoth(close)
+        return closed
 
     def _send(self) -> None:
-        if not self._batch:
+        if not self._batch or self._abandoned:
             return
         batch, size = self._batch, self._size
         self._batch, self._size = [], 0
@@ -337,7 +354,7 @@ class FileFetcher:
                 filename=f.filename, url=f.url, reason=reason,
             )
             # Closed once no batch is being written to it.
-            hasher.settled().addCallback(lambda _: out.close())
+            hasher.abandon()
             if download.path.exists():
                 download.path.remove()
             download.state = State.FAILED

@@ -116,18 +116,42 @@ class BackgroundWriteTests(SynchronousTestCase):
             hashlib.sha256(b"a" * 10 + b"b" * 20 + b"c" * 30).hexdigest(),
         )
 
-    def test_settled(self) -> None:
+    def test_abandonWaitsForTheRunningBatch(self) -> None:
         """
-        L{BackgroundHash.settled} fires once no batch runs (then the file
-        may be closed), also after a failed one, and never fails.
+        L{BackgroundHash.abandon} closes the file once the batch running
+        now is done, and sends no other: bytes queued behind it, or given
+        later, are dropped rather than written to a closed file.
         """
         self.hasher.update(b"a" * 10)
-        settled = self.hasher.settled()
-        self.assertNoResult(settled)
+        self.hasher.update(b"b" * 20)
+        closed = self.hasher.abandon()
+        self.assertNoResult(closed)
+        self.assertFalse(self.out.closed)
+        self.held.runOne()
+        self.successResultOf(closed)
+        self.assertTrue(self.out.closed)
+        self.assertEqual(self.written, [10])
+        self.assertIsNone(self.hasher.update(b"c" * HASH_BATCH))
+        self.assertEqual(self.held.calls, [])
+
+    def test_abandonAfterFailedBatch(self) -> None:
+        """
+        A batch that failed does not keep the file open, nor make
+        C{abandon} fail; a failed batch is not counted as written.
+        """
+        self.hasher.update(b"a" * 10)
+        closed = self.hasher.abandon()
         self.held.calls.pop(0)[0].errback(OSError("disk on fire"))
-        self.successResultOf(settled)
-        self.assertEqual(self.written, [])  # a failed batch is not written
-        self.failureResultOf(self.hasher.hexdigest(), OSError)
+        self.successResultOf(closed)
+        self.assertTrue(self.out.closed)
+        self.assertEqual(self.written, [])
+
+    def test_abandonIdle(self) -> None:
+        """
+        With no batch running, C{abandon} closes the file at once.
+        """
+        self.successResultOf(self.hasher.abandon())
+        self.assertTrue(self.out.closed)
 
 
 class BacklogTests(SynchronousTestCase):
