@@ -26,7 +26,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
 from .blobstore import BlobStore
 from .simple.model import DistFile
-from .upstream import Upstream, UpstreamError, abandon, readBody
+from .upstream import GONE_CODES, Upstream, UpstreamError, UpstreamGone, abandon, readBody
 
 log = Logger()
 
@@ -57,6 +57,9 @@ class Download:
     written: int = 0
     state: State = State.CONNECTING
     error: Optional[str] = None
+    #: The upstream answered that the file is not there (see
+    #: L{UpstreamGone}).
+    gone: bool = False
     verified: bool = False
     _listeners: List[Callable[[], None]] = attrs.field(factory=list)
     #: Stops the transfer (set while one runs).
@@ -125,7 +128,8 @@ class Download:
                 d.callback(self)
             elif self.state is State.FAILED:
                 self.unsubscribe(check)
-                d.errback(UpstreamError(self.error or "download failed"))
+                error = UpstreamGone if self.gone else UpstreamError
+                d.errback(error(self.error or "download failed"))
 
         self.subscribe(check)
         check()
@@ -346,7 +350,7 @@ class FileFetcher:
         # Writing and hashing happen in a thread, a batch at a time.
         hasher = BackgroundHash(self._blocking, out, written)
 
-        def fail(reason: str) -> None:
+        def fail(reason: str, gone: bool = False) -> None:
             if download.state in (State.DONE, State.FAILED):
                 return
             log.error(
@@ -359,6 +363,7 @@ class FileFetcher:
                 download.path.remove()
             download.state = State.FAILED
             download.error = reason
+            download.gone = gone
             self.failed += 1
             del self._downloads[f.key]
             download._notify()
@@ -431,7 +436,8 @@ class FileFetcher:
         def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
             if response.code != 200:
                 abandon(response)
-                raise UpstreamError(f"HTTP {response.code}")
+                error = UpstreamGone if response.code in GONE_CODES else UpstreamError
+                raise error(f"HTTP {response.code}")
             if response.length is not UNKNOWN_LENGTH:
                 if download.total is None:
                     download.total = response.length
@@ -450,5 +456,8 @@ class FileFetcher:
         d = upstream.get(f.url, via=via)
         download._stop = lambda reason: d.cancel()
         d.addCallback(gotResponse)
-        d.addCallbacks(finished, lambda failure: fail(str(failure.value)))
+        d.addCallbacks(
+            finished,
+            lambda failure: fail(str(failure.value), failure.check(UpstreamGone) is not None),
+        )
         d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))

@@ -25,7 +25,7 @@ from twisted.python.filepath import FilePath
 from .blobstore import BlobStore
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
-from .upstream import Upstream, UpstreamError, readBody
+from .upstream import GONE_CODES, Upstream, UpstreamError, UpstreamGone, readBody
 
 log = Logger()
 
@@ -246,7 +246,8 @@ class MetadataService:
         )
         yield done
         if response.code != 200:
-            raise UpstreamError(f"{url}: HTTP {response.code}")
+            error = UpstreamGone if response.code in GONE_CODES else UpstreamError
+            raise error(f"{url}: HTTP {response.code}")
         data = b"".join(chunks)
         expected = (
             f.coreMetadata.get("sha256")

@@ -50,6 +50,17 @@ class UpstreamError(Exception):
     """
 
 
+class UpstreamGone(UpstreamError):
+    """
+    The upstream answered that a file is not there (404 or 410): the
+    client is told the same, rather than to try again later.
+    """
+
+
+#: What an upstream answers for a file it does not have.
+GONE_CODES = frozenset({404, 410})
+
+
 class _Retryable(Exception):
     """
     A failure worth another try: a 5xx answer or a refused connection.

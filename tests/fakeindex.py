@@ -109,6 +109,9 @@ class FakeIndex(Resource):
         if self.down or fault == "500":
             request.setResponseCode(500)
             return b"upstream broken"
+        if fault is not None and fault.startswith("status:"):
+            request.setResponseCode(int(fault[len("status:"):]))
+            return b"fault injected"
         if fault is not None and fault.startswith("redirect:"):
             request.setResponseCode(302)
             request.setHeader(b"Location", fault[len("redirect:"):].encode())

@@ -277,6 +277,43 @@ class FileTests(TestCase):
         """
         return self.assertFaultNeverServed("500")
 
+    @inlineCallbacks
+    def assertUpstreamStatusGives(self, upstreamCode: int, code: int):  # type: ignore[no-untyped-def]
+        """
+        With the upstream answering C{upstreamCode} for a file, concurrent
+        plain and range requests for it all get C{code}, and nothing is
+        kept.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = (
+            f"status:{upstreamCode}"
+        )
+        results = yield gatherResults(
+            [self.harness.get(path), self.harness.get(path),
+             self.harness.get(path, headers={"Range": "bytes=-100"})]
+        )
+        self.assertEqual([response.code for response, _ in results], [code] * 3)
+        self.assertEqual(self.blobs(), [])
+        self.assertEqual(self.temporaries(), [])
+
+    def test_error500Is502(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream 5xx on a file is the upstream failing: a 502, which
+        clients retry.
+        """
+        return self.assertUpstreamStatusGives(503, 502)
+
+    @inlineCallbacks
+    def test_goneUpstreamIs404(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream 404 or 410 on a file the page lists (deleted upstream
+        since) is passed on as a 404, which clients do not retry for
+        minutes as they do a 502.
+        """
+        yield self.assertUpstreamStatusGives(404, 404)
+        yield self.assertUpstreamStatusGives(410, 404)
+
     def test_hang(self):  # type: ignore[no-untyped-def]
         """
         An upstream that stops sending is cut off by the idle timeout.
@@ -424,7 +461,8 @@ class MetadataTests(TestCase):
     def test_passedThroughAndVerified(self):  # type: ignore[no-untyped-def]
         """
         Metadata the upstream advertises is fetched, checked against the
-        advertised hash and served; a mismatch is a 502 and is not kept.
+        advertised hash and served; a mismatch is a 502 and is not kept,
+        and an upstream 404 is a 404.
         """
         index = FakeIndex()
         name, data = makeWheel("alpha", "1.0")
@@ -450,6 +488,10 @@ class MetadataTests(TestCase):
         response, _ = yield harness.get(url2)
         self.assertEqual(response.code, 502)
         self.assertFalse(harness.store.exists(data2 and hashlib.sha256(data2).hexdigest() + ".metadata"))
+        # Metadata the upstream advertises but no longer has is not there.
+        index.faults[b"/packages/" + name2.encode() + b".metadata"] = "status:404"
+        response, _ = yield harness.get(url2)
+        self.assertEqual(response.code, 404)
 
     @inlineCallbacks
     def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from ..index import ISource, Index, ProjectNotFound, SourcesUnavailable, Via
 from ..metadata import MetadataService, NoMetadata
 from ..simple.model import DistFile
 from ..simple.names import isSafeFilename, isValidName, normalize
-from ..upstream import UpstreamError
+from ..upstream import UpstreamError, UpstreamGone
 from ..via import parseVia
 from .asyncrender import renderLater
 from .representation import writeError
@@ -177,11 +177,11 @@ class Follower:
             if download.state is State.CONNECTING:
                 return
             if download.state is State.FAILED:
-                self.request.write(
-                    writeError(
-                        self.request, 502, f"Bad Gateway: {download.error}"
-                    )
-                )
+                if download.gone:
+                    error = writeError(self.request, 404, _gone(download.error))
+                else:
+                    error = writeError(self.request, 502, f"Bad Gateway: {download.error}")
+                self.request.write(error)
                 self.request.finish()
                 self._close()
                 return
@@ -277,9 +277,15 @@ class Follower:
         abortConnection(self.request)
 
 
+def _gone(error: object) -> str:
+    return f"Not Found: the upstream does not have it ({error})"
+
+
 def _failFile(request: IRequest, failure: Failure) -> bytes:
     if failure.check(ProjectNotFound, NoMetadata):
         return writeError(request, 404, "Not Found", maxAge=60)
+    if failure.check(UpstreamGone):
+        return writeError(request, 404, _gone(failure.value))
     if failure.check(SourcesUnavailable, UpstreamError):
         return writeError(request, 502, f"Bad Gateway: {failure.value}")
     failure.raiseException()
