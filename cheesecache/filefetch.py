@@ -26,7 +26,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
 from .blobstore import BlobStore
 from .simple.model import DistFile
-from .upstream import GONE_CODES, Upstream, UpstreamError, UpstreamGone, abandon, readBody
+from .upstream import Upstream, UpstreamError, UpstreamGone, abandon, readBody, statusError
 
 log = Logger()
 
@@ -436,8 +436,7 @@ class FileFetcher:
         def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
             if response.code != 200:
                 abandon(response)
-                error = UpstreamGone if response.code in GONE_CODES else UpstreamError
-                raise error(f"HTTP {response.code}")
+                raise statusError(response.code, f"HTTP {response.code}")
             if response.length is not UNKNOWN_LENGTH:
                 if download.total is None:
                     download.total = response.length

@@ -25,7 +25,7 @@ from twisted.python.filepath import FilePath
 from .blobstore import BlobStore
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
-from .upstream import GONE_CODES, Upstream, UpstreamError, UpstreamGone, readBody
+from .upstream import Upstream, UpstreamError, readBody, statusError
 
 log = Logger()
 
@@ -246,8 +246,7 @@ class MetadataService:
         )
         yield done
         if response.code != 200:
-            error = UpstreamGone if response.code in GONE_CODES else UpstreamError
-            raise error(f"{url}: HTTP {response.code}")
+            raise statusError(response.code, f"{url}: HTTP {response.code}")
         data = b"".join(chunks)
         expected = (
             f.coreMetadata.get("sha256")

@@ -61,6 +61,14 @@ class UpstreamGone(UpstreamError):
 GONE_CODES = frozenset({404, 410})
 
 
+def statusError(code: int, message: str) -> UpstreamError:
+    """
+    The error for an upstream's answer with status C{code} where a file
+    was wanted: L{UpstreamGone} when it says there is no such file.
+    """
+    return (UpstreamGone if code in GONE_CODES else UpstreamError)(message)
+
+
 class _Retryable(Exception):
     """
     A failure worth another try: a 5xx answer or a refused connection.
