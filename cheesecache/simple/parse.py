@@ -212,6 +212,17 @@ def _checkUnicode(value: Any) -> None:
         raise ParseError(f"invalid unicode in page: {e}") from e
 
 
+def _checkingUnicode(onItem: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """
+    C{onItem}, for items that are checked for lone surrogates first.
+    """
+    def each(item: Any) -> Any:
+        _checkUnicode(item)
+        return onItem(item)
+
+    return each
+
+
 def _loadJSON(
     body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
 ) -> Dict[str, Any]:
@@ -226,11 +237,7 @@ def _loadJSON(
             data = json.loads(body)
         else:
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
-            each = onItem
-            if suspect:
-                def each(item: Any) -> Any:
-                    _checkUnicode(item)
-                    return onItem(item)  # type: ignore[misc]
+            each = _checkingUnicode(onItem) if suspect else onItem
             data = loadStreaming(text, (key,), each)
     except ValueError as e:
         if isinstance(e, ParseError):
