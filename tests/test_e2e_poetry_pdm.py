@@ -84,6 +84,18 @@ class _PrivateIndexCase(TestCase):
         directory.child("pyproject.toml").setContent(pyproject.encode())
         return directory
 
+    def privateLibrary(self) -> FilePath:
+        """
+        The project of the private C{internal-lib} 1.0, its wheel built in
+        C{dist/}, ready to publish.
+        """
+        lib = self.project("internal-lib", (
+            '[project]\nname = "internal-lib"\nversion = "1.0"\n'
+            'requires-python = ">=3.8"\n'
+        ))
+        writeDist(lib.child("dist"), "internal-lib", "1.0")
+        return lib
+
     def assertInstalled(self, venv: FilePath) -> None:
         """
         The private release, alpha and alpha's dependency are in C{venv};
@@ -127,11 +139,7 @@ class PoetryTests(_PrivateIndexCase):
         poetry = tool("poetry")
         yield self.startServer()
         env = self.env()
-        lib = self.project("internal-lib", (
-            '[project]\nname = "internal-lib"\nversion = "1.0"\n'
-            'requires-python = ">=3.8"\n'
-        ))
-        writeDist(lib.child("dist"), "internal-lib", "1.0")
+        lib = self.privateLibrary()
         code, output = yield run(
             [poetry, "publish", "--repository", "private", "--directory", lib.path], env
         )
@@ -177,11 +185,7 @@ class PDMTests(_PrivateIndexCase):
         pdm = tool("pdm")
         yield self.startServer()
         env = self.env()
-        lib = self.project("internal-lib", (
-            '[project]\nname = "internal-lib"\nversion = "1.0"\n'
-            'requires-python = ">=3.8"\n'
-        ))
-        writeDist(lib.child("dist"), "internal-lib", "1.0")
+        lib = self.privateLibrary()
         code, output = yield run(
             [pdm, "publish", "--project", lib.path, "--no-build",
              "--repository", self.legacy, "--username", USER, "--password", PASSWORD],
