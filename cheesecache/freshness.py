@@ -66,6 +66,8 @@ class PageEntry:
     rendered: Dict[str, object] = attrs.field(factory=dict)
     found: bool = attrs.field(default=None)
     loader: Optional[Callable[[], Optional[Content]]] = None
+    #: Stale whatever its age (see L{expired}).
+    mustRevalidate: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.found is None:
@@ -95,10 +97,12 @@ class PageEntry:
         if self.loader is not None:
             self._content = None
 
-    def _copy(self, fetchedAt: float, retryAt: float) -> "PageEntry":
+    def _copy(
+        self, fetchedAt: float, retryAt: float, mustRevalidate: bool = False
+    ) -> "PageEntry":
         return PageEntry(
             self._content, self.url, self.validators, fetchedAt, retryAt,
-            self.rendered, self.found, self.loader,
+            self.rendered, self.found, self.loader, mustRevalidate,
         )
 
     def refreshed(self, now: float) -> "PageEntry":
@@ -107,12 +111,18 @@ class PageEntry:
         """
         return self._copy(now, 0.0)
 
+    def expired(self) -> "PageEntry":
+        """
+        This entry, stale at once: the next request revalidates it.
+        """
+        return self._copy(self.fetchedAt, 0.0, True)
+
     def failing(self, retryAt: float) -> "PageEntry":
         """
         This entry, while its upstream fails, not to be retried before
         C{retryAt}.
         """
-        return self._copy(self.fetchedAt, retryAt)
+        return self._copy(self.fetchedAt, retryAt, self.mustRevalidate)
 
 
 class Decision(enum.Enum):
@@ -153,7 +163,7 @@ class Policy:
         if now < entry.retryAt:
             return Decision.USE
         lifetime = self.ttl if entry.found else min(self.ttl, self.negativeTTL)
-        if 0 <= now - entry.fetchedAt < lifetime:
+        if not entry.mustRevalidate and 0 <= now - entry.fetchedAt < lifetime:
             return Decision.USE
         if entry.found and (entry.validators.etag or entry.validators.lastModified):
             return Decision.REVALIDATE

@@ -109,6 +109,13 @@ class ISource(Interface):
         it cannot be read so (the page must be read whole).
         """
 
+    def expire(name: str) -> None:
+        """
+        Ask the source again for project C{name}'s page on its next request,
+        however fresh the copy held: the upstream said a file it lists is
+        gone, so the page has most likely changed.
+        """
+
 
 @implementer(ISource)
 @attrs.define
@@ -262,6 +269,11 @@ class UpstreamSource:
 
     def storedFile(self, name: str, key: str, filename: str) -> Optional[DistFile]:
         return self.store.findFile(self.sourceID, name, key, filename)
+
+    def expire(self, name: str) -> None:
+        entry = self._entries.get(name)
+        if entry is not None and entry.retryAt == 0.0:
+            self._entries[name] = entry.expired()
 
     @property
     def coalesced(self) -> int:

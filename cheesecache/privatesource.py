@@ -56,6 +56,10 @@ class PrivateSource:
         # Private pages are made from their records, never let go.
         return None
 
+    def expire(self, name: str) -> None:
+        # Uploads are never gone behind this source's back.
+        pass
+
     def cachedEntry(self, name: Optional[str]) -> Optional[PageEntry]:
         cached = self._entries.get(name)
         return None if cached is None else cached[1]

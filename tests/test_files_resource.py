@@ -278,11 +278,14 @@ class FileTests(TestCase):
         return self.assertFaultNeverServed("500")
 
     @inlineCallbacks
-    def assertUpstreamStatusGives(self, upstreamCode: int, code: int):  # type: ignore[no-untyped-def]
+    def assertUpstreamStatusGives(  # type: ignore[no-untyped-def]
+        self, upstreamCode: int, code: int, pageAskedAgain: bool
+    ):
         """
         With the upstream answering C{upstreamCode} for a file, concurrent
         plain and range requests for it all get C{code}, and nothing is
-        kept.
+        kept; the next request for the page asks the upstream again only
+        if C{pageAskedAgain}, though the page is fresh.
         """
         urls = yield self.fileURLs()
         path = self.path(urls, self.wheel)
@@ -296,23 +299,30 @@ class FileTests(TestCase):
         self.assertEqual([response.code for response, _ in results], [code] * 3)
         self.assertEqual(self.blobs(), [])
         self.assertEqual(self.temporaries(), [])
+        pages = self.upstream.count(b"/simple/alpha/")
+        yield self.fileURLs()
+        yield self.fileURLs()
+        self.assertEqual(
+            self.upstream.count(b"/simple/alpha/"), pages + (1 if pageAskedAgain else 0)
+        )
 
     def test_error500Is502(self):  # type: ignore[no-untyped-def]
         """
         An upstream 5xx on a file is the upstream failing: a 502, which
-        clients retry.
+        clients retry; the page is not asked for again before its time.
         """
-        return self.assertUpstreamStatusGives(503, 502)
+        return self.assertUpstreamStatusGives(503, 502, pageAskedAgain=False)
 
     @inlineCallbacks
     def test_goneUpstreamIs404(self):  # type: ignore[no-untyped-def]
         """
         An upstream 404 or 410 on a file the page lists (deleted upstream
         since) is passed on as a 404, which clients do not retry for
-        minutes as they do a 502.
+        minutes as they do a 502; and the page, which has most likely
+        changed, is revalidated on its next request.
         """
-        yield self.assertUpstreamStatusGives(404, 404)
-        yield self.assertUpstreamStatusGives(410, 404)
+        yield self.assertUpstreamStatusGives(404, 404, pageAskedAgain=True)
+        yield self.assertUpstreamStatusGives(410, 404, pageAskedAgain=True)
 
     def test_hang(self):  # type: ignore[no-untyped-def]
         """
@@ -488,10 +498,14 @@ class MetadataTests(TestCase):
         response, _ = yield harness.get(url2)
         self.assertEqual(response.code, 502)
         self.assertFalse(harness.store.exists(data2 and hashlib.sha256(data2).hexdigest() + ".metadata"))
-        # Metadata the upstream advertises but no longer has is not there.
+        # Metadata the upstream advertises but no longer has is not there,
+        # and the page is asked for again.
         index.faults[b"/packages/" + name2.encode() + b".metadata"] = "status:404"
+        pages = index.count(b"/simple/alpha/")
         response, _ = yield harness.get(url2)
         self.assertEqual(response.code, 404)
+        yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(index.count(b"/simple/alpha/"), pages + 1)
 
     @inlineCallbacks
     def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]

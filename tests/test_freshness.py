@@ -132,6 +132,20 @@ class DecideTests(SynchronousTestCase):
         """
         self.assertIs(POLICY.decide(entry(validators=Validators()), 1600.0), Decision.FETCH)
 
+    def test_expiredIsRevalidatedAtOnce(self) -> None:
+        """
+        An expired entry is revalidated however young it is (fetched again
+        without validators), unless a failing upstream's backoff holds.
+        """
+        self.assertIs(POLICY.decide(entry().expired(), 1000.0), Decision.REVALIDATE)
+        self.assertIs(
+            POLICY.decide(entry(validators=Validators()).expired(), 1000.0), Decision.FETCH
+        )
+        self.assertIs(POLICY.decide(entry().expired().failing(1030.0), 1010.0), Decision.USE)
+        self.assertIs(
+            POLICY.decide(entry().expired().failing(1030.0), 1030.0), Decision.REVALIDATE
+        )
+
     def test_clockWentBackwards(self) -> None:
         """
         An entry from the future (the clock went back) is not trusted as fresh.
@@ -323,6 +337,22 @@ class PageEntryTests(SynchronousTestCase):
         self.assertEqual(fresh.url, original.url)
         self.assertEqual(fresh.validators, original.validators)
         self.assertEqual(original.fetchedAt, 1000.0)
+
+    def test_expired(self) -> None:
+        """
+        An expired entry keeps its fetch time, content and rendered cache;
+        refreshing it makes it fresh again.
+        """
+        original = entry()
+        expired = original.expired()
+        self.assertTrue(expired.mustRevalidate)
+        self.assertFalse(original.mustRevalidate)
+        self.assertEqual(expired.fetchedAt, original.fetchedAt)
+        self.assertIs(expired.content, original.content)
+        self.assertIs(expired.rendered, original.rendered)
+        fresh = expired.refreshed(1001.0)
+        self.assertFalse(fresh.mustRevalidate)
+        self.assertIs(POLICY.decide(fresh, 1001.0), Decision.USE)
 
     def test_refreshedKeepsRendered(self) -> None:
         """

@@ -277,6 +277,16 @@ class Follower:
         abortConnection(self.request)
 
 
+def _expireIfGone(failure: Failure, name: str, source: ISource) -> Failure:
+    """
+    When the upstream said a file is gone, its page has most likely changed
+    since it was cached: the next request for the page asks again.
+    """
+    if failure.check(UpstreamGone):
+        source.expire(name)
+    return failure
+
+
 def _gone(error: object) -> str:
     return f"Not Found: the upstream does not have it ({error})"
 
@@ -360,6 +370,9 @@ class FilesResource(Resource):
                 " and its source may not be contacted (offline)",
             )
         download = self.fetcher.fetch(f, upstream, via)
+        download.whenDone().addErrback(_expireIfGone, name, source).addErrback(
+            lambda _: None
+        )
         if f.filename.endswith(".whl") and not f.coreMetadata:
             download.whenDone().addCallback(
                 lambda _: self._extracted(name, f)
@@ -406,7 +419,9 @@ class FilesResource(Resource):
                 return download.whenDone().addCallback(
                     lambda _: self.metadata.get(f, source.fileUpstream(), via)
                 )
-            return self.metadata.get(f, source.fileUpstream(), via)
+            return self.metadata.get(f, source.fileUpstream(), via).addErrback(
+                _expireIfGone, name, source
+            )
 
         return renderLater(
             request,
