@@ -11,7 +11,7 @@ import os
 
 from typing import Iterator
 
-from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
+from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -27,7 +27,7 @@ from cheesecache.web.representation import (
 )
 
 from .fakeindex import Dist, FakeIndex
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
 from .test_filefetch import HeldCalls
 from .wheels import makeSdist
@@ -40,6 +40,20 @@ def bigIndex() -> FakeIndex:
         name, data = makeSdist("big", f"1.{i}")
         index.add("big", Dist(name, data))
     return index
+
+
+@inlineCallbacks
+def twinsMade(harness: Harness, name: str):  # type: ignore[no-untyped-def]
+    """
+    Wait (a bounded while) until every representation of project C{name}'s
+    page has its gzip twin, made in the reactor's thread pool.
+    """
+    rendered = harness.sources[0].cachedEntry(name).rendered
+    for _ in range(200):
+        if all(rep.twin for rep in rendered.values()):
+            return
+        yield sleep(0.01)
+    raise AssertionError(f"no gzip twin for {name}: {rendered!r}")
 
 
 class AcceptsGzipTests(SynchronousTestCase):
@@ -85,6 +99,7 @@ class DiskRepresentationTests(TestCase):
         response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
         self.assertEqual(len(json.loads(body)["files"]), 600)
         self.assertGreater(len(body), 64 * 1024)
+        yield twinsMade(self.harness, "big")
         rendered = [p for p in self.harness.dataDir.child("rendered").walk() if p.isfile()]
         self.assertEqual(len(rendered), 2)  # the page and its gzip twin
         again, body2 = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
@@ -131,10 +146,31 @@ class DiskRepresentationTests(TestCase):
 
 
     @inlineCallbacks
-    def test_madeOnceInThread(self):  # type: ignore[no-untyped-def]
+    def test_servedBeforeItsTwin(self):  # type: ignore[no-untyped-def]
         """
-        Concurrent first requests for a big page all get the same page, its
-        hash and gzip twin made in the reactor's thread pool; the other
+        The request that renders a big page cold gets it uncompressed, with
+        the plain ETag, though it accepts gzip: the gzip twin is made in
+        the thread pool afterwards, and served from then on.
+        """
+        first, body = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        )
+        self.assertEqual(header(first, "content-encoding"), None)
+        self.assertEqual(header(first, "vary"), "Accept, Accept-Encoding")
+        self.assertEqual(len(json.loads(body)["files"]), 600)
+        yield twinsMade(self.harness, "big")
+        later, zbody = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        )
+        self.assertEqual(header(later, "content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(zbody), body)
+        self.assertEqual(header(later, "etag"), header(first, "etag")[:-1] + '-gz"')
+
+    @inlineCallbacks
+    def test_madeOnce(self):  # type: ignore[no-untyped-def]
+        """
+        Concurrent first requests for a big page all get the same page,
+        rendered once, plain or (once its twin is made) gzipped; the other
         representation, asked for later, is made then, while the page is
         otherwise warm.
         """
@@ -142,14 +178,19 @@ class DiskRepresentationTests(TestCase):
             self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"})
             for _ in range(5)
         ])
-        bodies = {gzip.decompress(body) for _, body in answers}
+        bodies = {
+            gzip.decompress(body) if header(response, "content-encoding") else body
+            for response, body in answers
+        }
         self.assertEqual(len(bodies), 1)
         self.assertEqual(len(json.loads(bodies.pop())["files"]), 600)
+        yield twinsMade(self.harness, "big")
         rendered = self.harness.dataDir.child("rendered")
         self.assertEqual(len([p for p in rendered.walk() if p.isfile()]), 2)
         response, html = yield self.harness.get("/simple/big/", {"Accept": "text/html"})
         self.assertEqual(response.code, 200)
         self.assertEqual(html.count(b"<a "), 600)
+        yield twinsMade(self.harness, "big")
         self.assertEqual(len([p for p in rendered.walk() if p.isfile()]), 4)
 
     @inlineCallbacks
@@ -161,6 +202,7 @@ class DiskRepresentationTests(TestCase):
         _, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
         self.assertLess(len(body), 256 * 1024)  # below the sendfile size
         _, again = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        yield twinsMade(self.harness, "big")
         for path in self.harness.dataDir.child("rendered").walk():
             if path.isfile():
                 path.remove()
@@ -320,8 +362,8 @@ class ClearTests(SynchronousTestCase):
 
 class MadeInThreadTests(SynchronousTestCase):
     """
-    L{RenderedStore.make} and L{representationOf} with a thread to hash and
-    compress big representations in (held, so the test says when it runs).
+    L{RenderedStore.make} and L{RenderedStore.place} with a thread to make
+    gzip twins in (held, so the test says when it runs).
     """
 
     def setUp(self) -> None:
@@ -339,107 +381,137 @@ class MadeInThreadTests(SynchronousTestCase):
     def entry(self) -> PageEntry:
         return PageEntry("content", "http://127.0.0.1/simple/big/", Validators(), 0.0)
 
-    def temporaries(self) -> list:
-        return [p.basename() for p in self.root.walk() if p.basename().startswith("spill-")]
+    def files(self) -> list:
+        return sorted(p.basename() for p in self.root.walk() if p.isfile())
 
     def test_smallAtOnce(self) -> None:
         """
-        A small body needs no thread: its representation comes at once, in
-        memory.
+        A small body needs no thread: its representation comes whole at
+        once, in memory.
         """
         rep = self.disk.make("text/html", iter([b"<html>", b"</html>"]))
-        self.assertIsInstance(rep, Representation)
         self.assertEqual(rep, Representation.of("text/html", b"<html></html>"))
+        entry = self.entry()
+        self.disk.place(entry.rendered, "text/html", rep)
+        self.assertIs(entry.rendered["text/html"], rep)
         self.assertEqual(self.held.calls, [])
 
-    def test_bigInThread(self) -> None:
+    def test_bigAtOnceTwinLater(self) -> None:
         """
-        A big body is written out at once; its hash and gzip twin are made
-        by the call handed to the thread, which gives the representation
-        L{Representation.of} gives for the same bytes.
+        A big body is written to its file and hashed at once, without its
+        gzip twin; the entry serves it so while the thread makes the twin,
+        then the whole representation, the one L{Representation.of} gives
+        for the same bytes.
         """
-        made = self.disk.make("application/json", self.render(None))
-        self.assertEqual(len(self.held.calls), 1)
-        self.assertEqual(len(self.temporaries()), 2)  # written, not finished
-        self.held.runAll()
-        rep = self.successResultOf(made)
-        expected = Representation.of("application/json", self.body, RenderedStore(FilePath(self.mktemp())))
-        self.assertEqual((rep.etag, rep.size, rep.gzSize), (expected.etag, expected.size, expected.gzSize))
+        entry = self.entry()
+        rep = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        self.assertFalse(rep.twin)
+        self.assertIs(entry.rendered[JSON_TYPE], rep)
+        self.assertEqual(self.files(), [rep.etag])
         with rep.open(False) as f:
             self.assertEqual(f.read(), self.body)
-        with rep.open(True) as f:
+        self.assertEqual(len(self.held.calls), 1)
+        self.held.runAll()
+        whole = entry.rendered[JSON_TYPE]
+        expected = Representation.of(JSON_TYPE, self.body, RenderedStore(FilePath(self.mktemp())))
+        self.assertTrue(whole.twin)
+        self.assertEqual(
+            (whole.etag, whole.size, whole.gzSize, whole.path),
+            (expected.etag, expected.size, expected.gzSize, rep.path),
+        )
+        with whole.open(True) as f:
             self.assertEqual(gzip.decompress(f.read()), self.body)
-        self.assertEqual(self.temporaries(), [])
+        self.assertEqual(self.files(), [rep.etag, rep.etag + ".gz"])
+        self.assertIs(representationOf(entry, JSON_TYPE, self.render, self.disk), whole)
+        self.assertEqual(self.renders, 1)
+
+    def test_twinThereAlready(self) -> None:
+        """
+        The same bytes rendered again (another page version that renders
+        alike) reuse the file and twin there already.
+        """
+        first = self.entry()
+        representationOf(first, JSON_TYPE, self.render, self.disk)
+        self.held.runAll()
+        second = self.entry()
+        rep = representationOf(second, JSON_TYPE, self.render, self.disk)
+        self.held.runAll()
+        self.assertEqual(second.rendered[JSON_TYPE].gzSize, first.rendered[JSON_TYPE].gzSize)
+        self.assertEqual(self.files(), [rep.etag, rep.etag + ".gz"])
 
     def test_twoAtATime(self) -> None:
         """
-        At most two big representations are hashed and compressed at once;
-        the next starts when one is done, and each gets its own.
+        At most two twins are compressed at once; the next starts when one
+        is done, and each representation gets its own.
         """
-        made = [
-            self.disk.make("application/json", self.render(None) if i else iter([self.body, b"%d" % i]))
-            for i in range(4)
-        ]
+        entries = [self.entry() for _ in range(4)]
+        for i, entry in enumerate(entries):
+            self.disk.place(
+                entry.rendered, JSON_TYPE,
+                self.disk.make(JSON_TYPE, iter([self.body, b"%d" % i])),
+            )
         self.assertEqual(len(self.held.calls), 2)
         self.held.runOne()
         self.assertEqual(len(self.held.calls), 2)
         self.held.runAll()
-        reps = [self.successResultOf(d) for d in made]
-        self.assertEqual([r.size for r in reps], [len(self.body) + 1] + [len(self.body)] * 3)
-        self.assertEqual(self.temporaries(), [])
+        reps = [entry.rendered[JSON_TYPE] for entry in entries]
+        self.assertEqual([r.twin for r in reps], [True] * 4)
+        self.assertEqual(len({r.etag for r in reps}), 4)
+        self.assertEqual(len(self.files()), 8)
 
-    def test_threadFails(self) -> None:
+    def test_replacedMeanwhile(self) -> None:
         """
-        When hashing and compressing fail (here the written body vanished
-        under the thread), the callers get the error, no file is left
-        behind, and the next request tries again.
+        A twin finished after its representation was replaced (the page
+        rendered again) does not bring the old one back.
         """
         entry = self.entry()
-        made = representationOf(entry, JSON_TYPE, self.render, self.disk)
-        d, finish, args = self.held.calls.pop()
-        for name in self.temporaries():
-            if not name.endswith(".gz"):
-                os.unlink(os.path.join(self.root.path, name))
-        try:
-            finish(*args)
-        except OSError:
-            d.errback()
-        self.failureResultOf(made, FileNotFoundError)
-        self.assertEqual(self.temporaries(), [])
-        self.assertNotIn(JSON_TYPE, entry.rendered)
-        again = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        representationOf(entry, JSON_TYPE, self.render, self.disk)
+        newer = Representation.of(JSON_TYPE, b"{}")
+        entry.rendered[JSON_TYPE] = newer
         self.held.runAll()
-        self.assertEqual(self.successResultOf(again).size, len(self.body))
-        self.assertEqual(self.renders, 2)
+        self.assertIs(entry.rendered[JSON_TYPE], newer)
 
-    def test_sharedWhileMade(self) -> None:
+    def test_discardedMeanwhile(self) -> None:
         """
-        Requests that come while a representation is being made share that
-        work: the page is rendered once, every caller gets the same
-        representation, and the entry keeps it.
+        A representation discarded before its twin is made (its page
+        changed) leaves no twin and no temporary file behind, and nothing
+        is logged as an error; the entry keeps serving it uncompressed
+        until it is replaced.
         """
         entry = self.entry()
-        first = representationOf(entry, JSON_TYPE, self.render, self.disk)
-        second = representationOf(entry, JSON_TYPE, self.render, self.disk)
-        self.assertEqual((self.renders, len(self.held.calls)), (1, 1))
-        self.assertNoResult(first)
-        self.assertNoResult(second)
-        self.held.runAll()
-        rep = self.successResultOf(first)
-        self.assertIs(self.successResultOf(second), rep)
+        rep = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        self.disk.discard(rep)
+        runHeld(self.held)
+        self.assertEqual(self.files(), [])
+        self.assertFalse(entry.rendered[JSON_TYPE].twin)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_twinFails(self) -> None:
+        """
+        When the twin cannot be made (here what should be the page's file
+        is a directory), the error is logged, no temporary file is left,
+        and the representation is served uncompressed.
+        """
+        entry = self.entry()
+        rep = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        assert rep.path is not None
+        os.unlink(rep.path)
+        os.mkdir(rep.path)
+        runHeld(self.held)
+        self.assertEqual(len(self.flushLoggedErrors(IsADirectoryError)), 1)
         self.assertIs(entry.rendered[JSON_TYPE], rep)
-        self.assertIs(representationOf(entry, JSON_TYPE, self.render, self.disk), rep)
-        self.assertEqual(self.renders, 1)
+        self.assertEqual(self.files(), [])
 
-    def test_cancelledCallerOnly(self) -> None:
-        """
-        A caller that goes away (its L{Deferred} cancelled) leaves the work
-        going for the others.
-        """
-        entry = self.entry()
-        first = representationOf(entry, JSON_TYPE, self.render, self.disk)
-        second = representationOf(entry, JSON_TYPE, self.render, self.disk)
-        first.cancel()
-        self.failureResultOf(first, CancelledError)
-        self.held.runAll()
-        self.assertIs(self.successResultOf(second), entry.rendered[JSON_TYPE])
+
+def runHeld(held: HeldCalls) -> None:
+    """
+    Run the held calls, each failing its L{Deferred} if it raises.
+    """
+    while held.calls:
+        d, f, args = held.calls.pop(0)
+        try:
+            result = f(*args)
+        except BaseException:
+            d.errback()
+        else:
+            d.callback(result)

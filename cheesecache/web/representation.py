@@ -18,10 +18,12 @@ import re
 import tempfile
 import zlib
 from collections import OrderedDict
-from typing import Any, BinaryIO, Callable, Iterable, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
@@ -29,9 +31,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.static import NoRangeStaticProducer
 
-from ..coalesce import Coalescer
 from ..freshness import PageEntry
 from .sendfile import sendFile
+
+log = Logger()
 
 #: How long clients may reuse a page without asking again: short, so new
 #: uploads and upstream releases show up soon.
@@ -55,15 +58,18 @@ READ_AT_ONCE = 1024 * 1024
 HASH_BLOCK = 256 * 1024
 
 
-def _hashAndGzip(contentType: str) -> Tuple[Any, Any]:
+def _digestOf(contentType: str) -> Any:
     """
-    What makes a representation's ETag (its content type and bytes hashed)
-    and its gzip twin (mtime 0, so the same bytes give the same twin).
+    What makes a representation's ETag: its content type and bytes hashed.
     """
-    return (
-        hashlib.sha256(contentType.encode() + b"\0"),
-        zlib.compressobj(6, zlib.DEFLATED, 31),
-    )
+    return hashlib.sha256(contentType.encode() + b"\0")
+
+
+def _compressor() -> Any:
+    """
+    What makes a gzip twin (mtime 0, so the same bytes give the same twin).
+    """
+    return zlib.compressobj(6, zlib.DEFLATED, 31)
 
 
 @attrs.frozen
@@ -71,6 +77,9 @@ class Representation:
     """
     One rendered representation of a page, with its gzip twin: in memory
     (C{body}, C{gzipped}) or on disk (C{path}, C{path + ".gz"}).
+
+    @ivar twin: is the gzip twin there?  A big representation is served
+        before its twin is made (see L{RenderedStore.make}), uncompressed.
     """
 
     contentType: str
@@ -80,6 +89,7 @@ class Representation:
     body: Optional[bytes] = None
     gzipped: Optional[bytes] = None
     path: Optional[str] = None
+    twin: bool = True
     #: Its header values, worked out once rather than for every request.
     headers: "_HeaderValues" = attrs.field(init=False, eq=False, repr=False)
 
@@ -101,7 +111,7 @@ class Representation:
         """
         pieces: List[bytes] = []
         gzPieces: List[bytes] = []
-        digest, compressor = _hashAndGzip(contentType)
+        digest, compressor = _digestOf(contentType), _compressor()
         size = gzSize = 0
         spill: Optional[_Spill] = None
         try:
@@ -209,30 +219,28 @@ class RenderedStore:
     a name always holds the same bytes, so replacing one is harmless).
 
     @ivar blocking: runs a blocking call in a thread and gives a
-        L{Deferred} of its result.  With it, a big representation is
-        hashed and compressed there (see L{make}).
+        L{Deferred} of its result.  With it, a big representation's gzip
+        twin is made there, after the representation is first served
+        (see L{make}).
     """
 
     root: FilePath
     bodies: BodyCache = attrs.field(factory=BodyCache)
     blocking: Optional[Callable[..., "Deferred[Any]"]] = None
-    _making: Coalescer = attrs.field(factory=Coalescer)
-    #: Representations hashed and compressed at once, at most: more than
-    #: the cores gains nothing, and each holds a block and a compressor.
-    _finishing: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(2))
+    #: Twins compressed at once, at most: more than the cores gains
+    #: nothing, and each holds a block and a compressor.
+    _compressing: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(2))
 
-    def make(
-        self, contentType: str, body: Union[bytes, Iterable[bytes]]
-    ) -> Union[Representation, "Deferred[Representation]"]:
+    def make(self, contentType: str, body: Union[bytes, Iterable[bytes]]) -> Representation:
         """
-        The representation of C{body}: at once if it is small (or there is
-        no thread to use), else a L{Deferred} of it.
+        The representation of C{body}.
 
-        A big body is rendered here (that is Python, which holds the
-        interpreter lock anyway) straight to a temporary file; hashing and
-        compressing it, most of the work and all of it in C code that lets
-        go of the lock, happen in a thread, so the reactor serves other
-        requests meanwhile, on another core.
+        With a thread to use, a big body is written straight to its file
+        and hashed as it comes, and its representation is given without
+        its gzip twin, which L{place} has made in the thread: the request
+        that rendered a big page cold, and any that come before the twin
+        is ready, get it uncompressed rather than wait for a compression
+        that takes as long as parsing and rendering the page did.
         """
         if self.blocking is None:
             return Representation.of(contentType, body, self)
@@ -247,39 +255,63 @@ class RenderedStore:
         else:
             return Representation.of(contentType, pieces, self)
         spill = self.spill()
+        digest = _digestOf(contentType)
         try:
-            spill.writePlain(b"".join(pieces))
+            first = b"".join(pieces)
             del pieces
+            spill.writePlain(first)
+            digest.update(first)
             for piece in remaining:
                 spill.writePlain(piece)
+                digest.update(piece)
+                size += len(piece)
+            etag = digest.hexdigest()[:32]
+            path = spill.keepPlain(etag)
         except BaseException:
             spill.abandon()
             raise
-        return self._finishing.run(self.blocking, spill.finish, contentType)
+        return Representation(contentType, etag, size, 0, path=path, twin=False)
+
+    def place(self, rendered: Dict[str, object], contentType: str, rep: Representation) -> None:
+        """
+        Serve C{rep} as C{contentType} from C{rendered} (an entry's
+        representations).  One still without its gzip twin gets it made in
+        the thread, and is replaced by the whole once that is done, unless
+        another has taken its place meanwhile.
+        """
+        rendered[contentType] = rep
+        if rep.twin or rep.path is None or self.blocking is None:
+            return
+
+        def compressed(gzSize: int) -> None:
+            if rendered.get(contentType) is rep:
+                rendered[contentType] = attrs.evolve(rep, gzSize=gzSize, twin=True)
+
+        def notCompressed(failure: Failure) -> None:
+            if failure.check(FileNotFoundError):
+                return  # discarded meanwhile: its page changed
+            log.failure(
+                "Could not compress {path}; it is served uncompressed",
+                failure, path=rep.path,
+            )
+
+        self._compressing.run(self.blocking, compressTwin, rep.path).addCallbacks(
+            compressed, notCompressed
+        )
 
     def representationOf(
         self,
         entry: PageEntry,
         contentType: str,
         render: Callable[[object], Union[bytes, Iterable[bytes]]],
-    ) -> Union[Representation, "Deferred[Representation]"]:
+    ) -> Representation:
         """
         Make the representation of C{entry}'s content as C{contentType}
-        (see L{make}) and keep it with the entry; callers that come while
-        it is being made share that work.
+        (see L{make}) and keep it with the entry (see L{place}).
         """
-        key = (_Same(entry.rendered), contentType)
-        if self._making.inflight(key):
-            return self._making.run(key, _nothingToStart)
-        made = _renderNow(entry, contentType, render, self.make)
-        if isinstance(made, Representation):
-            return made
-
-        def keep(rep: Representation) -> Representation:
-            entry.rendered[contentType] = rep
-            return rep
-
-        return self._making.run(key, lambda: made.addCallback(keep))
+        rep = _renderNow(entry, contentType, render, self.make)
+        self.place(entry.rendered, contentType, rep)
+        return rep
 
     def _path(self, etag: str) -> FilePath:
         return self.root.child(etag[:2]).child(etag)
@@ -337,36 +369,24 @@ class _Spill:
 
     def writePlain(self, piece: bytes) -> None:
         """
-        Write a piece of the representation only; L{finish} makes its
-        gzip twin.
+        Write a piece of the representation only (see L{keepPlain}).
         """
         self._files[0].write(piece)
 
-    def finish(self, contentType: str) -> Representation:
+    def keepPlain(self, etag: str) -> str:
         """
-        Hash and compress what L{writePlain} wrote, reading it back (from
-        the page cache), and keep both files.  Blocking: for a thread.
+        Keep what L{writePlain} wrote under its ETag, without its gzip twin
+        (see L{compressTwin}).
         """
-        try:
-            plain, gz = self._files
-            plain.flush()
-            digest, compressor = _hashAndGzip(contentType)
-            size = gzSize = 0
-            with open(self._names[0], "rb") as written:
-                for block in iter(lambda: written.read(HASH_BLOCK), b""):
-                    digest.update(block)
-                    size += len(block)
-                    zipped = compressor.compress(block)
-                    gz.write(zipped)
-                    gzSize += len(zipped)
-            zipped = compressor.flush()
-            gz.write(zipped)
-            gzSize += len(zipped)
-            etag = digest.hexdigest()[:32]
-            return Representation(contentType, etag, size, gzSize, path=self.keep(etag))
-        except BaseException:
-            self.abandon()
-            raise
+        self._close()
+        os.unlink(self._names[1])
+        path = self._store._path(etag)
+        path.parent().makedirs(ignoreExistingDirectory=True)
+        if path.exists():
+            os.unlink(self._names[0])
+        else:
+            os.replace(self._names[0], path.path)
+        return path.path
 
     def _close(self) -> None:
         for f in self._files:
@@ -393,20 +413,36 @@ class _Spill:
                 pass
 
 
-class _Same:
+def compressTwin(path: str) -> int:
     """
-    A key standing for one object, equal only to keys for that very object
-    (which it keeps alive while it is a key).
+    Make the gzip twin of the representation at C{path} (C{path + ".gz"}),
+    unless it is there already; its size.  Blocking: for a thread.
     """
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-    def __hash__(self) -> int:
-        return id(self.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.value is self.value
+    twin = path + ".gz"
+    try:
+        return os.stat(twin).st_size
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix="twin-", suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        gzSize = 0
+        compressor = _compressor()
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as plain:
+            for block in iter(lambda: plain.read(HASH_BLOCK), b""):
+                zipped = compressor.compress(block)
+                out.write(zipped)
+                gzSize += len(zipped)
+            zipped = compressor.flush()
+            out.write(zipped)
+            gzSize += len(zipped)
+        os.replace(tmp, twin)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return gzSize
 
 
 def representationOf(
@@ -414,19 +450,19 @@ def representationOf(
     contentType: str,
     render: Callable[[object], Union[bytes, Iterable[bytes]]],
     disk: Optional[RenderedStore] = None,
-) -> Union[Representation, "Deferred[Representation]"]:
+) -> Representation:
     """
     The representation of C{entry}'s content as C{contentType}, rendered on
-    first use and kept with the entry: at once, or a L{Deferred} while a
-    big one is made in a thread (see L{RenderedStore.make}).  Requests that
-    come meanwhile share that work.
+    first use and kept with the entry (see L{RenderedStore.make}).
     """
     rep = entry.rendered.get(contentType)
     if rep is not None:
         assert isinstance(rep, Representation)
         return rep
     if disk is None:
-        return _renderNow(entry, contentType, render, Representation.of)
+        rep = _renderNow(entry, contentType, render, Representation.of)
+        entry.rendered[contentType] = rep
+        return rep
     return disk.representationOf(entry, contentType, render)
 
 
@@ -434,19 +470,12 @@ def _renderNow(
     entry: PageEntry,
     contentType: str,
     render: Callable[[object], Union[bytes, Iterable[bytes]]],
-    make: Callable[[str, Union[bytes, Iterable[bytes]]], Any],
-) -> Any:
+    make: Callable[[str, Union[bytes, Iterable[bytes]]], Representation],
+) -> Representation:
     content = entry.content
     if content is None:
         raise PageUnavailable(entry.url)
-    made = make(contentType, render(content))
-    if isinstance(made, Representation):
-        entry.rendered[contentType] = made
-    return made
-
-
-def _nothingToStart() -> "Deferred[Representation]":
-    raise AssertionError("joined a representation already being made")
+    return make(contentType, render(content))
 
 
 class PageUnavailable(Exception):
@@ -524,7 +553,7 @@ def writeRepresentation(
     @param bodies: where bodies read from disk are kept for next time.
     @return: the body to return from C{render}.
     """
-    compressed = acceptsGzip(request.getHeader(b"accept-encoding"))
+    compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
     headers = rep.headers
     if headers.html:
         securityHeaders(request)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, Optional
 
 import attrs
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -130,8 +129,6 @@ class _PageAnswer:
             return failPage(self.request, Failure(SourcesUnavailable(
                 "the cached page could not be read back; it is fetched again next time"
             )))
-        if isinstance(rep, Deferred):
-            return rep.addCallback(self.write, retry)
         return self.write(rep, retry)
 
     def write(self, rep: Representation, retry: bool) -> object:
@@ -174,12 +171,8 @@ class ProjectResource(Resource):
         respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope, self.disk)
         found = self.index.projectNow(self.name)
         if found is not None:
-            # Warm: answered from memory, no Deferreds (unless this
-            # representation is yet to be made).
-            answer = respond(request, found)
-            if isinstance(answer, Deferred):
-                return renderLater(request, answer, lambda request, body: body, failPage)
-            return answer
+            # Warm: answered from memory, no Deferreds.
+            return respond(request, found)
         return renderLater(
             request,
             self.index.project(self.name, parseVia(request.getHeader(b"via"))),
@@ -275,23 +268,18 @@ class Rerenderer:
             if self.disk is None:
                 self._swap(entry, contentType, Representation.of(contentType, body))
                 continue
-            made = self.disk.make(contentType, body)
-            if isinstance(made, Deferred):
-                made.addCallback(
-                    lambda new, contentType=contentType: self._swap(entry, contentType, new)
-                ).addErrback(
-                    lambda f: log.failure("Could not render {name} again", f, name=name)
-                )
-            else:
-                self._swap(entry, contentType, made)
+            self._swap(entry, contentType, self.disk.make(contentType, body))
 
     def _swap(self, entry: Any, contentType: str, new: Representation) -> None:
         """
         Serve C{new} from now on, in place of what was rendered before.
         """
         old = entry.rendered.get(contentType)
-        entry.rendered[contentType] = new
-        if self.disk is not None and old is not None and getattr(old, "path", None) != new.path:
+        if self.disk is None:
+            entry.rendered[contentType] = new
+            return
+        self.disk.place(entry.rendered, contentType, new)
+        if old is not None and getattr(old, "path", None) != new.path:
             self.disk.discard(old)
 
     def stop(self) -> None:
