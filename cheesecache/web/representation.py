@@ -349,7 +349,8 @@ class RenderedStore:
 class _Spill:
     """
     A representation and its gzip twin being written to temporary files,
-    named by their ETag once complete (L{keep}) or removed (L{abandon}).
+    named by their ETag once complete (L{keep}, or L{keepPlain} for the
+    representation alone) or removed (L{abandon}).
     """
 
     def __init__(self, store: RenderedStore, body: BinaryIO, tmp: str) -> None:
