@@ -311,6 +311,74 @@ class RerendererTests(TestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
 
 
+    def test_bigPageSwappedThenCompressed(self) -> None:
+        """
+        A big page rendered again is served at once from its new file,
+        uncompressed; the old representation's files go; the new one's
+        gzip twin, made in the thread, then takes its place.
+        """
+        import os
+
+        from twisted.internet.task import Clock
+        from twisted.python.filepath import FilePath
+
+        from cheesecache.simple.model import DistFile, ProjectPage
+        from cheesecache.simple.render import JSON_TYPE
+        from cheesecache.web.representation import RenderedStore
+        from cheesecache.web.simple import Rerenderer
+
+        from .test_filefetch import HeldCalls
+
+        def page(version: str) -> ProjectPage:
+            return ProjectPage(name="alpha", files=[
+                DistFile(
+                    filename=f"alpha-{version}.{i}.tar.gz",
+                    url=f"http://127.0.0.1/packages/alpha-{version}.{i}.tar.gz",
+                    hashes={"sha256": "%064x" % i},
+                )
+                for i in range(600)
+            ])
+
+        held = HeldCalls()
+        disk = RenderedStore(FilePath(self.mktemp()), blocking=held)
+
+        class Entry:
+            content = page("1")
+            rendered: dict = {}
+
+        class FoundPage:
+            class lookup:
+                entry = Entry()
+
+        class Index:
+            def projectNow(self, name: str) -> object:
+                return FoundPage()
+
+        entry = FoundPage.lookup.entry
+        from cheesecache.simple.render import projectJSONChunks
+
+        old = disk.make(JSON_TYPE, projectJSONChunks(entry.content))
+        disk.place(entry.rendered, JSON_TYPE, old)
+        held.runAll()
+        assert old.path is not None
+        self.assertTrue(entry.rendered[JSON_TYPE].twin)
+
+        clock = Clock()
+        rerenderer = Rerenderer(Index(), clock, lambda content: page("2"), disk)  # type: ignore[arg-type]
+        rerenderer.soon("alpha")
+        clock.advance(rerenderer.delay)
+        new = entry.rendered[JSON_TYPE]
+        self.assertFalse(new.twin)
+        self.assertNotEqual(new.path, old.path)
+        self.assertFalse(os.path.exists(old.path) or os.path.exists(old.path + ".gz"))
+        with new.open(False) as f:
+            self.assertIn(b"alpha-2.599.tar.gz", f.read())
+        held.runAll()
+        self.assertTrue(entry.rendered[JSON_TYPE].twin)
+        with entry.rendered[JSON_TYPE].open(True) as f:
+            self.assertIn(b"alpha-2.599.tar.gz", gzip.decompress(f.read()))
+
+
 class GarbageTests(TestCase):
     """
     A warm request's objects go when its response is written, not when the
