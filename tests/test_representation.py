@@ -486,6 +486,22 @@ class MadeInThreadTests(SynchronousTestCase):
         self.assertFalse(entry.rendered[JSON_TYPE].twin)
         self.assertEqual(self.flushLoggedErrors(), [])
 
+    def test_discardedWhileCompressed(self) -> None:
+        """
+        A twin finished after its representation was discarded (the file
+        went while the twin was being written) is removed too.
+        """
+        entry = self.entry()
+        rep = representationOf(entry, JSON_TYPE, self.render, self.disk)
+        assert rep.path is not None
+        d, compress, args = self.held.calls.pop()
+        gzSize = compress(*args)
+        self.assertTrue(os.path.exists(rep.path + ".gz"))
+        os.unlink(rep.path)
+        entry.rendered[JSON_TYPE] = Representation.of(JSON_TYPE, b"{}")
+        d.callback(gzSize)
+        self.assertEqual(self.files(), [])
+
     def test_twinFails(self) -> None:
         """
         When the twin cannot be made (here what should be the page's file

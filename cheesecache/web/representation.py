@@ -284,8 +284,12 @@ class RenderedStore:
             return
 
         def compressed(gzSize: int) -> None:
+            assert rep.path is not None
             if rendered.get(contentType) is rep:
                 rendered[contentType] = attrs.evolve(rep, gzSize=gzSize, twin=True)
+            elif not os.path.exists(rep.path):
+                # Discarded while its twin was being made: the twin goes too.
+                _removeIfThere(rep.path + ".gz")
 
         def notCompressed(failure: Failure) -> None:
             if failure.check(FileNotFoundError):
@@ -414,6 +418,13 @@ class _Spill:
                 pass
 
 
+def _removeIfThere(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def compressTwin(path: str) -> int:
     """
     Make the gzip twin of the representation at C{path} (C{path + ".gz"}),
@@ -438,10 +449,7 @@ def compressTwin(path: str) -> int:
             gzSize += len(zipped)
         os.replace(tmp, twin)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _removeIfThere(tmp)
         raise
     return gzSize
 
