@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import collections
 import functools
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import attrs
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail, inlineCallbacks, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import CooperativeTask, cooperate
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
@@ -29,7 +30,9 @@ from .pagestore import PageStore
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
-from .simple.parse import ParseError, pageText, parseList, parseProject
+from .simple.parse import (
+    ParseError, Steps, finish, pageText, parseListSteps, parseProjectSteps,
+)
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
 log = Logger()
@@ -141,6 +144,12 @@ class UpstreamSource:
     #: page over the budget on its own is let go as soon as the requests
     #: that loaded it are answered.
     modelBudget: int = 5_000
+    #: Runs a big page's parsing in steps (see L{ParseSteps}), between which
+    #: the reactor serves other requests: C{task.cooperate}, by default.
+    cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
+    #: Big pages are parsed one at a time: more at once would hold more
+    #: pages' text and models in memory at once, for no gain in time.
+    _parsingBig: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(1))
     _loaded: "collections.OrderedDict[Optional[str], int]" = attrs.field(
         factory=collections.OrderedDict
     )
@@ -306,7 +315,7 @@ class UpstreamSource:
                     outcome.validators, now, outcome.contentType, outcome.body,
                 ))
                 try:
-                    content = self._parse(name, outcome)
+                    content = yield self._parse(name, outcome)
                 except BaseException:
                     if pending is not None:
                         pending.abandon()
@@ -354,14 +363,49 @@ class UpstreamSource:
             )
             return None
 
-    @staticmethod
-    def _parse(name: Optional[str], outcome: Fetched) -> object:
+    def _parse(self, name: Optional[str], outcome: Fetched) -> "Deferred[object]":
+        """
+        The page C{outcome} brought, parsed: at once if it is small; a big
+        one in steps, so that the reactor is not held for the whole of it
+        (the biggest pages take a tenth of a second and more).
+        """
+        big = len(outcome.body) > COOPERATIVE_PARSE
         # The upstream's bytes go once decoded: neither they nor the text
         # stay while the page is stored and rendered.
         body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
-            return parseList(body, outcome.contentType)
-        return parseProject(body, outcome.contentType, outcome.url, name)
+            steps: ParseSteps = parseListSteps(body, outcome.contentType)
+        else:
+            steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
+        del body
+        if not big:
+            try:
+                return succeed(finish(steps))
+            except Exception:
+                return fail()
+        return self._parsingBig.run(_inSteps, steps, self.cooperate)
+
+
+#: Pages bigger than this (in bytes) are parsed in steps.
+COOPERATIVE_PARSE = 256 * 1024
+
+#: What a page is parsed in.
+ParseSteps = Steps[object]
+
+
+def _inSteps(
+    steps: "Steps[T]", cooperate: Callable[[Iterator[None]], CooperativeTask]
+) -> "Deferred[T]":
+    """
+    Take C{steps} to their end under C{cooperate}; a L{Deferred} of their
+    result.
+    """
+    result: List[T] = []
+
+    def keep() -> Iterator[None]:
+        result.append((yield from steps))
+
+    return cooperate(keep()).whenDone().addCallback(lambda _: result[0])
 
 
 def _failed(e: Exception) -> "Deferred[Lookup]":

@@ -122,6 +122,10 @@ class FakeIndex(Resource):
         parts = path.decode().split("/")
         if fault == "hang" and parts[1] == "simple":
             return server.NOT_DONE_YET  # never answers
+        if fault == "cut" and len(parts) == 4 and parts[1] == "simple":
+            # The whole page but its last bytes: fails only at the end.
+            request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
+            return self._projectBody(parts[2])[1][:-10]
         if fault == "garbage" and parts[1] == "simple":
             request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
             return b'{"meta": {"api-version": "1.0"}, "files": [{"filename"'

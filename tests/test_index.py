@@ -9,7 +9,7 @@ import errno
 from typing import List
 
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
@@ -445,3 +445,145 @@ class HTMLUpstreamTests(TestCase):
             byName["alpha-0.9.tar.gz"].url,
             url.replace("/simple/", "/packages/alpha-0.9.tar.gz"),
         )
+
+
+class _ManualTask:
+    """
+    What L{_ManualCooperator} gives for each iterator it is handed.
+    """
+
+    def __init__(self, iterator: object) -> None:
+        self.iterator = iterator
+        self.done: "Deferred[object]" = Deferred()
+        self.steps = 0
+
+    def whenDone(self) -> "Deferred[object]":
+        return self.done
+
+    def step(self) -> bool:
+        """
+        Run one step; C{True} once the iterator is through.
+        """
+        try:
+            next(self.iterator)  # type: ignore[call-overload]
+        except StopIteration:
+            self.done.callback(self.iterator)
+            return True
+        except Exception:
+            self.done.errback()
+            return True
+        self.steps += 1
+        return False
+
+    def runToEnd(self) -> None:
+        while not self.step():
+            pass
+
+
+class _ManualCooperator:
+    """
+    A stand-in for C{task.cooperate} whose steps the test runs.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: List[_ManualTask] = []
+
+    def __call__(self, iterator: object) -> _ManualTask:
+        task = _ManualTask(iterator)
+        self.tasks.append(task)
+        return task
+
+
+def bigProjectIndex(*names: str, files: int = 3000) -> FakeIndex:
+    """
+    An upstream whose pages for C{names} are well over
+    L{indexModule.COOPERATIVE_PARSE}, and a small page, C{small}.
+    """
+    index = FakeIndex()
+    for name in names:
+        index.add(name, *(Dist(f"{name}-1.{i}.tar.gz", b"%d" % i) for i in range(files)))
+    index.add("small", Dist("small-1.0.tar.gz", b"small"))
+    return index
+
+
+class CooperativeParseTests(TestCase):
+    """
+    Big pages are parsed in steps, one page at a time, and the reactor
+    answers other requests between the steps.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = bigProjectIndex("big", "huge")
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+        self.source = self.harness.sources[0]
+        self.cooperator = _ManualCooperator()
+        self.source.cooperate = self.cooperator
+
+    @inlineCallbacks
+    def waitForTasks(self, count: int):  # type: ignore[no-untyped-def]
+        from .harness import sleep
+
+        for _ in range(500):
+            if len(self.cooperator.tasks) >= count:
+                return
+            yield sleep(0.01)
+        raise AssertionError(f"{count} parses never started")
+
+    @inlineCallbacks
+    def test_inStepsWhileOthersAreServed(self):  # type: ignore[no-untyped-def]
+        """
+        A big page is parsed in several steps into the same page a parse
+        at once gives; while it is under way, a small page is fetched,
+        parsed and answered.
+        """
+        big = self.source.page("big")
+        yield self.waitForTasks(1)
+        [task] = self.cooperator.tasks
+        self.assertFalse(task.step())
+        self.assertNoResult(big)
+        small = yield self.source.page("small")
+        self.assertEqual(len(small.entry.content.files), 1)
+        self.assertNoResult(big)
+        task.runToEnd()
+        lookup = yield big
+        self.assertGreaterEqual(task.steps, 3000 // 256)
+        page = lookup.entry.content
+        self.assertEqual(len(page.files), 3000)
+        self.assertEqual(page.files[-1].filename, "big-1.2999.tar.gz")
+
+    @inlineCallbacks
+    def test_oneBigPageAtATime(self):  # type: ignore[no-untyped-def]
+        """
+        A second big page waits for the first to be parsed before its own
+        parsing starts, so that only one is held half-parsed in memory.
+        """
+        big = self.source.page("big")
+        huge = self.source.page("huge")
+        yield self.waitForTasks(1)
+        yield self.source.page("small")  # both big pages have arrived by now
+        self.assertEqual(len(self.cooperator.tasks), 1)
+        self.cooperator.tasks[0].runToEnd()
+        yield big
+        yield self.waitForTasks(2)
+        self.cooperator.tasks[1].runToEnd()
+        lookup = yield huge
+        self.assertEqual(len(lookup.entry.content.files), 3000)
+
+    @inlineCallbacks
+    def test_badBigPage(self):  # type: ignore[no-untyped-def]
+        """
+        A big page that turns out not to parse, at its very end, fails like
+        a small one: with nothing cached the source is unavailable, nothing
+        is stored, and the next big page is parsed.
+        """
+        self.upstream.faults[b"/simple/big/"] = "cut"
+        failed = self.source.page("big")
+        yield self.waitForTasks(1)
+        self.cooperator.tasks[0].runToEnd()
+        yield self.assertFailure(failed, SourcesUnavailable)
+        self.assertIsNone(self.harness.sources[0].store.load(self.source.sourceID, "big"))
+        huge = self.source.page("huge")
+        yield self.waitForTasks(2)
+        self.cooperator.tasks[1].runToEnd()
+        lookup = yield huge
+        self.assertEqual(len(lookup.entry.content.files), 3000)

@@ -4,21 +4,30 @@ Read upstream Simple pages (PEP 691 JSON or PEP 503 HTML) into the model.
 
 Relative URLs are resolved against C{baseURL}, which must be the URL the page
 was finally served from (after redirects), as pip and uv do.
+
+Every parser is also written in L{Steps}: a big page (megabytes, thousands
+of files) is then parsed a few milliseconds at a time, and the reactor
+serves other requests in between (see L{cheesecache.index}).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from html.parser import HTMLParser
 from json.decoder import scanstring
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import (
+    Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union,
+)
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
 from .names import normalize
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+_T = TypeVar("_T")
 
 
 class ParseError(ValueError):
@@ -108,6 +117,27 @@ _scanOnce = json.JSONDecoder().scan_once
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
+#: Items decoded between two steps of a page parsed in steps (see
+#: L{finish}): a few milliseconds' work.
+STEP_ITEMS = 256
+
+#: A generator that yields at points where the work may pause, and returns
+#: the result: what a big page is parsed by, so that the reactor can serve
+#: other requests between the steps.
+Steps = Generator[None, None, _T]
+
+
+def finish(steps: "Steps[_T]") -> _T:
+    """
+    Take C{steps} to their end at once; their result.
+    """
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
 def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]) -> Any:
     """
     Decode JSON C{text} like C{json.loads}, except for the array at C{path}
@@ -119,8 +149,17 @@ def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
 
     @raise ValueError: C{text} is not JSON.
     """
+    return finish(loadStreamingSteps(text, path, onItem))
+
+
+def loadStreamingSteps(
+    text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+) -> "Steps[Any]":
+    """
+    L{loadStreaming} in steps of L{STEP_ITEMS} items.
+    """
     pos = _SPACE.match(text).end()  # type: ignore[union-attr]
-    value, pos = _streamValue(text, pos, path, onItem)
+    value, pos = yield from _streamValue(text, pos, path, onItem)
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if pos != len(text):
         raise json.JSONDecodeError("Extra data", text, pos)
@@ -136,17 +175,17 @@ def _scanValue(text: str, pos: int) -> Tuple[Any, int]:
 
 def _streamValue(
     text: str, pos: int, path: Optional[Tuple[str, ...]], onItem: Callable[[Any], Any]
-) -> Tuple[Any, int]:
+) -> "Steps[Tuple[Any, int]]":
     if path and text.startswith("{", pos):
-        return _streamObject(text, pos + 1, path, onItem)
+        return (yield from _streamObject(text, pos + 1, path, onItem))
     if path == () and text.startswith("[", pos):
-        return _streamArray(text, pos + 1, onItem)
+        return (yield from _streamArray(text, pos + 1, onItem))
     return _scanValue(text, pos)
 
 
 def _streamObject(
     text: str, pos: int, path: Tuple[str, ...], onItem: Callable[[Any], Any]
-) -> Tuple[Dict[str, Any], int]:
+) -> "Steps[Tuple[Dict[str, Any], int]]":
     result: Dict[str, Any] = {}
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if text.startswith("}", pos):
@@ -161,7 +200,7 @@ def _streamObject(
         if not text.startswith(":", pos):
             raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
         pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
-        result[key], pos = _streamValue(
+        result[key], pos = yield from _streamValue(
             text, pos, path[1:] if key == path[0] else None, onItem
         )
         pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
@@ -175,7 +214,7 @@ def _streamObject(
 
 def _streamArray(
     text: str, pos: int, onItem: Callable[[Any], Any]
-) -> Tuple[Streamed, int]:
+) -> "Steps[Tuple[Streamed, int]]":
     result = Streamed()
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if text.startswith("]", pos):
@@ -184,24 +223,29 @@ def _streamArray(
     # regular expression skips whitespace only where there is some, as in
     # compact JSON there is none.
     append, scan, space, blank = result.append, _scanOnce, _SPACE.match, " \t\n\r"
-    try:
-        while True:
+    untilStep = STEP_ITEMS
+    while True:
+        try:
             item, pos = scan(text, pos)
-            append(onItem(item))
+        except StopIteration as e:
+            raise json.JSONDecodeError("Expecting value", text, e.value) from None
+        append(onItem(item))
+        nextChar = text[pos : pos + 1]
+        if nextChar and nextChar in blank:
+            pos = space(text, pos).end()  # type: ignore[union-attr]
             nextChar = text[pos : pos + 1]
-            if nextChar and nextChar in blank:
+        if nextChar == ",":
+            pos += 1
+            if text[pos : pos + 1] in blank:
                 pos = space(text, pos).end()  # type: ignore[union-attr]
-                nextChar = text[pos : pos + 1]
-            if nextChar == ",":
-                pos += 1
-                if text[pos : pos + 1] in blank:
-                    pos = space(text, pos).end()  # type: ignore[union-attr]
-            elif nextChar == "]":
-                return result, pos + 1
-            else:
-                raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
-    except StopIteration as e:
-        raise json.JSONDecodeError("Expecting value", text, e.value) from None
+        elif nextChar == "]":
+            return result, pos + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+        untilStep -= 1
+        if not untilStep:
+            untilStep = STEP_ITEMS
+            yield
 
 
 def _checkUnicode(value: Any) -> None:
@@ -230,6 +274,12 @@ def _loadJSON(
     Decode a Simple JSON page; with C{onItem}, the array under C{key} (the
     files, the projects) is streamed through it (see L{loadStreaming}).
     """
+    return finish(_loadJSONSteps(body, key, onItem))
+
+
+def _loadJSONSteps(
+    body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
+) -> "Steps[Dict[str, Any]]":
     escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
     suspect = escape.search(body) is not None  # type: ignore[arg-type]
     try:
@@ -238,7 +288,7 @@ def _loadJSON(
         else:
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
             each = _checkingUnicode(onItem) if suspect else onItem
-            data = loadStreaming(text, (key,), each)
+            data = yield from loadStreamingSteps(text, (key,), each)
     except ValueError as e:
         if isinstance(e, ParseError):
             raise
@@ -259,16 +309,31 @@ def _shapeErrors(f):  # type: ignore[no-untyped-def]
     Report a page of the wrong shape (valid JSON, wrong types) as a
     L{ParseError}, like any other unusable page.
     """
-    import functools
-
     @functools.wraps(f)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
             return f(*args, **kwargs)
-        except (TypeError, AttributeError, KeyError) as e:
+        except _WRONG_SHAPE as e:
             raise ParseError(f"page of the wrong shape: {e!r}") from e
 
     return wrapper
+
+
+def _shapeErrorsSteps(f):  # type: ignore[no-untyped-def]
+    """
+    L{_shapeErrors} for steps.
+    """
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return (yield from f(*args, **kwargs))
+        except _WRONG_SHAPE as e:
+            raise ParseError(f"page of the wrong shape: {e!r}") from e
+
+    return wrapper
+
+
+_WRONG_SHAPE = (TypeError, AttributeError, KeyError)
 
 
 #: Printable ASCII but for the space and C{/?#;\\}, as a character class:
@@ -326,17 +391,21 @@ def _distFile(entry: Any, baseURL: str) -> DistFile:
     )
 
 
-@_shapeErrors
 def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 691 project detail page.
     """
+    return finish(_parseProjectJSONSteps(body, baseURL, name))
+
+
+@_shapeErrorsSteps
+def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
     def distFile(entry: Any) -> DistFile:
         return _distFile(entry, baseURL)
 
     # Each file is made as soon as its entry is decoded: the page is never
     # held whole as parsed JSON.
-    data = _loadJSON(body, "files", distFile)
+    data = yield from _loadJSONSteps(body, "files", distFile)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
         files = [distFile(entry) for entry in draining(files)]
@@ -373,17 +442,21 @@ def findFileJSON(body: Body, baseURL: str, key: str, filename: str) -> Optional[
     return found[0] if found else None
 
 
-@_shapeErrors
 def parseListJSON(body: Body) -> ProjectList:
     """
     Parse a PEP 691 root project list.
     """
+    return finish(_parseListJSONSteps(body))
+
+
+@_shapeErrorsSteps
+def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
     def name(project: Any) -> Any:
         return project["name"] if isinstance(project, dict) else _NO_NAME
 
     # A root list can name 700,000 projects: the names are taken as the
     # entries are decoded, the entries are never all held at once.
-    data = _loadJSON(body, "projects", name)
+    data = yield from _loadJSONSteps(body, "projects", name)
     projects = data.get("projects", ())
     if not isinstance(projects, Streamed):
         projects = [name(p) for p in projects]
@@ -426,9 +499,16 @@ class _AnchorCollector(HTMLParser):
             self._current = None
 
 
-def _collect(body: Body) -> _AnchorCollector:
+#: Characters of HTML fed to the parser between two steps.
+STEP_HTML = 64 * 1024
+
+
+def _collect(body: Body) -> "Steps[_AnchorCollector]":
     collector = _AnchorCollector()
-    collector.feed(body if isinstance(body, str) else pageText(body, "text/html"))
+    text = body if isinstance(body, str) else pageText(body, "text/html")
+    for start in range(0, len(text), STEP_HTML):
+        collector.feed(text[start : start + STEP_HTML])
+        yield
     collector.close()
     return collector
 
@@ -449,11 +529,17 @@ def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 503 project detail page.
     """
-    collector = _collect(body)
+    return finish(_parseProjectHTMLSteps(body, baseURL, name))
+
+
+def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
+    collector = yield from _collect(body)
     _checkMajor(collector.meta.get("pypi:repository-version", "1.0"))
     base = urljoin(baseURL, collector.base) if collector.base else baseURL
     files: List[DistFile] = []
-    for attributes, text in draining(collector.anchors):
+    for i, (attributes, text) in enumerate(draining(collector.anchors), 1):
+        if not i % STEP_ITEMS:
+            yield
         href = attributes.get("href")
         if not href:
             continue
@@ -488,7 +574,12 @@ def parseListHTML(body: Body) -> ProjectList:
     """
     Parse a PEP 503 root project list: the anchor texts are the names.
     """
-    return ProjectList(names=[text for _, text in _collect(body).anchors if text])
+    return finish(_parseListHTMLSteps(body))
+
+
+def _parseListHTMLSteps(body: Body) -> "Steps[ProjectList]":
+    collector = yield from _collect(body)
+    return ProjectList(names=[text for _, text in collector.anchors if text])
 
 
 def parseProject(
@@ -497,15 +588,31 @@ def parseProject(
     """
     Parse a project page in whichever representation the upstream sent.
     """
+    return finish(parseProjectSteps(body, contentType, baseURL, name))
+
+
+def parseProjectSteps(
+    body: Body, contentType: str, baseURL: str, name: str
+) -> "Steps[ProjectPage]":
+    """
+    L{parseProject} in steps (see L{Steps}).
+    """
     if isJSONType(contentType):
-        return parseProjectJSON(body, baseURL, name)
-    return parseProjectHTML(body, baseURL, name)
+        return (yield from _parseProjectJSONSteps(body, baseURL, name))
+    return (yield from _parseProjectHTMLSteps(body, baseURL, name))
 
 
 def parseList(body: Body, contentType: str) -> ProjectList:
     """
     Parse a root project list in whichever representation the upstream sent.
     """
+    return finish(parseListSteps(body, contentType))
+
+
+def parseListSteps(body: Body, contentType: str) -> "Steps[ProjectList]":
+    """
+    L{parseList} in steps (see L{Steps}).
+    """
     if isJSONType(contentType):
-        return parseListJSON(body)
-    return parseListHTML(body)
+        return (yield from _parseListJSONSteps(body))
+    return (yield from _parseListHTMLSteps(body))
