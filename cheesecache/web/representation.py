@@ -254,7 +254,7 @@ class RenderedStore:
                 break
         else:
             return Representation.of(contentType, pieces, self)
-        spill = self.spill()
+        spill = self.spill(twin=False)
         digest = _digestOf(contentType)
         try:
             first = b"".join(pieces)
@@ -266,7 +266,7 @@ class RenderedStore:
                 digest.update(piece)
                 size += len(piece)
             etag = digest.hexdigest()[:32]
-            path = spill.keepPlain(etag)
+            path = spill.keep(etag)
         except BaseException:
             spill.abandon()
             raise
@@ -329,13 +329,14 @@ class RenderedStore:
         if self.root.exists():
             self.root.remove()
 
-    def spill(self) -> "_Spill":
+    def spill(self, twin: bool = True) -> "_Spill":
         """
-        Start writing a representation whose ETag is not known yet.
+        Start writing a representation whose ETag is not known yet, with
+        its gzip twin beside it unless C{twin} is false.
         """
         self.root.makedirs(ignoreExistingDirectory=True)
         fd, tmp = tempfile.mkstemp(prefix="spill-", suffix=".tmp", dir=self.root.path)
-        return _Spill(self, os.fdopen(fd, "wb"), tmp)
+        return _Spill(self, os.fdopen(fd, "wb"), tmp, twin)
 
     def discard(self, rep: object) -> None:
         """
@@ -344,25 +345,22 @@ class RenderedStore:
         if isinstance(rep, Representation) and rep.path is not None:
             for name in (rep.path, rep.path + ".gz"):
                 self.bodies.discard(name)
-                try:
-                    os.unlink(name)
-                except FileNotFoundError:
-                    pass
+                _removeIfThere(name)
 
 
 class _Spill:
     """
-    A representation and its gzip twin being written to temporary files,
-    named by their ETag once complete (L{keep}, or L{keepPlain} for the
-    representation alone) or removed (L{abandon}).
+    A representation, and its gzip twin unless it is made later (see
+    L{compressTwin}), being written to temporary files, named by their
+    ETag once complete (L{keep}) or removed (L{abandon}).
     """
 
-    def __init__(self, store: RenderedStore, body: BinaryIO, tmp: str) -> None:
+    def __init__(self, store: RenderedStore, body: BinaryIO, tmp: str, twin: bool) -> None:
         self._store = store
-        self._names = (tmp, tmp + ".gz")
+        self._names: Tuple[str, ...] = (tmp, tmp + ".gz") if twin else (tmp,)
         self._files: Tuple[BinaryIO, ...] = (body,)
         try:
-            self._files += (open(self._names[1], "xb"),)
+            self._files += tuple(open(name, "xb") for name in self._names[1:])
         except BaseException:
             self.abandon()
             raise
@@ -374,24 +372,9 @@ class _Spill:
 
     def writePlain(self, piece: bytes) -> None:
         """
-        Write a piece of the representation only (see L{keepPlain}).
+        Write a piece of a representation without a twin.
         """
         self._files[0].write(piece)
-
-    def keepPlain(self, etag: str) -> str:
-        """
-        Keep what L{writePlain} wrote under its ETag, without its gzip twin
-        (see L{compressTwin}).
-        """
-        self._close()
-        os.unlink(self._names[1])
-        path = self._store._path(etag)
-        path.parent().makedirs(ignoreExistingDirectory=True)
-        if path.exists():
-            os.unlink(self._names[0])
-        else:
-            os.replace(self._names[0], path.path)
-        return path.path
 
     def _close(self) -> None:
         for f in self._files:
@@ -401,21 +384,18 @@ class _Spill:
         self._close()
         path = self._store._path(etag)
         path.parent().makedirs(ignoreExistingDirectory=True)
-        gz = path.siblingExtension(".gz")
-        if path.exists() and gz.exists():
+        targets = (path, path.siblingExtension(".gz"))[: len(self._names)]
+        if all(target.exists() for target in targets):
             self.abandon()
         else:
-            os.replace(self._names[1], gz.path)
-            os.replace(self._names[0], path.path)
+            for name, target in reversed(list(zip(self._names, targets))):
+                os.replace(name, target.path)
         return path.path
 
     def abandon(self) -> None:
         self._close()
         for name in self._names:
-            try:
-                os.unlink(name)
-            except FileNotFoundError:
-                pass
+            _removeIfThere(name)
 
 
 def _removeIfThere(path: str) -> None:
