@@ -267,19 +267,13 @@ def _checkingUnicode(onItem: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return each
 
 
-def _loadJSON(
+def _loadJSONSteps(
     body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
-) -> Dict[str, Any]:
+) -> "Steps[Dict[str, Any]]":
     """
     Decode a Simple JSON page; with C{onItem}, the array under C{key} (the
     files, the projects) is streamed through it (see L{loadStreaming}).
     """
-    return finish(_loadJSONSteps(body, key, onItem))
-
-
-def _loadJSONSteps(
-    body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
-) -> "Steps[Dict[str, Any]]":
     escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
     suspect = escape.search(body) is not None  # type: ignore[arg-type]
     try:
@@ -306,34 +300,17 @@ def _loadJSONSteps(
 
 def _shapeErrors(f):  # type: ignore[no-untyped-def]
     """
-    Report a page of the wrong shape (valid JSON, wrong types) as a
-    L{ParseError}, like any other unusable page.
-    """
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return f(*args, **kwargs)
-        except _WRONG_SHAPE as e:
-            raise ParseError(f"page of the wrong shape: {e!r}") from e
-
-    return wrapper
-
-
-def _shapeErrorsSteps(f):  # type: ignore[no-untyped-def]
-    """
-    L{_shapeErrors} for steps.
+    Report a page of the wrong shape (valid JSON, wrong types) met by the
+    steps C{f} makes as a L{ParseError}, like any other unusable page.
     """
     @functools.wraps(f)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
             return (yield from f(*args, **kwargs))
-        except _WRONG_SHAPE as e:
+        except (TypeError, AttributeError, KeyError) as e:
             raise ParseError(f"page of the wrong shape: {e!r}") from e
 
     return wrapper
-
-
-_WRONG_SHAPE = (TypeError, AttributeError, KeyError)
 
 
 #: Printable ASCII but for the space and C{/?#;\\}, as a character class:
@@ -398,7 +375,7 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     return finish(_parseProjectJSONSteps(body, baseURL, name))
 
 
-@_shapeErrorsSteps
+@_shapeErrors
 def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
     def distFile(entry: Any) -> DistFile:
         return _distFile(entry, baseURL)
@@ -423,13 +400,19 @@ def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[Projec
     )
 
 
-@_shapeErrors
 def findFileJSON(body: Body, baseURL: str, key: str, filename: str) -> Optional[DistFile]:
     """
     The file C{filename} under C{key} on a PEP 691 project page, without
     making the others: a cold file of a big page let go from memory needs
     one file, and making every file was most of parsing the page again.
     """
+    return finish(_findFileJSONSteps(body, baseURL, key, filename))
+
+
+@_shapeErrors
+def _findFileJSONSteps(
+    body: Body, baseURL: str, key: str, filename: str
+) -> "Steps[Optional[DistFile]]":
     found: List[DistFile] = []
 
     def match(entry: Any) -> None:
@@ -438,7 +421,7 @@ def findFileJSON(body: Body, baseURL: str, key: str, filename: str) -> Optional[
             if f.key == key:
                 found.append(f)
 
-    _loadJSON(body, "files", match)
+    yield from _loadJSONSteps(body, "files", match)
     return found[0] if found else None
 
 
@@ -449,7 +432,7 @@ def parseListJSON(body: Body) -> ProjectList:
     return finish(_parseListJSONSteps(body))
 
 
-@_shapeErrorsSteps
+@_shapeErrors
 def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
     def name(project: Any) -> Any:
         return project["name"] if isinstance(project, dict) else _NO_NAME
