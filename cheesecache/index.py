@@ -17,7 +17,9 @@ import functools
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredSemaphore, fail, inlineCallbacks, succeed
+from twisted.internet.defer import (
+    Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred, succeed,
+)
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import CooperativeTask, cooperate
 from twisted.logger import Logger
@@ -144,7 +146,7 @@ class UpstreamSource:
     #: page over the budget on its own is let go as soon as the requests
     #: that loaded it are answered.
     modelBudget: int = 5_000
-    #: Runs a big page's parsing in steps (see L{ParseSteps}), between which
+    #: Runs a big page's parsing in steps (see L{Steps}), between which
     #: the reactor serves other requests: C{task.cooperate}, by default.
     cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
     #: Big pages are parsed one at a time: more at once would hold more
@@ -374,24 +376,17 @@ class UpstreamSource:
         # stay while the page is stored and rendered.
         body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
-            steps: ParseSteps = parseListSteps(body, outcome.contentType)
+            steps: Steps[object] = parseListSteps(body, outcome.contentType)
         else:
             steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
         del body
         if not big:
-            try:
-                return succeed(finish(steps))
-            except Exception:
-                return fail()
+            return maybeDeferred(finish, steps)
         return self._parsingBig.run(_inSteps, steps, self.cooperate)
 
 
 #: Pages bigger than this (in bytes) are parsed in steps.
 COOPERATIVE_PARSE = 256 * 1024
-
-#: What a page is parsed in.
-ParseSteps = Steps[object]
-
 
 def _inSteps(
     steps: "Steps[T]", cooperate: Callable[[Iterator[None]], CooperativeTask]
