@@ -4,6 +4,8 @@ Tests for L{cheesecache.simple.names}.
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -78,6 +80,22 @@ class NormalizeTests(SynchronousTestCase):
         """
         variant = name.upper().replace("-", "_.").replace(".", "-")
         self.assertEqual(normalize(variant), normalize(name))
+
+
+    @given(st.text(max_size=30))
+    def test_specificationRule(self, name: str) -> None:
+        """
+        Whatever the text, the result is the specification's rule applied
+        as written: C{re.sub(r"[-_.]+", "-", name).lower()}.
+        """
+        self.assertEqual(normalize(name), re.sub(r"[-_.]+", "-", name).lower())
+
+    def test_hyphenRuns(self) -> None:
+        """
+        A run of hyphens alone (nothing else to collapse) becomes one.
+        """
+        self.assertEqual(normalize("Foo---Bar"), "foo-bar")
+        self.assertEqual(normalize("foo-bar--"), "foo-bar-")
 
 
 class IsValidNameTests(SynchronousTestCase):

@@ -22,8 +22,15 @@ def normalize(name: str) -> str:
     """
     The normalized form of a project name: runs of C{-_.} become one C{-},
     letters become lower case.
+
+    Most names have no run to collapse (single hyphens only), so the
+    substitution is skipped for them: merging a root list of 700,000 names
+    normalizes every one.
     """
-    return _SEPARATORS.sub("-", name).lower()
+    lowered = name.lower()
+    if "_" in lowered or "." in lowered or "--" in lowered:
+        return _SEPARATORS.sub("-", lowered)
+    return lowered
 
 
 def isSafeFilename(filename: str) -> bool:
