@@ -592,6 +592,15 @@ class Index:
             raise failures[0] if failures else ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
+        listing = [
+            l for l in lookups
+            if isinstance(l.entry.content, ProjectList) and l.entry.content.names
+        ]
+        if len(listing) == 1 and not any(l.stale for l in lookups if l is not listing[0]):
+            # The others list nothing (an empty private store, say): the one
+            # list is served as it is, without normalizing every name of a
+            # root list of 700,000 to merge it with nothing.
+            return listing[0]
         key = tuple(id(l.entry.rendered) for l in lookups)
         cached = self._merged.get("")
         if cached is not None and cached[0] == key:

@@ -409,6 +409,18 @@ class IndexTests(TestCase):
         self.assertEqual(sorted(listing.entry.content.names), ["alpha", "beta"])
 
     @inlineCallbacks
+    def test_rootListOfTheOnlySourceWithNames(self):  # type: ignore[no-untyped-def]
+        """
+        When one source alone lists projects, the root list is that
+        source's own entry (and its renderings), not a merged copy.
+        """
+        harness = Harness(self, [serveIndex(self, FakeIndex()), serveIndex(self, sampleIndex())])
+        listing = yield harness.index.projectList()
+        own = yield harness.sources[1].page(None)
+        self.assertIs(listing.entry, own.entry)
+        self.assertEqual(list(listing.entry.content.names), ["alpha"])
+
+    @inlineCallbacks
     def test_noFallThroughOnFailure(self):  # type: ignore[no-untyped-def]
         """
         When an earlier upstream fails with nothing cached, a later one is
