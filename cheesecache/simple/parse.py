@@ -291,11 +291,15 @@ def _loadJSONSteps(
         raise ParseError("a Simple JSON page must be an object")
     if suspect:
         _checkUnicode({k: v for k, v in data.items() if not isinstance(v, Streamed)})
-    meta = data.get("meta") or {}
+    _checkMeta(data.get("meta"))
+    return data
+
+
+def _checkMeta(meta: Any) -> None:
+    meta = meta or {}
     if not isinstance(meta, dict):
         raise ParseError("meta must be an object")
     _checkMajor(meta.get("api-version", "1.0"))
-    return data
 
 
 def _shapeErrors(f):  # type: ignore[no-untyped-def]
@@ -434,12 +438,17 @@ def parseListJSON(body: Body) -> ProjectList:
 
 @_shapeErrors
 def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
+    text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
+    plain = yield from _plainListSteps(text)
+    if plain is not None:
+        return plain
+
     def name(project: Any) -> Any:
         return project["name"] if isinstance(project, dict) else _NO_NAME
 
     # A root list can name 700,000 projects: the names are taken as the
     # entries are decoded, the entries are never all held at once.
-    data = yield from _loadJSONSteps(body, "projects", name)
+    data = yield from _loadJSONSteps(text, "projects", name)
     projects = data.get("projects", ())
     if not isinstance(projects, Streamed):
         projects = [name(p) for p in projects]
@@ -447,6 +456,57 @@ def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
 
 
 _NO_NAME = object()
+
+#: One project of a root list as indexes write it: compact, its name plain
+#: (nothing escaped), with or without the serial some indexes add.
+_PLAIN_PROJECT = r'\{(?:"_last-serial":\d+,)?"name":"([A-Za-z0-9._-]+)"(?:,"_last-serial":\d+)?\}'
+_PLAIN_PROJECT_BARE = _PLAIN_PROJECT.replace("([A-Za-z0-9._-]+)", "[A-Za-z0-9._-]+")
+
+#: A compact root list up to its first project: C{meta} (nothing nested,
+#: nothing escaped) and then the C{projects}.
+_PLAIN_LIST_HEAD = re.compile(r'\{"meta":(\{[^{}\\]*\}),"projects":\[')
+
+#: Projects decoded between two steps of a plain root list: each step is
+#: two passes of a regular expression over them, about a millisecond.
+PLAIN_STEP_PROJECTS = 4096
+
+#: Up to L{PLAIN_STEP_PROJECTS} projects, each followed by a comma.
+_PLAIN_PROJECTS = re.compile(rf"(?:{_PLAIN_PROJECT_BARE},){{1,{PLAIN_STEP_PROJECTS}}}+")
+
+#: The last project, the end of the list and of the page.
+_PLAIN_LAST = re.compile(rf"{_PLAIN_PROJECT_BARE}\][ \t\n\r]*\}}[ \t\n\r]*\Z")
+
+_PLAIN_NAME = re.compile(_PLAIN_PROJECT)
+
+
+def _plainListSteps(text: str) -> "Steps[Optional[ProjectList]]":
+    """
+    A root list written the way indexes write it (the public one, this
+    one), decoded by regular expressions rather than item by item, which
+    took two thirds of a second for 700,000 names; or C{None} for any
+    other spelling, which the general parser then reads from the start.
+    """
+    head = _PLAIN_LIST_HEAD.match(text)
+    if head is None:
+        return None
+    try:
+        meta = json.loads(head.group(1))
+    except ValueError:
+        return None
+    names: List[str] = []
+    pos = head.end()
+    while True:
+        projects = _PLAIN_PROJECTS.match(text, pos)
+        if projects is None:
+            break
+        names += _PLAIN_NAME.findall(text, pos, projects.end())
+        pos = projects.end()
+        yield
+    if _PLAIN_LAST.match(text, pos) is None:
+        return None
+    names += _PLAIN_NAME.findall(text, pos)
+    _checkMeta(meta)
+    return ProjectList(names=names)
 
 
 class _AnchorCollector(HTMLParser):
