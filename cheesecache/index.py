@@ -592,6 +592,10 @@ class Index:
             raise failures[0] if failures else ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
+        key = tuple(id(l.entry.rendered) for l in lookups)
+        cached = self._merged.get("")
+        if cached is not None and cached[0] == key:
+            return cached[1].lookup
         listing = [
             l for l in lookups
             if isinstance(l.entry.content, ProjectList) and l.entry.content.names
@@ -600,19 +604,18 @@ class Index:
             # The others list nothing (an empty private store, say): the one
             # list is served as it is, without normalizing every name of a
             # root list of 700,000 to merge it with nothing.
-            return listing[0]
-        key = tuple(id(l.entry.rendered) for l in lookups)
-        cached = self._merged.get("")
-        if cached is not None and cached[0] == key:
-            return cached[1].lookup
-        seen: Dict[str, str] = {}
-        for lookup in lookups:
-            if isinstance(lookup.entry.content, ProjectList):
-                for n in lookup.entry.content.names:
-                    seen.setdefault(normalize(n), n)
-        merged = Lookup(
-            PageEntry(ProjectList(seen.values()), "", Validators(), 0.0),
-            stale=any(l.stale for l in lookups),
-        )
+            merged = listing[0]
+        else:
+            seen: Dict[str, str] = {}
+            for lookup in lookups:
+                if isinstance(lookup.entry.content, ProjectList):
+                    for n in lookup.entry.content.names:
+                        seen.setdefault(normalize(n), n)
+            merged = Lookup(
+                PageEntry(ProjectList(seen.values()), "", Validators(), 0.0),
+                stale=any(l.stale for l in lookups),
+            )
+        # Read once per change of a source's list: a big list's names may
+        # have been let go from memory, and reading them means parsing it.
         self._merged[""] = (key, Found(merged, self.sources[0]))
         return merged

@@ -421,6 +421,30 @@ class IndexTests(TestCase):
         self.assertEqual(list(listing.entry.content.names), ["alpha"])
 
     @inlineCallbacks
+    def test_rootListLetGoReadOncePerChange(self):  # type: ignore[no-untyped-def]
+        """
+        A root list let go from memory (over the model budget) is read back
+        from the page store when the sources' lists change, not for every
+        request.
+        """
+        harness = Harness(self, [serveIndex(self, FakeIndex()), serveIndex(self, sampleIndex())])
+        source = harness.sources[1]
+        source.modelBudget = 1
+        listing = yield harness.index.projectList()
+        harness.clock.advance(0)
+        self.assertIsNone(listing.entry._content)
+        loads = []
+        load = pagestoreModule.PageStore.load
+        self.patch(
+            pagestoreModule.PageStore, "load",
+            lambda store, *a: loads.append(a) or load(store, *a),
+        )
+        for _ in range(3):
+            again = yield harness.index.projectList()
+            self.assertIs(again.entry, listing.entry)
+        self.assertEqual(loads, [])
+
+    @inlineCallbacks
     def test_noFallThroughOnFailure(self):  # type: ignore[no-untyped-def]
         """
         When an earlier upstream fails with nothing cached, a later one is
