@@ -5,9 +5,10 @@ Tests for L{cheesecache.simple.render}.
 from __future__ import annotations
 
 import json
+from html import escape
 from html.parser import HTMLParser
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 
 import attrs
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
-from cheesecache.simple.names import isSafeFilename
+from cheesecache.simple.names import isSafeFilename, normalize
 from cheesecache.simple.parse import (
     parseListHTML,
     parseListJSON,
@@ -632,6 +633,29 @@ class ListTests(SynchronousTestCase):
         """
         self.assertEqual(parseListJSON(renderListJSON(ProjectList())).names, ())
         self.assertEqual(parseListHTML(renderListHTML(ProjectList())).names, ())
+
+
+    @given(st.lists(st.one_of(
+        st.text(alphabet="abcXYZ019._-", max_size=8),
+        st.text(max_size=8),
+    ), max_size=12))
+    @settings(max_examples=200)
+    def test_anyNames(self, names: List[str]) -> None:
+        """
+        Whatever the names (plain, or needing escapes, quoting, non-ASCII),
+        in batches of two, the lists are what encoding each name on its own
+        gives.
+        """
+        self.patch(render, "CHUNK_ITEMS", 2)
+        projects = ProjectList(names=names)
+        expectedJSON = json.dumps(
+            {"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in names]},
+            separators=(",", ":"), ensure_ascii=False,
+        ).encode("utf-8")
+        self.assertEqual(renderListJSON(projects), expectedJSON)
+        lines = [f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in names]
+        body = renderListHTML(projects)
+        self.assertIn("".join(lines).encode("utf-8") + b"  </body>", body)
 
 
 class PiecesTests(SynchronousTestCase):

@@ -253,14 +253,33 @@ def renderProjectHTML(page: ProjectPage) -> bytes:
     return b"".join(projectHTMLChunks(page))
 
 
+#: Names that are the same written in JSON or HTML (no escaping, quoting or
+#: non-ASCII): those of valid projects.
+_PLAIN_NAMES = re.compile(r"[A-Za-z0-9._-]*\Z")
+
+
+def _projectsJSON(batch: Sequence[str]) -> str:
+    """
+    The root list's entries for C{batch}, comma-separated.  A batch of
+    plain names (nearly all) is written by joining them, which took a tenth
+    of the time of making and encoding a dict for each of 700,000 names.
+    """
+    if _PLAIN_NAMES.match("".join(batch)):
+        return '{"name":"' + '"},{"name":"'.join(batch) + '"}'
+    return _dumpText([{"name": n} for n in batch])[1:-1]
+
+
 def listJSONChunks(projects: ProjectList) -> Iterator[bytes]:
     """
     The PEP 691 JSON root list, in pieces.
     """
     yield b'{"meta":{"api-version":"1.0"},"projects":['
-    yield from _jsonItems(
-        [{"name": n} for n in batch] for batch in _batches(projects.names)
-    )
+    first = True
+    for batch in _batches(projects.names):
+        if batch:
+            text = _projectsJSON(batch)
+            yield (text if first else "," + text).encode("utf-8")
+            first = False
     yield b"]}"
 
 
@@ -282,9 +301,12 @@ def listHTMLChunks(projects: ProjectList) -> Iterator[bytes]:
         "    <title>Simple index</title>\n  </head>\n  <body>\n"
     ).encode("utf-8")
     for batch in _batches(projects.names):
-        yield "".join(
-            [f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in batch]
-        ).encode("utf-8")
+        if _PLAIN_NAMES.match("".join(batch)):
+            # Nothing to quote or escape: a third of the time for 700,000.
+            lines = [f'    <a href="{normalize(n)}/">{n}</a>\n' for n in batch]
+        else:
+            lines = [f'    <a href="{quote(normalize(n))}/">{escape(n)}</a>\n' for n in batch]
+        yield "".join(lines).encode("utf-8")
     yield b"  </body>\n</html>\n"
 
 
