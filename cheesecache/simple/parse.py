@@ -457,10 +457,17 @@ def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
 
 _NO_NAME = object()
 
-#: One project of a root list as indexes write it: compact, its name plain
-#: (nothing escaped), with or without the serial some indexes add.
-_PLAIN_PROJECT = r'\{(?:"_last-serial":\d+,)?"name":"([A-Za-z0-9._-]+)"(?:,"_last-serial":\d+)?\}'
-_PLAIN_PROJECT_BARE = _PLAIN_PROJECT.replace("([A-Za-z0-9._-]+)", "[A-Za-z0-9._-]+")
+
+def _plainProject(name: str) -> str:
+    """
+    One project of a root list as indexes write it, C{name} matching its
+    name: compact, the name plain (nothing escaped), with or without the
+    serial some indexes add, before or after it.
+    """
+    return rf'\{{(?:"_last-serial":\d+,)?"name":"{name}"(?:,"_last-serial":\d+)?\}}'
+
+
+_PLAIN_PROJECT = _plainProject("[A-Za-z0-9._-]+")
 
 #: A compact root list up to its first project: C{meta} (nothing nested,
 #: nothing escaped) and then the C{projects}.
@@ -471,20 +478,22 @@ _PLAIN_LIST_HEAD = re.compile(r'\{"meta":(\{[^{}\\]*\}),"projects":\[')
 PLAIN_STEP_PROJECTS = 4096
 
 #: Up to L{PLAIN_STEP_PROJECTS} projects, each followed by a comma.
-_PLAIN_PROJECTS = re.compile(rf"(?:{_PLAIN_PROJECT_BARE},){{1,{PLAIN_STEP_PROJECTS}}}+")
+_PLAIN_PROJECTS = re.compile(rf"(?:{_PLAIN_PROJECT},){{1,{PLAIN_STEP_PROJECTS}}}+")
 
 #: The last project, the end of the list and of the page.
-_PLAIN_LAST = re.compile(rf"{_PLAIN_PROJECT_BARE}\][ \t\n\r]*\}}[ \t\n\r]*\Z")
+_PLAIN_LAST = re.compile(rf"{_PLAIN_PROJECT}\][ \t\n\r]*\}}[ \t\n\r]*\Z")
 
-_PLAIN_NAME = re.compile(_PLAIN_PROJECT)
+#: A project, its name in a group.
+_PLAIN_NAME = re.compile(_plainProject("([A-Za-z0-9._-]+)"))
 
 
 def _plainListSteps(text: str) -> "Steps[Optional[ProjectList]]":
     """
-    A root list written the way indexes write it (the public one, this
-    one), decoded by regular expressions rather than item by item, which
-    took two thirds of a second for 700,000 names; or C{None} for any
-    other spelling, which the general parser then reads from the start.
+    A root list written the way indexes write it (compact JSON, C{meta}
+    first: the public index's spelling, and this one's), decoded by regular
+    expressions rather than item by item, which took two thirds of a second
+    for 700,000 names; or C{None} for any other spelling, which the general
+    parser then reads from the start.
     """
     head = _PLAIN_LIST_HEAD.match(text)
     if head is None:

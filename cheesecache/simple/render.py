@@ -274,12 +274,8 @@ def listJSONChunks(projects: ProjectList) -> Iterator[bytes]:
     The PEP 691 JSON root list, in pieces.
     """
     yield b'{"meta":{"api-version":"1.0"},"projects":['
-    first = True
-    for batch in _batches(projects.names):
-        if batch:
-            text = _projectsJSON(batch)
-            yield (text if first else "," + text).encode("utf-8")
-            first = False
+    for i, batch in enumerate(_batches(projects.names)):
+        yield ("," if i else "").encode() + _projectsJSON(batch).encode("utf-8")
     yield b"]}"
 
 
