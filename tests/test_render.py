@@ -26,6 +26,7 @@ from cheesecache.simple.parse import (
 )
 from cheesecache.simple import render
 from cheesecache.simple.render import (
+    ProjectJSONWriter,
     HTML_TYPE,
     JSON_TYPE,
     TEXT_HTML,
@@ -694,16 +695,36 @@ class PiecesTests(SynchronousTestCase):
     def test_pieces(self) -> None:
         """
         Each piece of the files holds at most L{CHUNK_ITEMS} of them: a page
-        of 5 files comes as a head, 3 pieces of files and a tail.
+        of 5 files comes as 3 pieces of files and a tail in JSON (which
+        starts with the files), a head, 3 pieces and a tail in HTML.
         """
         jsonPieces = list(projectJSONChunks(FIXTURE))
         htmlPieces = list(projectHTMLChunks(FIXTURE))
-        self.assertEqual((len(jsonPieces), len(htmlPieces)), (5, 5))
-        self.assertEqual([p.count(b'"filename"') for p in jsonPieces], [0, 2, 2, 1, 0])
+        self.assertEqual((len(jsonPieces), len(htmlPieces)), (4, 5))
+        self.assertEqual([p.count(b'"filename"') for p in jsonPieces], [2, 2, 1, 0])
         self.assertEqual([p.count(b"<a ") for p in htmlPieces], [0, 2, 2, 1, 0])
         self.assertEqual(
             [p.count(b'"name"') for p in listJSONChunks(ListTests.names)], [0, 2, 2, 0]
         )
+
+    def test_writerAnyBatches(self) -> None:
+        """
+        A L{ProjectJSONWriter} given a page's files in batches of any size,
+        empty ones too, writes the page rendered whole; the files come
+        first, as on the public index's pages.
+        """
+        for page in self.pages:
+            whole = renderProjectJSON(page)
+            self.assertTrue(whole.startswith(b'{"files":['))
+            for sizes in ([], [0, 1, 0, 4], [5], [2, 0, 2, 1]):
+                writer = ProjectJSONWriter(page.name)
+                pieces, start = [], 0
+                for size in sizes:
+                    pieces.append(writer.files(page.files[start : start + size]))
+                    start += size
+                pieces.append(writer.files(page.files[start:]))
+                pieces.append(writer.end(attrs.evolve(page, files=[])))
+                self.assertEqual(b"".join(pieces), whole)
 
     @settings(max_examples=100, deadline=None)
     @given(st.data())

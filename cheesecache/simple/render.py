@@ -18,6 +18,7 @@ from html import escape
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, TypeVar
 from urllib.parse import quote
 
+import attrs
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
@@ -88,9 +89,17 @@ def versions(page: ProjectPage) -> List[str]:
     """
     The PEP 700 versions: the source's list plus every file's version.
     """
-    seen: Dict[str, None] = dict.fromkeys(page.versions or ())
-    for f in page.files:
-        v = versionOf(f.filename)
+    return _withFileVersions(page.versions, (versionOf(f.filename) for f in page.files))
+
+
+def _withFileVersions(
+    source: Optional[Sequence[str]], fileVersions: Iterable[Optional[str]]
+) -> List[str]:
+    """
+    The source's versions, then those of the files it lacks, once each.
+    """
+    seen: Dict[str, None] = dict.fromkeys(source or ())
+    for v in fileVersions:
         if v is not None:
             seen.setdefault(v, None)
     return list(seen)
@@ -142,42 +151,64 @@ def _dumps(value: Any) -> bytes:
     return _dumpText(value).encode("utf-8")
 
 
-def _jsonItems(items: Iterator[List[Any]]) -> Iterator[bytes]:
+@attrs.define
+class ProjectJSONWriter:
     """
-    The members of a JSON array given in batches, comma-separated, without
-    the brackets.
+    A project's PEP 691 page written as its files come, in pieces, without
+    holding them: the files first, then what depends on all of them (the
+    API version, the PEP 700 versions) and the name, in the order of the
+    public index's own pages.  A page of 15,000 files can so be written
+    while it is parsed, never held whole as a model.
+
+    @ivar name: the project's normalized name, which file URLs are under.
     """
-    first = True
-    for batch in items:
-        if batch:
-            text = _dumpText(batch)[1:-1]
-            yield (text if first else "," + text).encode("utf-8")
-            first = False
+
+    name: str
+    _started: bool = False
+    _allSized: bool = True
+    _fileVersions: Dict[Optional[str], None] = attrs.field(factory=dict)
+
+    def files(self, batch: Sequence[DistFile]) -> bytes:
+        """
+        The piece listing C{batch}, the next files of the page.
+        """
+        if not batch:
+            return b""
+        self._allSized = self._allSized and apiVersion(batch) == "1.1"
+        for f in batch:
+            self._fileVersions.setdefault(versionOf(f.filename), None)
+        text = _dumpText([_fileJSON(self.name, f) for f in batch])[1:-1]
+        prefix = "," if self._started else '{"files":['
+        self._started = True
+        return (prefix + text).encode("utf-8")
+
+    def end(self, page: ProjectPage) -> bytes:
+        """
+        The last piece: C{page}'s name, versions and status (its files have
+        all been given to L{files}).
+        """
+        tail: Dict[str, Any] = {
+            "meta": {"api-version": "1.1" if self._allSized else "1.0"},
+            "name": page.name,
+        }
+        if page.status is not None:
+            status, reason = page.status
+            tail["project-status"] = {"status": status}
+            if reason:
+                tail["project-status"]["reason"] = reason
+        tail["versions"] = _withFileVersions(page.versions, self._fileVersions)
+        text = "]," + _dumpText(tail)[1:]
+        return (text if self._started else '{"files":[' + text).encode("utf-8")
 
 
 def projectJSONChunks(page: ProjectPage) -> Iterator[bytes]:
     """
     The PEP 691 JSON detail page, in pieces.
     """
-    head = _dumpText(
-        {
-            "meta": {"api-version": apiVersion(page.files)},
-            "name": page.name,
-            "versions": versions(page),
-        }
-    )
-    yield (head[:-1] + ',"files":[').encode("utf-8")
-    yield from _jsonItems(
-        [_fileJSON(page.name, f) for f in batch] for batch in _batches(page.files)
-    )
-    tail = "]"
-    if page.status is not None:
-        status, reason = page.status
-        projectStatus = {"status": status}
-        if reason:
-            projectStatus["reason"] = reason
-        tail += ',"project-status":' + _dumpText(projectStatus)
-    yield (tail + "}").encode("utf-8")
+    writer = ProjectJSONWriter(page.name)
+    for batch in _batches(page.files):
+        yield writer.files(batch)
+    yield writer.end(page)
 
 
 def renderProjectJSON(page: ProjectPage) -> bytes:
