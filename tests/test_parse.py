@@ -8,6 +8,7 @@ import json
 import string
 from typing import Any, Dict, List
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.python.filepath import FilePath
@@ -19,6 +20,8 @@ from cheesecache.simple.parse import (
     ParseError,
     Streamed,
     draining,
+    finish,
+    handProjectJSONSteps,
     isJSONType,
     loadStreaming,
     pageText,
@@ -1096,6 +1099,38 @@ class CompactListTests(SynchronousTestCase):
             pauses += 1
         self.assertEqual(result.names, tuple(names))
         self.assertEqual(pauses, 3)
+
+
+class HandProjectJSONTests(SynchronousTestCase):
+    """
+    Tests for L{handProjectJSONSteps}.
+    """
+
+    def test_filesHandedNotKept(self) -> None:
+        """
+        Each file goes to C{onFile}, in page order, as L{parseProjectJSON}
+        makes it; the page comes without files but with the rest.
+        """
+        body = jsonPage(
+            [jsonFile(filename=f"foo_bar-1.{i}.tar.gz", url=f"../../p/foo_bar-1.{i}.tar.gz")
+             for i in range(600)],
+            versions=["1.0", "2.0"],
+            **{"project-status": {"status": "archived", "reason": "done"}},
+        )
+        handed: List[DistFile] = []
+        page = finish(handProjectJSONSteps(body, BASE, "foo-bar", handed.append))
+        whole = parseProjectJSON(body, BASE, "foo-bar")
+        self.assertEqual(handed, list(whole.files))
+        self.assertEqual(page, attrs.evolve(whole, files=()))
+
+    def test_errorsAsParsing(self) -> None:
+        """
+        A page that does not parse fails the same way.
+        """
+        for body in (b"{", jsonPage([{"filename": "x"}]), b'{"files": 3}'):
+            self.assertRaises(
+                ParseError, finish, handProjectJSONSteps(body, BASE, "foo-bar", lambda f: None)
+            )
 
 
 class ProjectDispatchTests(SynchronousTestCase):

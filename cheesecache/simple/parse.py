@@ -379,17 +379,39 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     return finish(_parseProjectJSONSteps(body, baseURL, name))
 
 
+def handProjectJSONSteps(
+    body: Body, baseURL: str, name: str, onFile: Callable[[DistFile], object]
+) -> "Steps[ProjectPage]":
+    """
+    Parse a PEP 691 project page in steps, handing each file to C{onFile}
+    as soon as it is decoded and keeping none: the page is given without
+    its files.  A page of 15,000 files is so never held whole, as JSON or
+    as a model.
+    """
+    return _parseProjectJSONSteps(body, baseURL, name, onFile)
+
+
 @_shapeErrors
-def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
+def _parseProjectJSONSteps(
+    body: Body, baseURL: str, name: str, onFile: Optional[Callable[[DistFile], object]] = None
+) -> "Steps[ProjectPage]":
     def distFile(entry: Any) -> DistFile:
         return _distFile(entry, baseURL)
 
+    def hand(entry: Any) -> None:
+        onFile(_distFile(entry, baseURL))  # type: ignore[misc]
+
     # Each file is made as soon as its entry is decoded: the page is never
     # held whole as parsed JSON.
-    data = yield from _loadJSONSteps(body, "files", distFile)
+    data = yield from _loadJSONSteps(body, "files", distFile if onFile is None else hand)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
         files = [distFile(entry) for entry in draining(files)]
+        if onFile is not None:
+            for f in files:
+                onFile(f)
+    if onFile is not None:
+        files = []
     versions = data.get("versions")
     status = data.get("project-status")
     return ProjectPage(
