@@ -425,6 +425,33 @@ class MadeInThreadTests(SynchronousTestCase):
         self.assertIs(representationOf(entry, JSON_TYPE, self.render, self.disk), whole)
         self.assertEqual(self.renders, 1)
 
+    def test_writerSameAsMake(self) -> None:
+        """
+        A representation written piece by piece with L{RenderedStore.writer}
+        is the one L{RenderedStore.make} makes of the same pieces, small or
+        big.
+        """
+        for body in (b"<html></html>", self.body):
+            pieces = [body[i : i + 7_000] for i in range(0, len(body), 7_000)]
+            writer = self.disk.writer(JSON_TYPE)
+            for piece in pieces:
+                writer.write(piece)
+            written = writer.done()
+            self.assertEqual(written, self.disk.make(JSON_TYPE, iter(pieces)))
+            if written.path is not None:
+                with written.open(False) as f:
+                    self.assertEqual(f.read(), body)
+
+    def test_writerAbandoned(self) -> None:
+        """
+        An abandoned writer leaves no file behind.
+        """
+        writer = self.disk.writer(JSON_TYPE)
+        writer.write(self.body)
+        writer.write(b"more")
+        writer.abandon()
+        self.assertEqual(self.files(), [])
+
     def test_twinThereAlready(self) -> None:
         """
         The same bytes rendered again (another page version that renders

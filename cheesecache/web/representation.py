@@ -242,35 +242,21 @@ class RenderedStore:
         is ready, get it uncompressed rather than wait for a compression
         that takes as long as parsing and rendering the page did.
         """
-        if self.blocking is None:
-            return Representation.of(contentType, body, self)
-        pieces: List[bytes] = []
-        size = 0
-        remaining = iter((body,) if isinstance(body, bytes) else body)
-        for piece in remaining:
-            pieces.append(piece)
-            size += len(piece)
-            if size > IN_MEMORY_LIMIT:
-                break
-        else:
-            return Representation.of(contentType, pieces, self)
-        spill = self.spill(twin=False)
-        digest = _digestOf(contentType)
+        writer = self.writer(contentType)
         try:
-            first = b"".join(pieces)
-            del pieces
-            spill.writePlain(first)
-            digest.update(first)
-            for piece in remaining:
-                spill.writePlain(piece)
-                digest.update(piece)
-                size += len(piece)
-            etag = digest.hexdigest()[:32]
-            path = spill.keep(etag)
+            for piece in (body,) if isinstance(body, bytes) else body:
+                writer.write(piece)
         except BaseException:
-            spill.abandon()
+            writer.abandon()
             raise
-        return Representation(contentType, etag, size, 0, path=path, twin=False)
+        return writer.done()
+
+    def writer(self, contentType: str) -> "RepresentationWriter":
+        """
+        Write a representation piece by piece (see L{make}), for a page
+        rendered as it is parsed.
+        """
+        return RepresentationWriter(self, contentType)
 
     def place(self, rendered: Dict[str, object], contentType: str, rep: Representation) -> None:
         """
@@ -346,6 +332,60 @@ class RenderedStore:
             for name in (rep.path, rep.path + ".gz"):
                 self.bodies.discard(name)
                 _removeIfThere(name)
+
+
+@attrs.define
+class RepresentationWriter:
+    """
+    A representation being written (see L{RenderedStore.make}): in memory
+    while small, then to its file, hashed as it comes.
+    """
+
+    store: RenderedStore
+    contentType: str
+    _pieces: List[bytes] = attrs.field(factory=list)
+    _size: int = 0
+    _spill: Optional["_Spill"] = None
+    _digest: Any = None
+
+    def write(self, piece: bytes) -> None:
+        """
+        Add the next piece.
+        """
+        self._size += len(piece)
+        if self._spill is not None:
+            self._spill.writePlain(piece)
+            self._digest.update(piece)
+            return
+        self._pieces.append(piece)
+        if self._size > IN_MEMORY_LIMIT and self.store.blocking is not None:
+            self._spill = self.store.spill(twin=False)
+            self._digest = _digestOf(self.contentType)
+            first = b"".join(self._pieces)
+            self._pieces = []
+            self._spill.writePlain(first)
+            self._digest.update(first)
+
+    def done(self) -> Representation:
+        """
+        The representation of the pieces written.
+        """
+        if self._spill is None:
+            return Representation.of(self.contentType, self._pieces, self.store)
+        etag = self._digest.hexdigest()[:32]
+        try:
+            path = self._spill.keep(etag)
+        except BaseException:
+            self._spill.abandon()
+            raise
+        return Representation(self.contentType, etag, self._size, 0, path=path, twin=False)
+
+    def abandon(self) -> None:
+        """
+        Give up: nothing written stays.
+        """
+        if self._spill is not None:
+            self._spill.abandon()
 
 
 class _Spill:
