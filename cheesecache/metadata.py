@@ -144,16 +144,21 @@ def withKnownMetadata(page: ProjectPage, known: KnownMetadata) -> ProjectPage:
     C{page}, with core metadata advertised for wheels whose metadata
     cheesecache has extracted itself.
     """
-    files = []
-    changed = False
-    for f in page.files:
-        if not f.coreMetadata and f.filename.endswith(".whl"):
-            digest = known.digest(f.key + ".metadata")
-            if digest is not None:
-                f = attrs.evolve(f, coreMetadata={"sha256": digest})
-                changed = True
-        files.append(f)
+    files = [fileWithKnownMetadata(f, known) for f in page.files]
+    changed = any(new is not old for new, old in zip(files, page.files))
     return attrs.evolve(page, files=files) if changed else page
+
+
+def fileWithKnownMetadata(f: DistFile, known: KnownMetadata) -> DistFile:
+    """
+    C{f}, with core metadata advertised if it is a wheel whose metadata
+    cheesecache has extracted itself (see L{withKnownMetadata}).
+    """
+    if not f.coreMetadata and f.filename.endswith(".whl"):
+        digest = known.digest(f.key + ".metadata")
+        if digest is not None:
+            return attrs.evolve(f, coreMetadata={"sha256": digest})
+    return f
 
 
 @attrs.define
