@@ -33,7 +33,8 @@ from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
 from .simple.parse import (
-    ParseError, Steps, finish, pageText, parseListSteps, parseProjectSteps,
+    ParseError, Steps, finish, handProjectJSONSteps, isJSONType, pageText, parseListSteps,
+    parseProjectSteps,
 )
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
 
@@ -122,6 +123,30 @@ class ISource(Interface):
         """
 
 
+class IPageRendering(Interface):
+    """
+    A big project page's representation, made from its files as they are
+    parsed, so that they are never all in memory at once.
+    """
+
+    def add(f: DistFile) -> None:
+        """
+        The next file of the page.
+        """
+
+    def finish(page: ProjectPage, rendered: Dict[str, object]) -> None:
+        """
+        Every file was given: C{page} is the rest of the page (without its
+        files).  Put what was made in C{rendered} (an entry's
+        representations), or nothing if it does not fit C{page}.
+        """
+
+    def abandon() -> None:
+        """
+        The page did not parse: drop what was made.
+        """
+
+
 @implementer(ISource)
 @attrs.define
 class UpstreamSource:
@@ -149,6 +174,11 @@ class UpstreamSource:
     #: Runs a big page's parsing in steps (see L{Steps}), between which
     #: the reactor serves other requests: C{task.cooperate}, by default.
     cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
+    #: Given a project's name, what renders its big JSON page while it is
+    #: parsed (see L{IPageRendering}); the page is then kept let go from
+    #: memory, read back from the page store when its files are needed.
+    #: C{None}: big pages are parsed whole, like small ones.
+    renderWhileParsing: Optional[Callable[[str], IPageRendering]] = None
     #: Big pages are parsed one at a time: more at once would hold more
     #: pages' text and models in memory at once, for no gain in time.
     _parsingBig: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(1))
@@ -316,13 +346,25 @@ class UpstreamSource:
                     self.store.keepFetched, self.sourceID, name, outcome.url,
                     outcome.validators, now, outcome.contentType, outcome.body,
                 ))
+                # Only a page that can be read back is rendered as parsed.
+                rendering = self._renderingFor(name, outcome) if pending is not None else None
                 try:
-                    content = yield self._parse(name, outcome)
+                    content = yield self._parse(name, outcome, rendering)
                 except BaseException:
                     if pending is not None:
                         pending.abandon()
+                    if rendering is not None:
+                        rendering.abandon()
                     raise
-                fresh = PageEntry(content, outcome.url, outcome.validators, now)
+                if rendering is None:
+                    fresh = PageEntry(content, outcome.url, outcome.validators, now)
+                else:
+                    rendered: Dict[str, object] = {}
+                    rendering.finish(content, rendered)
+                    fresh = PageEntry(
+                        None, outcome.url, outcome.validators, now,
+                        rendered=rendered, found=True,
+                    )
                 store = pending.commit if pending is not None else lambda: None
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
@@ -365,11 +407,29 @@ class UpstreamSource:
             )
             return None
 
-    def _parse(self, name: Optional[str], outcome: Fetched) -> "Deferred[object]":
+    def _renderingFor(self, name: Optional[str], outcome: Fetched) -> Optional[IPageRendering]:
+        """
+        What renders the project page C{outcome} brought while it is parsed,
+        if it is a big JSON page and there is one to render it.
+        """
+        if (
+            self.renderWhileParsing is None
+            or name is None
+            or len(outcome.body) <= COOPERATIVE_PARSE
+            or not isJSONType(outcome.contentType)
+        ):
+            return None
+        return self.renderWhileParsing(name)
+
+    def _parse(
+        self, name: Optional[str], outcome: Fetched, rendering: Optional[IPageRendering] = None
+    ) -> "Deferred[object]":
         """
         The page C{outcome} brought, parsed: at once if it is small; a big
         one in steps, so that the reactor is not held for the whole of it
-        (the biggest pages take a tenth of a second and more).
+        (the biggest pages take a tenth of a second and more).  With
+        C{rendering}, the files go there as they are parsed, and the page
+        comes without them.
         """
         big = len(outcome.body) > COOPERATIVE_PARSE
         # The upstream's bytes go once decoded: neither they nor the text
@@ -377,6 +437,8 @@ class UpstreamSource:
         body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
             steps: Steps[object] = parseListSteps(body, outcome.contentType)
+        elif rendering is not None:
+            steps = handProjectJSONSteps(body, outcome.url, name, rendering.add)
         else:
             steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
         del body

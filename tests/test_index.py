@@ -623,3 +623,87 @@ class CooperativeParseTests(TestCase):
         self.cooperator.tasks[1].runToEnd()
         lookup = yield huge
         self.assertEqual(len(lookup.entry.content.files), 3000)
+
+
+class _RecordingRendering:
+    """
+    An L{indexModule.IPageRendering} that keeps what it is given.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.files: list = []
+        self.finished: list = []
+        self.abandoned = False
+
+    def add(self, f: object) -> None:
+        self.files.append(f)
+
+    def finish(self, page: object, rendered: dict) -> None:
+        self.finished.append(page)
+        rendered["made"] = f"{len(self.files)} files"
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+class RenderWhileParsingTests(TestCase):
+    """
+    With L{indexModule.UpstreamSource.renderWhileParsing}, a big JSON page's
+    files go to its rendering as they are parsed, and its entry holds what
+    that made, not the files.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = bigProjectIndex("big")
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+        self.source = self.harness.sources[0]
+        self.renderings: List[_RecordingRendering] = []
+
+        def rendering(name: str) -> _RecordingRendering:
+            self.renderings.append(_RecordingRendering(name))
+            return self.renderings[-1]
+
+        self.source.renderWhileParsing = rendering
+
+    @inlineCallbacks
+    def test_bigPage(self):  # type: ignore[no-untyped-def]
+        """
+        Every file of a big page goes to the rendering, in order; the entry
+        keeps what it made and not the page, which is read back whole from
+        the page store when asked for.
+        """
+        lookup = yield self.source.page("big")
+        [rendering] = self.renderings
+        self.assertEqual(rendering.name, "big")
+        self.assertEqual(len(rendering.files), 3000)
+        self.assertEqual(rendering.files[-1].filename, "big-1.2999.tar.gz")
+        [page] = rendering.finished
+        self.assertEqual((page.name, page.files), ("big", ()))
+        entry = lookup.entry
+        self.assertEqual(entry.rendered, {"made": "3000 files"})
+        self.assertTrue(entry.found)
+        self.assertFalse(entry.loaded)
+        self.assertEqual(list(entry.content.files), rendering.files)
+        self.assertEqual(self.upstream.count(b"/simple/big/"), 1)
+
+    @inlineCallbacks
+    def test_smallPageParsedWhole(self):  # type: ignore[no-untyped-def]
+        """
+        A small page is parsed whole, as before; no rendering is made.
+        """
+        lookup = yield self.source.page("small")
+        self.assertEqual(self.renderings, [])
+        self.assertTrue(lookup.entry.loaded)
+
+    @inlineCallbacks
+    def test_badPageAbandoned(self):  # type: ignore[no-untyped-def]
+        """
+        A big page that does not parse has its rendering abandoned, and
+        fails as before.
+        """
+        self.upstream.faults[b"/simple/big/"] = "cut"
+        yield self.assertFailure(self.source.page("big"), SourcesUnavailable)
+        [rendering] = self.renderings
+        self.assertTrue(rendering.abandoned)
+        self.assertEqual(rendering.finished, [])
