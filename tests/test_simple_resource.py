@@ -9,16 +9,24 @@ import gzip
 import json
 from html.parser import HTMLParser
 
+import attrs
+
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, maybeDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
+
+from cheesecache.simple.model import DistFile, ProjectPage
+from cheesecache.simple.render import renderProjectJSON
+from cheesecache.web.representation import RenderedStore, Representation
+from cheesecache.web.simple import RenderingWhileParsing
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
-from .test_index import sampleIndex
+from .test_index import bigProjectIndex, sampleIndex
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
@@ -429,3 +437,113 @@ class GarbageTests(TestCase):
                     gc.enable()
             self.assertRegex(answered, rb"^HTTP/1.1 (200|304) ")
             self.assertEqual(leftOver, 0, raw)
+
+
+class BigPageRenderedWhileParsedTests(TestCase):
+    """
+    A big JSON page is rendered as JSON while it is parsed (see
+    L{RenderingWhileParsing}): the same bytes as rendered from the whole
+    page, without keeping the page in memory.
+    """
+
+    @inlineCallbacks
+    def test_sameAsRenderedWhole(self):  # type: ignore[no-untyped-def]
+        """
+        Cold, the JSON and HTML of a big page are what a server rendering
+        it whole answers, and the source's entry holds no parsed page.
+        """
+        upstream = bigProjectIndex("big")
+        streamed = Harness(self, [serveIndex(self, upstream)])
+        whole = Harness(self, [serveIndex(self, upstream)])
+        whole.sources[0].renderWhileParsing = None
+        bodies = {}
+        for name, harness in (("streamed", streamed), ("whole", whole)):
+            response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+            self.assertEqual(response.code, 200)
+            response, html = yield harness.get("/simple/big/")
+            self.assertEqual(response.code, 200)
+            bodies[name] = (body, html)
+        self.assertEqual(bodies["streamed"], bodies["whole"])
+        self.assertEqual(len(json.loads(bodies["streamed"][0])["files"]), 3000)
+        self.assertTrue(streamed.sources[0].renderWhileParsing is not None)
+
+    @inlineCallbacks
+    def test_notHeld(self):  # type: ignore[no-untyped-def]
+        """
+        Once the cold JSON request is answered, the source's entry holds
+        the representation and not the parsed page.
+        """
+        harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        entry = harness.sources[0].cachedEntry("big")
+        self.assertFalse(entry.loaded)
+        self.assertEqual(list(entry.rendered), [JSON_ACCEPT])
+
+
+class RenderingWhileParsingTests(TestCase):
+    """
+    L{RenderingWhileParsing} on its own.
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        # With a thread (here: none, calls run at once), big pages spill to
+        # files and get their twins.
+        self.disk = RenderedStore(self.root, blocking=maybeDeferred)
+        self.page = ProjectPage(
+            name="foo",
+            files=[
+                DistFile(f"foo-1.{i}-py3-none-any.whl", f"https://x.invalid/foo-1.{i}.whl",
+                         {"sha256": "%064x" % i}, size=i)
+                for i in range(1200)
+            ],
+            versions=["0.1"],
+            status=("archived", None),
+        )
+
+    def prepare(self, f: DistFile) -> DistFile:
+        return attrs.evolve(f, coreMetadata=True) if f.size % 2 else f
+
+    def test_sameAsWhole(self) -> None:
+        """
+        The files given one by one, prepared, make the representation of
+        the prepared page rendered whole.
+        """
+        rendering = RenderingWhileParsing(self.disk, self.prepare, "foo")
+        for f in self.page.files:
+            rendering.add(f)
+        rendered: dict = {}
+        rendering.finish(attrs.evolve(self.page, files=()), rendered)
+        prepared = attrs.evolve(self.page, files=[self.prepare(f) for f in self.page.files])
+        expected = Representation.of(JSON_ACCEPT, renderProjectJSON(prepared))
+        self.assertEqual(list(rendered), [JSON_ACCEPT])
+        rep = rendered[JSON_ACCEPT]
+        self.assertEqual((rep.etag, rep.size), (expected.etag, expected.size))
+        self.assertIsNotNone(rep.path)
+        with rep.open(False) as body:
+            self.assertEqual(body.read(), renderProjectJSON(prepared))
+
+    def test_otherName(self) -> None:
+        """
+        A page whose own name is not the one its files were rendered under
+        gets nothing (it is rendered whole when asked for), and no file is
+        left.
+        """
+        rendering = RenderingWhileParsing(self.disk, self.prepare, "foo")
+        for f in self.page.files:
+            rendering.add(f)
+        rendered: dict = {}
+        rendering.finish(attrs.evolve(self.page, name="bar", files=()), rendered)
+        self.assertEqual(rendered, {})
+        self.assertEqual([p for p in self.root.walk() if p.isfile()] if self.root.exists() else [], [])
+
+    def test_abandoned(self) -> None:
+        """
+        An abandoned rendering leaves no file.
+        """
+        rendering = RenderingWhileParsing(self.disk, self.prepare, "foo")
+        for f in self.page.files:
+            rendering.add(f)
+        rendering.abandon()
+        self.assertEqual([p for p in self.root.walk() if p.isfile()] if self.root.exists() else [], [])

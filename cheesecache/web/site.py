@@ -18,7 +18,7 @@ from ..blobstore import BlobStore
 from ..filefetch import FileFetcher
 from ..index import Index
 from ..logs import AccessLogFile, BufferedLogObserver
-from ..metadata import MetadataService, withKnownMetadata
+from ..metadata import MetadataService, fileWithKnownMetadata, withKnownMetadata
 from ..private import PrivateStore
 from ..via import parseVia
 from .channel import GuardedSite
@@ -26,7 +26,7 @@ from .files import FilesResource
 from .manage import ACTIONS, ManageAction
 from .representation import NotFound, RenderedStore, securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
-from .simple import Rerenderer, SimpleResource
+from .simple import RenderingWhileParsing, Rerenderer, SimpleResource
 from .upload import UploadResource
 from .warmresource import WarmResource
 
@@ -165,10 +165,14 @@ def makeRoot(
     scope = "private" if readAuth else "public"
     disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking)
     disk.clear()
+    prepare = lambda page: withKnownMetadata(page, metadata.known)  # noqa: E731
+    prepareFile = lambda f: fileWithKnownMetadata(f, metadata.known)  # noqa: E731
     for source in index.sources:
         if hasattr(source, "discard"):
             source.discard = disk.discard
-    prepare = lambda page: withKnownMetadata(page, metadata.known)  # noqa: E731
+            source.renderWhileParsing = functools.partial(
+                RenderingWhileParsing, disk, prepareFile
+            )
     root.putChild(b"simple", SimpleResource(index, prepare, scope, disk))
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
     clock = clock or reactor
