@@ -245,9 +245,11 @@ def _anchor(name: str, f: DistFile) -> str:
     return f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n"
 
 
-def projectHTMLChunks(page: ProjectPage) -> Iterator[bytes]:
+def projectHTMLHead(page: ProjectPage) -> bytes:
     """
-    The PEP 503 HTML detail page, in pieces.
+    The PEP 503 HTML detail page up to its first link: it shows the name
+    and status, not the files, so the files can be written after it as
+    they come (L{projectHTMLFiles}), then L{PROJECT_HTML_TAIL}.
     """
     name = escape(page.name)
     head = [
@@ -265,16 +267,34 @@ def projectHTMLChunks(page: ProjectPage) -> Iterator[bytes]:
                 '    <meta name="pypi:project-status-reason" '
                 f'content="{escape(reason)}">\n',
             )
-    yield "".join(
+    return "".join(
         [
             "<!DOCTYPE html>\n<html lang=\"en\">\n  <head>\n",
             *head,
             f"  </head>\n  <body>\n    <h1>Links for {name}</h1>\n",
         ]
     ).encode("utf-8")
+
+
+def projectHTMLFiles(name: str, batch: Sequence[DistFile]) -> bytes:
+    """
+    The links to C{batch}, files of project C{name} (normalized).
+    """
+    return "".join([_anchor(name, f) for f in batch]).encode("utf-8")
+
+
+#: The end of a PEP 503 HTML detail page.
+PROJECT_HTML_TAIL = b"  </body>\n</html>\n"
+
+
+def projectHTMLChunks(page: ProjectPage) -> Iterator[bytes]:
+    """
+    The PEP 503 HTML detail page, in pieces.
+    """
+    yield projectHTMLHead(page)
     for batch in _batches(page.files):
-        yield "".join([_anchor(page.name, f) for f in batch]).encode("utf-8")
-    yield b"  </body>\n</html>\n"
+        yield projectHTMLFiles(page.name, batch)
+    yield PROJECT_HTML_TAIL
 
 
 def renderProjectHTML(page: ProjectPage) -> bytes:
