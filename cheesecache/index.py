@@ -115,6 +115,14 @@ class ISource(Interface):
         it cannot be read so (the page must be read whole).
         """
 
+    def handStored(name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
+        """
+        The stored page of project C{name} read back, each file handed to
+        C{onFile} rather than kept (for a page let go from memory, rendered
+        again); the page without its files, or C{None} when it cannot be
+        read so (the files handed so far are then to be dropped).
+        """
+
     def expire(name: str) -> None:
         """
         Ask the source again for project C{name}'s page on its next request,
@@ -310,6 +318,9 @@ class UpstreamSource:
 
     def storedFile(self, name: str, key: str, filename: str) -> Optional[DistFile]:
         return self.store.findFile(self.sourceID, name, key, filename)
+
+    def handStored(self, name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
+        return self.store.handFiles(self.sourceID, name, onFile)
 
     def expire(self, name: str) -> None:
         entry = self._entries.get(name)

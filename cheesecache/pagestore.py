@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple, Union
 
 import attrs
 from twisted.logger import Logger
@@ -30,6 +30,8 @@ from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.parse import (
     Streamed,
     findFileJSON,
+    finish,
+    handProjectJSONSteps,
     isJSONType,
     loadStreaming,
     pageText,
@@ -353,6 +355,38 @@ class PageStore:
         is not kept as fetched JSON or does not list the file (the page
         must then be read whole).
         """
+        stored = self._fetchedJSON(sourceID, name)
+        if stored is None:
+            return None
+        text, url = stored
+        try:
+            return findFileJSON(text, url, key, filename)
+        except ValueError:
+            return None
+
+    def handFiles(
+        self, sourceID: str, name: str, onFile: Callable[[DistFile], object]
+    ) -> Optional[ProjectPage]:
+        """
+        Read the stored page of C{name} back, handing each file to
+        C{onFile} (see L{handProjectJSONSteps}); the page without its
+        files, or C{None} when the page is not kept as fetched JSON or does
+        not parse (the files handed so far are then to be dropped).
+        """
+        stored = self._fetchedJSON(sourceID, name)
+        if stored is None:
+            return None
+        text, url = stored
+        try:
+            return finish(handProjectJSONSteps(text, url, name, onFile))
+        except ValueError:
+            return None
+
+    def _fetchedJSON(self, sourceID: str, name: str) -> Optional[Tuple[str, str]]:
+        """
+        The text and URL of the stored page of C{name}, if it is kept as
+        fetched JSON.
+        """
         path = self._path(sourceID, name, ".page")
         try:
             with open(path.path, "rb") as page:
@@ -360,8 +394,7 @@ class PageStore:
                 contentType = meta["contentType"]
                 if not isJSONType(contentType):
                     return None
-                text = pageText(page.read(), contentType)
-            return findFileJSON(text, meta["url"], key, filename)
+                return pageText(page.read(), contentType), meta["url"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
