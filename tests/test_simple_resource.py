@@ -480,6 +480,21 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertFalse(entry.loaded)
         self.assertEqual(list(entry.rendered), [JSON_ACCEPT])
 
+    @inlineCallbacks
+    def test_htmlFromStored(self):  # type: ignore[no-untyped-def]
+        """
+        The HTML of such a page is rendered from the stored page, a file at
+        a time, without making it a model again; it lists every file.
+        """
+        harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        response, body = yield harness.get("/simple/big/")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(len(anchors(body).anchors), 3000)
+        entry = harness.sources[0].cachedEntry("big")
+        self.assertFalse(entry.loaded)
+        self.assertEqual(len(entry.rendered), 2)
+
 
 class RenderingWhileParsingTests(TestCase):
     """

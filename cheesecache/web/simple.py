@@ -25,10 +25,13 @@ from ..simple.negotiate import negotiate
 from ..simple.render import (
     CHUNK_ITEMS,
     JSON_TYPE,
+    PROJECT_HTML_TAIL,
     ProjectJSONWriter,
     listHTMLChunks,
     listJSONChunks,
     projectHTMLChunks,
+    projectHTMLFiles,
+    projectHTMLHead,
     projectJSONChunks,
 )
 from ..via import parseVia
@@ -96,11 +99,14 @@ def _respond(  # type: ignore[no-untyped-def]
     prepare: Callable[[Any], Any] = lambda content: content,
     scope: str = "public",
     disk: Optional[RenderedStore] = None,
+    first: Optional[Callable[[Any, str], None]] = None,
 ):
     def respond(request: IRequest, result: Any) -> object:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
         accept = request.getHeader(b"accept")
         contentType = negotiate(accept.decode("latin-1") if accept else None)
+        if first is not None:
+            first(result, contentType)
         render = renderers[contentType == JSON_TYPE]
         return _PageAnswer(
             request, lookup.entry, contentType, lambda content: render(prepare(content)),
@@ -160,6 +166,8 @@ class ProjectResource(Resource):
     prepare: Callable[[ProjectPage], ProjectPage]
     scope: str = "public"
     disk: Optional[RenderedStore] = None
+    #: What L{prepare} does to each file.
+    prepareFile: Callable[[DistFile], DistFile] = lambda f: f
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -169,12 +177,53 @@ class ProjectResource(Resource):
             return self
         return NotFound()
 
+    def _htmlFromStored(self, result: Any, contentType: str) -> None:
+        """
+        Render the HTML of a page let go from memory (a big one, see
+        L{RenderingWhileParsing}) from its stored form, a file at a time,
+        rather than read back whole as a model.  The head, which shows the
+        page's name and status (the stored JSON gives them after its
+        files), is written first as that of the project named here, without
+        a status, as nearly every page is; a page that turns out otherwise
+        is rendered whole instead, as is one that cannot be read so.
+        """
+        if contentType == JSON_TYPE or self.disk is None or not isinstance(result, Found):
+            return
+        entry = result.lookup.entry
+        if result.origins or entry.loaded or not entry.found or contentType in entry.rendered:
+            return
+        out = self.disk.writer(contentType)
+        batch: List[DistFile] = []
+
+        def add(f: DistFile) -> None:
+            batch.append(self.prepareFile(f))
+            if len(batch) >= CHUNK_ITEMS:
+                out.write(projectHTMLFiles(self.name, batch))
+                batch.clear()
+
+        try:
+            out.write(projectHTMLHead(ProjectPage(name=self.name)))
+            page = result.source.handStored(self.name, add)
+            if page is None or page.name != self.name or page.status is not None:
+                out.abandon()
+                return
+            out.write(projectHTMLFiles(self.name, batch))
+            out.write(PROJECT_HTML_TAIL)
+            rep = out.done()
+        except OSError as e:
+            out.abandon()
+            log.warn("Could not write the HTML of {name}: {error}", name=self.name, error=str(e))
+            return
+        self.disk.place(entry.rendered, contentType, rep)
+
     def render_GET(self, request: IRequest) -> object:
         slash = request.path.endswith(b"/")
         canonical = normalize(self.name)
         if not slash or canonical != self.name:
             return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
-        respond = _respond(_PROJECT_RENDERERS, self.prepare, self.scope, self.disk)
+        respond = _respond(
+            _PROJECT_RENDERERS, self.prepare, self.scope, self.disk, self._htmlFromStored
+        )
         found = self.index.projectNow(self.name)
         if found is not None:
             # Warm: answered from memory, no Deferreds.
@@ -202,6 +251,8 @@ class SimpleResource(Resource):
     prepare: Callable[[ProjectPage], ProjectPage] = lambda page: page
     scope: str = "public"
     disk: Optional[RenderedStore] = None
+    #: What L{prepare} does to each file.
+    prepareFile: Callable[[DistFile], DistFile] = lambda f: f
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
@@ -215,7 +266,9 @@ class SimpleResource(Resource):
             return NotFound()
         if not isValidName(name):
             return NotFound()
-        return ProjectResource(self.index, name, self.prepare, self.scope, self.disk)
+        return ProjectResource(
+            self.index, name, self.prepare, self.scope, self.disk, self.prepareFile
+        )
 
     def render_GET(self, request: IRequest) -> object:
         if not request.path.endswith(b"/"):

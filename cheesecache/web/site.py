@@ -173,7 +173,7 @@ def makeRoot(
             source.renderWhileParsing = functools.partial(
                 RenderingWhileParsing, disk, prepareFile
             )
-    root.putChild(b"simple", SimpleResource(index, prepare, scope, disk))
+    root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
     clock = clock or reactor
     if clock is not None:
