@@ -20,9 +20,11 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
 from cheesecache.simple.model import DistFile, ProjectPage
-from cheesecache.simple.render import renderProjectJSON
+from cheesecache.freshness import PageEntry, Validators
+from cheesecache.index import Found, Lookup
+from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
 from cheesecache.web.representation import RenderedStore, Representation
-from cheesecache.web.simple import RenderingWhileParsing
+from cheesecache.web.simple import ProjectResource, RenderingWhileParsing
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
@@ -496,6 +498,22 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual(len(entry.rendered), 2)
 
 
+def manyFilesPage() -> ProjectPage:
+    """
+    A page of 1,200 wheels, with a status.
+    """
+    return ProjectPage(
+        name="foo",
+        files=[
+            DistFile(f"foo-1.{i}-py3-none-any.whl", f"https://x.invalid/foo-1.{i}.whl",
+                     {"sha256": "%064x" % i}, size=i)
+            for i in range(1200)
+        ],
+        versions=["0.1"],
+        status=("archived", None),
+    )
+
+
 class RenderingWhileParsingTests(TestCase):
     """
     L{RenderingWhileParsing} on its own.
@@ -506,16 +524,7 @@ class RenderingWhileParsingTests(TestCase):
         # With a thread (here: none, calls run at once), big pages spill to
         # files and get their twins.
         self.disk = RenderedStore(self.root, blocking=maybeDeferred)
-        self.page = ProjectPage(
-            name="foo",
-            files=[
-                DistFile(f"foo-1.{i}-py3-none-any.whl", f"https://x.invalid/foo-1.{i}.whl",
-                         {"sha256": "%064x" % i}, size=i)
-                for i in range(1200)
-            ],
-            versions=["0.1"],
-            status=("archived", None),
-        )
+        self.page = manyFilesPage()
 
     def prepare(self, f: DistFile) -> DistFile:
         return attrs.evolve(f, coreMetadata=True) if f.size % 2 else f
@@ -562,3 +571,59 @@ class RenderingWhileParsingTests(TestCase):
             rendering.add(f)
         rendering.abandon()
         self.assertEqual([p for p in self.root.walk() if p.isfile()] if self.root.exists() else [], [])
+
+
+class _StoredSource:
+    """
+    A source whose stored page is C{page}.
+    """
+
+    def __init__(self, page: ProjectPage) -> None:
+        self.page = page
+
+    def handStored(self, name: str, onFile):  # type: ignore[no-untyped-def]
+        for f in self.page.files:
+            onFile(f)
+        return attrs.evolve(self.page, files=())
+
+
+class HTMLFromStoredTests(TestCase):
+    """
+    L{ProjectResource._htmlFromStored} on its own.
+    """
+
+    def setUp(self) -> None:
+        self.root = FilePath(self.mktemp())
+        self.disk = RenderedStore(self.root, blocking=maybeDeferred)
+        self.page = manyFilesPage()
+        self.resource = ProjectResource(None, "foo", lambda p: p, disk=self.disk)  # type: ignore[arg-type]
+
+    def found(self, page: ProjectPage) -> Found:
+        entry = PageEntry(None, "http://x.invalid/simple/foo/", Validators(), 0.0, found=True)
+        return Found(Lookup(entry), _StoredSource(page))  # type: ignore[arg-type]
+
+    def files(self) -> list:
+        return [p for p in self.root.walk() if p.isfile()] if self.root.exists() else []
+
+    def test_html(self) -> None:
+        """
+        The HTML made from the stored page is the page rendered whole.
+        """
+        page = attrs.evolve(self.page, status=None)
+        found = self.found(page)
+        self.resource._htmlFromStored(found, "text/html")
+        rep = found.lookup.entry.rendered["text/html"]
+        with rep.open(False) as body:
+            self.assertEqual(body.read(), renderProjectHTML(page))
+
+    def test_statusOrOtherName(self) -> None:
+        """
+        A page with a status, or under another name, is left to be
+        rendered whole, and no file is left.
+        """
+        for page in (self.page, attrs.evolve(self.page, status=None, name="bar")):
+            found = self.found(page)
+            self.resource._htmlFromStored(found, "text/html")
+            self.assertEqual(found.lookup.entry.rendered, {})
+            self.assertEqual(self.files(), [])
+
