@@ -23,6 +23,7 @@ from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.freshness import PageEntry, Validators
 from cheesecache.index import Found, Lookup
 from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
+from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
 from cheesecache.web.simple import ProjectResource, RenderingWhileParsing
 
@@ -560,6 +561,28 @@ class RenderingWhileParsingTests(TestCase):
         rendered: dict = {}
         rendering.finish(attrs.evolve(self.page, name="bar", files=()), rendered)
         self.assertEqual(rendered, {})
+        self.assertEqual([p for p in self.root.walk() if p.isfile()] if self.root.exists() else [], [])
+
+    def test_diskFails(self) -> None:
+        """
+        When the disk fails to take the representation, the files are still
+        all taken, nothing is put in the entry's representations (the page
+        is rendered whole when asked for) and no file is left.
+        """
+        writes = []
+
+        def failingWrite(spill: object, data: bytes) -> None:
+            writes.append(len(data))
+            raise OSError(28, "No space left on device")
+
+        self.patch(representationModule._Spill, "writePlain", failingWrite)
+        rendering = RenderingWhileParsing(self.disk, self.prepare, "foo")
+        for f in self.page.files:
+            rendering.add(f)
+        rendered: dict = {}
+        rendering.finish(attrs.evolve(self.page, files=()), rendered)
+        self.assertEqual(rendered, {})
+        self.assertEqual(len(writes), 1)
         self.assertEqual([p for p in self.root.walk() if p.isfile()] if self.root.exists() else [], [])
 
     def test_abandoned(self) -> None:

@@ -99,14 +99,14 @@ def _respond(  # type: ignore[no-untyped-def]
     prepare: Callable[[Any], Any] = lambda content: content,
     scope: str = "public",
     disk: Optional[RenderedStore] = None,
-    first: Optional[Callable[[Any, str], None]] = None,
+    beforeAnswer: Optional[Callable[[Any, str], None]] = None,
 ):
     def respond(request: IRequest, result: Any) -> object:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
         accept = request.getHeader(b"accept")
         contentType = negotiate(accept.decode("latin-1") if accept else None)
-        if first is not None:
-            first(result, contentType)
+        if beforeAnswer is not None:
+            beforeAnswer(result, contentType)
         render = renderers[contentType == JSON_TYPE]
         return _PageAnswer(
             request, lookup.entry, contentType, lambda content: render(prepare(content)),
@@ -291,7 +291,11 @@ class RenderingWhileParsing:
     for) while it is parsed, a few hundred files at a time, so that its
     files are never held together: a page of 15,000 files made some 13 MB
     of model, next to its text, at the peak of a cold request.  The HTML
-    representation, asked for rarely, is made from the page read back.
+    representation, asked for rarely, is made from the stored page when
+    asked for (see L{ProjectResource._htmlFromStored}).
+
+    A disk that fails to take the representation fails nothing else: the
+    page is then rendered whole when asked for.
 
     @ivar prepare: applied to each file before it is rendered, as the
         page's C{prepare} is to a whole page.
@@ -303,32 +307,51 @@ class RenderingWhileParsing:
     _writer: ProjectJSONWriter = attrs.field(init=False)
     _out: RepresentationWriter = attrs.field(init=False)
     _batch: List[DistFile] = attrs.field(init=False, factory=list)
+    _failed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._writer = ProjectJSONWriter(self.name)
         self._out = self.disk.writer(JSON_TYPE)
 
     def add(self, f: DistFile) -> None:
+        if self._failed:
+            return
         self._batch.append(self.prepare(f))
         if len(self._batch) >= CHUNK_ITEMS:
-            self._flush()
+            self._write(self._writer.files(self._batch))
+            self._batch = []
 
-    def _flush(self) -> None:
-        self._out.write(self._writer.files(self._batch))
-        self._batch = []
+    def _write(self, piece: bytes) -> None:
+        if self._failed:
+            return
+        try:
+            self._out.write(piece)
+        except OSError as e:
+            log.warn(
+                "Could not write the JSON of {name}: {error}", name=self.name, error=str(e)
+            )
+            self.abandon()
 
     def finish(self, page: ProjectPage, rendered: Dict[str, object]) -> None:
         if page.name != self.name:
             # File URLs are under the page's own name, which the upstream
             # spelled differently: the page is rendered whole when asked.
             self.abandon()
+        self._write(self._writer.files(self._batch))
+        self._write(self._writer.end(page))
+        if self._failed:
             return
-        self._flush()
-        self._out.write(self._writer.end(page))
-        self.disk.place(rendered, JSON_TYPE, self._out.done())
+        try:
+            rep = self._out.done()
+        except OSError as e:
+            log.warn("Could not keep the JSON of {name}: {error}", name=self.name, error=str(e))
+            return
+        self.disk.place(rendered, JSON_TYPE, rep)
 
     def abandon(self) -> None:
-        self._out.abandon()
+        if not self._failed:
+            self._failed = True
+            self._out.abandon()
 
 
 @attrs.define(eq=False)
