@@ -183,9 +183,10 @@ class UpstreamSource:
     #: the reactor serves other requests: C{task.cooperate}, by default.
     cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
     #: Given a project's name, what renders its big JSON page while it is
-    #: parsed (see L{IPageRendering}); the page is then kept let go from
-    #: memory, read back from the page store when its files are needed.
-    #: C{None}: big pages are parsed whole, like small ones.
+    #: parsed (see L{IPageRendering}).  A page that lists more files than
+    #: L{modelBudget} is then never held whole: it is let go from memory
+    #: as it is parsed, and read back from the page store when its files
+    #: are needed.  C{None}: big pages are parsed whole, like small ones.
     renderWhileParsing: Optional[Callable[[str], IPageRendering]] = None
     #: Big pages are parsed one at a time: more at once would hold more
     #: pages' text and models in memory at once, for no gain in time.
@@ -359,23 +360,22 @@ class UpstreamSource:
                 ))
                 # Only a page that can be read back is rendered as parsed.
                 rendering = self._renderingFor(name, outcome) if pending is not None else None
+                kept = _Kept(rendering, self.modelBudget) if rendering is not None else None
                 try:
-                    content = yield self._parse(name, outcome, rendering)
+                    content = yield self._parse(name, outcome, kept)
                 except BaseException:
                     if pending is not None:
                         pending.abandon()
                     if rendering is not None:
                         rendering.abandon()
                     raise
-                if rendering is None:
-                    fresh = PageEntry(content, outcome.url, outcome.validators, now)
-                else:
-                    rendered: Dict[str, object] = {}
-                    rendering.finish(content, rendered)
-                    fresh = PageEntry(
-                        None, outcome.url, outcome.validators, now,
-                        rendered=rendered, found=True,
-                    )
+                rendered: Dict[str, object] = {}
+                if kept is not None:
+                    kept.rendering.finish(content, rendered)
+                    content = kept.page(content)
+                fresh = PageEntry(
+                    content, outcome.url, outcome.validators, now, rendered=rendered, found=True,
+                )
                 store = pending.commit if pending is not None else lambda: None
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
@@ -433,14 +433,14 @@ class UpstreamSource:
         return self.renderWhileParsing(name)
 
     def _parse(
-        self, name: Optional[str], outcome: Fetched, rendering: Optional[IPageRendering] = None
+        self, name: Optional[str], outcome: Fetched, kept: Optional["_Kept"] = None
     ) -> "Deferred[object]":
         """
         The page C{outcome} brought, parsed: at once if it is small; a big
         one in steps, so that the reactor is not held for the whole of it
         (the biggest pages take a tenth of a second and more).  With
-        C{rendering}, the files go there as they are parsed, and the page
-        comes without them.
+        C{kept}, the files go there as they are parsed, and the page comes
+        without them.
         """
         big = len(outcome.body) > COOPERATIVE_PARSE
         # The upstream's bytes go once decoded: neither they nor the text
@@ -448,14 +448,42 @@ class UpstreamSource:
         body = pageText(outcome.takeBody(), outcome.contentType)
         if name is None:
             steps: Steps[object] = parseListSteps(body, outcome.contentType)
-        elif rendering is not None:
-            steps = handProjectJSONSteps(body, outcome.url, name, rendering.add)
+        elif kept is not None:
+            steps = handProjectJSONSteps(body, outcome.url, name, kept.add)
         else:
             steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
         del body
         if not big:
             return maybeDeferred(finish, steps)
         return self._parsingBig.run(_inSteps, steps, self.cooperate)
+
+
+@attrs.define
+class _Kept:
+    """
+    The files of a big page being parsed: each goes to the page's
+    rendering, and is kept too while the page lists no more than the model
+    budget, so that a page that fits stays in memory as before (its cold
+    files are looked up there); past it, none is kept.
+    """
+
+    rendering: IPageRendering
+    budget: int
+    files: Optional[List[DistFile]] = attrs.field(factory=list)
+
+    def add(self, f: DistFile) -> None:
+        self.rendering.add(f)
+        if self.files is not None:
+            self.files.append(f)
+            if len(self.files) > self.budget:
+                self.files = None
+
+    def page(self, page: ProjectPage) -> Optional[ProjectPage]:
+        """
+        C{page} (parsed without its files) with them, if they were kept;
+        C{None}, the page let go from memory, if not.
+        """
+        return None if self.files is None else attrs.evolve(page, files=self.files)
 
 
 #: Pages bigger than this (in bytes) are parsed in steps.

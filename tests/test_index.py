@@ -670,9 +670,24 @@ class RenderWhileParsingTests(TestCase):
     def test_bigPage(self):  # type: ignore[no-untyped-def]
         """
         Every file of a big page goes to the rendering, in order; the entry
-        keeps what it made and not the page, which is read back whole from
-        the page store when asked for.
+        keeps what it made, and the page, which lists no more files than
+        the model budget.
         """
+        lookup = yield self.source.page("big")
+        [rendering] = self.renderings
+        self.assertEqual(len(rendering.files), 3000)
+        self.assertEqual(lookup.entry.rendered, {"made": "3000 files"})
+        self.assertTrue(lookup.entry.loaded)
+        self.assertEqual(list(lookup.entry.content.files), rendering.files)
+
+    @inlineCallbacks
+    def test_pageOverBudget(self):  # type: ignore[no-untyped-def]
+        """
+        A big page that lists more files than the model budget is let go as
+        it is parsed: its entry keeps what the rendering made, not the page,
+        which is read back whole from the page store when asked for.
+        """
+        self.source.modelBudget = 2999
         lookup = yield self.source.page("big")
         [rendering] = self.renderings
         self.assertEqual(rendering.name, "big")

@@ -457,6 +457,7 @@ class BigPageRenderedWhileParsedTests(TestCase):
         """
         upstream = bigProjectIndex("big")
         streamed = Harness(self, [serveIndex(self, upstream)])
+        streamed.sources[0].modelBudget = 1000
         whole = Harness(self, [serveIndex(self, upstream)])
         whole.sources[0].renderWhileParsing = None
         bodies = {}
@@ -473,10 +474,12 @@ class BigPageRenderedWhileParsedTests(TestCase):
     @inlineCallbacks
     def test_notHeld(self):  # type: ignore[no-untyped-def]
         """
-        Once the cold JSON request is answered, the source's entry holds
-        the representation and not the parsed page.
+        Once the cold JSON request of a page over the model budget is
+        answered, the source's entry holds the representation and not the
+        parsed page.
         """
         harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        harness.sources[0].modelBudget = 1000
         response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
         self.assertEqual(response.code, 200)
         entry = harness.sources[0].cachedEntry("big")
@@ -490,6 +493,7 @@ class BigPageRenderedWhileParsedTests(TestCase):
         a time, without making it a model again; it lists every file.
         """
         harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        harness.sources[0].modelBudget = 1000
         yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
         response, body = yield harness.get("/simple/big/")
         self.assertEqual(response.code, 200)
