@@ -533,9 +533,9 @@ class KeptAsFetchedTests(EntryAssertions, SynchronousTestCase):
         self.assertIsNotNone(self.store.load("up1", "foo-bar"))
 
 
-class FindFileTests(SynchronousTestCase):
+class _StoredPage(SynchronousTestCase):
     """
-    L{PageStore.findFile}: one file from a stored page, without the rest.
+    A page store, and a page of C{foo-bar} kept in it as fetched.
     """
 
     def setUp(self) -> None:
@@ -546,6 +546,12 @@ class FindFileTests(SynchronousTestCase):
         self.store.keepFetched(
             "up1", "foo-bar", URL, Validators(), 1.0, contentType, body
         ).commit()
+
+
+class FindFileTests(_StoredPage):
+    """
+    L{PageStore.findFile}: one file from a stored page, without the rest.
+    """
 
     def test_found(self) -> None:
         """
@@ -572,19 +578,10 @@ class FindFileTests(SynchronousTestCase):
         self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))
 
 
-class HandFilesTests(SynchronousTestCase):
+class HandFilesTests(_StoredPage):
     """
     L{PageStore.handFiles}: a stored page read back a file at a time.
     """
-
-    def setUp(self) -> None:
-        self.root = FilePath(self.mktemp())
-        self.store = PageStore(self.root)
-
-    def keep(self, body: bytes, contentType: str = JSON_TYPE) -> None:
-        self.store.keepFetched(
-            "up1", "foo-bar", URL, Validators(), 1.0, contentType, body
-        ).commit()
 
     def test_handed(self) -> None:
         """
