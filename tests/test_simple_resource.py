@@ -18,6 +18,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
+from twisted.web.test.requesthelper import DummyRequest
 
 from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.freshness import PageEntry, Validators
@@ -25,7 +26,9 @@ from cheesecache.index import Found, Lookup
 from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
-from cheesecache.web.simple import ProjectResource, RenderingWhileParsing
+from cheesecache.web import simple as simpleModule
+from cheesecache.web.representation import NotFound
+from cheesecache.web.simple import ProjectResource, RenderingWhileParsing, SimpleResource
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
@@ -653,4 +656,28 @@ class HTMLFromStoredTests(TestCase):
             self.resource._htmlFromStored(found, "text/html")
             self.assertEqual(found.lookup.entry.rendered, {})
             self.assertEqual(self.files(), [])
+
+
+class ProjectResourcesKeptTests(TestCase):
+    """
+    L{SimpleResource} makes a project's resource once and keeps the last
+    L{simpleModule.PROJECT_RESOURCES} of them.
+    """
+
+    def test_kept(self) -> None:
+        """
+        The same segment gets the same resource; past the limit, the
+        least recently made goes; names that are not valid get none.
+        """
+        self.patch(simpleModule, "PROJECT_RESOURCES", 2)
+        simple = SimpleResource(None)  # type: ignore[arg-type]
+        request = DummyRequest([])
+        first = simple.getChild(b"alpha", request)
+        self.assertIs(simple.getChild(b"alpha", request), first)
+        self.assertEqual(first.name, "alpha")
+        simple.getChild(b"beta", request)
+        simple.getChild(b"gamma", request)
+        self.assertIsNot(simple.getChild(b"alpha", request), first)
+        self.assertIsInstance(simple.getChild(b"-bad-", request), NotFound)
+        self.assertEqual(len(simple._projects), 2)
 

@@ -5,6 +5,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import attrs
@@ -48,6 +49,9 @@ from .representation import (
 )
 
 log = Logger()
+
+#: How many project resources L{SimpleResource} keeps for the next request.
+PROJECT_RESOURCES = 1024
 
 # Pages are rendered in pieces, hashed, compressed and (when big) written to
 # disk as they come: see Representation.of and RenderedStore.make.
@@ -168,9 +172,13 @@ class ProjectResource(Resource):
     disk: Optional[RenderedStore] = None
     #: What L{prepare} does to each file.
     prepareFile: Callable[[DistFile], DistFile] = lambda f: f
+    _respond: Callable[[IRequest, Any], object] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
+        self._respond = _respond(
+            _PROJECT_RENDERERS, self.prepare, self.scope, self.disk, self._htmlFromStored
+        )
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
@@ -221,9 +229,7 @@ class ProjectResource(Resource):
         canonical = normalize(self.name)
         if not slash or canonical != self.name:
             return redirect(request, (f"../{canonical}/" if slash else f"{canonical}/"))
-        respond = _respond(
-            _PROJECT_RENDERERS, self.prepare, self.scope, self.disk, self._htmlFromStored
-        )
+        respond = self._respond
         found = self.index.projectNow(self.name)
         if found is not None:
             # Warm: answered from memory, no Deferreds.
@@ -254,21 +260,34 @@ class SimpleResource(Resource):
     #: What L{prepare} does to each file.
     prepareFile: Callable[[DistFile], DistFile] = lambda f: f
 
+    #: The project resources made lately, by path segment: each request
+    #: for a page made one, and what it holds never changes.
+    _projects: "OrderedDict[bytes, ProjectResource]" = attrs.field(
+        init=False, factory=OrderedDict
+    )
+
     def __attrs_post_init__(self) -> None:
         Resource.__init__(self)
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"" and not request.postpath:
             return self
+        project = self._projects.get(path)
+        if project is not None:
+            return project
         try:
             name = path.decode("utf-8")
         except UnicodeDecodeError:
             return NotFound()
         if not isValidName(name):
             return NotFound()
-        return ProjectResource(
+        project = ProjectResource(
             self.index, name, self.prepare, self.scope, self.disk, self.prepareFile
         )
+        self._projects[path] = project
+        if len(self._projects) > PROJECT_RESOURCES:
+            self._projects.popitem(last=False)
+        return project
 
     def render_GET(self, request: IRequest) -> object:
         if not request.path.endswith(b"/"):
