@@ -22,6 +22,8 @@ from typing import (
 )
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+import attrs
+
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
 from .names import normalize
 
@@ -379,6 +381,7 @@ def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
     return finish(_parseProjectJSONSteps(body, baseURL, name))
 
 
+@_shapeErrors
 def handProjectJSONSteps(
     body: Body, baseURL: str, name: str, onFile: Callable[[DistFile], object]
 ) -> "Steps[ProjectPage]":
@@ -388,35 +391,18 @@ def handProjectJSONSteps(
     its files.  A page of 15,000 files is so never held whole, as JSON or
     as a model.
     """
-    return _parseProjectJSONSteps(body, baseURL, name, onFile)
-
-
-@_shapeErrors
-def _parseProjectJSONSteps(
-    body: Body, baseURL: str, name: str, onFile: Optional[Callable[[DistFile], object]] = None
-) -> "Steps[ProjectPage]":
-    def distFile(entry: Any) -> DistFile:
-        return _distFile(entry, baseURL)
-
     def hand(entry: Any) -> None:
-        onFile(_distFile(entry, baseURL))  # type: ignore[misc]
+        onFile(_distFile(entry, baseURL))
 
-    # Each file is made as soon as its entry is decoded: the page is never
-    # held whole as parsed JSON.
-    data = yield from _loadJSONSteps(body, "files", distFile if onFile is None else hand)
+    data = yield from _loadJSONSteps(body, "files", hand)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
-        files = [distFile(entry) for entry in draining(files)]
-        if onFile is not None:
-            for f in files:
-                onFile(f)
-    if onFile is not None:
-        files = []
+        for entry in draining(files):
+            hand(entry)
     versions = data.get("versions")
     status = data.get("project-status")
     return ProjectPage(
         name=normalize(data.get("name") or name),
-        files=files,
         versions=[str(v) for v in versions] if isinstance(versions, list) else None,
         status=(
             (str(status["status"]), status.get("reason"))
@@ -424,6 +410,14 @@ def _parseProjectJSONSteps(
             else None
         ),
     )
+
+
+def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
+    # Each file is made as soon as its entry is decoded: the page is never
+    # held whole as parsed JSON.
+    files: List[DistFile] = []
+    page = yield from handProjectJSONSteps(body, baseURL, name, files.append)
+    return attrs.evolve(page, files=files)
 
 
 def findFileJSON(body: Body, baseURL: str, key: str, filename: str) -> Optional[DistFile]:
