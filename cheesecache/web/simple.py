@@ -189,40 +189,21 @@ class ProjectResource(Resource):
         """
         Render the HTML of a page let go from memory (a big one, see
         L{RenderingWhileParsing}) from its stored form, a file at a time,
-        rather than read back whole as a model.  The head, which shows the
-        page's name and status (the stored JSON gives them after its
-        files), is written first as that of the project named here, without
-        a status, as nearly every page is; a page that turns out otherwise
-        is rendered whole instead, as is one that cannot be read so.
+        rather than read back whole as a model.  A page that cannot be read
+        so, or whose HTML would not be what was written, is rendered whole
+        instead.
         """
         if contentType == JSON_TYPE or self.disk is None or not isinstance(result, Found):
             return
         entry = result.lookup.entry
         if result.origins or entry.loaded or not entry.found or contentType in entry.rendered:
             return
-        out = self.disk.writer(contentType)
-        batch: List[DistFile] = []
-
-        def add(f: DistFile) -> None:
-            batch.append(self.prepareFile(f))
-            if len(batch) >= CHUNK_ITEMS:
-                out.write(projectHTMLFiles(self.name, batch))
-                batch.clear()
-
-        try:
-            out.write(projectHTMLHead(ProjectPage(name=self.name)))
-            page = result.source.handStored(self.name, add)
-            if page is None or page.name != self.name or page.status is not None:
-                out.abandon()
-                return
-            out.write(projectHTMLFiles(self.name, batch))
-            out.write(PROJECT_HTML_TAIL)
-            rep = out.done()
-        except OSError as e:
-            out.abandon()
-            log.warn("Could not write the HTML of {name}: {error}", name=self.name, error=str(e))
-            return
-        self.disk.place(entry.rendered, contentType, rep)
+        rendering = RenderingWhileParsing(self.disk, self.prepareFile, self.name, contentType)
+        page = result.source.handStored(self.name, rendering.add)
+        if page is None:
+            rendering.abandon()
+        else:
+            rendering.finish(page, entry.rendered)
 
     def render_GET(self, request: IRequest) -> object:
         slash = request.path.endswith(b"/")
@@ -306,15 +287,18 @@ class SimpleResource(Resource):
 @attrs.define
 class RenderingWhileParsing:
     """
-    A big project page rendered as JSON (what pip, uv, poetry and pdm ask
-    for) while it is parsed, a few hundred files at a time, so that its
-    files are never held together: a page of 15,000 files made some 13 MB
-    of model, next to its text, at the peak of a cold request.  The HTML
-    representation, asked for rarely, is made from the stored page when
-    asked for (see L{ProjectResource._htmlFromStored}).
+    A big project page rendered while it is parsed, a few hundred files at
+    a time, so that its files are never held together: a page of 15,000
+    files made some 13 MB of model, next to its text, at the peak of a cold
+    request.  As JSON (what pip, uv, poetry and pdm ask for) when it is
+    fetched; as HTML, asked for rarely, from the stored page (see
+    L{ProjectResource._htmlFromStored}).
 
-    A disk that fails to take the representation fails nothing else: the
-    page is then rendered whole when asked for.
+    The HTML head shows the page's name and status, which the JSON gives
+    after its files: it is written as that of the project named here,
+    without a status, as nearly every page is, and a page that turns out
+    otherwise gets nothing (it is rendered whole when asked for).  So does
+    one whose disk fails to take the representation, failing nothing else.
 
     @ivar prepare: applied to each file before it is rendered, as the
         page's C{prepare} is to a whole page.
@@ -323,22 +307,45 @@ class RenderingWhileParsing:
     disk: RenderedStore
     prepare: Callable[[DistFile], DistFile]
     name: str
-    _writer: ProjectJSONWriter = attrs.field(init=False)
+    contentType: str = JSON_TYPE
+    _writer: Optional[ProjectJSONWriter] = attrs.field(init=False, default=None)
     _out: RepresentationWriter = attrs.field(init=False)
     _batch: List[DistFile] = attrs.field(init=False, factory=list)
     _failed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
-        self._writer = ProjectJSONWriter(self.name)
-        self._out = self.disk.writer(JSON_TYPE)
+        self._out = self.disk.writer(self.contentType)
+        if self.contentType == JSON_TYPE:
+            self._writer = ProjectJSONWriter(self.name)
+        else:
+            self._write(projectHTMLHead(ProjectPage(name=self.name)))
 
     def add(self, f: DistFile) -> None:
         if self._failed:
             return
         self._batch.append(self.prepare(f))
         if len(self._batch) >= CHUNK_ITEMS:
-            self._write(self._writer.files(self._batch))
+            self._write(self._files(self._batch))
             self._batch = []
+
+    def _files(self, batch: List[DistFile]) -> bytes:
+        if self._writer is not None:
+            return self._writer.files(batch)
+        return projectHTMLFiles(self.name, batch)
+
+    def _fits(self, page: ProjectPage) -> bool:
+        """
+        Does what was written fit C{page}?  File URLs are under the name
+        given, and the HTML head shows no status.
+        """
+        if page.name != self.name:
+            return False
+        return self._writer is not None or page.status is None
+
+    def _end(self, page: ProjectPage) -> bytes:
+        if self._writer is not None:
+            return self._writer.end(page)
+        return PROJECT_HTML_TAIL
 
     def _write(self, piece: bytes) -> None:
         if self._failed:
@@ -347,25 +354,28 @@ class RenderingWhileParsing:
             self._out.write(piece)
         except OSError as e:
             log.warn(
-                "Could not write the JSON of {name}: {error}", name=self.name, error=str(e)
+                "Could not write the {contentType} of {name}: {error}",
+                contentType=self.contentType, name=self.name, error=str(e),
             )
             self.abandon()
 
     def finish(self, page: ProjectPage, rendered: Dict[str, object]) -> None:
-        if page.name != self.name:
-            # File URLs are under the page's own name, which the upstream
-            # spelled differently: the page is rendered whole when asked.
+        if not self._fits(page):
             self.abandon()
-        self._write(self._writer.files(self._batch))
-        self._write(self._writer.end(page))
+            return
+        self._write(self._files(self._batch))
+        self._write(self._end(page))
         if self._failed:
             return
         try:
             rep = self._out.done()
         except OSError as e:
-            log.warn("Could not keep the JSON of {name}: {error}", name=self.name, error=str(e))
+            log.warn(
+                "Could not keep the {contentType} of {name}: {error}",
+                contentType=self.contentType, name=self.name, error=str(e),
+            )
             return
-        self.disk.place(rendered, JSON_TYPE, rep)
+        self.disk.place(rendered, self.contentType, rep)
 
     def abandon(self) -> None:
         if not self._failed:
