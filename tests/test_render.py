@@ -41,7 +41,6 @@ from cheesecache.simple.render import (
     renderProjectHTML,
     renderProjectJSON,
     versionOf,
-    versions,
 )
 
 DATA = FilePath(__file__).sibling("data")
@@ -188,7 +187,7 @@ class FileURLTests(SynchronousTestCase):
 
 class VersionTests(SynchronousTestCase):
     """
-    Tests for L{versionOf}, L{versions} and L{apiVersion}.
+    Tests for L{versionOf}, the rendered versions and L{apiVersion}.
     """
 
     def test_versionOfWheel(self) -> None:
@@ -255,7 +254,7 @@ class VersionTests(SynchronousTestCase):
         """
         Every file's version is in the versions list.
         """
-        self.assertEqual(set(versions(FIXTURE)), {"1.0", "0.9", "0.8", "2.0+local"})
+        self.assertEqual(set(renderedVersions(FIXTURE)), {"1.0", "0.9", "0.8", "2.0+local"})
 
     def test_versionsKeepSourceList(self) -> None:
         """
@@ -263,7 +262,7 @@ class VersionTests(SynchronousTestCase):
         versions are added once.
         """
         page = attrs.evolve(FIXTURE, versions=["3.0", "1.0"])
-        result = versions(page)
+        result = renderedVersions(page)
         self.assertEqual(result[:2], ["3.0", "1.0"])
         self.assertEqual(set(result), {"3.0", "1.0", "0.9", "0.8", "2.0+local"})
         self.assertEqual(len(result), len(set(result)))
@@ -275,6 +274,26 @@ class VersionTests(SynchronousTestCase):
         self.assertEqual(apiVersion(FIXTURE.files), "1.1")
         self.assertEqual(apiVersion([distFile(size=0)]), "1.1")
         self.assertEqual(apiVersion([distFile(size=1), distFile(size=None)]), "1.0")
+
+
+def renderedVersions(page: ProjectPage) -> List[str]:
+    """
+    The PEP 700 versions C{page}'s JSON lists.
+    """
+    return json.loads(renderProjectJSON(page))["versions"]  # type: ignore[no-any-return]
+
+
+def versions(page: ProjectPage) -> List[str]:
+    """
+    The PEP 700 versions a rendered page must list: the source's, then
+    every file's version it lacks, once each.
+    """
+    seen: Dict[str, None] = dict.fromkeys(page.versions or ())
+    for f in page.files:
+        v = versionOf(f.filename)
+        if v is not None:
+            seen.setdefault(v, None)
+    return list(seen)
 
 
 class ProjectJSONTests(SynchronousTestCase):

@@ -85,18 +85,12 @@ def versionOf(filename: str) -> Optional[str]:
         return None
 
 
-def versions(page: ProjectPage) -> List[str]:
-    """
-    The PEP 700 versions: the source's list plus every file's version.
-    """
-    return _withFileVersions(page.versions, (versionOf(f.filename) for f in page.files))
-
-
 def _withFileVersions(
     source: Optional[Sequence[str]], fileVersions: Iterable[Optional[str]]
 ) -> List[str]:
     """
-    The source's versions, then those of the files it lacks, once each.
+    The PEP 700 versions: the source's, then those of the files it lacks,
+    once each.
     """
     seen: Dict[str, None] = dict.fromkeys(source or ())
     for v in fileVersions:
