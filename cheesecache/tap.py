@@ -262,6 +262,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .config import mayUpload
     from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
+    from .endpoints import UpstreamEndpoints
     from .eviction import AccessLog, Evictor
     from .private import PrivateStore
     from .privatesource import PrivateSource
@@ -281,7 +282,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pseudonym = instancePseudonym(dataDir)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
-    agent = Agent(reactor, pool=pool, connectTimeout=30)
+    agent = Agent.usingEndpointFactory(
+        reactor, UpstreamEndpoints(reactor, connectTimeout=30), pool=pool
+    )
     client = treq.client.HTTPClient(agent)
     pages = PageStore(dataDir.child("pages"))
     policy = Policy(ttl=options["index-ttl"])
