@@ -23,6 +23,7 @@ from twisted.internet.defer import (
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import CooperativeTask, cooperate
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
@@ -197,6 +198,8 @@ class UpstreamSource:
     _loadedTotal: int = 0
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
+    #: Big stored pages being read back in steps (see L{_loadingInSteps}).
+    _loads: Coalescer[None] = attrs.field(factory=Coalescer)
     #: How many page requests were answered from the cache while fresh.
     hits: int = 0
     #: How many requests this source sent upstream (for tests and metrics).
@@ -306,6 +309,13 @@ class UpstreamSource:
         return None
 
     def page(self, name: Optional[str], via: Via = ()) -> "Deferred[Lookup]":
+        if name not in self._entries:
+            loading = self._loadingInSteps(name)
+            if loading is not None:
+                return loading.addCallback(lambda _: self._pageInMemory(name, via))
+        return self._pageInMemory(name, via)
+
+    def _pageInMemory(self, name: Optional[str], via: Via) -> "Deferred[Lookup]":
         self._cached(name)  # from disk into memory, if it is there
         lookup = self.pageNow(name)
         if lookup is not None:
@@ -313,6 +323,55 @@ class UpstreamSource:
         if self.offline:
             return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
         return self._coalescer.run(name, lambda: self._refresh(name, via))
+
+    def _loadingInSteps(self, name: Optional[str]) -> "Optional[Deferred[None]]":
+        """
+        Read the stored page of project C{name} back in steps, rendering it
+        as it is parsed, if it is a big JSON page kept as fetched: after a
+        restart, its first request would otherwise parse and render it in
+        one go (a tenth of a second for the biggest), and every other
+        request would wait.  Fires once it is in memory (or could not be
+        read: it is then read, or fetched, as any other page).
+        """
+        if name is None or self.renderWhileParsing is None:
+            return None
+        if self._loads.inflight(name):
+            return self._loads.run(name, lambda: succeed(None))
+        stored = self.store.readFetched(self.sourceID, name, atLeast=COOPERATIVE_PARSE)
+        if stored is None:
+            return None
+        fetchedAt = stored.fetchedAt
+        outcome = Fetched(stored.body, stored.contentType, stored.url, stored.validators)
+        del stored  # the bytes go once parsed (see Fetched.takeBody)
+        rendering = self._renderingFor(name, outcome)
+        if rendering is None:
+            return None
+        return self._loads.run(
+            name, lambda: self._loadInSteps(name, outcome, fetchedAt, rendering)
+        )
+
+    def _loadInSteps(
+        self, name: str, outcome: Fetched, fetchedAt: float, rendering: IPageRendering
+    ) -> "Deferred[None]":
+        kept = _Kept(rendering, self.modelBudget)
+        url, validators = outcome.url, outcome.validators
+
+        def parsed(content: object) -> None:
+            rendered: Dict[str, object] = {}
+            rendering.finish(content, rendered)  # type: ignore[arg-type]
+            self._keep(name, PageEntry(
+                kept.page(content), url, validators, fetchedAt,  # type: ignore[arg-type]
+                rendered=rendered, found=True,
+            ))
+
+        def failed(reason: Failure) -> None:
+            rendering.abandon()
+            log.warn(
+                "Could not read back the stored page {name}: {error}",
+                name=name, error=reason.getErrorMessage(),
+            )
+
+        return self._parse(name, outcome, kept).addCallbacks(parsed, failed)
 
     def fileUpstream(self) -> Optional[Upstream]:
         return None if self.offline else self.upstream

@@ -239,6 +239,19 @@ def _fetchedHeader(
     }).encode("utf-8") + b"\n"
 
 
+@attrs.frozen
+class StoredFetch:
+    """
+    A page kept as fetched, read back: its bytes, and what came with them.
+    """
+
+    body: bytes
+    contentType: str
+    url: str
+    validators: Validators
+    fetchedAt: float
+
+
 @attrs.define
 class PendingPage:
     """
@@ -380,6 +393,31 @@ class PageStore:
         try:
             return finish(handProjectJSONSteps(text, url, name, onFile))
         except ValueError:
+            return None
+
+    def readFetched(
+        self, sourceID: str, name: Optional[str], atLeast: int = 0
+    ) -> Optional["StoredFetch"]:
+        """
+        The page of C{name} as it was fetched, unparsed, if it is kept so
+        and its file holds at least C{atLeast} bytes; C{None} otherwise, or
+        when it cannot be read (L{load} then tells why).  For a big page
+        to be parsed in steps, as when it was fetched.
+        """
+        path = self._path(sourceID, name, ".page")
+        try:
+            with open(path.path, "rb") as page:
+                if os.fstat(page.fileno()).st_size < atLeast:
+                    return None
+                meta = _fetchedMeta(page)
+                return StoredFetch(
+                    body=page.read(),
+                    contentType=meta["contentType"],
+                    url=meta["url"],
+                    validators=Validators(meta["etag"], meta["lastModified"]),
+                    fetchedAt=_fetchedAt(meta),
+                )
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def _fetchedJSON(self, sourceID: str, name: str) -> Optional[Tuple[str, str]]:

@@ -722,3 +722,108 @@ class RenderWhileParsingTests(TestCase):
         [rendering] = self.renderings
         self.assertTrue(rendering.abandoned)
         self.assertEqual(rendering.finished, [])
+
+
+class RestartInStepsTests(TestCase):
+    """
+    After a restart, a big JSON page kept on disk is read back in steps,
+    rendered as it is parsed, as when it was fetched; the reactor answers
+    other requests between the steps.
+    """
+
+    @inlineCallbacks
+    def setUp(self):  # type: ignore[no-untyped-def]
+        self.upstream = bigProjectIndex("big")
+        url = serveIndex(self, self.upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir)
+        yield first.sources[0].page("big")
+        yield first.sources[0].page("small")
+        self.pages = dataDir.child("pages").child(first.sources[0].sourceID)
+        # The new process.
+        self.harness = Harness(self, [url], dataDir=dataDir)
+        self.source = self.harness.sources[0]
+        self.cooperator = _ManualCooperator()
+        self.source.cooperate = self.cooperator
+        self.renderings: List[_RecordingRendering] = []
+
+        def rendering(name: str) -> _RecordingRendering:
+            self.renderings.append(_RecordingRendering(name))
+            return self.renderings[-1]
+
+        self.source.renderWhileParsing = rendering
+
+    @inlineCallbacks
+    def test_bigStoredPageInSteps(self):  # type: ignore[no-untyped-def]
+        """
+        The big page is parsed in steps, into its rendering; a small stored
+        page is answered while it is under way; the upstream is not asked.
+        """
+        big = self.source.page("big")
+        [task] = self.cooperator.tasks
+        self.assertFalse(task.step())
+        self.assertNoResult(big)
+        small = yield self.source.page("small")
+        self.assertEqual(len(small.entry.content.files), 1)
+        self.assertNoResult(big)
+        task.runToEnd()
+        lookup = yield big
+        [rendering] = self.renderings
+        self.assertEqual(rendering.name, "big")
+        self.assertEqual(len(rendering.files), 3000)
+        self.assertEqual(lookup.entry.rendered, {"made": "3000 files"})
+        self.assertEqual(list(lookup.entry.content.files), rendering.files)
+        self.assertFalse(lookup.stale)
+        self.assertEqual(self.upstream.count(b"/simple/big/"), 1)
+        self.assertEqual(self.upstream.count(b"/simple/small/"), 1)
+
+    @inlineCallbacks
+    def test_oneReadForAll(self):  # type: ignore[no-untyped-def]
+        """
+        Requests that come while the page is read back wait for that one
+        reading; the next finds the page in memory.
+        """
+        first, second = self.source.page("big"), self.source.page("big")
+        [task] = self.cooperator.tasks
+        task.runToEnd()
+        a, b = yield gatherResults([first, second])
+        self.assertIs(a.entry, b.entry)
+        again = yield self.source.page("big")
+        self.assertIs(again.entry, a.entry)
+        self.assertEqual(len(self.renderings), 1)
+        self.assertEqual(len(self.cooperator.tasks), 1)
+
+    @inlineCallbacks
+    def test_unreadableStoredPage(self):  # type: ignore[no-untyped-def]
+        """
+        A stored big page that does not parse any more has its rendering
+        abandoned, and is fetched again.
+        """
+        stored = self.pages.child("big.page")
+        stored.setContent(stored.getContent()[:-100])
+        big = self.source.page("big")
+        self.cooperator.tasks[0].runToEnd()
+        # The page fetched again is parsed in steps too.
+        from .harness import sleep
+        for _ in range(500):
+            if len(self.cooperator.tasks) == 2:
+                break
+            yield sleep(0.01)
+        self.cooperator.tasks[1].runToEnd()
+        lookup = yield big
+        self.assertEqual(len(lookup.entry.content.files), 3000)
+        self.assertTrue(self.renderings[0].abandoned)
+        self.assertEqual(len(self.renderings), 2)
+        self.assertEqual(self.upstream.count(b"/simple/big/"), 2)
+
+    @inlineCallbacks
+    def test_withoutRenderingReadAtOnce(self):  # type: ignore[no-untyped-def]
+        """
+        With no rendering to make, a big stored page is read back at once,
+        as before.
+        """
+        self.source.renderWhileParsing = None
+        lookup = yield self.source.page("big")
+        self.assertEqual(self.cooperator.tasks, [])
+        self.assertEqual(len(lookup.entry.content.files), 3000)
+        self.assertEqual(self.upstream.count(b"/simple/big/"), 1)

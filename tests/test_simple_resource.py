@@ -8,12 +8,14 @@ import gc
 import gzip
 import json
 from html.parser import HTMLParser
+from typing import Iterator
 
 import attrs
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import inlineCallbacks, maybeDeferred
 from twisted.internet.error import ConnectionDone
+from twisted.internet.task import cooperate
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -504,6 +506,36 @@ class BigPageRenderedWhileParsedTests(TestCase):
         entry = harness.sources[0].cachedEntry("big")
         self.assertFalse(entry.loaded)
         self.assertEqual(len(entry.rendered), 2)
+
+    @inlineCallbacks
+    def test_sameAfterRestart(self):  # type: ignore[no-untyped-def]
+        """
+        After a restart, the page read back from the page store (in steps,
+        rendered as it is parsed) is answered with the same JSON and HTML
+        as when it was fetched, without asking the upstream again.
+        """
+        upstream = bigProjectIndex("big")
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        bodies, parsedInSteps = [], []
+        for run in range(2):
+            harness = Harness(self, [url], dataDir=dataDir)
+
+            def counting(steps: Iterator[None]) -> object:
+                parsedInSteps.append(run)
+                return cooperate(steps)
+
+            harness.sources[0].cooperate = counting
+            response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+            self.assertEqual(response.code, 200)
+            response, html = yield harness.get("/simple/big/")
+            self.assertEqual(response.code, 200)
+            bodies.append((body, html))
+        self.assertEqual(bodies[0], bodies[1])
+        self.assertEqual(len(json.loads(bodies[1][0])["files"]), 3000)
+        self.assertEqual(upstream.count(b"/simple/big/"), 1)
+        # Fetched, then read back: each parsed in steps, once.
+        self.assertEqual(parsedInSteps, [0, 1])
 
 
 def manyFilesPage() -> ProjectPage:
