@@ -183,12 +183,13 @@ class UpstreamSource:
     #: Runs a big page's parsing in steps (see L{Steps}), between which
     #: the reactor serves other requests: C{task.cooperate}, by default.
     cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
-    #: Given a project's name, what renders its big JSON page while it is
-    #: parsed (see L{IPageRendering}).  A page that lists more files than
-    #: L{modelBudget} is then never held whole: it is let go from memory
-    #: as it is parsed, and read back from the page store when its files
-    #: are needed.  C{None}: big pages are parsed whole, like small ones.
-    renderWhileParsing: Optional[Callable[[str], IPageRendering]] = None
+    #: Given a project's name and the size of its big JSON page in bytes,
+    #: what renders that page while it is parsed (see L{IPageRendering}).
+    #: A page that lists more files than L{modelBudget} is then never held
+    #: whole: it is let go from memory as it is parsed, and read back from
+    #: the page store when its files are needed.  C{None}: big pages are
+    #: parsed whole, like small ones.
+    renderWhileParsing: Optional[Callable[[str, int], IPageRendering]] = None
     #: Big pages are parsed one at a time: more at once would hold more
     #: pages' text and models in memory at once, for no gain in time.
     _parsingBig: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(1))
@@ -489,7 +490,7 @@ class UpstreamSource:
             or not isJSONType(outcome.contentType)
         ):
             return None
-        return self.renderWhileParsing(name)
+        return self.renderWhileParsing(name, len(outcome.body))
 
     def _parse(
         self, name: Optional[str], outcome: Fetched, kept: Optional["_Kept"] = None

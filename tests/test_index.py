@@ -660,7 +660,7 @@ class RenderWhileParsingTests(TestCase):
         self.source = self.harness.sources[0]
         self.renderings: List[_RecordingRendering] = []
 
-        def rendering(name: str) -> _RecordingRendering:
+        def rendering(name: str, size: int) -> _RecordingRendering:
             self.renderings.append(_RecordingRendering(name))
             return self.renderings[-1]
 
@@ -747,7 +747,7 @@ class RestartInStepsTests(TestCase):
         self.source.cooperate = self.cooperator
         self.renderings: List[_RecordingRendering] = []
 
-        def rendering(name: str) -> _RecordingRendering:
+        def rendering(name: str, size: int) -> _RecordingRendering:
             self.renderings.append(_RecordingRendering(name))
             return self.renderings[-1]
 

@@ -24,7 +24,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.freshness import PageEntry, Validators
-from cheesecache.index import Found, Lookup
+from cheesecache.index import Found, Lookup, UpstreamSource
 from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
@@ -536,6 +536,89 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual(upstream.count(b"/simple/big/"), 1)
         # Fetched, then read back: each parsed in steps, once.
         self.assertEqual(parsedInSteps, [0, 1])
+
+
+class HTMLWhileParsingTests(TestCase):
+    """
+    A page over L{simpleModule.HTML_WHILE_PARSING} is rendered as HTML too
+    while it is parsed, so that its HTML is never written from the stored
+    page.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = bigProjectIndex("big")
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+        self.source = self.harness.sources[0]
+        self.source.modelBudget = 1000
+        self.readBack: list = []
+        handStored = UpstreamSource.handStored
+
+        def recording(source: UpstreamSource, name: str, onFile: object) -> object:
+            self.readBack.append(name)
+            return handStored(source, name, onFile)  # type: ignore[arg-type]
+
+        self.patch(UpstreamSource, "handStored", recording)
+
+    @inlineCallbacks
+    def test_htmlMadeWithJSON(self):  # type: ignore[no-untyped-def]
+        """
+        Over the threshold, the cold JSON request leaves the HTML made too;
+        the HTML request is answered with it, the same as a whole
+        rendering's, without reading the stored page.
+        """
+        self.patch(simpleModule, "HTML_WHILE_PARSING", 1024)
+        response, body = yield self.harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        entry = self.source.cachedEntry("big")
+        self.assertEqual(sorted(entry.rendered), sorted([JSON_ACCEPT, "text/html"]))
+        response, html = yield self.harness.get("/simple/big/")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.readBack, [])
+        whole = Harness(self, [serveIndex(self, self.upstream)])
+        whole.sources[0].renderWhileParsing = None
+        response, wholeHTML = yield whole.get("/simple/big/")
+        self.assertEqual(html, wholeHTML)
+        self.assertEqual(len(anchors(html).anchors), 3000)
+
+    @inlineCallbacks
+    def test_underThresholdJSONOnly(self):  # type: ignore[no-untyped-def]
+        """
+        Under the threshold, only the JSON is made while parsing; the HTML
+        comes from the stored page when asked for.
+        """
+        self.patch(simpleModule, "HTML_WHILE_PARSING", 100 * 1024 * 1024)
+        yield self.harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(list(self.source.cachedEntry("big").rendered), [JSON_ACCEPT])
+        response, html = yield self.harness.get("/simple/big/")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.readBack, ["big"])
+
+
+class RenderingsTests(TestCase):
+    """
+    L{simpleModule.Renderings} hands everything to each of its renderings.
+    """
+
+    def test_fansOut(self) -> None:
+        """
+        Each file, the end and an abandon reach every rendering, in order.
+        """
+        from .test_index import _RecordingRendering
+
+        a, b = _RecordingRendering("a"), _RecordingRendering("b")
+        both = simpleModule.Renderings((a, b))
+        files = [DistFile(f"x-{i}.tar.gz", f"https://x.invalid/{i}") for i in range(3)]
+        for f in files:
+            both.add(f)
+        page = ProjectPage(name="x")
+        rendered: dict = {}
+        both.finish(page, rendered)
+        both.abandon()
+        for r in (a, b):
+            self.assertEqual(r.files, files)
+            self.assertEqual(r.finished, [page])
+            self.assertTrue(r.abandoned)
+        self.assertEqual(rendered, {"made": "3 files"})
 
 
 def manyFilesPage() -> ProjectPage:

@@ -6,7 +6,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -27,6 +27,7 @@ from ..simple.render import (
     CHUNK_ITEMS,
     JSON_TYPE,
     PROJECT_HTML_TAIL,
+    TEXT_HTML,
     ProjectJSONWriter,
     listHTMLChunks,
     listJSONChunks,
@@ -291,8 +292,9 @@ class RenderingWhileParsing:
     a time, so that its files are never held together: a page of 15,000
     files made some 13 MB of model, next to its text, at the peak of a cold
     request.  As JSON (what pip, uv, poetry and pdm ask for) when it is
-    fetched; as HTML, asked for rarely, from the stored page (see
-    L{ProjectResource._htmlFromStored}).
+    fetched, and as HTML too when it is very big (see
+    L{renderingsWhileParsing}); otherwise as HTML, asked for rarely, from
+    the stored page (see L{ProjectResource._htmlFromStored}).
 
     The HTML head shows the page's name and status, which the JSON gives
     after its files: it is written as that of the project named here,
@@ -381,6 +383,53 @@ class RenderingWhileParsing:
         if not self._failed:
             self._failed = True
             self._out.abandon()
+
+
+#: Pages bigger than this (in bytes, as fetched) are rendered as HTML too
+#: while they are parsed.  Upstreams write some 400 bytes per file, so
+#: these list more files than the index keeps in memory (5,000): their HTML
+#: would otherwise be written from the stored page, whose bytes and text
+#: (6.5 MB each for pydantic-core's 15,000 files) were then held at once,
+#: the highest point of the server's memory in the benchmark.
+HTML_WHILE_PARSING = 2 * 1024 * 1024
+
+
+@implementer(IPageRendering)
+@attrs.frozen
+class Renderings:
+    """
+    Several representations of one page, made from one parse.
+    """
+
+    each: Tuple[IPageRendering, ...]
+
+    def add(self, f: DistFile) -> None:
+        for rendering in self.each:
+            rendering.add(f)
+
+    def finish(self, page: ProjectPage, rendered: Dict[str, object]) -> None:
+        for rendering in self.each:
+            rendering.finish(page, rendered)
+
+    def abandon(self) -> None:
+        for rendering in self.each:
+            rendering.abandon()
+
+
+def renderingsWhileParsing(
+    disk: RenderedStore, prepare: Callable[[DistFile], DistFile], name: str, size: int
+) -> IPageRendering:
+    """
+    What renders the big JSON page of C{name}, of C{size} bytes, while it
+    is parsed (L{UpstreamSource.renderWhileParsing}): its JSON, and, when
+    it is over L{HTML_WHILE_PARSING}, its HTML as C{text/html} too (what
+    browsers get; the rarer C{application/vnd.pypi.simple.v1+html} is
+    written from the stored page when asked for).
+    """
+    json = RenderingWhileParsing(disk, prepare, name)
+    if size <= HTML_WHILE_PARSING:
+        return json
+    return Renderings((json, RenderingWhileParsing(disk, prepare, name, TEXT_HTML)))
 
 
 @attrs.define(eq=False)

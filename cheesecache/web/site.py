@@ -26,7 +26,7 @@ from .files import FilesResource
 from .manage import ACTIONS, ManageAction
 from .representation import NotFound, RenderedStore, securityHeaders, writeError
 from .status import HealthResource, MetricsResource, Status, landingPage
-from .simple import RenderingWhileParsing, Rerenderer, SimpleResource
+from .simple import Rerenderer, SimpleResource, renderingsWhileParsing
 from .upload import UploadResource
 from .warmresource import WarmResource
 
@@ -171,7 +171,7 @@ def makeRoot(
         if hasattr(source, "discard"):
             source.discard = disk.discard
             source.renderWhileParsing = functools.partial(
-                RenderingWhileParsing, disk, prepareFile
+                renderingsWhileParsing, disk, prepareFile
             )
     root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
