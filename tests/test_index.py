@@ -530,6 +530,22 @@ class _ManualCooperator:
         return task
 
 
+@inlineCallbacks
+def smallAnsweredMidway(  # type: ignore[no-untyped-def]
+    testCase: TestCase, source: indexModule.UpstreamSource, task: "_ManualTask", big: Deferred
+):
+    """
+    Take one step of the big page's C{task}, have the page C{small}
+    answered while C{big} still waits, then finish the task.
+    """
+    testCase.assertFalse(task.step())
+    testCase.assertNoResult(big)
+    small = yield source.page("small")
+    testCase.assertEqual(len(small.entry.content.files), 1)
+    testCase.assertNoResult(big)
+    task.runToEnd()
+
+
 def bigProjectIndex(*names: str, files: int = 3000) -> FakeIndex:
     """
     An upstream whose pages for C{names} are well over
@@ -575,12 +591,7 @@ class CooperativeParseTests(TestCase):
         big = self.source.page("big")
         yield self.waitForTasks(1)
         [task] = self.cooperator.tasks
-        self.assertFalse(task.step())
-        self.assertNoResult(big)
-        small = yield self.source.page("small")
-        self.assertEqual(len(small.entry.content.files), 1)
-        self.assertNoResult(big)
-        task.runToEnd()
+        yield smallAnsweredMidway(self, self.source, task, big)
         lookup = yield big
         self.assertGreaterEqual(task.steps, 3000 // 256)
         page = lookup.entry.content
@@ -647,6 +658,21 @@ class _RecordingRendering:
         self.abandoned = True
 
 
+def recordRenderings(source: indexModule.UpstreamSource) -> List[_RecordingRendering]:
+    """
+    Have C{source} render its big pages while parsing them into
+    L{_RecordingRendering}s: the list they are added to.
+    """
+    renderings: List[_RecordingRendering] = []
+
+    def rendering(name: str, size: int) -> _RecordingRendering:
+        renderings.append(_RecordingRendering(name))
+        return renderings[-1]
+
+    source.renderWhileParsing = rendering
+    return renderings
+
+
 class RenderWhileParsingTests(TestCase):
     """
     With L{indexModule.UpstreamSource.renderWhileParsing}, a big JSON page's
@@ -658,13 +684,7 @@ class RenderWhileParsingTests(TestCase):
         self.upstream = bigProjectIndex("big")
         self.harness = Harness(self, [serveIndex(self, self.upstream)])
         self.source = self.harness.sources[0]
-        self.renderings: List[_RecordingRendering] = []
-
-        def rendering(name: str, size: int) -> _RecordingRendering:
-            self.renderings.append(_RecordingRendering(name))
-            return self.renderings[-1]
-
-        self.source.renderWhileParsing = rendering
+        self.renderings = recordRenderings(self.source)
 
     @inlineCallbacks
     def test_bigPage(self):  # type: ignore[no-untyped-def]
@@ -745,13 +765,7 @@ class RestartInStepsTests(TestCase):
         self.source = self.harness.sources[0]
         self.cooperator = _ManualCooperator()
         self.source.cooperate = self.cooperator
-        self.renderings: List[_RecordingRendering] = []
-
-        def rendering(name: str, size: int) -> _RecordingRendering:
-            self.renderings.append(_RecordingRendering(name))
-            return self.renderings[-1]
-
-        self.source.renderWhileParsing = rendering
+        self.renderings = recordRenderings(self.source)
 
     @inlineCallbacks
     def test_bigStoredPageInSteps(self):  # type: ignore[no-untyped-def]
@@ -761,12 +775,7 @@ class RestartInStepsTests(TestCase):
         """
         big = self.source.page("big")
         [task] = self.cooperator.tasks
-        self.assertFalse(task.step())
-        self.assertNoResult(big)
-        small = yield self.source.page("small")
-        self.assertEqual(len(small.entry.content.files), 1)
-        self.assertNoResult(big)
-        task.runToEnd()
+        yield smallAnsweredMidway(self, self.source, task, big)
         lookup = yield big
         [rendering] = self.renderings
         self.assertEqual(rendering.name, "big")
