@@ -91,30 +91,33 @@ class BackgroundWriteTests(SynchronousTestCase):
 
     def test_firstAtOnceThenWhatCame(self) -> None:
         """
-        The first piece goes to the thread at once (the first byte must not
-        wait for a megabyte); what comes while a batch runs goes as the next
+        The first piece is written and hashed at once, on the reactor: the
+        first byte waits neither for a megabyte nor for a thread.  The next
+        goes to the thread; what comes while a batch runs goes as the next
         batch as soon as it is done, whatever its size.  Each batch is told
         once written, in order, and the file and the digest hold every byte.
         """
         self.hasher.update(b"a" * 10)
-        self.assertEqual(len(self.held.calls), 1)
-        self.assertEqual(self.out.getvalue(), b"")  # not written on the reactor
-        self.hasher.update(b"b" * 20)
-        self.hasher.update(b"c" * 30)
-        self.assertEqual(len(self.held.calls), 1)
-        self.held.runOne()
+        self.assertEqual(self.held.calls, [])
         self.assertEqual(self.written, [10])
         self.assertEqual(self.out.getvalue(), b"a" * 10)
-        self.assertEqual(len(self.held.calls), 1)  # b and c, together
+        self.hasher.update(b"b" * 20)
+        self.assertEqual(len(self.held.calls), 1)
+        self.assertEqual(self.out.getvalue(), b"a" * 10)  # b: in the thread
+        self.hasher.update(b"c" * 30)
+        self.hasher.update(b"d" * 40)
+        self.assertEqual(len(self.held.calls), 1)
         self.held.runOne()
-        self.assertEqual(self.written, [10, 50])
+        self.assertEqual(self.written, [10, 20])
+        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20)
+        self.assertEqual(len(self.held.calls), 1)  # c and d, together
+        self.held.runOne()
+        self.assertEqual(self.written, [10, 20, 70])
         digest = self.hasher.hexdigest()
         self.held.runAll()
-        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20 + b"c" * 30)
-        self.assertEqual(
-            self.successResultOf(digest),
-            hashlib.sha256(b"a" * 10 + b"b" * 20 + b"c" * 30).hexdigest(),
-        )
+        whole = b"a" * 10 + b"b" * 20 + b"c" * 30 + b"d" * 40
+        self.assertEqual(self.out.getvalue(), whole)
+        self.assertEqual(self.successResultOf(digest), hashlib.sha256(whole).hexdigest())
 
     def test_abandonWaitsForTheRunningBatch(self) -> None:
         """
@@ -124,14 +127,15 @@ class BackgroundWriteTests(SynchronousTestCase):
         """
         self.hasher.update(b"a" * 10)
         self.hasher.update(b"b" * 20)
+        self.hasher.update(b"c" * 30)
         closed = self.hasher.abandon()
         self.assertNoResult(closed)
         self.assertFalse(self.out.closed)
         self.held.runOne()
         self.successResultOf(closed)
         self.assertTrue(self.out.closed)
-        self.assertEqual(self.written, [10])
-        self.assertIsNone(self.hasher.update(b"c" * HASH_BATCH))
+        self.assertEqual(self.written, [10, 20])
+        self.assertIsNone(self.hasher.update(b"d" * HASH_BATCH))
         self.assertEqual(self.held.calls, [])
 
     def test_abandonAfterFailedBatch(self) -> None:
@@ -140,11 +144,26 @@ class BackgroundWriteTests(SynchronousTestCase):
         C{abandon} fail; a failed batch is not counted as written.
         """
         self.hasher.update(b"a" * 10)
+        self.hasher.update(b"b" * 20)
         closed = self.hasher.abandon()
         self.held.calls.pop(0)[0].errback(OSError("disk on fire"))
         self.successResultOf(closed)
         self.assertTrue(self.out.closed)
+        self.assertEqual(self.written, [10])
+
+    def test_firstBatchFailing(self) -> None:
+        """
+        A first batch that cannot be written fails the digest, as any
+        other batch does, and is not counted as written.
+        """
+        class Full(io.BytesIO):
+            def write(self, data: bytes) -> int:
+                raise OSError("no space left")
+
+        hasher = BackgroundHash(self.held, Full(), self.written.append)
+        hasher.update(b"a" * 10)
         self.assertEqual(self.written, [])
+        self.failureResultOf(hasher.hexdigest(), OSError)
 
     def test_abandonIdle(self) -> None:
         """
