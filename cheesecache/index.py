@@ -327,17 +327,18 @@ class UpstreamSource:
 
     def _loadingInSteps(self, name: Optional[str]) -> "Optional[Deferred[None]]":
         """
-        Read the stored page of project C{name} back in steps, rendering it
-        as it is parsed, if it is a big JSON page kept as fetched: after a
-        restart, its first request would otherwise parse and render it in
-        one go (a tenth of a second for the biggest), and every other
-        request would wait.  Fires once it is in memory (or could not be
-        read: it is then read, or fetched, as any other page).
+        Read a big stored page back in steps, as when it was fetched: the
+        root list, or a project's JSON page, rendered as it is parsed.
+        After a restart, its first request would otherwise parse (and
+        render) it in one go, a tenth of a second and more for the biggest,
+        and every other request would wait.  Fires once it is in memory
+        (or could not be read: it is then read, or fetched, as any other
+        page); C{None} for a page that is read at once.
         """
-        if name is None or self.renderWhileParsing is None:
-            return None
         if self._loads.inflight(name):
             return self._loads.run(name, lambda: succeed(None))
+        if name is not None and self.renderWhileParsing is None:
+            return None
         stored = self.store.readFetched(self.sourceID, name, atLeast=COOPERATIVE_PARSE)
         if stored is None:
             return None
@@ -345,31 +346,38 @@ class UpstreamSource:
         outcome = Fetched(stored.body, stored.contentType, stored.url, stored.validators)
         del stored  # the bytes go once parsed (see Fetched.takeBody)
         rendering = self._renderingFor(name, outcome)
-        if rendering is None:
+        if name is not None and rendering is None:
             return None
         return self._loads.run(
             name, lambda: self._loadInSteps(name, outcome, fetchedAt, rendering)
         )
 
     def _loadInSteps(
-        self, name: str, outcome: Fetched, fetchedAt: float, rendering: IPageRendering
+        self,
+        name: Optional[str],
+        outcome: Fetched,
+        fetchedAt: float,
+        rendering: Optional[IPageRendering],
     ) -> "Deferred[None]":
-        kept = _Kept(rendering, self.modelBudget)
+        kept = None if rendering is None else _Kept(rendering, self.modelBudget)
         url, validators = outcome.url, outcome.validators
 
         def parsed(content: object) -> None:
             rendered: Dict[str, object] = {}
-            rendering.finish(content, rendered)  # type: ignore[arg-type]
+            if kept is not None:
+                kept.rendering.finish(content, rendered)  # type: ignore[arg-type]
+                content = kept.page(content)  # type: ignore[arg-type]
             self._keep(name, PageEntry(
-                kept.page(content), url, validators, fetchedAt,  # type: ignore[arg-type]
+                content, url, validators, fetchedAt,  # type: ignore[arg-type]
                 rendered=rendered, found=True,
             ))
 
         def failed(reason: Failure) -> None:
-            rendering.abandon()
+            if kept is not None:
+                kept.rendering.abandon()
             log.warn(
                 "Could not read back the stored page {name}: {error}",
-                name=name, error=reason.getErrorMessage(),
+                name=name or "/", error=reason.getErrorMessage(),
             )
 
         return self._parse(name, outcome, kept).addCallbacks(parsed, failed)

@@ -836,3 +836,41 @@ class RestartInStepsTests(TestCase):
         self.assertEqual(self.cooperator.tasks, [])
         self.assertEqual(len(lookup.entry.content.files), 3000)
         self.assertEqual(self.upstream.count(b"/simple/big/"), 1)
+
+
+class RestartRootListInStepsTests(TestCase):
+    """
+    After a restart, a big stored root list is read back in steps too.
+    """
+
+    @inlineCallbacks
+    def test_bigRootListInSteps(self):  # type: ignore[no-untyped-def]
+        """
+        The list is parsed in steps, a small page answered meanwhile, and
+        it is the list as fetched; the upstream is not asked again.
+        """
+        upstream = FakeIndex()
+        for i in range(12_000):
+            upstream.add(f"project-{i:05d}")
+        upstream.add("small", Dist("small-1.0.tar.gz", b"small"))
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir)
+        fetched = yield first.sources[0].page(None)
+        yield first.sources[0].page("small")
+        stored = dataDir.child("pages").child(first.sources[0].sourceID)
+        self.assertGreater(
+            stored.child(pagestoreModule.ROOT_NAME + ".page").getsize(),
+            indexModule.COOPERATIVE_PARSE,
+        )
+        second = Harness(self, [url], dataDir=dataDir)
+        source = second.sources[0]
+        cooperator = _ManualCooperator()
+        source.cooperate = cooperator
+        rootList = source.page(None)
+        [task] = cooperator.tasks
+        yield smallAnsweredMidway(self, source, task, rootList)
+        lookup = yield rootList
+        self.assertEqual(lookup.entry.content.names, fetched.entry.content.names)
+        self.assertEqual(len(lookup.entry.content.names), 12_001)
+        self.assertEqual(upstream.count(b"/simple/"), 1)
