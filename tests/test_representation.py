@@ -19,6 +19,7 @@ from cheesecache.freshness import PageEntry, Validators
 from cheesecache.simple.render import JSON_TYPE
 from cheesecache.web.representation import (
     IN_MEMORY_LIMIT,
+    TWIN_DELAY,
     BodyCache,
     Representation,
     RenderedStore,
@@ -49,6 +50,7 @@ def twinsMade(harness: Harness, name: str):  # type: ignore[no-untyped-def]
     page has its gzip twin, made in the reactor's thread pool.
     """
     rendered = harness.sources[0].cachedEntry(name).rendered
+    harness.clock.advance(TWIN_DELAY)
     for _ in range(200):
         if all(rep.twin for rep in rendered.values()):
             return
@@ -165,6 +167,29 @@ class DiskRepresentationTests(TestCase):
         self.assertEqual(header(later, "content-encoding"), "gzip")
         self.assertEqual(gzip.decompress(zbody), body)
         self.assertEqual(header(later, "etag"), header(first, "etag")[:-1] + '-gz"')
+
+    @inlineCallbacks
+    def test_twinWaits(self):  # type: ignore[no-untyped-def]
+        """
+        The gzip twin is made only L{TWIN_DELAY} seconds after the page is
+        first served: until then, requests for gzip get it uncompressed,
+        and no compression has started.
+        """
+        yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        self.harness.clock.advance(TWIN_DELAY - 0.1)
+        yield sleep(0.05)  # long enough for a thread to have made it
+        response, body = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        )
+        self.assertEqual(header(response, "content-encoding"), None)
+        rendered = self.harness.dataDir.child("rendered")
+        self.assertEqual([p.basename() for p in rendered.walk() if p.path.endswith(".gz")], [])
+        yield twinsMade(self.harness, "big")
+        response, zbody = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        )
+        self.assertEqual(header(response, "content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(zbody), body)
 
     @inlineCallbacks
     def test_madeOnce(self):  # type: ignore[no-untyped-def]

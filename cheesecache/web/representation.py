@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Tupl
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -212,6 +213,15 @@ class BodyCache:
             self.size -= len(body)
 
 
+#: Seconds a big representation is served before its gzip twin is made.
+#: A big page fetched cold is most often asked for by a client that is
+#: resolving dependencies, and that asks for the next pages at once: made
+#: at once, the twins of a uv install's big pages (0.8-1.5 MB each) took
+#: the cores the install and the next pages needed.  Clients asking for
+#: gzip meanwhile get the page uncompressed.
+TWIN_DELAY = 2.0
+
+
 @attrs.define
 class RenderedStore:
     """
@@ -222,11 +232,15 @@ class RenderedStore:
         L{Deferred} of its result.  With it, a big representation's gzip
         twin is made there, after the representation is first served
         (see L{make}).
+    @ivar clock: with it, a twin is made L{twinDelay} seconds after its
+        representation is first served, rather than at once.
     """
 
     root: FilePath
     bodies: BodyCache = attrs.field(factory=BodyCache)
     blocking: Optional[Callable[..., "Deferred[Any]"]] = None
+    clock: Optional[IReactorTime] = None
+    twinDelay: float = TWIN_DELAY
     #: Twins compressed at once, at most: more than the cores gains
     #: nothing, and each holds a block and a compressor.
     _compressing: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(2))
@@ -268,6 +282,23 @@ class RenderedStore:
         rendered[contentType] = rep
         if rep.twin or rep.path is None or self.blocking is None:
             return
+        if self.clock is None:
+            self._compress(rendered, contentType, rep)
+            return
+
+        def later() -> None:
+            # Not if another has taken its place (it went with its page).
+            if rendered.get(contentType) is rep:
+                self._compress(rendered, contentType, rep)
+
+        self.clock.callLater(self.twinDelay, later)
+
+    def _compress(self, rendered: Dict[str, object], contentType: str, rep: Representation) -> None:
+        """
+        Make C{rep}'s gzip twin in the thread, and serve the whole in its
+        place once it is made (see L{place}).
+        """
+        assert self.blocking is not None
 
         def compressed(gzSize: int) -> None:
             assert rep.path is not None

@@ -163,7 +163,8 @@ def makeRoot(
         manage.putChild(b"health", HealthResource(status))
         manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
-    disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking)
+    clock = clock or reactor
+    disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking, clock=clock)
     disk.clear()
     prepare = lambda page: withKnownMetadata(page, metadata.known)  # noqa: E731
     prepareFile = lambda f: fileWithKnownMetadata(f, metadata.known)  # noqa: E731
@@ -175,7 +176,6 @@ def makeRoot(
             )
     root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
-    clock = clock or reactor
     if clock is not None:
         files.onMetadata = Rerenderer(index, clock, prepare, disk).soon
     root.putChild(b"files", files)
