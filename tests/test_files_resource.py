@@ -15,6 +15,8 @@ from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallback
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
+from cheesecache.web.files import EXTRACT_DELAY
+
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
@@ -528,13 +530,20 @@ class MetadataTests(TestCase):
         response, metadata = yield harness.get(fileURL + ".metadata")
         self.assertEqual(response.code, 200)
         self.assertIn(b"Requires-Dist: beta>=2", metadata)
-        # The page is rendered again in the background a while later; until
-        # then it is served as it was.
+        # The page is rendered again in the background a while later (the
+        # wheel's metadata is extracted EXTRACT_DELAY seconds after it is
+        # stored, the page rendered 10 seconds after that); until then it
+        # is served as it was.
         _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         self.assertNotIn("core-metadata", json.loads(body)["files"][0])
-        harness.clock.advance(10)
-        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
-        entry = json.loads(body)["files"][0]
+        harness.clock.advance(EXTRACT_DELAY)
+        for _ in range(200):
+            harness.clock.advance(10)
+            _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+            entry = json.loads(body)["files"][0]
+            if "core-metadata" in entry:
+                break
+            yield sleep(0.01)
         self.assertEqual(
             entry["core-metadata"], {"sha256": hashlib.sha256(metadata).hexdigest()}
         )
@@ -543,6 +552,39 @@ class MetadataTests(TestCase):
             f'data-core-metadata="sha256={hashlib.sha256(metadata).hexdigest()}"'.encode(),
             html,
         )
+
+
+class ExtractionDelayTests(TestCase):
+    """
+    Metadata is extracted from a new wheel L{EXTRACT_DELAY} seconds after it
+    is stored, not while its client is still busy.
+    """
+
+    @inlineCallbacks
+    def test_extractedLater(self):  # type: ignore[no-untyped-def]
+        """
+        Nothing is extracted before the delay; once it has passed, the
+        wheel's metadata is in the store.
+        """
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0", requires=["beta>=2"])
+        index.add("alpha", Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        url = json.loads(body)["files"][0]["url"]
+        response, got = yield harness.get("/files/" + url.split("/files/", 1)[1])
+        self.assertEqual(got, data)
+        yield harness.settled()
+        key = hashlib.sha256(data).hexdigest() + ".metadata"
+        harness.clock.advance(EXTRACT_DELAY - 0.1)
+        yield sleep(0.05)  # long enough for a thread to have extracted it
+        self.assertFalse(harness.store.exists(key))
+        harness.clock.advance(0.1)
+        for _ in range(200):
+            if harness.store.exists(key):
+                break
+            yield sleep(0.01)
+        self.assertTrue(harness.store.exists(key))
 
 
 class DisconnectTests(TestCase):

@@ -24,7 +24,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.task import deferLater
 
 from ..blobstore import BlobStore, isValidKey
 from ..filefetch import Download, FileFetcher, State
@@ -302,6 +303,14 @@ def _failFile(request: IRequest, failure: Failure) -> bytes:
     return b""  # pragma: no cover
 
 
+#: Seconds a new wheel waits before its metadata is extracted.  Its page
+#: lists the metadata only from its next rendering on (see L{Rerenderer}),
+#: and the client that fetched the wheel is most often resolving or
+#: installing meanwhile: extracted at once, the wheels of a cold uv install
+#: were read and their metadata written and synced on the cores it needed.
+EXTRACT_DELAY = 2.0
+
+
 @attrs.define(eq=False)
 class FilesResource(Resource):
     """
@@ -319,6 +328,10 @@ class FilesResource(Resource):
     #: Called with a project's name once metadata was extracted from one of
     #: its wheels, so that its page advertises it (by default at once).
     onMetadata: Optional[Callable[[str], None]] = None
+    #: With it, metadata is extracted from a new wheel L{extractDelay}
+    #: seconds after the wheel is stored, rather than at once.
+    clock: Optional[IReactorTime] = None
+    extractDelay: float = EXTRACT_DELAY
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -375,7 +388,7 @@ class FilesResource(Resource):
         )
         if f.filename.endswith(".whl") and not f.coreMetadata:
             download.whenDone().addCallback(
-                lambda _: self._extracted(name, f)
+                lambda _: self._extractSoon(name, f)
             ).addErrback(lambda _: None)
         if request.method == b"HEAD" or request.getHeader(b"range"):
             # Ranges are served from the whole, verified file, without
@@ -389,6 +402,11 @@ class FilesResource(Resource):
             )
         Follower(download, request, self.scope).start()
         return NOT_DONE_YET
+
+    def _extractSoon(self, name: str, f: DistFile) -> "Deferred[None]":
+        if self.clock is None:
+            return self._extracted(name, f)
+        return deferLater(self.clock, self.extractDelay, self._extracted, name, f)
 
     def _extracted(self, name: str, f: DistFile) -> "Deferred[None]":
         def extracted(path: Optional[FilePath]) -> None:

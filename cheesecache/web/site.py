@@ -175,7 +175,7 @@ def makeRoot(
                 renderingsWhileParsing, disk, prepareFile
             )
     root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
-    files = FilesResource(index, store, fetcher, metadata, scope, accessLog)
+    files = FilesResource(index, store, fetcher, metadata, scope, accessLog, clock=clock)
     if clock is not None:
         files.onMetadata = Rerenderer(index, clock, prepare, disk).soon
     root.putChild(b"files", files)
