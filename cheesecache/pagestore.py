@@ -425,15 +425,12 @@ class PageStore:
         The text and URL of the stored page of C{name}, if it is kept as
         fetched JSON.
         """
-        path = self._path(sourceID, name, ".page")
+        stored = self.readFetched(sourceID, name)
+        if stored is None or not isJSONType(stored.contentType):
+            return None
         try:
-            with open(path.path, "rb") as page:
-                meta = _fetchedMeta(page)
-                contentType = meta["contentType"]
-                if not isJSONType(contentType):
-                    return None
-                return pageText(page.read(), contentType), meta["url"]
-        except (OSError, ValueError, KeyError, TypeError):
+            return pageText(stored.body, stored.contentType), stored.url
+        except ValueError:
             return None
 
     def confirm(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
