@@ -363,14 +363,7 @@ class UpstreamSource:
         url, validators = outcome.url, outcome.validators
 
         def parsed(content: object) -> None:
-            rendered: Dict[str, object] = {}
-            if kept is not None:
-                kept.rendering.finish(content, rendered)  # type: ignore[arg-type]
-                content = kept.page(content)  # type: ignore[arg-type]
-            self._keep(name, PageEntry(
-                content, url, validators, fetchedAt,  # type: ignore[arg-type]
-                rendered=rendered, found=True,
-            ))
+            self._keep(name, _parsedEntry(content, kept, url, validators, fetchedAt))
 
         def failed(reason: Failure) -> None:
             if kept is not None:
@@ -437,13 +430,7 @@ class UpstreamSource:
                     if rendering is not None:
                         rendering.abandon()
                     raise
-                rendered: Dict[str, object] = {}
-                if kept is not None:
-                    kept.rendering.finish(content, rendered)
-                    content = kept.page(content)
-                fresh = PageEntry(
-                    content, outcome.url, outcome.validators, now, rendered=rendered, found=True,
-                )
+                fresh = _parsedEntry(content, kept, outcome.url, outcome.validators, now)
                 store = pending.commit if pending is not None else lambda: None
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
@@ -552,6 +539,26 @@ class _Kept:
         C{None}, the page let go from memory, if not.
         """
         return None if self.files is None else attrs.evolve(page, files=self.files)
+
+
+def _parsedEntry(
+    content: object,
+    kept: Optional[_Kept],
+    url: str,
+    validators: Validators,
+    fetchedAt: float,
+) -> PageEntry:
+    """
+    The entry for a page just parsed; one rendered as it was parsed (with
+    C{kept}) gets what its rendering made, and its files if they were kept.
+    """
+    rendered: Dict[str, object] = {}
+    if kept is not None:
+        kept.rendering.finish(content, rendered)  # type: ignore[arg-type]
+        content = kept.page(content)  # type: ignore[arg-type]
+    return PageEntry(
+        content, url, validators, fetchedAt, rendered=rendered, found=True,  # type: ignore[arg-type]
+    )
 
 
 #: Pages bigger than this (in bytes) are parsed in steps.
