@@ -11,7 +11,6 @@ appends C{.metadata} to them by string concatenation).
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from html import escape
@@ -22,6 +21,7 @@ import attrs
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
+from .jsoncodec import dumps
 from .model import DistFile, ProjectList, ProjectPage
 from .names import normalize
 
@@ -137,12 +137,6 @@ def _fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
     return entry
 
 
-def _dumpText(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _dumps(value: Any) -> bytes:
-    return _dumpText(value).encode("utf-8")
 
 
 @attrs.define
@@ -171,10 +165,10 @@ class ProjectJSONWriter:
         self._allSized = self._allSized and apiVersion(batch) == "1.1"
         for f in batch:
             self._fileVersions.setdefault(versionOf(f.filename), None)
-        text = _dumpText([_fileJSON(self.name, f) for f in batch])[1:-1]
-        prefix = "," if self._started else '{"files":['
+        listed = dumps([_fileJSON(self.name, f) for f in batch])[1:-1]
+        prefix = b"," if self._started else b'{"files":['
         self._started = True
-        return (prefix + text).encode("utf-8")
+        return prefix + listed
 
     def end(self, page: ProjectPage) -> bytes:
         """
@@ -191,8 +185,8 @@ class ProjectJSONWriter:
             if reason:
                 tail["project-status"]["reason"] = reason
         tail["versions"] = _withFileVersions(page.versions, self._fileVersions)
-        text = "]," + _dumpText(tail)[1:]
-        return (text if self._started else '{"files":[' + text).encode("utf-8")
+        piece = b"]," + dumps(tail)[1:]
+        return piece if self._started else b'{"files":[' + piece
 
 
 def projectJSONChunks(page: ProjectPage) -> Iterator[bytes]:
@@ -311,7 +305,7 @@ def _projectsJSON(batch: Sequence[str]) -> str:
     """
     if _PLAIN_NAMES.match("".join(batch)):
         return '{"name":"' + '"},{"name":"'.join(batch) + '"}'
-    return _dumpText([{"name": n} for n in batch])[1:-1]
+    return dumps([{"name": n} for n in batch])[1:-1].decode("utf-8")
 
 
 def listJSONChunks(projects: ProjectList) -> Iterator[bytes]:
