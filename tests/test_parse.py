@@ -9,14 +9,16 @@ import string
 from typing import Any, Dict, List
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from cheesecache.simple import parse
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.simple.parse import (
     PLAIN_STEP_PROJECTS,
+    STEP_ITEMS,
     ParseError,
     Streamed,
     draining,
@@ -24,6 +26,7 @@ from cheesecache.simple.parse import (
     handProjectJSONSteps,
     isJSONType,
     loadStreaming,
+    loadStreamingSteps,
     pageText,
     parseList,
     parseListHTML,
@@ -808,7 +811,10 @@ class PageTextTests(SynchronousTestCase):
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    # Integers that fit 64 bits: past them, orjson reads a float (see
+    # cheesecache.simple.jsoncodec.loads).
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.sampled_from(["files", "a", "b", "caf\u00e9"]), children, max_size=4),
     max_leaves=20,
@@ -906,7 +912,12 @@ class LoadStreamingTests(SynchronousTestCase):
                 ValueError, loadStreaming, text, ("files",), lambda item: item
             )
 
-    @settings(max_examples=300, deadline=None)
+    # Run by two classes (the other decodes item by item), which differ
+    # only in that: the examples hold for both.
+    @settings(
+        max_examples=300, deadline=None,
+        suppress_health_check=[HealthCheck.differing_executors],
+    )
     @given(_json, st.sampled_from([None, 0, 2]), st.sampled_from([(",", ":"), (", ", ": ")]))
     def test_generated(self, value: Any, indent: Any, separators: Any) -> None:
         """
@@ -916,6 +927,35 @@ class LoadStreamingTests(SynchronousTestCase):
         text = json.dumps(value, indent=indent, separators=separators, ensure_ascii=False)
         self.assertEqual(loadStreaming(text, ("files",), lambda item: item), value)
         self.assertEqual(loadStreaming(text, ("files", "a"), lambda item: item), value)
+
+
+    def test_steps(self) -> None:
+        """
+        The items are handed L{STEP_ITEMS} per step, and the value comes at
+        the end.
+        """
+        items = list(range(2 * STEP_ITEMS + 1))
+        steps = loadStreamingSteps(json.dumps({"files": items}), ("files",), lambda i: -i)
+        pauses = 0
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                value = done.value
+                break
+            pauses += 1
+        self.assertEqual(pauses, 2)
+        self.assertEqual(value, {"files": [-i for i in items]})
+
+
+class LoadStreamingItemByItemTests(LoadStreamingTests):
+    """
+    Tests for L{loadStreaming} of texts bigger than L{DECODE_AT_ONCE},
+    decoded an item at a time.
+    """
+
+    def setUp(self) -> None:
+        self.patch(parse, "DECODE_AT_ONCE", 0)
 
 
 class DrainingTests(SynchronousTestCase):

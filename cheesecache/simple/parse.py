@@ -24,6 +24,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import attrs
 
+from .jsoncodec import dumps, loads
 from .model import CoreMetadata, DistFile, ProjectList, ProjectPage, Yanked
 from .names import normalize
 
@@ -142,12 +143,14 @@ def finish(steps: "Steps[_T]") -> _T:
 
 def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]) -> Any:
     """
-    Decode JSON C{text} like C{json.loads}, except for the array at C{path}
+    Decode JSON C{text} like L{loads}, except for the array at C{path}
     (keys of nested objects, from the top): its items are decoded one at a
     time and each handed to C{onItem} at once, and the array's place holds
     a L{Streamed} list of what C{onItem} returned.  A page of 15,000 files
     is thus never held whole as parsed JSON next to what is made of it.  A
-    value at C{path} that is not an array is decoded as it is.
+    value at C{path} that is not an array is decoded as it is.  (A text of
+    no more than L{DECODE_AT_ONCE} is decoded whole, and its items handed
+    over one at a time, faster.)
 
     @raise ValueError: C{text} is not JSON.
     """
@@ -160,11 +163,52 @@ def loadStreamingSteps(
     """
     L{loadStreaming} in steps of L{STEP_ITEMS} items.
     """
+    if len(text) <= DECODE_AT_ONCE:
+        return (yield from _handDecoded(loads(text), path, onItem))
     pos = _SPACE.match(text).end()  # type: ignore[union-attr]
     value, pos = yield from _streamValue(text, pos, path, onItem)
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if pos != len(text):
         raise json.JSONDecodeError("Extra data", text, pos)
+    return value
+
+
+#: Texts up to this many characters are decoded whole, then handed on an
+#: item at a time: a third of the time it takes to decode the items one by
+#: one, for a moment's 10 MB of decoded page at this size.  Only bigger
+#: pages are never held whole as parsed JSON.
+DECODE_AT_ONCE = 2 * 1024 * 1024
+
+
+def _handDecoded(
+    value: Any, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+) -> "Steps[Any]":
+    """
+    C{value}, decoded whole, with the array at C{path} (if there is one)
+    handed to C{onItem} an item at a time, in steps, and replaced by a
+    L{Streamed} list of what C{onItem} returned, as L{loadStreaming} does.
+    """
+    parent: Any = None
+    key: Any = None
+    items = value
+    for key in path:
+        if not isinstance(items, dict) or key not in items:
+            return value
+        parent, items = items, items[key]
+    if not isinstance(items, list):
+        return value
+    result = Streamed()
+    if parent is None:
+        value = result
+    else:
+        parent[key] = result
+    untilStep = STEP_ITEMS
+    for item in draining(items):
+        result.append(onItem(item))
+        untilStep -= 1
+        if not untilStep:
+            untilStep = STEP_ITEMS
+            yield
     return value
 
 
@@ -253,7 +297,7 @@ def _streamArray(
 def _checkUnicode(value: Any) -> None:
     # A lone surrogate escape would parse, then fail every rendering.
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        dumps(value)
     except UnicodeEncodeError as e:
         raise ParseError(f"invalid unicode in page: {e}") from e
 
@@ -280,7 +324,7 @@ def _loadJSONSteps(
     suspect = escape.search(body) is not None  # type: ignore[arg-type]
     try:
         if onItem is None:
-            data = json.loads(body)
+            data = loads(body)
         else:
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
             each = _checkingUnicode(onItem) if suspect else onItem
