@@ -200,13 +200,16 @@ class VersionTests(SynchronousTestCase):
 
     def test_versionOfAgreesWithPackaging(self) -> None:
         """
-        For real wheel filenames (and some broken ones), the version read
-        from the filename is the one packaging's full parse gives, and file
+        For real wheel and sdist filenames (and some broken ones), the
+        version read from the filename is the one packaging's full parse
+        gives, and file
         URLs are what percent-encoding every filename would give.
         """
         from urllib.parse import quote
 
-        from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+        from packaging.utils import (
+            InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename,
+        )
 
         from twisted.python.filepath import FilePath
 
@@ -222,6 +225,11 @@ class VersionTests(SynchronousTestCase):
             for build in ("", "-1", "-2abc", "-x")
             for tags in ("py3-none-any", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp39-abi3-win_amd64")
         ]
+        names += [
+            f"pkg-x{version}{extension}"
+            for version in ("-1.0", "-2.0.0rc1", "-1!2.0", "-01.02", "-1.0_a", "-x", "", "-1.0-2")
+            for extension in (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+        ]
         for name in names:
             if name.endswith(".whl"):
                 try:
@@ -230,6 +238,12 @@ class VersionTests(SynchronousTestCase):
                     expected = None
                 if " " not in name:
                     self.assertEqual(versionOf(name), expected, name)
+            else:
+                try:
+                    expected = str(parse_sdist_filename(name)[1])
+                except InvalidSdistFilename:
+                    expected = None
+                self.assertEqual(versionOf(name), expected, name)
             f = distFile(name)
             self.assertEqual(
                 fileURL("foo", f), f"../../files/foo/{f.key}/{quote(name, safe='')}", name

@@ -18,7 +18,6 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Type
 from urllib.parse import quote
 
 import attrs
-from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from .jsoncodec import dumps
@@ -70,19 +69,25 @@ def versionOf(filename: str) -> Optional[str]:
     """
     The version a distribution's filename carries, if it can be read.
 
-    For wheels only the version part is read (C{parse_wheel_filename} also
-    parses every tag, which was a tenth of rendering a big page), and
-    normalized versions are remembered: a version has many files.
+    Only the version part is read, as C{parse_wheel_filename} and
+    C{parse_sdist_filename} find it (they also parse every tag, or the
+    name, which was a tenth of rendering a big page), and normalized
+    versions are remembered: a version has many files.
     """
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
         if len(parts) not in (5, 6) or (len(parts) == 6 and not parts[2][:1].isdigit()):
             return None
         return _normalVersion(parts[1])
-    try:
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidSdistFilename, ValueError):
-        return None
+    for extension in _SDIST_EXTENSIONS:
+        if filename.endswith(extension):
+            _, dash, version = filename[: -len(extension)].rpartition("-")
+            return _normalVersion(version) if dash else None
+    return None
+
+
+#: What sdists' filenames end with (see C{parse_sdist_filename}).
+_SDIST_EXTENSIONS = (".tar.gz", ".zip")
 
 
 def _withFileVersions(
