@@ -958,6 +958,68 @@ class LoadStreamingItemByItemTests(LoadStreamingTests):
         self.patch(parse, "DECODE_AT_ONCE", 0)
 
 
+class LoadStreamingRunsTests(LoadStreamingTests):
+    """
+    Tests for L{loadStreaming} of texts bigger than L{DECODE_AT_ONCE},
+    their arrays of objects decoded a run at a time.
+    """
+
+    def setUp(self) -> None:
+        self.patch(parse, "DECODE_AT_ONCE", 0)
+        self.patch(parse, "RUN_CHARS", 1)
+        self.runs: List[str] = []
+
+        def loads(text: str) -> Any:
+            self.runs.append(text)
+            return json.loads(text)
+
+        self.patch(parse, "loads", loads)
+
+    def test_runs(self) -> None:
+        """
+        A compact array of objects is decoded a run at a time, from one
+        object boundary to the next past L{RUN_CHARS} characters, and
+        handed on in order; the last object (no boundary follows it) is
+        decoded alone.
+        """
+        items = [{"n": i, "s": "x" * i} for i in range(5)]
+        self.patch(parse, "RUN_CHARS", len(json.dumps(items[0])) + 1)
+        seen: List[Any] = []
+        value = loadStreaming(
+            json.dumps({"files": items, "k": 1}, separators=(",", ":")), ("files",), seen.append
+        )
+        self.assertEqual(seen, items)
+        self.assertEqual(value, {"files": [None] * 5, "k": 1})
+        self.assertEqual([json.loads(run) for run in self.runs], [items[:2], items[2:4]])
+
+    def test_boundaryInside(self) -> None:
+        """
+        A boundary inside an object (a nested array of objects) ends a run
+        that does not decode: from there on, the objects are decoded one
+        by one, and everything is read as C{json.loads} reads it.  A
+        boundary's characters inside a string are no boundary.
+        """
+        items = [
+            {"a": 1}, {"b": [{"c": 2}, {"d": 3}]}, {"e": "},{\"f\":4}"}, {"g": 5}, {"h": 6},
+        ]
+        text = json.dumps({"files": items}, separators=(",", ":"))
+        self.assertEqual(loadStreaming(text, ("files",), lambda item: item), {"files": items})
+        self.assertEqual(json.loads(self.runs[0]), items[:1])
+        self.assertEqual(len(self.runs), 2)  # The second did not decode.
+
+    def test_spacedArrays(self) -> None:
+        """
+        An array written with spaces has no boundary: its objects are
+        decoded one by one.
+        """
+        items = [{"a": i} for i in range(4)]
+        self.assertEqual(
+            loadStreaming(json.dumps({"files": items}), ("files",), lambda item: item),
+            {"files": items},
+        )
+        self.assertEqual(self.runs, [])
+
+
 class DrainingTests(SynchronousTestCase):
     """
     Tests for L{draining}.

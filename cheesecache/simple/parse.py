@@ -173,11 +173,41 @@ def loadStreamingSteps(
     return value
 
 
-#: Texts up to this many characters are decoded whole, then handed on an
-#: item at a time: a third of the time it takes to decode the items one by
-#: one, for a moment's 10 MB of decoded page at this size.  Only bigger
-#: pages are never held whole as parsed JSON.
-DECODE_AT_ONCE = 2 * 1024 * 1024
+#: Texts up to this many characters (those parsed at once, see
+#: L{cheesecache.index.COOPERATIVE_PARSE}) are decoded whole, then handed
+#: on an item at a time: faster than decoding them an item, or a run, at a
+#: time.  Bigger ones are never held whole as parsed JSON: decoding pages
+#: of 1-2 MB whole raised the server's memory peak by 8 MB.
+DECODE_AT_ONCE = 256 * 1024
+
+#: About how many characters of an array are decoded together (see
+#: L{_decodedRun}).
+RUN_CHARS = 64 * 1024
+
+
+def _decodedRun(text: str, pos: int) -> Optional[Tuple[List[Any], int]]:
+    """
+    The objects of a compact array from C{pos} (the start of one) to the
+    first object boundary (C{},{"}) after L{RUN_CHARS} more characters,
+    decoded together, and the position of the next object; C{None} if
+    there is no such boundary or the run does not decode.
+
+    Decoding a run as one array takes a third of the time of decoding its
+    objects one by one.  The boundary never falls inside a string (where
+    a quote is escaped), so a run that decodes ends with an object of the
+    array: one that ends inside a nested object is not balanced and does
+    not decode.
+    """
+    if not text.startswith("{", pos):
+        return None
+    end = text.find('},{"', pos + RUN_CHARS)
+    if end < 0:
+        return None
+    try:
+        items = loads("[" + text[pos : end + 1] + "]")
+    except ValueError:
+        return None
+    return items, end + 2
 
 
 def _handDecoded(
@@ -270,7 +300,18 @@ def _streamArray(
     # compact JSON there is none.
     append, scan, space, blank = result.append, _scanOnce, _SPACE.match, " \t\n\r"
     untilStep = STEP_ITEMS
+    # Runs of objects are decoded together until one fails to (a boundary
+    # in a nested array of objects): then item by item to the end.
+    inRuns = True
     while True:
+        run = _decodedRun(text, pos) if inRuns else None
+        if run is not None:
+            items, pos = run
+            for item in draining(items):
+                append(onItem(item))
+            yield
+            continue
+        inRuns = False
         try:
             item, pos = scan(text, pos)
         except StopIteration as e:
