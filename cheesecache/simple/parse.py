@@ -145,12 +145,13 @@ def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
     """
     Decode JSON C{text} like L{loads}, except for the array at C{path}
     (keys of nested objects, from the top): its items are decoded one at a
-    time and each handed to C{onItem} at once, and the array's place holds
-    a L{Streamed} list of what C{onItem} returned.  A page of 15,000 files
-    is thus never held whole as parsed JSON next to what is made of it.  A
-    value at C{path} that is not an array is decoded as it is.  (A text of
-    no more than L{DECODE_AT_ONCE} is decoded whole, and its items handed
-    over one at a time, faster.)
+    time, or a run at a time (see L{_decodedRun}), and each handed to
+    C{onItem} at once, and the array's place holds a L{Streamed} list of
+    what C{onItem} returned.  A page of 15,000 files is thus never held
+    whole as parsed JSON next to what is made of it.  A value at C{path}
+    that is not an array is decoded as it is.  (A text of no more than
+    L{DECODE_AT_ONCE} is decoded whole, and its items handed over one at a
+    time, faster.)
 
     @raise ValueError: C{text} is not JSON.
     """
@@ -161,7 +162,7 @@ def loadStreamingSteps(
     text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
 ) -> "Steps[Any]":
     """
-    L{loadStreaming} in steps of L{STEP_ITEMS} items.
+    L{loadStreaming} in steps of L{STEP_ITEMS} items, or of a run.
     """
     if len(text) <= DECODE_AT_ONCE:
         return (yield from _handDecoded(loads(text), path, onItem))
