@@ -6,7 +6,9 @@ with the standard library.
 from __future__ import annotations
 
 import json
+import platform
 from typing import Any
+from unittest import SkipTest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,6 +32,8 @@ class DumpsTests(SynchronousTestCase):
         """
         orjson is there to test (it is a dependency on CPython).
         """
+        if platform.python_implementation() != "CPython":
+            raise SkipTest("orjson is a dependency on CPython only")
         self.assertIsNotNone(jsoncodec.orjson)
 
     @settings(max_examples=300, deadline=None)
