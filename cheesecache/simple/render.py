@@ -142,8 +142,6 @@ def _fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
     return entry
 
 
-
-
 @attrs.define
 class ProjectJSONWriter:
     """
