@@ -15,22 +15,12 @@ from twisted.web import server
 from twisted.web.client import Agent, HTTPConnectionPool, URI
 from twisted.web.error import SchemeNotSupported
 from twisted.web.resource import Resource
+from twisted.web.static import Data
 
 from cheesecache.endpoints import UPSTREAM_READ_SIZE, UpstreamEndpoints, WideReadEndpoint
 
 #: Twisted's own read size, which the upstream connections go past.
 TWISTED_READ_SIZE = 64 * 1024
-
-
-class _Big(Resource):
-    isLeaf = True
-
-    def __init__(self, body: bytes) -> None:
-        Resource.__init__(self)
-        self.body = body
-
-    def render_GET(self, request: Any) -> bytes:
-        return self.body
 
 
 class _Chunks(Protocol):
@@ -56,7 +46,9 @@ class UpstreamEndpointsTests(TestCase):
 
     def setUp(self) -> None:
         self.body = bytes(range(256)) * (16 * 1024)  # 4 MiB
-        port = reactor.listenTCP(0, server.Site(_Big(self.body)), interface="127.0.0.1")
+        root = Resource()
+        root.putChild(b"big", Data(self.body, "application/octet-stream"))
+        port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.url = f"http://127.0.0.1:{port.getHost().port}/big".encode()
         self.pool = HTTPConnectionPool(reactor, persistent=False)
