@@ -192,19 +192,16 @@ def entryFromFetched(page: BinaryIO, name: Optional[str]) -> PageEntry:
     then the bytes, parsed as they were when fetched (and let go once
     decoded, before the parsing).
     """
-    meta = _fetchedMeta(page)
-    url, contentType = meta["url"], meta["contentType"]
-    text = pageText(page.read(), contentType)
+    stored = StoredFetch.read(page)
+    url, contentType = stored.url, stored.contentType
+    validators, fetchedAt = stored.validators, stored.fetchedAt
+    text = pageText(stored.body, contentType)
+    del stored
     content = (
         parseList(text, contentType) if name is None
         else parseProject(text, contentType, url, name)
     )
-    return PageEntry(
-        content=content,
-        url=url,
-        validators=Validators(meta["etag"], meta["lastModified"]),
-        fetchedAt=_fetchedAt(meta),
-    )
+    return PageEntry(content=content, url=url, validators=validators, fetchedAt=fetchedAt)
 
 
 def _fetchedMeta(page: BinaryIO) -> Dict[str, Any]:
@@ -250,6 +247,23 @@ class StoredFetch:
     url: str
     validators: Validators
     fetchedAt: float
+
+    @classmethod
+    def read(cls, page: BinaryIO) -> "StoredFetch":
+        """
+        Read it from its open file: the first line, then the bytes.
+
+        @raise ValueError: it is not a page kept as fetched (or
+            C{KeyError}, C{TypeError}: its first line is incomplete).
+        """
+        meta = _fetchedMeta(page)
+        return cls(
+            body=page.read(),
+            contentType=meta["contentType"],
+            url=meta["url"],
+            validators=Validators(meta["etag"], meta["lastModified"]),
+            fetchedAt=_fetchedAt(meta),
+        )
 
 
 @attrs.define
@@ -409,14 +423,7 @@ class PageStore:
             with open(path.path, "rb") as page:
                 if os.fstat(page.fileno()).st_size < atLeast:
                     return None
-                meta = _fetchedMeta(page)
-                return StoredFetch(
-                    body=page.read(),
-                    contentType=meta["contentType"],
-                    url=meta["url"],
-                    validators=Validators(meta["etag"], meta["lastModified"]),
-                    fetchedAt=_fetchedAt(meta),
-                )
+                return StoredFetch.read(page)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
