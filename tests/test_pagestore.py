@@ -4,6 +4,7 @@ Tests for L{cheesecache.pagestore}.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any, Iterator, Optional
 
@@ -12,6 +13,7 @@ import attrs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from cheesecache import pagestore as pagestoreModule
 from cheesecache.freshness import PageEntry, Validators
 from cheesecache.pagestore import (
     CHUNK_FILES,
@@ -606,3 +608,41 @@ class HandFilesTests(_StoredPage):
         self.keep(b'{"meta": {"api-version": "1.0"}, "files": [{"filename"')
         self.assertIsNone(self.store.handFiles("up1", "foo-bar", lambda f: None))
 
+
+
+class ReadRestTests(SynchronousTestCase):
+    """
+    L{pagestoreModule.readRest} reads what is left of a file.
+    """
+
+    def test_file(self) -> None:
+        """
+        After the first line of a file on disk, the rest, whole, in one
+        read of its size, and then one more that finds its end.
+        """
+        path = FilePath(self.mktemp())
+        rest = bytes(range(256)) * 5000
+        path.setContent(b'{"first": "line"}\n' + rest)
+        reads = []
+        with path.open("rb") as f:
+            f.readline()
+            real = f.read
+
+            class Counting:
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(f, name)
+
+                def read(self, size: int = -1) -> bytes:
+                    reads.append(size)
+                    return real(size)
+
+            self.assertEqual(pagestoreModule.readRest(Counting()), rest)  # type: ignore[arg-type]
+        self.assertEqual(reads, [len(rest), -1])
+
+    def test_noFileDescriptor(self) -> None:
+        """
+        A file without a descriptor is read to its end as it is.
+        """
+        f = io.BytesIO(b"first\nrest")
+        f.readline()
+        self.assertEqual(pagestoreModule.readRest(f), b"rest")
