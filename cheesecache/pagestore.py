@@ -398,12 +398,11 @@ class PageStore:
         is not kept as fetched JSON or does not list the file (the page
         must then be read whole).
         """
-        stored = self._fetchedJSON(sourceID, name)
-        if stored is None:
+        stored = self.readFetched(sourceID, name)
+        if stored is None or not isJSONType(stored.contentType):
             return None
-        text, url = stored
         try:
-            return findFileJSON(text, url, key, filename)
+            return findFileJSON(stored.body, stored.url, key, filename)
         except ValueError:
             return None
 

@@ -1427,3 +1427,95 @@ class FileLocationTests(SynchronousTestCase):
             self.assertEqual(fileLocation(self.BASE, url), expected, repr(url))
 
         agrees()
+
+
+_filenames = st.one_of(
+    st.sampled_from(["foo-1.0.tar.gz", "foo-1.0-py3-none-any.whl", "foo-2.0.zip"]),
+    st.text(string.ascii_letters + string.digits + '._-~ "\\/\u00e9', min_size=1, max_size=12),
+)
+_digests = st.sampled_from(["a" * 64, "b" * 64, "c" * 64])
+
+
+def _fileEntries() -> st.SearchStrategy[Dict[str, Any]]:
+    """
+    File entries whose filenames and keys repeat, with nested objects and
+    arrays before and after the filename, and strings holding what the
+    search cuts at.
+    """
+    nested = st.one_of(
+        st.builds(lambda d: {"sha256": d}, _digests),
+        st.just([{"a": 1}, {"b": "},{\"c"}]),
+        st.just("},{\"filename\":\"foo-1.0.tar.gz\"}]"),
+    )
+    return st.fixed_dictionaries(
+        {"filename": _filenames, "hashes": st.builds(lambda d: {"sha256": d}, _digests)},
+        optional={"core-metadata": nested, "url": st.just("https://f.example.invalid/x"), "zz": nested},
+    )
+
+
+class FindFileJSONTests(SynchronousTestCase):
+    """
+    L{parse.findFileJSON} finds a file on a compact page by searching its
+    bytes, and finds the same file the page's decoding would.
+    """
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(_fileEntries(), min_size=1, max_size=6), _filenames, _digests, st.booleans())
+    def test_sameAsDecoded(
+        self, entries: List[Dict[str, Any]], filename: str, key: str, compact: bool
+    ) -> None:
+        """
+        Whatever the page and the file asked for, the search in its bytes
+        finds what decoding the page does (the text is decoded whole).
+        """
+        for entry in entries:
+            entry.setdefault("url", "https://f.example.invalid/x")
+        separators = (",", ":") if compact else (", ", ": ")
+        text = json.dumps({"files": entries, "meta": {"api-version": "1.1"}}, separators=separators)
+        asked = [(filename, key)] + [(e["filename"], e["hashes"]["sha256"]) for e in entries]
+        for name, digest in asked:
+            self.assertEqual(
+                parse.findFileJSON(text.encode("utf-8"), BASE, digest, name),
+                parse.findFileJSON(text, BASE, digest, name),
+            )
+
+    def test_searched(self) -> None:
+        """
+        On a compact page, a file is found without decoding the page: the
+        first of the files with its filename that is listed under its key,
+        with its core metadata, wherever it is on the page.
+        """
+        entries = [
+            {"filename": f"foo-1.{i}.tar.gz", "hashes": {"sha256": "%064x" % i}, "url": f"https://f.example.invalid/{i}"}
+            for i in range(50)
+        ]
+        entries[0]["core-metadata"] = {"sha256": "d" * 64}
+        entries.insert(30, {**entries[20], "hashes": {"sha256": "e" * 64}})
+        body = json.dumps({"files": entries}, separators=(",", ":")).encode()
+        self.patch(parse, "_findFileJSONSteps", lambda *a: self.fail("decoded the page"))
+        first = parse.findFileJSON(body, BASE, "%064x" % 0, "foo-1.0.tar.gz")
+        self.assertEqual((first.url, first.coreMetadata), ("https://f.example.invalid/0", {"sha256": "d" * 64}))
+        self.assertEqual(parse.findFileJSON(body, BASE, "%064x" % 49, "foo-1.49.tar.gz").url, "https://f.example.invalid/49")
+        again = parse.findFileJSON(body, BASE, "e" * 64, "foo-1.20.tar.gz")
+        self.assertEqual((again.filename, again.sha256), ("foo-1.20.tar.gz", "e" * 64))
+
+    def test_otherwiseDecoded(self) -> None:
+        """
+        A page written with spaces, or a filename JSON escapes, is decoded
+        to find the file; so is a file the search does not find.
+        """
+        entry = {"filename": "foo\u00e9-1.0.tar.gz", "hashes": {"sha256": SHA}, "url": "https://f.example.invalid/x"}
+        decoded = []
+        real = parse._findFileJSONSteps
+
+        def counting(*args: Any) -> Any:
+            decoded.append(args[3])
+            return real(*args)
+
+        self.patch(parse, "_findFileJSONSteps", counting)
+        compact = json.dumps({"files": [entry]}, separators=(",", ":")).encode()
+        spaced = json.dumps({"files": [dict(entry, filename="foo-1.0.tar.gz")]}).encode()
+        self.assertEqual(parse.findFileJSON(compact, BASE, SHA, "foo\u00e9-1.0.tar.gz").url, entry["url"])
+        self.assertEqual(parse.findFileJSON(spaced, BASE, SHA, "foo-1.0.tar.gz").url, entry["url"])
+        self.assertIsNone(parse.findFileJSON(compact, BASE, SHA, "foo-2.0.tar.gz"))
+        self.assertEqual(decoded, ["foo\u00e9-1.0.tar.gz", "foo-1.0.tar.gz", "foo-2.0.tar.gz"])
