@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 import functools
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 import attrs
 from twisted.internet.defer import (
@@ -34,7 +34,14 @@ from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
 from .simple.parse import (
-    ParseError, Steps, finish, handProjectJSONSteps, isJSONType, pageText, parseListSteps,
+    ParseError,
+    Steps,
+    fileFromJSON,
+    finish,
+    handProjectJSONEntrySteps,
+    isJSONType,
+    pageText,
+    parseListSteps,
     parseProjectSteps,
 )
 from .upstream import Fetched, NotModified, Upstream, UpstreamError
@@ -141,6 +148,14 @@ class IPageRendering(Interface):
     def add(f: DistFile) -> None:
         """
         The next file of the page.
+        """
+
+    def addPlain(entry: object) -> bool:
+        """
+        The next file of the page, as its JSON entry was decoded: written
+        straight from it if it can be (see
+        L{cheesecache.simple.plain.plainFileJSON}), in which case C{True};
+        C{False}, and the file is to be given to L{add}, if not.
         """
 
     def finish(page: ProjectPage, rendered: Dict[str, object]) -> None:
@@ -359,7 +374,7 @@ class UpstreamSource:
         fetchedAt: float,
         rendering: Optional[IPageRendering],
     ) -> "Deferred[None]":
-        kept = None if rendering is None else _Kept(rendering, self.modelBudget)
+        kept = None if rendering is None else _Kept(rendering, self.modelBudget, outcome.url)
         url, validators = outcome.url, outcome.validators
 
         def parsed(content: object) -> None:
@@ -421,7 +436,11 @@ class UpstreamSource:
                 ))
                 # Only a page that can be read back is rendered as parsed.
                 rendering = self._renderingFor(name, outcome) if pending is not None else None
-                kept = _Kept(rendering, self.modelBudget) if rendering is not None else None
+                kept = (
+                    _Kept(rendering, self.modelBudget, outcome.url)
+                    if rendering is not None
+                    else None
+                )
                 try:
                     content = yield self._parse(name, outcome, kept)
                 except BaseException:
@@ -504,7 +523,7 @@ class UpstreamSource:
         if name is None:
             steps: Steps[object] = parseListSteps(body, outcome.contentType)
         elif kept is not None:
-            steps = handProjectJSONSteps(body, outcome.url, name, kept.add)
+            steps = handProjectJSONEntrySteps(body, name, kept.addEntry)
         else:
             steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
         del body
@@ -518,15 +537,31 @@ class _Kept:
     """
     The files of a big page being parsed: each goes to the page's
     rendering, and is kept too while the page lists no more than the model
-    budget, so that a page that fits stays in memory as before (its cold
-    files are looked up there); past it, none is kept.
+    budget, so that a page that fits stays in memory (its cold files are
+    looked up there); past it, none is kept, nor once the rendering writes
+    files without the model (see L{addEntry}).
     """
 
     rendering: IPageRendering
     budget: int
+    #: The page's URL, which its files' URLs are relative to.
+    url: str
     files: Optional[List[DistFile]] = attrs.field(factory=list)
 
-    def add(self, f: DistFile) -> None:
+    def addEntry(self, entry: Any) -> None:
+        """
+        The next file, as its JSON entry was decoded: made a L{DistFile}
+        only if the rendering needs one or the file is kept.
+
+        A page whose rendering writes files without the model is not kept
+        either: making the model was most of the time it took, and a cold
+        file is looked up on the stored page instead (see
+        L{Found.file}).
+        """
+        if self.rendering.addPlain(entry):
+            self.files = None
+            return
+        f = fileFromJSON(entry, self.url)
         self.rendering.add(f)
         if self.files is not None:
             self.files.append(f)

@@ -80,6 +80,13 @@ class KnownMetadata:
     _digests: Dict[str, str] = attrs.field(factory=dict)
     complete: bool = False
 
+    def extracted(self, fileKey: str) -> bool:
+        """
+        Did cheesecache extract the metadata of the wheel under C{fileKey}
+        (so that L{fileWithKnownMetadata} advertises it)?
+        """
+        return self.digest(fileKey + ".metadata") is not None
+
     def digest(self, key: str) -> Optional[str]:
         """
         The sha256 of the metadata blob C{key}, or C{None} if there is none.

@@ -650,6 +650,9 @@ class _RecordingRendering:
     def add(self, f: object) -> None:
         self.files.append(f)
 
+    def addPlain(self, entry: object) -> bool:
+        return False
+
     def finish(self, page: object, rendered: dict) -> None:
         self.finished.append(page)
         rendered["made"] = f"{len(self.files)} files"

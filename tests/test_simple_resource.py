@@ -25,7 +25,9 @@ from twisted.web.test.requesthelper import DummyRequest
 from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.freshness import PageEntry, Validators
 from cheesecache.index import Found, Lookup, UpstreamSource
-from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
+from cheesecache.pagestore import PageStore
+from cheesecache.simple.parse import fileFromJSON
+from cheesecache.simple.render import TEXT_HTML, renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
 from cheesecache.web import simple as simpleModule
@@ -34,6 +36,7 @@ from cheesecache.web.simple import ProjectResource, RenderingWhileParsing, Simpl
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .test_chain import fileURL
 from .test_index import bigProjectIndex, sampleIndex
 
 PIP_ACCEPT = (
@@ -492,6 +495,33 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual(list(entry.rendered), [JSON_ACCEPT])
 
     @inlineCallbacks
+    def test_plainNotHeld(self):  # type: ignore[no-untyped-def]
+        """
+        A big page within the model budget whose files are plain (written
+        without the model) is not held either; a cold file of it is looked
+        up on the stored page, which is not read back whole, and the
+        upstream is asked for the page once.
+        """
+        upstream = bigProjectIndex("big")
+        harness = Harness(self, [serveIndex(self, upstream)])
+        source = harness.sources[0]
+        self.assertGreater(source.modelBudget, 3000)
+        response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        entry = source.cachedEntry("big")
+        self.assertFalse(entry.loaded)
+        for method in ("load", "handFiles"):
+            self.patch(PageStore, method, lambda *a: self.fail("the page was read back whole"))
+        dist = upstream.projects["big"][1234]
+        url = fileURL(body, dist.filename)
+        head, _ = yield harness.get(url, method="HEAD")
+        self.assertEqual((head.code, header(head, "content-length")), (200, str(len(dist.data))))
+        response, data = yield harness.get(url)
+        self.assertEqual((response.code, data), (200, dist.data))
+        self.assertFalse(entry.loaded)
+        self.assertEqual(upstream.count(b"/simple/big/"), 1)
+
+    @inlineCallbacks
     def test_htmlFromStored(self):  # type: ignore[no-untyped-def]
         """
         The HTML of such a page is rendered from the stored page, a file at
@@ -670,6 +700,62 @@ class RenderingWhileParsingTests(TestCase):
         self.assertIsNotNone(rep.path)
         with rep.open(False) as body:
             self.assertEqual(body.read(), renderProjectJSON(prepared))
+
+    def test_plainEntries(self) -> None:
+        """
+        With C{extracted}, the entries of plain files are written as they
+        come, without the model, and the others (a yanked file, a wheel
+        whose metadata was extracted) go through it: the representation is
+        the same as that of the prepared page rendered whole.
+        """
+        entries = [
+            {"filename": f.filename, "url": f.url, "hashes": dict(f.hashes), "size": f.size}
+            for f in self.page.files
+        ]
+        entries[3]["yanked"] = "broken"
+        page = attrs.evolve(self.page, files=[fileFromJSON(e, "https://x.invalid/") for e in entries])
+        extractedKey = page.files[5].key
+
+        def prepare(f: DistFile) -> DistFile:
+            if f.key == extractedKey:
+                return attrs.evolve(f, coreMetadata={"sha256": "c" * 64})
+            return f
+
+        rendering = RenderingWhileParsing(
+            self.disk, prepare, "foo", extracted=lambda key: key == extractedKey
+        )
+        throughModel = []
+        for entry in entries:
+            if not rendering.addPlain(entry):
+                f = fileFromJSON(entry, "https://x.invalid/")
+                throughModel.append(f.filename)
+                rendering.add(f)
+        rendered: dict = {}
+        rendering.finish(attrs.evolve(page, files=()), rendered)
+        self.assertEqual(throughModel, [page.files[3].filename, page.files[5].filename])
+        prepared = attrs.evolve(page, files=[prepare(f) for f in page.files])
+        with rendered[JSON_ACCEPT].open(False) as body:
+            self.assertEqual(body.read(), renderProjectJSON(prepared))
+
+    def test_noPlainEntries(self) -> None:
+        """
+        Without C{extracted}, or as HTML, no entry is written without the
+        model: each file must go through C{prepare}.
+        """
+        entry = {
+            "filename": "foo-1.0.tar.gz", "url": "https://x.invalid/f", "hashes": {"sha256": "a" * 64},
+        }
+        self.assertFalse(RenderingWhileParsing(self.disk, self.prepare, "foo").addPlain(entry))
+        html = RenderingWhileParsing(
+            self.disk, self.prepare, "foo", TEXT_HTML, extracted=lambda key: False
+        )
+        self.assertFalse(html.addPlain(entry))
+        html.abandon()
+        both = simpleModule.Renderings(
+            (RenderingWhileParsing(self.disk, self.prepare, "foo", extracted=lambda key: False),)
+        )
+        self.assertFalse(both.addPlain(entry))
+        both.abandon()
 
     def test_otherName(self) -> None:
         """

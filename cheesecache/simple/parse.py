@@ -480,11 +480,23 @@ def handProjectJSONSteps(
     def hand(entry: Any) -> None:
         onFile(fileFromJSON(entry, baseURL))
 
-    data = yield from _loadJSONSteps(body, "files", hand)
+    return (yield from handProjectJSONEntrySteps(body, name, hand))
+
+
+@_shapeErrors
+def handProjectJSONEntrySteps(
+    body: Body, name: str, onEntry: Callable[[Any], object]
+) -> "Steps[ProjectPage]":
+    """
+    Like L{handProjectJSONSteps}, handing each file's entry as decoded,
+    before it is made a L{DistFile} (see L{fileFromJSON}): a big page's
+    rendering can write most entries without the model.
+    """
+    data = yield from _loadJSONSteps(body, "files", onEntry)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
         for entry in draining(files):
-            hand(entry)
+            onEntry(entry)
     versions = data.get("versions")
     status = data.get("project-status")
     return ProjectPage(

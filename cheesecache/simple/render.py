@@ -51,10 +51,17 @@ def fileURL(projectName: str, f: DistFile) -> str:
     """
     The URL of C{f} relative to the project page of C{projectName}.
     """
-    filename = f.filename
+    return relativeFileURL(projectName, f.key, f.filename)
+
+
+def relativeFileURL(projectName: str, key: str, filename: str) -> str:
+    """
+    The URL of the file C{filename} under C{key}, relative to the project
+    page of C{projectName}.
+    """
     if not _UNRESERVED.match(filename):
         filename = quote(filename, safe="")
-    return f"../../files/{projectName}/{f.key}/{filename}"
+    return f"../../files/{projectName}/{key}/{filename}"
 
 
 @lru_cache(maxsize=4096)
@@ -118,7 +125,10 @@ def _coreMetadataJSON(f: DistFile) -> Any:
     return dict(f.coreMetadata)  # type: ignore[arg-type]
 
 
-def _fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
+def fileJSON(name: str, f: DistFile) -> Dict[str, Any]:
+    """
+    The PEP 691 entry of C{f} on the page of C{name}.
+    """
     entry: Dict[str, Any] = {
         "filename": f.filename,
         "url": fileURL(name, f),
@@ -163,12 +173,21 @@ class ProjectJSONWriter:
         """
         The piece listing C{batch}, the next files of the page.
         """
+        return self.entries([fileJSON(self.name, f) for f in batch])
+
+    def entries(self, batch: Sequence[Dict[str, Any]]) -> bytes:
+        """
+        The piece listing C{batch}, the next files of the page as
+        L{fileJSON} writes them (or
+        L{cheesecache.simple.plain.plainFileJSON}, the same).
+        """
         if not batch:
             return b""
-        self._allSized = self._allSized and apiVersion(batch) == "1.1"
-        for f in batch:
-            self._fileVersions.setdefault(versionOf(f.filename), None)
-        listed = dumps([_fileJSON(self.name, f) for f in batch])[1:-1]
+        # A file has a size in the API's terms exactly when its entry does.
+        self._allSized = self._allSized and all("size" in entry for entry in batch)
+        for entry in batch:
+            self._fileVersions.setdefault(versionOf(entry["filename"]), None)
+        listed = dumps(batch)[1:-1]
         prefix = b"," if self._started else b'{"files":['
         self._started = True
         return prefix + listed

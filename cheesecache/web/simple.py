@@ -23,12 +23,14 @@ from ..index import (
 from ..simple.model import DistFile, ProjectPage
 from ..simple.names import isValidName, normalize
 from ..simple.negotiate import negotiate
+from ..simple.plain import plainFileJSON
 from ..simple.render import (
     CHUNK_ITEMS,
     JSON_TYPE,
     PROJECT_HTML_TAIL,
     TEXT_HTML,
     ProjectJSONWriter,
+    fileJSON,
     listHTMLChunks,
     listJSONChunks,
     projectHTMLChunks,
@@ -304,15 +306,21 @@ class RenderingWhileParsing:
 
     @ivar prepare: applied to each file before it is rendered, as the
         page's C{prepare} is to a whole page.
+    @ivar extracted: the wheels C{prepare} changes, by key (see
+        L{plainFileJSON}); with it, the JSON is written from plain entries
+        as they are decoded (L{addPlain}).  C{None}: every file goes
+        through the model and C{prepare}.
     """
 
     disk: RenderedStore
     prepare: Callable[[DistFile], DistFile]
     name: str
     contentType: str = JSON_TYPE
+    extracted: Optional[Callable[[str], bool]] = None
     _writer: Optional[ProjectJSONWriter] = attrs.field(init=False, default=None)
     _out: RepresentationWriter = attrs.field(init=False)
-    _batch: List[DistFile] = attrs.field(init=False, factory=list)
+    #: The files to write next: their JSON entries, or (as HTML) the files.
+    _batch: List[Any] = attrs.field(init=False, factory=list)
     _failed: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
@@ -323,16 +331,29 @@ class RenderingWhileParsing:
             self._write(projectHTMLHead(ProjectPage(name=self.name)))
 
     def add(self, f: DistFile) -> None:
+        f = self.prepare(f)
+        self._next(fileJSON(self.name, f) if self._writer is not None else f)
+
+    def addPlain(self, entry: Any) -> bool:
+        if self._writer is None or self.extracted is None:
+            return False
+        listed = plainFileJSON(self.name, entry, self.extracted)
+        if listed is None:
+            return False
+        self._next(listed)
+        return True
+
+    def _next(self, item: Any) -> None:
         if self._failed:
             return
-        self._batch.append(self.prepare(f))
+        self._batch.append(item)
         if len(self._batch) >= CHUNK_ITEMS:
             self._write(self._files(self._batch))
             self._batch = []
 
-    def _files(self, batch: List[DistFile]) -> bytes:
+    def _files(self, batch: List[Any]) -> bytes:
         if self._writer is not None:
-            return self._writer.files(batch)
+            return self._writer.entries(batch)
         return projectHTMLFiles(self.name, batch)
 
     def _fits(self, page: ProjectPage) -> bool:
@@ -407,6 +428,10 @@ class Renderings:
         for rendering in self.each:
             rendering.add(f)
 
+    def addPlain(self, entry: Any) -> bool:
+        # The HTML needs the model's files: every file goes through it.
+        return False
+
     def finish(self, page: ProjectPage, rendered: Dict[str, object]) -> None:
         for rendering in self.each:
             rendering.finish(page, rendered)
@@ -417,16 +442,21 @@ class Renderings:
 
 
 def renderingsWhileParsing(
-    disk: RenderedStore, prepare: Callable[[DistFile], DistFile], name: str, size: int
+    disk: RenderedStore,
+    prepare: Callable[[DistFile], DistFile],
+    name: str,
+    size: int,
+    extracted: Optional[Callable[[str], bool]] = None,
 ) -> IPageRendering:
     """
     What renders the big JSON page of C{name}, of C{size} bytes, while it
     is parsed (L{UpstreamSource.renderWhileParsing}): its JSON, and, when
     it is over L{HTML_WHILE_PARSING}, its HTML as C{text/html} too (what
     browsers get; the rarer C{application/vnd.pypi.simple.v1+html} is
-    written from the stored page when asked for).
+    written from the stored page when asked for).  C{extracted}: see
+    L{RenderingWhileParsing}.
     """
-    json = RenderingWhileParsing(disk, prepare, name)
+    json = RenderingWhileParsing(disk, prepare, name, extracted=extracted)
     if size <= HTML_WHILE_PARSING:
         return json
     return Renderings((json, RenderingWhileParsing(disk, prepare, name, TEXT_HTML)))

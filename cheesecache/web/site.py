@@ -172,7 +172,7 @@ def makeRoot(
         if hasattr(source, "discard"):
             source.discard = disk.discard
             source.renderWhileParsing = functools.partial(
-                renderingsWhileParsing, disk, prepareFile
+                renderingsWhileParsing, disk, prepareFile, extracted=metadata.known.extracted
             )
     root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog, clock=clock)

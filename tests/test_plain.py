@@ -1,0 +1,211 @@
+"""
+Tests for L{cheesecache.simple.plain}: a file entry written straight from
+the upstream's JSON says what the model would have written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache.simple.jsoncodec import dumps
+from cheesecache.simple.parse import fileFromJSON
+from cheesecache.simple.plain import plainFileJSON
+from cheesecache.simple.render import fileJSON
+
+BASE = "https://index.example.invalid/simple/foo-bar/"
+SHA = "0123456789abcdef" * 4
+
+_plainNames = st.text("abcXYZ019_.-~", min_size=1, max_size=20)
+_plainFilenames = st.builds(
+    lambda stem, ext: stem + ext, _plainNames, st.sampled_from([".tar.gz", ".zip", "-py3-none-any.whl"])
+)
+_sha256 = st.text("0123456789abcdef", min_size=64, max_size=64)
+_plainURLs = st.builds(
+    lambda path: f"https://files.example.invalid/p/{path}",
+    st.text("abc/019._-", max_size=30),
+)
+
+
+def plainEntries() -> st.SearchStrategy[Dict[str, Any]]:
+    """
+    Entries as indexes nearly always write them.
+    """
+    return st.fixed_dictionaries(
+        {"filename": _plainFilenames, "url": _plainURLs, "hashes": st.builds(lambda d: {"sha256": d}, _sha256)},
+        optional={
+            "requires-python": st.one_of(st.none(), st.just(""), st.just(">=3.9")),
+            "size": st.one_of(st.none(), st.integers(0, 2**40)),
+            "upload-time": st.one_of(st.none(), st.just("2025-01-02T03:04:05.678Z")),
+            "provenance": st.one_of(st.none(), st.just("https://x.example.invalid/prov")),
+            "yanked": st.just(False),
+            "core-metadata": st.none(),
+        },
+    )
+
+
+_anything = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2**65), st.floats(allow_nan=False),
+    st.text(max_size=8), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+)
+
+
+def anyEntries() -> st.SearchStrategy[Any]:
+    """
+    Entries of every shape: plain ones, odd ones, wrong ones.
+    """
+    hashes = st.one_of(
+        st.builds(lambda d: {"sha256": d}, _sha256),
+        st.builds(lambda d: {"sha256": d.upper()}, _sha256),
+        st.builds(lambda d: {"sha256": d, "md5": d[:32]}, _sha256),
+        st.builds(lambda d: {"sha256": d[:63]}, _sha256),
+        st.builds(lambda d: {"SHA256": d}, _sha256),
+        st.just({}),
+        _anything,
+    )
+    metadata = st.one_of(st.none(), st.booleans(), st.builds(lambda d: {"sha256": d}, _sha256), _anything)
+    entry = st.fixed_dictionaries(
+        {},
+        optional={
+            "filename": st.one_of(_plainFilenames, st.text(max_size=12), _anything),
+            "url": st.one_of(
+                _plainURLs,
+                st.just("../../packages/x/foo-1.0.tar.gz"),
+                st.just("https://files.example.invalid/p/foo-1.0.tar.gz#sha256=" + SHA),
+                st.just("https://[::1/p/foo-1.0.tar.gz"),
+                st.just("https://f\u00ffles.example.invalid/p/foo.tar.gz"),
+                st.text(max_size=12),
+                _anything,
+            ),
+            "hashes": hashes,
+            "requires-python": st.one_of(st.just(">=3.8"), _anything),
+            "yanked": st.one_of(st.booleans(), st.just("broken"), _anything),
+            "core-metadata": metadata,
+            "data-dist-info-metadata": metadata,
+            "dist-info-metadata": metadata,
+            "size": _anything,
+            "upload-time": st.one_of(st.just("2025-01-02T03:04:05Z"), _anything),
+            "provenance": _anything,
+            "other": _anything,
+        },
+    )
+    return st.one_of(entry, _anything)
+
+
+def modelEntry(name: str, entry: Any) -> Optional[Dict[str, Any]]:
+    """
+    What the model writes for C{entry}, or C{None} if it refuses it.
+    """
+    try:
+        return fileJSON(name, fileFromJSON(entry, BASE))
+    except Exception:
+        return None
+
+
+class PlainFileJSONTests(SynchronousTestCase):
+    """
+    L{plainFileJSON} writes plain entries as the model would, and leaves
+    every other entry to the model.
+    """
+
+    @settings(max_examples=500, deadline=None)
+    @given(anyEntries())
+    def test_sameAsModel(self, entry: Any) -> None:
+        """
+        Whatever the entry, a plain entry written is the model's, byte for
+        byte once encoded; an entry the model refuses is never written.
+        """
+        written = plainFileJSON("foo-bar", entry)
+        if written is not None:
+            expected = modelEntry("foo-bar", entry)
+            self.assertIsNotNone(expected)
+            self.assertEqual(dumps(written), dumps(expected))
+
+    @settings(max_examples=300, deadline=None)
+    @given(plainEntries())
+    def test_plainWritten(self, entry: Dict[str, Any]) -> None:
+        """
+        Entries as indexes write them are written without the model, as the
+        model would.
+        """
+        written = plainFileJSON("foo-bar", entry)
+        self.assertIsNotNone(written)
+        self.assertEqual(dumps(written), dumps(modelEntry("foo-bar", entry)))
+
+    def test_example(self) -> None:
+        """
+        The file's URL is cheesecache's, under its sha256; what the model
+        leaves out (an empty requires-python, C{yanked: false}, no size)
+        is left out.
+        """
+        entry = {
+            "filename": "foo_bar-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "requires-python": "",
+            "size": 12,
+            "upload-time": "2025-01-02T03:04:05Z",
+            "url": "https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+            "yanked": False,
+        }
+        self.assertEqual(
+            plainFileJSON("foo-bar", entry),
+            {
+                "filename": "foo_bar-1.0-py3-none-any.whl",
+                "url": f"../../files/foo-bar/{SHA}/foo_bar-1.0-py3-none-any.whl",
+                "hashes": {"sha256": SHA},
+                "size": 12,
+                "upload-time": "2025-01-02T03:04:05Z",
+            },
+        )
+
+    def test_notPlain(self) -> None:
+        """
+        A yanked file, one with core metadata, another hash, or an odd URL
+        is left to the model.
+        """
+        plain = {
+            "filename": "foo-1.0.tar.gz",
+            "hashes": {"sha256": SHA},
+            "url": "https://files.example.invalid/p/foo-1.0.tar.gz",
+        }
+        self.assertIsNotNone(plainFileJSON("foo", plain))
+        for changes in [
+            {"yanked": True},
+            {"yanked": "broken"},
+            {"core-metadata": {"sha256": SHA}},
+            {"data-dist-info-metadata": True},
+            {"dist-info-metadata": True},
+            {"hashes": {"sha256": SHA, "md5": SHA[:32]}},
+            {"hashes": {"sha256": SHA.upper()}},
+            {"url": "https://[::1/p/foo-1.0.tar.gz"},
+            {"url": "https://f\u00ffles.example.invalid/p/foo-1.0.tar.gz"},
+            {"requires-python": 3},
+            {"upload-time": 5},
+        ]:
+            self.assertIsNone(plainFileJSON("foo", {**plain, **changes}), changes)
+
+    def test_extractedMetadata(self) -> None:
+        """
+        A wheel whose metadata cheesecache extracted is left to the model,
+        which advertises it; an sdist under the same key is not.
+        """
+        asked = []
+
+        def extracted(key: str) -> bool:
+            asked.append(key)
+            return True
+
+        wheel = {
+            "filename": "foo-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "url": "https://files.example.invalid/p/foo-1.0-py3-none-any.whl",
+        }
+        self.assertIsNone(plainFileJSON("foo", wheel, extracted))
+        self.assertEqual(asked, [SHA])
+        sdist = {**wheel, "filename": "foo-1.0.tar.gz"}
+        self.assertIsNotNone(plainFileJSON("foo", sdist, extracted))
+        self.assertEqual(asked, [SHA])
