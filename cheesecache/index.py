@@ -131,6 +131,17 @@ class ISource(Interface):
         read so (the files handed so far are then to be dropped).
         """
 
+    def renderAgainFromStored(
+        name: str, rendered: Dict[str, object]
+    ) -> "Optional[Deferred[None]]":
+        """
+        Render project C{name}'s stored page again into C{rendered} (its
+        entry's representations), in steps, as when it was fetched, for a
+        page let go from memory whose representations must change: its
+        content would be read back whole, at once.  C{None} when it cannot
+        be rendered so.
+        """
+
     def expire(name: str) -> None:
         """
         Ask the source again for project C{name}'s page on its next request,
@@ -398,6 +409,31 @@ class UpstreamSource:
 
     def handStored(self, name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
         return self.store.handFiles(self.sourceID, name, onFile)
+
+    def renderAgainFromStored(
+        self, name: str, rendered: Dict[str, object]
+    ) -> "Optional[Deferred[None]]":
+        if self.renderWhileParsing is None:
+            return None
+        stored = self.store.readFetched(self.sourceID, name, atLeast=COOPERATIVE_PARSE)
+        if stored is None:
+            return None
+        outcome = Fetched(stored.body, stored.contentType, stored.url, stored.validators)
+        del stored  # the bytes go once parsed (see Fetched.takeBody)
+        rendering = self._renderingFor(name, outcome)
+        if rendering is None:
+            return None
+        # Rendered only: the page stays let go.
+        kept = _Kept(rendering, 0, outcome.url, files=None)
+
+        def parsed(page: object) -> None:
+            rendering.finish(page, rendered)  # type: ignore[arg-type]
+
+        def failed(reason: Failure) -> Failure:
+            rendering.abandon()
+            return reason
+
+        return self._parse(name, outcome, kept).addCallbacks(parsed, failed)
 
     def expire(self, name: str) -> None:
         entry = self._entries.get(name)

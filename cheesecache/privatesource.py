@@ -59,6 +59,9 @@ class PrivateSource:
     def handStored(self, name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
         return None
 
+    def renderAgainFromStored(self, name: str, rendered: Dict[str, object]) -> None:
+        return None
+
     def expire(self, name: str) -> None:
         # Uploads are never gone behind this source's back.
         pass

@@ -554,6 +554,57 @@ class MetadataTests(TestCase):
         )
 
 
+    @inlineCallbacks
+    def test_extractedOnBigPageLetGo(self):  # type: ignore[no-untyped-def]
+        """
+        A big page let go from memory lists the extracted metadata once it
+        is rendered again, from the stored page, in steps: the page is not
+        read back whole, and stays let go; its other representations are
+        made again when next asked for.
+        """
+        from cheesecache.pagestore import PageStore
+
+        index = FakeIndex()
+        name, data = makeWheel("big", "2.0")
+        index.add("big", *(Dist(f"big-1.{i}.tar.gz", b"%d" % i) for i in range(3000)), Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        yield harness.get("/simple/big/")
+        source = harness.sources[0]
+        entry = source.cachedEntry("big")
+        self.assertFalse(entry.loaded)
+        self.assertEqual(len(entry.rendered), 2)
+        wheel = json.loads(body)["files"][-1]
+        self.assertNotIn("core-metadata", wheel)
+        yield harness.get("/files/" + wheel["url"].split("/files/", 1)[1])
+        for method in ("load", "handFiles"):
+            self.patch(PageStore, method, lambda *a: self.fail("the page was read back whole"))
+        renderedJSON = entry.rendered[JSON_ACCEPT]
+
+        def advertised() -> bool:
+            rep = entry.rendered.get(JSON_ACCEPT)
+            if rep is None:
+                return False
+            with rep.open(False) as f:
+                return b"core-metadata" in f.read()
+
+        harness.clock.advance(EXTRACT_DELAY)
+        for _ in range(200):
+            harness.clock.advance(10)
+            if advertised():
+                break
+            yield sleep(0.01)
+        self.assertEqual(list(entry.rendered), [JSON_ACCEPT])
+        self.assertFalse(entry.loaded)
+        _, body = yield harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        listed = json.loads(body)["files"]
+        self.assertEqual(len(listed), 3001)
+        metadata = harness.store.path(wheel["hashes"]["sha256"] + ".metadata").getContent()
+        self.assertEqual(listed[-1]["core-metadata"], {"sha256": hashlib.sha256(metadata).hexdigest()})
+        self.assertNotIn("core-metadata", listed[0])
+        self.assertFalse(renderedJSON.path is not None and FilePath(renderedJSON.path).exists())
+
+
 class ExtractionDelayTests(TestCase):
     """
     Metadata is extracted from a new wheel L{EXTRACT_DELAY} seconds after it

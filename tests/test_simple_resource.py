@@ -285,6 +285,7 @@ class RerendererTests(TestCase):
 
         class Entry:
             content = "the page"
+            loaded = True
 
             def __init__(self) -> None:
                 self.rendered = dict(rendered)
@@ -330,6 +331,71 @@ class RerendererTests(TestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
 
 
+    def test_letGoRenderedBySource(self) -> None:
+        """
+        The JSON of a page let go from memory is rendered again by its
+        source, from the stored page; the JSON it replaced goes, and so do
+        the page's other representations (they are made again when next
+        asked for).  If the page is replaced before that is done, what was
+        made goes too.
+        """
+        from types import SimpleNamespace
+
+        from twisted.internet.defer import Deferred
+        from twisted.internet.task import Clock
+
+        from cheesecache.web.simple import Rerenderer
+
+        discarded: list = []
+        renders: list = []
+
+        class Source:
+            def renderAgainFromStored(self, name: str, rendered: dict) -> Deferred:
+                renders.append((name, rendered))
+                return Deferred()
+
+        def found(entry: object) -> object:
+            return SimpleNamespace(lookup=SimpleNamespace(entry=entry), origins={}, source=Source())
+
+        old, html = SimpleNamespace(path="/old"), SimpleNamespace(path="/html")
+        entry = SimpleNamespace(loaded=False, rendered={JSON_ACCEPT: old, "text/html": html})
+        current = {"alpha": found(entry)}
+
+        forgotten: list = []
+
+        class Index:
+            def projectNow(self, name: str) -> object:
+                return current.get(name)
+
+            def forgetRendered(self, name: str) -> None:
+                forgotten.append(name)
+
+        clock = Clock()
+        disk = SimpleNamespace(discard=discarded.append)
+        rerenderer = Rerenderer(  # type: ignore[arg-type]
+            Index(), clock, lambda page: self.fail("rendered whole"), disk
+        )
+        rerenderer.soon("alpha")
+        clock.advance(rerenderer.delay)
+        [(name, rendered)] = renders
+        self.assertEqual(name, "alpha")
+        self.assertIs(rendered, entry.rendered)
+        self.assertEqual((entry.rendered, discarded), ({JSON_ACCEPT: old}, [html]))
+        new = SimpleNamespace(path="/new")
+        rendered[JSON_ACCEPT] = new
+        rerenderer._renderedAgain("alpha", rendered, old)
+        self.assertEqual((entry.rendered, discarded), ({JSON_ACCEPT: new}, [html, old]))
+        # Not made again (the page turned out not to fit): forgotten.
+        rerenderer._renderedAgain("alpha", rendered, new)
+        self.assertEqual((entry.rendered, discarded, forgotten), ({JSON_ACCEPT: new}, [html, old], ["alpha"]))
+
+        del discarded[:]
+        current["alpha"] = found(SimpleNamespace(loaded=False, rendered={}))
+        newer = SimpleNamespace(path="/newer")
+        entry.rendered[JSON_ACCEPT] = newer
+        rerenderer._renderedAgain("alpha", entry.rendered, new)
+        self.assertEqual((entry.rendered, discarded), ({}, [new, newer]))
+
     def test_bigPageSwappedThenCompressed(self) -> None:
         """
         A big page rendered again is served at once from its new file,
@@ -363,6 +429,7 @@ class RerendererTests(TestCase):
 
         class Entry:
             content = page("1")
+            loaded = True
             rendered: dict = {}
 
         class FoundPage:

@@ -493,6 +493,22 @@ class Rerenderer:
     def _render(self, name: str) -> None:
         del self._pending[name]
         found = self.index.projectNow(name)
+        if found is not None and not found.lookup.entry.loaded and not found.origins:
+            # A big page let go from memory: rendered from the stored page
+            # in steps, not read back whole on the spot.
+            entry = found.lookup.entry
+            before = entry.rendered.get(JSON_TYPE)
+            again = found.source.renderAgainFromStored(name, entry.rendered)
+            if again is not None:
+                # The other representations are made again when next asked
+                # for, from the stored page.
+                for contentType in [t for t in entry.rendered if t != JSON_TYPE]:
+                    self._discard(entry.rendered.pop(contentType))
+                again.addCallbacks(
+                    lambda _: self._renderedAgain(name, entry.rendered, before),
+                    lambda failure: self._notRenderedAgain(name, failure),
+                )
+                return
         content = found.lookup.entry.content if found is not None else None
         if found is None or content is None:
             # Not in memory as one source's page (merged, stale, gone):
@@ -507,6 +523,35 @@ class Rerenderer:
                 self._swap(entry, contentType, Representation.of(contentType, body))
                 continue
             self._swap(entry, contentType, self.disk.make(contentType, body))
+
+    def _renderedAgain(
+        self, name: str, rendered: Dict[str, object], before: Optional[object]
+    ) -> None:
+        """
+        A page's JSON was rendered again into C{rendered}: the one it
+        replaced goes; all of it goes if the page was replaced meanwhile.
+        """
+        if getattr(rendered.get(JSON_TYPE), "path", None) != getattr(before, "path", None):
+            self._discard(before)
+        else:
+            # Not made again (the page did not fit what was rendered).
+            self.index.forgetRendered(name)
+        found = self.index.projectNow(name)
+        if found is None or found.lookup.entry.rendered is not rendered:
+            for rep in rendered.values():
+                self._discard(rep)
+            rendered.clear()
+
+    def _discard(self, rep: object) -> None:
+        if self.disk is not None and rep is not None:
+            self.disk.discard(rep)
+
+    def _notRenderedAgain(self, name: str, failure: Failure) -> None:
+        log.failure(
+            "Could not render {name} again; it is rendered when next asked for",
+            failure, name=name,
+        )
+        self.index.forgetRendered(name)
 
     def _swap(self, entry: Any, contentType: str, new: Representation) -> None:
         """
