@@ -78,17 +78,17 @@ def plainFileJSON(
     size = get("size")
     if type(size) is int:
         listed["size"] = size
-    uploadTime = get("upload-time")
-    if uploadTime:
-        if type(uploadTime) is not str:
-            return None
-        listed["upload-time"] = uploadTime
-    provenance = get("provenance")
-    if provenance:
-        if type(provenance) is not str:
-            return None
-        listed["provenance"] = provenance
+    for field in _LAST_FIELDS:
+        value = get(field)
+        if value:
+            if type(value) is not str:
+                return None
+            listed[field] = value
     return listed
+
+
+#: The string fields of an entry written last, in the model's order.
+_LAST_FIELDS = ("upload-time", "provenance")
 
 
 #: A sha256 as the model keeps it (see L{DistFile}).
