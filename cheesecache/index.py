@@ -29,7 +29,7 @@ from zope.interface import Attribute, Interface, implementer
 from .coalesce import Coalescer
 from .freshness import Decision, PageEntry, Policy, Validators
 from .memory import releaseFreeMemory
-from .pagestore import PageStore
+from .pagestore import FileNotListed, PageStore
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
@@ -121,6 +121,8 @@ class ISource(Interface):
         One file listed on the stored page of project C{name}, read without
         the rest of the page (for a page let go from memory); C{None} when
         it cannot be read so (the page must be read whole).
+
+        @raise FileNotListed: the stored page does not list the file.
         """
 
     def handStored(name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
@@ -683,7 +685,12 @@ class Found:
         go from memory, only that file is read back when the source can.
         """
         if not self.lookup.entry.loaded and not self.origins:
-            f = self.source.storedFile(name, key, filename)
+            try:
+                f = self.source.storedFile(name, key, filename)
+            except FileNotListed:
+                # Not read back whole for a file it does not list: a
+                # request for any made-up filename would cost that.
+                return None
             if f is not None:
                 return f
         return self.page.fileByKey(key, filename)

@@ -204,6 +204,12 @@ def entryFromFetched(page: BinaryIO, name: Optional[str]) -> PageEntry:
     return PageEntry(content=content, url=url, validators=validators, fetchedAt=fetchedAt)
 
 
+class FileNotListed(LookupError):
+    """
+    A stored page was read, and does not list the file asked for.
+    """
+
+
 def readRest(f: BinaryIO) -> bytes:
     """
     What is left to read of C{f}, in one read when its size is known: a
@@ -395,16 +401,20 @@ class PageStore:
         """
         The file C{filename} under C{key} from the stored page of C{name},
         read without making the page's other files; C{None} when the page
-        is not kept as fetched JSON or does not list the file (the page
-        must then be read whole).
+        is not kept as fetched JSON (it must then be read whole).
+
+        @raise FileNotListed: the page was read and does not list the file.
         """
         stored = self.readFetched(sourceID, name)
         if stored is None or not isJSONType(stored.contentType):
             return None
         try:
-            return findFileJSON(stored.body, stored.url, key, filename)
+            found = findFileJSON(stored.body, stored.url, key, filename)
         except ValueError:
             return None
+        if found is None:
+            raise FileNotListed(f"{name}/{filename}")
+        return found
 
     def handFiles(
         self, sourceID: str, name: str, onFile: Callable[[DistFile], object]

@@ -564,15 +564,24 @@ class FindFileTests(_StoredPage):
         found = self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz")
         self.assertEqual(found, whole)
 
+    def test_notListed(self) -> None:
+        """
+        A file the stored page does not list, or lists under another key:
+        L{pagestoreModule.FileNotListed}.
+        """
+        self.keep(PAGE_JSON)
+        for key, filename in (("a" * 64, "other-1.0.tar.gz"), ("b" * 64, "foo_bar-1.0.tar.gz")):
+            self.assertRaises(
+                pagestoreModule.FileNotListed,
+                self.store.findFile, "up1", "foo-bar", key, filename,
+            )
+
     def test_notThere(self) -> None:
         """
-        A file not listed, listed under another key, a page never stored, an
-        HTML page, or an unreadable one: C{None} (the page must be read).
+        A page never stored, an HTML page, or an unreadable one: C{None}
+        (the page must be read).
         """
         self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))
-        self.keep(PAGE_JSON)
-        self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "other-1.0.tar.gz"))
-        self.assertIsNone(self.store.findFile("up1", "foo-bar", "b" * 64, "foo_bar-1.0.tar.gz"))
         html = b'<a href="../../packages/foo_bar-1.0.tar.gz#sha256=' + b"a" * 64 + b'">foo_bar-1.0.tar.gz</a>'
         self.keep(html, "text/html")
         self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))

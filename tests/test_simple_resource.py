@@ -587,6 +587,10 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual((response.code, data), (200, dist.data))
         self.assertFalse(entry.loaded)
         self.assertEqual(upstream.count(b"/simple/big/"), 1)
+        # A file it does not list: not found, without reading it back.
+        response, _ = yield harness.get("/files/big/" + "f" * 64 + "/big-9.9.tar.gz")
+        self.assertEqual(response.code, 404)
+        self.assertFalse(entry.loaded)
 
     @inlineCallbacks
     def test_htmlFromStored(self):  # type: ignore[no-untyped-def]
