@@ -365,6 +365,23 @@ class UpstreamSource:
         """
         if self._loads.inflight(name):
             return self._loads.run(name, lambda: succeed(None))
+        stored = self._storedInSteps(name)
+        if stored is None:
+            return None
+        outcome, fetchedAt, rendering = stored
+        return self._loads.run(
+            name, lambda: self._loadInSteps(name, outcome, fetchedAt, rendering)
+        )
+
+    def _storedInSteps(
+        self, name: Optional[str]
+    ) -> Optional[Tuple[Fetched, float, Optional[IPageRendering]]]:
+        """
+        The big stored page of C{name} (as fetched, when it was fetched)
+        and what renders it as it is parsed (nothing, for the root list);
+        C{None} when it is not to be read in steps: not stored as fetched,
+        small, or a project page with nothing to render it so.
+        """
         if name is not None and self.renderWhileParsing is None:
             return None
         stored = self.store.readFetched(self.sourceID, name, atLeast=COOPERATIVE_PARSE)
@@ -376,9 +393,7 @@ class UpstreamSource:
         rendering = self._renderingFor(name, outcome)
         if name is not None and rendering is None:
             return None
-        return self._loads.run(
-            name, lambda: self._loadInSteps(name, outcome, fetchedAt, rendering)
-        )
+        return outcome, fetchedAt, rendering
 
     def _loadInSteps(
         self,
@@ -415,16 +430,11 @@ class UpstreamSource:
     def renderAgainFromStored(
         self, name: str, rendered: Dict[str, object]
     ) -> "Optional[Deferred[None]]":
-        if self.renderWhileParsing is None:
-            return None
-        stored = self.store.readFetched(self.sourceID, name, atLeast=COOPERATIVE_PARSE)
+        stored = self._storedInSteps(name)
         if stored is None:
             return None
-        outcome = Fetched(stored.body, stored.contentType, stored.url, stored.validators)
-        del stored  # the bytes go once parsed (see Fetched.takeBody)
-        rendering = self._renderingFor(name, outcome)
-        if rendering is None:
-            return None
+        outcome, _, rendering = stored
+        assert rendering is not None  # a project page's, as _storedInSteps gives
         # Rendered only: the page stays let go.
         kept = _Kept(rendering, 0, outcome.url, files=None)
 
