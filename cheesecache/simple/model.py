@@ -29,6 +29,9 @@ _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
 
 _HEX = re.compile(r"[0-9a-f]+")
 
+#: A sha256 as a file's hashes keep it: lower-case hex.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}\Z")
+
 
 def _shared(value: Any) -> Any:
     """
@@ -50,7 +53,7 @@ def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
     """
     if len(value) == 1:
         digest = value.get("sha256")
-        if type(digest) is str and len(digest) == 64 and _HEX.fullmatch(digest):
+        if type(digest) is str and SHA256_HEX.match(digest):
             return {"sha256": digest}
     hashes = {}
     for algorithm, digest in value.items():
