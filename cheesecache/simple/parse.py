@@ -542,8 +542,8 @@ def _findCompactEntry(
     The file C{filename} under C{key}, found by searching the compact JSON
     page C{body} for its filename and decoding its entry alone, in a
     fifteenth of the time decoding the page takes (0.2 ms for a page of
-    1.5 MB), not even decoding the page to text.  C{None} if the page is written otherwise or
-    lists no such file (it must then be decoded).
+    1.5 MB), not even decoding the page to text.  C{None} if the page is
+    written otherwise or lists no such file (it must then be decoded).
 
     The entry is cut out between object boundaries (C{},{"}, which never
     falls inside a string: see L{_decodedRun}); a cut that falls inside a
