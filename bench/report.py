@@ -299,6 +299,47 @@ if ccs:
           f"{ratio(b, a) if is_ratio and k.startswith('bigfile.cold') else ''} |")
     w("")
 
+# ------------------------------------------------------------------ cold big file on fresh caches
+size_expected = num(cc.get("bigfile.bytes"))
+cold_sweep = collections.OrderedDict()  # rate -> list of (ng MB/s, ng ttfb ms, cc MB/s, cc ttfb ms, gets, ok)
+p = os.path.join(res, "cold-sweep.tsv")
+if os.path.exists(p):
+    for line in list(open(p))[1:]:
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 9:
+            continue
+        ok = size_expected is None or (num(f[4]) == size_expected and num(f[7]) == size_expected)
+        if not ok:
+            problems_early.append(f"cold sweep rate {f[0]} rep {f[1]}: bytes nginx {f[4]}, cheesecache {f[7]}")
+        if f[8] != "1":
+            problems_early.append(f"cold sweep rate {f[0]} rep {f[1]}: {f[8]} upstream GETs of the file")
+        cold_sweep.setdefault(f[0], []).append(
+            (num(f[2]) / 1e6, 1000 * num(f[3]), num(f[5]) / 1e6, 1000 * num(f[6]), f[8], ok))
+
+
+def rateLabel(rate):
+    return "unthrottled" if rate == "0" else f"limited to {rate} per connection (nginx limit_rate)"
+
+
+if cold_sweep:
+    w("### Cold big file on fresh caches, by upstream rate")
+    w("")
+    w("Each pair: nginx's own GET of the wheel, then the first GET from a fresh cheesecache (it streams "
+      "the wheel to the client while it fetches, hashes and stores it). Unthrottled, the fixture sends "
+      "from the page cache; throttled, its files are limited per connection (`peers.sh rate fixture RATE`), "
+      "as an upstream across a network is. Ratios are per pair; medians over the pairs.")
+    w("")
+    w("| upstream | pairs | nginx MB/s | cheesecache MB/s | **ratio cc/nginx** (range) | TTFB ms nginx / cc | upstream GETs | bytes |")
+    w("|---|---|---|---|---|---|---|---|")
+    for rate, pairs in cold_sweep.items():
+        rs = [c / n for n, _, c, _, _, _ in pairs if n]
+        w(f"| {rateLabel(rate)} | {len(pairs)} | {statistics.median(n for n, *_ in pairs):.0f} | "
+          f"{statistics.median(x[2] for x in pairs):.0f} | **{statistics.median(rs):.2f}** "
+          f"({min(rs):.2f}–{max(rs):.2f}) | {statistics.median(x[1] for x in pairs):.1f} / "
+          f"{statistics.median(x[3] for x in pairs):.1f} | {','.join(x[4] for x in pairs)} | "
+          f"{'ok' if all(x[5] for x in pairs) else 'WRONG'} |")
+    w("")
+
 # ------------------------------------------------------------------ uv installs
 ngu, ccu = read_summary("nginx-uv"), read_summary("cheesecache-uv")
 uv_ratios = {}
@@ -581,6 +622,12 @@ if ccs_.get("bigfile.cold.MBps"):
              f"(throttled nginx {ngs_.get('bigfile.cold.MBps', '–')}), TTFB {1000 * num(ccs_.get('bigfile.cold.ttfb_s')):.1f} ms, "
              f"RSS {ccs_.get('bigfile.rss_start_MB')} → peak {ccs_.get('bigfile.rss_peak_MB')} MB, "
              f"upstream GETs {ccs_.get('bigfile.cold.upstream_file_hits')}")
+for rate, pairs in cold_sweep.items():
+    rs = [c / n for n, _, c, _, _, _ in pairs if n]
+    S.append(f"- 83 MB wheel, cold on {len(pairs)} fresh caches, upstream {rateLabel(rate)}: "
+             f"{statistics.median(x[2] for x in pairs):.0f} MB/s vs nginx {statistics.median(x[0] for x in pairs):.0f} "
+             f"→ **{statistics.median(rs):.2f}x** ({min(rs):.2f}–{max(rs):.2f}), TTFB "
+             f"{statistics.median(x[3] for x in pairs):.1f} ms vs {statistics.median(x[1] for x in pairs):.1f} ms")
 S.append(f"- problems detected: {len(problems)}" + (" (see below)" if problems else ""))
 S.append("")
 L[machine_idx:machine_idx] = S

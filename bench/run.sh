@@ -27,14 +27,17 @@
 #   4. (SLOWUP=1, only if it started the fixture) throttles the fixture's files to $SLOW_RATE per
 #      connection (`peers.sh rate fixture 20m`) and runs the kit's bigfile phase on nginx and on a
 #      second, fresh cheesecache (cold = streaming from a slow upstream), then un-throttles;
-#   5. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
-#   6. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
+#   5. (COLD_REPS=3) the cold big file again, each time on a fresh cheesecache, beside nginx's own
+#      GET of it, unthrottled and (only if it started the fixture) with the fixture's files
+#      throttled to each rate of $COLD_RATES;
+#   6. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
+#   7. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
 #
 # Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
 # /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
 # ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
-# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), RES (results dir), RESULTS_MD (bench/RESULTS.md),
+# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), COLD_REPS (3), COLD_RATES ("0 600m 300m 100m"), RES (results dir), RESULTS_MD (bench/RESULTS.md),
 # PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too),
 # SCALE (1: run bench/scale.py too).
 set -uo pipefail
@@ -52,6 +55,8 @@ PROFILE=${PROFILE:-1}
 PROFILE_S=${PROFILE_S:-10}
 SLOWUP=${SLOWUP:-1}
 SLOW_RATE=${SLOW_RATE:-20m}
+COLD_REPS=${COLD_REPS:-3}
+COLD_RATES=${COLD_RATES:-0 600m 300m 100m}
 PROXPI=${PROXPI:-1}
 SCALE=${SCALE:-1}
 export PEERS=${PEERS:-/tmp/peers}
@@ -303,6 +308,39 @@ if [ "$SLOWUP" = 1 ] && [ "$STARTED_FIXTURE" = 1 ]; then
   stop_cc
   bash "$B/peers.sh" rate fixture 0 && RATE_SET=0
   echo "bash \$KIT/peers.sh rate fixture 0" >> "$RES/commands.txt"
+fi
+# ---------------------------------------------------------------- cold big file, on fresh caches
+# One cold GET per cheesecache is one noisy sample, and nginx's first GET of the run (the bigfile
+# phase's reference) may come from disk.  Here each of COLD_REPS pairs is nginx's own GET of the
+# wheel, then a fresh cheesecache's first GET (it streams from the fixture while it fetches),
+# for each upstream rate in COLD_RATES (0 = unthrottled; the throttled rates only when this
+# script started the fixture): where cheesecache's streaming stops keeping up with its upstream.
+cold_pair() {  # RATE REP -> a line of $RES/cold-sweep.tsv
+  local rate=$1 rep=$2 ng cc url off hits
+  ng=$(timeout 120 curl -sS -L -o /dev/null -w '%{speed_download} %{time_starttransfer} %{size_download}' "$NG_BIG_URL")
+  start_cc "cheesecache-cold-$rate-$rep"
+  off=$(stat -c %s "$RUN/fixture/access.log")
+  url=$(python3 "$B/lib/find_file_url.py" "$CC_URL" "$BIG_PROJECT" "$BIG_FILE")
+  cc=$(timeout 120 curl -sS -L -o /dev/null -w '%{speed_download} %{time_starttransfer} %{size_download}' "$url")
+  sleep 0.5
+  hits=$(python3 "$B/lib/upstream_hits.py" "$RUN/fixture/access.log" "$off" "$BIG_FILE" | head -1 | sed -E 's/.*match=([0-9]+).*/\1/')
+  stop_cc
+  rm -rf "$TMPD/cheesecache-cold-$rate-$rep-data"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$rate" "$rep" "$ng" "$cc" "$hits" | tr ' ' '\t' >> "$RES/cold-sweep.tsv"
+}
+if [ "$COLD_REPS" -gt 0 ]; then
+  NG_BIG_URL=$(python3 "$B/lib/find_file_url.py" "$FIXTURE_URL" "$BIG_PROJECT" "$BIG_FILE")
+  printf 'rate\trep\tnginx_Bps\tnginx_ttfb_s\tnginx_bytes\tcc_Bps\tcc_ttfb_s\tcc_bytes\tcc_upstream_gets\n' > "$RES/cold-sweep.tsv"
+  echo "# cold sweep: per rate (peers.sh rate fixture RATE) and rep: curl -L -o /dev/null <fixture's wheel URL>, then a fresh cheesecache and curl -L -o /dev/null <its wheel URL>" >> "$RES/commands.txt"
+  for rate in $COLD_RATES; do
+    if [ "$rate" != 0 ]; then
+      [ "$STARTED_FIXTURE" = 1 ] || continue
+      bash "$B/peers.sh" rate fixture "$rate" > /dev/null && RATE_SET=1
+    fi
+    say "cold big file on fresh caches, upstream rate $rate: $COLD_REPS pairs"
+    for rep in $(seq "$COLD_REPS"); do cold_pair "$rate" "$rep"; done
+    if [ "$rate" != 0 ]; then bash "$B/peers.sh" rate fixture 0 > /dev/null && RATE_SET=0; fi
+  done
 fi
 # ---------------------------------------------------------------- scale
 # (bench/scale.py: a generated upstream on loopback, root lists up to 700,000 names and pages up
