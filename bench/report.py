@@ -339,6 +339,33 @@ if cold_sweep:
           f"{statistics.median(x[3] for x in pairs):.1f} | {','.join(x[4] for x in pairs)} | "
           f"{'ok' if all(x[5] for x in pairs) else 'WRONG'} |")
     w("")
+floor = collections.OrderedDict()  # shape -> ratios to the upstream
+p = os.path.join(res, "cold-floor.tsv")
+if os.path.exists(p):
+    for line in open(p):
+        f = line.rstrip("\n").split("\t")
+        if len(f) == 4 and num(f[1]):
+            if size_expected is not None and num(f[3]) != size_expected:
+                problems_early.append(f"cold floor {f[0]}: {f[3]} bytes")
+            floor.setdefault(f[0], []).append((num(f[1]) / 1e6, num(f[2]) / 1e6))
+FLOOR_SHAPES = {
+    "relay": "receives and sends on",
+    "hash": "+ sha256",
+    "store": "+ sha256 + written to a file",
+    "sendfile": "+ sha256 + written, `sendfile` from another thread (cheesecache's shape)",
+}
+if floor:
+    w("The floor under the unthrottled row: `bench/coldfloor.py`, a proxy in plain Python (blocking sockets, "
+      "no framework, one client, 1 MiB reads) doing more and more of a cold file's work, in pairs with "
+      "nginx's own GET:")
+    w("")
+    w("| plain-Python proxy | pairs | nginx MB/s | proxy MB/s | **ratio** (range) |")
+    w("|---|---|---|---|---|")
+    for shape, pairs in floor.items():
+        rs = [b / a for a, b in pairs]
+        w(f"| {FLOOR_SHAPES.get(shape, shape)} | {len(pairs)} | {statistics.median(a for a, _ in pairs):.0f} | "
+          f"{statistics.median(b for _, b in pairs):.0f} | **{statistics.median(rs):.2f}** ({min(rs):.2f}–{max(rs):.2f}) |")
+    w("")
 
 # ------------------------------------------------------------------ uv installs
 ngu, ccu = read_summary("nginx-uv"), read_summary("cheesecache-uv")
@@ -628,6 +655,10 @@ for rate, pairs in cold_sweep.items():
              f"{statistics.median(x[2] for x in pairs):.0f} MB/s vs nginx {statistics.median(x[0] for x in pairs):.0f} "
              f"→ **{statistics.median(rs):.2f}x** ({min(rs):.2f}–{max(rs):.2f}), TTFB "
              f"{statistics.median(x[3] for x in pairs):.1f} ms vs {statistics.median(x[1] for x in pairs):.1f} ms")
+if floor:
+    S.append("- the floor, a plain-Python proxy passing the wheel on unthrottled (median ratio to nginx): " + ", ".join(
+        f"{FLOOR_SHAPES.get(shape, shape).split(' (')[0]} {statistics.median(b / a for a, b in pairs):.2f}x"
+        for shape, pairs in floor.items()))
 S.append(f"- problems detected: {len(problems)}" + (" (see below)" if problems else ""))
 S.append("")
 L[machine_idx:machine_idx] = S

@@ -29,7 +29,8 @@
 #      second, fresh cheesecache (cold = streaming from a slow upstream), then un-throttles;
 #   5. (COLD_REPS=3) the cold big file again, each time on a fresh cheesecache, beside nginx's own
 #      GET of it, unthrottled and (only if it started the fixture) with the fixture's files
-#      throttled to each rate of $COLD_RATES;
+#      throttled to each rate of $COLD_RATES; unthrottled, also bench/coldfloor.py (a plain-Python
+#      proxy doing the least work a cold file needs: the floor under cheesecache's figure);
 #   6. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
 #   7. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
@@ -339,6 +340,12 @@ if [ "$COLD_REPS" -gt 0 ]; then
     fi
     say "cold big file on fresh caches, upstream rate $rate: $COLD_REPS pairs"
     for rep in $(seq "$COLD_REPS"); do cold_pair "$rate" "$rep"; done
+    if [ "$rate" = 0 ]; then
+      say "the floor: a plain-Python proxy passing the wheel on (bench/coldfloor.py), $COLD_REPS pairs per shape"
+      timeout 300 "$CCPY" "$HERE/coldfloor.py" "$NG_BIG_URL" --pairs "$COLD_REPS" > "$RES/cold-floor.tsv" \
+        || echo "bench/coldfloor.py failed" >> "$RES/problems.txt"
+      echo "python bench/coldfloor.py <fixture's wheel URL> --pairs $COLD_REPS > cold-floor.tsv" >> "$RES/commands.txt"
+    fi
     if [ "$rate" != 0 ]; then bash "$B/peers.sh" rate fixture 0 > /dev/null && RATE_SET=0; fi
   done
 fi
