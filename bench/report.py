@@ -402,6 +402,33 @@ if ccu:
             if m.get(f"uv.{lab}.rc") not in (None, "0") or m.get(f"uv.{lab}.import") not in (None, "ok"):
                 problems_early.append(f"uv {src} {lab}: exit {m.get(f'uv.{lab}.rc')}, import {m.get(f'uv.{lab}.import')}")
 
+# ------------------------------------------------------------------ uv cold pairs
+uv_pairs = []  # (rep, nginx s, cheesecache s)
+for d in sorted(os.listdir(res)):
+    m = re.fullmatch(r"cheesecache-uvpair(\d+)", d)
+    if m:
+        n, c = read_summary(f"nginx-uvpair{m.group(1)}"), read_summary(d)
+        for src, mm, lab in (("nginx", n, "direct"), ("cheesecache", c, "cold")):
+            if mm.get(f"uv.{lab}.rc") != "0" or mm.get(f"uv.{lab}.import") != "ok":
+                problems_early.append(f"uv pair {m.group(1)} {src}: exit {mm.get(f'uv.{lab}.rc')}, "
+                                      f"import {mm.get(f'uv.{lab}.import')}")
+        if num(n.get("uv.direct.s")) and num(c.get("uv.cold.s")):
+            uv_pairs.append((m.group(1), num(n["uv.direct.s"]), num(c["uv.cold.s"])))
+if uv_pairs:
+    w("### uv cold on fresh caches")
+    w("")
+    w("Pairs: the same install against nginx, then against a fresh cheesecache (nothing cached). "
+      "Ratios are per pair.")
+    w("")
+    w("| pair | nginx s | cheesecache cold s | **ratio** |")
+    w("|---|---|---|---|")
+    for rep, n, c in uv_pairs:
+        w(f"| {rep} | {n:.2f} | {c:.2f} | **{c / n:.2f}** |")
+    rs = [c / n for _, n, c in uv_pairs]
+    w("")
+    w(f"Median ratio **{statistics.median(rs):.2f}x** ({min(rs):.2f}–{max(rs):.2f}).")
+    w("")
+
 # ------------------------------------------------------------------ scale
 scale_rows = []
 p = os.path.join(res, "scale.md")
@@ -638,6 +665,11 @@ if scale_rows:
         S.append(f"- scale, {what}: {cells[4]} s cold, {cells[5]} ms warm (median of 20)")
 for k, (t, ref, r) in uv_ratios.items():
     S.append(f"- uv installing requests twisted treq, {k}: {t:.2f} s vs nginx {ref:.2f} s (**{r:.2f}x** the time)")
+if uv_pairs:
+    rs = [c / n for _, n, c in uv_pairs]
+    S.append(f"- uv installing requests twisted treq, cold on {len(uv_pairs)} fresh caches, each against nginx "
+             f"just before: **{statistics.median(rs):.2f}x** the time ({min(rs):.2f}–{max(rs):.2f}; cheesecache "
+             f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s)")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
     m = dict(x.split("=") for x in open(p).read().split())
