@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from typing import Any, List, Optional
 
 from twisted.application import service
@@ -29,6 +30,16 @@ from .config import (
 from .memory import limitArenas
 
 log = Logger()
+
+#: Seconds a thread holds the GIL while another waits for it.  Pool threads
+#: write, hash and compress beside the reactor, and each batch of a cold
+#: file needs the GIL a few times to go on; with Python's default of 5 ms a
+#: batch waited behind every slice of page parsing, and uv, which reads a
+#: cold wheel's metadata before it asks for the next pages, waited with it.
+#: At 1 ms, uv installing requests, twisted and treq through a fresh
+#: cheesecache took 0.390 s instead of 0.426 (medians of 12 alternated
+#: installs; nginx 0.213); the cold 83 MB wheel streamed as fast.
+SWITCH_INTERVAL = 0.001
 
 
 def defaultDataDir() -> str:
@@ -222,8 +233,6 @@ def logObserver(options: Options, reactor: Any) -> Any:
     C{-} or in the foreground), as text or JSON (C{--log-format}), in
     batches (see L{cheesecache.logs}).
     """
-    import sys
-
     from twisted.python.logfile import LogFile
 
     from .logs import BufferedLogObserver
@@ -253,6 +262,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     # Before any thread allocates: pool threads would otherwise each keep
     # freed memory in an arena of their own.
     limitArenas()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     import treq
     from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 

@@ -5,6 +5,7 @@ Tests for L{cheesecache.tap} and the twistd plugin.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Optional, Tuple
 
 from twisted.application.service import IServiceMaker
@@ -14,7 +15,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
-from cheesecache.tap import Options, makeService
+from cheesecache.tap import SWITCH_INTERVAL, Options, makeService
 
 from .test_e2e import BIN, run
 
@@ -98,6 +99,17 @@ class AccessLogWiringTests(SynchronousTestCase):
         self.assertIsInstance(top.logObserver, BufferedLogObserver)
         self.assertIsInstance(site.accessLogFile, AccessLogFile)
         self.assertIs(site.accessLogFile.observer, top.logObserver)
+
+    def test_switchInterval(self) -> None:
+        """
+        The service lets threads waiting for the GIL have it after
+        L{SWITCH_INTERVAL}, not Python's default of 5 ms.
+        """
+        self.addCleanup(sys.setswitchinterval, sys.getswitchinterval())
+        sys.setswitchinterval(0.005)
+        self.site(None)
+        self.assertAlmostEqual(sys.getswitchinterval(), SWITCH_INTERVAL)
+        self.assertLess(SWITCH_INTERVAL, 0.005)
 
     def test_syslog(self) -> None:
         """
