@@ -37,8 +37,9 @@ log = Logger()
 #: batch waited behind every slice of page parsing, and uv, which reads a
 #: cold wheel's metadata before it asks for the next pages, waited with it.
 #: At 1 ms, uv installing requests, twisted and treq through a fresh
-#: cheesecache took 0.390 s instead of 0.426 (medians of 12 alternated
-#: installs; nginx 0.213); the cold 83 MB wheel streamed as fast.
+#: cheesecache took 0.390 s instead of 0.426, and 0.404 instead of 0.415 in
+#: a second series (medians of 12 alternated installs each; nginx 0.213);
+#: the cold 83 MB wheel streamed as fast.
 SWITCH_INTERVAL = 0.001
 
 
