@@ -43,6 +43,17 @@ def fmt(v, nd=1):
     return f"{x:.{nd}f}"
 
 
+def spread(values):
+    """The median, smallest and largest of values (ratios over rounds or pairs)."""
+    return statistics.median(values), min(values), max(values)
+
+
+def spreadText(values, unit=""):
+    """values as the report writes a spread: **median** (smallest–largest)."""
+    med, lo, hi = spread(values)
+    return f"**{med:.2f}{unit}** ({lo:.2f}–{hi:.2f})"
+
+
 def ratio(a, b, nd=2):
     a, b = num(a), num(b)
     if a is None or b is None or b == 0:
@@ -208,7 +219,7 @@ if any(pxr.values()):
               f"{fmt(p_.get(pre + '.p50_ms'), 2)} / {fmt(p_.get(pre + '.p99_ms'), 2)} | {errs(p_, pre)} |")
         rs = [x for x in rs if x is not None]
         if rs:
-            px_med[cell] = (labels.get(base, base), conc[1:], statistics.median(rs), min(rs), max(rs))
+            px_med[cell] = (labels.get(base, base), conc[1:], *spread(rs))
     w("")
     w("Median over rounds: " + "; ".join(
         f"{lab}, c={conc}: **{med:.1f}x** proxpi ({lo:.1f}–{hi:.1f})" for lab, conc, med, lo, hi in px_med.values()) + ".")
@@ -273,7 +284,7 @@ if len(big_rounds) > 1:
         rs = [num(ratio(c.get(k), n.get(k), 4)) for _, n, c in big_rounds]
         rs = [x for x in rs if x is not None]
         if rs:
-            big_med[k] = (statistics.median(rs), min(rs), max(rs))
+            big_med[k] = spread(rs)
     w("")
     w("Median ratios over the rounds: " + "; ".join(
         f"{lab} **{big_med[k][0]:.2f}** ({big_med[k][1]:.2f}–{big_med[k][2]:.2f})"
@@ -317,6 +328,9 @@ if os.path.exists(p):
             (num(f[2]) / 1e6, 1000 * num(f[3]), num(f[5]) / 1e6, 1000 * num(f[6]), f[8], ok))
 
 
+cold_ratios = {rate: [c / n for n, _, c, _, _, _ in pairs if n] for rate, pairs in cold_sweep.items()}
+
+
 def rateLabel(rate):
     return "unthrottled" if rate == "0" else f"limited to {rate} per connection (nginx limit_rate)"
 
@@ -332,10 +346,9 @@ if cold_sweep:
     w("| upstream | pairs | nginx MB/s | cheesecache MB/s | **ratio cc/nginx** (range) | TTFB ms nginx / cc | upstream GETs | bytes |")
     w("|---|---|---|---|---|---|---|---|")
     for rate, pairs in cold_sweep.items():
-        rs = [c / n for n, _, c, _, _, _ in pairs if n]
         w(f"| {rateLabel(rate)} | {len(pairs)} | {statistics.median(n for n, *_ in pairs):.0f} | "
-          f"{statistics.median(x[2] for x in pairs):.0f} | **{statistics.median(rs):.2f}** "
-          f"({min(rs):.2f}–{max(rs):.2f}) | {statistics.median(x[1] for x in pairs):.1f} / "
+          f"{statistics.median(x[2] for x in pairs):.0f} | {spreadText(cold_ratios[rate])} "
+          f"| {statistics.median(x[1] for x in pairs):.1f} / "
           f"{statistics.median(x[3] for x in pairs):.1f} | {','.join(x[4] for x in pairs)} | "
           f"{'ok' if all(x[5] for x in pairs) else 'WRONG'} |")
     w("")
@@ -348,6 +361,7 @@ if os.path.exists(p):
             if size_expected is not None and num(f[3]) != size_expected:
                 problems_early.append(f"cold floor {f[0]}: {f[3]} bytes")
             floor.setdefault(f[0], []).append((num(f[1]) / 1e6, num(f[2]) / 1e6))
+floor_ratios = {shape: [b / a for a, b in pairs] for shape, pairs in floor.items()}
 FLOOR_SHAPES = {
     "relay": "receives and sends on",
     "hash": "+ sha256",
@@ -362,9 +376,8 @@ if floor:
     w("| plain-Python proxy | pairs | nginx MB/s | proxy MB/s | **ratio** (range) |")
     w("|---|---|---|---|---|")
     for shape, pairs in floor.items():
-        rs = [b / a for a, b in pairs]
         w(f"| {FLOOR_SHAPES.get(shape, shape)} | {len(pairs)} | {statistics.median(a for a, _ in pairs):.0f} | "
-          f"{statistics.median(b for _, b in pairs):.0f} | **{statistics.median(rs):.2f}** ({min(rs):.2f}–{max(rs):.2f}) |")
+          f"{statistics.median(b for _, b in pairs):.0f} | {spreadText(floor_ratios[shape])} |")
     w("")
 
 # ------------------------------------------------------------------ uv installs
@@ -414,6 +427,7 @@ for d in sorted(os.listdir(res)):
                                       f"import {mm.get(f'uv.{lab}.import')}")
         if num(n.get("uv.direct.s")) and num(c.get("uv.cold.s")):
             uv_pairs.append((m.group(1), num(n["uv.direct.s"]), num(c["uv.cold.s"])))
+uv_pair_ratios = [c / n for _, n, c in uv_pairs]
 if uv_pairs:
     w("### uv cold on fresh caches")
     w("")
@@ -424,9 +438,8 @@ if uv_pairs:
     w("|---|---|---|---|")
     for rep, n, c in uv_pairs:
         w(f"| {rep} | {n:.2f} | {c:.2f} | **{c / n:.2f}** |")
-    rs = [c / n for _, n, c in uv_pairs]
     w("")
-    w(f"Median ratio **{statistics.median(rs):.2f}x** ({min(rs):.2f}–{max(rs):.2f}).")
+    w(f"Median ratio {spreadText(uv_pair_ratios, 'x')}.")
     w("")
 
 # ------------------------------------------------------------------ scale
@@ -666,9 +679,9 @@ if scale_rows:
 for k, (t, ref, r) in uv_ratios.items():
     S.append(f"- uv installing requests twisted treq, {k}: {t:.2f} s vs nginx {ref:.2f} s (**{r:.2f}x** the time)")
 if uv_pairs:
-    rs = [c / n for _, n, c in uv_pairs]
+    med, lo, hi = spread(uv_pair_ratios)
     S.append(f"- uv installing requests twisted treq, cold on {len(uv_pairs)} fresh caches, each against nginx "
-             f"just before: **{statistics.median(rs):.2f}x** the time ({min(rs):.2f}–{max(rs):.2f}; cheesecache "
+             f"just before: **{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
              f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s)")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
@@ -682,15 +695,14 @@ if ccs_.get("bigfile.cold.MBps"):
              f"RSS {ccs_.get('bigfile.rss_start_MB')} → peak {ccs_.get('bigfile.rss_peak_MB')} MB, "
              f"upstream GETs {ccs_.get('bigfile.cold.upstream_file_hits')}")
 for rate, pairs in cold_sweep.items():
-    rs = [c / n for n, _, c, _, _, _ in pairs if n]
     S.append(f"- 83 MB wheel, cold on {len(pairs)} fresh caches, upstream {rateLabel(rate)}: "
              f"{statistics.median(x[2] for x in pairs):.0f} MB/s vs nginx {statistics.median(x[0] for x in pairs):.0f} "
-             f"→ **{statistics.median(rs):.2f}x** ({min(rs):.2f}–{max(rs):.2f}), TTFB "
+             f"→ {spreadText(cold_ratios[rate], 'x')}, TTFB "
              f"{statistics.median(x[3] for x in pairs):.1f} ms vs {statistics.median(x[1] for x in pairs):.1f} ms")
 if floor:
     S.append("- the floor, a plain-Python proxy passing the wheel on unthrottled (median ratio to nginx): " + ", ".join(
-        f"{FLOOR_SHAPES.get(shape, shape).split(' (')[0]} {statistics.median(b / a for a, b in pairs):.2f}x"
-        for shape, pairs in floor.items()))
+        f"{FLOOR_SHAPES.get(shape, shape).split(' (')[0]} {statistics.median(ratios):.2f}x"
+        for shape, ratios in floor_ratios.items()))
 S.append(f"- problems detected: {len(problems)}" + (" (see below)" if problems else ""))
 S.append("")
 L[machine_idx:machine_idx] = S
