@@ -10,9 +10,7 @@ import secrets
 import sys
 from typing import Any, List, Optional
 
-from twisted.application import service
-from twisted.application.internet import StreamServerEndpointService
-from twisted.internet import endpoints
+from twisted.application import service, strports
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
@@ -382,7 +380,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     if evictor is not None:
         evictor.setServiceParent(top)
     for description in options["listen"]:
-        endpoint = endpoints.serverFromString(reactor, description)
-        StreamServerEndpointService(endpoint, site).setServiceParent(top)
+        # strports' services raise when they cannot listen, so twistd stops
+        # with the error rather than run on with no port at all.
+        strports.service(description, site, reactor).setServiceParent(top)
     log.info("Data directory: {path}; Via pseudonym {pseudonym}", path=dataDir.path, pseudonym=pseudonym)
     return top

@@ -5,11 +5,13 @@ Tests for L{cheesecache.tap} and the twistd plugin.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any, Optional, Tuple
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.error import CannotListenError
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -121,6 +123,40 @@ class AccessLogWiringTests(SynchronousTestCase):
         self.assertIsNone(site.accessLogFile)
 
 
+def takenPort(case: SynchronousTestCase) -> int:
+    """
+    A loopback port something else listens on for the rest of C{case}.
+    """
+    taken = socket.socket()
+    case.addCleanup(taken.close)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    return taken.getsockname()[1]  # type: ignore[no-any-return]
+
+
+class ListenTests(SynchronousTestCase):
+    """
+    A port that cannot be listened on stops the server from starting.
+    """
+
+    def test_portTaken(self) -> None:
+        """
+        Starting the service raises L{CannotListenError} when its port is
+        taken, so that twistd stops with it rather than run on listening
+        on nothing.
+        """
+        from twisted.internet import reactor
+
+        options = Options()
+        options.parseOptions([
+            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
+            "--data-dir", self.mktemp(),
+            "--listen", f"tcp:{takenPort(self)}:interface=127.0.0.1",
+        ])
+        top = makeService(options, reactor)
+        self.assertRaises(CannotListenError, top.privilegedStartService)
+
+
 class PluginTests(TestCase):
     """
     twistd finds the plugin.
@@ -146,3 +182,20 @@ class PluginTests(TestCase):
         self.assertEqual(code, 0, output)
         for option in ("--listen", "--upstream", "--data-dir", "--index-ttl"):
             self.assertIn(option, output)
+
+    @inlineCallbacks
+    def test_twistdPortTaken(self):  # type: ignore[no-untyped-def]
+        """
+        C{twistd cheesecache} exits with an error naming the port when its
+        port is taken: a service manager then sees the failure, instead of
+        a server that runs and answers nothing.
+        """
+        port = takenPort(self)
+        code, output = yield run([
+            os.path.join(BIN, "twistd"), "-n", "--pidfile=", "cheesecache",
+            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
+            "--data-dir", self.mktemp(), "--listen", f"tcp:{port}:interface=127.0.0.1",
+        ], timeout=30)
+        # 1, not None: it ended by itself, not killed when the time ran out.
+        self.assertEqual(code, 1, output)
+        self.assertIn(f"Couldn't listen on 127.0.0.1:{port}", output)
