@@ -199,6 +199,16 @@ class BufferedLogObserver:
             self.out.write(data)
             self.out.flush()
 
+    def rotate(self) -> None:
+        """
+        Write what is buffered, then rotate the file, if C{out} is one that
+        rotates (a L{twisted.python.logfile.LogFile}).
+        """
+        self.flush()
+        rotate = getattr(self.out, "rotate", None)
+        if rotate is not None:
+            rotate()
+
 
 @attrs.define
 class AccessLogFile:

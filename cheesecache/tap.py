@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 from typing import Any, List, Optional
 
@@ -242,14 +243,35 @@ def logObserver(options: Options, reactor: Any) -> Any:
     syslog = parent.get("syslog") if parent is not None else False
     if syslog:
         return None  # twistd's syslog observer, as asked
-    if logfile == "-" or (not logfile and nodaemon):
-        out: Any = sys.stdout
-    else:
+    toFile = not (logfile == "-" or (not logfile and nodaemon))
+    out: Any = sys.stdout
+    if toFile:
         out = LogFile.fromFullPath(os.path.abspath(logfile or "twistd.log"))
-    return BufferedLogObserver(
+    observer = BufferedLogObserver(
         out, reactor.callLater, lambda: bool(reactor.running),
         json=options["log-format"] == "json",
     )
+    if toFile:
+        rotateOnSignal(observer, reactor)
+    return observer
+
+
+def rotateOnSignal(observer: Any, reactor: Any, signum: int = signal.SIGUSR1) -> None:
+    """
+    Rotate C{observer}'s log file on C{signum}, as twistd rotates its own
+    log file on SIGUSR1 (which log rotation set up for twistd sends): twistd
+    does not when the application brings its observer, and the signal's
+    default would end the server.  A handler already set is left alone.
+    """
+    if signal.getsignal(signum) not in (signal.SIG_DFL, None):
+        return
+
+    def rotate(signum: int, frame: Any) -> None:
+        # The handler runs between two bytecodes of the main thread, maybe
+        # in the middle of writing a line: the rotation waits for the reactor.
+        reactor.callFromThread(observer.rotate)
+
+    signal.signal(signum, rotate)
 
 
 def makeService(options: Options, reactor: Optional[Any] = None) -> service.IService:

@@ -13,11 +13,12 @@ import shutil
 import signal
 import socket
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from twisted.internet import protocol, reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.python.filepath import FilePath
+from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 from twisted.trial.unittest import SkipTest, TestCase
 
@@ -96,6 +97,7 @@ class TwistdProcess:
     C{twistd -n cheesecache} in a subprocess.
 
     @param tls: C{(certificate, key)} paths to listen with TLS instead.
+    @param twistdOptions: twistd's own options (before C{cheesecache}).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class TwistdProcess:
         *extra: str,
         tls: Optional[tuple] = None,
         env: Optional[Dict[str, str]] = None,
+        twistdOptions: Sequence[str] = (),
     ) -> None:
         self.port = freePort()
         if tls is None:
@@ -118,7 +121,7 @@ class TwistdProcess:
             )
         self.collector = _Collect()
         argv = [
-            os.path.join(BIN, "twistd"), "-n", "--pidfile=", "cheesecache",
+            os.path.join(BIN, "twistd"), "-n", "--pidfile=", *twistdOptions, "cheesecache",
             "--listen", listen, "--upstream", upstream, "--data-dir", dataDir, *extra,
         ]
         self.transport = reactor.spawnProcess(
@@ -260,6 +263,48 @@ class InstallTests(TestCase):
         self.assertNotIn("Traceback", server.log())
 
 
+class LogRotationTests(TestCase):
+    """
+    The log file rotates as twistd's own does.
+    """
+
+    timeout = 120
+
+    @inlineCallbacks
+    def test_sigusr1(self):  # type: ignore[no-untyped-def]
+        """
+        On SIGUSR1 (what log rotation set up for twistd sends) the server
+        goes on; its log file is rotated to C{.1} and it logs to a new one.
+        """
+        logs = FilePath(self.mktemp())
+        logs.makedirs()
+        logfile = logs.child("cheesecache.log")
+        server = TwistdProcess(
+            self, serveIndex(self, upstreamWithWheels()), self.mktemp(),
+            twistdOptions=["--logfile", logfile.path],
+        )
+        yield server.ready()
+        server.transport.signalProcess(signal.SIGUSR1)
+        rotated = logs.child("cheesecache.log.1")
+        for _ in range(100):
+            if rotated.exists():
+                break
+            yield sleep(0.05)
+        self.assertTrue(rotated.exists(), logs.listdir())
+        self.assertIn(b"GuardedSite starting on", rotated.getContent())
+        # Asked without blocking: the upstream lives in this reactor.
+        response = yield Agent(reactor).request(b"GET", server.url.encode() + b"alpha/")
+        yield readBody(response)
+        self.assertEqual(response.code, 200)
+        for _ in range(100):
+            if logfile.exists() and b"/simple/alpha/" in logfile.getContent():
+                break
+            yield sleep(0.05)
+        self.assertFalse(server.collector.ended.called, server.log())
+        self.assertIn(b'"GET /simple/alpha/ HTTP/1.1" 200', logfile.getContent())
+        self.assertNotIn(b"/simple/alpha/", rotated.getContent())
+
+
 class CrashTests(TestCase):
     """
     What a killed process leaves behind.
@@ -274,8 +319,6 @@ class CrashTests(TestCase):
         visible as a blob; the restarted server removes it, and the file is
         then fetched whole.
         """
-        from twisted.web.client import Agent
-
         upstream = FakeIndex(dribbleDelay=0.5)
         filename, data = makeWheel("alpha", "1.0", padding=200_000)
         upstream.add("alpha", Dist(filename, data))

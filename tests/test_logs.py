@@ -25,6 +25,8 @@ from twisted.logger import (
     timeFormatRFC3339,
 )
 from twisted.python import log as legacyLog
+from twisted.python.filepath import FilePath
+from twisted.python.logfile import LogFile
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.http import combinedLogFormatter, datetimeToLogString
 from twisted.web.resource import Resource
@@ -90,6 +92,39 @@ class BufferedLogObserverTests(SynchronousTestCase):
         observer = BufferedLogObserver(out, clock.callLater, lambda: False)
         observer(event("Server Shut Down."))
         self.assertIn("Server Shut Down.", out.getvalue())
+
+    def test_rotate(self) -> None:
+        """
+        Rotating writes what is buffered to the file being rotated away, and
+        later lines go to a new file of the same name.
+        """
+        logs = FilePath(self.mktemp())
+        logs.makedirs()
+        out = LogFile.fromFullPath(logs.child("cc.log").path)
+        self.addCleanup(out.close)
+        clock = Clock()
+        observer = BufferedLogObserver(out, clock.callLater)
+        observer(event("before"))
+        observer.rotate()
+        observer(event("after"))
+        observer.flush()
+        rotated = logs.child("cc.log.1").getContent().decode()
+        current = logs.child("cc.log").getContent().decode()
+        self.assertIn("before", rotated)
+        self.assertNotIn("after", rotated)
+        self.assertIn("after", current)
+        self.assertNotIn("before", current)
+
+    def test_rotateNotAFile(self) -> None:
+        """
+        Rotating an observer writing to a stream that does not rotate
+        (standard output) only flushes it.
+        """
+        out, clock = io.StringIO(), Clock()
+        observer = BufferedLogObserver(out, clock.callLater)
+        observer(event("kept"))
+        observer.rotate()
+        self.assertIn("kept", out.getvalue())
 
     def test_json(self) -> None:
         """

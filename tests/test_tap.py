@@ -5,9 +5,10 @@ Tests for L{cheesecache.tap} and the twistd plugin.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.defer import inlineCallbacks
@@ -17,7 +18,7 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
-from cheesecache.tap import SWITCH_INTERVAL, Options, makeService
+from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
 
 from .test_e2e import BIN, run
 
@@ -121,6 +122,54 @@ class AccessLogWiringTests(SynchronousTestCase):
         top, site = self.site({"syslog": True, "logfile": None, "nodaemon": True})
         self.assertIsNone(top.logObserver)
         self.assertIsNone(site.accessLogFile)
+
+
+class _Rotating:
+    rotated = 0
+
+    def rotate(self) -> None:
+        self.rotated += 1
+
+
+class _CallsFromThread:
+    def __init__(self) -> None:
+        self.calls: List[Callable[[], object]] = []
+
+    def callFromThread(self, f: Callable[[], object]) -> None:
+        self.calls.append(f)
+
+
+class RotateOnSignalTests(SynchronousTestCase):
+    """
+    The log file rotates on SIGUSR1, as twistd's own does.
+    """
+
+    def setUp(self) -> None:
+        self.addCleanup(signal.signal, signal.SIGUSR1, signal.getsignal(signal.SIGUSR1))
+
+    def test_rotates(self) -> None:
+        """
+        On the signal, the observer is rotated in the reactor's thread.
+        """
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        observer, reactor = _Rotating(), _CallsFromThread()
+        rotateOnSignal(observer, reactor)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        self.assertEqual(observer.rotated, 0)
+        [rotate] = reactor.calls
+        rotate()
+        self.assertEqual(observer.rotated, 1)
+
+    def test_handlerKept(self) -> None:
+        """
+        A handler already set for the signal is left in place.
+        """
+        def mine(signum: int, frame: Any) -> None:
+            pass
+
+        signal.signal(signal.SIGUSR1, mine)
+        rotateOnSignal(_Rotating(), _CallsFromThread())
+        self.assertIs(signal.getsignal(signal.SIGUSR1), mine)
 
 
 def takenPort(case: SynchronousTestCase) -> int:
