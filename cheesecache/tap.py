@@ -12,6 +12,7 @@ import sys
 from typing import Any, List, Optional
 
 from twisted.application import service, strports
+from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
@@ -105,6 +106,8 @@ class Options(usage.Options):
     def _merge(self, config: Config) -> None:
         if not self["listen"]:
             self["listen"] = list(config.listen or ["tcp:3141"])
+        for description in self["listen"]:
+            checkListen(description)
         if not self["data-dir"]:
             self["data-dir"] = config.dataDir or defaultDataDir()
         if self["index-ttl"] is None:
@@ -224,6 +227,22 @@ def inThreads(reactor: Any) -> Any:
         return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
 
     return run
+
+
+def checkListen(description: str) -> None:
+    """
+    Refuse an endpoint description that does not make an endpoint (an
+    unknown type, a port that is not a number, a missing certificate) with
+    a message, rather than a traceback at start.
+
+    @raise ConfigError: it does not.
+    """
+    from twisted.internet import reactor
+
+    try:
+        endpoints.serverFromString(reactor, description)
+    except (ValueError, TypeError, OSError) as e:
+        raise ConfigError(f"--listen {description}: {e}") from None
 
 
 def logObserver(options: Options, reactor: Any) -> Any:

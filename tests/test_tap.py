@@ -72,6 +72,22 @@ class OptionsTests(SynchronousTestCase):
         for argv in (["--upstream", "ftp://x/"], ["--upstream", "http://x/", "--index-ttl", "-1"]):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
 
+    def test_badListen(self) -> None:
+        """
+        A C{--listen} that makes no endpoint is a usage error naming it.
+        """
+        for listen, why in [
+            ("bogus:8080", "Unknown endpoint type"),
+            ("tcp:eighty", "invalid literal"),
+            ("ssl:8443:privateKey=/nonexistent/key.pem", "No such file"),
+        ]:
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+            )
+            self.assertIn(f"--listen {listen}: ", str(e))
+            self.assertIn(why, str(e))
+
 
 class AccessLogWiringTests(SynchronousTestCase):
     """
