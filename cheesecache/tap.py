@@ -375,13 +375,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     authenticator = None
     if options["users"]:
         tokens = TokenStore(dataDir.child("tokens.json"))
-        checker = Credentials(
-            HtpasswdChecker(
-                FilePath(os.path.abspath(options["users"])), reactor,
-                reactor.getThreadPool(), reactor,
-            ),
-            TokenChecker(tokens),
+        passwords = HtpasswdChecker(
+            FilePath(os.path.abspath(options["users"])), reactor,
+            reactor.getThreadPool(), reactor,
         )
+        # Read now, so that what is wrong with the file is logged at start.
+        passwords.users()
+        checker = Credentials(passwords, TokenChecker(tokens))
         authenticator = Authenticator(Portal(Realm(tokens), [checker]), Throttle(reactor))
         log.info(
             "Uploads{reads} need credentials from {path}",

@@ -73,19 +73,25 @@ def _cost(value: bytes) -> int:
         return DEFAULT_ROUNDS
 
 
-def parseHtpasswd(data: bytes) -> Dict[bytes, bytes]:
+def parseHtpasswd(
+    data: bytes, malformed: Callable[[int], object] = lambda number: None
+) -> Dict[bytes, bytes]:
     """
     The C{user -> hash} entries of an htpasswd file.  Blank lines and
     C{#} comments are skipped; a user listed twice keeps the first entry
     (as Apache does).
+
+    @param malformed: called with the number (from 1) of each other line
+        that is not C{user:hash}, which is skipped too.
     """
     users: Dict[bytes, bytes] = {}
-    for line in data.splitlines():
+    for number, line in enumerate(data.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith(b"#"):
             continue
         user, sep, hashed = line.partition(b":")
         if not sep or not user:
+            malformed(number)
             continue
         users.setdefault(user, hashed.strip())
     return users
@@ -155,8 +161,14 @@ class HtpasswdChecker:
         if stamp is None:
             log.error("Users file {path} cannot be read: nobody can log in", path=self.path.path)
         else:
+            def malformed(number: int) -> None:
+                log.warn(
+                    "Line {number} of {path} is not user:hash: it is ignored",
+                    number=number, path=self.path.path,
+                )
+
             try:
-                entries = parseHtpasswd(self.path.getContent())
+                entries = parseHtpasswd(self.path.getContent(), malformed)
             except OSError as e:
                 log.error("Users file {path}: {e}", path=self.path.path, e=str(e))
         for user, hashed in entries.items():

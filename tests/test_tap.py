@@ -13,8 +13,10 @@ from typing import Any, Callable, List, Optional, Tuple
 from twisted.application.service import IServiceMaker
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.error import CannotListenError
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.python import usage
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
@@ -186,6 +188,36 @@ class RotateOnSignalTests(SynchronousTestCase):
         signal.signal(signal.SIGUSR1, mine)
         rotateOnSignal(_Rotating(), _CallsFromThread())
         self.assertIs(signal.getsignal(signal.SIGUSR1), mine)
+
+
+class UsersFileAtStartTests(SynchronousTestCase):
+    """
+    The users file is read when the service is made.
+    """
+
+    def test_malformedLineLogged(self) -> None:
+        """
+        A line of the users file that is not C{user:hash} is logged at start,
+        before anyone tries to log in.
+        """
+        from twisted.internet import reactor
+
+        users = FilePath(self.mktemp())
+        users.setContent(b"alice\n")
+        events: List[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        options = Options()
+        options.parseOptions([
+            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
+            "--data-dir", self.mktemp(), "--users", users.path,
+            "--listen", "tcp:0:interface=127.0.0.1",
+        ])
+        makeService(options, reactor)
+        self.assertIn(
+            f"Line 1 of {users.path} is not user:hash: it is ignored",
+            [formatEvent(e) for e in events],
+        )
 
 
 def takenPort(case: SynchronousTestCase) -> int:

@@ -14,6 +14,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -194,6 +195,22 @@ class CheckerTests(SynchronousTestCase):
         self.failureResultOf(self.login(b"old", b"password"), UnauthorizedLogin)
         self.failureResultOf(self.login(b"sha", b"password"), UnauthorizedLogin)
 
+    def test_malformedLinesWarned(self) -> None:
+        """
+        A line that is not C{user:hash} is logged as a warning naming its
+        number, and the other users still log in.
+        """
+        events: List[dict] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.path.setContent(b"# users\nalice\n" + htpasswdLine("bob", "builder"))
+        self.assertEqual(self.successResultOf(self.login(b"bob", b"builder")), b"bob")
+        warned = [
+            formatEvent(e) for e in events
+            if e.get("log_level") == LogLevel.warn and e.get("log_namespace", "").startswith("cheesecache")
+        ]
+        self.assertEqual(warned, [f"Line 2 of {self.path.path} is not user:hash: it is ignored"])
+
     def test_longPasswordTruncated(self) -> None:
         """
         Passwords longer than 72 bytes are checked on their first 72, as
@@ -225,8 +242,12 @@ class FileTests(SynchronousTestCase):
         Comments, blank and malformed lines are skipped; the first entry of a
         user wins.
         """
-        parsed = parseHtpasswd(b"# c\n\nalice:h1\nnocolon\n:nouser\nalice:h2\r\nbob:h3 \n")
+        malformed: List[int] = []
+        parsed = parseHtpasswd(
+            b"# c\n\nalice:h1\nnocolon\n:nouser\nalice:h2\r\nbob:h3 \n", malformed.append
+        )
         self.assertEqual(parsed, {b"alice": b"h1", b"bob": b"h3"})
+        self.assertEqual(malformed, [4, 5])
 
     def test_hashFormat(self) -> None:
         """
