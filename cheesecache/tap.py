@@ -110,6 +110,8 @@ class Options(usage.Options):
             checkListen(description)
         if not self["data-dir"]:
             self["data-dir"] = config.dataDir or defaultDataDir()
+        if os.path.exists(self["data-dir"]) and not os.path.isdir(self["data-dir"]):
+            raise ConfigError(f"--data-dir: not a directory: {self['data-dir']}")
         if self["index-ttl"] is None:
             self["index-ttl"] = config.indexTTL if config.indexTTL is not None else 600.0
         if self["index-ttl"] < 0:

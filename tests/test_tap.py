@@ -74,6 +74,18 @@ class OptionsTests(SynchronousTestCase):
         for argv in (["--upstream", "ftp://x/"], ["--upstream", "http://x/", "--index-ttl", "-1"]):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
 
+    def test_dataDirNotADirectory(self) -> None:
+        """
+        A C{--data-dir} that is a file is a usage error naming it.
+        """
+        path = self.mktemp()
+        FilePath(path).setContent(b"")
+        e = self.assertRaises(
+            usage.UsageError, Options().parseOptions,
+            ["--upstream", "http://x/", "--data-dir", path],
+        )
+        self.assertEqual(str(e), f"--data-dir: not a directory: {path}")
+
     def test_badListen(self) -> None:
         """
         A C{--listen} that makes no endpoint is a usage error naming it.
