@@ -237,7 +237,7 @@ def checkListen(description: str) -> None:
     unknown type, a port that is not a number, a missing certificate) with
     a message, rather than a traceback at start.
 
-    @raise ConfigError: it does not.
+    @raise ConfigError: C{description} makes no endpoint.
     """
     from twisted.internet import reactor
 
