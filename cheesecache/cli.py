@@ -47,11 +47,10 @@ def _dataDir(args: argparse.Namespace) -> FilePath:
     return FilePath(defaultDataDir())
 
 
-def _store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _store(dataDir: FilePath):  # type: ignore[no-untyped-def]
     from .blobstore import BlobStore
     from .private import PrivateStore
 
-    dataDir = _dataDir(args)
     return PrivateStore(dataDir, BlobStore(dataDir), _WallClock())
 
 
@@ -112,7 +111,12 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
     args = parser().parse_args(argv)
     try:
         if args.command in ("yank", "unyank", "delete"):
-            store = _store(args)
+            dataDir = _dataDir(args)
+            if not dataDir.isdir():
+                # A mistyped path must not become a new, empty data directory.
+                stdout.write(f"No data directory at {dataDir.path}\n")
+                return 1
+            store = _store(dataDir)
             if args.command == "yank":
                 changed = store.yank(args.project, args.target, args.reason)
             elif args.command == "unyank":
@@ -123,7 +127,7 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 stdout.write(f"{args.command}: {filename}\n")
             return 0
         if args.command == "import":
-            report = _store(args).importDirectory(
+            report = _store(_dataDir(args)).importDirectory(
                 FilePath(os.path.abspath(args.directory)), args.uploader
             )
             for filename in report.imported:

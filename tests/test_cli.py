@@ -40,6 +40,17 @@ class CLITests(SynchronousTestCase):
         code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="\n")
         self.assertEqual(code, 1)
 
+    def test_noDataDirectory(self) -> None:
+        """
+        yank, unyank and delete on a data directory that is not there say
+        so with status 1, and create nothing.
+        """
+        missing = self.dataDir.child("mistyped")
+        for command in ("yank", "unyank", "delete"):
+            code, out = self.run_(command, "--data-dir", missing.path, "tool", "1.0")
+            self.assertEqual((code, out), (1, f"No data directory at {missing.path}\n"))
+        self.assertFalse(missing.exists())
+
     def test_importYankDelete(self) -> None:
         """
         import loads a directory; yank, unyank and delete change the record;
