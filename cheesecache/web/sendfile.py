@@ -14,12 +14,13 @@ be given the socket before that buffer is empty.  A push producer learns
 exactly that: a transport that pauses its producer because its buffer is
 full resumes it only once the buffer has drained.  So L{SendfileProducer}
 writes the headers the ordinary way while the transport's C{bufferSize} is
-0, is paused, and on resume hands the file to a L{SocketSender}.  (It first
-wrote a piece of the file a little larger than the buffer, to the same end:
-64 KiB read and copied through Python for every response, 2-3% of the
-requests per second of big warm pages with gzip.)  That one watches a duplicate of the socket's file
-descriptor for writability (the reactor keeps the original for reading) and
-calls C{sendfile} until the range is sent.
+0, is paused, and on resume hands the whole body to a L{SocketSender}, which
+watches a duplicate of the socket's file descriptor for writability (the
+reactor keeps the original for reading) and calls C{sendfile} until the
+range is sent.  (It used to write a first piece of the file a little larger
+than the buffer, to the same end: 64 KiB read and copied through Python for
+every response, 2-3% of the requests per second of big warm pages with
+gzip.)
 
 Only plain TCP qualifies: a TLS transport has to encrypt the bytes itself.
 """
