@@ -103,6 +103,21 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(why, str(e))
 
 
+def offlineOptions(
+    case: SynchronousTestCase, *argv: str, listen: str = "tcp:0:interface=127.0.0.1"
+) -> Options:
+    """
+    The options of a server that never asks its upstream, over a new data
+    directory, listening on C{listen}.
+    """
+    options = Options()
+    options.parseOptions([
+        "--offline", "--upstream", "http://127.0.0.1:1/simple/",
+        "--data-dir", case.mktemp(), "--listen", listen, *argv,
+    ])
+    return options
+
+
 class AccessLogWiringTests(SynchronousTestCase):
     """
     The Site writes its access log to the observer cheesecache gives twistd.
@@ -112,11 +127,7 @@ class AccessLogWiringTests(SynchronousTestCase):
         from twisted.application.internet import StreamServerEndpointService
         from twisted.internet import reactor
 
-        options = Options()
-        options.parseOptions([
-            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
-            "--data-dir", self.mktemp(), "--listen", "tcp:0:interface=127.0.0.1",
-        ])
+        options = offlineOptions(self)
         if parent is not None:
             options.parent = parent  # type: ignore[attr-defined]
         top = makeService(options, reactor)
@@ -219,13 +230,7 @@ class UsersFileAtStartTests(SynchronousTestCase):
         events: List[dict] = []
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
-        options = Options()
-        options.parseOptions([
-            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
-            "--data-dir", self.mktemp(), "--users", users.path,
-            "--listen", "tcp:0:interface=127.0.0.1",
-        ])
-        makeService(options, reactor)
+        makeService(offlineOptions(self, "--users", users.path), reactor)
         self.assertIn(
             f"Line 1 of {users.path} is not user:hash: it is ignored",
             [formatEvent(e) for e in events],
@@ -256,13 +261,8 @@ class ListenTests(SynchronousTestCase):
         """
         from twisted.internet import reactor
 
-        options = Options()
-        options.parseOptions([
-            "--offline", "--upstream", "http://127.0.0.1:1/simple/",
-            "--data-dir", self.mktemp(),
-            "--listen", f"tcp:{takenPort(self)}:interface=127.0.0.1",
-        ])
-        top = makeService(options, reactor)
+        listen = f"tcp:{takenPort(self)}:interface=127.0.0.1"
+        top = makeService(offlineOptions(self, listen=listen), reactor)
         self.assertRaises(CannotListenError, top.privilegedStartService)
 
 
