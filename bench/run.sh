@@ -149,13 +149,14 @@ fi
 FIX_PID=$(cat "$RUN/fixture/pid")
 [ -f "$RUN/fixture/access.log" ] || die "no fixture access log at $RUN/fixture/access.log"
 
-start_cc() {  # NAME : a fresh cheesecache (empty data dir $TMPD/NAME) on a free loopback port
+start_cc() {  # NAME : a fresh cheesecache (empty data dir $CC_DATA, $TMPD/NAME-data) on a free loopback port
   local name=$1
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   CC_URL=http://127.0.0.1:$PORT/simple/
   CC_LOG=$TMPD/$name.log
+  CC_DATA=$TMPD/$name-data
   CC_CMD=("$TWISTD" --pidfile "$TMPD/$name.pid" -n cheesecache --listen "tcp:$PORT:interface=127.0.0.1"
-          --upstream "$FIXTURE_URL" --data-dir "$TMPD/$name-data" --index-ttl "$INDEX_TTL")
+          --upstream "$FIXTURE_URL" --data-dir "$CC_DATA" --index-ttl "$INDEX_TTL")
   setsid "${CC_CMD[@]}" > "$CC_LOG" 2>&1 < /dev/null &
   CC_PID=$!
   for _ in $(seq 300); do
@@ -175,6 +176,10 @@ stop_cc() {
   fi
   CC_PID=
   [ -n "${CC_LOG:-}" ] && [ -f "$CC_LOG" ] && cp "$CC_LOG" "$RES/"
+}
+drop_cc() {  # stop the cheesecache and remove its data dir (the fresh-cache pairs)
+  stop_cc
+  rm -rf "$CC_DATA"
 }
 start_cc cheesecache
 
@@ -327,8 +332,7 @@ cold_pair() {  # RATE REP -> a line of $RES/cold-sweep.tsv
   cc=$(timeout 120 curl -sS -L -o /dev/null -w '%{speed_download} %{time_starttransfer} %{size_download}' "$url")
   sleep 0.5
   hits=$(python3 "$B/lib/upstream_hits.py" "$RUN/fixture/access.log" "$off" "$BIG_FILE" | head -1 | sed -E 's/.*match=([0-9]+).*/\1/')
-  stop_cc
-  rm -rf "$TMPD/cheesecache-cold-$rate-$rep-data"
+  drop_cc
   printf '%s\t%s\t%s\t%s\t%s\n' "$rate" "$rep" "$ng" "$cc" "$hits" | tr ' ' '\t' >> "$RES/cold-sweep.tsv"
 }
 if [ "$COLD_REPS" -gt 0 ]; then
@@ -360,8 +364,7 @@ if [ "$UV_COLD_REPS" -gt 0 ]; then
     nginx_run "-uvpair$rep" uv:direct
     start_cc "cheesecache-uvpair$rep"
     kit "cheesecache-uvpair$rep" cheesecache "$CC_URL" "$CC_PID" uv:cold
-    stop_cc
-    rm -rf "$TMPD/cheesecache-uvpair$rep-data"
+    drop_cc
   done
 fi
 # ---------------------------------------------------------------- scale
