@@ -88,7 +88,7 @@ def sendFile(request: IRequest, fileObject: BinaryIO, offset: int, size: int) ->
 @implementer(IPushProducer)
 class SendfileProducer:
     """
-    Writes a first piece of the file the ordinary way, then the rest with
+    Writes the response headers the ordinary way, then the whole body with
     C{sendfile} once the transport's buffer has drained.
     """
 
