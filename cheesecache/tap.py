@@ -5,11 +5,12 @@ C{twistd cheesecache}: command-line options and the service they make.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -28,6 +29,7 @@ from .config import (
     upstreamNames,
 )
 from .memory import limitArenas
+from .openfiles import raiseOpenFileLimit
 
 log = Logger()
 
@@ -191,13 +193,28 @@ class CheesecacheService(service.MultiService):
     """
 
     def __init__(
-        self, pool: Any, fetcher: Any = None, logObserver: Any = None, drainTimeout: float = 30.0
+        self,
+        pool: Any,
+        fetcher: Any = None,
+        logObserver: Any = None,
+        drainTimeout: float = 30.0,
+        prepareProcess: Callable[[], object] = lambda: None,
     ) -> None:
+        """
+        @param prepareProcess: called once as the server starts (under
+            twistd, once it has daemonized and dropped privileges):
+            process-wide settings such as the open files limit.
+        """
         service.MultiService.__init__(self)
         self.pool = pool
         self.fetcher = fetcher
         self.logObserver = logObserver
         self.drainTimeout = drainTimeout
+        self.prepareProcess = prepareProcess
+
+    def startService(self) -> None:
+        self.prepareProcess()
+        service.MultiService.startService(self)
 
     def setServiceParent(self, parent: Any) -> None:
         # twistd uses an ILogObserver component of its application, if any.
@@ -419,7 +436,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     # Room for the form fields around the largest file.
     observer = logObserver(options, reactor)
     site = makeSite(root, status, observer, maxBodySize=maxUpload + 1024 * 1024)
-    top = CheesecacheService(pool, fetcher, observer)
+    top = CheesecacheService(
+        pool, fetcher, observer, prepareProcess=functools.partial(raiseOpenFileLimit, reactor)
+    )
     if evictor is not None:
         evictor.setServiceParent(top)
     for description in options["listen"]:

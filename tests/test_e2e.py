@@ -98,6 +98,8 @@ class TwistdProcess:
 
     @param tls: C{(certificate, key)} paths to listen with TLS instead.
     @param twistdOptions: twistd's own options (before C{cheesecache}).
+    @param prefix: a command that runs twistd, its arguments appended (the
+        process keeps its pid only if that command C{exec}s them).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class TwistdProcess:
         tls: Optional[tuple] = None,
         env: Optional[Dict[str, str]] = None,
         twistdOptions: Sequence[str] = (),
+        prefix: Sequence[str] = (),
     ) -> None:
         self.port = freePort()
         if tls is None:
@@ -121,6 +124,7 @@ class TwistdProcess:
             )
         self.collector = _Collect()
         argv = [
+            *prefix,
             os.path.join(BIN, "twistd"), "-n", "--pidfile=", *twistdOptions, "cheesecache",
             "--listen", listen, "--upstream", upstream, "--data-dir", dataDir, *extra,
         ]
