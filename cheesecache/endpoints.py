@@ -12,20 +12,28 @@ the CPU that streaming it took.  Reading up to 256 KiB each time takes what
 the socket holds in a quarter of the turns; a slow upstream's reads stay
 as small as what arrived, and the bytes object of each read is only as big
 as what it holds.
+
+Where a proxy is configured (see L{cheesecache.proxies}), HTTPS upstreams
+are reached through a C{CONNECT} tunnel (L{cheesecache.tunnel}) and plain
+HTTP ones by asking the proxy for the whole URL, as the installers do.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict, Optional
 
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
-from twisted.web.client import BrowserLikePolicyForHTTPS
+from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, ProxyAgent
 from twisted.web.error import SchemeNotSupported
-from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IPolicyForHTTPS, IResponse
 from zope.interface import implementer
+
+from .proxies import Proxy, ProxySettings
+from .tunnel import TunnelEndpoint
 
 #: Bytes an upstream connection reads at most each time its socket is
 #: readable (Twisted's default is 64 KiB; see the module's docstring).
@@ -66,26 +74,85 @@ class UpstreamEndpoints:
     @ivar connectTimeout: seconds a connection may take to be accepted.
     @ivar policy: decides how the certificates of C{https} upstreams are
         verified (the system's trust store, by default, as the Agent's).
+    @ivar proxies: which upstreams are reached through a proxy's tunnel.
     """
 
     reactor: Any
     connectTimeout: float = 30.0
     policy: IPolicyForHTTPS = attrs.field(factory=BrowserLikePolicyForHTTPS)
     readSize: int = UPSTREAM_READ_SIZE
+    proxies: ProxySettings = ProxySettings()
+
+    def tcp(self, host: str, port: int) -> IStreamClientEndpoint:
+        """
+        A TCP connection, with wide reads, to C{host:port}.
+        """
+        return WideReadEndpoint(
+            HostnameEndpoint(self.reactor, host, port, timeout=self.connectTimeout),
+            self.readSize,
+        )
 
     def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
         try:
             host = uri.host.decode("ascii")
         except UnicodeDecodeError:
             raise ValueError(f"The host of {uri.toBytes()!r} is not ASCII") from None
-        tcp = WideReadEndpoint(
-            HostnameEndpoint(self.reactor, host, uri.port, timeout=self.connectTimeout),
-            self.readSize,
-        )
+        if uri.scheme not in (b"http", b"https"):
+            # The Agent turns this into the failure of the request.
+            raise SchemeNotSupported(f"Unsupported scheme: {uri.scheme!r}")
+        proxy = self.proxies.forTarget(uri.scheme.decode("ascii"), host, uri.port)
+        if proxy is None:
+            stream = self.tcp(host, uri.port)
+        else:
+            stream = TunnelEndpoint(
+                self.tcp(proxy.host, proxy.port), proxy.address(), host, uri.port,
+                proxy.authorization,
+            )
         if uri.scheme == b"http":
-            return tcp
-        if uri.scheme == b"https":
-            creator = self.policy.creatorForNetloc(uri.host, uri.port)
-            return wrapClientTLS(creator, tcp)
-        # The Agent turns this into the failure of the request.
-        raise SchemeNotSupported(f"Unsupported scheme: {uri.scheme!r}")
+            return stream
+        creator = self.policy.creatorForNetloc(uri.host, uri.port)
+        return wrapClientTLS(creator, stream)
+
+
+@implementer(IAgent)
+class UpstreamAgent:
+    """
+    The agent upstream requests go through: straight to the upstream (or
+    through a proxy's tunnel, for HTTPS) by the endpoints of
+    L{UpstreamEndpoints}, or, for plain HTTP behind a proxy, asking the
+    proxy for the whole URL (proxies commonly allow tunnels to port 443
+    only).  Both ways share one connection pool.
+    """
+
+    def __init__(self, endpoints: UpstreamEndpoints, pool: Any) -> None:
+        self.endpoints = endpoints
+        self.pool = pool
+        self.direct = Agent.usingEndpointFactory(endpoints.reactor, endpoints, pool=pool)
+        self._viaProxy: Dict[Proxy, ProxyAgent] = {}
+
+    def request(
+        self,
+        method: bytes,
+        uri: bytes,
+        headers: Optional[Headers] = None,
+        bodyProducer: Optional[IBodyProducer] = None,
+    ) -> "Deferred[IResponse]":
+        parsed = URI.fromBytes(uri)
+        proxy = None
+        if parsed.scheme == b"http":
+            proxy = self.endpoints.proxies.forTarget(
+                "http", parsed.host.decode("ascii", "replace"), parsed.port
+            )
+        if proxy is None:
+            return self.direct.request(method, uri, headers, bodyProducer)  # type: ignore[no-any-return]
+        agent = self._viaProxy.get(proxy)
+        if agent is None:
+            # One agent per proxy: the pool keys its connections by it.
+            agent = ProxyAgent(
+                self.endpoints.tcp(proxy.host, proxy.port), self.endpoints.reactor, self.pool
+            )
+            self._viaProxy[proxy] = agent
+        if proxy.authorization is not None:
+            headers = headers.copy() if headers is not None else Headers()
+            headers.setRawHeaders(b"proxy-authorization", [proxy.authorization])
+        return agent.request(method, uri, headers, bodyProducer)  # type: ignore[no-any-return]

@@ -20,9 +20,13 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def makeCertificates(directory: FilePath) -> Tuple[FilePath, FilePath, FilePath]:
+def makeCertificates(
+    directory: FilePath, names: Tuple[str, ...] = ()
+) -> Tuple[FilePath, FilePath, FilePath]:
     """
     Write C{ca.pem}, C{server.pem} and C{server.key} into C{directory}.
+
+    @param names: more host names the server certificate is for.
 
     @return: their paths.
     """
@@ -60,6 +64,7 @@ def makeCertificates(directory: FilePath) -> Tuple[FilePath, FilePath, FilePath]
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                + [x509.DNSName(name) for name in names]
             ),
             critical=False,
         )

@@ -1,0 +1,267 @@
+"""
+Upstream connections through an HTTP proxy (L{cheesecache.tunnel},
+L{cheesecache.endpoints.UpstreamAgent}), over real loopback connections to
+a real proxy (L{tests.fakeproxy}) and real upstreams.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+from twisted.internet import reactor
+from twisted.internet.defer import CancelledError, inlineCallbacks
+from twisted.internet.ssl import Certificate
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import TestCase
+from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, readBody
+
+from cheesecache.endpoints import UpstreamAgent, UpstreamEndpoints
+from cheesecache.proxies import Proxy, ProxySettings
+from cheesecache.tunnel import ProxyRefused, answerStatus, connectRequest
+
+from .fakeproxy import Asked, FakeProxy
+from .harness import serveIndex, sleep
+from .test_e2e import CLIENT_ENV, TwistdProcess, run, upstreamWithWheels
+from .test_index import sampleIndex
+from .test_tls import listenTLS
+from .tlscerts import makeCertificates
+
+
+class ConnectRequestTests(TestCase):
+    """
+    The bytes of a tunnel request and the reading of its answer.
+    """
+
+    def test_request(self) -> None:
+        self.assertEqual(
+            connectRequest("upstream.test", 443, None),
+            b"CONNECT upstream.test:443 HTTP/1.1\r\nHost: upstream.test:443\r\n\r\n",
+        )
+
+    def test_credentials(self) -> None:
+        self.assertEqual(
+            connectRequest("fd00::1", 8443, b"Basic eDp5"),
+            b"CONNECT [fd00::1]:8443 HTTP/1.1\r\nHost: [fd00::1]:8443\r\n"
+            b"Proxy-Authorization: Basic eDp5\r\n\r\n",
+        )
+
+    def test_answer(self) -> None:
+        self.assertEqual(answerStatus(b"HTTP/1.1 200 Connection established"), (200, "Connection established"))
+        self.assertEqual(answerStatus(b"HTTP/1.0 407\r\nX: y"), (407, ""))
+        self.assertRaises(ValueError, answerStatus, b"SSH-2.0-OpenSSH")
+        self.assertRaises(ValueError, answerStatus, b"HTTP/1.1 abc")
+
+
+class ThroughProxyTests(TestCase):
+    """
+    L{UpstreamAgent} with a proxy configured.
+    """
+
+    def setUp(self) -> None:
+        self.proxy = FakeProxy()
+        self.proxyHost, self.proxyPort = self.proxy.listen(self)
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.addCleanup(self.pool.closeCachedConnections)
+
+    def agent(self, proxyURL: Optional[str] = None, policy: Any = None) -> UpstreamAgent:
+        proxy = Proxy.fromURL(proxyURL or f"http://{self.proxyHost}:{self.proxyPort}")
+        endpoints = UpstreamEndpoints(
+            reactor, connectTimeout=5, proxies=ProxySettings(proxy, proxy),
+            **({"policy": policy} if policy is not None else {}),
+        )
+        return UpstreamAgent(endpoints, self.pool)
+
+    def tlsUpstream(self) -> tuple:
+        """
+        An upstream over TLS whose certificate is for C{upstream.test}, and
+        a policy that trusts it.
+        """
+        ca, cert, key = makeCertificates(FilePath(self.mktemp()), names=("upstream.test",))
+        index = sampleIndex()
+        url = listenTLS(self, index, cert, key)
+        port = int(url.split(":")[2].split("/")[0])
+        policy = BrowserLikePolicyForHTTPS(trustRoot=Certificate.loadPEM(ca.getContent()))
+        return index, port, policy
+
+    @inlineCallbacks
+    def test_httpsThroughTunnel(self):  # type: ignore[no-untyped-def]
+        """
+        An HTTPS upstream is reached through a C{CONNECT} tunnel named by
+        host name (the proxy resolves it), TLS running end to end inside:
+        the proxy sees the host and port, never the request.
+        """
+        index, port, policy = self.tlsUpstream()
+        agent = self.agent(policy=policy)
+        url = f"https://upstream.test:{port}/simple/alpha/".encode()
+        response = yield agent.request(b"GET", url)
+        body = yield readBody(response)
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"alpha-1.0", body)
+        # The same connection serves the next request.
+        response = yield agent.request(b"GET", url)
+        yield readBody(response)
+        self.assertEqual(
+            self.proxy.asked, [Asked(b"CONNECT", b"upstream.test:%d" % (port,), None)]
+        )
+        self.assertEqual(index.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
+    def test_httpAbsoluteForm(self):  # type: ignore[no-untyped-def]
+        """
+        A plain HTTP upstream is asked for through the proxy by its whole
+        URL, as proxies that tunnel only to port 443 want.
+        """
+        index = sampleIndex()
+        port = int(serveIndex(self, index).split(":")[2].split("/")[0])
+        url = b"http://upstream.test:%d/simple/alpha/" % (port,)
+        response = yield self.agent().request(b"GET", url)
+        body = yield readBody(response)
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"alpha-1.0", body)
+        self.assertEqual(self.proxy.asked, [Asked(b"GET", url, None)])
+        self.assertEqual(index.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
+    def test_credentials(self):  # type: ignore[no-untyped-def]
+        """
+        Credentials in the proxy's URL go to the proxy, and only there:
+        in the tunnel request, and with each plain HTTP request.
+        """
+        self.proxy.requireCredentials("al@ice", "s:cret")
+        proxyURL = f"http://al%40ice:s%3Acret@{self.proxyHost}:{self.proxyPort}"
+        index, tlsPort, policy = self.tlsUpstream()
+        agent = self.agent(proxyURL, policy)
+        response = yield agent.request(b"GET", f"https://upstream.test:{tlsPort}/simple/alpha/".encode())
+        yield readBody(response)
+        self.assertEqual(response.code, 200)
+        plain = sampleIndex()
+        port = int(serveIndex(self, plain).split(":")[2].split("/")[0])
+        response = yield agent.request(b"GET", b"http://upstream.test:%d/simple/alpha/" % (port,))
+        yield readBody(response)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(
+            [asked.authorization for asked in self.proxy.asked], [self.proxy.credentials] * 2
+        )
+        [(_, _, headers)] = plain.requests
+        self.assertNotIn(b"proxy-authorization", {name.lower() for name in headers})
+
+    @inlineCallbacks
+    def test_tunnelRefused(self):  # type: ignore[no-untyped-def]
+        """
+        A proxy that will not open the tunnel fails the request with what
+        it answered, naming the proxy and the upstream.
+        """
+        self.proxy.requireCredentials("alice", "secret")
+        index, port, policy = self.tlsUpstream()
+        d = self.agent(policy=policy).request(b"GET", f"https://upstream.test:{port}/simple/alpha/".encode())
+        failure = yield self.assertFailure(d, ProxyRefused)
+        self.assertIn(
+            f"Proxy 127.0.0.1:{self.proxyPort} would not connect to upstream.test:{port}:"
+            " 407 Proxy Authentication Required",
+            str(failure),
+        )
+        self.assertEqual(index.requests, [])
+
+    @inlineCallbacks
+    def test_closedBeforeAnswer(self):  # type: ignore[no-untyped-def]
+        """
+        A proxy that closes the connection without answering fails the
+        request.
+        """
+        self.proxy.hangUp = True
+        index, port, policy = self.tlsUpstream()
+        d = self.agent(policy=policy).request(b"GET", f"https://upstream.test:{port}/".encode())
+        failure = yield self.assertFailure(d, ProxyRefused)
+        self.assertIn(
+            f"Proxy 127.0.0.1:{self.proxyPort} closed the connection before answering"
+            f" CONNECT upstream.test:{port}",
+            str(failure),
+        )
+
+    @inlineCallbacks
+    def test_cancelWhileWaiting(self):  # type: ignore[no-untyped-def]
+        """
+        Cancelling a request whose proxy never answers the tunnel request
+        closes the connection to the proxy.
+        """
+        self.proxy.silent = True
+        index, port, policy = self.tlsUpstream()
+        d = self.agent(policy=policy).request(b"GET", f"https://upstream.test:{port}/".encode())
+        for _ in range(100):
+            if self.proxy.asked:
+                break
+            yield sleep(0.01)
+        self.assertEqual(len(self.proxy.asked), 1)
+        d.cancel()
+        yield self.assertFailure(d, CancelledError)
+        [connection] = self.proxy.connections
+        for _ in range(100):
+            if connection.transport.disconnected:
+                break
+            yield sleep(0.01)
+        self.assertTrue(connection.transport.disconnected)
+
+    @inlineCallbacks
+    def test_loopbackDirect(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream on loopback is connected to directly: a proxy elsewhere
+        could not reach it.
+        """
+        index = sampleIndex()
+        url = serveIndex(self, index) + "alpha/"
+        response = yield self.agent().request(b"GET", url.encode())
+        yield readBody(response)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(self.proxy.asked, [])
+
+
+class ProxyInstallTests(TestCase):
+    """
+    pip installs through C{twistd cheesecache}, which reaches its HTTPS
+    upstream only through a proxy named by C{HTTPS_PROXY}.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_pipThroughProxiedCache(self):  # type: ignore[no-untyped-def]
+        """
+        The page and the files come through the proxy's tunnels (the
+        upstream's name is only known to the proxy), and pip installs the
+        project and its dependency.
+        """
+        proxy = FakeProxy()
+        proxy.requireCredentials("cache", "pw")
+        proxyHost, proxyPort = proxy.listen(self)
+        ca, cert, key = makeCertificates(FilePath(self.mktemp()), names=("upstream.test",))
+        upstream = upstreamWithWheels()
+        port = int(listenTLS(self, upstream, cert, key).split(":")[2].split("/")[0])
+        server = TwistdProcess(
+            self, f"https://upstream.test:{port}/simple/", self.mktemp(),
+            env={
+                "HTTPS_PROXY": f"http://cache:pw@{proxyHost}:{proxyPort}",
+                "SSL_CERT_FILE": ca.path,
+                "PIP_CONFIG_FILE": os.devnull,
+            },
+        )
+        yield server.ready()
+        target = self.mktemp()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
+             "--target", target, "--index-url", server.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        self.assertTrue(FilePath(target).child("beta-2.0.dist-info").isdir())
+        self.assertTrue(proxy.asked)
+        self.assertEqual(
+            {(a.method, a.target, a.authorization) for a in proxy.asked},
+            {(b"CONNECT", b"upstream.test:%d" % (port,), proxy.credentials)},
+        )
+        paths = {path for _, path, _ in upstream.requests}
+        self.assertIn(b"/simple/alpha/", paths)
+        self.assertTrue(any(path.startswith(b"/packages/alpha-") for path in paths), paths)
+        self.assertIn("Proxies for the upstreams: http direct; https via", server.log())
