@@ -84,6 +84,7 @@ class Config:
     readAuth: Optional[bool] = None
     logFormat: Optional[str] = None
     maxCacheSize: Optional[str] = None
+    proxy: Optional[str] = None
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -123,7 +124,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
-    "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size",
+    "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
 }
 
 
@@ -186,6 +187,8 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         except ValueError as e:
             raise ConfigError(f"max-cache-size: {e}") from e
         kw["maxCacheSize"] = str(value)
+    if "proxy" in data:
+        kw["proxy"] = _expect(data["proxy"], str, "proxy")
     if "log-format" in data:
         kw["logFormat"] = _expect(data["log-format"], str, "log-format")
         if kw["logFormat"] not in ("text", "json"):

@@ -1,14 +1,15 @@
 # -*- test-case-name: tests.test_pipconfig -*-
 """
-The index pip on this machine would use, found at run time: C{PIP_INDEX_URL},
-then pip's configuration files, then pip's own default.  cheesecache names
-no public index itself.
+What pip on this machine would use, found at run time: its index
+(C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default)
+and its proxy (C{PIP_PROXY}, then pip's configuration files).  cheesecache
+names no public index itself.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 
 class NoDefaultIndex(Exception):
@@ -17,9 +18,40 @@ class NoDefaultIndex(Exception):
     """
 
 
-def _fromEnvironment(environ: Mapping[str, str]) -> Optional[str]:
-    value = environ.get("PIP_INDEX_URL", "").strip()
+def _fromEnvironment(environ: Mapping[str, str], name: str) -> Optional[str]:
+    value = environ.get(name, "").strip()
     return value.split()[0] if value else None
+
+
+def _configured(configuration: Any, option: str) -> Optional[str]:
+    """
+    pip's configured value of C{option}, from its C{install} or C{global}
+    section.
+    """
+    for key in (f"install.{option}", f"global.{option}"):
+        try:
+            value = configuration.get_value(key)
+        except Exception:
+            continue
+        if value:
+            return str(value).split()[0]
+    return None
+
+
+def _pipConfiguration() -> Any:
+    """
+    pip's configuration files, loaded.
+
+    @raise ImportError: pip cannot be imported here.
+    """
+    from pip._internal.configuration import Configuration
+
+    configuration = Configuration(isolated=False)
+    try:
+        configuration.load()
+    except Exception:
+        pass
+    return configuration
 
 
 def defaultIndexURL(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -29,26 +61,32 @@ def defaultIndexURL(environ: Optional[Mapping[str, str]] = None) -> str:
     @raise NoDefaultIndex: pip cannot be imported here.
     """
     environ = os.environ if environ is None else environ
-    found = _fromEnvironment(environ)
+    found = _fromEnvironment(environ, "PIP_INDEX_URL")
     if found:
         return found
     try:
-        from pip._internal.configuration import Configuration
+        configuration = _pipConfiguration()
         from pip._internal.models.index import PyPI
     except ImportError as e:
         raise NoDefaultIndex(
             "pip is not importable here; give --upstream URL explicitly"
         ) from e
-    configuration = Configuration(isolated=False)
+    return _configured(configuration, "index-url") or PyPI.simple_url
+
+
+def defaultProxy(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """
+    The proxy pip is told to use for every connection (its C{proxy}
+    setting), if any.  The standard C{HTTPS_PROXY} and C{HTTP_PROXY}
+    variables are read elsewhere (L{cheesecache.proxies}), as pip leaves
+    them to its HTTP library.
+    """
+    environ = os.environ if environ is None else environ
+    found = _fromEnvironment(environ, "PIP_PROXY")
+    if found:
+        return found
     try:
-        configuration.load()
-    except Exception:
-        pass
-    for key in ("install.index-url", "global.index-url"):
-        try:
-            value = configuration.get_value(key)
-        except Exception:
-            continue
-        if value:
-            return str(value).split()[0]
-    return PyPI.simple_url
+        configuration = _pipConfiguration()
+    except ImportError:
+        return None
+    return _configured(configuration, "proxy")

@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -30,6 +30,7 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
+from .proxies import ProxySettings, ProxyURLError
 
 log = Logger()
 
@@ -79,6 +80,7 @@ class Options(usage.Options):
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
+        ["proxy", None, None, "An HTTP proxy for the upstreams, http://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY; NO_PROXY names hosts reached directly)."],
     ]
 
     def __init__(self) -> None:
@@ -159,6 +161,7 @@ class Options(usage.Options):
             except NoDefaultIndex as e:
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams
+        self["proxies"] = proxySettings(self["proxy"] or config.proxy)
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
 
@@ -248,6 +251,31 @@ def inThreads(reactor: Any) -> Any:
     return run
 
 
+def proxySettings(
+    explicit: Optional[str], environ: Optional[Mapping[str, str]] = None
+) -> ProxySettings:
+    """
+    The proxies upstreams are reached through: C{explicit} (C{--proxy} or
+    the config file's C{proxy}) for both schemes, else pip's own C{proxy}
+    setting, else the C{HTTPS_PROXY} / C{HTTP_PROXY} variables; always
+    with C{NO_PROXY}.
+
+    @raise ConfigError: a proxy that cannot be used, naming where it was set.
+    """
+    from .pipconfig import defaultProxy
+
+    environ = os.environ if environ is None else environ
+    source, both = "--proxy", explicit
+    if not both:
+        source, both = "pip's proxy setting", defaultProxy(environ)
+    if not both:
+        source = "HTTPS_PROXY / HTTP_PROXY"
+    try:
+        return ProxySettings.fromEnvironment(environ, both)
+    except ProxyURLError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
 def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
@@ -323,7 +351,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
     import treq
-    from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+    from twisted.web.client import HTTPConnectionPool, RedirectAgent
 
     from twisted.cred.portal import Portal
 
@@ -331,7 +359,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .config import mayUpload
     from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
-    from .endpoints import UpstreamEndpoints
+    from .endpoints import UpstreamAgent, UpstreamEndpoints
     from .eviction import AccessLog, Evictor
     from .private import PrivateStore
     from .privatesource import PrivateSource
@@ -351,9 +379,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pseudonym = instancePseudonym(dataDir)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
-    agent = Agent.usingEndpointFactory(
-        reactor, UpstreamEndpoints(reactor, connectTimeout=30), pool=pool
-    )
+    proxies = options["proxies"]
+    agent = UpstreamAgent(UpstreamEndpoints(reactor, connectTimeout=30, proxies=proxies), pool)
+    if not options["offline"] and (proxies.http or proxies.https):
+        log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     client = treq.client.HTTPClient(agent)
     pages = PageStore(dataDir.child("pages"))
     policy = Policy(ttl=options["index-ttl"])

@@ -20,6 +20,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
+from cheesecache.proxies import Proxy, ProxySettings
 from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
 
 from .test_e2e import BIN, run
@@ -101,6 +102,76 @@ class OptionsTests(SynchronousTestCase):
             )
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
+
+
+class ProxyOptionsTests(SynchronousTestCase):
+    """
+    Where the upstreams' proxy comes from: C{--proxy}, the config file,
+    pip's own C{proxy} setting, then C{HTTPS_PROXY} / C{HTTP_PROXY}.
+    """
+
+    def setUp(self) -> None:
+        self.environ = {
+            "HTTPS_PROXY": "http://env-proxy.corp.test:3129",
+            "NO_PROXY": "corp.test",
+            # pip's configuration files say nothing here.
+            "PIP_CONFIG_FILE": os.devnull,
+        }
+        self.patch(os, "environ", self.environ)
+
+    def proxies(self, *argv: str) -> ProxySettings:
+        options = Options()
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        return options["proxies"]  # type: ignore[no-any-return]
+
+    def test_environment(self) -> None:
+        self.assertEqual(
+            self.proxies(),
+            ProxySettings(None, Proxy("env-proxy.corp.test", 3129), ("corp.test",)),
+        )
+
+    def test_pipSetting(self) -> None:
+        """
+        pip's C{proxy} (here C{PIP_PROXY}) is used for both schemes, over
+        the per-scheme variables.
+        """
+        self.environ["PIP_PROXY"] = "pip-proxy.corp.test:3128"
+        proxy = Proxy("pip-proxy.corp.test", 3128)
+        self.assertEqual(self.proxies(), ProxySettings(proxy, proxy, ("corp.test",)))
+
+    def test_flagAndConfig(self) -> None:
+        """
+        C{--proxy} wins over the config file's C{proxy}, which wins over
+        pip's setting.
+        """
+        self.environ["PIP_PROXY"] = "pip-proxy.corp.test:3128"
+        config = FilePath(self.mktemp())
+        config.setContent(b'proxy = "http://file-proxy.corp.test:8080"\n')
+        fromFile = Proxy("file-proxy.corp.test", 8080)
+        self.assertEqual(
+            self.proxies("--config", config.path),
+            ProxySettings(fromFile, fromFile, ("corp.test",)),
+        )
+        flag = Proxy("flag-proxy.corp.test", 3128)
+        self.assertEqual(
+            self.proxies("--config", config.path, "--proxy", "http://flag-proxy.corp.test:3128"),
+            ProxySettings(flag, flag, ("corp.test",)),
+        )
+
+    def test_unusable(self) -> None:
+        """
+        A proxy cheesecache cannot use is a usage error naming where it was
+        set, its password hidden.
+        """
+        e = self.assertRaises(usage.UsageError, self.proxies, "--proxy", "https://u:pw@p.corp.test")
+        self.assertEqual(
+            str(e),
+            "--proxy: Proxy https://u:***@p.corp.test: only http:// proxies are supported"
+            " (HTTPS upstreams go through them in a CONNECT tunnel)",
+        )
+        self.environ["HTTPS_PROXY"] = "socks5://p.corp.test:1080"
+        e = self.assertRaises(usage.UsageError, self.proxies)
+        self.assertTrue(str(e).startswith("HTTPS_PROXY / HTTP_PROXY: Proxy socks5://"), str(e))
 
 
 def offlineOptions(
