@@ -85,6 +85,7 @@ class Config:
     logFormat: Optional[str] = None
     maxCacheSize: Optional[str] = None
     proxy: Optional[str] = None
+    caBundle: Optional[str] = None
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -125,6 +126,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
+    "ca-bundle",
 }
 
 
@@ -189,6 +191,8 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["maxCacheSize"] = str(value)
     if "proxy" in data:
         kw["proxy"] = _expect(data["proxy"], str, "proxy")
+    if "ca-bundle" in data:
+        kw["caBundle"] = _expect(data["ca-bundle"], str, "ca-bundle")
     if "log-format" in data:
         kw["logFormat"] = _expect(data["log-format"], str, "log-format")
         if kw["logFormat"] not in ("text", "json"):

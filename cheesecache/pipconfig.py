@@ -1,9 +1,9 @@
 # -*- test-case-name: tests.test_pipconfig -*-
 """
 What pip on this machine would use, found at run time: its index
-(C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default)
-and its proxy (C{PIP_PROXY}, then pip's configuration files).  cheesecache
-names no public index itself.
+(C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default),
+its proxy and its CA bundle (C{PIP_PROXY}, C{PIP_CERT}, then pip's
+configuration files).  cheesecache names no public index itself.
 """
 
 from __future__ import annotations
@@ -18,23 +18,30 @@ class NoDefaultIndex(Exception):
     """
 
 
-def _fromEnvironment(environ: Mapping[str, str], name: str) -> Optional[str]:
+def _first(value: str, whole: bool) -> str:
+    # pip takes several index URLs in one setting, the first is the index.
+    return value if whole else value.split()[0]
+
+
+def _fromEnvironment(environ: Mapping[str, str], name: str, whole: bool = False) -> Optional[str]:
     value = environ.get(name, "").strip()
-    return value.split()[0] if value else None
+    return _first(value, whole) if value else None
 
 
-def _configured(configuration: Any, option: str) -> Optional[str]:
+def _configured(configuration: Any, option: str, whole: bool = False) -> Optional[str]:
     """
     pip's configured value of C{option}, from its C{install} or C{global}
     section.
+
+    @param whole: the value as it is, not its first word.
     """
     for key in (f"install.{option}", f"global.{option}"):
         try:
             value = configuration.get_value(key)
         except Exception:
             continue
-        if value:
-            return str(value).split()[0]
+        if value and str(value).strip():
+            return _first(str(value).strip(), whole)
     return None
 
 
@@ -74,6 +81,22 @@ def defaultIndexURL(environ: Optional[Mapping[str, str]] = None) -> str:
     return _configured(configuration, "index-url") or PyPI.simple_url
 
 
+def _setting(environ: Optional[Mapping[str, str]], option: str) -> Optional[str]:
+    """
+    pip's setting C{option}: its C{PIP_} variable, else its configuration
+    files (none if pip cannot be imported).
+    """
+    environ = os.environ if environ is None else environ
+    found = _fromEnvironment(environ, "PIP_" + option.upper().replace("-", "_"), whole=True)
+    if found:
+        return found
+    try:
+        configuration = _pipConfiguration()
+    except ImportError:
+        return None
+    return _configured(configuration, option, whole=True)
+
+
 def defaultProxy(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """
     The proxy pip is told to use for every connection (its C{proxy}
@@ -81,12 +104,12 @@ def defaultProxy(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     variables are read elsewhere (L{cheesecache.proxies}), as pip leaves
     them to its HTTP library.
     """
-    environ = os.environ if environ is None else environ
-    found = _fromEnvironment(environ, "PIP_PROXY")
-    if found:
-        return found
-    try:
-        configuration = _pipConfiguration()
-    except ImportError:
-        return None
-    return _configured(configuration, "proxy")
+    return _setting(environ, "proxy")
+
+
+def defaultCABundle(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """
+    The CA bundle pip checks HTTPS servers against (its C{cert} setting),
+    if any.
+    """
+    return _setting(environ, "cert")

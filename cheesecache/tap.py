@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -80,6 +80,7 @@ class Options(usage.Options):
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
+        ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting)."],
         ["proxy", None, None, "An HTTP proxy for the upstreams, http://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY; NO_PROXY names hosts reached directly)."],
     ]
 
@@ -162,6 +163,9 @@ class Options(usage.Options):
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams
         self["proxies"] = proxySettings(self["proxy"] or config.proxy)
+        self["ca-bundle"], self["upstream-trust"] = upstreamTrust(
+            self["ca-bundle"] or config.caBundle
+        )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
 
@@ -276,6 +280,28 @@ def proxySettings(
         raise ConfigError(f"{source}: {e}") from None
 
 
+def upstreamTrust(explicit: Optional[str]) -> Tuple[Optional[str], Any]:
+    """
+    The CA bundle HTTPS upstreams are checked against (C{explicit}, from
+    C{--ca-bundle} or the config file, else pip's C{cert} setting) and
+    its trust root; C{(None, None)} for the system's.
+
+    @raise ConfigError: the bundle cannot be read, naming where it was set.
+    """
+    from .pipconfig import defaultCABundle
+    from .trust import BadBundle, bundleTrust
+
+    source, path = "--ca-bundle", explicit
+    if not path:
+        source, path = "pip's cert setting", defaultCABundle()
+    if not path:
+        return None, None
+    try:
+        return path, bundleTrust(path)
+    except BadBundle as e:
+        raise ConfigError(f"{source} {path}: {e}") from None
+
+
 def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
@@ -351,7 +377,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
     import treq
-    from twisted.web.client import HTTPConnectionPool, RedirectAgent
+    from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, RedirectAgent
 
     from twisted.cred.portal import Portal
 
@@ -380,7 +406,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
     proxies = options["proxies"]
-    agent = UpstreamAgent(UpstreamEndpoints(reactor, connectTimeout=30, proxies=proxies), pool)
+    # The system's authorities (trustRoot None), or those of the CA bundle.
+    policy = BrowserLikePolicyForHTTPS(trustRoot=options["upstream-trust"])
+    if options["ca-bundle"]:
+        log.info("HTTPS upstreams are checked against {path}", path=options["ca-bundle"])
+    agent = UpstreamAgent(
+        UpstreamEndpoints(reactor, connectTimeout=30, policy=policy, proxies=proxies), pool
+    )
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     client = treq.client.HTTPClient(agent)

@@ -27,8 +27,12 @@ class ParseConfigTests(SynchronousTestCase):
                 "offline": True,
                 "upstream": [{"name": "co", "url": "https://u:p@h/simple/"}, {"url": "http://h2/simple/"}],
                 "route": [{"match": "Acme_*", "sources": ["co"], "merge": False}],
+                "proxy": "http://proxy.corp.test:3128",
+                "ca-bundle": "/etc/company-ca.pem",
             }
         )
+        self.assertEqual(config.proxy, "http://proxy.corp.test:3128")
+        self.assertEqual(config.caBundle, "/etc/company-ca.pem")
         self.assertEqual(config.listen, ("tcp:1",))
         self.assertEqual(config.dataDir, "/d")
         self.assertEqual(config.indexTTL, 5.0)
@@ -53,6 +57,8 @@ class ParseConfigTests(SynchronousTestCase):
             ({"upstream": [{"name": "private", "url": "http://x/"}]}, "upstream[0].name"),
             ({"route": [{"match": "x"}]}, "route[0]"),
             ({"route": [{"match": "x", "sources": []}]}, "route[0].sources"),
+            ({"proxy": 3128}, "proxy"),
+            ({"ca-bundle": ["/a.pem"]}, "ca-bundle"),
         ]
         for data, key in cases:
             e = self.assertRaises(ConfigError, parseConfig, data)

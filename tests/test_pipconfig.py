@@ -13,7 +13,7 @@ from typing import Optional
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from cheesecache.pipconfig import defaultIndexURL
+from cheesecache.pipconfig import defaultCABundle, defaultIndexURL, defaultProxy
 
 PRIVATE = "https://user:secret@index.example.invalid/simple/"
 OTHER = "https://other.example.invalid/simple/"
@@ -203,3 +203,29 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
         self.setEnviron(PIP_INDEX_URL=OTHER)
         self.assertEqual(defaultIndexURL({}), PRIVATE)
 
+
+
+class ProxyAndCertTests(EnvironmentMixin, SynchronousTestCase):
+    """
+    pip's C{proxy} and C{cert} settings: its variables, then its
+    configuration files, values taken whole.
+    """
+
+    def setUp(self) -> None:
+        self.isolate()
+        self.setEnviron(PIP_PROXY=None, PIP_CERT=None)
+
+    def test_variables(self) -> None:
+        environ = {"PIP_PROXY": " http://proxy.corp.test:3128 ", "PIP_CERT": "/etc/company ca.pem"}
+        self.assertEqual(defaultProxy(environ), "http://proxy.corp.test:3128")
+        self.assertEqual(defaultCABundle(environ), "/etc/company ca.pem")
+
+    def test_configFile(self) -> None:
+        self.configFile("[global]\nproxy = proxy.corp.test:3128\n[install]\ncert = /etc/company ca.pem\n")
+        self.assertEqual(defaultProxy({}), "proxy.corp.test:3128")
+        self.assertEqual(defaultCABundle({}), "/etc/company ca.pem")
+
+    def test_none(self) -> None:
+        self.configFile("[global]\nindex-url = " + OTHER + "\n")
+        self.assertIsNone(defaultProxy({}))
+        self.assertIsNone(defaultCABundle({}))

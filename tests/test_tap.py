@@ -24,6 +24,7 @@ from cheesecache.proxies import Proxy, ProxySettings
 from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
 
 from .test_e2e import BIN, run
+from .tlscerts import makeCertificates
 
 
 class OptionsTests(SynchronousTestCase):
@@ -172,6 +173,52 @@ class ProxyOptionsTests(SynchronousTestCase):
         self.environ["HTTPS_PROXY"] = "socks5://p.corp.test:1080"
         e = self.assertRaises(usage.UsageError, self.proxies)
         self.assertTrue(str(e).startswith("HTTPS_PROXY / HTTP_PROXY: Proxy socks5://"), str(e))
+
+
+class CABundleOptionsTests(SynchronousTestCase):
+    """
+    The CA bundle HTTPS upstreams are checked against: C{--ca-bundle}, the
+    config file's C{ca-bundle}, then pip's C{cert} setting.
+    """
+
+    def setUp(self) -> None:
+        self.environ = {"PIP_CONFIG_FILE": os.devnull}
+        self.patch(os, "environ", self.environ)
+        self.bundle, _, _ = makeCertificates(FilePath(self.mktemp()))
+
+    def options(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        return options
+
+    def test_system(self) -> None:
+        options = self.options()
+        self.assertEqual((options["ca-bundle"], options["upstream-trust"]), (None, None))
+
+    def test_given(self) -> None:
+        """
+        The bundle named by C{--ca-bundle} (or pip's C{PIP_CERT}) is read
+        into a trust root while the options are checked.
+        """
+        options = self.options("--ca-bundle", self.bundle.path)
+        self.assertEqual(options["ca-bundle"], self.bundle.path)
+        self.assertIsNotNone(options["upstream-trust"])
+        self.environ["PIP_CERT"] = self.bundle.path
+        self.assertEqual(self.options()["ca-bundle"], self.bundle.path)
+
+    def test_unreadable(self) -> None:
+        """
+        A bundle that cannot be used is a usage error naming where it was
+        set.
+        """
+        missing = self.mktemp()
+        e = self.assertRaises(usage.UsageError, self.options, "--ca-bundle", missing)
+        self.assertEqual(str(e), f"--ca-bundle {missing}: No such file or directory")
+        empty = FilePath(self.mktemp())
+        empty.setContent(b"")
+        self.environ["PIP_CERT"] = empty.path
+        e = self.assertRaises(usage.UsageError, self.options)
+        self.assertEqual(str(e), f"pip's cert setting {empty.path}: no PEM certificate in it")
 
 
 def offlineOptions(
