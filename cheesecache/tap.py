@@ -80,7 +80,7 @@ class Options(usage.Options):
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
-        ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting)."],
+        ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)."],
         ["proxy", None, None, "An HTTP proxy for the upstreams, http://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY; NO_PROXY names hosts reached directly)."],
     ]
 
@@ -280,20 +280,26 @@ def proxySettings(
         raise ConfigError(f"{source}: {e}") from None
 
 
-def upstreamTrust(explicit: Optional[str]) -> Tuple[Optional[str], Any]:
+def upstreamTrust(
+    explicit: Optional[str], environ: Optional[Mapping[str, str]] = None
+) -> Tuple[Optional[str], Any]:
     """
-    The CA bundle HTTPS upstreams are checked against (C{explicit}, from
-    C{--ca-bundle} or the config file, else pip's C{cert} setting) and
-    its trust root; C{(None, None)} for the system's.
+    The CA bundle HTTPS upstreams are checked against and its trust root,
+    or C{(None, None)} for OpenSSL's default authorities.
+
+    The bundle is C{explicit} (from C{--ca-bundle} or the config file);
+    else, unless C{SSL_CERT_FILE} or C{SSL_CERT_DIR} already tell OpenSSL
+    which authorities to use, pip's C{cert} setting.
 
     @raise ConfigError: the bundle cannot be read, naming where it was set.
     """
     from .pipconfig import defaultCABundle
     from .trust import BadBundle, bundleTrust
 
+    environ = os.environ if environ is None else environ
     source, path = "--ca-bundle", explicit
-    if not path:
-        source, path = "pip's cert setting", defaultCABundle()
+    if not path and not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
+        source, path = "pip's cert setting", defaultCABundle(environ)
     if not path:
         return None, None
     try:

@@ -97,6 +97,7 @@ class TwistdProcess:
     C{twistd -n cheesecache} in a subprocess.
 
     @param tls: C{(certificate, key)} paths to listen with TLS instead.
+    @param env: variables to set (or, with C{None}, unset) for it.
     @param twistdOptions: twistd's own options (before C{cheesecache}).
     @param prefix: a command that runs twistd, its arguments appended (the
         process keeps its pid only if that command C{exec}s them).
@@ -109,7 +110,7 @@ class TwistdProcess:
         dataDir: str,
         *extra: str,
         tls: Optional[tuple] = None,
-        env: Optional[Dict[str, str]] = None,
+        env: Optional[Dict[str, Optional[str]]] = None,
         twistdOptions: Sequence[str] = (),
         prefix: Sequence[str] = (),
     ) -> None:
@@ -128,8 +129,10 @@ class TwistdProcess:
             os.path.join(BIN, "twistd"), "-n", "--pidfile=", *twistdOptions, "cheesecache",
             "--listen", listen, "--upstream", upstream, "--data-dir", dataDir, *extra,
         ]
+        environ = {**os.environ, **(env or {})}
         self.transport = reactor.spawnProcess(
-            self.collector, argv[0], argv, env={**os.environ, **(env or {})}
+            self.collector, argv[0], argv,
+            env={name: value for name, value in environ.items() if value is not None},
         )
         testCase.addCleanup(self.stop)
 

@@ -247,6 +247,9 @@ class ProxyInstallTests(TestCase):
                 # inspects TLS and re-signs with the company's authority.
                 "PIP_CERT": ca.path,
                 "PIP_CONFIG_FILE": os.devnull,
+                # These would make OpenSSL's own authorities the ones used.
+                "SSL_CERT_FILE": None,
+                "SSL_CERT_DIR": None,
             },
         )
         yield server.ready()

@@ -206,6 +206,20 @@ class CABundleOptionsTests(SynchronousTestCase):
         self.environ["PIP_CERT"] = self.bundle.path
         self.assertEqual(self.options()["ca-bundle"], self.bundle.path)
 
+    def test_opensslSettingsFirst(self) -> None:
+        """
+        With C{SSL_CERT_FILE} or C{SSL_CERT_DIR} set, OpenSSL's authorities
+        are used rather than pip's C{cert}; C{--ca-bundle} still wins.
+        """
+        self.environ["PIP_CERT"] = self.bundle.path
+        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            self.environ[name] = "/etc/ssl/elsewhere"
+            self.assertEqual(self.options()["ca-bundle"], None)
+            self.assertEqual(
+                self.options("--ca-bundle", self.bundle.path)["ca-bundle"], self.bundle.path
+            )
+            del self.environ[name]
+
     def test_unreadable(self) -> None:
         """
         A bundle that cannot be used is a usage error naming where it was
