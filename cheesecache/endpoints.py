@@ -92,6 +92,16 @@ class UpstreamEndpoints:
             self.readSize,
         )
 
+    def toProxy(self, proxy: Proxy) -> IStreamClientEndpoint:
+        """
+        A connection to C{proxy}: TCP, or TLS over it for an C{https://}
+        proxy (its certificate checked as an upstream's would be).
+        """
+        tcp = self.tcp(proxy.host, proxy.port)
+        if not proxy.tls:
+            return tcp
+        return wrapClientTLS(self.policy.creatorForNetloc(proxy.host.encode("idna"), proxy.port), tcp)
+
     def endpointForURI(self, uri: Any) -> IStreamClientEndpoint:
         try:
             host = uri.host.decode("ascii")
@@ -105,8 +115,7 @@ class UpstreamEndpoints:
             stream = self.tcp(host, uri.port)
         else:
             stream = TunnelEndpoint(
-                self.tcp(proxy.host, proxy.port), proxy.address(), host, uri.port,
-                proxy.authorization,
+                self.toProxy(proxy), proxy.address(), host, uri.port, proxy.authorization
             )
         if uri.scheme == b"http":
             return stream
@@ -148,9 +157,7 @@ class UpstreamAgent:
         agent = self._viaProxy.get(proxy)
         if agent is None:
             # One agent per proxy: the pool keys its connections by it.
-            agent = ProxyAgent(
-                self.endpoints.tcp(proxy.host, proxy.port), self.endpoints.reactor, self.pool
-            )
+            agent = ProxyAgent(self.endpoints.toProxy(proxy), self.endpoints.reactor, self.pool)
             self._viaProxy[proxy] = agent
         if proxy.authorization is not None:
             headers = headers.copy() if headers is not None else Headers()

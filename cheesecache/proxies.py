@@ -32,38 +32,40 @@ _Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 class ProxyURLError(ValueError):
     """
-    A proxy setting is not an C{http://} proxy URL cheesecache can use.
+    A proxy setting is not a proxy URL cheesecache can use.
     """
 
 
 @attrs.frozen
 class Proxy:
     """
-    An HTTP proxy: where it listens, and the C{Proxy-Authorization} its
-    URL's credentials make, if any.
+    An HTTP proxy: where it listens, whether it is spoken to over TLS, and
+    the C{Proxy-Authorization} its URL's credentials make, if any.
     """
 
     host: str
     port: int
     authorization: Optional[bytes] = attrs.field(default=None, repr=False)
+    tls: bool = False
 
     @classmethod
     def fromURL(cls, url: str) -> "Proxy":
         """
-        Read a proxy URL: C{http://[user:password@]host[:port]}, or a bare
+        Read a proxy URL: C{http://[user:password@]host[:port]}, or
+        C{https://...} for a proxy spoken to over TLS, or a bare
         C{host:port} as the installers accept it.
 
-        @raise ProxyURLError: another scheme (TLS to the proxy and SOCKS are
-            not supported), or no host.
+        @raise ProxyURLError: another scheme (SOCKS is not supported), or
+            no host.
         """
         text = url.strip()
         if "://" not in text:
             text = "http://" + text
         parts = urlsplit(text)
-        if parts.scheme.lower() != "http":
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
             raise ProxyURLError(
-                f"Proxy {redact(url)}: only http:// proxies are supported"
-                f" (HTTPS upstreams go through them in a CONNECT tunnel)"
+                f"Proxy {redact(url)}: only http:// and https:// proxies are supported"
             )
         try:
             port = parts.port
@@ -75,7 +77,8 @@ class Proxy:
         if parts.username is not None:
             pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             authorization = b"Basic " + base64.b64encode(pair.encode("utf-8"))
-        return cls(parts.hostname, port or 80, authorization)
+        tls = scheme == "https"
+        return cls(parts.hostname, port or (443 if tls else 80), authorization, tls)
 
     def address(self) -> str:
         """

@@ -174,10 +174,12 @@ class FakeProxy:
     def requireCredentials(self, user: str, password: str) -> None:
         self.credentials = b"Basic " + base64.b64encode(f"{user}:{password}".encode())
 
-    def listen(self, testCase: TestCase) -> Tuple[str, int]:
+    def listen(self, testCase: TestCase, tls: Optional[Any] = None) -> Tuple[str, int]:
         """
         Listen on a free loopback port until the test ends.
 
+        @param tls: TLS context options to listen with, for an C{https://}
+            proxy.
         @return: the proxy's host and port.
         """
 
@@ -186,7 +188,10 @@ class FakeProxy:
             self.connections.append(protocol)
             return protocol
 
-        port = reactor.listenTCP(0, Factory.forProtocol(build), interface="127.0.0.1")
+        if tls is None:
+            port = reactor.listenTCP(0, Factory.forProtocol(build), interface="127.0.0.1")
+        else:
+            port = reactor.listenSSL(0, Factory.forProtocol(build), tls, interface="127.0.0.1")
 
         def stop() -> Any:
             for connection in self.connections:

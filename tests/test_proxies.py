@@ -44,24 +44,35 @@ class ProxyURLTests(SynchronousTestCase):
         self.assertEqual(
             proxy.authorization, b"Basic " + base64.b64encode("al@ice:s:crét".encode())
         )
-        self.assertEqual(repr(proxy), "Proxy(host='proxy.corp.test', port=3128)")
+        self.assertEqual(repr(proxy), "Proxy(host='proxy.corp.test', port=3128, tls=False)")
         self.assertEqual(proxy.address(), "proxy.corp.test:3128")
 
     def test_ipv6(self) -> None:
         proxy = Proxy.fromURL("http://[fd00::3]:3128")
         self.assertEqual((proxy.host, proxy.port, proxy.address()), ("fd00::3", 3128, "[fd00::3]:3128"))
 
+    def test_tls(self) -> None:
+        """
+        An C{https://} proxy is spoken to over TLS, on port 443 unless
+        given.
+        """
+        self.assertEqual(
+            Proxy.fromURL("HTTPS://proxy.corp.test"), Proxy("proxy.corp.test", 443, tls=True)
+        )
+        self.assertEqual(
+            Proxy.fromURL("https://proxy.corp.test:8443"), Proxy("proxy.corp.test", 8443, tls=True)
+        )
+
     def test_unsupported(self) -> None:
         """
-        Proxies spoken to over TLS, SOCKS proxies, URLs with no host or a
-        port that is not a number are refused, the password hidden.
+        SOCKS proxies, URLs with no host or a port that is not a number are
+        refused, the password hidden.
         """
-        for url in ("https://proxy.corp.test:443", "socks5://u:pw@proxy.corp.test:1080",
-                    "http://", "http://proxy.corp.test:port"):
+        for url in ("socks5://u:pw@proxy.corp.test:1080", "http://", "http://u:pw@proxy.corp.test:port"):
             e = self.assertRaises(ProxyURLError, Proxy.fromURL, url)
             self.assertNotIn(":pw@", str(e))
-        e = self.assertRaises(ProxyURLError, Proxy.fromURL, "https://proxy.corp.test")
-        self.assertIn("only http:// proxies are supported", str(e))
+        e = self.assertRaises(ProxyURLError, Proxy.fromURL, "socks5h://proxy.corp.test")
+        self.assertIn("only http:// and https:// proxies are supported", str(e))
 
     def test_redact(self) -> None:
         self.assertEqual(redact("http://u:secret@proxy:3128"), "http://u:***@proxy:3128")

@@ -12,10 +12,11 @@ from typing import Any, Optional
 
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, inlineCallbacks
-from twisted.internet.ssl import Certificate
+from twisted.internet.ssl import Certificate, PrivateCertificate
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
-from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, readBody
+from OpenSSL.SSL import Error as SSLError
+from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseNeverReceived, readBody
 
 from cheesecache.endpoints import UpstreamAgent, UpstreamEndpoints
 from cheesecache.proxies import Proxy, ProxySettings
@@ -202,6 +203,49 @@ class ThroughProxyTests(TestCase):
                 break
             yield sleep(0.01)
         self.assertTrue(connection.transport.disconnected)
+
+    @inlineCallbacks
+    def test_tlsProxy(self):  # type: ignore[no-untyped-def]
+        """
+        An C{https://} proxy is spoken to over TLS, its certificate
+        checked: an HTTPS upstream is then TLS inside the proxy's TLS, and
+        a plain HTTP one is asked for by URL over it.
+        """
+        ca, cert, key = makeCertificates(FilePath(self.mktemp()), names=("upstream.test",))
+        certificate = PrivateCertificate.loadPEM(cert.getContent() + key.getContent())
+        proxy = FakeProxy()
+        host, proxyPort = proxy.listen(self, tls=certificate.options())
+        policy = BrowserLikePolicyForHTTPS(trustRoot=Certificate.loadPEM(ca.getContent()))
+        agent = self.agent(f"https://{host}:{proxyPort}", policy)
+        index = sampleIndex()
+        tlsPort = int(listenTLS(self, index, cert, key).split(":")[2].split("/")[0])
+        response = yield agent.request(b"GET", f"https://upstream.test:{tlsPort}/simple/alpha/".encode())
+        body = yield readBody(response)
+        self.assertEqual((response.code, b"alpha-1.0" in body), (200, True))
+        plainPort = int(serveIndex(self, index).split(":")[2].split("/")[0])
+        url = b"http://upstream.test:%d/simple/alpha/" % (plainPort,)
+        response = yield agent.request(b"GET", url)
+        body = yield readBody(response)
+        self.assertEqual((response.code, b"alpha-1.0" in body), (200, True))
+        self.assertEqual(
+            [(a.method, a.target) for a in proxy.asked],
+            [(b"CONNECT", b"upstream.test:%d" % (tlsPort,)), (b"GET", url)],
+        )
+
+    @inlineCallbacks
+    def test_untrustedTLSProxy(self):  # type: ignore[no-untyped-def]
+        """
+        An C{https://} proxy whose certificate does not verify is not used.
+        """
+        ca, cert, key = makeCertificates(FilePath(self.mktemp()))
+        certificate = PrivateCertificate.loadPEM(cert.getContent() + key.getContent())
+        proxy = FakeProxy()
+        host, proxyPort = proxy.listen(self, tls=certificate.options())
+        # The system's authorities: the test CA is not among them.
+        agent = self.agent(f"https://{host}:{proxyPort}", BrowserLikePolicyForHTTPS())
+        d = agent.request(b"GET", b"http://upstream.test:1/simple/alpha/")
+        yield self.assertFailure(d, ResponseNeverReceived, SSLError)
+        self.assertEqual(proxy.asked, [])
 
     @inlineCallbacks
     def test_loopbackDirect(self):  # type: ignore[no-untyped-def]

@@ -164,11 +164,11 @@ class ProxyOptionsTests(SynchronousTestCase):
         A proxy cheesecache cannot use is a usage error naming where it was
         set, its password hidden.
         """
-        e = self.assertRaises(usage.UsageError, self.proxies, "--proxy", "https://u:pw@p.corp.test")
+        e = self.assertRaises(usage.UsageError, self.proxies, "--proxy", "socks5://u:pw@p.corp.test")
         self.assertEqual(
             str(e),
-            "--proxy: Proxy https://u:***@p.corp.test: only http:// proxies are supported"
-            " (HTTPS upstreams go through them in a CONNECT tunnel)",
+            "--proxy: Proxy socks5://u:***@p.corp.test: only http:// and https:// proxies"
+            " are supported",
         )
         self.environ["HTTPS_PROXY"] = "socks5://p.corp.test:1080"
         e = self.assertRaises(usage.UsageError, self.proxies)
