@@ -160,6 +160,28 @@ class TwistdProcess:
         return self.collector.ended
 
 
+@inlineCallbacks
+def pipInstallsAlpha(  # type: ignore[no-untyped-def]
+    case: TestCase, server: "TwistdProcess", *options: str, env=CLIENT_ENV
+):
+    """
+    C{pip install alpha} from C{server} into a new target directory, which
+    must succeed and hold C{alpha_mod}.
+
+    @param options: more of pip's options.
+    @return: a Deferred that fires with the target directory.
+    """
+    target = FilePath(case.mktemp())
+    code, output = yield run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", *options,
+         "--target", target.path, "--index-url", server.url, "alpha"],
+        env,
+    )
+    case.assertEqual(code, 0, output + server.log())
+    case.assertTrue(target.child("alpha_mod").isdir())
+    return target
+
+
 def upstreamWithWheels() -> FakeIndex:
     index = FakeIndex()
     for name, version, requires in [
@@ -192,15 +214,8 @@ class InstallTests(TestCase):
         )
         yield server.ready()
 
-        target = self.mktemp()
-        code, output = yield run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
-             "--target", target, "--index-url", server.url, "alpha"],
-            CLIENT_ENV,
-        )
-        self.assertEqual(code, 0, output + server.log())
-        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
-        self.assertTrue(FilePath(target).child("beta-2.0.dist-info").isdir())
+        target = yield pipInstallsAlpha(self, server)
+        self.assertTrue(target.child("beta-2.0.dist-info").isdir())
 
         uv = shutil.which("uv", path=BIN) or shutil.which("uv")
         if uv is not None:
@@ -215,14 +230,7 @@ class InstallTests(TestCase):
 
         fileRequests = [p for _, p, _ in upstream.requests if p.startswith(b"/packages/")]
         upstream.down = True
-        target = self.mktemp()
-        code, output = yield run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
-             "--target", target, "--index-url", server.url, "alpha"],
-            CLIENT_ENV,
-        )
-        self.assertEqual(code, 0, output + server.log())
-        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
+        yield pipInstallsAlpha(self, server)
         self.assertEqual(
             [p for _, p, _ in upstream.requests if p.startswith(b"/packages/")],
             fileRequests,

@@ -7,7 +7,6 @@ a real proxy (L{tests.fakeproxy}) and real upstreams.
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Optional
 
 from twisted.internet import reactor
@@ -24,7 +23,7 @@ from cheesecache.tunnel import ProxyRefused, answerStatus, connectRequest
 
 from .fakeproxy import Asked, FakeProxy
 from .harness import serveIndex, sleep
-from .test_e2e import CLIENT_ENV, TwistdProcess, run, upstreamWithWheels
+from .test_e2e import TwistdProcess, pipInstallsAlpha, upstreamWithWheels
 from .test_index import sampleIndex
 from .test_tls import listenTLS
 from .tlscerts import makeCertificates
@@ -297,15 +296,8 @@ class ProxyInstallTests(TestCase):
             },
         )
         yield server.ready()
-        target = self.mktemp()
-        code, output = yield run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
-             "--target", target, "--index-url", server.url, "alpha"],
-            CLIENT_ENV,
-        )
-        self.assertEqual(code, 0, output + server.log())
-        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
-        self.assertTrue(FilePath(target).child("beta-2.0.dist-info").isdir())
+        target = yield pipInstallsAlpha(self, server)
+        self.assertTrue(target.child("beta-2.0.dist-info").isdir())
         self.assertTrue(proxy.asked)
         self.assertEqual(
             {(a.method, a.target, a.authorization) for a in proxy.asked},

@@ -5,7 +5,6 @@ and upstream certificates verified (service-identity).
 
 from __future__ import annotations
 
-import sys
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
@@ -16,7 +15,7 @@ from twisted.web import server
 
 from .fakeindex import FakeIndex
 from .harness import Harness
-from .test_e2e import CLIENT_ENV, TwistdProcess, run, upstreamWithWheels
+from .test_e2e import CLIENT_ENV, TwistdProcess, pipInstallsAlpha, upstreamWithWheels
 from .tlscerts import makeCertificates
 from .test_index import sampleIndex
 
@@ -70,13 +69,9 @@ class ListenTLSTests(TestCase):
             env={"SSL_CERT_FILE": ca.path},
         )
         yield server.ready()
-        target = self.mktemp()
-        code, output = yield run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--cert", ca.path,
-             "--target", target, "--index-url", server.url, "alpha"],
+        yield pipInstallsAlpha(
+            self, server, "--cert", ca.path,
             # requests lets these override --cert (psf/requests#3829).
-            {**CLIENT_ENV, "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None},
+            env={**CLIENT_ENV, "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None},
         )
-        self.assertEqual(code, 0, output + server.log())
-        self.assertTrue(FilePath(target).child("alpha_mod").isdir())
         self.assertGreaterEqual(upstream.count(b"/simple/alpha/"), 1)
