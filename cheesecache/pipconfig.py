@@ -4,12 +4,33 @@ What pip on this machine would use, found at run time: its index
 (C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default),
 its proxy and its CA bundle (C{PIP_PROXY}, C{PIP_CERT}, then pip's
 configuration files).  cheesecache names no public index itself.
+
+pip's configuration files are read by pip's own code, so that they are
+found and merged exactly as pip does, but in a child process
+(C{python -m cheesecache.pipconfig}): that code is some 280 modules, and
+importing it would keep about 10 MB in the server for the rest of its life.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Mapping, Optional
+import subprocess
+import sys
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
+
+#: pip's settings cheesecache takes as defaults.
+OPTIONS = ("index-url", "proxy", "cert")
+
+#: The key under which a reader gives pip's own default index.
+PIP_DEFAULT = "pip-default-index-url"
+
+#: The child's exit status when pip cannot be imported.
+_NO_PIP = 3
+
+#: Reads pip's configuration files: the settings asked for, and
+#: L{PIP_DEFAULT}.  Raises C{ImportError} where pip cannot be imported.
+Reader = Callable[[Sequence[str]], Dict[str, Optional[str]]]
 
 
 class NoDefaultIndex(Exception):
@@ -18,22 +39,10 @@ class NoDefaultIndex(Exception):
     """
 
 
-def _first(value: str, whole: bool) -> str:
-    # pip takes several index URLs in one setting, the first is the index.
-    return value if whole else value.split()[0]
-
-
-def _fromEnvironment(environ: Mapping[str, str], name: str, whole: bool = False) -> Optional[str]:
-    value = environ.get(name, "").strip()
-    return _first(value, whole) if value else None
-
-
-def _configured(configuration: Any, option: str, whole: bool = False) -> Optional[str]:
+def _configured(configuration: Any, option: str) -> Optional[str]:
     """
     pip's configured value of C{option}, from its C{install} or C{global}
     section.
-
-    @param whole: the value as it is, not its first word.
     """
     for key in (f"install.{option}", f"global.{option}"):
         try:
@@ -41,75 +50,150 @@ def _configured(configuration: Any, option: str, whole: bool = False) -> Optiona
         except Exception:
             continue
         if value and str(value).strip():
-            return _first(str(value).strip(), whole)
+            return str(value).strip()
     return None
 
 
-def _pipConfiguration() -> Any:
+def readHere(options: Sequence[str]) -> Dict[str, Optional[str]]:
     """
-    pip's configuration files, loaded.
+    Read pip's configuration files with pip, in this process.
 
-    @raise ImportError: pip cannot be imported here.
+    @raise ImportError: pip cannot be imported.
     """
     from pip._internal.configuration import Configuration
+    from pip._internal.models.index import PyPI
 
     configuration = Configuration(isolated=False)
     try:
         configuration.load()
     except Exception:
-        pass
-    return configuration
+        pass  # A file pip cannot parse: as if it said nothing.
+    values = {option: _configured(configuration, option) for option in options}
+    values[PIP_DEFAULT] = str(PyPI.simple_url)
+    return values
 
 
-def defaultIndexURL(environ: Optional[Mapping[str, str]] = None) -> str:
+def readInChild(options: Sequence[str]) -> Dict[str, Optional[str]]:
+    """
+    Read pip's configuration files with pip, in a child process running
+    this interpreter (so the same pip the server's environment has).
+
+    @raise ImportError: pip cannot be imported there.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "cheesecache.pipconfig", *options],
+        # os.environ as it is now (pip reads PIP_CONFIG_FILE from it).
+        env=dict(os.environ), capture_output=True, timeout=120, check=False,
+    )
+    if result.returncode == _NO_PIP:
+        raise ImportError("pip is not importable here")
+    if result.returncode != 0:
+        raise ImportError(
+            "reading pip's configuration failed: "
+            + result.stderr.decode("utf-8", "replace").strip()[-500:]
+        )
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+class PipSettings:
+    """
+    pip's settings as pip would see them: its C{PIP_} variables, then its
+    configuration files, read once (by L{readInChild}) when first needed.
+    """
+
+    def __init__(self, environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.reader = reader or readInChild
+        self._files: Optional[Dict[str, Optional[str]]] = None
+        self._failure: Optional[ImportError] = None
+
+    def _fromFiles(self, key: str) -> Optional[str]:
+        """
+        @raise ImportError: pip cannot be imported.
+        """
+        if self._files is None and self._failure is None:
+            try:
+                self._files = self.reader(OPTIONS)
+            except ImportError as e:
+                self._failure = e
+        if self._failure is not None:
+            raise self._failure
+        return self._files.get(key)  # type: ignore[union-attr]
+
+    def setting(self, option: str) -> Optional[str]:
+        """
+        pip's setting C{option}, taken whole, if it has one (none where pip
+        cannot be imported).
+        """
+        found = self.environ.get("PIP_" + option.upper().replace("-", "_"), "").strip()
+        if found:
+            return found
+        try:
+            return self._fromFiles(option)
+        except ImportError:
+            return None
+
+    def indexURL(self) -> str:
+        """
+        The index URL pip would install from (the first, where several are
+        given).
+
+        @raise NoDefaultIndex: pip cannot be imported here.
+        """
+        found = self.environ.get("PIP_INDEX_URL", "").strip()
+        try:
+            found = found or self._fromFiles("index-url") or self._fromFiles(PIP_DEFAULT) or ""
+        except ImportError as e:
+            raise NoDefaultIndex(
+                "pip is not importable here; give --upstream URL explicitly"
+            ) from e
+        return found.split()[0]
+
+
+def defaultIndexURL(
+    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
+) -> str:
     """
     The index URL pip would install from.
 
     @raise NoDefaultIndex: pip cannot be imported here.
     """
-    environ = os.environ if environ is None else environ
-    found = _fromEnvironment(environ, "PIP_INDEX_URL")
-    if found:
-        return found
-    try:
-        configuration = _pipConfiguration()
-        from pip._internal.models.index import PyPI
-    except ImportError as e:
-        raise NoDefaultIndex(
-            "pip is not importable here; give --upstream URL explicitly"
-        ) from e
-    return _configured(configuration, "index-url") or PyPI.simple_url
+    return PipSettings(environ, reader).indexURL()
 
 
-def _setting(environ: Optional[Mapping[str, str]], option: str) -> Optional[str]:
-    """
-    pip's setting C{option}: its C{PIP_} variable, else its configuration
-    files (none if pip cannot be imported).
-    """
-    environ = os.environ if environ is None else environ
-    found = _fromEnvironment(environ, "PIP_" + option.upper().replace("-", "_"), whole=True)
-    if found:
-        return found
-    try:
-        configuration = _pipConfiguration()
-    except ImportError:
-        return None
-    return _configured(configuration, option, whole=True)
-
-
-def defaultProxy(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def defaultProxy(
+    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
+) -> Optional[str]:
     """
     The proxy pip is told to use for every connection (its C{proxy}
     setting), if any.  The standard C{HTTPS_PROXY} and C{HTTP_PROXY}
     variables are read elsewhere (L{cheesecache.proxies}), as pip leaves
     them to its HTTP library.
     """
-    return _setting(environ, "proxy")
+    return PipSettings(environ, reader).setting("proxy")
 
 
-def defaultCABundle(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def defaultCABundle(
+    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
+) -> Optional[str]:
     """
     The CA bundle pip checks HTTPS servers against (its C{cert} setting),
     if any.
     """
-    return _setting(environ, "cert")
+    return PipSettings(environ, reader).setting("cert")
+
+
+def main(argv: Sequence[str]) -> int:
+    """
+    The child: print pip's settings C{argv} (and its default index) as JSON.
+    """
+    try:
+        values = readHere(argv)
+    except ImportError:
+        return _NO_PIP
+    sys.stdout.write(json.dumps(values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -30,6 +30,7 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
+from .pipconfig import NoDefaultIndex, PipSettings
 from .proxies import ProxySettings, ProxyURLError
 
 log = Logger()
@@ -109,6 +110,8 @@ class Options(usage.Options):
             raise usage.UsageError(str(e))
 
     def _merge(self, config: Config) -> None:
+        # What pip on this machine would use, for what is not given.
+        pip = PipSettings()
         if not self["listen"]:
             self["listen"] = list(config.listen or ["tcp:3141"])
         for description in self["listen"]:
@@ -155,16 +158,14 @@ class Options(usage.Options):
         elif config.upstreams is not None:
             upstreams = list(config.upstreams)
         else:
-            from .pipconfig import NoDefaultIndex, defaultIndexURL
-
             try:
-                upstreams = list(upstreamNames([defaultIndexURL()]))
+                upstreams = list(upstreamNames([pip.indexURL()]))
             except NoDefaultIndex as e:
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams
-        self["proxies"] = proxySettings(self["proxy"] or config.proxy)
+        self["proxies"] = proxySettings(self["proxy"] or config.proxy, pip)
         self["ca-bundle"], self["upstream-trust"] = upstreamTrust(
-            self["ca-bundle"] or config.caBundle
+            self["ca-bundle"] or config.caBundle, pip
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
@@ -255,9 +256,7 @@ def inThreads(reactor: Any) -> Any:
     return run
 
 
-def proxySettings(
-    explicit: Optional[str], environ: Optional[Mapping[str, str]] = None
-) -> ProxySettings:
+def proxySettings(explicit: Optional[str], pip: PipSettings) -> ProxySettings:
     """
     The proxies upstreams are reached through: C{explicit} (C{--proxy} or
     the config file's C{proxy}) for both schemes, else pip's own C{proxy}
@@ -266,23 +265,18 @@ def proxySettings(
 
     @raise ConfigError: a proxy that cannot be used, naming where it was set.
     """
-    from .pipconfig import defaultProxy
-
-    environ = os.environ if environ is None else environ
     source, both = "--proxy", explicit
     if not both:
-        source, both = "pip's proxy setting", defaultProxy(environ)
+        source, both = "pip's proxy setting", pip.setting("proxy")
     if not both:
         source = "HTTPS_PROXY / HTTP_PROXY"
     try:
-        return ProxySettings.fromEnvironment(environ, both)
+        return ProxySettings.fromEnvironment(pip.environ, both)
     except ProxyURLError as e:
         raise ConfigError(f"{source}: {e}") from None
 
 
-def upstreamTrust(
-    explicit: Optional[str], environ: Optional[Mapping[str, str]] = None
-) -> Tuple[Optional[str], Any]:
+def upstreamTrust(explicit: Optional[str], pip: PipSettings) -> Tuple[Optional[str], Any]:
     """
     The CA bundle HTTPS upstreams are checked against and its trust root,
     or C{(None, None)} for OpenSSL's default authorities.
@@ -293,13 +287,12 @@ def upstreamTrust(
 
     @raise ConfigError: the bundle cannot be read, naming where it was set.
     """
-    from .pipconfig import defaultCABundle
     from .trust import BadBundle, bundleTrust
 
-    environ = os.environ if environ is None else environ
+    environ = pip.environ
     source, path = "--ca-bundle", explicit
     if not path and not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
-        source, path = "pip's cert setting", defaultCABundle(environ)
+        source, path = "pip's cert setting", pip.setting("cert")
     if not path:
         return None, None
     try:
@@ -413,11 +406,11 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pool.maxPersistentPerHost = 16
     proxies = options["proxies"]
     # The system's authorities (trustRoot None), or those of the CA bundle.
-    policy = BrowserLikePolicyForHTTPS(trustRoot=options["upstream-trust"])
+    tlsPolicy = BrowserLikePolicyForHTTPS(trustRoot=options["upstream-trust"])
     if options["ca-bundle"]:
         log.info("HTTPS upstreams are checked against {path}", path=options["ca-bundle"])
     agent = UpstreamAgent(
-        UpstreamEndpoints(reactor, connectTimeout=30, policy=policy, proxies=proxies), pool
+        UpstreamEndpoints(reactor, connectTimeout=30, policy=tlsPolicy, proxies=proxies), pool
     )
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())

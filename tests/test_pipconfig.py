@@ -8,12 +8,21 @@ index is named here.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Optional
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from cheesecache.pipconfig import defaultCABundle, defaultIndexURL, defaultProxy
+from cheesecache import pipconfig
+from cheesecache.pipconfig import (
+    NoDefaultIndex,
+    PipSettings,
+    defaultCABundle,
+    defaultIndexURL,
+    defaultProxy,
+)
 
 PRIVATE = "https://user:secret@index.example.invalid/simple/"
 OTHER = "https://other.example.invalid/simple/"
@@ -63,6 +72,10 @@ class EnvironmentMixin:
         """
         pipDefault()
         from pip._internal import configuration
+
+        # pip's code reads the files here, where they can be patched,
+        # rather than in a child process.
+        self.patch(pipconfig, "readInChild", pipconfig.readHere)  # type: ignore[attr-defined]
 
         if hasattr(configuration, "get_configuration_files"):
             kinds = configuration.kinds
@@ -229,3 +242,74 @@ class ProxyAndCertTests(EnvironmentMixin, SynchronousTestCase):
         self.configFile("[global]\nindex-url = " + OTHER + "\n")
         self.assertIsNone(defaultProxy({}))
         self.assertIsNone(defaultCABundle({}))
+
+
+class PipSettingsTests(SynchronousTestCase):
+    """
+    L{PipSettings}: variables first, pip's files read once, in a child.
+    """
+
+    def test_readOnce(self) -> None:
+        """
+        pip's files are read once, for all the settings, and only when a
+        variable does not answer.
+        """
+        calls = []
+
+        def reader(options):  # type: ignore[no-untyped-def]
+            calls.append(tuple(options))
+            return {"proxy": "proxy.corp.test:3128", "cert": None, pipconfig.PIP_DEFAULT: OTHER}
+
+        settings = PipSettings({"PIP_INDEX_URL": PRIVATE}, reader)
+        self.assertEqual(settings.indexURL(), PRIVATE)
+        self.assertEqual(calls, [])
+        self.assertEqual(settings.setting("proxy"), "proxy.corp.test:3128")
+        self.assertIsNone(settings.setting("cert"))
+        self.assertEqual(calls, [pipconfig.OPTIONS])
+
+    def test_noPip(self) -> None:
+        """
+        Without pip, there is no default index (an error that says what to
+        do), and no proxy or bundle setting.
+        """
+
+        def reader(options):  # type: ignore[no-untyped-def]
+            raise ImportError("no pip")
+
+        settings = PipSettings({}, reader)
+        self.assertIsNone(settings.setting("proxy"))
+        e = self.assertRaises(NoDefaultIndex, settings.indexURL)
+        self.assertIn("give --upstream URL explicitly", str(e))
+
+    def test_child(self) -> None:
+        """
+        By default pip's files are read by pip in a child process: what
+        C{PIP_CONFIG_FILE} says comes back, with pip's own default index.
+        """
+        default = pipDefault()
+        config = FilePath(self.mktemp())
+        config.setContent(b"[global]\nproxy = http://child-proxy.corp.test:3128\n")
+        self.patch(os, "environ", {**os.environ, "PIP_CONFIG_FILE": config.path})
+        values = pipconfig.readInChild(["proxy"])
+        self.assertEqual(values["proxy"], "http://child-proxy.corp.test:3128")
+        self.assertEqual(values[pipconfig.PIP_DEFAULT], default)
+
+    def test_serverKeepsNoPip(self) -> None:
+        """
+        Parsing the server's options, its default index included, leaves
+        none of pip's modules in the process.
+        """
+        pipDefault()
+        code = (
+            "import sys; from cheesecache.tap import Options; o = Options();"
+            " o.parseOptions(['--data-dir', sys.argv[1]]);"
+            " print(o['upstreams'][0].url);"
+            " print(sorted(m for m in sys.modules if m.split('.')[0] == 'pip'))"
+        )
+        environ = {k: v for k, v in os.environ.items() if k != "PIP_INDEX_URL"}
+        output = subprocess.run(
+            [sys.executable, "-c", code, self.mktemp()], env=environ,
+            capture_output=True, check=True, text=True,
+        ).stdout.splitlines()
+        self.assertTrue(output[0].startswith("http"), output)
+        self.assertEqual(output[1], "[]")
