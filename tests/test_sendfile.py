@@ -92,6 +92,27 @@ def connect(port: Any, client: RawClient, tls: Any = None) -> RawClient:
     return client
 
 
+def connectSmallWindow(port: Any, client: RawClient, receiveBuffer: int = 65536) -> RawClient:
+    """
+    Connect C{client} over a socket whose receive buffer is small from the
+    start: set after the connection is made, the kernel may already have
+    let the window grow to megabytes.
+    """
+    host = port.getHost()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiveBuffer)
+        # The kernel completes a loopback handshake without the reactor.
+        s.connect((host.host, host.port))
+        s.setblocking(False)
+        reactor.adoptStreamConnection(
+            s.fileno(), socket.AF_INET, ClientFactory.forProtocol(lambda: client)
+        )
+    finally:
+        s.close()  # the reactor has its own duplicate
+    return client
+
+
 def responses(raw: bytes) -> List[tuple]:
     """
     Split raw HTTP/1.1 responses with Content-Length into (head, body).
@@ -254,12 +275,11 @@ class SendfileTests(TestCase):
         path = self.blob(64 * 1024 * 1024, random=False)
         port, site, _ = self.serve(_Blob(path.path))
         site.channelSettings["writeStallTimeout"] = 0.3
-        client = connect(port, RawClient(get(b"/f")))
-        yield client.reading
-        client.transport.pauseProducing()
         # A small receive buffer, so that the kernel cannot take the whole
         # file on the client's behalf (loopback buffers grow to tens of MB).
-        client.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client = connectSmallWindow(port, RawClient(get(b"/f")))
+        yield client.reading
+        client.transport.pauseProducing()
         yield sleep(2.5)
         client.transport.resumeProducing()
         raw = yield client.closed
@@ -379,8 +399,12 @@ class _Source:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    #: How much of the file exists so far (all of it, unless a test says).
+    written: Optional[int] = None
+
     def available(self) -> int:
-        return self.size - self.offset
+        end = self.size if self.written is None else self.written
+        return end - self.offset
 
     def advance(self, n: int) -> None:
         self.offset += n
@@ -463,3 +487,61 @@ class SocketSenderTests(TestCase):
         self.assertEqual(source.finished, [len(content)])
         self.assertEqual(source.reactor.getWriters(), [])
         self.assertEqual(source.failed, [])
+
+    def test_stallAfterAFullBurst(self) -> None:
+        """
+        A client that reads nothing more after a burst the socket took
+        whole (L{sendfile.BURST} reached, not a full socket) is cut off
+        once the stall deadline passes: the socket may never be writable
+        again, so the deadline cannot wait for a blocked send.
+        """
+        self.patch(sendfile, "BURST", 64 * 1024)
+        source, theirs, content = self.source(8 * 1024 * 1024, 1024 * 1024)
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        # One sendfile call took the burst and more, without blocking.
+        self.assertTrue(64 * 1024 <= source.offset < len(content), source.offset)
+        self.assertEqual(source.reactor.getWriters(), [sender])
+        source.reactor.advance(10)
+        self.assertEqual(len(source.failed), 1)
+        self.assertEqual(source.reactor.getWriters(), [])
+        self.assertEqual(source.reactor.getDelayedCalls(), [])
+
+    def test_waitingForTheFileIsNoStall(self) -> None:
+        """
+        While the file is still being written (a download in progress), the
+        sender waits for it with no deadline on the client, even one armed
+        while it was sending; once there is more, the client must read
+        again.
+        """
+        source, theirs, content = self.source(8 * 1024 * 1024, 1024 * 1024)
+        source.written = 64 * 1024
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        self.assertEqual((source.offset, source.reactor.getWriters()), (64 * 1024, []))
+        source.reactor.pump([10] * 6)
+        # More of the file: sent while the client reads, until caught up.
+        source.written = 4 * 1024 * 1024
+        sender.wake()
+        self.assertEqual(source.reactor.getWriters(), [sender])
+        for _ in range(10_000):  # bounded
+            if source.offset == source.written:
+                break
+            try:
+                theirs.recv(8 * 1024 * 1024)
+            except BlockingIOError:
+                pass
+            self.assertIsNone(sender.doWrite())
+        self.assertIsNone(sender.doWrite())  # caught up: waits for the file
+        self.assertEqual(source.reactor.getWriters(), [])
+        source.reactor.pump([10] * 6)
+        self.assertEqual(source.failed, [])
+        # The rest of the file; now the client reads nothing.
+        source.written = None
+        sender.wake()
+        self.assertIsNone(sender.doWrite())
+        self.assertTrue(source.offset < len(content))
+        source.reactor.advance(10)
+        self.assertEqual(source.failed, [])  # it was sending until now
+        source.reactor.advance(10)
+        self.assertEqual(len(source.failed), 1)

@@ -28,7 +28,7 @@ Only plain TCP qualifies: a TLS transport has to encrypt the bytes itself.
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Optional, Protocol, Union
+from typing import Any, BinaryIO, Optional, Protocol
 
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionLost
@@ -46,9 +46,6 @@ MIN_SIZE = 256 * 1024
 
 #: The most one writability event sends before the reactor serves others.
 BURST = 4 * 1024 * 1024
-
-#: What L{SocketSender._send} returns when the socket's buffer is full.
-_BLOCKED = object()
 
 #: Seconds a client may read nothing before it is cut off, unless the
 #: channel says otherwise (C{writeStallTimeout}).
@@ -246,9 +243,9 @@ class SocketSender:
         and no extra reactor turn.
         """
         producer = self.producer
-        result = self._send(producer.transport.fileno())
-        if isinstance(result, Exception):
-            producer._failed(Failure(result))
+        error = self._send(producer.transport.fileno())
+        if error is not None:
+            producer._failed(Failure(error))
             return
         if producer.allSent():
             producer._finish(self.sent)
@@ -257,9 +254,17 @@ class SocketSender:
         if not producer.available():
             self.idle = True
             return
-        if result is _BLOCKED:
-            self._armStallTimer()
+        self._watch()
+
+    def _watch(self) -> None:
+        """
+        Wait for room in the socket, cutting the client off if it reads
+        nothing for C{stallTimeout} seconds: whether the last burst filled
+        the socket or only reached L{BURST}, the socket may never have room
+        again.
+        """
         self.reactor.addWriter(self)
+        self._armStallTimer()
 
     def fileno(self) -> int:
         return self.fd
@@ -267,12 +272,13 @@ class SocketSender:
     def logPrefix(self) -> str:
         return "sendfile"
 
-    def _send(self, fd: int) -> Union[None, object, Exception]:
+    def _send(self, fd: int) -> Optional[Exception]:
         """
         C{sendfile} to C{fd} what is available, up to L{BURST}.
 
-        @return: L{_BLOCKED} when the socket is full, an exception when the
-            client is gone or the file is short, else C{None}.
+        @return: an exception when the client is gone or the file is short,
+            else C{None} (all that is available sent, or the socket full, or
+            L{BURST} reached).
         """
         producer = self.producer
         inFd = producer.fileObject.fileno()
@@ -284,7 +290,7 @@ class SocketSender:
             try:
                 n = os.sendfile(fd, inFd, producer.offset, available)
             except BlockingIOError:
-                return _BLOCKED
+                return None  # The socket is full.
             except OSError as e:
                 return ConnectionLost(f"sendfile: {e}")
             if n == 0:
@@ -298,12 +304,10 @@ class SocketSender:
 
     def doWrite(self) -> Optional[Exception]:
         producer = self.producer
-        result = self._send(self.fd)
-        if isinstance(result, Exception):
-            return result
-        if result is _BLOCKED:
-            self._armStallTimer()
-        elif producer.allSent():
+        error = self._send(self.fd)
+        if error is not None:
+            return error
+        if producer.allSent():
             self._close()
             producer._finish(self.sent)
         elif not producer.available():
@@ -318,7 +322,7 @@ class SocketSender:
         """
         if self.idle and self.fd >= 0:
             self.idle = False
-            self.reactor.addWriter(self)
+            self._watch()
 
     def connectionLost(self, reason: Failure) -> None:
         """
@@ -338,6 +342,8 @@ class SocketSender:
 
     def _checkStall(self) -> None:
         self.stallTimer = None
+        if self.idle:
+            return  # Waiting for the file, not for the client.
         if self.progressed:
             self._armStallTimer()
             return
