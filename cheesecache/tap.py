@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -30,8 +30,8 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
+from .outbound import caBundle, outboundAgent, proxySettings
 from .pipconfig import NoDefaultIndex, PipSettings
-from .proxies import ProxySettings, ProxyURLError
 
 log = Logger()
 
@@ -164,7 +164,7 @@ class Options(usage.Options):
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams
         self["proxies"] = proxySettings(self["proxy"] or config.proxy, pip)
-        self["ca-bundle"], self["upstream-trust"] = upstreamTrust(
+        self["ca-bundle"], self["upstream-trust"] = caBundle(
             self["ca-bundle"] or config.caBundle, pip
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
@@ -256,51 +256,6 @@ def inThreads(reactor: Any) -> Any:
     return run
 
 
-def proxySettings(explicit: Optional[str], pip: PipSettings) -> ProxySettings:
-    """
-    The proxies upstreams are reached through: C{explicit} (C{--proxy} or
-    the config file's C{proxy}) for both schemes, else pip's own C{proxy}
-    setting, else the C{HTTPS_PROXY} / C{HTTP_PROXY} variables; always
-    with C{NO_PROXY}.
-
-    @raise ConfigError: a proxy that cannot be used, naming where it was set.
-    """
-    source, both = "--proxy", explicit
-    if not both:
-        source, both = "pip's proxy setting", pip.setting("proxy")
-    if not both:
-        source = "HTTPS_PROXY / HTTP_PROXY"
-    try:
-        return ProxySettings.fromEnvironment(pip.environ, both)
-    except ProxyURLError as e:
-        raise ConfigError(f"{source}: {e}") from None
-
-
-def upstreamTrust(explicit: Optional[str], pip: PipSettings) -> Tuple[Optional[str], Any]:
-    """
-    The CA bundle HTTPS upstreams are checked against and its trust root,
-    or C{(None, None)} for OpenSSL's default authorities.
-
-    The bundle is C{explicit} (from C{--ca-bundle} or the config file);
-    else, unless C{SSL_CERT_FILE} or C{SSL_CERT_DIR} already tell OpenSSL
-    which authorities to use, pip's C{cert} setting.
-
-    @raise ConfigError: the bundle cannot be read, naming where it was set.
-    """
-    from .trust import BadBundle, bundleTrust
-
-    environ = pip.environ
-    source, path = "--ca-bundle", explicit
-    if not path and not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
-        source, path = "pip's cert setting", pip.setting("cert")
-    if not path:
-        return None, None
-    try:
-        return path, bundleTrust(path)
-    except BadBundle as e:
-        raise ConfigError(f"{source} {path}: {e}") from None
-
-
 def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
@@ -376,7 +331,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
     import treq
-    from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, RedirectAgent
+    from twisted.web.client import HTTPConnectionPool, RedirectAgent
 
     from twisted.cred.portal import Portal
 
@@ -384,7 +339,6 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .config import mayUpload
     from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
-    from .endpoints import UpstreamAgent, UpstreamEndpoints
     from .eviction import AccessLog, Evictor
     from .private import PrivateStore
     from .privatesource import PrivateSource
@@ -405,13 +359,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
     proxies = options["proxies"]
-    # The system's authorities (trustRoot None), or those of the CA bundle.
-    tlsPolicy = BrowserLikePolicyForHTTPS(trustRoot=options["upstream-trust"])
     if options["ca-bundle"]:
         log.info("HTTPS upstreams are checked against {path}", path=options["ca-bundle"])
-    agent = UpstreamAgent(
-        UpstreamEndpoints(reactor, connectTimeout=30, policy=tlsPolicy, proxies=proxies), pool
-    )
+    agent = outboundAgent(reactor, pool, proxies, options["upstream-trust"])
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     client = treq.client.HTTPClient(agent)

@@ -1598,6 +1598,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pre", action="store_true", help="consider prereleases")
     p.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="an HTTP proxy to reach the index through, http(s)://[user:pass@]host:port "
+        "(default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY and NO_PROXY)",
+    )
+    p.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="a PEM bundle of the certificate authorities an https index is checked "
+        "against (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)",
+    )
+    p.add_argument(
         "--concurrency", type=int, default=8, help="parallel requests (default 8)"
     )
     p.add_argument(
@@ -1693,6 +1705,17 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
     if urlsplit(options.index).scheme not in ("http", "https"):
         stdout.write(f"error: --index must be an http(s) URL, not {options.index!r}\n")
         return 2
+    from .config import ConfigError
+    from .outbound import caBundle, outboundAgent, proxySettings
+    from .pipconfig import PipSettings
+
+    try:
+        pip = PipSettings()
+        proxies = proxySettings(options.proxy, pip)
+        _, trustRoot = caBundle(options.cert, pip, flag="--cert")
+    except ConfigError as e:
+        stdout.write(f"error: {e}\n")
+        return 2
 
     stdout.write(f"warming {_redacted(options.index)} for {target.description}\n")
     display = _ProgressDisplay(stdout)
@@ -1700,11 +1723,11 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
 
     def main(reactor: Any) -> "Deferred[None]":
         import treq
-        from twisted.web.client import Agent, HTTPConnectionPool
+        from twisted.web.client import HTTPConnectionPool
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
-        client = treq.client.HTTPClient(Agent(reactor, pool=pool))  # type: ignore[arg-type]
+        client = treq.client.HTTPClient(outboundAgent(reactor, pool, proxies, trustRoot))
         warmer = Warmer(
             client,
             options.index,

@@ -7,6 +7,7 @@ a real proxy (L{tests.fakeproxy}) and real upstreams.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Optional
 
 from twisted.internet import reactor
@@ -23,7 +24,7 @@ from cheesecache.tunnel import ProxyRefused, answerStatus, connectRequest
 
 from .fakeproxy import Asked, FakeProxy
 from .harness import serveIndex, sleep
-from .test_e2e import TwistdProcess, pipInstallsAlpha, upstreamWithWheels
+from .test_e2e import TwistdProcess, pipInstallsAlpha, run, upstreamWithWheels
 from .test_index import sampleIndex
 from .test_tls import listenTLS
 from .tlscerts import makeCertificates
@@ -308,3 +309,49 @@ class ProxyInstallTests(TestCase):
         self.assertTrue(any(path.startswith(b"/packages/alpha-") for path in paths), paths)
         self.assertIn("Proxies for the upstreams: http direct; https via", server.log())
         self.assertIn(f"HTTPS upstreams are checked against {ca.path}", server.log())
+
+
+class WarmThroughProxyTests(TestCase):
+    """
+    C{cheesecache warm} reaches a remote index through the proxy, as pip
+    would.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_warmThroughProxy(self):  # type: ignore[no-untyped-def]
+        """
+        With C{HTTP_PROXY} set, the index (known by a name only the proxy
+        resolves) is asked for through the proxy, pages and files, and the
+        files end up cached.
+        """
+        proxy = FakeProxy()
+        proxyHost, proxyPort = proxy.listen(self)
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        index = f"http://upstream.test:{server.port}/simple/"
+        code, output = yield run(
+            [sys.executable, "-m", "cheesecache.warm", "--index", index, "alpha"],
+            {"HTTP_PROXY": f"http://{proxyHost}:{proxyPort}", "PIP_CONFIG_FILE": os.devnull},
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertIn("fetched", output)
+        asked = [(a.method, a.target) for a in proxy.asked]
+        self.assertIn((b"GET", index.encode() + b"alpha/"), asked)
+        self.assertTrue(any(b"/files/" in target for _, target in asked), asked)
+        self.assertTrue(any(path.startswith(b"/packages/") for _, path, _ in upstream.requests))
+
+    @inlineCallbacks
+    def test_unusableProxy(self):  # type: ignore[no-untyped-def]
+        """
+        A proxy warm cannot use is a usage error (exit 2) naming it.
+        """
+        code, output = yield run(
+            [sys.executable, "-m", "cheesecache.warm", "--index", "http://upstream.test/simple/",
+             "--proxy", "socks5://proxy.corp.test:1080", "alpha"],
+            {"PIP_CONFIG_FILE": os.devnull},
+        )
+        self.assertEqual(code, 2, output)
+        self.assertIn("error: --proxy: Proxy socks5://proxy.corp.test:1080: only http://", output)

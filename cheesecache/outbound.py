@@ -1,0 +1,90 @@
+# -*- test-case-name: tests.test_tap, tests.test_warm -*-
+"""
+How cheesecache reaches other servers (its upstreams, and for
+C{cheesecache warm} the index it warms): through which proxy, and with
+certificates checked against which authorities.
+
+Each is what the options give, else what pip on this machine would use:
+pip's own settings, then the standard C{HTTPS_PROXY} / C{HTTP_PROXY} /
+C{NO_PROXY} variables, and OpenSSL's own C{SSL_CERT_FILE} /
+C{SSL_CERT_DIR}.  So a host where pip works is a host where cheesecache
+does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+from .config import ConfigError
+from .endpoints import UpstreamAgent, UpstreamEndpoints
+from .pipconfig import PipSettings
+from .proxies import ProxySettings, ProxyURLError
+from .trust import BadBundle, bundleTrust
+
+
+def proxySettings(
+    explicit: Optional[str], pip: PipSettings, flag: str = "--proxy"
+) -> ProxySettings:
+    """
+    The proxies to go through: C{explicit} for both schemes, else pip's own
+    C{proxy} setting, else the C{HTTPS_PROXY} / C{HTTP_PROXY} variables;
+    always with C{NO_PROXY}.
+
+    @param flag: what C{explicit} is called, for messages.
+    @raise ConfigError: a proxy that cannot be used, naming where it was set.
+    """
+    source, both = flag, explicit
+    if not both:
+        source, both = "pip's proxy setting", pip.setting("proxy")
+    if not both:
+        source = "HTTPS_PROXY / HTTP_PROXY"
+    try:
+        return ProxySettings.fromEnvironment(pip.environ, both)
+    except ProxyURLError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def caBundle(
+    explicit: Optional[str], pip: PipSettings, flag: str = "--ca-bundle"
+) -> Tuple[Optional[str], Any]:
+    """
+    The CA bundle HTTPS servers are checked against and its trust root, or
+    C{(None, None)} for OpenSSL's default authorities.
+
+    The bundle is C{explicit}; else, unless C{SSL_CERT_FILE} or
+    C{SSL_CERT_DIR} already tell OpenSSL which authorities to use, pip's
+    C{cert} setting.
+
+    @param flag: what C{explicit} is called, for messages.
+    @raise ConfigError: the bundle cannot be read, naming where it was set.
+    """
+    environ = pip.environ
+    source, path = flag, explicit
+    if not path and not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
+        source, path = "pip's cert setting", pip.setting("cert")
+    if not path:
+        return None, None
+    try:
+        return path, bundleTrust(path)
+    except BadBundle as e:
+        raise ConfigError(f"{source} {path}: {e}") from None
+
+
+def outboundAgent(
+    reactor: Any, pool: Any, proxies: ProxySettings, trustRoot: Any, connectTimeout: float = 30
+) -> UpstreamAgent:
+    """
+    The agent requests to other servers go through, over C{pool}.
+
+    @param trustRoot: the authorities HTTPS servers are checked against
+        (C{None}: OpenSSL's default ones).
+    """
+    from twisted.web.client import BrowserLikePolicyForHTTPS
+
+    endpoints = UpstreamEndpoints(
+        reactor,
+        connectTimeout=connectTimeout,
+        policy=BrowserLikePolicyForHTTPS(trustRoot=trustRoot),
+        proxies=proxies,
+    )
+    return UpstreamAgent(endpoints, pool)
