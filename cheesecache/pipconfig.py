@@ -80,19 +80,25 @@ def readInChild(options: Sequence[str]) -> Dict[str, Optional[str]]:
 
     @raise ImportError: pip cannot be imported there.
     """
-    result = subprocess.run(
-        [sys.executable, "-m", "cheesecache.pipconfig", *options],
-        # os.environ as it is now (pip reads PIP_CONFIG_FILE from it).
-        env=dict(os.environ), capture_output=True, timeout=120, check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cheesecache.pipconfig", *options],
+            # os.environ as it is now (pip reads PIP_CONFIG_FILE from it).
+            env=dict(os.environ), capture_output=True, timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        raise ImportError(f"cannot run {sys.executable!r} to read pip's configuration: {e}")
     if result.returncode == _NO_PIP:
         raise ImportError("pip is not importable here")
-    if result.returncode != 0:
-        raise ImportError(
-            "reading pip's configuration failed: "
-            + result.stderr.decode("utf-8", "replace").strip()[-500:]
-        )
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    try:
+        if result.returncode == 0:
+            return dict(json.loads(result.stdout))
+    except ValueError:
+        pass
+    raise ImportError(
+        "reading pip's configuration failed: "
+        + result.stderr.decode("utf-8", "replace").strip()[-500:]
+    )
 
 
 class PipSettings:

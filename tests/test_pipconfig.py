@@ -294,6 +294,18 @@ class PipSettingsTests(SynchronousTestCase):
         self.assertEqual(values["proxy"], "http://child-proxy.corp.test:3128")
         self.assertEqual(values[pipconfig.PIP_DEFAULT], default)
 
+    def test_childCannotRun(self) -> None:
+        """
+        When the child cannot be run (or its answer cannot be read), pip's
+        files are taken to say nothing, as when pip is missing.
+        """
+        self.patch(sys, "executable", self.mktemp())  # no such program
+        self.assertIsNone(PipSettings({}).setting("proxy"))
+        self.assertRaises(NoDefaultIndex, PipSettings({}).indexURL)
+        self.patch(sys, "executable", "/bin/echo")  # prints no JSON
+        e = self.assertRaises(ImportError, pipconfig.readInChild, ["proxy"])
+        self.assertIn("reading pip's configuration failed", str(e))
+
     def test_serverKeepsNoPip(self) -> None:
         """
         Parsing the server's options, its default index included, leaves
