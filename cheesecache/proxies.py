@@ -19,12 +19,13 @@ L{cheesecache.endpoints}.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 from typing import Mapping, Optional, Tuple, Union
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
+
+from .upstream import splitCredentials
 
 #: A host's address, if it is one.
 _Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -73,10 +74,9 @@ class Proxy:
             raise ProxyURLError(f"Proxy {redact(url)}: the port is not a number") from None
         if not parts.hostname:
             raise ProxyURLError(f"Proxy {redact(url)}: no host")
-        authorization = None
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            authorization = b"Basic " + base64.b64encode(pair.encode("utf-8"))
+        # The same Basic credentials an upstream's URL makes.
+        _, basic = splitCredentials(text)
+        authorization = basic.encode("ascii") if basic is not None else None
         tls = scheme == "https"
         return cls(parts.hostname, port or (443 if tls else 80), authorization, tls)
 
