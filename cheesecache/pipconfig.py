@@ -156,39 +156,6 @@ class PipSettings:
         return found.split()[0]
 
 
-def defaultIndexURL(
-    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
-) -> str:
-    """
-    The index URL pip would install from.
-
-    @raise NoDefaultIndex: pip cannot be imported here.
-    """
-    return PipSettings(environ, reader).indexURL()
-
-
-def defaultProxy(
-    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
-) -> Optional[str]:
-    """
-    The proxy pip is told to use for every connection (its C{proxy}
-    setting), if any.  The standard C{HTTPS_PROXY} and C{HTTP_PROXY}
-    variables are read elsewhere (L{cheesecache.proxies}), as pip leaves
-    them to its HTTP library.
-    """
-    return PipSettings(environ, reader).setting("proxy")
-
-
-def defaultCABundle(
-    environ: Optional[Mapping[str, str]] = None, reader: Optional[Reader] = None
-) -> Optional[str]:
-    """
-    The CA bundle pip checks HTTPS servers against (its C{cert} setting),
-    if any.
-    """
-    return PipSettings(environ, reader).setting("cert")
-
-
 def main(argv: Sequence[str]) -> int:
     """
     The child: print pip's settings C{argv} (and its default index) as JSON.

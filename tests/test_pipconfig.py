@@ -10,22 +10,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Optional
+from typing import Dict, Optional
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cheesecache import pipconfig
-from cheesecache.pipconfig import (
-    NoDefaultIndex,
-    PipSettings,
-    defaultCABundle,
-    defaultIndexURL,
-    defaultProxy,
-)
+from cheesecache.pipconfig import NoDefaultIndex, PipSettings
 
 PRIVATE = "https://user:secret@index.example.invalid/simple/"
 OTHER = "https://other.example.invalid/simple/"
+
+
+def indexURL(environ: Dict[str, str]) -> str:
+    """
+    The index pip would use, with C{environ} for its variables.
+    """
+    return PipSettings(environ).indexURL()
 
 
 def pipDefault() -> str:
@@ -110,7 +111,7 @@ class EnvironmentVariableTests(EnvironmentMixin, SynchronousTestCase):
         """
         self.isolate()
         self.configFile(f"[global]\nindex-url = {OTHER}\n")
-        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": PRIVATE}), PRIVATE)
+        self.assertEqual(indexURL({"PIP_INDEX_URL": PRIVATE}), PRIVATE)
 
     def test_processEnvironment(self) -> None:
         """
@@ -118,14 +119,14 @@ class EnvironmentVariableTests(EnvironmentMixin, SynchronousTestCase):
         """
         self.isolate()
         self.setEnviron(PIP_INDEX_URL=PRIVATE)
-        self.assertEqual(defaultIndexURL(), PRIVATE)
+        self.assertEqual(PipSettings().indexURL(), PRIVATE)
 
     def test_firstOfSeveral(self) -> None:
         """
         Surrounding whitespace is dropped and only the first URL is used.
         """
         self.assertEqual(
-            defaultIndexURL({"PIP_INDEX_URL": f"  {PRIVATE}   {OTHER} \n"}), PRIVATE
+            indexURL({"PIP_INDEX_URL": f"  {PRIVATE}   {OTHER} \n"}), PRIVATE
         )
 
     def test_blankIgnored(self) -> None:
@@ -135,8 +136,8 @@ class EnvironmentVariableTests(EnvironmentMixin, SynchronousTestCase):
         self.isolate()
         self.configFile("")
         default = pipDefault()
-        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": ""}), default)
-        self.assertEqual(defaultIndexURL({"PIP_INDEX_URL": "  \t "}), default)
+        self.assertEqual(indexURL({"PIP_INDEX_URL": ""}), default)
+        self.assertEqual(indexURL({"PIP_INDEX_URL": "  \t "}), default)
 
 
 class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
@@ -152,35 +153,35 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
         C{index-url} in the C{[global]} section of C{PIP_CONFIG_FILE} is used.
         """
         self.configFile(f"[global]\nindex-url = {PRIVATE}\n")
-        self.assertEqual(defaultIndexURL({}), PRIVATE)
+        self.assertEqual(indexURL({}), PRIVATE)
 
     def test_installSection(self) -> None:
         """
         C{[install]} wins over C{[global]}, as it does in pip.
         """
         self.configFile(f"[global]\nindex-url = {OTHER}\n\n[install]\nindex-url = {PRIVATE}\n")
-        self.assertEqual(defaultIndexURL({}), PRIVATE)
+        self.assertEqual(indexURL({}), PRIVATE)
 
     def test_underscoreSpelling(self) -> None:
         """
         pip's C{index_url} spelling is understood too.
         """
         self.configFile(f"[global]\nindex_url = {PRIVATE}\n")
-        self.assertEqual(defaultIndexURL({}), PRIVATE)
+        self.assertEqual(indexURL({}), PRIVATE)
 
     def test_otherKeysIgnored(self) -> None:
         """
         C{extra-index-url} and other settings do not replace the index.
         """
         self.configFile(f"[global]\nextra-index-url = {PRIVATE}\ntimeout = 5\n")
-        self.assertEqual(defaultIndexURL({}), pipDefault())
+        self.assertEqual(indexURL({}), pipDefault())
 
     def test_emptyConfig(self) -> None:
         """
         With an empty configuration file the answer is pip's own default.
         """
         self.configFile("")
-        self.assertEqual(defaultIndexURL({}), pipDefault())
+        self.assertEqual(indexURL({}), pipDefault())
 
     def test_devNull(self) -> None:
         """
@@ -188,7 +189,7 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
         gives pip's own default.
         """
         self.setEnviron(PIP_CONFIG_FILE=os.devnull)
-        self.assertEqual(defaultIndexURL({}), pipDefault())
+        self.assertEqual(indexURL({}), pipDefault())
 
     def test_malformedConfig(self) -> None:
         """
@@ -196,14 +197,14 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
         answer is pip's own default.
         """
         self.configFile("[global\nindex-url = \x00nonsense\n")
-        self.assertEqual(defaultIndexURL({}), pipDefault())
+        self.assertEqual(indexURL({}), pipDefault())
 
     def test_defaultLooksLikeAnIndex(self) -> None:
         """
         pip's default, as found, is an https URL of a Simple index.
         """
         self.configFile("")
-        url = defaultIndexURL({})
+        url = indexURL({})
         self.assertTrue(url.startswith("https://"), url)
         self.assertIn("/simple", url)
 
@@ -214,7 +215,7 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
         """
         self.configFile(f"[global]\nindex-url = {PRIVATE}\n")
         self.setEnviron(PIP_INDEX_URL=OTHER)
-        self.assertEqual(defaultIndexURL({}), PRIVATE)
+        self.assertEqual(indexURL({}), PRIVATE)
 
 
 
@@ -230,18 +231,18 @@ class ProxyAndCertTests(EnvironmentMixin, SynchronousTestCase):
 
     def test_variables(self) -> None:
         environ = {"PIP_PROXY": " http://proxy.corp.test:3128 ", "PIP_CERT": "/etc/company ca.pem"}
-        self.assertEqual(defaultProxy(environ), "http://proxy.corp.test:3128")
-        self.assertEqual(defaultCABundle(environ), "/etc/company ca.pem")
+        self.assertEqual(PipSettings(environ).setting("proxy"), "http://proxy.corp.test:3128")
+        self.assertEqual(PipSettings(environ).setting("cert"), "/etc/company ca.pem")
 
     def test_configFile(self) -> None:
         self.configFile("[global]\nproxy = proxy.corp.test:3128\n[install]\ncert = /etc/company ca.pem\n")
-        self.assertEqual(defaultProxy({}), "proxy.corp.test:3128")
-        self.assertEqual(defaultCABundle({}), "/etc/company ca.pem")
+        self.assertEqual(PipSettings({}).setting("proxy"), "proxy.corp.test:3128")
+        self.assertEqual(PipSettings({}).setting("cert"), "/etc/company ca.pem")
 
     def test_none(self) -> None:
         self.configFile("[global]\nindex-url = " + OTHER + "\n")
-        self.assertIsNone(defaultProxy({}))
-        self.assertIsNone(defaultCABundle({}))
+        self.assertIsNone(PipSettings({}).setting("proxy"))
+        self.assertIsNone(PipSettings({}).setting("cert"))
 
 
 class PipSettingsTests(SynchronousTestCase):
