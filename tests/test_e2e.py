@@ -53,9 +53,18 @@ class _Collect(protocol.ProcessProtocol):
         self.ended.callback(reason.value.exitCode)
 
 
+def childEnvironment(env: Optional[Dict[str, Optional[str]]]) -> Dict[str, str]:
+    """
+    This process's environment with C{env} on top: its values set, or,
+    where they are C{None}, unset.
+    """
+    environ = {**os.environ, **(env or {})}
+    return {name: value for name, value in environ.items() if value is not None}
+
+
 def run(  # type: ignore[no-untyped-def]
     argv: List[str],
-    env: Optional[Dict[str, str]] = None,
+    env: Optional[Dict[str, Optional[str]]] = None,
     timeout: float = 120,
     stdin: Optional[str] = None,
 ):
@@ -64,13 +73,7 @@ def run(  # type: ignore[no-untyped-def]
     fires with C{(exitCode, output)}.
     """
     collector = _Collect()
-    environ = dict(os.environ)
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)  # None: unset it
-        else:
-            environ[name] = value
-    transport = reactor.spawnProcess(collector, argv[0], argv, env=environ)
+    transport = reactor.spawnProcess(collector, argv[0], argv, env=childEnvironment(env))
     if stdin is not None:
         transport.write(stdin.encode())
     transport.closeStdin()
@@ -129,10 +132,8 @@ class TwistdProcess:
             os.path.join(BIN, "twistd"), "-n", "--pidfile=", *twistdOptions, "cheesecache",
             "--listen", listen, "--upstream", upstream, "--data-dir", dataDir, *extra,
         ]
-        environ = {**os.environ, **(env or {})}
         self.transport = reactor.spawnProcess(
-            self.collector, argv[0], argv,
-            env={name: value for name, value in environ.items() if value is not None},
+            self.collector, argv[0], argv, env=childEnvironment(env)
         )
         testCase.addCleanup(self.stop)
 
