@@ -31,7 +31,7 @@
 #      GET of it, unthrottled and (only if it started the fixture) with the fixture's files
 #      throttled to each rate of $COLD_RATES; unthrottled, also bench/coldfloor.py (a plain-Python
 #      proxy doing the least work a cold file needs: the floor under cheesecache's figure);
-#      and (UV_COLD_REPS=3) pairs of uv installs, against nginx, then against a fresh cheesecache;
+#      and (UV_COLD_REPS=9) pairs of uv installs, against nginx, then against a fresh cheesecache;
 #   6. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
 #   7. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
@@ -39,7 +39,7 @@
 # Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
 # /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
 # ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
-# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), COLD_REPS (3), COLD_RATES ("0 600m 300m 100m"), UV_COLD_REPS (3), RES (results dir), RESULTS_MD (bench/RESULTS.md),
+# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), COLD_REPS (3), COLD_RATES ("0 600m 300m 100m"), UV_COLD_REPS (9), RES (results dir), RESULTS_MD (bench/RESULTS.md),
 # PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too),
 # SCALE (1: run bench/scale.py too).
 set -uo pipefail
@@ -59,7 +59,7 @@ SLOWUP=${SLOWUP:-1}
 SLOW_RATE=${SLOW_RATE:-20m}
 COLD_REPS=${COLD_REPS:-3}
 COLD_RATES=${COLD_RATES:-0 600m 300m 100m}
-UV_COLD_REPS=${UV_COLD_REPS:-3}
+UV_COLD_REPS=${UV_COLD_REPS:-9}
 PROXPI=${PROXPI:-1}
 SCALE=${SCALE:-1}
 export PEERS=${PEERS:-/tmp/peers}
