@@ -35,6 +35,11 @@ class _WallClock:
         return time.time()
 
 
+#: The commands that work on a data directory that is there already.
+#: (C{import} and C{token create} make one, as seeding a server needs.)
+NEEDS_DATA_DIR = frozenset({"yank", "unyank", "delete", "stats", "gc"})
+
+
 def _dataDir(args: argparse.Namespace) -> FilePath:
     from .tap import defaultDataDir
 
@@ -110,13 +115,15 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
         return warmCommand(argv[1:], stdout)
     args = parser().parse_args(argv)
     try:
-        if args.command in ("yank", "unyank", "delete"):
+        if args.command in NEEDS_DATA_DIR:
             dataDir = _dataDir(args)
             if not dataDir.isdir():
-                # A mistyped path must not become a new, empty data directory.
+                # A mistyped path must not become a new, empty data
+                # directory, nor be reported on as an empty cache.
                 stdout.write(f"No data directory at {dataDir.path}\n")
                 return 1
-            store = _store(dataDir)
+        if args.command in ("yank", "unyank", "delete"):
+            store = _store(_dataDir(args))
             if args.command == "yank":
                 changed = store.yank(args.project, args.target, args.reason)
             elif args.command == "unyank":

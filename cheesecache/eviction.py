@@ -754,14 +754,12 @@ def _when(t: float) -> str:
 
 def statsCommand(dataDir: FilePath, stdout: TextIO) -> int:
     """
-    C{cheesecache stats}: print how many files of each kind the cache holds
-    and their sizes.
+    C{cheesecache stats}: print how many files of each kind the cache in
+    C{dataDir} (which is there: see L{cheesecache.cli.NEEDS_DATA_DIR})
+    holds, and their sizes.
 
     @return: the exit status.
     """
-    if not dataDir.isdir():
-        stdout.write(f"No data directory at {dataDir.path}\n")
-        return 1
     try:
         usage = scanCache(dataDir)
     except CorruptRecord as e:
@@ -794,16 +792,14 @@ def gcCommand(
     minAge: float = MIN_AGE,
 ) -> int:
     """
-    C{cheesecache gc}: one eviction pass down to C{maxSize} (as the server
-    would make), and removal of temporary files untouched for an hour.  Safe
-    while the server runs.
+    C{cheesecache gc}: one eviction pass over C{dataDir} (which is there:
+    see L{cheesecache.cli.NEEDS_DATA_DIR}) down to C{maxSize}, as the
+    server would make, and removal of temporary files untouched for an
+    hour.  Safe while the server runs.
 
     @param dryRun: only print what would be removed.
     @return: the exit status.
     """
-    if not dataDir.isdir():
-        stdout.write(f"No data directory at {dataDir.path}\n")
-        return 1
     if now is None:
         now = time.time()
     verb = "would remove" if dryRun else "removed"

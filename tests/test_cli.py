@@ -42,13 +42,22 @@ class CLITests(SynchronousTestCase):
 
     def test_noDataDirectory(self) -> None:
         """
-        yank, unyank and delete on a data directory that is not there say
-        so with status 1, and create nothing.
+        yank, unyank, delete, stats and gc on a data directory that is not
+        there say so with status 1, and create nothing.
         """
         missing = self.dataDir.child("mistyped")
-        for command in ("yank", "unyank", "delete"):
-            code, out = self.run_(command, "--data-dir", missing.path, "tool", "1.0")
-            self.assertEqual((code, out), (1, f"No data directory at {missing.path}\n"))
+        for command, *rest in (
+            ("yank", "tool", "1.0"),
+            ("unyank", "tool", "1.0"),
+            ("delete", "tool", "1.0"),
+            ("stats",),
+            ("gc", "--max-cache-size", "1G"),
+            ("gc", "--max-cache-size", "1G", "--dry-run"),
+        ):
+            code, out = self.run_(command, "--data-dir", missing.path, *rest)
+            self.assertEqual(
+                (code, out), (1, f"No data directory at {missing.path}\n"), command
+            )
         self.assertFalse(missing.exists())
 
     def test_importYankDelete(self) -> None:

@@ -708,14 +708,6 @@ class CommandTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(rows["total"][0], "6")
         self.assertTrue(lines[6].startswith("  least recently used: "))
 
-    def test_statsMissingDir(self) -> None:
-        """
-        stats on a data directory that does not exist says so, with status 1.
-        """
-        out = io.StringIO()
-        self.assertEqual(statsCommand(self.dataDir.child("nope"), out), 1)
-        self.assertIn("No data directory", out.getvalue())
-
     def test_gc(self) -> None:
         """
         gc evicts old upstream files down to the limit, removes temporary
