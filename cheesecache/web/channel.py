@@ -212,6 +212,9 @@ class GuardedSite(server.Site):
         #: The access log's file instead of twisted.python.log.logfile (an
         #: L{cheesecache.logs.AccessLogFile}), or None.
         self.accessLogFile: Optional[Any] = None
+        #: What may answer a warm page before the resource tree is walked
+        #: (L{cheesecache.web.site.PageRequest}), or None.
+        self.warmPages: Optional[Any] = None
 
     def startFactory(self) -> None:
         server.Site.startFactory(self)

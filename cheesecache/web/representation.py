@@ -29,7 +29,7 @@ from twisted.python.filepath import FilePath
 from twisted.web.http import CACHED
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.server import NOT_DONE_YET, version as SERVER_VERSION
 from twisted.web.static import NoRangeStaticProducer
 
 from ..freshness import PageEntry
@@ -165,6 +165,10 @@ class _HeaderValues:
     gzETag: bytes
     length: bytes
     gzLength: bytes
+    #: Whole response heads by C{(compressed, scope)} (see L{responseHead}).
+    heads: Dict[Tuple[bool, str], Tuple[bytes, bytes]] = attrs.field(
+        factory=dict, eq=False, repr=False
+    )
 
     @classmethod
     def of(cls, rep: Representation) -> "_HeaderValues":
@@ -651,6 +655,48 @@ def writeRepresentation(
         return data
     NoRangeStaticProducer(request, body).start()
     return NOT_DONE_YET  # type: ignore[no-any-return]
+
+
+def responseHead(rep: Representation, compressed: bool, scope: str) -> Tuple[bytes, bytes]:
+    """
+    The status line and headers of a C{200} answer with C{rep} to a
+    persistent HTTP/1.1 C{GET}, byte for byte as twisted.web writes those
+    of L{writeRepresentation} (the tests hold the two equal), in two parts
+    to go either side of the C{Date} header's value.  Made once per
+    representation, encoding and scope: a warm page is then answered with
+    one write (see L{cheesecache.web.simple.SimpleResource.answerWarm}).
+    """
+    headers = rep.headers
+    head = headers.heads.get((compressed, scope))
+    if head is not None:
+        return head
+    lines: List[bytes] = []
+    if headers.html:
+        lines += [
+            b"Content-Security-Policy: " + CONTENT_SECURITY_POLICY,
+            b"X-Content-Type-Options: nosniff",
+            b"Referrer-Policy: no-referrer",
+        ]
+    else:
+        lines.append(b"X-Content-Type-Options: nosniff")
+    lines += [
+        b"Vary: Accept, Accept-Encoding",
+        b"Cache-Control: " + _CACHE_CONTROL[scope],
+        b"Content-Type: " + headers.contentType,
+    ]
+    if compressed:
+        lines += [
+            b"Content-Encoding: gzip",
+            b"Content-Length: " + headers.gzLength,
+            b"ETag: " + headers.gzETag,
+        ]
+    else:
+        lines += [b"Content-Length: " + headers.length, b"ETag: " + headers.etag]
+    head = headers.heads[compressed, scope] = (
+        b"HTTP/1.1 200 OK\r\nServer: " + SERVER_VERSION + b"\r\nDate: ",
+        b"".join(b"\r\n" + line for line in lines) + b"\r\n\r\n",
+    )
+    return head
 
 
 def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> bytes:

@@ -80,6 +80,19 @@ class _Directory(Resource):
 
 
 
+class PageRequest(server.Request):
+    """
+    A request that a warm project page may answer before the resource
+    tree is walked (see L{SimpleResource.answerWarm}): the Site's
+    C{warmPages}, when its reads need no credentials.
+    """
+
+    def process(self) -> None:
+        warmPages = self.channel.site.warmPages
+        if warmPages is None or not warmPages.answerWarm(self):
+            server.Request.process(self)
+
+
 class LoopGuard(Resource):
     """
     Refuses (508 Loop Detected) any request that already passed through this
@@ -87,10 +100,15 @@ class LoopGuard(Resource):
     circle would otherwise ask each other forever.
     """
 
-    def __init__(self, wrapped: Resource, pseudonym: str) -> None:
+    def __init__(
+        self, wrapped: Resource, pseudonym: str, warmPages: Optional[SimpleResource] = None
+    ) -> None:
         Resource.__init__(self)
         self.wrapped = wrapped
         self.pseudonym = pseudonym
+        #: What answers warm pages ahead of this tree, for the Site (see
+        #: L{PageRequest}): given only when reads need no credentials.
+        self.warmPages = warmPages
 
     def _looped(self, request: IRequest) -> bool:
         return self.pseudonym in parseVia(request.getHeader(b"via"))
@@ -174,17 +192,17 @@ def makeRoot(
             source.renderWhileParsing = functools.partial(
                 renderingsWhileParsing, disk, prepareFile, extracted=metadata.known.extracted
             )
-    root.putChild(b"simple", SimpleResource(index, prepare, scope, disk, prepareFile))
+    simple = SimpleResource(index, prepare, scope, disk, prepareFile)
+    root.putChild(b"simple", simple)
     files = FilesResource(index, store, fetcher, metadata, scope, accessLog, clock=clock)
     if clock is not None:
         files.onMetadata = Rerenderer(index, clock, prepare, disk).soon
     root.putChild(b"files", files)
-    top: Resource = root
     if readAuth:
         if authenticator is None:
             raise ValueError("--read-auth needs a users file")
-        top = ReadGuard(root, authenticator)
-    return LoopGuard(top, pseudonym)
+        return LoopGuard(ReadGuard(root, authenticator), pseudonym)
+    return LoopGuard(root, pseudonym, warmPages=simple)
 
 
 def makeSite(
@@ -203,10 +221,9 @@ def makeSite(
     """
     site = GuardedSite(
         root,
-        requestFactory=functools.partial(
-            server.Request, parsePOSTFormSubmission=False
-        ),
+        requestFactory=functools.partial(PageRequest, parsePOSTFormSubmission=False),
     )
+    site.warmPages = getattr(root, "warmPages", None)
     if logObserver is not None:
         site.accessLogFile = AccessLogFile(logObserver)
     site.channelSettings.update(channelSettings)
