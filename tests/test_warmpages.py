@@ -66,6 +66,11 @@ class _Spy:
         return answered
 
 
+class _Broken:
+    def answerWarm(self, request: Any) -> bool:
+        raise RuntimeError("a bug")
+
+
 def _request(
     path: str, *headers: str, method: str = "GET", version: str = "HTTP/1.1"
 ) -> bytes:
@@ -231,6 +236,20 @@ class WarmPageTests(TestCase):
         self.assertEqual(self.spy.answers, [True, True])
         first, second = data.split(b"HTTP/1.1 200 OK")[1:]
         self.assertEqual(_DATE.sub(b"", first), _DATE.sub(b"", second))
+
+    @inlineCallbacks
+    def test_faultLeftToTheTree(self):  # type: ignore[no-untyped-def]
+        """
+        Should answering a warm page fail, the fault is logged and the tree
+        answers.
+        """
+        request = _request("/simple/alpha/", f"Accept: {JSON_ACCEPT}")
+        tree, _, _ = yield self.treeAndQuick(request)
+
+        self.spy.wrapped = _Broken()
+        quick = yield self.exchange(request)
+        self.assertSameButDate(tree, quick)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     def test_headCached(self) -> None:
         """

@@ -89,8 +89,18 @@ class PageRequest(server.Request):
 
     def process(self) -> None:
         warmPages = self.channel.site.warmPages
-        if warmPages is None or not warmPages.answerWarm(self):
-            server.Request.process(self)
+        if warmPages is not None:
+            try:
+                if warmPages.answerWarm(self):
+                    return
+            except Exception:
+                # A fault here must cost no more than the tree's answer
+                # (the tree turns its own faults into a 500).
+                log.failure("Could not answer {uri} as a warm page", uri=self.uri)
+                if self.startedWriting:
+                    self.channel.transport.abortConnection()
+                    return
+        server.Request.process(self)
 
 
 class LoopGuard(Resource):
