@@ -5,6 +5,9 @@ loopback port inside the test's reactor, and a client to talk to it.
 
 from __future__ import annotations
 
+import re
+import socket
+
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import treq
@@ -230,3 +233,29 @@ def sleep(seconds: float) -> "Deferred[None]":
     from twisted.internet.task import deferLater
 
     return deferLater(reactor, seconds, lambda: None)
+
+
+def rawExchange(port: int, request: bytes) -> bytes:
+    """
+    Send C{request} on a new connection and read one response: its head,
+    then C{Content-Length} bytes of body, unless it is a C{HEAD}'s or a
+    C{304}.  Blocking: for a thread.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += recvSome(s)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"\r\nContent-Length: (\d+)", head)
+        if length and not request.startswith(b"HEAD ") and b" 304 " not in head[:20]:
+            while len(body) < int(length.group(1)):
+                body += recvSome(s)
+        return head + b"\r\n\r\n" + body
+
+
+def recvSome(s: socket.socket) -> bytes:
+    piece = s.recv(65536)
+    if not piece:
+        raise ConnectionError("closed before the whole response")
+    return piece

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import List, Tuple
 
-from twisted.internet import protocol, reactor
+from twisted.internet import protocol, reactor, threads
 from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallbacks, maybeDeferred
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -18,7 +18,7 @@ from twisted.trial.unittest import TestCase
 from cheesecache.web.files import EXTRACT_DELAY
 
 from .fakeindex import Dist, FakeIndex
-from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
+from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
 
 
@@ -146,6 +146,27 @@ class FileTests(TestCase):
         self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 1)
         yield self.harness.settled()
         self.assertTrue(self.harness.store.exists(self.wheel.sha256))
+
+    @inlineCallbacks
+    def test_notModified(self):  # type: ignore[no-untyped-def]
+        """
+        A stored file asked for with its ETag in C{If-None-Match} is a 304
+        without C{Content-Length} (a 304 may carry only the 200's length).
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        yield self.harness.get(path)
+        yield self.harness.settled()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f'If-None-Match: "{self.wheel.sha256}"\r\n\r\n'
+        ).encode()
+        answer = yield threads.deferToThread(
+            rawExchange, self.harness.port.getHost().port, request
+        )
+        self.assertTrue(answer.startswith(b"HTTP/1.1 304 Not Modified\r\n"), answer)
+        self.assertIn(f'\r\nETag: "{self.wheel.sha256}"\r\n'.encode(), answer)
+        self.assertNotIn(b"Content-Length", answer)
 
     @inlineCallbacks
     def test_noContentEncodingOnTarGz(self):  # type: ignore[no-untyped-def]

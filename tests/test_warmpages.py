@@ -18,37 +18,11 @@ from cheesecache.web.representation import IN_MEMORY_LIMIT, responseHead
 from cheesecache.web.simple import SimpleResource
 
 from .fakeindex import Dist
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, rawExchange, recvSome, serveIndex
 from .test_auth import ALICE
 from .test_index import sampleIndex
 
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
-
-
-def _exchange(port: int, request: bytes) -> bytes:
-    """
-    Send C{request} on a new connection and read one response: its head,
-    then C{Content-Length} bytes of body, unless it is a C{HEAD}'s or a
-    C{304}.  Blocking: for a thread.
-    """
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += _recv(s)
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = re.search(rb"\r\nContent-Length: (\d+)", head)
-        if length and not request.startswith(b"HEAD ") and b" 304 " not in head[:20]:
-            while len(body) < int(length.group(1)):
-                body += _recv(s)
-        return head + b"\r\n\r\n" + body
-
-
-def _recv(s: socket.socket) -> bytes:
-    piece = s.recv(65536)
-    if not piece:
-        raise ConnectionError("closed before the whole response")
-    return piece
 
 
 class _Spy:
@@ -98,7 +72,7 @@ class WarmPageTests(TestCase):
         self.spy = _Spy(self.warmPages)
 
     def exchange(self, request: bytes) -> "Deferred[bytes]":
-        return threads.deferToThread(_exchange, self.harness.port.getHost().port, request)
+        return threads.deferToThread(rawExchange, self.harness.port.getHost().port, request)
 
     @inlineCallbacks
     def treeAndQuick(self, request: bytes):  # type: ignore[no-untyped-def]
@@ -176,14 +150,41 @@ class WarmPageTests(TestCase):
             (_request("/simple/alpha/", "Via: 1.1 another-cache"), b"200"),
             (_request("/simple/alpha/", "Via: 1.1 cheesecache-test"), b"508"),
         ]
-        tree, _, _ = yield self.treeAndQuick(_request("/simple/alpha/"))
-        etag = header_(tree, b"ETag")
-        cases.append((_request("/simple/alpha/", f"If-None-Match: {etag.decode()}"), b"304"))
         for request, code in cases:
             tree, quick, answered = yield self.treeAndQuick(request)
             self.assertFalse(answered, request)
             self.assertEqual(quick.split(b" ")[1], code, (request, quick[:200]))
             self.assertSameButDate(tree, quick)
+
+    @inlineCallbacks
+    def test_notModified(self):  # type: ignore[no-untyped-def]
+        """
+        A revalidation is answered quickly with the tree's bytes: a 304,
+        without C{Content-Length}, when C{If-None-Match} names the
+        representation's ETag (or C{*}), as Twisted reads the header; the
+        page otherwise.  Pages kept on disk get their 304 the same way.
+        """
+        for path, accept in (("/simple/alpha/", JSON_ACCEPT), ("/simple/medium/", JSON_ACCEPT)):
+            for encoding in ("identity", "gzip"):
+                headers = (f"Accept: {accept}", f"Accept-Encoding: {encoding}")
+                tree, _, _ = yield self.treeAndQuick(_request(path, *headers))
+                etag = header_(tree, b"ETag").decode()
+                cases = [
+                    (etag, b"304"),
+                    ("*", b"304"),
+                    (f'"other", {etag}', b"304"),
+                    (f'{etag}, "other"', b"200"),
+                    ('"other"', b"200"),
+                ]
+                for tags, code in cases:
+                    request = _request(path, *headers, f"If-None-Match: {tags}")
+                    tree, quick, answered = yield self.treeAndQuick(request)
+                    self.assertTrue(answered, (path, encoding, tags))
+                    self.assertEqual(quick.split(b" ")[1], code, (path, encoding, tags))
+                    self.assertSameButDate(tree, quick)
+                    if code == b"304":
+                        self.assertNotIn(b"Content-Length", quick)
+                        self.assertTrue(quick.endswith(f"ETag: {etag}\r\n\r\n".encode()))
 
     @inlineCallbacks
     def test_coldIsLeftToTheTree(self):  # type: ignore[no-untyped-def]
@@ -211,6 +212,11 @@ class WarmPageTests(TestCase):
         self.assertEqual(
             self.harness.status.requests._pending[(b"/simple/alpha/", 200)], 3
         )
+        response = yield self.exchange(_request("/simple/alpha/"))
+        etag = header_(response, b"ETag")
+        yield self.exchange(_request("/simple/alpha/", f"If-None-Match: {etag.decode()}"))
+        self.assertEqual((logged[-1].code, logged[-1].sentLength), (304, 0))
+        self.assertEqual(self.spy.answers[-1], True)
 
     @inlineCallbacks
     def test_keptAlive(self):  # type: ignore[no-untyped-def]
@@ -229,7 +235,7 @@ class WarmPageTests(TestCase):
                 s.sendall(request + request)
                 data = b""
                 while data.count(b"HTTP/1.1 200 OK") < 2 or not data.endswith(b"}"):
-                    data += _recv(s)
+                    data += recvSome(s)
                 return data
 
         data = yield threads.deferToThread(twice)

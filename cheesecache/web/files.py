@@ -36,7 +36,7 @@ from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError, UpstreamGone
 from ..via import parseVia
 from .asyncrender import renderLater
-from .representation import writeError
+from .representation import notModified, writeError
 from .sendfile import SocketSender, sendFile, sendfileTransport
 
 log = Logger()
@@ -83,7 +83,7 @@ class BlobFile(static.File):
     def render_GET(self, request: IRequest) -> object:
         _fileHeaders(request, self.etag, self.scope)
         if self.etag and request.setETag(f'"{self.etag}"'.encode()) == CACHED:
-            return b""
+            return notModified(request)
         return static.File.render_GET(self, request)
 
     render_HEAD = render_GET

@@ -165,8 +165,9 @@ class _HeaderValues:
     gzETag: bytes
     length: bytes
     gzLength: bytes
-    #: Whole response heads by C{(compressed, scope)} (see L{responseHead}).
-    heads: Dict[Tuple[bool, str], Tuple[bytes, bytes]] = attrs.field(
+    #: Whole response heads by C{(compressed, scope, notModified)} (see
+    #: L{responseHead}).
+    heads: Dict[Tuple[bool, str, bool], Tuple[bytes, bytes]] = attrs.field(
         factory=dict, eq=False, repr=False
     )
 
@@ -627,7 +628,7 @@ def writeRepresentation(
     request.setHeader(b"Cache-Control", _CACHE_CONTROL[scope])
     request.setHeader(b"Content-Type", headers.contentType)
     if request.setETag(headers.gzETag if compressed else headers.etag) == CACHED:
-        return b""
+        return notModified(request)
     if compressed:
         request.setHeader(b"Content-Encoding", b"gzip")
         size = rep.gzSize
@@ -657,17 +658,33 @@ def writeRepresentation(
     return NOT_DONE_YET  # type: ignore[no-any-return]
 
 
-def responseHead(rep: Representation, compressed: bool, scope: str) -> Tuple[bytes, bytes]:
+def notModified(request: IRequest) -> Any:
+    """
+    Finish a C{304} now: returned to twisted.web as an empty body, it
+    would carry C{Content-Length: 0}, which a 304 must not (RFC 9110,
+    8.6: only the length the 200 would have).  It is sent without one.
+
+    @return: C{NOT_DONE_YET}, for C{render} to return.
+    """
+    request.finish()
+    return NOT_DONE_YET
+
+
+def responseHead(
+    rep: Representation, compressed: bool, scope: str, notModified: bool = False
+) -> Tuple[bytes, bytes]:
     """
     The status line and headers of a C{200} answer with C{rep} to a
-    persistent HTTP/1.1 C{GET}, byte for byte as twisted.web writes those
-    of L{writeRepresentation} (the tests hold the two equal), in two parts
-    to go either side of the C{Date} header's value.  Made once per
-    representation, encoding and scope: a warm page is then answered with
-    one write (see L{cheesecache.web.simple.SimpleResource.answerWarm}).
+    persistent HTTP/1.1 C{GET} (or, with C{notModified}, of a C{304}), byte
+    for byte as twisted.web writes those of L{writeRepresentation} (the
+    tests hold the two equal), in two parts to go either side of the
+    C{Date} header's value.  Made once per representation, encoding, scope
+    and status: a warm page is then answered with one write (see
+    L{cheesecache.web.simple.SimpleResource.answerWarm}).
     """
     headers = rep.headers
-    head = headers.heads.get((compressed, scope))
+    key = (compressed, scope, notModified)
+    head = headers.heads.get(key)
     if head is not None:
         return head
     lines: List[bytes] = []
@@ -684,7 +701,9 @@ def responseHead(rep: Representation, compressed: bool, scope: str) -> Tuple[byt
         b"Cache-Control: " + _CACHE_CONTROL[scope],
         b"Content-Type: " + headers.contentType,
     ]
-    if compressed:
+    if notModified:
+        lines.append(b"ETag: " + (headers.gzETag if compressed else headers.etag))
+    elif compressed:
         lines += [
             b"Content-Encoding: gzip",
             b"Content-Length: " + headers.gzLength,
@@ -692,8 +711,9 @@ def responseHead(rep: Representation, compressed: bool, scope: str) -> Tuple[byt
         ]
     else:
         lines += [b"Content-Length: " + headers.length, b"ETag: " + headers.etag]
-    head = headers.heads[compressed, scope] = (
-        b"HTTP/1.1 200 OK\r\nServer: " + SERVER_VERSION + b"\r\nDate: ",
+    status = b"304 Not Modified" if notModified else b"200 OK"
+    head = headers.heads[key] = (
+        b"HTTP/1.1 " + status + b"\r\nServer: " + SERVER_VERSION + b"\r\nDate: ",
         b"".join(b"\r\n" + line for line in lines) + b"\r\n\r\n",
     )
     return head
