@@ -6,6 +6,8 @@ the resource tree is walked, with the bytes the tree would send.
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import socket
 from typing import Any, List, Tuple
@@ -21,6 +23,7 @@ from .fakeindex import Dist
 from .harness import JSON_ACCEPT, Harness, header, rawExchange, recvSome, serveIndex
 from .test_auth import ALICE
 from .test_index import sampleIndex
+from .test_representation import twinsMade
 
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
 
@@ -155,6 +158,30 @@ class WarmPageTests(TestCase):
             self.assertFalse(answered, request)
             self.assertEqual(quick.split(b" ")[1], code, (request, quick[:200]))
             self.assertSameButDate(tree, quick)
+
+    @inlineCallbacks
+    def test_bodyCacheKeepsEachEncoding(self):  # type: ignore[no-untyped-def]
+        """
+        A page on disk with its gzip twin: the plain and the gzipped body
+        are each kept in the body cache under their own file, and each is
+        answered with its own bytes.
+        """
+        yield self.harness.get("/simple/medium/", {"Accept": JSON_ACCEPT})
+        yield twinsMade(self.harness, "medium")
+        rep = self.harness.index.projectNow("medium").lookup.entry.rendered[JSON_ACCEPT]
+        for compressed in (False, True):
+            self.warmPages.disk.bodies.discard(rep.file(compressed))
+        zipped = _request("/simple/medium/", f"Accept: {JSON_ACCEPT}", "Accept-Encoding: gzip")
+        plain = _request("/simple/medium/", f"Accept: {JSON_ACCEPT}")
+        self.site.warmPages = self.spy
+        for request in (zipped, plain, zipped, plain):
+            response = yield self.exchange(request)
+            body = response.partition(b"\r\n\r\n")[2]
+            if request is zipped:
+                self.assertIn(b"\r\nContent-Encoding: gzip\r\n", response)
+                body = gzip.decompress(body)
+            self.assertEqual(json.loads(body)["name"], "medium")
+        self.assertEqual(self.spy.answers, [False, False, True, True])
 
     @inlineCallbacks
     def test_notModified(self):  # type: ignore[no-untyped-def]

@@ -145,12 +145,27 @@ class Representation:
             contentType, etag, size, gzSize, b"".join(pieces), b"".join(gzPieces)
         )
 
+    def file(self, compressed: bool) -> str:
+        """
+        Where the body (or its gzip twin) is on disk.
+        """
+        assert self.path is not None
+        return self.path + ".gz" if compressed else self.path
+
     def open(self, compressed: bool) -> BinaryIO:
         """
         The body from disk (raises C{OSError} if it went missing).
         """
-        assert self.path is not None
-        return open(self.path + ".gz" if compressed else self.path, "rb")
+        return open(self.file(compressed), "rb")
+
+    def inMemory(self, compressed: bool, bodies: Optional["BodyCache"]) -> Optional[bytes]:
+        """
+        The body, if it can be written from memory: held here, or, for one
+        on disk, in C{bodies}; else C{None}.
+        """
+        if self.path is None:
+            return self.gzipped if compressed else self.body
+        return None if bodies is None else bodies.get(self.file(compressed))
 
 
 @attrs.frozen
@@ -170,6 +185,9 @@ class _HeaderValues:
     heads: Dict[Tuple[bool, str, bool], Tuple[bytes, bytes]] = attrs.field(
         factory=dict, eq=False, repr=False
     )
+
+    def etagFor(self, compressed: bool) -> bytes:
+        return self.gzETag if compressed else self.etag
 
     @classmethod
     def of(cls, rep: Representation) -> "_HeaderValues":
@@ -627,7 +645,7 @@ def writeRepresentation(
     request.setHeader(b"Vary", b"Accept, Accept-Encoding")
     request.setHeader(b"Cache-Control", _CACHE_CONTROL[scope])
     request.setHeader(b"Content-Type", headers.contentType)
-    if request.setETag(headers.gzETag if compressed else headers.etag) == CACHED:
+    if request.setETag(headers.etagFor(compressed)) == CACHED:
         return notModified(request)
     if compressed:
         request.setHeader(b"Content-Encoding", b"gzip")
@@ -638,13 +656,9 @@ def writeRepresentation(
         request.setHeader(b"Content-Length", headers.length)
     if request.method == b"HEAD":
         return b""
-    if rep.path is None:
-        return rep.gzipped if compressed else rep.body  # type: ignore[return-value]
-    path = rep.path + ".gz" if compressed else rep.path
-    if bodies is not None:
-        cached = bodies.get(path)
-        if cached is not None:
-            return cached
+    held = rep.inMemory(compressed, bodies)
+    if held is not None:
+        return held
     body = rep.open(compressed)
     if sendFile(request, body, 0, size):
         return NOT_DONE_YET  # type: ignore[no-any-return]
@@ -652,7 +666,7 @@ def writeRepresentation(
         with body:
             data = body.read()
         if bodies is not None:
-            bodies.put(path, data)
+            bodies.put(rep.file(compressed), data)
         return data
     NoRangeStaticProducer(request, body).start()
     return NOT_DONE_YET  # type: ignore[no-any-return]
@@ -701,16 +715,12 @@ def responseHead(
         b"Cache-Control: " + _CACHE_CONTROL[scope],
         b"Content-Type: " + headers.contentType,
     ]
-    if notModified:
-        lines.append(b"ETag: " + (headers.gzETag if compressed else headers.etag))
-    elif compressed:
-        lines += [
-            b"Content-Encoding: gzip",
-            b"Content-Length: " + headers.gzLength,
-            b"ETag: " + headers.gzETag,
-        ]
-    else:
-        lines += [b"Content-Length: " + headers.length, b"ETag: " + headers.etag]
+    if not notModified:
+        if compressed:
+            lines += [b"Content-Encoding: gzip", b"Content-Length: " + headers.gzLength]
+        else:
+            lines.append(b"Content-Length: " + headers.length)
+    lines.append(b"ETag: " + headers.etagFor(compressed))
     status = b"304 Not Modified" if notModified else b"200 OK"
     head = headers.heads[key] = (
         b"HTTP/1.1 " + status + b"\r\nServer: " + SERVER_VERSION + b"\r\nDate: ",

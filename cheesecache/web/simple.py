@@ -113,8 +113,7 @@ def _respond(  # type: ignore[no-untyped-def]
 ):
     def respond(request: IRequest, result: Any) -> object:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
-        accept = request.getHeader(b"accept")
-        contentType = negotiate(accept.decode("latin-1") if accept else None)
+        contentType = _negotiated(request)
         if beforeAnswer is not None:
             beforeAnswer(result, contentType)
         render = renderers[contentType == JSON_TYPE]
@@ -319,30 +318,19 @@ class SimpleResource(Resource):
         found = self.index.projectNow(project.name)
         if found is None or found.origins:
             return False
-        accept = request.getHeader(b"accept")
-        rep = found.lookup.entry.rendered.get(
-            negotiate(accept.decode("latin-1") if accept else None)
-        )
+        rep = found.lookup.entry.rendered.get(_negotiated(request))
         if not isinstance(rep, Representation):
             return False
         compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
-        if _matches(request, rep.headers.gzETag if compressed else rep.headers.etag):
-            before, after = responseHead(rep, compressed, self.scope, notModified=True)
-            request.setResponseCode(NOT_MODIFIED)
-            request.site = request.channel.site
-            request.channel.writeSequence((before, datetimeToString(), after))
-            request.startedWriting = True
-            request.finish()
-            return True
-        if rep.path is None:
-            body = rep.gzipped if compressed else rep.body
-        elif self.disk is not None:
-            body = self.disk.bodies.get(rep.path + ".gz" if compressed else rep.path)
-        else:
-            body = None
+        notModified = _matches(request, rep.headers.etagFor(compressed))
+        body = b"" if notModified else rep.inMemory(
+            compressed, self.disk.bodies if self.disk is not None else None
+        )
         if body is None:
-            return False
-        before, after = responseHead(rep, compressed, self.scope)
+            return False  # on disk only: the tree sends it with sendfile
+        if notModified:
+            request.setResponseCode(NOT_MODIFIED)
+        before, after = responseHead(rep, compressed, self.scope, notModified)
         request.site = request.channel.site
         request.channel.writeSequence((before, datetimeToString(), after, body))
         request.startedWriting = True
@@ -361,6 +349,14 @@ class SimpleResource(Resource):
         )
 
     render_HEAD = render_GET
+
+
+def _negotiated(request: IRequest) -> str:
+    """
+    The content type C{request} is answered with (see L{negotiate}).
+    """
+    accept = request.getHeader(b"accept")
+    return negotiate(accept.decode("latin-1") if accept else None)
 
 
 def _matches(request: IRequest, etag: bytes) -> bool:
