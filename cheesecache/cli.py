@@ -102,6 +102,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _onDataDir(args: argparse.Namespace, dataDir: FilePath, stdout: TextIO) -> int:
+    """
+    Run one of the L{NEEDS_DATA_DIR} commands on C{dataDir}, which is there.
+    """
+    if args.command == "stats":
+        from .eviction import statsCommand
+
+        return statsCommand(dataDir, stdout)
+    if args.command == "gc":
+        from .eviction import gcCommand, parseSize
+
+        return gcCommand(dataDir, parseSize(args.max_cache_size), stdout, args.dry_run)
+    store = _store(dataDir)
+    if args.command == "yank":
+        changed = store.yank(args.project, args.target, args.reason)
+    elif args.command == "unyank":
+        changed = store.unyank(args.project, args.target)
+    else:
+        changed = store.delete(args.project, args.target)
+    for filename in changed:
+        stdout.write(f"{args.command}: {filename}\n")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: TextIO = sys.stdin) -> int:
     """
     Run the command; returns the exit status.
@@ -122,17 +146,7 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 # directory, nor be reported on as an empty cache.
                 stdout.write(f"No data directory at {dataDir.path}\n")
                 return 1
-        if args.command in ("yank", "unyank", "delete"):
-            store = _store(_dataDir(args))
-            if args.command == "yank":
-                changed = store.yank(args.project, args.target, args.reason)
-            elif args.command == "unyank":
-                changed = store.unyank(args.project, args.target)
-            else:
-                changed = store.delete(args.project, args.target)
-            for filename in changed:
-                stdout.write(f"{args.command}: {filename}\n")
-            return 0
+            return _onDataDir(args, dataDir, stdout)
         if args.command == "import":
             report = _store(_dataDir(args)).importDirectory(
                 FilePath(os.path.abspath(args.directory)), args.uploader
@@ -159,14 +173,6 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
             setPassword(FilePath(os.path.abspath(args.users)), args.username, password)
             stdout.write(f"{args.username} can now log in.\n")
             return 0
-        if args.command == "stats":
-            from .eviction import statsCommand
-
-            return statsCommand(_dataDir(args), stdout)
-        if args.command == "gc":
-            from .eviction import gcCommand, parseSize
-
-            return gcCommand(_dataDir(args), parseSize(args.max_cache_size), stdout, args.dry_run)
         if args.command == "token":
             from .tokens import TokenStore
 
