@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
@@ -249,6 +251,43 @@ class UploadTests(TestCase):
 
 
     @inlineCallbacks
+    def test_yankReasonInTheBody(self):  # type: ignore[no-untyped-def]
+        """
+        A yank's reason may come as a form field (what C{curl -d} sends) or
+        as JSON; a body whose reason cannot be read is a 400 and yanks
+        nothing, rather than a yank without the reason.
+        """
+        yield self.upload()
+        refused = (
+            ("text/plain", b"broken build"),
+            ("application/json", b"{not json"),
+            ("application/json", b'{"reason": 3}'),
+            ("application/x-www-form-urlencoded", b"reason=%FF"),
+        )
+        for contentType, body in refused:
+            response, text = yield self.harness.get(
+                "/-/yank/internal-lib/1.0",
+                {"Authorization": ALICE, "Content-Type": contentType},
+                method="POST", body=body,
+            )
+            self.assertEqual((contentType, response.code), (contentType, 400), text)
+            self.assertIn(b"reason", text)
+            _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+            self.assertNotIn("yanked", json.loads(page)["files"][0])
+        for contentType, body, reason in (
+            ("application/x-www-form-urlencoded", b"reason=broken+build%21", "broken build!"),
+            ("application/json; charset=utf-8", b'{"reason": "bad \u00e9"}', "bad \u00e9"),
+        ):
+            response, text = yield self.harness.get(
+                "/-/yank/internal-lib/1.0",
+                {"Authorization": ALICE, "Content-Type": contentType},
+                method="POST", body=body,
+            )
+            self.assertEqual(response.code, 200, text)
+            _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+            self.assertEqual(json.loads(page)["files"][0]["yanked"], reason)
+
+    @inlineCallbacks
     def test_managementIsPostOnly(self):  # type: ignore[no-untyped-def]
         """
         GET and HEAD on a management action, or on C{/-/warm}, are refused
@@ -286,3 +325,69 @@ class NoUsersTests(TestCase):
         )
         self.assertEqual(response.code, 403)
         self.assertIn(b"--users", text)
+
+
+class YankReasonTests(SynchronousTestCase):
+    """
+    L{yankReason}: where a yank's reason is read from, without a server.
+    """
+
+    def test_query(self) -> None:
+        """
+        The query's C{reason} wins over the body, which is then not read.
+        """
+        self.assertEqual(
+            yankReason({b"reason": [b"broken"]}, b"text/plain", b"anything"), "broken"
+        )
+
+    def test_none(self) -> None:
+        """
+        No reason anywhere, or an empty one, is no reason; so is an empty
+        body of any type.
+        """
+        self.assertIsNone(yankReason({}, None, b""))
+        self.assertIsNone(yankReason({b"reason": [b""]}, None, b""))
+        self.assertIsNone(yankReason({}, b"text/plain", b"  \r\n"))
+        self.assertIsNone(yankReason({}, b"application/json", b"{}"))
+        self.assertIsNone(
+            yankReason({}, b"application/x-www-form-urlencoded", b"other=1")
+        )
+
+    def test_form(self) -> None:
+        """
+        A form body's C{reason} field, percent-decoded, whatever the
+        case of its media type and its parameters.
+        """
+        self.assertEqual(
+            yankReason(
+                {}, b"Application/X-WWW-Form-Urlencoded; charset=utf-8",
+                b"a=1&reason=no+good%20%C3%A9",
+            ),
+            "no good \u00e9",
+        )
+
+    def test_json(self) -> None:
+        """
+        A JSON object's C{"reason"}, for C{application/json} and C{+json}
+        types.
+        """
+        self.assertEqual(yankReason({}, b"application/json", b'{"reason": "x"}'), "x")
+        self.assertEqual(
+            yankReason({}, b"application/vnd.example+json", b'{"reason": "y"}'), "y"
+        )
+
+    def test_unreadable(self) -> None:
+        """
+        A reason that cannot be read is an error, not silently dropped.
+        """
+        for query, contentType, body in (
+            ({b"reason": [b"\xff"]}, None, b""),
+            ({}, b"application/x-www-form-urlencoded", b"reason=%FF"),
+            ({}, b"application/json", b"[1]"),
+            ({}, b"application/json", b'{"reason": ["x"]}'),
+            ({}, b"application/json", b"{"),
+            ({}, b"text/plain", b"broken"),
+            ({}, None, b"reason=broken"),
+            ({}, b"application/json", b" " * (MAX_REASON_BODY + 1) + b"{}"),
+        ):
+            self.assertRaises(BadReason, yankReason, query, contentType, body)

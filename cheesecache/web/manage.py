@@ -4,7 +4,7 @@ C{/-/yank/}, C{/-/unyank/} and C{/-/delete/}: managing private releases
 over HTTP (the same operations as C{cheesecache yank|unyank|delete}).
 
 C{POST /-/yank/<project>/<version-or-filename>} (optional C{reason} as a
-query parameter or a JSON body C{{"reason": ...}}), C{POST
+query parameter, a form field or a JSON body C{{"reason": ...}}), C{POST
 /-/unyank/<project>/<target>}, C{POST} or C{DELETE /-/delete/<project>/<target>}.
 All need credentials.
 """
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+from urllib.parse import parse_qs
 
 import attrs
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -31,19 +32,65 @@ log = Logger()
 ACTIONS = ("yank", "unyank", "delete")
 
 
-def _reason(request: IRequest) -> Optional[str]:
-    reason = request.args.get(b"reason")
-    if reason:
-        return reason[0].decode("utf-8", "replace")
-    if (request.getHeader(b"content-type") or b"").startswith(b"application/json"):
-        request.content.seek(0)
-        try:
-            data = json.loads(request.content.read(65536) or b"{}")
-        except ValueError:
-            return None
-        value = data.get("reason") if isinstance(data, dict) else None
-        return value if isinstance(value, str) else None
-    return None
+#: The most bytes of a yank's body read for its reason.
+MAX_REASON_BODY = 64 * 1024
+
+FORM = b"application/x-www-form-urlencoded"
+
+
+class BadReason(ValueError):
+    """
+    A yank's reason was sent in a way that cannot be read: the yank is
+    refused rather than done without it.
+    """
+
+
+def yankReason(
+    query: Mapping[bytes, Sequence[bytes]], contentType: Optional[bytes], body: bytes
+) -> Optional[str]:
+    """
+    The reason a yank gives: the query's C{reason}, else the body's, a
+    form field (what C{curl -d reason=...} sends) or a JSON object's
+    C{"reason"}.  Twisted's own form parsing is off (see
+    L{cheesecache.web.site.makeSite}), so a form body is read here.
+
+    @raise BadReason: the reason is not UTF-8, the JSON is not an object
+        whose C{reason} is a string, the body is too long, or it is of
+        another type: a reason the server cannot read must not vanish.
+    """
+    mediaType = (contentType or b"").split(b";", 1)[0].strip().lower()
+    if b"reason" not in query and body.strip():
+        if len(body) > MAX_REASON_BODY:
+            raise BadReason(f"the body is over {MAX_REASON_BODY} bytes")
+        if mediaType == FORM:
+            try:
+                form = parse_qs(body.decode("ascii"), encoding="utf-8", errors="strict")
+            except UnicodeDecodeError:
+                raise BadReason("the reason is not UTF-8") from None
+            return (form.get("reason") or [""])[0] or None
+        if mediaType == b"application/json" or mediaType.endswith(b"+json"):
+            try:
+                data = json.loads(body)
+            except ValueError as e:
+                raise BadReason(f"the body is not JSON: {e}") from None
+            if not isinstance(data, dict):
+                raise BadReason('the JSON body must be an object, {"reason": "..."}')
+            reason = data.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise BadReason("the reason must be a string")
+            return reason or None
+        raise BadReason(
+            "give the reason as ?reason=..., as a form field"
+            " (application/x-www-form-urlencoded) or as JSON"
+            ' (application/json, {"reason": "..."})'
+        )
+    values = query.get(b"reason")
+    if not values:
+        return None
+    try:
+        return values[0].decode("utf-8") or None
+    except UnicodeDecodeError:
+        raise BadReason("the reason is not UTF-8") from None
 
 
 @attrs.define(eq=False)
@@ -91,8 +138,19 @@ class ManageAction(Resource):
     def _act(self, request: IRequest, username: str) -> "Deferred[bytes]":
         project, target = (p.decode("utf-8", "replace") for p in request.postpath)
         if self.action == "yank":
+            request.content.seek(0)
+            try:
+                reason = yankReason(
+                    request.args,
+                    request.getHeader(b"content-type"),
+                    request.content.read(MAX_REASON_BODY + 1),
+                )
+            except BadReason as e:
+                return succeed(
+                    writeError(request, 400, f"Bad Request: cannot read the reason: {e}")
+                )
             change = functools.partial(
-                self.store.yank, project, target, _reason(request), announce=False
+                self.store.yank, project, target, reason, announce=False
             )
         elif self.action == "unyank":
             change = functools.partial(self.store.unyank, project, target, announce=False)
