@@ -124,9 +124,19 @@ class BlobStore:
         os.fsync(f.fileno())
         f.close()
 
+    def makeFolder(self, key: str) -> None:
+        """
+        Make the folder the blob C{key} goes into, if need be.  Run it with
+        L{sync}, in a thread: on some disks a new folder costs as much as a
+        new file (a fifth to half a millisecond here), and L{place} then
+        has only the rename left.
+        """
+        self.path(key).parent().makedirs(ignoreExistingDirectory=True)
+
     def place(self, temporary: FilePath, key: str) -> FilePath:
         """
-        Rename a synced temporary file to the blob C{key}.
+        Rename a synced temporary file to the blob C{key} (making its
+        folder if L{makeFolder} has not).
         """
         target = self.path(key)
         target.parent().makedirs(ignoreExistingDirectory=True)

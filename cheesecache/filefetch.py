@@ -17,7 +17,7 @@ import hashlib
 from typing import BinaryIO, Callable, Dict, List, Optional, Sequence
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred, succeed
 from twisted.python.failure import Failure
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -414,7 +414,15 @@ class FileFetcher:
             # without waiting for the disk.
             download.verified = True
             download._notify()
-            synced = self._blocking(self.store.sync, out)
+            # The blob's folder is made in the pool too, beside the sync,
+            # so that only the rename is left for the reactor.
+            synced = gatherResults(
+                [
+                    self._blocking(self.store.sync, out),
+                    self._blocking(self.store.makeFolder, f.key),
+                ],
+                consumeErrors=True,
+            ).addErrback(lambda failure: failure.value.subFailure)
             synced.addCallback(lambda _: placed(self.store.place(download.path, f.key)))
             synced.addCallbacks(stored, lambda failure: notStored(str(failure.value)))
 

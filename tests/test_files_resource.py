@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from typing import List, Tuple
 
 from twisted.internet import protocol, reactor, threads
@@ -15,6 +16,7 @@ from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallback
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 
+from cheesecache.blobstore import BlobStore
 from cheesecache.web.files import EXTRACT_DELAY
 
 from .fakeindex import Dist, FakeIndex
@@ -93,6 +95,32 @@ class FileTests(TestCase):
         yield self.harness.settled()
         self.assertTrue(self.harness.store.exists(self.wheel.sha256))
         self.assertEqual(self.temporaries(), [])
+
+    @inlineCallbacks
+    def test_blobFolderMadeInThePool(self):  # type: ignore[no-untyped-def]
+        """
+        The folder a new blob goes into is made in the thread pool, beside
+        the sync: when the blob is renamed into place, on the reactor
+        thread, the folder is there already.
+        """
+        seen = []
+        place = BlobStore.place
+
+        def placing(store, temporary, key):  # type: ignore[no-untyped-def]
+            if store is self.harness.store and key == self.wheel.sha256:
+                seen.append((
+                    store.path(key).parent().isdir(),
+                    threading.current_thread() is threading.main_thread(),
+                ))
+            return place(store, temporary, key)
+
+        self.patch(BlobStore, "place", placing)
+        urls = yield self.fileURLs()
+        response, body = yield self.harness.get(self.path(urls, self.wheel))
+        self.assertEqual(body, self.wheel.data)
+        yield self.harness.settled()
+        self.assertEqual(seen, [(True, True)])
+        self.assertTrue(self.harness.store.exists(self.wheel.sha256))
 
     @inlineCallbacks
     def test_syncFails(self):  # type: ignore[no-untyped-def]
