@@ -175,6 +175,9 @@ class Harness:
         )
         self.port, self.url = listen(site)
         testCase.addCleanup(self.port.stopListening)
+        # Downloads still being stored (a sync in the pool) end with their
+        # test, not in the next one's: give them a moment, then cancel.
+        testCase.addCleanup(self.fetcher.drain, 5)
         self.client, _ = httpClient(testCase)
 
     def settled(self) -> "Deferred[None]":
