@@ -612,13 +612,23 @@ def _weight(params: str) -> Optional[float]:
 CONTENT_SECURITY_POLICY = b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
+#: Headers every HTML page carries, in the order they are written.
+SECURITY_HEADERS: Tuple[Tuple[bytes, bytes], ...] = (
+    (b"Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"Referrer-Policy", b"no-referrer"),
+)
+
+#: What a page that is not HTML carries of them.
+_NOT_HTML_HEADERS: Tuple[Tuple[bytes, bytes], ...] = ((b"X-Content-Type-Options", b"nosniff"),)
+
+
 def securityHeaders(request: IRequest) -> None:
     """
-    Headers every HTML page carries.
+    Set L{SECURITY_HEADERS}.
     """
-    request.setHeader(b"Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    request.setHeader(b"X-Content-Type-Options", b"nosniff")
-    request.setHeader(b"Referrer-Policy", b"no-referrer")
+    for name, value in SECURITY_HEADERS:
+        request.setHeader(name, value)
 
 
 def writeRepresentation(
@@ -638,10 +648,8 @@ def writeRepresentation(
     """
     compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
     headers = rep.headers
-    if headers.html:
-        securityHeaders(request)
-    else:
-        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+    for name, value in SECURITY_HEADERS if headers.html else _NOT_HTML_HEADERS:
+        request.setHeader(name, value)
     request.setHeader(b"Vary", b"Accept, Accept-Encoding")
     request.setHeader(b"Cache-Control", _CACHE_CONTROL[scope])
     request.setHeader(b"Content-Type", headers.contentType)
@@ -701,15 +709,10 @@ def responseHead(
     head = headers.heads.get(key)
     if head is not None:
         return head
-    lines: List[bytes] = []
-    if headers.html:
-        lines += [
-            b"Content-Security-Policy: " + CONTENT_SECURITY_POLICY,
-            b"X-Content-Type-Options: nosniff",
-            b"Referrer-Policy: no-referrer",
-        ]
-    else:
-        lines.append(b"X-Content-Type-Options: nosniff")
+    lines = [
+        name + b": " + value
+        for name, value in (SECURITY_HEADERS if headers.html else _NOT_HTML_HEADERS)
+    ]
     lines += [
         b"Vary: Accept, Accept-Encoding",
         b"Cache-Control: " + _CACHE_CONTROL[scope],
