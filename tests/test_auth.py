@@ -190,12 +190,13 @@ class SecurityHeaderTests(TestCase):
     def test_htmlHeaders(self):  # type: ignore[no-untyped-def]
         """
         HTML pages carry a Content-Security-Policy that allows no scripts,
-        and nosniff; JSON pages and files carry nosniff.
+        nosniff and no-referrer; JSON pages and files carry nosniff.
         """
         harness = Harness(self, [serveIndex(self, sampleIndex())])
         response, _ = yield harness.get("/simple/alpha/")
         self.assertIn("default-src 'none'", header(response, "content-security-policy"))
         self.assertEqual(header(response, "x-content-type-options"), "nosniff")
+        self.assertEqual(header(response, "referrer-policy"), "no-referrer")
         response, page = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         self.assertEqual(header(response, "x-content-type-options"), "nosniff")
         name = json.loads(page)["files"][0]["filename"]
