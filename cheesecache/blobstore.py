@@ -138,8 +138,8 @@ class BlobStore:
         Rename a synced temporary file to the blob C{key} (making its
         folder if L{makeFolder} has not).
         """
+        self.makeFolder(key)
         target = self.path(key)
-        target.parent().makedirs(ignoreExistingDirectory=True)
         os.replace(temporary.path, target.path)
         return target
 
