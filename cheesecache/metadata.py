@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from typing import Any, Callable, Dict, Optional, Sequence
+import zlib
+from typing import IO, Any, Callable, Dict, Optional, Sequence, Union
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
@@ -39,14 +40,17 @@ class NoMetadata(Exception):
     """
 
 
-def wheelMetadata(path: str) -> bytes:
+def wheelMetadata(wheel: Union[str, IO[bytes]], limit: int = MAX_METADATA_SIZE) -> bytes:
     """
-    The METADATA file of the wheel at C{path}, byte for byte.
+    The METADATA file of C{wheel} (a path, or a file open for reading
+    bytes), byte for byte.
 
-    @raise NoMetadata: the wheel has no single C{*.dist-info/METADATA}.
+    @raise NoMetadata: the wheel has no single C{*.dist-info/METADATA}, or
+        it unpacks to more than C{limit} bytes (a wheel of kilobytes can
+        hold one of gigabytes: it is never read whole).
     """
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(wheel) as z:
             names = [
                 n
                 for n in z.namelist()
@@ -54,9 +58,18 @@ def wheelMetadata(path: str) -> bytes:
             ]
             if len(names) != 1:
                 raise NoMetadata(f"{len(names)} METADATA files in the wheel")
-            return z.read(names[0])
-    except (zipfile.BadZipFile, OSError, KeyError) as e:
+            with z.open(names[0]) as member:
+                data = member.read(limit + 1)
+    except (
+        zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
+        # What zipfile raises for an encrypted member, or a compression
+        # it does not know.
+        RuntimeError, NotImplementedError,
+    ) as e:
         raise NoMetadata(str(e)) from e
+    if len(data) > limit:
+        raise NoMetadata(f"its METADATA is over {limit} bytes")
+    return data
 
 
 def metadataKey(f: DistFile) -> str:

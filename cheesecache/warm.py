@@ -79,6 +79,7 @@ from twisted.internet.defer import (
 )
 from twisted.logger import Logger
 
+from .metadata import MAX_METADATA_SIZE, NoMetadata, wheelMetadata
 from .simple.model import DistFile, ProjectPage
 from .simple.names import normalize
 from .upstream import splitCredentials
@@ -99,9 +100,8 @@ CACHE_HEADER = "X-Cheesecache-Cache"
 #: Hash algorithms a requirements file or lock may pin (as pip accepts).
 PIN_ALGORITHMS = ("sha256", "sha384", "sha512")
 
-#: Pages and metadata files bigger than this are refused.
+#: Pages bigger than this are refused (metadata files: L{MAX_METADATA_SIZE}).
 MAX_PAGE_SIZE = 64 * 1024 * 1024
-MAX_METADATA_SIZE = 16 * 1024 * 1024
 
 #: Files kept in memory up to this size while their metadata is read.
 SPOOL_SIZE = 16 * 1024 * 1024
@@ -972,25 +972,6 @@ def _readLimited(f: IO[bytes], limit: int) -> bytes:
     return data
 
 
-def metadataFromWheel(f: IO[bytes]) -> Optional[bytes]:
-    """
-    The C{METADATA} of a wheel, or C{None} if it has not exactly one.
-    """
-    try:
-        with zipfile.ZipFile(f) as z:
-            names = [
-                n
-                for n in z.namelist()
-                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-            ]
-            if len(names) != 1:
-                return None
-            with z.open(names[0]) as m:
-                return _readLimited(m, MAX_METADATA_SIZE)
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
-        return None
-
-
 def metadataFromSdist(f: IO[bytes], filename: str) -> Optional[bytes]:
     """
     The C{PKG-INFO} of an sdist when its dependencies can be trusted: only
@@ -1403,7 +1384,10 @@ class Warmer:
             with kept:
                 kept.seek(0)
                 if release.isWheel:
-                    metadata = metadataFromWheel(kept)
+                    try:
+                        metadata: Optional[bytes] = wheelMetadata(kept)
+                    except NoMetadata:
+                        metadata = None
                 else:
                     metadata = metadataFromSdist(kept, release.file.filename)
             if metadata is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from typing import Dict
 
@@ -16,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.blobstore import BlobStore
 from cheesecache.metadata import (
+    MAX_METADATA_SIZE,
     KnownMetadata,
     MetadataService,
     NoMetadata,
@@ -117,6 +119,26 @@ class WheelMetadataTests(SynchronousTestCase):
             )
         )
         self.assertEqual(wheelMetadata(path), b"Name: foo\n")
+
+    def test_fromAFile(self) -> None:
+        """
+        The wheel may be given as an open binary file instead of a path.
+        """
+        _, data = makeWheel("foo", "1.0")
+        self.assertEqual(wheelMetadata(io.BytesIO(data)), metadataText("foo", "1.0"))
+
+    def test_hugeMetadata(self) -> None:
+        """
+        A METADATA that unpacks to more than L{MAX_METADATA_SIZE} bytes
+        raises L{NoMetadata} rather than being read whole into memory (a
+        wheel of a few kilobytes can hold one of gigabytes).
+        """
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("bomb-1.0.dist-info/METADATA", b"x" * (MAX_METADATA_SIZE + 1))
+        path = self.write(out.getvalue())
+        self.assertLess(os.path.getsize(path), MAX_METADATA_SIZE // 100)
+        self.assertRaises(NoMetadata, wheelMetadata, path)
 
     def test_twoMetadataFiles(self) -> None:
         """

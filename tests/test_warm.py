@@ -23,6 +23,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
 from treq.testing import StubTreq
 
+from cheesecache.metadata import NoMetadata, wheelMetadata
 from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.warm import (
     NoMatch,
@@ -39,7 +40,6 @@ from cheesecache.warm import (
     expandPlatform,
     mergeWants,
     metadataFromSdist,
-    metadataFromWheel,
     parsePylock,
     parseRequirements,
     requiresDist,
@@ -450,12 +450,10 @@ class DependencyTests(SynchronousTestCase):
         when it is static (metadata 2.2 or later, Requires-Dist not dynamic).
         """
         _, wheel = makeWheel("alpha", "1.0", ["beta"])
-        self.assertIn(
-            b"Requires-Dist: beta", metadataFromWheel(io.BytesIO(wheel)) or b""
-        )
+        self.assertIn(b"Requires-Dist: beta", wheelMetadata(io.BytesIO(wheel)))
         name, sdist = makeSdist("alpha", "1.0")  # metadata 2.1
         self.assertIsNone(metadataFromSdist(io.BytesIO(sdist), name))
-        self.assertIsNone(metadataFromWheel(io.BytesIO(b"not a zip")))
+        self.assertRaises(NoMetadata, wheelMetadata, io.BytesIO(b"not a zip"))
 
 
 class Cached(Resource):
