@@ -42,7 +42,9 @@ def plainEntries() -> st.SearchStrategy[Dict[str, Any]]:
             "upload-time": st.one_of(st.none(), st.just("2025-01-02T03:04:05.678Z")),
             "provenance": st.one_of(st.none(), st.just("https://x.example.invalid/prov")),
             "yanked": st.just(False),
-            "core-metadata": st.none(),
+            "core-metadata": st.one_of(
+                st.none(), st.just(True), st.builds(lambda d: {"sha256": d}, _sha256)
+            ),
         },
     )
 
@@ -67,7 +69,15 @@ def anyEntries() -> st.SearchStrategy[Any]:
         st.just({}),
         _anything,
     )
-    metadata = st.one_of(st.none(), st.booleans(), st.builds(lambda d: {"sha256": d}, _sha256), _anything)
+    metadata = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.builds(lambda d: {"sha256": d}, _sha256),
+        st.builds(lambda d: {"sha256": d.upper()}, _sha256),
+        st.builds(lambda d: {"sha256": d, "blake2b": d}, _sha256),
+        st.builds(lambda d: {"md5": d[:32]}, _sha256),
+        _anything,
+    )
     entry = st.fixed_dictionaries(
         {},
         optional={
@@ -164,8 +174,9 @@ class PlainFileJSONTests(SynchronousTestCase):
 
     def test_notPlain(self) -> None:
         """
-        A yanked file, one with core metadata, another hash, or an odd URL
-        is left to the model.
+        A yanked file, one with another hash, core metadata other than
+        C{true} or a sha256 under its newer name, or an odd URL is left to
+        the model.
         """
         plain = {
             "filename": "foo-1.0.tar.gz",
@@ -176,8 +187,13 @@ class PlainFileJSONTests(SynchronousTestCase):
         for changes in [
             {"yanked": True},
             {"yanked": "broken"},
-            {"core-metadata": {"sha256": SHA}},
+            {"core-metadata": {"sha256": SHA.upper()}},
+            {"core-metadata": {"sha256": SHA, "md5": SHA[:32]}},
+            {"core-metadata": {"md5": SHA[:32]}},
+            {"core-metadata": False},
+            {"core-metadata": "true"},
             {"data-dist-info-metadata": True},
+            {"data-dist-info-metadata": {"sha256": SHA}},
             {"dist-info-metadata": True},
             {"hashes": {"sha256": SHA, "md5": SHA[:32]}},
             {"hashes": {"sha256": SHA.upper()}},
@@ -187,6 +203,45 @@ class PlainFileJSONTests(SynchronousTestCase):
             {"upload-time": 5},
         ]:
             self.assertIsNone(plainFileJSON("foo", {**plain, **changes}), changes)
+
+    def test_coreMetadata(self) -> None:
+        """
+        Core metadata as the public index and cheesecache write it (a
+        sha256, under both names) or as C{true} is written under both
+        names, as the model writes it.
+        """
+        entry = {
+            "core-metadata": {"sha256": SHA[::-1]},
+            "data-dist-info-metadata": {"sha256": SHA[::-1]},
+            "filename": "foo-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "provenance": None,
+            "requires-python": ">=3.9",
+            "size": 7,
+            "upload-time": "2025-01-02T03:04:05Z",
+            "url": "https://files.example.invalid/p/foo-1.0-py3-none-any.whl",
+            "yanked": False,
+        }
+        written = plainFileJSON("foo", entry)
+        self.assertEqual(
+            written,
+            {
+                "filename": "foo-1.0-py3-none-any.whl",
+                "url": f"../../files/foo/{SHA}/foo-1.0-py3-none-any.whl",
+                "hashes": {"sha256": SHA},
+                "requires-python": ">=3.9",
+                "core-metadata": {"sha256": SHA[::-1]},
+                "data-dist-info-metadata": {"sha256": SHA[::-1]},
+                "size": 7,
+                "upload-time": "2025-01-02T03:04:05Z",
+            },
+        )
+        self.assertEqual(dumps(written), dumps(modelEntry("foo", entry)))
+        asTrue = {**entry, "core-metadata": True}
+        self.assertEqual(
+            dumps(plainFileJSON("foo", asTrue)), dumps(modelEntry("foo", asTrue))
+        )
+        self.assertIs(plainFileJSON("foo", asTrue)["core-metadata"], True)  # type: ignore[index]
 
     def test_extractedMetadata(self) -> None:
         """
@@ -209,3 +264,10 @@ class PlainFileJSONTests(SynchronousTestCase):
         sdist = {**wheel, "filename": "foo-1.0.tar.gz"}
         self.assertIsNotNone(plainFileJSON("foo", sdist, extracted))
         self.assertEqual(asked, [SHA])
+        # The upstream's own metadata is what the page advertises (the
+        # model keeps it): the entry stays plain.
+        advertised = {**wheel, "core-metadata": {"sha256": SHA}}
+        self.assertEqual(
+            plainFileJSON("foo", advertised, extracted)["core-metadata"],  # type: ignore[index]
+            {"sha256": SHA},
+        )

@@ -24,14 +24,14 @@ def plainFileJSON(
     The entry L{cheesecache.simple.render.fileJSON} writes on C{name}'s
     page for the file entry C{entry} of an upstream's PEP 691 page, made
     from C{entry} itself when it is plain, as indexes nearly always write
-    them: a sha256 only, no core metadata, not yanked, and strings where
-    strings belong.  The entry says what the model's would; the tests hold
-    the two equal.
+    them: a sha256 only, not yanked, core metadata (if any) C{true} or a
+    sha256 only, and strings where strings belong.  The entry says what
+    the model's would; the tests hold the two equal.
 
     @param extracted: tells, given a wheel's key, whether cheesecache
         extracted its metadata itself; such a wheel's entry advertises it
         (see L{cheesecache.metadata.fileWithKnownMetadata}), so it is not
-        plain.
+        plain unless the upstream advertises metadata of its own.
     @return: the entry, or C{None} when C{entry} is not plain: the file
         must then go through the model
         (L{cheesecache.simple.parse.fileFromJSON}), which also refuses
@@ -49,9 +49,6 @@ def plainFileJSON(
         or type(hashes) is not dict
         or len(hashes) != 1
         or get("yanked", False) is not False
-        or get("core-metadata") is not None
-        or get("data-dist-info-metadata") is not None
-        or get("dist-info-metadata") is not None
         # What the model makes of the URL is not written, but it must be
         # sure to make something: resolving refuses only an address with
         # a bracket or a host beyond ASCII.
@@ -63,7 +60,10 @@ def plainFileJSON(
     key = hashes.get("sha256")
     if type(key) is not str or not SHA256_HEX.match(key):
         return None
-    if filename.endswith(".whl") and extracted(key):
+    metadata = _plainCoreMetadata(get)
+    if metadata is _NOT_PLAIN:
+        return None
+    if metadata is None and filename.endswith(".whl") and extracted(key):
         return None
     listed: Dict[str, Any] = {
         "filename": filename,
@@ -75,6 +75,9 @@ def plainFileJSON(
         if type(requiresPython) is not str:
             return None
         listed["requires-python"] = requiresPython
+    if metadata is not None:
+        # Both names, as the model writes them (see fileJSON).
+        listed["core-metadata"] = listed["data-dist-info-metadata"] = metadata
     size = get("size")
     if type(size) is int:
         listed["size"] = size
@@ -89,3 +92,29 @@ def plainFileJSON(
 
 #: The string fields of an entry written last, in the model's order.
 _LAST_FIELDS = ("upload-time", "provenance")
+
+
+#: What L{_plainCoreMetadata} gives for core metadata the model must read.
+_NOT_PLAIN = object()
+
+
+def _plainCoreMetadata(get: Callable[[str], Any]) -> Any:
+    """
+    The core metadata a plain entry (read with C{get}) advertises, as the
+    model writes it: C{None} for none, C{True}, or C{{"sha256": digest}}
+    (what the public index and cheesecache write); L{_NOT_PLAIN} for
+    anything else, which the model reads (other hashes, the older names
+    alone, digests to normalize).
+    """
+    metadata = get("core-metadata")
+    if metadata is None:
+        if get("data-dist-info-metadata") is None and get("dist-info-metadata") is None:
+            return None
+        return _NOT_PLAIN
+    if metadata is True:
+        return True
+    if type(metadata) is dict and len(metadata) == 1:
+        digest = metadata.get("sha256")
+        if type(digest) is str and SHA256_HEX.match(digest):
+            return {"sha256": digest}
+    return _NOT_PLAIN
