@@ -416,31 +416,52 @@ if ccu:
                 problems_early.append(f"uv {src} {lab}: exit {m.get(f'uv.{lab}.rc')}, import {m.get(f'uv.{lab}.import')}")
 
 # ------------------------------------------------------------------ uv cold pairs
-uv_pairs = []  # (rep, nginx s, cheesecache s)
-for d in sorted(os.listdir(res)):
-    m = re.fullmatch(r"cheesecache-uvpair(\d+)", d)
-    if m:
-        n, c = read_summary(f"nginx-uvpair{m.group(1)}"), read_summary(d)
-        for src, mm, lab in (("nginx", n, "direct"), ("cheesecache", c, "cold")):
-            if mm.get(f"uv.{lab}.rc") != "0" or mm.get(f"uv.{lab}.import") != "ok":
-                problems_early.append(f"uv pair {m.group(1)} {src}: exit {mm.get(f'uv.{lab}.rc')}, "
-                                      f"import {mm.get(f'uv.{lab}.import')}")
-        if num(n.get("uv.direct.s")) and num(c.get("uv.cold.s")):
-            uv_pairs.append((m.group(1), num(n["uv.direct.s"]), num(c["uv.cold.s"])))
-uv_pair_ratios = [c / n for _, n, c in uv_pairs]
-if uv_pairs:
-    w("### uv cold on fresh caches")
+def uvPairs(prefix):
+    """
+    The pairs of directories nginx-PREFIXn / cheesecache-PREFIXn, as (n, nginx s, cheesecache s).
+    """
+    pairs = []
+    for d in sorted(os.listdir(res)):
+        m = re.fullmatch(rf"cheesecache-{prefix}(\d+)", d)
+        if m:
+            n, c = read_summary(f"nginx-{prefix}{m.group(1)}"), read_summary(d)
+            for src, mm, lab in (("nginx", n, "direct"), ("cheesecache", c, "cold")):
+                if mm.get(f"uv.{lab}.rc") != "0" or mm.get(f"uv.{lab}.import") != "ok":
+                    problems_early.append(f"uv {prefix} {m.group(1)} {src}: exit {mm.get(f'uv.{lab}.rc')}, "
+                                          f"import {mm.get(f'uv.{lab}.import')}")
+            if num(n.get("uv.direct.s")) and num(c.get("uv.cold.s")):
+                pairs.append((m.group(1), num(n["uv.direct.s"]), num(c["uv.cold.s"])))
+    return pairs
+
+
+def writePairs(heading, text, pairs):
+    if not pairs:
+        return
+    w(f"### {heading}")
     w("")
-    w("Pairs: the same install against nginx, then against a fresh cheesecache (nothing cached). "
-      "Ratios are per pair.")
+    w(text + " Ratios are per pair.")
     w("")
     w("| pair | nginx s | cheesecache cold s | **ratio** |")
     w("|---|---|---|---|")
-    for rep, n, c in uv_pairs:
+    for rep, n, c in pairs:
         w(f"| {rep} | {n:.2f} | {c:.2f} | **{c / n:.2f}** |")
     w("")
-    w(f"Median ratio {spreadText(uv_pair_ratios, 'x')}.")
+    w(f"Median ratio {spreadText([c / n for _, n, c in pairs], 'x')}.")
     w("")
+
+
+uv_pairs = uvPairs("uvpair")
+uv_pair_ratios = [c / n for _, n, c in uv_pairs]
+writePairs("uv cold on fresh caches",
+           "Pairs: the same install against nginx, then against a fresh cheesecache (nothing cached).",
+           uv_pairs)
+meta_pairs = uvPairs("metapair")
+writePairs("uv cold on fresh caches, upstream with core metadata",
+           "The same pairs against an upstream made from the fixture by `bench/metadata_upstream.py`: its "
+           "JSON pages list core metadata on every wheel, as the public index's do, and its wheels have "
+           "their `.metadata` files, so uv fetches those instead of ranges of the wheels; a second nginx, "
+           "configured as the fixture's, serves it (and is the reference).",
+           meta_pairs)
 
 # ------------------------------------------------------------------ scale
 scale_rows = []
@@ -683,6 +704,11 @@ if uv_pairs:
     S.append(f"- uv installing requests twisted treq, cold on {len(uv_pairs)} fresh caches, each against nginx "
              f"just before: **{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
              f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s)")
+if meta_pairs:
+    med, lo, hi = spread([c / n for _, n, c in meta_pairs])
+    S.append(f"- the same, upstream listing core metadata as the public index does, {len(meta_pairs)} pairs: "
+             f"**{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
+             f"{statistics.median(c for *_, c in meta_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in meta_pairs):.2f} s)")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
     m = dict(x.split("=") for x in open(p).read().split())

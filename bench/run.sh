@@ -32,6 +32,8 @@
 #      throttled to each rate of $COLD_RATES; unthrottled, also bench/coldfloor.py (a plain-Python
 #      proxy doing the least work a cold file needs: the floor under cheesecache's figure);
 #      and (UV_COLD_REPS=9) pairs of uv installs, against nginx, then against a fresh cheesecache;
+#      and (META_UV_REPS=9) the same pairs against an upstream that lists core metadata, as the
+#      public index does (bench/metadata_upstream.py, served by a second nginx);
 #   6. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
 #   7. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
@@ -39,7 +41,8 @@
 # Environment knobs: TWISTD (cheesecache's twistd; default: .venv/bin/twistd of the repo,
 # /tmp/dev/bin/twistd, or twistd on PATH; else the repo is pip-installed into a temp venv),
 # ROUNDS (3), BIG_ROUNDS (3), CONCS ("16"), DUR (10s), INDEX_TTL (3600: no revalidation during the run),
-# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), COLD_REPS (3), COLD_RATES ("0 600m 300m 100m"), UV_COLD_REPS (9), RES (results dir), RESULTS_MD (bench/RESULTS.md),
+# PROFILE (1), PYSPY, SLOWUP (1), SLOW_RATE (20m), COLD_REPS (3), COLD_RATES ("0 600m 300m 100m"), UV_COLD_REPS (9),
+# META_UV_REPS (9), RES (results dir), RESULTS_MD (bench/RESULTS.md),
 # PROXPI (1: install proxpi with the kit's recipe into $PEERS/proxpi if missing and measure it too),
 # SCALE (1: run bench/scale.py too).
 set -uo pipefail
@@ -60,6 +63,7 @@ SLOW_RATE=${SLOW_RATE:-20m}
 COLD_REPS=${COLD_REPS:-3}
 COLD_RATES=${COLD_RATES:-0 600m 300m 100m}
 UV_COLD_REPS=${UV_COLD_REPS:-9}
+META_UV_REPS=${META_UV_REPS:-9}
 PROXPI=${PROXPI:-1}
 SCALE=${SCALE:-1}
 export PEERS=${PEERS:-/tmp/peers}
@@ -126,6 +130,7 @@ TMPD=$(mktemp -d /tmp/cc-bench.XXXXXX)
 STARTED_FIXTURE=0
 STARTED_PROXPI=0
 RATE_SET=0
+STARTED_META=0
 CC_PID=
 PX_PID=
 cleanup() {
@@ -134,6 +139,7 @@ cleanup() {
   [ "$STARTED_PROXPI" = 1 ] && bash "$B/peers.sh" stop proxpi && STARTED_PROXPI=0
   [ "$RATE_SET" = 1 ] && bash "$B/peers.sh" rate fixture 0 > /dev/null && RATE_SET=0
   [ "$STARTED_FIXTURE" = 1 ] && bash "$B/peers.sh" stop fixture && STARTED_FIXTURE=0
+  [ "$STARTED_META" = 1 ] && nginx -c "$META/nginx.conf" -s stop && STARTED_META=0
   rm -rf "$TMPD"
 }
 trap cleanup EXIT
@@ -149,14 +155,14 @@ fi
 FIX_PID=$(cat "$RUN/fixture/pid")
 [ -f "$RUN/fixture/access.log" ] || die "no fixture access log at $RUN/fixture/access.log"
 
-start_cc() {  # NAME : a fresh cheesecache (empty data dir $CC_DATA, $TMPD/NAME-data) on a free loopback port
-  local name=$1
+start_cc() {  # NAME [UPSTREAM] : a fresh cheesecache (empty data dir $CC_DATA, $TMPD/NAME-data) on a free loopback port
+  local name=$1 upstream=${2:-$FIXTURE_URL}
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   CC_URL=http://127.0.0.1:$PORT/simple/
   CC_LOG=$TMPD/$name.log
   CC_DATA=$TMPD/$name-data
   CC_CMD=("$TWISTD" --pidfile "$TMPD/$name.pid" -n cheesecache --listen "tcp:$PORT:interface=127.0.0.1"
-          --upstream "$FIXTURE_URL" --data-dir "$CC_DATA" --index-ttl "$INDEX_TTL")
+          --upstream "$upstream" --data-dir "$CC_DATA" --index-ttl "$INDEX_TTL")
   setsid "${CC_CMD[@]}" > "$CC_LOG" 2>&1 < /dev/null &
   CC_PID=$!
   for _ in $(seq 300); do
@@ -366,6 +372,36 @@ if [ "$UV_COLD_REPS" -gt 0 ]; then
     kit "cheesecache-uvpair$rep" cheesecache "$CC_URL" "$CC_PID" uv:cold
     drop_cc
   done
+fi
+# ---------------------------------------------------------------- uv cold, upstream with core metadata
+# The kit's fixture lists no core metadata, so uv reads each wheel's metadata with HEAD and range
+# requests.  The public index lists it on nearly every wheel, and uv then fetches .metadata files
+# instead.  bench/metadata_upstream.py makes such an upstream from the fixture; a second nginx,
+# configured as the fixture's, serves it.  META_UV_REPS pairs, as above.
+if [ "$META_UV_REPS" -gt 0 ]; then
+  say "uv cold on fresh caches, upstream with core metadata: $META_UV_REPS pairs with its nginx"
+  META=$RUN/meta-fixture
+  rm -rf "$META" && mkdir -p "$META/tmp"
+  META_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  META_URL=http://127.0.0.1:$META_PORT/simple/
+  if python3 "$HERE/metadata_upstream.py" "$B/fixture" "$META/root" 8700 "$META_PORT" 2> "$RES/metadata-upstream.log" \
+     && sed -e "s#$RUN/fixture#$META#g" -e "s#127.0.0.1:8700#127.0.0.1:$META_PORT#" -e "s#root $B/fixture;#root $META/root;#" \
+          "$RUN/fixture/nginx.conf" > "$META/nginx.conf" \
+     && nginx -c "$META/nginx.conf" 2>> "$RES/metadata-upstream.log"; then
+    STARTED_META=1
+    echo "python bench/metadata_upstream.py \$KIT/fixture <dir> 8700 $META_PORT; nginx -c <the fixture's conf, moved to it>" >> "$RES/commands.txt"
+    for _ in $(seq 50); do curl -s -o /dev/null -m 2 "$META_URL" && break; sleep 0.1; done
+    for rep in $(seq "$META_UV_REPS"); do
+      FIXLOG=$META/access.log kit "nginx-metapair$rep" nginx "$META_URL" "$(cat "$META/nginx.pid")" uv:direct
+      start_cc "cheesecache-metapair$rep" "$META_URL"
+      FIXLOG=$META/access.log kit "cheesecache-metapair$rep" cheesecache "$CC_URL" "$CC_PID" uv:cold
+      drop_cc
+    done
+    nginx -c "$META/nginx.conf" -s stop && STARTED_META=0
+    rm -rf "$META/root"
+  else
+    echo "the upstream with core metadata could not be made (metadata-upstream.log): not measured" >> "$RES/problems.txt"
+  fi
 fi
 # ---------------------------------------------------------------- scale
 # (bench/scale.py: a generated upstream on loopback, root lists up to 700,000 names and pages up
