@@ -20,28 +20,28 @@ plain entries without the model (see L{cheesecache.simple.plain}), its
 representation written to disk and hashed (its gzip twin is made later, in
 a thread, so not here).  The kit's fixture lists no core metadata;
 C{--with-metadata} adds it to every wheel, as the public index writes its
-pages (a sha256 under C{core-metadata} and C{data-dist-info-metadata},
-and C{"provenance": null}).  Writes a Markdown table to stdout.
+pages (see C{bench/metadata_upstream.py}).  Writes a Markdown table to stdout.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Callable, Dict, List
 
+import attrs
 from twisted.internet.defer import Deferred
 from twisted.python.filepath import FilePath
 
-from cheesecache.simple.jsoncodec import dumps
-from cheesecache.simple.parse import fileFromJSON, finish, handProjectJSONEntrySteps, pageText, parseProject
+from cheesecache.index import UpstreamSource, _Kept
+from cheesecache.simple.parse import finish, handProjectJSONEntrySteps, pageText, parseProject
 from cheesecache.simple.render import JSON_TYPE, projectJSONChunks
 from cheesecache.web.representation import RenderedStore, Representation
 from cheesecache.web.simple import RenderingWhileParsing
+from metadata_upstream import withCoreMetadata  # beside this script
 
 DEFAULT = ["cryptography", "charset-normalizer", "zope-interface", "cffi", "twisted"]
 
@@ -55,35 +55,14 @@ def best(rounds: int, f: Callable[[], object]) -> float:
     return min(times)
 
 
-def withMetadata(body: bytes) -> bytes:
-    """
-    C{body} with core metadata on every wheel, as the public index lists
-    it (the digest is made up: nothing here fetches it).
-    """
-    page = json.loads(body)
-    files = []
-    for entry in page["files"]:
-        extra: Dict[str, Any] = {"provenance": None}
-        if entry["filename"].endswith(".whl"):
-            digest = {"sha256": hashlib.sha256(entry["filename"].encode()).hexdigest()}
-            extra["core-metadata"] = extra["data-dist-info-metadata"] = digest
-        files.append(dict(sorted({**extra, **entry}.items())))
-    page["files"] = files
-    return dumps(page)
-
-
 def coldPath(store: RenderedStore, body: bytes, base: str, name: str) -> None:
     """
     Serve C{body} as a cold big page is served: decoded in steps, its
     entries rendered as JSON as they come, plain ones without the model.
     """
     rendering = RenderingWhileParsing(store, lambda f: f, name, extracted=lambda key: False)
-
-    def addEntry(entry: Any) -> None:
-        if not rendering.addPlain(entry):
-            rendering.add(fileFromJSON(entry, base))
-
-    page = finish(handProjectJSONEntrySteps(pageText(body, JSON_TYPE), name, addEntry))
+    kept = _Kept(rendering, attrs.fields(UpstreamSource).modelBudget.default, base)
+    page = finish(handProjectJSONEntrySteps(pageText(body, JSON_TYPE), name, kept.addEntry))
     rendered: Dict[str, object] = {}
     rendering.finish(page, rendered)
     store.discard(rendered[JSON_TYPE])
@@ -108,7 +87,8 @@ def main(argv: List[str]) -> None:
     for name in names:
         body = (folder / name / "index.json").read_bytes()
         if metadata:
-            body = withMetadata(body)
+            # Made-up digests: nothing here fetches the metadata.
+            body = withCoreMetadata(body, {})
         base = f"http://127.0.0.1/simple/{name}/"
         page = parseProject(body, JSON_TYPE, base, name)
         reference = best(rounds, lambda: json.loads(body))
