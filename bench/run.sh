@@ -155,9 +155,10 @@ fi
 FIX_PID=$(cat "$RUN/fixture/pid")
 [ -f "$RUN/fixture/access.log" ] || die "no fixture access log at $RUN/fixture/access.log"
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_cc() {  # NAME [UPSTREAM] : a fresh cheesecache (empty data dir $CC_DATA, $TMPD/NAME-data) on a free loopback port
   local name=$1 upstream=${2:-$FIXTURE_URL}
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PORT=$(free_port)
   CC_URL=http://127.0.0.1:$PORT/simple/
   CC_LOG=$TMPD/$name.log
   CC_DATA=$TMPD/$name-data
@@ -382,7 +383,7 @@ if [ "$META_UV_REPS" -gt 0 ]; then
   say "uv cold on fresh caches, upstream with core metadata: $META_UV_REPS pairs with its nginx"
   META=$RUN/meta-fixture
   rm -rf "$META" && mkdir -p "$META/tmp"
-  META_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  META_PORT=$(free_port)
   META_URL=http://127.0.0.1:$META_PORT/simple/
   if python3 "$HERE/metadata_upstream.py" "$B/fixture" "$META/root" 8700 "$META_PORT" 2> "$RES/metadata-upstream.log" \
      && sed -e "s#$RUN/fixture#$META#g" -e "s#127.0.0.1:8700#127.0.0.1:$META_PORT#" -e "s#root $B/fixture;#root $META/root;#" \
