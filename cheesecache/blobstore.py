@@ -108,12 +108,13 @@ class BlobStore:
         bytes, rename it into place, sync the directory.
         """
         self.sync(f)
+        self.makeFolder(key)
         target = self.place(temporary, key)
         self.syncFolder(target)
         return target
 
-    # The three steps of commit, for callers that run the slow ones (the
-    # syncs) in a thread and the rename where their readers are.
+    # The steps of commit, for callers that run the slow ones (the syncs
+    # and the folder) in a thread and the rename where their readers are.
 
     @staticmethod
     def sync(f: BinaryIO) -> None:
@@ -135,10 +136,9 @@ class BlobStore:
 
     def place(self, temporary: FilePath, key: str) -> FilePath:
         """
-        Rename a synced temporary file to the blob C{key} (making its
-        folder if L{makeFolder} has not).
+        Rename a synced temporary file to the blob C{key}, whose folder
+        L{makeFolder} has made.
         """
-        self.makeFolder(key)
         target = self.path(key)
         os.replace(temporary.path, target.path)
         return target
