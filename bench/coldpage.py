@@ -40,7 +40,7 @@ from cheesecache.index import UpstreamSource, _Kept
 from cheesecache.simple.parse import finish, handProjectJSONEntrySteps, pageText, parseProject
 from cheesecache.simple.render import JSON_TYPE, projectJSONChunks
 from cheesecache.web.representation import RenderedStore, Representation
-from cheesecache.web.simple import RenderingWhileParsing
+from cheesecache.web.simple import renderingsWhileParsing
 from metadata_upstream import withCoreMetadata  # beside this script
 
 DEFAULT = ["cryptography", "charset-normalizer", "zope-interface", "cffi", "twisted"]
@@ -58,14 +58,19 @@ def best(rounds: int, f: Callable[[], object]) -> float:
 def coldPath(store: RenderedStore, body: bytes, base: str, name: str) -> None:
     """
     Serve C{body} as a cold big page is served: decoded in steps, its
-    entries rendered as JSON as they come, plain ones without the model.
+    entries rendered as they come by what the server renders such a page
+    with (as JSON, plain entries without the model; as HTML too when the
+    page is over C{HTML_WHILE_PARSING}).
     """
-    rendering = RenderingWhileParsing(store, lambda f: f, name, extracted=lambda key: False)
+    rendering = renderingsWhileParsing(
+        store, lambda f: f, name, len(body), extracted=lambda key: False
+    )
     kept = _Kept(rendering, attrs.fields(UpstreamSource).modelBudget.default, base)
     page = finish(handProjectJSONEntrySteps(pageText(body, JSON_TYPE), name, kept.addEntry))
     rendered: Dict[str, object] = {}
     rendering.finish(page, rendered)
-    store.discard(rendered[JSON_TYPE])
+    for representation in rendered.values():
+        store.discard(representation)
 
 
 def main(argv: List[str]) -> None:
