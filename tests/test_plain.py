@@ -13,8 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.simple.jsoncodec import dumps
 from cheesecache.simple.parse import fileFromJSON
-from cheesecache.simple.plain import plainFileJSON
-from cheesecache.simple.render import fileJSON
+from cheesecache.simple.plain import plainFileHTML, plainFileJSON
+from cheesecache.simple.render import fileHTML, fileJSON
 
 BASE = "https://index.example.invalid/simple/foo-bar/"
 SHA = "0123456789abcdef" * 4
@@ -270,4 +270,57 @@ class PlainFileJSONTests(SynchronousTestCase):
         self.assertEqual(
             plainFileJSON("foo", advertised, extracted)["core-metadata"],  # type: ignore[index]
             {"sha256": SHA},
+        )
+
+
+class PlainFileHTMLTests(SynchronousTestCase):
+    """
+    L{plainFileHTML} writes the link the model would, from the entry
+    L{plainFileJSON} wrote.
+    """
+
+    @settings(max_examples=500, deadline=None)
+    @given(anyEntries())
+    def test_sameAsModel(self, entry: Any) -> None:
+        """
+        Whatever the entry, the link written for a plain entry is the
+        model's.
+        """
+        written = plainFileJSON("foo-bar", entry)
+        if written is not None:
+            self.assertEqual(
+                plainFileHTML(written), fileHTML("foo-bar", fileFromJSON(entry, BASE))
+            )
+
+    @settings(max_examples=300, deadline=None)
+    @given(plainEntries())
+    def test_plainWritten(self, entry: Dict[str, Any]) -> None:
+        """
+        Entries as indexes write them get the model's link.
+        """
+        self.assertEqual(
+            plainFileHTML(plainFileJSON("foo-bar", entry)),  # type: ignore[arg-type]
+            fileHTML("foo-bar", fileFromJSON(entry, BASE)),
+        )
+
+    def test_example(self) -> None:
+        """
+        The link is to cheesecache's URL with the sha256 as its fragment,
+        and shows requires-python (escaped) and core metadata under both
+        names.
+        """
+        entry = {
+            "filename": "foo_bar-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "requires-python": ">=3.9",
+            "core-metadata": {"sha256": SHA[::-1]},
+            "url": "https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+        }
+        self.assertEqual(
+            plainFileHTML(plainFileJSON("foo-bar", entry)),  # type: ignore[arg-type]
+            f'    <a href="../../files/foo-bar/{SHA}/foo_bar-1.0-py3-none-any.whl'
+            f'#sha256={SHA}" data-requires-python="&gt;=3.9"'
+            f' data-core-metadata="sha256={SHA[::-1]}"'
+            f' data-dist-info-metadata="sha256={SHA[::-1]}">'
+            "foo_bar-1.0-py3-none-any.whl</a><br />\n",
         )

@@ -27,6 +27,7 @@ from cheesecache.freshness import PageEntry, Validators
 from cheesecache.index import Found, Lookup, UpstreamSource
 from cheesecache.pagestore import PageStore
 from cheesecache.simple.parse import fileFromJSON
+from cheesecache.simple.plain import plainFileJSON
 from cheesecache.simple.render import TEXT_HTML, renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
@@ -776,15 +777,24 @@ class RenderingWhileParsingTests(TestCase):
         """
         With C{extracted}, the entries of plain files are written as they
         come, without the model, and the others (a yanked file, a wheel
-        whose metadata was extracted) go through it: the representation is
-        the same as that of the prepared page rendered whole.
+        whose metadata was extracted) go through it: as JSON and as HTML
+        (a page over C{HTML_WHILE_PARSING}, each entry looked at once),
+        the representations are those of the prepared page rendered whole.
         """
         entries = [
             {"filename": f.filename, "url": f.url, "hashes": dict(f.hashes), "size": f.size}
             for f in self.page.files
         ]
         entries[3]["yanked"] = "broken"
-        page = attrs.evolve(self.page, files=[fileFromJSON(e, "https://x.invalid/") for e in entries])
+        entries[4]["requires-python"] = ">=3.9"
+        entries[6]["core-metadata"] = True
+        entries[7]["core-metadata"] = {"sha256": "d" * 64}
+        # The HTML head is written as that of a page without a status.
+        page = attrs.evolve(
+            self.page,
+            status=None,
+            files=[fileFromJSON(e, "https://x.invalid/") for e in entries],
+        )
         extractedKey = page.files[5].key
 
         def prepare(f: DistFile) -> DistFile:
@@ -792,9 +802,12 @@ class RenderingWhileParsingTests(TestCase):
                 return attrs.evolve(f, coreMetadata={"sha256": "c" * 64})
             return f
 
-        rendering = RenderingWhileParsing(
-            self.disk, prepare, "foo", extracted=lambda key: key == extractedKey
+        self.patch(simpleModule, "HTML_WHILE_PARSING", 0)
+        rendering = simpleModule.renderingsWhileParsing(
+            self.disk, prepare, "foo", 1, extracted=lambda key: key == extractedKey
         )
+        looked = []
+        self.patch(simpleModule, "plainFileJSON", lambda *a: looked.append(a) or plainFileJSON(*a))
         throughModel = []
         for entry in entries:
             if not rendering.addPlain(entry):
@@ -804,26 +817,31 @@ class RenderingWhileParsingTests(TestCase):
         rendered: dict = {}
         rendering.finish(attrs.evolve(page, files=()), rendered)
         self.assertEqual(throughModel, [page.files[3].filename, page.files[5].filename])
+        self.assertEqual(len(looked), len(entries))
         prepared = attrs.evolve(page, files=[prepare(f) for f in page.files])
+        self.assertEqual(sorted(rendered), sorted([JSON_ACCEPT, TEXT_HTML]))
         with rendered[JSON_ACCEPT].open(False) as body:
             self.assertEqual(body.read(), renderProjectJSON(prepared))
+        with rendered[TEXT_HTML].open(False) as body:
+            self.assertEqual(body.read(), renderProjectHTML(prepared))
 
     def test_noPlainEntries(self) -> None:
         """
-        Without C{extracted}, or as HTML, no entry is written without the
-        model: each file must go through C{prepare}.
+        Without C{extracted}, no entry is written without the model: each
+        file must go through C{prepare}.
         """
         entry = {
             "filename": "foo-1.0.tar.gz", "url": "https://x.invalid/f", "hashes": {"sha256": "a" * 64},
         }
-        self.assertFalse(RenderingWhileParsing(self.disk, self.prepare, "foo").addPlain(entry))
-        html = RenderingWhileParsing(
-            self.disk, self.prepare, "foo", TEXT_HTML, extracted=lambda key: False
-        )
-        self.assertFalse(html.addPlain(entry))
-        html.abandon()
+        for contentType in (JSON_ACCEPT, TEXT_HTML):
+            rendering = RenderingWhileParsing(self.disk, self.prepare, "foo", contentType)
+            self.assertFalse(rendering.addPlain(entry))
+            rendering.abandon()
         both = simpleModule.Renderings(
-            (RenderingWhileParsing(self.disk, self.prepare, "foo", extracted=lambda key: False),)
+            (
+                RenderingWhileParsing(self.disk, self.prepare, "foo"),
+                RenderingWhileParsing(self.disk, self.prepare, "foo", TEXT_HTML),
+            )
         )
         self.assertFalse(both.addPlain(entry))
         both.abandon()

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_plain -*-
 """
 A big page's files written straight from the upstream's JSON, without the
-model, when their entries are plain.
+model, when their entries are plain: as JSON, and as HTML from the JSON
+entry written.
 
 Making each file a L{DistFile} and then writing it was most of the time a
 cold big page took (about a tenth of a second of the reactor's time for
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional
 
 from .model import SHA256_HEX
-from .render import relativeFileURL
+from .render import fileAnchor, relativeFileURL
 
 
 def plainFileJSON(
@@ -88,6 +89,24 @@ def plainFileJSON(
                 return None
             listed[field] = value
     return listed
+
+
+def plainFileHTML(listed: Dict[str, Any]) -> str:
+    """
+    The link L{cheesecache.simple.render.fileHTML} writes for the file whose
+    entry L{plainFileJSON} wrote as C{listed}: a plain entry says all a link
+    shows, so a big page's HTML, too, is written without the model.
+    """
+    metadata = listed.get("core-metadata")
+    if metadata is not None:
+        metadata = "true" if metadata is True else "sha256=" + metadata["sha256"]
+    return fileAnchor(
+        listed["url"],
+        listed["filename"],
+        listed["hashes"]["sha256"],
+        listed.get("requires-python"),
+        coreMetadata=metadata,
+    )
 
 
 #: The string fields of an entry written last, in the model's order.

@@ -21,7 +21,7 @@ import attrs
 from packaging.version import InvalidVersion, Version
 
 from .jsoncodec import dumps
-from .model import DistFile, ProjectList, ProjectPage
+from .model import DistFile, ProjectList, ProjectPage, Yanked
 from .names import normalize
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -237,22 +237,51 @@ def _coreMetadataHTML(f: DistFile) -> str:
     return f"{algorithm}={digest}"
 
 
-def _anchor(name: str, f: DistFile) -> str:
-    href = fileURL(name, f)
-    if f.sha256:
-        href += f"#sha256={f.sha256}"
+def fileHTML(name: str, f: DistFile) -> str:
+    """
+    The PEP 503 link to C{f} on the page of C{name}.
+    """
+    return fileAnchor(
+        fileURL(name, f),
+        f.filename,
+        f.sha256,
+        f.requiresPython,
+        f.yanked,
+        _coreMetadataHTML(f) if f.coreMetadata else None,
+    )
+
+
+def fileAnchor(
+    url: str,
+    filename: str,
+    sha256: Optional[str] = None,
+    requiresPython: Optional[str] = None,
+    yanked: Yanked = False,
+    coreMetadata: Optional[str] = None,
+) -> str:
+    """
+    A file's link on a project's HTML page, from what it shows: the one
+    place links are written, for the model's files (L{fileHTML}) and for
+    entries written without it (L{cheesecache.simple.plain.plainFileHTML}).
+
+    @param coreMetadata: the value of C{data-core-metadata}, if any
+        (C{"true"} or C{"sha256=<digest>"}).
+    """
+    href = url
+    if sha256:
+        href += f"#sha256={sha256}"
     attributes = [f'href="{escape(href)}"']
-    if f.requiresPython:
-        attributes.append(f'data-requires-python="{escape(f.requiresPython)}"')
-    if f.yanked:
-        reason = f.yanked if isinstance(f.yanked, str) else ""
+    if requiresPython:
+        attributes.append(f'data-requires-python="{escape(requiresPython)}"')
+    if yanked:
+        reason = yanked if isinstance(yanked, str) else ""
         # Always with a value: pip ignores a bare data-yanked.
         attributes.append(f'data-yanked="{escape(reason)}"')
-    if f.coreMetadata:
-        value = escape(_coreMetadataHTML(f))
+    if coreMetadata is not None:
+        value = escape(coreMetadata)
         attributes.append(f'data-core-metadata="{value}"')
         attributes.append(f'data-dist-info-metadata="{value}"')
-    return f"    <a {' '.join(attributes)}>{escape(f.filename)}</a><br />\n"
+    return f"    <a {' '.join(attributes)}>{escape(filename)}</a><br />\n"
 
 
 def projectHTMLHead(page: ProjectPage) -> bytes:
@@ -290,7 +319,7 @@ def projectHTMLFiles(name: str, batch: Sequence[DistFile]) -> bytes:
     """
     The links to C{batch}, files of project C{name} (normalized).
     """
-    return "".join([_anchor(name, f) for f in batch]).encode("utf-8")
+    return "".join([fileHTML(name, f) for f in batch]).encode("utf-8")
 
 
 #: The end of a PEP 503 HTML detail page.

@@ -24,18 +24,18 @@ from ..index import (
 from ..simple.model import DistFile, ProjectPage
 from ..simple.names import isValidName, normalize
 from ..simple.negotiate import negotiate
-from ..simple.plain import plainFileJSON
+from ..simple.plain import plainFileHTML, plainFileJSON
 from ..simple.render import (
     CHUNK_ITEMS,
     JSON_TYPE,
     PROJECT_HTML_TAIL,
     TEXT_HTML,
     ProjectJSONWriter,
+    fileHTML,
     fileJSON,
     listHTMLChunks,
     listJSONChunks,
     projectHTMLChunks,
-    projectHTMLFiles,
     projectHTMLHead,
     projectJSONChunks,
 )
@@ -392,8 +392,8 @@ class RenderingWhileParsing:
     @ivar prepare: applied to each file before it is rendered, as the
         page's C{prepare} is to a whole page.
     @ivar extracted: the wheels C{prepare} changes, by key (see
-        L{plainFileJSON}); with it, the JSON is written from plain entries
-        as they are decoded (L{addPlain}).  C{None}: every file goes
+        L{plainFileJSON}); with it, plain entries are written as they are
+        decoded, without the model (L{addPlain}).  C{None}: every file goes
         through the model and C{prepare}.
     """
 
@@ -404,7 +404,7 @@ class RenderingWhileParsing:
     extracted: Optional[Callable[[str], bool]] = None
     _writer: Optional[ProjectJSONWriter] = attrs.field(init=False, default=None)
     _out: RepresentationWriter = attrs.field(init=False)
-    #: The files to write next: their JSON entries, or (as HTML) the files.
+    #: The files to write next: their JSON entries, or their HTML links.
     _batch: List[Any] = attrs.field(init=False, factory=list)
     _failed: bool = attrs.field(init=False, default=False)
 
@@ -417,16 +417,29 @@ class RenderingWhileParsing:
 
     def add(self, f: DistFile) -> None:
         f = self.prepare(f)
-        self._next(fileJSON(self.name, f) if self._writer is not None else f)
+        self._next(fileJSON(self.name, f) if self._writer is not None else fileHTML(self.name, f))
 
     def addPlain(self, entry: Any) -> bool:
-        if self._writer is None or self.extracted is None:
-            return False
-        listed = plainFileJSON(self.name, entry, self.extracted)
+        listed = self.plainEntry(entry)
         if listed is None:
             return False
-        self._next(listed)
+        self.addListed(listed)
         return True
+
+    def plainEntry(self, entry: Any) -> Optional[Dict[str, Any]]:
+        """
+        The JSON entry of the file C{entry} says, written without the model
+        (L{plainFileJSON}), or C{None} if it must go through the model.
+        """
+        if self.extracted is None:
+            return None
+        return plainFileJSON(self.name, entry, self.extracted)
+
+    def addListed(self, listed: Dict[str, Any]) -> None:
+        """
+        The next file, as L{plainEntry} wrote it.
+        """
+        self._next(listed if self._writer is not None else plainFileHTML(listed))
 
     def _next(self, item: Any) -> None:
         if self._failed:
@@ -439,7 +452,7 @@ class RenderingWhileParsing:
     def _files(self, batch: List[Any]) -> bytes:
         if self._writer is not None:
             return self._writer.entries(batch)
-        return projectHTMLFiles(self.name, batch)
+        return "".join(batch).encode("utf-8")
 
     def _fits(self, page: ProjectPage) -> bool:
         """
@@ -507,15 +520,20 @@ class Renderings:
     Several representations of one page, made from one parse.
     """
 
-    each: Tuple[IPageRendering, ...]
+    each: Tuple[RenderingWhileParsing, ...]
 
     def add(self, f: DistFile) -> None:
         for rendering in self.each:
             rendering.add(f)
 
     def addPlain(self, entry: Any) -> bool:
-        # The HTML needs the model's files: every file goes through it.
-        return False
+        # One entry, written once, for all: they render the same page.
+        listed = self.each[0].plainEntry(entry)
+        if listed is None:
+            return False
+        for rendering in self.each:
+            rendering.addListed(listed)
+        return True
 
     def finish(self, page: ProjectPage, rendered: Dict[str, object]) -> None:
         for rendering in self.each:
@@ -544,7 +562,8 @@ def renderingsWhileParsing(
     json = RenderingWhileParsing(disk, prepare, name, extracted=extracted)
     if size <= HTML_WHILE_PARSING:
         return json
-    return Renderings((json, RenderingWhileParsing(disk, prepare, name, TEXT_HTML)))
+    html = RenderingWhileParsing(disk, prepare, name, TEXT_HTML, extracted=extracted)
+    return Renderings((json, html))
 
 
 @attrs.define(eq=False)
