@@ -505,12 +505,15 @@ class RenderingWhileParsing:
 
 
 #: Pages bigger than this (in bytes, as fetched) are rendered as HTML too
-#: while they are parsed.  Upstreams write some 400 bytes per file, so
-#: these list more files than the index keeps in memory (5,000): their HTML
-#: would otherwise be written from the stored page, whose bytes and text
-#: (6.5 MB each for pydantic-core's 15,000 files) were then held at once,
-#: the highest point of the server's memory in the benchmark.
-HTML_WHILE_PARSING = 2 * 1024 * 1024
+#: while they are parsed.  A big page's HTML is otherwise written, when
+#: first asked for, from the stored page, whose bytes and text are then
+#: held at once: 6.5 MB each for pydantic-core's 15,000 files was the
+#: highest point of the server's memory in the benchmark.  Below this,
+#: the HTML, which browsers alone ask for, is not made for every cold
+#: fetch: for cryptography's page as the public index writes it (2.3 MB,
+#: its wheels listing core metadata) it was 12% of the server's CPU in a
+#: cold uv install.
+HTML_WHILE_PARSING = 4 * 1024 * 1024
 
 
 @implementer(IPageRendering)
