@@ -428,8 +428,9 @@ class RenderingWhileParsing:
 
     def plainEntry(self, entry: Any) -> Optional[Dict[str, Any]]:
         """
-        The JSON entry of the file C{entry} says, written without the model
-        (L{plainFileJSON}), or C{None} if it must go through the model.
+        The JSON entry of the file that C{entry} (as decoded) lists, written
+        without the model (L{plainFileJSON}); C{None} if the file must go
+        through the model.
         """
         if self.extracted is None:
             return None
