@@ -434,19 +434,42 @@ def uvPairs(prefix):
     return pairs
 
 
-def writePairs(heading, text, pairs):
+def pairCPU(prefix):
+    """
+    The CPU (ms, all threads) each fresh cheesecache used for its cold install, by pair
+    (run.sh's cold_pair; none where the kernel keeps no schedstat).
+    """
+    cpu = {}
+    for d in os.listdir(res):
+        m = re.fullmatch(rf"cheesecache-{prefix}(\d+)", d)
+        p = os.path.join(res, d, "server-cpu-ms")
+        if m and os.path.exists(p) and num(open(p).read().strip()) is not None:
+            cpu[m.group(1)] = num(open(p).read().strip())
+    return cpu
+
+
+def cpuText(cpu):
+    return f"; cheesecache's CPU {statistics.median(cpu.values()):.0f} ms an install" if cpu else ""
+
+
+def writePairs(heading, text, pairs, cpu):
     if not pairs:
         return
     w(f"### {heading}")
     w("")
-    w(text + " Ratios are per pair.")
+    w(text + " Ratios are per pair." + (
+        " cheesecache's CPU is its process's (all threads) over the kit's phase, the install: on "
+        "two shared cores the install's time follows it, and it does not count uv's own." if cpu else ""))
     w("")
-    w("| pair | nginx s | cheesecache cold s | **ratio** |")
-    w("|---|---|---|---|")
+    w("| pair | nginx s | cheesecache cold s | **ratio** |" + (" cheesecache CPU ms |" if cpu else ""))
+    w("|---|---|---|---|" + ("---|" if cpu else ""))
     for rep, n, c in pairs:
-        w(f"| {rep} | {n:.2f} | {c:.2f} | **{c / n:.2f}** |")
+        extra = f" {cpu[rep]:.0f} |" if rep in cpu else (" |" if cpu else "")
+        w(f"| {rep} | {n:.2f} | {c:.2f} | **{c / n:.2f}** |" + extra)
     w("")
-    w(f"Median ratio {spreadText([c / n for _, n, c in pairs], 'x')}.")
+    w(f"Median ratio {spreadText([c / n for _, n, c in pairs], 'x')}."
+      + (f" cheesecache's CPU per install: median {statistics.median(cpu.values()):.0f} ms "
+         f"({min(cpu.values()):.0f}–{max(cpu.values()):.0f})." if cpu else ""))
     w("")
 
 
@@ -454,14 +477,14 @@ uv_pairs = uvPairs("uvpair")
 uv_pair_ratios = [c / n for _, n, c in uv_pairs]
 writePairs("uv cold on fresh caches",
            "Pairs: the same install against nginx, then against a fresh cheesecache (nothing cached).",
-           uv_pairs)
+           uv_pairs, pairCPU("uvpair"))
 meta_pairs = uvPairs("metapair")
 writePairs("uv cold on fresh caches, upstream with core metadata",
            "The same pairs against an upstream made from the fixture by `bench/metadata_upstream.py`: its "
            "JSON pages list core metadata on every wheel, as the public index's do, and its wheels have "
            "their `.metadata` files, so uv fetches those instead of ranges of the wheels; a second nginx, "
            "configured as the fixture's, serves it (and is the reference).",
-           meta_pairs)
+           meta_pairs, pairCPU("metapair"))
 
 # ------------------------------------------------------------------ scale
 scale_rows = []
@@ -703,12 +726,14 @@ if uv_pairs:
     med, lo, hi = spread(uv_pair_ratios)
     S.append(f"- uv installing requests twisted treq, cold on {len(uv_pairs)} fresh caches, each against nginx "
              f"just before: **{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
-             f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s)")
+             f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s"
+             f"{cpuText(pairCPU('uvpair'))})")
 if meta_pairs:
     med, lo, hi = spread([c / n for _, n, c in meta_pairs])
     S.append(f"- the same, upstream listing core metadata as the public index does, {len(meta_pairs)} pairs: "
              f"**{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
-             f"{statistics.median(c for *_, c in meta_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in meta_pairs):.2f} s)")
+             f"{statistics.median(c for *_, c in meta_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in meta_pairs):.2f} s"
+             f"{cpuText(pairCPU('metapair'))})")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
     m = dict(x.split("=") for x in open(p).read().split())

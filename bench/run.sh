@@ -33,7 +33,8 @@
 #      proxy doing the least work a cold file needs: the floor under cheesecache's figure);
 #      and (UV_COLD_REPS=9) pairs of uv installs, against nginx, then against a fresh cheesecache;
 #      and (META_UV_REPS=9) the same pairs against an upstream that lists core metadata, as the
-#      public index does (bench/metadata_upstream.py, served by a second nginx);
+#      public index does (bench/metadata_upstream.py, served by a second nginx); with each pair,
+#      the CPU the fresh cheesecache used for its install;
 #   6. (SCALE=1) bench/scale.py: a 700,000-name root list and a 10,000-file page, cold and warm;
 #   7. stops what it started and writes bench/RESULTS.md (bench/report.py) from the raw results
 #      in bench/results/<UTC stamp>/ (ignored by git). About 8 minutes on 2 cores.
@@ -156,6 +157,10 @@ FIX_PID=$(cat "$RUN/fixture/pid")
 [ -f "$RUN/fixture/access.log" ] || die "no fixture access log at $RUN/fixture/access.log"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# The CPU time (ms, all its threads) process PID has used so far; nothing where the kernel keeps no
+# schedstat.  On 2 shared cores a cold install's time follows the server's CPU, which uv's does not
+# count in.
+cpu_ms() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {if (NR) printf "%d", s / 1e6}'; }
 start_cc() {  # NAME [UPSTREAM] : a fresh cheesecache (empty data dir $CC_DATA, $TMPD/NAME-data) on a free loopback port
   local name=$1 upstream=${2:-$FIXTURE_URL}
   PORT=$(free_port)
@@ -243,6 +248,13 @@ kit() {
   local dir=$1 name=$2 url=$3 pid=$4; shift 4
   echo "OUT=\$RES/$dir bash \$KIT/run.sh $name $url <pid of $name> $*" >> "$RES/commands.txt"
   OUT=$RES/$dir bash "$B/run.sh" "$name" "$url" "$pid" "$@" 2>&1 | tee -a "$RES/run-log.txt" | sed 's/^/    /'
+}
+uv_cold_pair() {  # DIR : the fresh cheesecache's cold uv install, and the CPU it used (DIR/server-cpu-ms)
+  local before after
+  before=$(cpu_ms "$CC_PID")
+  kit "$1" cheesecache "$CC_URL" "$CC_PID" uv:cold
+  after=$(cpu_ms "$CC_PID")
+  if [ -n "$before" ] && [ -n "$after" ] && [ -d "$RES/$1" ]; then echo $((after - before)) > "$RES/$1/server-cpu-ms"; fi
 }
 nginx_run() { kit "nginx$1" nginx "$FIXTURE_URL" "$FIX_PID" "${@:2}"; }
 cc_run() { alive "$*" && kit "cheesecache$1" cheesecache "$CC_URL" "$CC_PID" "${@:2}"; checkpoint "after ${*:2}${1:+ (round ${1#-r})}"; }
@@ -370,7 +382,7 @@ if [ "$UV_COLD_REPS" -gt 0 ]; then
   for rep in $(seq "$UV_COLD_REPS"); do
     nginx_run "-uvpair$rep" uv:direct
     start_cc "cheesecache-uvpair$rep"
-    kit "cheesecache-uvpair$rep" cheesecache "$CC_URL" "$CC_PID" uv:cold
+    uv_cold_pair "cheesecache-uvpair$rep"
     drop_cc
   done
 fi
@@ -395,7 +407,7 @@ if [ "$META_UV_REPS" -gt 0 ]; then
     for rep in $(seq "$META_UV_REPS"); do
       FIXLOG=$META/access.log kit "nginx-metapair$rep" nginx "$META_URL" "$(cat "$META/nginx.pid")" uv:direct
       start_cc "cheesecache-metapair$rep" "$META_URL"
-      FIXLOG=$META/access.log kit "cheesecache-metapair$rep" cheesecache "$CC_URL" "$CC_PID" uv:cold
+      FIXLOG=$META/access.log uv_cold_pair "cheesecache-metapair$rep"
       drop_cc
     done
     nginx -c "$META/nginx.conf" -s stop && STARTED_META=0
