@@ -437,14 +437,15 @@ def uvPairs(prefix):
 def pairCPU(prefix):
     """
     The CPU (ms, all threads) each fresh cheesecache used for its cold install, by pair
-    (run.sh's cold_pair; none where the kernel keeps no schedstat).
+    (run.sh's uv_cold_pair; none where the kernel keeps no schedstat).
     """
     cpu = {}
     for d in os.listdir(res):
         m = re.fullmatch(rf"cheesecache-{prefix}(\d+)", d)
         p = os.path.join(res, d, "server-cpu-ms")
-        if m and os.path.exists(p) and num(open(p).read().strip()) is not None:
-            cpu[m.group(1)] = num(open(p).read().strip())
+        ms = num(open(p).read().strip()) if m and os.path.exists(p) else None
+        if ms is not None:
+            cpu[m.group(1)] = ms
     return cpu
 
 
@@ -475,16 +476,18 @@ def writePairs(heading, text, pairs, cpu):
 
 uv_pairs = uvPairs("uvpair")
 uv_pair_ratios = [c / n for _, n, c in uv_pairs]
+uv_pair_cpu = pairCPU("uvpair")
 writePairs("uv cold on fresh caches",
            "Pairs: the same install against nginx, then against a fresh cheesecache (nothing cached).",
-           uv_pairs, pairCPU("uvpair"))
+           uv_pairs, uv_pair_cpu)
 meta_pairs = uvPairs("metapair")
+meta_pair_cpu = pairCPU("metapair")
 writePairs("uv cold on fresh caches, upstream with core metadata",
            "The same pairs against an upstream made from the fixture by `bench/metadata_upstream.py`: its "
            "JSON pages list core metadata on every wheel, as the public index's do, and its wheels have "
            "their `.metadata` files, so uv fetches those instead of ranges of the wheels; a second nginx, "
            "configured as the fixture's, serves it (and is the reference).",
-           meta_pairs, pairCPU("metapair"))
+           meta_pairs, meta_pair_cpu)
 
 # ------------------------------------------------------------------ scale
 scale_rows = []
@@ -727,13 +730,13 @@ if uv_pairs:
     S.append(f"- uv installing requests twisted treq, cold on {len(uv_pairs)} fresh caches, each against nginx "
              f"just before: **{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
              f"{statistics.median(c for *_, c in uv_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in uv_pairs):.2f} s"
-             f"{cpuText(pairCPU('uvpair'))})")
+             f"{cpuText(uv_pair_cpu)})")
 if meta_pairs:
     med, lo, hi = spread([c / n for _, n, c in meta_pairs])
     S.append(f"- the same, upstream listing core metadata as the public index does, {len(meta_pairs)} pairs: "
              f"**{med:.2f}x** the time ({lo:.2f}–{hi:.2f}; cheesecache "
              f"{statistics.median(c for *_, c in meta_pairs):.2f} s, nginx {statistics.median(n for _, n, _ in meta_pairs):.2f} s"
-             f"{cpuText(pairCPU('metapair'))})")
+             f"{cpuText(meta_pair_cpu)})")
 p = os.path.join(res, "rss-cheesecache-whole-run.txt")
 if os.path.exists(p):
     m = dict(x.split("=") for x in open(p).read().split())
