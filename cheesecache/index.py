@@ -125,23 +125,17 @@ class ISource(Interface):
         @raise FileNotListed: the stored page does not list the file.
         """
 
-    def handStored(name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
-        """
-        The stored page of project C{name} read back, each file handed to
-        C{onFile} rather than kept (for a page let go from memory, rendered
-        again); the page without its files, or C{None} when it cannot be
-        read so (the files handed so far are then to be dropped).
-        """
-
-    def renderAgainFromStored(
-        name: str, rendered: Dict[str, object]
+    def renderStored(
+        name: str, rendered: Dict[str, object], contentType: Optional[str] = None
     ) -> "Optional[Deferred[None]]":
         """
-        Render project C{name}'s stored page again into C{rendered} (its
-        entry's representations), in steps, as when it was fetched, for a
-        page let go from memory whose representations must change: its
-        content would be read back whole, at once.  C{None} when it cannot
-        be rendered so.
+        Render project C{name}'s stored page into C{rendered} (its entry's
+        representations), in steps, as when it was fetched, for a page let
+        go from memory: its content would otherwise be read back whole, at
+        once.  With C{contentType}, only that representation is made (one
+        first asked for, such as the HTML); without, those made when the
+        page was fetched (they must change).  C{None} when it cannot be
+        rendered so.
         """
 
     def expire(name: str) -> None:
@@ -211,13 +205,17 @@ class UpstreamSource:
     #: Runs a big page's parsing in steps (see L{Steps}), between which
     #: the reactor serves other requests: C{task.cooperate}, by default.
     cooperate: Callable[[Iterator[None]], CooperativeTask] = cooperate
-    #: Given a project's name and the size of its big JSON page in bytes,
-    #: what renders that page while it is parsed (see L{IPageRendering}).
+    #: Given a project's name, the size of its big JSON page in bytes, and
+    #: a content type or C{None}, what renders that page while it is parsed
+    #: (see L{IPageRendering}): as that type alone, or else as it is when
+    #: fetched.
     #: A page that lists more files than L{modelBudget} is then never held
     #: whole: it is let go from memory as it is parsed, and read back from
     #: the page store when its files are needed.  C{None}: big pages are
     #: parsed whole, like small ones.
-    renderWhileParsing: Optional[Callable[[str, int], IPageRendering]] = None
+    renderWhileParsing: Optional[
+        Callable[[str, int, Optional[str]], IPageRendering]
+    ] = None
     #: Big pages are parsed one at a time: more at once would hold more
     #: pages' text and models in memory at once, for no gain in time.
     _parsingBig: DeferredSemaphore = attrs.field(factory=lambda: DeferredSemaphore(1))
@@ -374,7 +372,7 @@ class UpstreamSource:
         )
 
     def _storedInSteps(
-        self, name: Optional[str]
+        self, name: Optional[str], contentType: Optional[str] = None
     ) -> Optional[Tuple[Fetched, float, Optional[IPageRendering]]]:
         """
         The big stored page of C{name} (as fetched, when it was fetched)
@@ -390,7 +388,7 @@ class UpstreamSource:
         fetchedAt = stored.fetchedAt
         outcome = Fetched(stored.body, stored.contentType, stored.url, stored.validators)
         del stored  # the bytes go once parsed (see Fetched.takeBody)
-        rendering = self._renderingFor(name, outcome)
+        rendering = self._renderingFor(name, outcome, contentType)
         if name is not None and rendering is None:
             return None
         return outcome, fetchedAt, rendering
@@ -424,13 +422,10 @@ class UpstreamSource:
     def storedFile(self, name: str, key: str, filename: str) -> Optional[DistFile]:
         return self.store.findFile(self.sourceID, name, key, filename)
 
-    def handStored(self, name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
-        return self.store.handFiles(self.sourceID, name, onFile)
-
-    def renderAgainFromStored(
-        self, name: str, rendered: Dict[str, object]
+    def renderStored(
+        self, name: str, rendered: Dict[str, object], contentType: Optional[str] = None
     ) -> "Optional[Deferred[None]]":
-        stored = self._storedInSteps(name)
+        stored = self._storedInSteps(name, contentType)
         if stored is None:
             return None
         outcome, _, rendering = stored
@@ -540,10 +535,13 @@ class UpstreamSource:
             )
             return None
 
-    def _renderingFor(self, name: Optional[str], outcome: Fetched) -> Optional[IPageRendering]:
+    def _renderingFor(
+        self, name: Optional[str], outcome: Fetched, contentType: Optional[str] = None
+    ) -> Optional[IPageRendering]:
         """
-        What renders the project page C{outcome} brought while it is parsed,
-        if it is a big JSON page and there is one to render it.
+        What renders the project page C{outcome} brought while it is parsed
+        (as C{contentType} alone, if given), if it is a big JSON page and
+        there is one to render it.
         """
         if (
             self.renderWhileParsing is None
@@ -552,7 +550,7 @@ class UpstreamSource:
             or not isJSONType(outcome.contentType)
         ):
             return None
-        return self.renderWhileParsing(name, len(outcome.body))
+        return self.renderWhileParsing(name, len(outcome.body), contentType)
 
     def _parse(
         self, name: Optional[str], outcome: Fetched, kept: Optional["_Kept"] = None

@@ -30,8 +30,6 @@ from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.parse import (
     Streamed,
     findFileJSON,
-    finish,
-    handProjectJSONSteps,
     isJSONType,
     loadStreaming,
     pageText,
@@ -415,28 +413,6 @@ class PageStore:
         if found is None:
             raise FileNotListed(f"{name}/{filename}")
         return found
-
-    def handFiles(
-        self, sourceID: str, name: str, onFile: Callable[[DistFile], object]
-    ) -> Optional[ProjectPage]:
-        """
-        Read the stored page of C{name} back, handing each file to
-        C{onFile} (see L{handProjectJSONSteps}); the page without its
-        files, or C{None} when the page is not kept as fetched JSON or does
-        not parse (the files handed so far are then to be dropped).
-        """
-        stored = self._fetchedJSON(sourceID, name)
-        if stored is None:
-            return None
-        url = stored.url
-        try:
-            # As text, the bytes let go: a page of 15,000 files is 6.5 MB
-            # of each.
-            text = pageText(stored.body, stored.contentType)
-            del stored
-            return finish(handProjectJSONSteps(text, url, name, onFile))
-        except ValueError:
-            return None
 
     def readFetched(
         self, sourceID: str, name: Optional[str], atLeast: int = 0

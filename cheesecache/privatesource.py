@@ -10,7 +10,7 @@ confusion).
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
@@ -21,7 +21,7 @@ from .config import PRIVATE
 from .freshness import PageEntry, Validators
 from .index import ISource, Lookup, SourcesUnavailable, Via
 from .private import CorruptRecord, PrivateStore
-from .simple.model import DistFile, ProjectList, ProjectPage
+from .simple.model import DistFile, ProjectList
 from .simple.names import normalize
 from .upstream import Upstream
 
@@ -56,10 +56,9 @@ class PrivateSource:
         # Private pages are made from their records, never let go.
         return None
 
-    def handStored(self, name: str, onFile: Callable[[DistFile], object]) -> Optional[ProjectPage]:
-        return None
-
-    def renderAgainFromStored(self, name: str, rendered: Dict[str, object]) -> None:
+    def renderStored(
+        self, name: str, rendered: Dict[str, object], contentType: Optional[str] = None
+    ) -> None:
         return None
 
     def expire(self, name: str) -> None:

@@ -6,7 +6,7 @@ loopback, kept fresh, revalidated, coalesced, and served stale on failure.
 from __future__ import annotations
 
 import errno
-from typing import List
+from typing import List, Optional
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
@@ -668,7 +668,7 @@ def recordRenderings(source: indexModule.UpstreamSource) -> List[_RecordingRende
     """
     renderings: List[_RecordingRendering] = []
 
-    def rendering(name: str, size: int) -> _RecordingRendering:
+    def rendering(name: str, size: int, contentType: Optional[str] = None) -> _RecordingRendering:
         renderings.append(_RecordingRendering(name))
         return renderings[-1]
 

@@ -589,36 +589,6 @@ class FindFileTests(_StoredPage):
         self.assertIsNone(self.store.findFile("up1", "foo-bar", "a" * 64, "foo_bar-1.0.tar.gz"))
 
 
-class HandFilesTests(_StoredPage):
-    """
-    L{PageStore.handFiles}: a stored page read back a file at a time.
-    """
-
-    def test_handed(self) -> None:
-        """
-        Each file of the stored page goes to C{onFile} as the whole page's
-        parsing makes it; the page comes without them.
-        """
-        self.keep(PAGE_JSON)
-        whole = self.store.load("up1", "foo-bar").content
-        handed: list = []
-        page = self.store.handFiles("up1", "foo-bar", handed.append)
-        self.assertEqual(handed, list(whole.files))  # type: ignore[union-attr]
-        self.assertEqual(page, attrs.evolve(whole, files=()))
-
-    def test_cannot(self) -> None:
-        """
-        A page never stored, an HTML page, or one that does not parse:
-        C{None}.
-        """
-        self.assertIsNone(self.store.handFiles("up1", "foo-bar", lambda f: None))
-        self.keep(b'<a href="../../packages/foo_bar-1.0.tar.gz">foo_bar-1.0.tar.gz</a>', "text/html")
-        self.assertIsNone(self.store.handFiles("up1", "foo-bar", lambda f: None))
-        self.keep(b'{"meta": {"api-version": "1.0"}, "files": [{"filename"')
-        self.assertIsNone(self.store.handFiles("up1", "foo-bar", lambda f: None))
-
-
-
 class ReadRestTests(SynchronousTestCase):
     """
     L{pagestoreModule.readRest} reads what is left of a file.

@@ -8,12 +8,12 @@ import gc
 import gzip
 import json
 from html.parser import HTMLParser
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import attrs
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import inlineCallbacks, maybeDeferred
+from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import cooperate
 from twisted.internet.testing import StringTransport
@@ -28,7 +28,7 @@ from cheesecache.index import Found, Lookup, UpstreamSource
 from cheesecache.pagestore import PageStore
 from cheesecache.simple.parse import fileFromJSON
 from cheesecache.simple.plain import plainFileJSON
-from cheesecache.simple.render import TEXT_HTML, renderProjectHTML, renderProjectJSON
+from cheesecache.simple.render import JSON_TYPE, TEXT_HTML, renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
 from cheesecache.web.representation import RenderedStore, Representation
 from cheesecache.web import simple as simpleModule
@@ -342,7 +342,6 @@ class RerendererTests(TestCase):
         """
         from types import SimpleNamespace
 
-        from twisted.internet.defer import Deferred
         from twisted.internet.task import Clock
 
         from cheesecache.web.simple import Rerenderer
@@ -351,8 +350,8 @@ class RerendererTests(TestCase):
         renders: list = []
 
         class Source:
-            def renderAgainFromStored(self, name: str, rendered: dict) -> Deferred:
-                renders.append((name, rendered))
+            def renderStored(self, name: str, rendered: dict, contentType: object = None) -> Deferred:
+                renders.append((name, rendered, contentType))
                 return Deferred()
 
         def found(entry: object) -> object:
@@ -378,8 +377,9 @@ class RerendererTests(TestCase):
         )
         rerenderer.soon("alpha")
         clock.advance(rerenderer.delay)
-        [(name, rendered)] = renders
-        self.assertEqual(name, "alpha")
+        # Made again as when fetched (no one content type).
+        [(name, rendered, contentType)] = renders
+        self.assertEqual((name, contentType), ("alpha", None))
         self.assertIs(rendered, entry.rendered)
         self.assertEqual((entry.rendered, discarded), ({JSON_ACCEPT: old}, [html]))
         new = SimpleNamespace(path="/new")
@@ -578,8 +578,7 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual(response.code, 200)
         entry = source.cachedEntry("big")
         self.assertFalse(entry.loaded)
-        for method in ("load", "handFiles"):
-            self.patch(PageStore, method, lambda *a: self.fail("the page was read back whole"))
+        self.patch(PageStore, "load", lambda *a: self.fail("the page was read back whole"))
         dist = upstream.projects["big"][1234]
         url = fileURL(body, dist.filename)
         head, _ = yield harness.get(url, method="HEAD")
@@ -596,18 +595,45 @@ class BigPageRenderedWhileParsedTests(TestCase):
     @inlineCallbacks
     def test_htmlFromStored(self):  # type: ignore[no-untyped-def]
         """
-        The HTML of such a page is rendered from the stored page, a file at
-        a time, without making it a model again; it lists every file.
+        The HTML of such a page is made from the stored page, in steps (the
+        reactor answers other requests between them), without reading it
+        back as a model; it lists every file.  Requests for it meanwhile
+        share that making, and get the same page.
         """
-        harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
-        harness.sources[0].modelBudget = 1000
+        from twisted.internet.defer import gatherResults
+
+        upstream = bigProjectIndex("big")
+        harness = Harness(self, [serveIndex(self, upstream)])
+        source = harness.sources[0]
+        source.modelBudget = 1000
         yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
-        response, body = yield harness.get("/simple/big/")
-        self.assertEqual(response.code, 200)
+        steps: list = []
+
+        def counting(work: Iterator[None]) -> object:
+            steps.append(0)
+
+            def counted() -> Iterator[None]:
+                for step in work:
+                    steps[-1] += 1
+                    yield step
+
+            return cooperate(counted())
+
+        source.cooperate = counting
+        self.patch(PageStore, "load", lambda *a: self.fail("the page was read back whole"))
+        answers = yield gatherResults([harness.get("/simple/big/") for _ in range(3)])
+        self.assertEqual([response.code for response, _ in answers], [200] * 3)
+        bodies = {body for _, body in answers}
+        self.assertEqual(len(bodies), 1)
+        [body] = bodies
         self.assertEqual(len(anchors(body).anchors), 3000)
-        entry = harness.sources[0].cachedEntry("big")
+        # One making, in more than one step.
+        self.assertEqual(len(steps), 1)
+        self.assertGreater(steps[0], 1)
+        entry = source.cachedEntry("big")
         self.assertFalse(entry.loaded)
-        self.assertEqual(len(entry.rendered), 2)
+        self.assertEqual(sorted(entry.rendered), sorted([JSON_ACCEPT, TEXT_HTML]))
+        self.assertEqual(upstream.count(b"/simple/big/"), 1)
 
     @inlineCallbacks
     def test_sameAfterRestart(self):  # type: ignore[no-untyped-def]
@@ -636,8 +662,9 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertEqual(bodies[0], bodies[1])
         self.assertEqual(len(json.loads(bodies[1][0])["files"]), 3000)
         self.assertEqual(upstream.count(b"/simple/big/"), 1)
-        # Fetched, then read back: each parsed in steps, once.
-        self.assertEqual(parsedInSteps, [0, 1])
+        # Fetched, then read back: each parsed in steps, once; and each
+        # time, the HTML made from the stored page in steps too.
+        self.assertEqual(parsedInSteps, [0, 0, 1, 1])
 
 
 class HTMLWhileParsingTests(TestCase):
@@ -653,13 +680,15 @@ class HTMLWhileParsingTests(TestCase):
         self.source = self.harness.sources[0]
         self.source.modelBudget = 1000
         self.readBack: list = []
-        handStored = UpstreamSource.handStored
+        renderStored = UpstreamSource.renderStored
 
-        def recording(source: UpstreamSource, name: str, onFile: object) -> object:
+        def recording(
+            source: UpstreamSource, name: str, rendered: dict, contentType: Optional[str] = None
+        ) -> object:
             self.readBack.append(name)
-            return handStored(source, name, onFile)  # type: ignore[arg-type]
+            return renderStored(source, name, rendered, contentType)
 
-        self.patch(UpstreamSource, "handStored", recording)
+        self.patch(UpstreamSource, "renderStored", recording)
 
     @inlineCallbacks
     def test_htmlMadeWithJSON(self):  # type: ignore[no-untyped-def]
@@ -895,57 +924,95 @@ class RenderingWhileParsingTests(TestCase):
 
 class _StoredSource:
     """
-    A source whose stored page is C{page}.
+    A source that makes a representation of its stored page with what
+    C{made} returns, and records what it was asked to make.
     """
 
-    def __init__(self, page: ProjectPage) -> None:
-        self.page = page
+    def __init__(self, made: Callable[[], Optional[Deferred]]) -> None:
+        self.made = made
+        self.asked: list = []
 
-    def handStored(self, name: str, onFile):  # type: ignore[no-untyped-def]
-        for f in self.page.files:
-            onFile(f)
-        return attrs.evolve(self.page, files=())
+    def renderStored(self, name: str, rendered: dict, contentType: Optional[str] = None):  # type: ignore[no-untyped-def]
+        self.asked.append((name, contentType))
+        return self.made()
 
 
 class HTMLFromStoredTests(TestCase):
     """
-    L{ProjectResource._htmlFromStored} on its own.
+    L{ProjectResource._htmlFromStored} on its own: it has the source make
+    the HTML of a page let go from memory, once for the requests that want
+    it meanwhile.
     """
 
     def setUp(self) -> None:
-        self.root = FilePath(self.mktemp())
-        self.disk = RenderedStore(self.root, blocking=maybeDeferred)
-        self.page = manyFilesPage()
+        self.disk = RenderedStore(FilePath(self.mktemp()), blocking=maybeDeferred)
         self.resource = ProjectResource(None, "foo", lambda p: p, disk=self.disk)  # type: ignore[arg-type]
+        self.making: list = []
+        self.source = _StoredSource(lambda: self.making.append(Deferred()) or self.making[-1])
 
-    def found(self, page: ProjectPage) -> Found:
-        entry = PageEntry(None, "http://x.invalid/simple/foo/", Validators(), 0.0, found=True)
-        return Found(Lookup(entry), _StoredSource(page))  # type: ignore[arg-type]
+    def found(self, content: Optional[ProjectPage] = None, **entryFields: object) -> Found:
+        entry = PageEntry(
+            content, "http://x.invalid/simple/foo/", Validators(), 0.0, found=True,
+            **entryFields,  # type: ignore[arg-type]
+        )
+        return Found(Lookup(entry), self.source)  # type: ignore[arg-type]
 
-    def files(self) -> list:
-        return [p for p in self.root.walk() if p.isfile()] if self.root.exists() else []
+    def test_madeOnceForAll(self) -> None:
+        """
+        Requests while the HTML is being made wait for the same making;
+        each is answered once it is done.
+        """
+        found = self.found()
+        waiting = [self.resource._htmlFromStored(found, TEXT_HTML) for _ in range(3)]
+        self.assertEqual(self.source.asked, [("foo", TEXT_HTML)])
+        fired: list = []
+        for d in waiting:
+            d.addCallback(fired.append)
+        self.assertEqual(fired, [])
+        self.making[0].callback(None)
+        self.assertEqual(fired, [None] * 3)
+        # Another page (fetched again meanwhile) is made anew.
+        self.resource._htmlFromStored(self.found(), TEXT_HTML)
+        self.assertEqual(len(self.source.asked), 2)
 
-    def test_html(self) -> None:
+    def test_nothingToMake(self) -> None:
         """
-        The HTML made from the stored page is the page rendered whole.
+        Not for JSON (made when the page was fetched), a representation
+        already made, a page in memory or merged from several sources, nor
+        without a disk to make it on.
         """
-        page = attrs.evolve(self.page, status=None)
-        found = self.found(page)
-        self.resource._htmlFromStored(found, "text/html")
-        rep = found.lookup.entry.rendered["text/html"]
-        with rep.open(False) as body:
-            self.assertEqual(body.read(), renderProjectHTML(page))
+        loaded = ProjectPage(name="foo", files=())
+        cases = [
+            (self.found(), JSON_TYPE, self.resource),
+            (self.found(rendered={TEXT_HTML: object()}), TEXT_HTML, self.resource),
+            (self.found(content=loaded), TEXT_HTML, self.resource),
+            (attrs.evolve(self.found(), origins={"foo-1.0.tar.gz": self.source}), TEXT_HTML, self.resource),
+            (self.found(), TEXT_HTML, ProjectResource(None, "foo", lambda p: p)),  # type: ignore[arg-type]
+        ]
+        for found, contentType, resource in cases:
+            self.assertIsNone(resource._htmlFromStored(found, contentType))
+        self.assertEqual(self.source.asked, [])
 
-    def test_statusOrOtherName(self) -> None:
+    def test_cannot(self) -> None:
         """
-        A page with a status, or under another name, is left to be
-        rendered whole, and no file is left.
+        A source that cannot make it from the stored page: the request is
+        answered at once (with the page rendered whole).
         """
-        for page in (self.page, attrs.evolve(self.page, status=None, name="bar")):
-            found = self.found(page)
-            self.resource._htmlFromStored(found, "text/html")
-            self.assertEqual(found.lookup.entry.rendered, {})
-            self.assertEqual(self.files(), [])
+        self.source.made = lambda: None
+        fired: list = []
+        self.resource._htmlFromStored(self.found(), TEXT_HTML).addCallback(fired.append)
+        self.assertEqual(fired, [None])
+
+    def test_failed(self) -> None:
+        """
+        A making that fails is logged, and the request is answered (with
+        the page rendered whole).
+        """
+        fired: list = []
+        self.resource._htmlFromStored(self.found(), TEXT_HTML).addCallback(fired.append)
+        self.making[0].errback(OSError("the disk went"))
+        self.assertEqual(fired, [None])
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
 
 
 class ProjectResourcesKeptTests(TestCase):

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import attrs
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -17,6 +18,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
+from ..coalesce import Coalescer
 from ..freshness import PageEntry
 from ..index import (
     Found, Index, IPageRendering, Lookup, ProjectNotFound, SourcesUnavailable,
@@ -109,18 +111,26 @@ def _respond(  # type: ignore[no-untyped-def]
     prepare: Callable[[Any], Any] = lambda content: content,
     scope: str = "public",
     disk: Optional[RenderedStore] = None,
-    beforeAnswer: Optional[Callable[[Any, str], None]] = None,
+    beforeAnswer: Optional[Callable[[Any, str], "Optional[Deferred[None]]"]] = None,
 ):
+    """
+    What answers a request with the page a lookup found.  C{beforeAnswer}
+    may first make the representation asked for, when it returns a
+    L{Deferred}: the request is then answered once that fires.
+    """
+
     def respond(request: IRequest, result: Any) -> object:
         lookup: Lookup = result.lookup if isinstance(result, Found) else result
         contentType = _negotiated(request)
-        if beforeAnswer is not None:
-            beforeAnswer(result, contentType)
         render = renderers[contentType == JSON_TYPE]
-        return _PageAnswer(
+        answer = _PageAnswer(
             request, lookup.entry, contentType, lambda content: render(prepare(content)),
             scope, disk,
-        ).answer(retry=True)
+        )
+        made = beforeAnswer(result, contentType) if beforeAnswer is not None else None
+        if made is not None:
+            return renderLater(request, made, answer.answerAfter, failPage)
+        return answer.answer(retry=True)
 
     return respond
 
@@ -152,6 +162,13 @@ class _PageAnswer:
             )))
         return self.write(rep, retry)
 
+    def answerAfter(self, request: IRequest, made: object) -> object:
+        """
+        L{answer}, once what was to be made first is made (see
+        L{_respond}).
+        """
+        return self.answer(retry=True)
+
     def write(self, rep: Representation, retry: bool) -> object:
         bodies = self.disk.bodies if self.disk is not None else None
         try:
@@ -177,6 +194,9 @@ class ProjectResource(Resource):
     disk: Optional[RenderedStore] = None
     #: What L{prepare} does to each file.
     prepareFile: Callable[[DistFile], DistFile] = lambda f: f
+    #: The representations being made from stored pages (see
+    #: L{_htmlFromStored}), shared by the resources of one tree.
+    storedRenderings: "Coalescer[None]" = attrs.field(factory=Coalescer)
     _respond: Callable[[IRequest, Any], object] = attrs.field(init=False)
     #: Is L{name} normalized?  (Otherwise a request is redirected.)
     canonical: bool = attrs.field(init=False)
@@ -193,25 +213,41 @@ class ProjectResource(Resource):
             return self
         return NotFound()
 
-    def _htmlFromStored(self, result: Any, contentType: str) -> None:
+    def _htmlFromStored(self, result: Any, contentType: str) -> "Optional[Deferred[None]]":
         """
-        Render the HTML of a page let go from memory (a big one, see
-        L{RenderingWhileParsing}) from its stored form, a file at a time,
-        rather than read back whole as a model.  A page that cannot be read
-        so, or whose HTML would not be what was written, is rendered whole
-        instead.
+        Make the HTML of a page let go from memory (a big one, see
+        L{RenderingWhileParsing}) from its stored form, in steps and from
+        its plain entries, as its JSON was made when it was fetched: read
+        back whole, as a model, on the spot, the page of 4,000 files held
+        the reactor for 30 ms.  Requests for it meanwhile wait for the same
+        rendering.
+
+        @return: what fires once the HTML is made (or could not be: the
+            page is then rendered whole), or C{None} when there is nothing
+            to make.
         """
         if contentType == JSON_TYPE or self.disk is None or not isinstance(result, Found):
-            return
+            return None
         entry = result.lookup.entry
         if result.origins or entry.loaded or not entry.found or contentType in entry.rendered:
-            return
-        rendering = RenderingWhileParsing(self.disk, self.prepareFile, self.name, contentType)
-        page = result.source.handStored(self.name, rendering.add)
-        if page is None:
-            rendering.abandon()
-        else:
-            rendering.finish(page, entry.rendered)
+            return None
+        source = result.source
+
+        def start() -> "Deferred[None]":
+            made = source.renderStored(self.name, entry.rendered, contentType)
+            if made is None:
+                return succeed(None)
+            return made.addErrback(self._notMadeFromStored, contentType)
+
+        # The entry's own: a page fetched again meanwhile is made anew.
+        return self.storedRenderings.run((id(entry), contentType), start)
+
+    def _notMadeFromStored(self, failure: Failure, contentType: str) -> None:
+        log.failure(
+            "Could not make the {contentType} of {name} from the stored page;"
+            " it is rendered whole",
+            failure, contentType=contentType, name=self.name,
+        )
 
     def render_GET(self, request: IRequest) -> object:
         slash = request.path.endswith(b"/")
@@ -249,6 +285,7 @@ class SimpleResource(Resource):
     #: What L{prepare} does to each file.
     prepareFile: Callable[[DistFile], DistFile] = lambda f: f
 
+    _storedRenderings: "Coalescer[None]" = attrs.field(init=False, factory=Coalescer)
     #: The project resources made lately, by path segment: each request
     #: for a page made one, and what it holds never changes.
     _projects: "OrderedDict[bytes, ProjectResource]" = attrs.field(
@@ -271,7 +308,8 @@ class SimpleResource(Resource):
         if not isValidName(name):
             return NotFound()
         project = ProjectResource(
-            self.index, name, self.prepare, self.scope, self.disk, self.prepareFile
+            self.index, name, self.prepare, self.scope, self.disk, self.prepareFile,
+            self._storedRenderings,
         )
         self._projects[path] = project
         if len(self._projects) > PROJECT_RESOURCES:
@@ -553,16 +591,20 @@ def renderingsWhileParsing(
     prepare: Callable[[DistFile], DistFile],
     name: str,
     size: int,
+    contentType: Optional[str] = None,
     extracted: Optional[Callable[[str], bool]] = None,
 ) -> IPageRendering:
     """
     What renders the big JSON page of C{name}, of C{size} bytes, while it
-    is parsed (L{UpstreamSource.renderWhileParsing}): its JSON, and, when
-    it is over L{HTML_WHILE_PARSING}, its HTML as C{text/html} too (what
-    browsers get; the rarer C{application/vnd.pypi.simple.v1+html} is
-    written from the stored page when asked for).  C{extracted}: see
+    is parsed (L{UpstreamSource.renderWhileParsing}): as C{contentType}
+    alone, if given; otherwise its JSON, and, when it is over
+    L{HTML_WHILE_PARSING}, its HTML as C{text/html} too (what browsers get;
+    below that, or as the rarer C{application/vnd.pypi.simple.v1+html}, it
+    is made from the stored page when first asked for).  C{extracted}: see
     L{RenderingWhileParsing}.
     """
+    if contentType is not None:
+        return RenderingWhileParsing(disk, prepare, name, contentType, extracted=extracted)
     json = RenderingWhileParsing(disk, prepare, name, extracted=extracted)
     if size <= HTML_WHILE_PARSING:
         return json
@@ -606,7 +648,7 @@ class Rerenderer:
             # in steps, not read back whole on the spot.
             entry = found.lookup.entry
             before = entry.rendered.get(JSON_TYPE)
-            again = found.source.renderAgainFromStored(name, entry.rendered)
+            again = found.source.renderStored(name, entry.rendered)
             if again is not None:
                 # The other representations are made again when next asked
                 # for, from the stored page.
