@@ -6,12 +6,14 @@ loopback, kept fresh, revalidated, coalesced, and served stale on failure.
 from __future__ import annotations
 
 import errno
-from typing import List, Optional
+from types import SimpleNamespace
+from typing import Callable, Iterator, List, Optional
 
+import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.freshness import Validators
 from cheesecache import index as indexModule
@@ -556,6 +558,67 @@ def bigProjectIndex(*names: str, files: int = 3000) -> FakeIndex:
         index.add(name, *(Dist(f"{name}-1.{i}.tar.gz", b"%d" % i) for i in range(files)))
     index.add("small", Dist("small-1.0.tar.gz", b"small"))
     return index
+
+
+class ParseSliceTests(SynchronousTestCase):
+    """
+    Big pages are parsed in slices of L{indexModule.PARSE_SLICE}, not
+    Twisted's default 10 ms, so that requests read between two slices are
+    not kept waiting for two long ones.
+    """
+
+    def test_sliceEnds(self) -> None:
+        """
+        A slice ends L{indexModule.PARSE_SLICE} seconds after it starts.
+        """
+        now = [1000.0]
+        self.patch(indexModule, "time", SimpleNamespace(monotonic=lambda: now[0]))
+        ended = indexModule._Slice()
+        self.assertFalse(ended())
+        now[0] += indexModule.PARSE_SLICE / 2
+        self.assertFalse(ended())
+        now[0] += indexModule.PARSE_SLICE / 2
+        self.assertTrue(ended())
+        self.assertLess(indexModule.PARSE_SLICE, 0.01)
+
+    def test_stepsInSlices(self) -> None:
+        """
+        The parsing cooperator runs steps until the slice ends, then lets
+        the reactor turn: with steps of a quarter of a slice, four at a
+        time.
+        """
+        now = [1000.0]
+        self.patch(indexModule, "time", SimpleNamespace(monotonic=lambda: now[0]))
+        turns: List[Callable[[], None]] = []
+        cooperator = indexModule.Cooperator(
+            terminationPredicateFactory=indexModule._Slice, scheduler=turns.append
+        )
+        steps: List[int] = []
+
+        def work() -> Iterator[None]:
+            for i in range(10):
+                steps.append(i)
+                now[0] += indexModule.PARSE_SLICE / 4
+                yield None
+
+        cooperator.cooperate(work())
+        ranPerTurn = []
+        while turns:
+            before = len(steps)
+            turns.pop(0)()
+            ranPerTurn.append(len(steps) - before)
+        self.assertEqual(ranPerTurn, [4, 4, 2])
+
+    def test_default(self) -> None:
+        """
+        A source parses its big pages with that cooperator unless told
+        otherwise.
+        """
+        self.assertEqual(
+            attrs.fields(indexModule.UpstreamSource).cooperate.default,
+            indexModule._parsing.cooperate,
+        )
+        self.assertIs(indexModule._parsing._terminationPredicateFactory, indexModule._Slice)
 
 
 class CooperativeParseTests(TestCase):
