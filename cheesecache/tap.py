@@ -330,7 +330,6 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     # freed memory in an arena of their own.
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    import treq
     from twisted.web.client import HTTPConnectionPool, RedirectAgent
 
     from twisted.cred.portal import Portal
@@ -364,13 +363,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     agent = outboundAgent(reactor, pool, proxies, options["upstream-trust"])
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
-    client = treq.client.HTTPClient(agent)
     pages = PageStore(dataDir.child("pages"))
     policy = Policy(ttl=options["index-ttl"])
     sources: List[UpstreamSource] = []
     for configured in options["upstreams"]:
         upstream = Upstream.fromURL(
-            configured.url, client, RedirectAgent(agent), reactor, pseudonym=pseudonym
+            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym,
+            blocking=inThreads(reactor),
         )
         sources.append(
             UpstreamSource(

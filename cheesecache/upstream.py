@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred
 from twisted.internet.error import ConnectError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -30,6 +30,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
+from .contentcoding import PAGE_ENCODINGS, UndecodableBody, decodeBody
 from .freshness import Validators
 from .metrics import Histogram
 from .via import formatVia
@@ -37,6 +38,9 @@ from .via import formatVia
 log = Logger()
 
 USER_AGENT = f"cheesecache/{__version__}"
+#: Coded pages up to this many bytes are decoded on the spot: a trip to a
+#: thread would cost more.
+DECODE_IN_PLACE = 64 * 1024
 PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -250,15 +254,16 @@ class Upstream:
     @ivar url: the index's Simple API base URL, ending in C{/}, without
         credentials.
     @ivar authorization: the Authorization header value for this upstream.
-    @ivar client: a C{treq.HTTPClient} (persistent connection pool), for
-        pages: treq asks for gzip and decodes it.
-    @ivar agent: a plain L{IAgent} following redirects over the same pool,
-        for files: their bytes must arrive exactly as stored (treq would
-        decode a C{.tar.gz} that a server labels C{Content-Encoding: gzip}).
+    @ivar agent: an L{IAgent} following redirects (over a persistent
+        connection pool), for pages and files.  Pages are asked for gzipped
+        and decoded here; files are asked for as they are (a C{.tar.gz}
+        that a server labels C{Content-Encoding: gzip} must arrive exactly
+        as stored).
+    @ivar blocking: runs a blocking call off the reactor (in a thread),
+        giving a L{Deferred}; it decodes big pages.  By default, in place.
     """
 
     url: str
-    client: object
     agent: IAgent
     clock: IReactorTime
     authorization: Optional[str] = None
@@ -272,6 +277,7 @@ class Upstream:
     retryDelays: Tuple[float, ...] = (0.25, 1.0)
     #: At most this many page requests to this upstream at once.
     maxConcurrentPages: int = 8
+    blocking: Callable[..., "Deferred[Any]"] = maybeDeferred
     _pageSlots: DeferredSemaphore = attrs.field(init=False)
     #: Seconds from each request to its response headers.
     latency: Histogram = attrs.field(factory=Histogram, init=False)
@@ -283,7 +289,7 @@ class Upstream:
 
     @classmethod
     def fromURL(
-        cls, url: str, client: object, agent: IAgent, clock: IReactorTime, **kw: object
+        cls, url: str, agent: IAgent, clock: IReactorTime, **kw: object
     ) -> "Upstream":
         """
         Make an upstream from a configured URL, which may carry credentials.
@@ -291,7 +297,7 @@ class Upstream:
         if not url.endswith("/"):
             url += "/"
         bare, authorization = splitCredentials(url)
-        return cls(bare, client, agent, clock, authorization, **kw)  # type: ignore[arg-type]
+        return cls(bare, agent, clock, authorization, **kw)  # type: ignore[arg-type]
 
     @property
     def sourceID(self) -> str:
@@ -355,27 +361,16 @@ class Upstream:
         self, name: Optional[str], validators: Optional[Validators], via: Sequence[str]
     ):
         url = self.pageURL(name)
-        extra = {"Accept": PAGE_ACCEPT}
+        extra = {"Accept": PAGE_ACCEPT, "Accept-Encoding": PAGE_ENCODINGS}
         if validators is not None:
             extra.update(validators.requestHeaders())
-        started = self.clock.seconds()
         try:
-            # Unbuffered: treq would otherwise keep a second copy of the body
-            # for as long as the response lives.
-            response = yield self.client.get(  # type: ignore[attr-defined]
-                url, headers=self.headers(extra, via=via), timeout=self.connectTimeout,
-                unbuffered=True,
-            )
+            response = yield self.get(url, extra, via)
         except ConnectError as e:
-            self.errors += 1
             raise _Retryable(f"{url}: {e}") from e
         except Exception as e:
-            self.errors += 1
             raise UpstreamError(f"{url}: {e}") from e
-        self.latency.observe(self.clock.seconds() - started)
         code = response.code
-        if code >= 500:
-            self.errors += 1
         if code == 304:
             yield self._discard(response)
             return NotModified()
@@ -390,6 +385,7 @@ class Upstream:
                 raise _Retryable(f"{url}: HTTP {code}")
             raise UpstreamError(f"{url}: HTTP {code}")
         chunks: list[bytes] = []
+        # Coded, the body is no bigger than it may be decoded.
         done, _ = readBody(
             response, chunks.append, self.clock, self.idleTimeout, self.maxPageSize
         )
@@ -401,6 +397,14 @@ class Upstream:
         # The reader keeps chunks.append until the whole callback chain of
         # this response (parsing, storing, rendering the page) has run.
         chunks.clear()
+        coding = _header(response, b"content-encoding") or ""
+        try:
+            if coding and len(body) > DECODE_IN_PLACE:
+                body = yield self.blocking(decodeBody, coding, body, self.maxPageSize)
+            else:
+                body = decodeBody(coding, body, self.maxPageSize)
+        except UndecodableBody as e:
+            raise UpstreamError(f"{url}: {e}") from e
         finalURL = response.request.absoluteURI.decode("utf-8")
         return Fetched(
             body=body,

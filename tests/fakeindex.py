@@ -6,6 +6,7 @@ faults to inject (down, slow, hang, truncated, wrong bytes, errors midway).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from html import escape
@@ -49,12 +50,16 @@ class FakeIndex(Resource):
     C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
-    C{"garbage"} (pages: a 200 that does not parse), or C{"redirect:<url>"} (302).
+    C{"garbage"} (pages: a 200 that does not parse), C{"redirect:<url>"} (302),
+    or C{"coding:<value>"} (pages: labelled C{Content-Encoding: <value>},
+    sent as they are).  With C{gzipPages}, pages are gzipped for a request
+    that accepts it, as the public index's are.
     """
 
     projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
     format: str = "json"
     validators: bool = True
+    gzipPages: bool = False
     faults: Dict[bytes, str] = attrs.field(factory=dict)
     down: bool = False
     requests: List[Tuple[bytes, bytes, Dict[bytes, bytes]]] = attrs.field(factory=list)
@@ -154,6 +159,13 @@ class FakeIndex(Resource):
             request.setHeader(b"Last-Modified", b"Thu, 01 Jan 2026 00:00:00 GMT")
             if request.setETag(etag):
                 return b""
+        fault = self.faults.get(request.path) or ""
+        if fault.startswith("coding:"):
+            request.setHeader(b"Content-Encoding", fault[len("coding:"):].encode())
+        elif self.gzipPages and b"gzip" in (request.getHeader(b"accept-encoding") or b""):
+            request.setHeader(b"Content-Encoding", b"gzip")
+            request.setHeader(b"Vary", b"Accept-Encoding")
+            return gzip.compress(data)
         return data
 
     def _rootBody(self) -> Tuple[bytes, bytes]:

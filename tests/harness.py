@@ -89,14 +89,12 @@ class Harness:
         self.dataDir = dataDir or FilePath(testCase.mktemp())
         self.dataDir.makedirs(ignoreExistingDirectory=True)
         upstreamAgent, self.upstreamPool = httpClient(testCase, persistent=True)
-        upstreamClient = treq.client.HTTPClient(upstreamAgent)
         pages = PageStore(self.dataDir.child("pages"))
         policy = Policy(ttl=ttl)
         self.sources: List[UpstreamSource] = [
             UpstreamSource(
                 Upstream.fromURL(
                     url,
-                    upstreamClient,
                     RedirectAgent(upstreamAgent),
                     reactor,
                     idleTimeout=idleTimeout,

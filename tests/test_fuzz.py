@@ -42,7 +42,7 @@ class FuzzTests(SynchronousTestCase):
         self.dataDir = FilePath(self.mktemp())
         self.dataDir.makedirs()
         blobs = BlobStore(self.dataDir)
-        upstream = Upstream.fromURL("http://127.0.0.1:9/simple/", None, None, clock)  # type: ignore[arg-type]
+        upstream = Upstream.fromURL("http://127.0.0.1:9/simple/", None, clock)  # type: ignore[arg-type]
         source = UpstreamSource(upstream, PageStore(self.dataDir.child("pages")), clock, offline=True)
         private = PrivateStore(self.dataDir, blobs, clock)
         root = makeRoot(

@@ -1,0 +1,84 @@
+"""
+Tests for L{cheesecache.upstream}: pages come gzipped from the upstream
+and are decoded, big ones off the reactor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from twisted.internet.defer import inlineCallbacks, maybeDeferred
+from twisted.trial.unittest import TestCase
+
+from cheesecache import upstream as upstreamModule
+
+from .harness import JSON_ACCEPT, Harness, serveIndex
+from .test_index import bigProjectIndex
+
+
+class GzippedPagesTests(TestCase):
+    """
+    Pages are asked for gzipped, as the public index sends them, and
+    decoded: a big one in the thread pool, a small one on the spot.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = bigProjectIndex("big")
+        self.upstream.gzipPages = True
+        self.harness = Harness(self, [serveIndex(self, self.upstream)])
+        self.source = self.harness.sources[0]
+        self.decodedElsewhere: list = []
+
+        def blocking(f, *args):  # type: ignore[no-untyped-def]
+            self.decodedElsewhere.append(args[0])
+            return maybeDeferred(f, *args)
+
+        self.source.upstream.blocking = blocking
+
+    @inlineCallbacks
+    def test_decoded(self):  # type: ignore[no-untyped-def]
+        """
+        Every page request accepts gzip; the pages answered are those of
+        an upstream that sends them as they are.  The big page, gzipped to
+        more than L{upstreamModule.DECODE_IN_PLACE}, was decoded by the
+        blocking runner; the small one was not.
+        """
+        plain = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        for name in ("big", "small"):
+            response, body = yield self.harness.get(f"/simple/{name}/", {"Accept": JSON_ACCEPT})
+            self.assertEqual(response.code, 200)
+            _, expected = yield plain.get(f"/simple/{name}/", {"Accept": JSON_ACCEPT})
+            self.assertEqual(body, expected)
+        self.assertEqual(len(json.loads(body)["files"]), 1)
+        pageRequests = [h for _, path, h in self.upstream.requests if path.startswith(b"/simple/")]
+        self.assertEqual([h.get(b"accept-encoding") for h in pageRequests], [b"gzip", b"gzip"])
+        bigGzipped = gzip.compress(self.upstream._projectBody("big")[1])
+        self.assertGreater(len(bigGzipped), upstreamModule.DECODE_IN_PLACE)
+        self.assertEqual(self.decodedElsewhere, ["gzip"])
+
+    @inlineCallbacks
+    def test_decodesToTooMuch(self):  # type: ignore[no-untyped-def]
+        """
+        A page that decodes to more than the upstream's page limit is an
+        upstream failure (502 with nothing cached), though it came in less.
+        """
+        page = self.upstream._projectBody("big")[1]
+        limit = len(gzip.compress(page)) * 2
+        self.assertGreater(len(page), limit)
+        self.source.upstream.maxPageSize = limit
+        response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"decodes to more than %d bytes" % limit, body)
+        self.assertIsNone(self.source.cachedEntry("big"))
+
+    @inlineCallbacks
+    def test_codingNotAskedFor(self):  # type: ignore[no-untyped-def]
+        """
+        A page in a coding that was not asked for is not parsed as if it
+        were not coded: the upstream failed.
+        """
+        self.upstream.faults[b"/simple/small/"] = "coding:br"
+        response, body = yield self.harness.get("/simple/small/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"Content-Encoding 'br' was not asked for", body)
