@@ -486,7 +486,9 @@ writePairs("uv cold on fresh caches, upstream with core metadata",
            "The same pairs against an upstream made from the fixture by `bench/metadata_upstream.py`: its "
            "JSON pages list core metadata on every wheel, as the public index's do, and its wheels have "
            "their `.metadata` files, so uv fetches those instead of ranges of the wheels; a second nginx, "
-           "configured as the fixture's, serves it (and is the reference).",
+           "configured as the fixture's, serves it (and is the reference).  It gzips its pages for "
+           "cheesecache too (`gzip_proxied any`: by default nginx sends a request carrying `Via` the "
+           "pages as they are), as an index behind a CDN does.",
            meta_pairs, meta_pair_cpu)
 
 # ------------------------------------------------------------------ scale

@@ -390,7 +390,8 @@ fi
 # The kit's fixture lists no core metadata, so uv reads each wheel's metadata with HEAD and range
 # requests.  The public index lists it on nearly every wheel, and uv then fetches .metadata files
 # instead.  bench/metadata_upstream.py makes such an upstream from the fixture; a second nginx,
-# configured as the fixture's, serves it.  META_UV_REPS pairs, as above.
+# configured as the fixture's, serves it, and gzips its pages for cheesecache too (by default nginx
+# sends a request carrying Via the pages as they are).  META_UV_REPS pairs, as above.
 if [ "$META_UV_REPS" -gt 0 ]; then
   say "uv cold on fresh caches, upstream with core metadata: $META_UV_REPS pairs with its nginx"
   META=$RUN/meta-fixture
@@ -399,10 +400,12 @@ if [ "$META_UV_REPS" -gt 0 ]; then
   META_URL=http://127.0.0.1:$META_PORT/simple/
   if python3 "$HERE/metadata_upstream.py" "$B/fixture" "$META/root" 8700 "$META_PORT" 2> "$RES/metadata-upstream.log" \
      && sed -e "s#$RUN/fixture#$META#g" -e "s#127.0.0.1:8700#127.0.0.1:$META_PORT#" -e "s#root $B/fixture;#root $META/root;#" \
+          -e "s#gzip_static on;#gzip_static on; gzip_proxied any;#" \
           "$RUN/fixture/nginx.conf" > "$META/nginx.conf" \
+     && grep -q "gzip_proxied any;" "$META/nginx.conf" \
      && nginx -c "$META/nginx.conf" 2>> "$RES/metadata-upstream.log"; then
     STARTED_META=1
-    echo "python bench/metadata_upstream.py \$KIT/fixture <dir> 8700 $META_PORT; nginx -c <the fixture's conf, moved to it>" >> "$RES/commands.txt"
+    echo "python bench/metadata_upstream.py \$KIT/fixture <dir> 8700 $META_PORT; nginx -c <the fixture's conf, moved to it, with gzip_proxied any>" >> "$RES/commands.txt"
     for _ in $(seq 50); do curl -s -o /dev/null -m 2 "$META_URL" && break; sleep 0.1; done
     for rep in $(seq "$META_UV_REPS"); do
       FIXLOG=$META/access.log kit "nginx-metapair$rep" nginx "$META_URL" "$(cat "$META/nginx.pid")" uv:direct
