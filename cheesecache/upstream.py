@@ -385,7 +385,8 @@ class Upstream:
                 raise _Retryable(f"{url}: HTTP {code}")
             raise UpstreamError(f"{url}: HTTP {code}")
         chunks: list[bytes] = []
-        # Coded, the body is no bigger than it may be decoded.
+        # The limit holds for the body as it comes too: gzipped, it is
+        # smaller than decoded, and its decoding is held to the limit.
         done, _ = readBody(
             response, chunks.append, self.clock, self.idleTimeout, self.maxPageSize
         )
