@@ -368,8 +368,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     sources: List[UpstreamSource] = []
     for configured in options["upstreams"]:
         upstream = Upstream.fromURL(
-            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym,
-            blocking=inThreads(reactor),
+            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym
         )
         sources.append(
             UpstreamSource(

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks
 from twisted.internet.error import ConnectError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -30,7 +30,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
-from .contentcoding import PAGE_ENCODINGS, UndecodableBody, decodeBody
+from .contentcoding import PAGE_ENCODINGS, BodyDecoder, UndecodableBody
 from .freshness import Validators
 from .metrics import Histogram
 from .via import formatVia
@@ -38,9 +38,6 @@ from .via import formatVia
 log = Logger()
 
 USER_AGENT = f"cheesecache/{__version__}"
-#: Coded pages up to this many bytes are decoded on the spot: a trip to a
-#: thread would cost more.
-DECODE_IN_PLACE = 64 * 1024
 PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -259,8 +256,6 @@ class Upstream:
         and decoded here; files are asked for as they are (a C{.tar.gz}
         that a server labels C{Content-Encoding: gzip} must arrive exactly
         as stored).
-    @ivar blocking: runs a blocking call off the reactor (in a thread),
-        giving a L{Deferred}; it decodes big pages.  By default, in place.
     """
 
     url: str
@@ -277,7 +272,6 @@ class Upstream:
     retryDelays: Tuple[float, ...] = (0.25, 1.0)
     #: At most this many page requests to this upstream at once.
     maxConcurrentPages: int = 8
-    blocking: Callable[..., "Deferred[Any]"] = maybeDeferred
     _pageSlots: DeferredSemaphore = attrs.field(init=False)
     #: Seconds from each request to its response headers.
     latency: Histogram = attrs.field(factory=Histogram, init=False)
@@ -384,28 +378,27 @@ class Upstream:
             if 500 <= code < 600 and code != 508:
                 raise _Retryable(f"{url}: HTTP {code}")
             raise UpstreamError(f"{url}: HTTP {code}")
+        try:
+            decoder = BodyDecoder(_header(response, b"content-encoding") or "", self.maxPageSize)
+        except UndecodableBody as e:
+            yield self._discard(response)
+            raise UpstreamError(f"{url}: {e}") from e
         chunks: list[bytes] = []
         # The limit holds for the body as it comes too: gzipped, it is
-        # smaller than decoded, and its decoding is held to the limit.
+        # smaller than decoded, and the decoder holds the decoding to it.
         done, _ = readBody(
-            response, chunks.append, self.clock, self.idleTimeout, self.maxPageSize
+            response, lambda data: chunks.append(decoder.feed(data)), self.clock,
+            self.idleTimeout, self.maxPageSize,
         )
         try:
             yield done
+            decoder.finish()
         except Exception as e:
             raise UpstreamError(f"{url}: {e}") from e
         body = b"".join(chunks)
-        # The reader keeps chunks.append until the whole callback chain of
+        # The reader keeps its callback until the whole callback chain of
         # this response (parsing, storing, rendering the page) has run.
         chunks.clear()
-        coding = _header(response, b"content-encoding") or ""
-        try:
-            if coding and len(body) > DECODE_IN_PLACE:
-                body = yield self.blocking(decodeBody, coding, body, self.maxPageSize)
-            else:
-                body = decodeBody(coding, body, self.maxPageSize)
-        except UndecodableBody as e:
-            raise UpstreamError(f"{url}: {e}") from e
         finalURL = response.request.absoluteURI.decode("utf-8")
         return Fetched(
             body=body,

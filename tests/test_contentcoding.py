@@ -11,7 +11,72 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.contentcoding import UndecodableBody, decodeBody
+from cheesecache.contentcoding import BodyDecoder, UndecodableBody, decodeBody
+
+
+def _fed(coding: str, pieces: list, limit: int) -> bytes:
+    decoder = BodyDecoder(coding, limit)
+    decoded = b"".join(decoder.feed(piece) for piece in pieces)
+    decoder.finish()
+    return decoded
+
+
+def _cut(data: bytes, at: list) -> list:
+    """
+    C{data} cut at the offsets C{at}.
+    """
+    points = sorted({0, len(data), *(min(a, len(data)) for a in at)})
+    return [data[a:b] for a, b in zip(points, points[1:])]
+
+
+class BodyDecoderTests(SynchronousTestCase):
+    """
+    L{BodyDecoder} decodes a body piece by piece, however it is cut.
+    """
+
+    @given(
+        st.lists(st.binary(max_size=2048), min_size=1, max_size=3),
+        st.lists(st.integers(min_value=0, max_value=6000), max_size=8),
+    )
+    def test_anyPieces(self, members: list, at: list) -> None:
+        """
+        A body of one gzip member or more, cut anywhere, decodes to what
+        was gzipped.
+        """
+        body = b"".join(gzip.compress(m) for m in members)
+        self.assertEqual(_fed("gzip", _cut(body, at), 6144), b"".join(members))
+
+    def test_cutShort(self) -> None:
+        """
+        A body that ends inside a gzip member is refused when it ends,
+        whatever was decoded of it so far.
+        """
+        body = gzip.compress(b"page " * 1000)
+        decoder = BodyDecoder("gzip", 10_000)
+        self.assertTrue(decoder.feed(body[:-10]))
+        with self.assertRaises(UndecodableBody) as caught:
+            decoder.finish()
+        self.assertIn("cut short", str(caught.exception))
+
+    def test_limitAcrossPieces(self) -> None:
+        """
+        The limit holds for the whole body, not for each piece, as it is
+        and gzipped.
+        """
+        with self.assertRaises(UndecodableBody):
+            _fed("", [b"x" * 600, b"x" * 600], 1000)
+        body = gzip.compress(bytes(1200))
+        with self.assertRaises(UndecodableBody):
+            _fed("gzip", _cut(body, [len(body) // 2]), 1000)
+        self.assertEqual(_fed("", [b"x" * 500, b"x" * 500], 1000), b"x" * 1000)
+
+    def test_codingRefusedAtOnce(self) -> None:
+        """
+        A coding that was not asked for is refused before any of the body
+        is read.
+        """
+        with self.assertRaises(UndecodableBody):
+            BodyDecoder("br", 100)
 
 
 class DecodeBodyTests(SynchronousTestCase):
@@ -33,7 +98,7 @@ class DecodeBodyTests(SynchronousTestCase):
         A body with no coding, or C{identity}, is what came.
         """
         for coding in ("", "identity", " Identity"):
-            self.assertEqual(decodeBody(coding, b"\x1f\x8b not gzip", 5), b"\x1f\x8b not gzip")
+            self.assertEqual(decodeBody(coding, b"\x1f\x8b not gzip", 100), b"\x1f\x8b not gzip")
 
     def test_members(self) -> None:
         """

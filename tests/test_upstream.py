@@ -1,6 +1,6 @@
 """
 Tests for L{cheesecache.upstream}: pages come gzipped from the upstream
-and are decoded, big ones off the reactor.
+and are decoded as they arrive.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import gzip
 import json
 
-from twisted.internet.defer import inlineCallbacks, maybeDeferred
+from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from cheesecache import upstream as upstreamModule
+from cheesecache.contentcoding import BodyDecoder
 
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import bigProjectIndex
@@ -20,7 +20,7 @@ from .test_index import bigProjectIndex
 class GzippedPagesTests(TestCase):
     """
     Pages are asked for gzipped, as the public index sends them, and
-    decoded: a big one in the thread pool, a small one on the spot.
+    decoded a piece at a time as they arrive.
     """
 
     def setUp(self) -> None:
@@ -28,21 +28,21 @@ class GzippedPagesTests(TestCase):
         self.upstream.gzipPages = True
         self.harness = Harness(self, [serveIndex(self, self.upstream)])
         self.source = self.harness.sources[0]
-        self.decodedElsewhere: list = []
+        self.fed: list = []
+        feed = BodyDecoder.feed
 
-        def blocking(f, *args):  # type: ignore[no-untyped-def]
-            self.decodedElsewhere.append(args[0])
-            return maybeDeferred(f, *args)
+        def recording(decoder: BodyDecoder, data: bytes) -> bytes:
+            self.fed.append((decoder.coding, len(data)))
+            return feed(decoder, data)
 
-        self.source.upstream.blocking = blocking
+        self.patch(BodyDecoder, "feed", recording)
 
     @inlineCallbacks
     def test_decoded(self):  # type: ignore[no-untyped-def]
         """
         Every page request accepts gzip; the pages answered are those of
-        an upstream that sends them as they are.  The big page, gzipped to
-        more than L{upstreamModule.DECODE_IN_PLACE}, was decoded by the
-        blocking runner; the small one was not.
+        an upstream that sends them as they are.  The big page was decoded
+        in more than one piece, each as it came.
         """
         plain = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
         for name in ("big", "small"):
@@ -54,8 +54,12 @@ class GzippedPagesTests(TestCase):
         pageRequests = [h for _, path, h in self.upstream.requests if path.startswith(b"/simple/")]
         self.assertEqual([h.get(b"accept-encoding") for h in pageRequests], [b"gzip", b"gzip"])
         bigGzipped = gzip.compress(self.upstream._projectBody("big")[1])
-        self.assertGreater(len(bigGzipped), upstreamModule.DECODE_IN_PLACE)
-        self.assertEqual(self.decodedElsewhere, ["gzip"])
+        fed = [size for coding, size in self.fed if coding == "gzip"]
+        self.assertEqual(sum(fed), len(bigGzipped) + len(gzip.compress(
+            self.upstream._projectBody("small")[1]
+        )))
+        self.assertGreater(len(fed), 2)
+        self.assertLess(max(fed), len(bigGzipped))
 
     @inlineCallbacks
     def test_decodesToTooMuch(self):  # type: ignore[no-untyped-def]
