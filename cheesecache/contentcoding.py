@@ -108,15 +108,3 @@ class BodyDecoder:
             raise UndecodableBody(f"decodes to more than {self.limit} bytes")
         return piece
 
-
-def decodeBody(coding: str, body: bytes, limit: int) -> bytes:
-    """
-    C{body}, sent with C{Content-Encoding: coding}, decoded whole (see
-    L{BodyDecoder}).
-
-    @raise UndecodableBody: see L{BodyDecoder}.
-    """
-    decoder = BodyDecoder(coding, limit)
-    decoded = decoder.feed(body)
-    decoder.finish()
-    return decoded

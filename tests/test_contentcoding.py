@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.contentcoding import BodyDecoder, UndecodableBody, decodeBody
+from cheesecache.contentcoding import BodyDecoder, UndecodableBody
 
 
 def _fed(coding: str, pieces: list, limit: int) -> bytes:
@@ -19,6 +19,13 @@ def _fed(coding: str, pieces: list, limit: int) -> bytes:
     decoded = b"".join(decoder.feed(piece) for piece in pieces)
     decoder.finish()
     return decoded
+
+
+def decodeBody(coding: str, body: bytes, limit: int) -> bytes:
+    """
+    C{body} decoded in one piece.
+    """
+    return _fed(coding, [body], limit)
 
 
 def _cut(data: bytes, at: list) -> list:
@@ -81,8 +88,8 @@ class BodyDecoderTests(SynchronousTestCase):
 
 class DecodeBodyTests(SynchronousTestCase):
     """
-    L{decodeBody} gives a page's bytes as they were before coding, or
-    refuses them.
+    L{BodyDecoder} given a whole body gives a page's bytes as they were
+    before coding, or refuses them.
     """
 
     @given(st.binary(max_size=4096), st.sampled_from(["gzip", "x-gzip", "GZip ", " gzip"]))
