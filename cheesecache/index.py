@@ -182,8 +182,9 @@ class IPageRendering(Interface):
 #: Seconds a big page's parsing holds the reactor at a time.  The answer
 #: to a request read between two slices is sent on the reactor's next
 #: turn, after the next slice: with Twisted's default of 10 ms, a warm
-#: page asked for while big pages were parsed waited up to 20-23 ms;
-#: with 2 ms, up to 8 ms, the big pages taking no longer.
+#: page asked for while big pages were parsed waited up to 20-25 ms;
+#: with 2 ms, up to 6-10 ms, the big pages taking no longer
+#: (bench/fairness.py).
 PARSE_SLICE = 0.002
 
 
