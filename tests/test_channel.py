@@ -54,6 +54,7 @@ class ChannelTests(TestCase):
                 "headerDeadline": 0.5,
                 "writeStallTimeout": 0.5,
                 "maxBodySize": 1000,
+                "maxSmallBodySize": 300,
             },
         )
         self.events: list = []
@@ -132,6 +133,88 @@ class ChannelTests(TestCase):
         )
         yield client.lost
         self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 413 "))
+
+    @inlineCallbacks
+    def test_chunkedBodyTooLarge(self):  # type: ignore[no-untyped-def]
+        """
+        A chunked body, which announces no length, gets 413 and a closed
+        connection as soon as what arrives passes the limit, not after
+        the whole of it has been taken.
+        """
+        client = yield self.connect()
+        client.transport.write(
+            b"POST /legacy/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        for _ in range(3):
+            client.transport.write(b"258\r\n" + b"x" * 600 + b"\r\n")
+        yield client.lost
+        self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 413 "))
+        self.assertTrue(self.logged("over the limit of 1000 bytes"))
+
+    @inlineCallbacks
+    def test_refusedBodyNotProcessed(self):  # type: ignore[no-untyped-def]
+        """
+        A chunked body whose end comes in the same bytes as those that pass
+        the limit gets its 413 alone: the request, cut short, is not given
+        to the resource.
+        """
+        client = yield self.connect()
+        client.transport.write(
+            b"POST /legacy/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + (b"258\r\n" + b"x" * 600 + b"\r\n") * 3
+            + b"0\r\n\r\n"
+        )
+        yield client.lost
+        received = b"".join(client.received)
+        self.assertTrue(received.startswith(b"HTTP/1.1 413 "))
+        self.assertEqual(received.count(b"HTTP/1.1 "), 1)
+        refusals = [e for e in self.events if "Refusing a request body" in formatEvent(e)]
+        self.assertEqual(len(refusals), 1)
+
+    @inlineCallbacks
+    def test_chunkedBodyWithinLimit(self):  # type: ignore[no-untyped-def]
+        """
+        A chunked upload within the limit is taken whole and answered by
+        the upload endpoint.
+        """
+        client = yield self.connect()
+        client.transport.write(
+            b"POST /legacy/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n"
+            + b"258\r\n" + b"x" * 600 + b"\r\n0\r\n\r\n"
+        )
+        yield client.lost
+        # The upload endpoint's own answer (this server takes no uploads).
+        self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 403 "))
+
+    @inlineCallbacks
+    def test_smallBodiesElsewhere(self):  # type: ignore[no-untyped-def]
+        """
+        A body bigger than C{maxSmallBodySize} is refused anywhere but the
+        upload endpoint: announced (413 before it is read), or chunked.
+        """
+        for head, body in [
+            (b"POST /-/warm HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n", b""),
+            (b"GET /simple/ HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n", b""),
+            (
+                b"POST /-/warm HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"1f4\r\n" + b"x" * 500 + b"\r\n0\r\n\r\n",
+            ),
+        ]:
+            client = yield self.connect()
+            client.transport.write(head + body)
+            yield client.lost
+            self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 413 "), head)
+        self.assertTrue(self.logged("over the limit of 300 bytes"))
+        # The same announced length is taken by the upload endpoint.
+        client = yield self.connect()
+        client.transport.write(
+            b"POST /legacy/ HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+            b"Connection: close\r\n\r\n" + b"x" * 500
+        )
+        yield client.lost
+        # The upload endpoint's own answer (this server takes no uploads).
+        self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 403 "))
 
     @inlineCallbacks
     def test_headersTooLarge(self):  # type: ignore[no-untyped-def]

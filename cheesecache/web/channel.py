@@ -8,6 +8,11 @@ is written, so a client sending one header byte every few seconds
 could hold a connection, and the memory behind it, forever.  The
 L{GuardedChannel} gives each request a deadline for its headers, a minimum
 rate for its body, and aborts a connection whose client stops reading.
+
+Its body size is limited too, whether announced (C{Content-Length}) or not
+(chunked, counted as it arrives by a L{GuardedRequest}): Twisted spools a
+body to a temporary file however long it is, so without a limit any client
+could fill the disk.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ class GuardedChannel(HTTPChannel):
     @ivar minBodyRate: bytes per second a request body must at least come at.
     @ivar writeStallTimeout: seconds a client may read nothing of a response
         that is waiting to be sent.
-    @ivar maxBodySize: the largest request body accepted (413 above it).
+    @ivar maxBodySize: the largest request body accepted (413 above it), for
+        requests that L{takesBigBody} picks (uploads).
+    @ivar maxSmallBodySize: the largest body of any other request.
     """
 
     headerDeadline = 30.0
@@ -42,6 +49,11 @@ class GuardedChannel(HTTPChannel):
     minBodyRate = 16 * 1024
     writeStallTimeout = 120.0
     maxBodySize = 1024 * 1024 * 1024
+    maxSmallBodySize = 2 * 1024 * 1024
+
+    #: Whether a request, given its method and path, may have a body of up
+    #: to C{maxBodySize}, not C{maxSmallBodySize}: by default every one.
+    takesBigBody: Callable[[bytes, bytes], bool] = staticmethod(lambda method, path: True)
 
     #: The clock the deadlines are read from (the site's reactor's).
     seconds: Callable[[], float] = staticmethod(time.time)
@@ -59,6 +71,10 @@ class GuardedChannel(HTTPChannel):
     _idlePeriod: Optional[float] = None
     _idleSince: float = 0.0
     _idleTimer: Optional[Any] = None
+    #: The limit of the body now arriving, and how much of it has.
+    _bodyLimit: Optional[int] = None
+    _bodyArrived: int = 0
+    _refused: bool = False
 
     def _cancel(self, name: str) -> None:
         timer = getattr(self, name)
@@ -111,22 +127,42 @@ class GuardedChannel(HTTPChannel):
 
     def allHeadersReceived(self) -> None:
         self._headersSince = None
-        if self.length is not None and self.length > self.maxBodySize:
-            self._refuseBody()
+        # Twisted's channel holds the request line until the body is in.
+        method, path = getattr(self, "_command", b""), getattr(self, "_path", b"")
+        limit = self.maxBodySize if self.takesBigBody(method, path) else self.maxSmallBodySize
+        if self.length is not None and self.length > limit:
+            self._refuseBody(limit, f"Request body of {self.length} bytes")
             return
+        self._bodyLimit, self._bodyArrived = limit, 0
         if self.length or self._transferDecoder is not None:
-            expected = self.length if self.length else self.maxBodySize
+            expected = self.length if self.length else limit
             deadline = self.bodyGrace + expected / self.minBodyRate
             self._bodyTimer = self.callLater(
                 deadline, self._abort, f"request body not complete within {deadline:.0f}s"
             )
         HTTPChannel.allHeadersReceived(self)
 
-    def _refuseBody(self) -> None:
-        message = (
-            f"Request body of {self.length} bytes is larger than the limit of"
-            f" {self.maxBodySize} bytes\n"
-        ).encode()
+    def bodyArrived(self, size: int) -> bool:
+        """
+        Note that C{size} more bytes of the body now arriving have been
+        decoded: C{False}, and the request refused, once they pass its
+        limit (a chunked body's length is known only so).
+        """
+        if self._refused:
+            return False
+        self._bodyArrived += size
+        if self._bodyLimit is not None and self._bodyArrived > self._bodyLimit:
+            self._refuseBody(self._bodyLimit, "Request body")
+            return False
+        return True
+
+    def _refuseBody(self, limit: int, what: str) -> None:
+        self._refused = True
+        log.warn(
+            "Refusing a request body from {peer}: over the limit of {limit} bytes",
+            peer=getattr(self.getPeer(), "host", "?"), limit=limit,
+        )
+        message = f"{what} is larger than the limit of {limit} bytes\n".encode()
         self.transport.write(
             b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(message), message)
@@ -137,6 +173,11 @@ class GuardedChannel(HTTPChannel):
     def allContentReceived(self) -> None:
         if self._bodyTimer is not None:
             self._cancel("_bodyTimer")
+        self._bodyLimit = None
+        if self._refused:
+            # The rest of the body was in the bytes that passed the limit:
+            # the request was answered with a 413 and is not processed.
+            return
         HTTPChannel.allContentReceived(self)
 
     def pauseProducing(self) -> None:
@@ -193,16 +234,28 @@ class GuardedChannel(HTTPChannel):
         self._cancel("_idleTimer")
 
 
+class GuardedRequest(server.Request):
+    """
+    A request that counts its body for its L{GuardedChannel} as it arrives,
+    and stops taking it once the channel refuses it.
+    """
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.channel.bodyArrived(len(data)):
+            server.Request.handleContentChunk(self, data)
+
+
 class GuardedSite(server.Site):
     """
     A Site whose connections are L{GuardedChannel}s, with a short idle
     timeout between requests, and a cheaper access log (see
-    L{cheesecache.logs}).
+    L{cheesecache.logs}).  Its requests must be L{GuardedRequest}s.
     """
 
     protocol = GuardedChannel  # type: ignore[assignment]
 
     def __init__(self, resource: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("requestFactory", GuardedRequest)
         kwargs.setdefault("timeout", 60)
         kwargs.setdefault("logFormatter", combinedLogLine)
         server.Site.__init__(self, resource, **kwargs)

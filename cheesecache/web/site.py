@@ -21,7 +21,7 @@ from ..logs import AccessLogFile, BufferedLogObserver
 from ..metadata import MetadataService, fileWithKnownMetadata, withKnownMetadata
 from ..private import PrivateStore
 from ..via import parseVia
-from .channel import GuardedSite
+from .channel import GuardedRequest, GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
 from .representation import NotFound, RenderedStore, securityHeaders, writeError
@@ -80,7 +80,7 @@ class _Directory(Resource):
 
 
 
-class PageRequest(server.Request):
+class PageRequest(GuardedRequest):
     """
     A request that a warm project page may answer before the resource
     tree is walked (see L{SimpleResource.answerWarm}): the Site's
@@ -215,6 +215,19 @@ def makeRoot(
     return LoopGuard(root, pseudonym, warmPages=simple)
 
 
+def isUpload(method: bytes, path: bytes) -> bool:
+    """
+    Is a request with this method and path (as sent) an upload, whose body
+    may be as big as a file?  Others have bodies of a requirements file or
+    a yank's reason at most (see L{GuardedChannel.maxSmallBodySize}).
+    """
+    return method == b"POST" and path.partition(b"?")[0] in _UPLOAD_PATHS
+
+
+#: Where twine uploads: the upload endpoint, or the bare server URL.
+_UPLOAD_PATHS = frozenset([b"/", b"/legacy", b"/legacy/"])
+
+
 def makeSite(
     root: Resource,
     status: Optional[Status] = None,
@@ -236,6 +249,7 @@ def makeSite(
     site.warmPages = getattr(root, "warmPages", None)
     if logObserver is not None:
         site.accessLogFile = AccessLogFile(logObserver)
+    site.channelSettings["takesBigBody"] = isUpload
     site.channelSettings.update(channelSettings)
     if status is not None:
         site.requestObservers.append(status.requests.record)
