@@ -86,6 +86,7 @@ class Config:
     maxCacheSize: Optional[str] = None
     proxy: Optional[str] = None
     caBundle: Optional[str] = None
+    clientCert: Optional[str] = None
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -126,7 +127,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
-    "ca-bundle",
+    "ca-bundle", "client-cert",
 }
 
 
@@ -193,6 +194,8 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["proxy"] = _expect(data["proxy"], str, "proxy")
     if "ca-bundle" in data:
         kw["caBundle"] = _expect(data["ca-bundle"], str, "ca-bundle")
+    if "client-cert" in data:
+        kw["clientCert"] = _expect(data["client-cert"], str, "client-cert")
     if "log-format" in data:
         kw["logFormat"] = _expect(data["log-format"], str, "log-format")
         if kw["logFormat"] not in ("text", "json"):

@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.test_tap, tests.test_warm -*-
 """
 How cheesecache reaches other servers (its upstreams, and for
-C{cheesecache warm} the index it warms): through which proxy, and with
-certificates checked against which authorities.
+C{cheesecache warm} the index it warms): through which proxy, with
+certificates checked against which authorities, and with which client
+certificate.
 
 Each is what the options give, else what pip on this machine would use:
 pip's own settings, then the standard C{HTTPS_PROXY} / C{HTTP_PROXY} /
@@ -19,7 +20,7 @@ from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
 from .pipconfig import PipSettings
 from .proxies import ProxySettings, ProxyURLError
-from .trust import BadBundle, bundleTrust
+from .trust import BadBundle, BadIdentity, ClientIdentity, UpstreamTLS, bundleTrust, clientIdentity
 
 
 def proxySettings(
@@ -70,21 +71,47 @@ def caBundle(
         raise ConfigError(f"{source} {path}: {e}") from None
 
 
+def clientCertificate(
+    explicit: Optional[str], pip: PipSettings, flag: str = "--client-cert"
+) -> Tuple[Optional[str], Optional[ClientIdentity]]:
+    """
+    The client certificate shown to HTTPS servers that ask for one, and
+    where it was read from: C{explicit}, else pip's C{client-cert} setting;
+    C{(None, None)} for none.
+
+    @param flag: what C{explicit} is called, for messages.
+    @raise ConfigError: the file cannot be used, naming where it was set.
+    """
+    source, path = flag, explicit
+    if not path:
+        source, path = "pip's client-cert setting", pip.setting("client-cert")
+    if not path:
+        return None, None
+    try:
+        return path, clientIdentity(path)
+    except BadIdentity as e:
+        raise ConfigError(f"{source} {path}: {e}") from None
+
+
 def outboundAgent(
-    reactor: Any, pool: Any, proxies: ProxySettings, trustRoot: Any, connectTimeout: float = 30
+    reactor: Any,
+    pool: Any,
+    proxies: ProxySettings,
+    trustRoot: Any,
+    connectTimeout: float = 30,
+    identity: Optional[ClientIdentity] = None,
 ) -> UpstreamAgent:
     """
     The agent requests to other servers go through, over C{pool}.
 
     @param trustRoot: the authorities HTTPS servers are checked against
         (C{None}: OpenSSL's default ones).
+    @param identity: the client certificate shown to those that ask.
     """
-    from twisted.web.client import BrowserLikePolicyForHTTPS
-
     endpoints = UpstreamEndpoints(
         reactor,
         connectTimeout=connectTimeout,
-        policy=BrowserLikePolicyForHTTPS(trustRoot=trustRoot),
+        policy=UpstreamTLS(trustRoot, identity),
         proxies=proxies,
     )
     return UpstreamAgent(endpoints, pool)

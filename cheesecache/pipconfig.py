@@ -2,8 +2,9 @@
 """
 What pip on this machine would use, found at run time: its index
 (C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default),
-its proxy and its CA bundle (C{PIP_PROXY}, C{PIP_CERT}, then pip's
-configuration files).  cheesecache names no public index itself.
+its proxy, its CA bundle and its client certificate (C{PIP_PROXY},
+C{PIP_CERT}, C{PIP_CLIENT_CERT}, then pip's configuration files).
+cheesecache names no public index itself.
 
 pip's configuration files are read by pip's own code, so that they are
 found and merged exactly as pip does, but in a child process
@@ -20,7 +21,7 @@ import sys
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 #: pip's settings cheesecache takes as defaults.
-OPTIONS = ("index-url", "proxy", "cert")
+OPTIONS = ("index-url", "proxy", "cert", "client-cert")
 
 #: The key under which a reader gives pip's own default index.
 PIP_DEFAULT = "pip-default-index-url"

@@ -30,7 +30,7 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
-from .outbound import caBundle, outboundAgent, proxySettings
+from .outbound import caBundle, clientCertificate, outboundAgent, proxySettings
 from .pipconfig import NoDefaultIndex, PipSettings
 
 log = Logger()
@@ -82,6 +82,7 @@ class Options(usage.Options):
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
         ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)."],
+        ["client-cert", None, None, "A PEM file holding a client certificate and its private key, shown to HTTPS upstreams that ask for one (default: pip's client-cert setting)."],
         ["proxy", None, None, "An HTTP proxy for the upstreams, http(s)://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY; NO_PROXY names hosts reached directly)."],
     ]
 
@@ -166,6 +167,9 @@ class Options(usage.Options):
         self["proxies"] = proxySettings(self["proxy"] or config.proxy, pip)
         self["ca-bundle"], self["upstream-trust"] = caBundle(
             self["ca-bundle"] or config.caBundle, pip
+        )
+        self["client-cert"], self["client-identity"] = clientCertificate(
+            self["client-cert"] or config.clientCert, pip
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
@@ -360,7 +364,14 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     proxies = options["proxies"]
     if options["ca-bundle"]:
         log.info("HTTPS upstreams are checked against {path}", path=options["ca-bundle"])
-    agent = outboundAgent(reactor, pool, proxies, options["upstream-trust"])
+    if options["client-cert"]:
+        log.info(
+            "HTTPS upstreams that ask for a client certificate get the one in {path}",
+            path=options["client-cert"],
+        )
+    agent = outboundAgent(
+        reactor, pool, proxies, options["upstream-trust"], identity=options["client-identity"]
+    )
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     pages = PageStore(dataDir.child("pages"))

@@ -1,20 +1,37 @@
 # -*- test-case-name: tests.test_trust -*-
 """
-Which certificate authorities HTTPS upstreams are checked against.
+How cheesecache speaks TLS to HTTPS servers (its upstreams, and proxies
+spoken to over TLS): which certificate authorities their certificates are
+checked against, and which client certificate it shows those that ask.
 
-By default, the system's (OpenSSL's default paths, which honour
-C{SSL_CERT_FILE}).  Networks whose proxy inspects TLS re-sign every
-certificate with the company's own authority; pip is then given that
+The authorities are by default the system's (OpenSSL's default paths,
+which honour C{SSL_CERT_FILE}).  Networks whose proxy inspects TLS re-sign
+every certificate with the company's own authority; pip is then given that
 authority's bundle (its C{cert} setting: C{--cert}, C{PIP_CERT}, pip's
 configuration files), and cheesecache takes the same bundle.
+
+A company index may also want a client certificate (mutual TLS); pip is
+then given one file holding the certificate and its private key (its
+C{client-cert} setting), and cheesecache takes the same file.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Tuple
 
-from twisted.internet.ssl import Certificate, trustRootFromCertificates
+import attrs
+from OpenSSL.crypto import FILETYPE_PEM
+from twisted.internet.error import VerifyError
+from twisted.internet.ssl import (
+    Certificate,
+    KeyPair,
+    PrivateCertificate,
+    optionsForClientTLS,
+    trustRootFromCertificates,
+)
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
 
 _PEM = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
@@ -59,3 +76,94 @@ def bundleTrust(path: str) -> Any:
     except OSError as e:
         raise BadBundle(e.strerror or str(e)) from None
     return trustRootFromCertificates(certificatesIn(pem))
+
+
+class BadIdentity(ValueError):
+    """
+    A client certificate file that cannot be used.
+    """
+
+
+_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----\r?\n.+?\r?\n"
+    rb"-----END \1-----",
+    re.DOTALL,
+)
+
+
+@attrs.frozen
+class ClientIdentity:
+    """
+    A client certificate with its private key, and the intermediate
+    certificates that lead from it to its authority (sent with it).
+    """
+
+    certificate: PrivateCertificate
+    chain: Tuple[Certificate, ...] = ()
+
+
+def clientIdentity(path: str) -> ClientIdentity:
+    """
+    The client certificate in the PEM file at C{path}, as pip's
+    C{client-cert} takes it: one file holding the private key and the
+    certificate, in either order, with any intermediate certificates after
+    the client's own.
+
+    @raise BadIdentity: it cannot be read, lacks the key or the certificate,
+        has its key encrypted (nothing could ask for the pass phrase), or
+        the key is not the certificate's.
+    """
+    try:
+        with open(path, "rb") as f:
+            pem = f.read()
+    except OSError as e:
+        raise BadIdentity(e.strerror or str(e)) from None
+    try:
+        certificates = certificatesIn(pem)
+    except BadBundle as e:
+        raise BadIdentity(str(e)) from None
+    key = _PRIVATE_KEY.search(pem)
+    if key is None:
+        raise BadIdentity("no PEM private key in it (the file must hold the key and the certificate)")
+    if key.group(1) == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in key.group(0):
+        raise BadIdentity("its private key is encrypted; give one without a pass phrase")
+    try:
+        keyPair = KeyPair.load(key.group(0), FILETYPE_PEM)
+    except Exception as e:
+        raise BadIdentity(f"its private key cannot be read: {e}") from None
+    try:
+        certificate = PrivateCertificate.fromCertificateAndKeyPair(certificates[0], keyPair)
+    except VerifyError:
+        raise BadIdentity("its private key is not the first certificate's") from None
+    return ClientIdentity(certificate, tuple(certificates[1:]))
+
+
+@implementer(IPolicyForHTTPS)
+@attrs.frozen
+class UpstreamTLS:
+    """
+    TLS as cheesecache speaks it to HTTPS servers: their certificates and
+    names checked as a browser does (see C{BrowserLikePolicyForHTTPS}), and
+    a client certificate shown to those that ask for one, as pip does.
+
+    @ivar trustRoot: the authorities certificates are checked against
+        (C{None}: the system's).
+    @ivar identity: the client certificate, if there is one.
+    """
+
+    trustRoot: Any = None
+    identity: Optional[ClientIdentity] = None
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        extra: Optional[Dict[str, Any]] = None
+        certificate = None
+        if self.identity is not None:
+            certificate = self.identity.certificate
+            if self.identity.chain:
+                extra = {"extraCertChain": [c.original for c in self.identity.chain]}
+        return optionsForClientTLS(
+            hostname.decode("ascii"),
+            trustRoot=self.trustRoot,
+            clientCertificate=certificate,
+            extraCertificateOptions=extra,
+        )

@@ -1594,6 +1594,12 @@ def _parser() -> argparse.ArgumentParser:
         "against (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)",
     )
     p.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="a PEM file holding a client certificate and its private key, for an https "
+        "index that asks for one (default: pip's client-cert setting)",
+    )
+    p.add_argument(
         "--concurrency", type=int, default=8, help="parallel requests (default 8)"
     )
     p.add_argument(
@@ -1690,13 +1696,14 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         stdout.write(f"error: --index must be an http(s) URL, not {options.index!r}\n")
         return 2
     from .config import ConfigError
-    from .outbound import caBundle, outboundAgent, proxySettings
+    from .outbound import caBundle, clientCertificate, outboundAgent, proxySettings
     from .pipconfig import PipSettings
 
     try:
         pip = PipSettings()
         proxies = proxySettings(options.proxy, pip)
         _, trustRoot = caBundle(options.cert, pip, flag="--cert")
+        _, identity = clientCertificate(options.client_cert, pip)
     except ConfigError as e:
         stdout.write(f"error: {e}\n")
         return 2
@@ -1711,7 +1718,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
-        client = treq.client.HTTPClient(outboundAgent(reactor, pool, proxies, trustRoot))
+        client = treq.client.HTTPClient(outboundAgent(reactor, pool, proxies, trustRoot, identity=identity))
         warmer = Warmer(
             client,
             options.index,

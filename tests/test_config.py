@@ -29,10 +29,12 @@ class ParseConfigTests(SynchronousTestCase):
                 "route": [{"match": "Acme_*", "sources": ["co"], "merge": False}],
                 "proxy": "http://proxy.corp.test:3128",
                 "ca-bundle": "/etc/company-ca.pem",
+                "client-cert": "/etc/cheesecache/client.pem",
             }
         )
         self.assertEqual(config.proxy, "http://proxy.corp.test:3128")
         self.assertEqual(config.caBundle, "/etc/company-ca.pem")
+        self.assertEqual(config.clientCert, "/etc/cheesecache/client.pem")
         self.assertEqual(config.listen, ("tcp:1",))
         self.assertEqual(config.dataDir, "/d")
         self.assertEqual(config.indexTTL, 5.0)
@@ -59,6 +61,7 @@ class ParseConfigTests(SynchronousTestCase):
             ({"route": [{"match": "x", "sources": []}]}, "route[0].sources"),
             ({"proxy": 3128}, "proxy"),
             ({"ca-bundle": ["/a.pem"]}, "ca-bundle"),
+            ({"client-cert": True}, "client-cert"),
         ]
         for data, key in cases:
             e = self.assertRaises(ConfigError, parseConfig, data)

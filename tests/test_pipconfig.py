@@ -221,28 +221,38 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
 
 class ProxyAndCertTests(EnvironmentMixin, SynchronousTestCase):
     """
-    pip's C{proxy} and C{cert} settings: its variables, then its
-    configuration files, values taken whole.
+    pip's C{proxy}, C{cert} and C{client-cert} settings: its variables,
+    then its configuration files, values taken whole.
     """
 
     def setUp(self) -> None:
         self.isolate()
-        self.setEnviron(PIP_PROXY=None, PIP_CERT=None)
+        self.setEnviron(PIP_PROXY=None, PIP_CERT=None, PIP_CLIENT_CERT=None)
 
     def test_variables(self) -> None:
-        environ = {"PIP_PROXY": " http://proxy.corp.test:3128 ", "PIP_CERT": "/etc/company ca.pem"}
+        environ = {
+            "PIP_PROXY": " http://proxy.corp.test:3128 ",
+            "PIP_CERT": "/etc/company ca.pem",
+            "PIP_CLIENT_CERT": "/etc/client.pem",
+        }
         self.assertEqual(PipSettings(environ).setting("proxy"), "http://proxy.corp.test:3128")
         self.assertEqual(PipSettings(environ).setting("cert"), "/etc/company ca.pem")
+        self.assertEqual(PipSettings(environ).setting("client-cert"), "/etc/client.pem")
 
     def test_configFile(self) -> None:
-        self.configFile("[global]\nproxy = proxy.corp.test:3128\n[install]\ncert = /etc/company ca.pem\n")
+        self.configFile(
+            "[global]\nproxy = proxy.corp.test:3128\nclient-cert = /etc/client.pem\n"
+            "[install]\ncert = /etc/company ca.pem\n"
+        )
         self.assertEqual(PipSettings({}).setting("proxy"), "proxy.corp.test:3128")
         self.assertEqual(PipSettings({}).setting("cert"), "/etc/company ca.pem")
+        self.assertEqual(PipSettings({}).setting("client-cert"), "/etc/client.pem")
 
     def test_none(self) -> None:
         self.configFile("[global]\nindex-url = " + OTHER + "\n")
         self.assertIsNone(PipSettings({}).setting("proxy"))
         self.assertIsNone(PipSettings({}).setting("cert"))
+        self.assertIsNone(PipSettings({}).setting("client-cert"))
 
 
 class PipSettingsTests(SynchronousTestCase):

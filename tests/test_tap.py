@@ -24,7 +24,7 @@ from cheesecache.proxies import Proxy, ProxySettings
 from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
 
 from .test_e2e import BIN, run
-from .tlscerts import makeCertificates
+from .tlscerts import makeCertificates, makeClientIdentity
 
 
 class OptionsTests(SynchronousTestCase):
@@ -233,6 +233,64 @@ class CABundleOptionsTests(SynchronousTestCase):
         self.environ["PIP_CERT"] = empty.path
         e = self.assertRaises(usage.UsageError, self.options)
         self.assertEqual(str(e), f"pip's cert setting {empty.path}: no PEM certificate in it")
+
+
+class ClientCertOptionsTests(SynchronousTestCase):
+    """
+    The client certificate shown to HTTPS upstreams that ask for one:
+    C{--client-cert}, the config file's C{client-cert}, then pip's
+    C{client-cert} setting.
+    """
+
+    def setUp(self) -> None:
+        self.environ = {"PIP_CONFIG_FILE": os.devnull}
+        self.patch(os, "environ", self.environ)
+        _, self.identity = makeClientIdentity(FilePath(self.mktemp()))
+
+    def options(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        return options
+
+    def test_none(self) -> None:
+        options = self.options()
+        self.assertEqual((options["client-cert"], options["client-identity"]), (None, None))
+
+    def test_given(self) -> None:
+        """
+        The file named by C{--client-cert}, the config file or pip's
+        C{PIP_CLIENT_CERT} is read while the options are checked; the flag
+        wins.
+        """
+        options = self.options("--client-cert", self.identity.path)
+        self.assertEqual(options["client-cert"], self.identity.path)
+        self.assertEqual(
+            options["client-identity"].certificate.getSubject().commonName,
+            b"cheesecache client",
+        )
+        config = FilePath(self.mktemp())
+        config.setContent(f'client-cert = "{self.identity.path}"\n'.encode())
+        self.assertEqual(self.options("--config", config.path)["client-cert"], self.identity.path)
+        self.environ["PIP_CLIENT_CERT"] = self.identity.path
+        self.assertEqual(self.options()["client-cert"], self.identity.path)
+        e = self.assertRaises(usage.UsageError, self.options, "--client-cert", "/nowhere.pem")
+        self.assertEqual(str(e), "--client-cert /nowhere.pem: No such file or directory")
+
+    def test_unusable(self) -> None:
+        """
+        A file that cannot be used is a usage error naming where it was
+        set.
+        """
+        certificateOnly = FilePath(self.mktemp())
+        pem = self.identity.getContent()
+        certificateOnly.setContent(pem[pem.index(b"-----BEGIN CERTIFICATE-----"):])
+        self.environ["PIP_CLIENT_CERT"] = certificateOnly.path
+        e = self.assertRaises(usage.UsageError, self.options)
+        self.assertEqual(
+            str(e),
+            f"pip's client-cert setting {certificateOnly.path}: no PEM private key in it"
+            " (the file must hold the key and the certificate)",
+        )
 
 
 def offlineOptions(

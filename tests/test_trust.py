@@ -1,15 +1,25 @@
 """
-Tests for L{cheesecache.trust}: CA bundles for HTTPS upstreams.
+Tests for L{cheesecache.trust}: CA bundles and client certificates for
+HTTPS upstreams.
 """
 
 from __future__ import annotations
 
+from typing import Tuple
+
+from cryptography.hazmat.primitives import serialization
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.trust import BadBundle, bundleTrust, certificatesIn
+from cheesecache.trust import (
+    BadBundle,
+    BadIdentity,
+    bundleTrust,
+    certificatesIn,
+    clientIdentity,
+)
 
-from .tlscerts import makeCertificates
+from .tlscerts import makeCertificates, makeClientIdentity
 
 
 class CertificatesInTests(SynchronousTestCase):
@@ -45,3 +55,105 @@ class CertificatesInTests(SynchronousTestCase):
     def test_missingFile(self) -> None:
         e = self.assertRaises(BadBundle, bundleTrust, self.mktemp())
         self.assertEqual(str(e), "No such file or directory")
+
+
+class ClientIdentityTests(SynchronousTestCase):
+    """
+    Tests for L{clientIdentity}: pip's C{client-cert} file, read as pip
+    reads it.
+    """
+
+    def setUp(self) -> None:
+        self.folder = FilePath(self.mktemp())
+        _, self.identity = makeClientIdentity(self.folder)
+        self.pem = self.identity.getContent()
+        self.key, self.certificate = _split(self.pem)
+
+    def write(self, content: bytes) -> str:
+        path = FilePath(self.mktemp())
+        path.setContent(content)
+        return path.path
+
+    def test_keyThenCertificate(self) -> None:
+        """
+        The key and certificate in one file, key first, make the identity;
+        there is no chain.
+        """
+        identity = clientIdentity(self.identity.path)
+        self.assertEqual(
+            identity.certificate.getSubject().commonName, b"cheesecache client"
+        )
+        self.assertEqual(identity.chain, ())
+
+    def test_certificateThenKey(self) -> None:
+        """
+        The certificate may come first.
+        """
+        identity = clientIdentity(self.write(self.certificate + self.key))
+        self.assertEqual(
+            identity.certificate.getSubject().commonName, b"cheesecache client"
+        )
+
+    def test_intermediates(self) -> None:
+        """
+        Certificates after the client's own are the chain sent with it.
+        """
+        _, path = makeClientIdentity(FilePath(self.mktemp()), intermediate=True)
+        identity = clientIdentity(path.path)
+        self.assertEqual(
+            [c.getSubject().commonName for c in identity.chain],
+            [b"cheesecache test client intermediate"],
+        )
+
+    def test_noKey(self) -> None:
+        e = self.assertRaises(BadIdentity, clientIdentity, self.write(self.certificate))
+        self.assertEqual(
+            str(e), "no PEM private key in it (the file must hold the key and the certificate)"
+        )
+
+    def test_noCertificate(self) -> None:
+        e = self.assertRaises(BadIdentity, clientIdentity, self.write(self.key))
+        self.assertEqual(str(e), "no PEM certificate in it")
+
+    def test_encryptedKey(self) -> None:
+        """
+        An encrypted key, in either PEM form, is refused: nothing could be
+        asked for its pass phrase.
+        """
+        key = serialization.load_pem_private_key(self.key, None)
+        for form in (
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.PrivateFormat.PKCS8,
+        ):
+            encrypted = key.private_bytes(
+                serialization.Encoding.PEM, form,
+                serialization.BestAvailableEncryption(b"secret"),
+            )
+            e = self.assertRaises(
+                BadIdentity, clientIdentity, self.write(encrypted + self.certificate)
+            )
+            self.assertEqual(
+                str(e), "its private key is encrypted; give one without a pass phrase"
+            )
+
+    def test_otherKey(self) -> None:
+        """
+        A key that is not the certificate's is told when the file is read.
+        """
+        _, other = makeClientIdentity(FilePath(self.mktemp()))
+        otherKey, _ = _split(other.getContent())
+        e = self.assertRaises(BadIdentity, clientIdentity, self.write(otherKey + self.certificate))
+        self.assertEqual(str(e), "its private key is not the first certificate's")
+
+    def test_missingFile(self) -> None:
+        e = self.assertRaises(BadIdentity, clientIdentity, self.mktemp())
+        self.assertEqual(str(e), "No such file or directory")
+
+
+def _split(pem: bytes) -> Tuple[bytes, bytes]:
+    """
+    The private key and the certificate of a file L{makeClientIdentity}
+    wrote (key first).
+    """
+    at = pem.index(b"-----BEGIN CERTIFICATE-----")
+    return pem[:at], pem[at:]
