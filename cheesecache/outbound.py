@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap, tests.test_warm -*-
+# -*- test-case-name: tests.test_outbound, tests.test_tap, tests.test_warm -*-
 """
 How cheesecache reaches other servers (its upstreams, and for
 C{cheesecache warm} the index it warms): through which proxy, with
@@ -14,12 +14,16 @@ does.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+import netrc
+import os
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
 from .pipconfig import PipSettings
 from .proxies import ProxySettings, ProxyURLError
+from .upstream import basicAuthorization
 from .trust import BadBundle, BadIdentity, ClientIdentity, UpstreamTLS, bundleTrust, clientIdentity
 
 
@@ -91,6 +95,41 @@ def clientCertificate(
         return path, clientIdentity(path)
     except BadIdentity as e:
         raise ConfigError(f"{source} {path}: {e}") from None
+
+
+def netrcAuthorization(
+    url: str, environ: Mapping[str, str]
+) -> Tuple[Optional[str], Optional[str]]:
+    """
+    The Basic authorization pip would send to C{url}'s host from a netrc
+    file, and that file's path; C{(None, None)} if none gives any.
+
+    As pip does it (through requests): the file C{NETRC} names, else
+    C{~/.netrc}, else C{~/_netrc}; the entry for the host, else the
+    default entry; its login (or account) and password.  A file that
+    cannot be read or parsed gives nothing, as for pip.
+    """
+    host = urlsplit(url).hostname
+    if not host:
+        return None, None
+    home = environ.get("HOME") or os.path.expanduser("~")
+    candidates = [os.path.expanduser(environ["NETRC"])] if environ.get("NETRC") else [
+        os.path.join(home, ".netrc"), os.path.join(home, "_netrc"),
+    ]
+    for path in candidates:
+        if not os.path.exists(path):
+            continue
+        try:
+            # A path is given, so the netrc module checks no permissions,
+            # as for requests.
+            entry = netrc.netrc(path).authenticators(host)
+        except (netrc.NetrcParseError, OSError, UnicodeDecodeError):
+            return None, None
+        if entry is None:
+            return None, None
+        login, account, password = entry
+        return basicAuthorization(login or account or "", password or ""), path
+    return None, None
 
 
 def outboundAgent(

@@ -30,7 +30,13 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
-from .outbound import caBundle, clientCertificate, outboundAgent, proxySettings
+from .outbound import (
+    caBundle,
+    clientCertificate,
+    netrcAuthorization,
+    outboundAgent,
+    proxySettings,
+)
 from .pipconfig import NoDefaultIndex, PipSettings
 
 log = Logger()
@@ -381,6 +387,12 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         upstream = Upstream.fromURL(
             configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym
         )
+        if upstream.authorization is None:
+            upstream.authorization, netrcFile = netrcAuthorization(upstream.url, os.environ)
+            if netrcFile is not None:
+                log.info(
+                    "Upstream {name}: credentials from {path}", name=configured.name, path=netrcFile
+                )
         sources.append(
             UpstreamSource(
                 upstream, pages, reactor, policy, name=configured.name,

@@ -129,8 +129,16 @@ def splitCredentials(url: str) -> tuple[str, Optional[str]]:
         netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc)), basicAuthorization(user, password)
+
+
+def basicAuthorization(user: str, password: str) -> str:
+    """
+    The Authorization header value that sends C{user} and C{password} as
+    Basic auth (UTF-8, as pip sends them).
+    """
     token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
-    return urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
+    return f"Basic {token}"
 
 
 class _BodyReader(Protocol):

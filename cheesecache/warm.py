@@ -1242,6 +1242,8 @@ class Warmer:
         C{treq.testing.StubTreq} in tests).
     @ivar indexURL: the Simple index (credentials in it are sent, as Basic
         auth, only to its own origin).
+    @ivar authorization: the Authorization sent to the index's origin when
+        its URL carries no credentials (as from a netrc file).
     @ivar progress: called after each file.
     @ivar timeout: seconds to wait for each response's headers (C{None}:
         forever); needs C{reactor}.
@@ -1254,13 +1256,15 @@ class Warmer:
     progress: Callable[[Progress], None] = lambda p: None
     timeout: Optional[float] = None
     reactor: Any = None
+    authorization: Optional[str] = None
     _authorization: Optional[str] = attrs.field(init=False, default=None)
     _semaphore: DeferredSemaphore = attrs.field(init=False)
     _done: int = attrs.field(init=False, default=0)
     _total: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
-        url, self._authorization = splitCredentials(self.indexURL)
+        url, found = splitCredentials(self.indexURL)
+        self._authorization = found or self.authorization
         self.indexURL = url if url.endswith("/") else url + "/"
         self._semaphore = DeferredSemaphore(self.concurrency)
 
@@ -1696,7 +1700,13 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         stdout.write(f"error: --index must be an http(s) URL, not {options.index!r}\n")
         return 2
     from .config import ConfigError
-    from .outbound import caBundle, clientCertificate, outboundAgent, proxySettings
+    from .outbound import (
+        caBundle,
+        clientCertificate,
+        netrcAuthorization,
+        outboundAgent,
+        proxySettings,
+    )
     from .pipconfig import PipSettings
 
     try:
@@ -1704,6 +1714,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         proxies = proxySettings(options.proxy, pip)
         _, trustRoot = caBundle(options.cert, pip, flag="--cert")
         _, identity = clientCertificate(options.client_cert, pip)
+        authorization, _ = netrcAuthorization(options.index, os.environ)
     except ConfigError as e:
         stdout.write(f"error: {e}\n")
         return 2
@@ -1727,6 +1738,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
             progress=display,
             timeout=300,
             reactor=reactor,
+            authorization=authorization,
         )
         d = warmer.warm(wanted.requirements, wanted.constraints, wanted.allowPre)
         d.addCallback(results.append)
