@@ -175,21 +175,31 @@ class ProxyOptionsTests(SynchronousTestCase):
         self.assertTrue(str(e).startswith("HTTPS_PROXY / HTTP_PROXY: Proxy socks5://"), str(e))
 
 
-class CABundleOptionsTests(SynchronousTestCase):
+class _PipEnvironment(SynchronousTestCase):
+    """
+    Options parsed in an environment of this test's own, where pip's
+    configuration files say nothing.
+    """
+
+    def setUp(self) -> None:
+        self.environ = {"PIP_CONFIG_FILE": os.devnull}
+        self.patch(os, "environ", self.environ)
+
+    def options(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        return options
+
+
+class CABundleOptionsTests(_PipEnvironment):
     """
     The CA bundle HTTPS upstreams are checked against: C{--ca-bundle}, the
     config file's C{ca-bundle}, then pip's C{cert} setting.
     """
 
     def setUp(self) -> None:
-        self.environ = {"PIP_CONFIG_FILE": os.devnull}
-        self.patch(os, "environ", self.environ)
+        _PipEnvironment.setUp(self)
         self.bundle, _, _ = makeCertificates(FilePath(self.mktemp()))
-
-    def options(self, *argv: str) -> Options:
-        options = Options()
-        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
-        return options
 
     def test_system(self) -> None:
         options = self.options()
@@ -235,7 +245,7 @@ class CABundleOptionsTests(SynchronousTestCase):
         self.assertEqual(str(e), f"pip's cert setting {empty.path}: no PEM certificate in it")
 
 
-class ClientCertOptionsTests(SynchronousTestCase):
+class ClientCertOptionsTests(_PipEnvironment):
     """
     The client certificate shown to HTTPS upstreams that ask for one:
     C{--client-cert}, the config file's C{client-cert}, then pip's
@@ -243,14 +253,8 @@ class ClientCertOptionsTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.environ = {"PIP_CONFIG_FILE": os.devnull}
-        self.patch(os, "environ", self.environ)
+        _PipEnvironment.setUp(self)
         _, self.identity = makeClientIdentity(FilePath(self.mktemp()))
-
-    def options(self, *argv: str) -> Options:
-        options = Options()
-        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
-        return options
 
     def test_none(self) -> None:
         options = self.options()
