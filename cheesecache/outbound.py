@@ -23,8 +23,8 @@ from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
 from .pipconfig import PipSettings
 from .proxies import ProxySettings, ProxyURLError
-from .upstream import basicAuthorization
 from .trust import BadBundle, BadIdentity, ClientIdentity, UpstreamTLS, bundleTrust, clientIdentity
+from .upstream import basicAuthorization
 
 
 def proxySettings(

@@ -1729,7 +1729,9 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
-        client = treq.client.HTTPClient(outboundAgent(reactor, pool, proxies, trustRoot, identity=identity))
+        client = treq.client.HTTPClient(
+            outboundAgent(reactor, pool, proxies, trustRoot, identity=identity)
+        )
         warmer = Warmer(
             client,
             options.index,
