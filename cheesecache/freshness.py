@@ -10,6 +10,7 @@ the I/O.
 from __future__ import annotations
 
 import enum
+from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Optional, Union
 
 import attrs
@@ -170,12 +171,40 @@ class Policy:
         return Decision.FETCH
 
     def afterFailure(
-        self, entry: Optional[PageEntry], now: float
+        self, entry: Optional[PageEntry], now: float, retryAfter: Optional[float] = None
     ) -> Optional[PageEntry]:
         """
         The entry to serve when the upstream failed: the stale copy, held
-        back from retries for a while, or C{None} when nothing is cached.
+        back from retries for a while (longer if the upstream asked for
+        C{retryAfter} seconds), or C{None} when nothing is cached.
         """
         if entry is None:
             return None
-        return entry.failing(now + self.errorBackoff)
+        return entry.failing(now + max(self.errorBackoff, retryAfter or 0.0))
+
+
+#: The longest an upstream's Retry-After is heeded for, in seconds: a
+#: mistaken date must not keep cheesecache from asking for days.
+MAX_RETRY_AFTER = 3600.0
+
+
+def parseRetryAfter(value: Optional[str], now: float) -> Optional[float]:
+    """
+    The seconds a C{Retry-After} header value asks to wait from C{now}:
+    a number of seconds or an HTTP date, at most L{MAX_RETRY_AFTER};
+    C{None} for no value, or one that is neither.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None  # An HTTP date is in GMT; one without a zone is not one.
+        seconds = max(0.0, when.timestamp() - now)
+    return min(seconds, MAX_RETRY_AFTER)

@@ -70,7 +70,14 @@ class NotCachedOffline(ProjectNotFound):
 class SourcesUnavailable(Exception):
     """
     A source that might know the project failed and nothing is cached.
+
+    @ivar retryAfter: the seconds the source's upstream asked to be left
+        alone for, if it said (passed on to the client).
     """
+
+    def __init__(self, message: str, retryAfter: Optional[float] = None) -> None:
+        Exception.__init__(self, message)
+        self.retryAfter = retryAfter
 
 
 @attrs.frozen
@@ -528,13 +535,14 @@ class UpstreamSource:
         except (UpstreamError, ParseError) as e:
             self.reachable, self.lastFailureAt = False, self.clock.seconds()
             self.lastError = str(e)
-            stale = self.policy.afterFailure(entry, self.clock.seconds())
+            retryAfter = getattr(e, "retryAfter", None)
+            stale = self.policy.afterFailure(entry, self.clock.seconds(), retryAfter)
             if stale is None:
                 log.warn(
                     "Upstream {upstream} failed for {name}, nothing cached: {error}",
                     upstream=self.upstream.url, name=name or "/", error=str(e),
                 )
-                raise SourcesUnavailable(str(e)) from e
+                raise SourcesUnavailable(str(e), retryAfter) from e
             self.staleServed += 1
             log.warn(
                 "Upstream {upstream} failed for {name}; serving the copy fetched"

@@ -31,7 +31,7 @@ from twisted.web.iweb import IAgent, IResponse
 
 from . import __version__
 from .contentcoding import PAGE_ENCODINGS, BodyDecoder, UndecodableBody
-from .freshness import Validators
+from .freshness import Validators, parseRetryAfter
 from .metrics import Histogram
 from .via import formatVia
 
@@ -48,7 +48,14 @@ class UpstreamError(Exception):
     """
     The upstream could not give a usable answer (refused, timed out, 5xx,
     an unexpected status, a body cut short).
+
+    @ivar retryAfter: the seconds the upstream asked to be left alone for
+        (the C{Retry-After} of its 429 or 503), if it said.
     """
+
+    def __init__(self, message: str, retryAfter: Optional[float] = None) -> None:
+        Exception.__init__(self, message)
+        self.retryAfter = retryAfter
 
 
 class UpstreamGone(UpstreamError):
@@ -383,9 +390,14 @@ class Upstream:
             yield self._discard(response)
             if code == 508:
                 log.error("Loop detected: {url} sent our own request back", url=url)
-            if 500 <= code < 600 and code != 508:
+            wait = None
+            if code in (429, 503):
+                wait = parseRetryAfter(_header(response, b"retry-after"), self.clock.seconds())
+            if 500 <= code < 600 and code != 508 and wait is None:
                 raise _Retryable(f"{url}: HTTP {code}")
-            raise UpstreamError(f"{url}: HTTP {code}")
+            # Asked to wait: not asked again at once, and the wait is
+            # passed on (see Policy.afterFailure, failPage).
+            raise UpstreamError(f"{url}: HTTP {code}", retryAfter=wait)
         try:
             decoder = BodyDecoder(_header(response, b"content-encoding") or "", self.maxPageSize)
         except UndecodableBody as e:

@@ -51,6 +51,7 @@ class FakeIndex(Resource):
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
     C{"garbage"} (pages: a 200 that does not parse), C{"redirect:<url>"} (302),
+    C{"status:<code>"} or C{"status:<code>:<Retry-After>"},
     or C{"coding:<value>"} (pages: labelled C{Content-Encoding: <value>},
     sent as they are).  With C{gzipPages}, pages are gzipped for a request
     that accepts it, as the public index's are.
@@ -115,7 +116,10 @@ class FakeIndex(Resource):
             request.setResponseCode(500)
             return b"upstream broken"
         if fault is not None and fault.startswith("status:"):
-            request.setResponseCode(int(fault[len("status:"):]))
+            code, _, retryAfter = fault[len("status:"):].partition(":")
+            request.setResponseCode(int(code))
+            if retryAfter:
+                request.setHeader(b"Retry-After", retryAfter.encode())
             return b"fault injected"
         if fault is not None and fault.startswith("redirect:"):
             request.setResponseCode(302)

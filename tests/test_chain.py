@@ -313,6 +313,26 @@ class RetryTests(TestCase):
         self.assertEqual(len(calls), 3)
 
 
+    @inlineCallbacks
+    def test_retryAfterPassedOn(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream's 429 with C{Retry-After}, with nothing cached, reaches
+        the client as a 503 with the same C{Retry-After}, which pip heeds.
+        """
+        origin = sampleIndex()
+        origin.faults[b"/simple/alpha/"] = "status:429:42"
+        harness = Harness(self, [serveIndex(self, origin)])
+        response, body = yield harness.get("/simple/alpha/")
+        self.assertEqual(response.code, 503, body)
+        self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"42"])
+        self.assertIn(b"asked to be left alone for 42 s", body)
+        del origin.faults[b"/simple/alpha/"]
+        origin.down = True
+        response, body = yield harness.get("/simple/alpha/")
+        self.assertEqual(response.code, 502, body)
+        self.assertIsNone(response.headers.getRawHeaders(b"retry-after"))
+
+
 class CredentialsTests(TestCase):
     """
     Upstream credentials from the upstream URL.

@@ -4,13 +4,21 @@ Tests for L{cheesecache.freshness}.
 
 from __future__ import annotations
 
+from email.utils import formatdate
 from typing import Optional
 
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.freshness import Decision, PageEntry, Policy, Validators
+from cheesecache.freshness import (
+    MAX_RETRY_AFTER,
+    Decision,
+    PageEntry,
+    Policy,
+    Validators,
+    parseRetryAfter,
+)
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 
 PAGE = ProjectPage(
@@ -308,6 +316,51 @@ class AfterFailureTests(SynchronousTestCase):
         """
         stale = Policy(errorBackoff=0.0).afterFailure(entry(), 5000.0)
         self.assertIs(POLICY.decide(stale, 5000.0), Decision.REVALIDATE)
+
+    def test_retryAfter(self) -> None:
+        """
+        A C{Retry-After} longer than the backoff holds retries back for its
+        length; a shorter one leaves the backoff.
+        """
+        stale = POLICY.afterFailure(entry(), 5000.0, retryAfter=120.0)
+        assert stale is not None
+        self.assertEqual(stale.retryAt, 5120.0)
+        stale = POLICY.afterFailure(entry(), 5000.0, retryAfter=5.0)
+        assert stale is not None
+        self.assertEqual(stale.retryAt, 5030.0)
+
+
+class ParseRetryAfterTests(SynchronousTestCase):
+    """
+    Tests for L{parseRetryAfter}.
+    """
+
+    def test_seconds(self) -> None:
+        self.assertEqual(parseRetryAfter("120", 5000.0), 120.0)
+        self.assertEqual(parseRetryAfter(" 0 ", 5000.0), 0.0)
+
+    def test_date(self) -> None:
+        """
+        An HTTP date gives the seconds from C{now} to it, none if it is
+        past.
+        """
+        now = 1_800_000_000.0
+        self.assertEqual(parseRetryAfter(formatdate(now + 90, usegmt=True), now), 90.0)
+        self.assertEqual(parseRetryAfter(formatdate(now - 90, usegmt=True), now), 0.0)
+
+    def test_capped(self) -> None:
+        self.assertEqual(parseRetryAfter("999999", 0.0), MAX_RETRY_AFTER)
+        self.assertEqual(
+            parseRetryAfter(formatdate(10**9 + 86400 * 30, usegmt=True), 10**9), MAX_RETRY_AFTER
+        )
+
+    def test_notOne(self) -> None:
+        """
+        No value, a negative or fractional number, words, or a date
+        without its zone mean nothing.
+        """
+        for value in [None, "", "-5", "1.5", "soon", "Wed, 21 Oct 2026 07:28:00"]:
+            self.assertIsNone(parseRetryAfter(value, 5000.0), value)
 
 
 class PageEntryTests(SynchronousTestCase):

@@ -173,6 +173,40 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(self.upstream.count(b"/simple/alpha/"), asked)
 
     @inlineCallbacks
+    def test_retryAfterHeeded(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that answers 429 with C{Retry-After} is not asked again
+        before that time, though it is longer than the back-off; the
+        cached copy is served meanwhile.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(601)
+        self.upstream.faults[b"/simple/alpha/"] = "status:429:120"
+        lookup = yield self.source.page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
+        self.clock.advance(100)
+        lookup = yield self.source.page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
+        del self.upstream.faults[b"/simple/alpha/"]
+        self.clock.advance(21)
+        lookup = yield self.source.page("alpha")
+        self.assertFalse(lookup.stale)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 3)
+
+    @inlineCallbacks
+    def test_retryAfterWithoutCache(self):  # type: ignore[no-untyped-def]
+        """
+        A 503 with C{Retry-After} is not retried at once (one without is,
+        see L{tests.test_chain.RetryTests}); the wait is passed on.
+        """
+        self.upstream.faults[b"/simple/alpha/"] = "status:503:30"
+        failure = yield self.assertFailure(self.source.page("alpha"), SourcesUnavailable)
+        self.assertEqual(failure.retryAfter, 30.0)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
     def test_failureWithoutCache(self):  # type: ignore[no-untyped-def]
         """
         When the upstream fails and nothing is cached, the lookup fails with

@@ -5,6 +5,7 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -96,6 +97,17 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
             request, 404, f"Not Found: no index knows {failure.value}", maxAge=60
         )
     if failure.check(SourcesUnavailable):
+        retryAfter = failure.value.retryAfter
+        if retryAfter is not None:
+            # The upstream asked to be left alone (429, 503): so are we,
+            # for as long, by clients that heed Retry-After (pip does).
+            request.setHeader(b"Retry-After", b"%d" % (math.ceil(retryAfter),))
+            return writeError(
+                request,
+                503,
+                f"Service Unavailable: the upstream index asked to be left alone"
+                f" for {math.ceil(retryAfter)} s and nothing is cached ({failure.value})",
+            )
         return writeError(
             request,
             502,
