@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 from typing import Dict, List, Optional, Sequence
 
 from twisted.internet import protocol, reactor
@@ -277,6 +278,43 @@ class InstallTests(TestCase):
         self.assertIn((code, server.collector.signal), [(0, None), (None, signal.SIGTERM)])
         self.assertIn("Server Shut Down.", server.log())
         self.assertNotIn("Traceback", server.log())
+
+
+class RetryAfterTests(TestCase):
+    """
+    An upstream that asks to be left alone, through to pip.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_pipWaitsAndRetries(self):  # type: ignore[no-untyped-def]
+        """
+        The upstream answers the first request for a page with 429 and
+        C{Retry-After: 1}; pip gets a 503 with the same C{Retry-After},
+        asks again after it, and installs.
+        """
+        upstream = upstreamWithWheels()
+        answered = upstream._respond
+        asked: List[float] = []
+
+        def busyOnce(request):  # type: ignore[no-untyped-def]
+            if request.path == b"/simple/alpha/":
+                asked.append(time.monotonic())
+                if len(asked) == 1:
+                    request.setResponseCode(429)
+                    request.setHeader(b"Retry-After", b"1")
+                    return b"slow down"
+            return answered(request)
+
+        upstream._respond = busyOnce  # type: ignore[method-assign]
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        yield pipInstallsAlpha(self, server)
+        self.assertEqual(len(asked), 2)
+        # pip waited as told (without Retry-After it asks again at once).
+        self.assertGreaterEqual(asked[1] - asked[0], 0.9)
+        self.assertIn('"GET /simple/alpha/ HTTP/1.1" 503', server.log())
 
 
 class LogRotationTests(TestCase):
