@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import netrc
 import os
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
 
 from .config import ConfigError
@@ -25,6 +25,8 @@ from .pipconfig import PipSettings
 from .proxies import ProxySettings, ProxyURLError
 from .trust import BadBundle, BadIdentity, ClientIdentity, UpstreamTLS, bundleTrust, clientIdentity
 from .upstream import basicAuthorization
+
+T = TypeVar("T")
 
 
 def proxySettings(
@@ -67,12 +69,7 @@ def caBundle(
     source, path = flag, explicit
     if not path and not (environ.get("SSL_CERT_FILE") or environ.get("SSL_CERT_DIR")):
         source, path = "pip's cert setting", pip.setting("cert")
-    if not path:
-        return None, None
-    try:
-        return path, bundleTrust(path)
-    except BadBundle as e:
-        raise ConfigError(f"{source} {path}: {e}") from None
+    return _read(source, path, bundleTrust, BadBundle)
 
 
 def clientCertificate(
@@ -89,11 +86,24 @@ def clientCertificate(
     source, path = flag, explicit
     if not path:
         source, path = "pip's client-cert setting", pip.setting("client-cert")
+    return _read(source, path, clientIdentity, BadIdentity)
+
+
+def _read(
+    source: str, path: Optional[str], read: Callable[[str], T], bad: Type[Exception]
+) -> Tuple[Optional[str], Optional[T]]:
+    """
+    C{path} and what C{read} makes of the file there; C{(None, None)} for
+    no path.
+
+    @param source: where C{path} was set, for messages.
+    @raise ConfigError: C{read} raised C{bad}.
+    """
     if not path:
         return None, None
     try:
-        return path, clientIdentity(path)
-    except BadIdentity as e:
+        return path, read(path)
+    except bad as e:
         raise ConfigError(f"{source} {path}: {e}") from None
 
 
