@@ -26,7 +26,15 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
 from .blobstore import BlobStore
 from .simple.model import DistFile
-from .upstream import Upstream, UpstreamError, UpstreamGone, abandon, readBody, statusError
+from .upstream import (
+    Upstream,
+    UpstreamError,
+    UpstreamGone,
+    abandon,
+    readBody,
+    retryAfterOf,
+    statusError,
+)
 
 log = Logger()
 
@@ -60,6 +68,8 @@ class Download:
     #: The upstream answered that the file is not there (see
     #: L{UpstreamGone}).
     gone: bool = False
+    #: Seconds the upstream asked to be left alone for, if it failed so.
+    retryAfter: Optional[float] = None
     verified: bool = False
     _listeners: List[Callable[[], None]] = attrs.field(factory=list)
     #: Stops the transfer (set while one runs).
@@ -129,7 +139,7 @@ class Download:
             elif self.state is State.FAILED:
                 self.unsubscribe(check)
                 error = UpstreamGone if self.gone else UpstreamError
-                d.errback(error(self.error or "download failed"))
+                d.errback(error(self.error or "download failed", self.retryAfter))
 
         self.subscribe(check)
         check()
@@ -359,7 +369,7 @@ class FileFetcher:
         # Writing and hashing happen in a thread, a batch at a time.
         hasher = BackgroundHash(self._blocking, out, written)
 
-        def fail(reason: str, gone: bool = False) -> None:
+        def fail(reason: str, gone: bool = False, retryAfter: Optional[float] = None) -> None:
             if download.state in (State.DONE, State.FAILED):
                 return
             log.error(
@@ -373,6 +383,7 @@ class FileFetcher:
             download.state = State.FAILED
             download.error = reason
             download.gone = gone
+            download.retryAfter = retryAfter
             self.failed += 1
             del self._downloads[f.key]
             download._notify()
@@ -453,7 +464,10 @@ class FileFetcher:
         def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
             if response.code != 200:
                 abandon(response)
-                raise statusError(response.code, f"HTTP {response.code}")
+                raise statusError(
+                    response.code, f"HTTP {response.code}",
+                    retryAfterOf(response, self.clock.seconds()),
+                )
             if response.length is not UNKNOWN_LENGTH:
                 if download.total is None:
                     download.total = response.length
@@ -474,6 +488,10 @@ class FileFetcher:
         d.addCallback(gotResponse)
         d.addCallbacks(
             finished,
-            lambda failure: fail(str(failure.value), failure.check(UpstreamGone) is not None),
+            lambda failure: fail(
+                str(failure.value),
+                failure.check(UpstreamGone) is not None,
+                getattr(failure.value, "retryAfter", None),
+            ),
         )
         d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))

@@ -26,7 +26,7 @@ from twisted.python.filepath import FilePath
 from .blobstore import BlobStore
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
-from .upstream import Upstream, UpstreamError, readBody, statusError
+from .upstream import Upstream, UpstreamError, readBody, retryAfterOf, statusError
 
 log = Logger()
 
@@ -271,7 +271,10 @@ class MetadataService:
         )
         yield done
         if response.code != 200:
-            raise statusError(response.code, f"{url}: HTTP {response.code}")
+            raise statusError(
+                response.code, f"{url}: HTTP {response.code}",
+                retryAfterOf(response, self.clock.seconds()),
+            )
         data = b"".join(chunks)
         expected = (
             f.coreMetadata.get("sha256")

@@ -69,12 +69,22 @@ class UpstreamGone(UpstreamError):
 GONE_CODES = frozenset({404, 410})
 
 
-def statusError(code: int, message: str) -> UpstreamError:
+def statusError(code: int, message: str, retryAfter: Optional[float] = None) -> UpstreamError:
     """
     The error for an upstream's answer with status C{code} where a file
     was wanted: L{UpstreamGone} when it says there is no such file.
     """
-    return (UpstreamGone if code in GONE_CODES else UpstreamError)(message)
+    return (UpstreamGone if code in GONE_CODES else UpstreamError)(message, retryAfter)
+
+
+def retryAfterOf(response: IResponse, now: float) -> Optional[float]:
+    """
+    The seconds an upstream's 429 or 503 C{response} asks to be left alone
+    for, if it says (its C{Retry-After}); C{None} for other answers.
+    """
+    if response.code not in (429, 503):
+        return None
+    return parseRetryAfter(_header(response, b"retry-after"), now)
 
 
 class _Retryable(Exception):
@@ -390,9 +400,7 @@ class Upstream:
             yield self._discard(response)
             if code == 508:
                 log.error("Loop detected: {url} sent our own request back", url=url)
-            wait = None
-            if code in (429, 503):
-                wait = parseRetryAfter(_header(response, b"retry-after"), self.clock.seconds())
+            wait = retryAfterOf(response, self.clock.seconds())
             if 500 <= code < 600 and code != 508 and wait is None:
                 raise _Retryable(f"{url}: HTTP {code}")
             # Asked to wait: not asked again at once, and the wait is

@@ -330,24 +330,29 @@ class FileTests(TestCase):
 
     @inlineCallbacks
     def assertUpstreamStatusGives(  # type: ignore[no-untyped-def]
-        self, upstreamCode: int, code: int, pageAskedAgain: bool
+        self, upstreamCode: int, code: int, pageAskedAgain: bool, retryAfter: str = ""
     ):
         """
-        With the upstream answering C{upstreamCode} for a file, concurrent
-        plain and range requests for it all get C{code}, and nothing is
-        kept; the next request for the page asks the upstream again only
-        if C{pageAskedAgain}, though the page is fresh.
+        With the upstream answering C{upstreamCode} for a file (with
+        C{Retry-After: retryAfter}, if given), concurrent plain and range
+        requests for it all get C{code}, with the same C{Retry-After}, and
+        nothing is kept; the next request for the page asks the upstream
+        again only if C{pageAskedAgain}, though the page is fresh.
         """
         urls = yield self.fileURLs()
         path = self.path(urls, self.wheel)
         self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = (
-            f"status:{upstreamCode}"
+            f"status:{upstreamCode}:{retryAfter}" if retryAfter else f"status:{upstreamCode}"
         )
         results = yield gatherResults(
             [self.harness.get(path), self.harness.get(path),
              self.harness.get(path, headers={"Range": "bytes=-100"})]
         )
         self.assertEqual([response.code for response, _ in results], [code] * 3)
+        self.assertEqual(
+            [response.headers.getRawHeaders(b"retry-after") for response, _ in results],
+            [[retryAfter.encode()] if retryAfter else None] * 3,
+        )
         self.assertEqual(self.blobs(), [])
         self.assertEqual(self.temporaries(), [])
         pages = self.upstream.count(b"/simple/alpha/")
@@ -359,10 +364,20 @@ class FileTests(TestCase):
 
     def test_error500Is502(self):  # type: ignore[no-untyped-def]
         """
-        An upstream 5xx on a file is the upstream failing: a 502, which
-        clients retry; the page is not asked for again before its time.
+        An upstream 5xx on a file is the upstream failing: a 502; the page
+        is not asked for again before its time.
         """
         return self.assertUpstreamStatusGives(503, 502, pageAskedAgain=False)
+
+    @inlineCallbacks
+    def test_retryAfterIs503(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that asks to be left alone for a file (429, or 503,
+        with C{Retry-After}) gives clients a 503 with the same
+        C{Retry-After}, which pip heeds.
+        """
+        yield self.assertUpstreamStatusGives(429, 503, pageAskedAgain=False, retryAfter="17")
+        yield self.assertUpstreamStatusGives(503, 503, pageAskedAgain=False, retryAfter="5")
 
     @inlineCallbacks
     def test_goneUpstreamIs404(self):  # type: ignore[no-untyped-def]
@@ -557,6 +572,11 @@ class MetadataTests(TestCase):
         self.assertEqual(response.code, 404)
         yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         self.assertEqual(index.count(b"/simple/alpha/"), pages + 1)
+        # Asked to be left alone: so is the client, for as long.
+        index.faults[b"/packages/" + name2.encode() + b".metadata"] = "status:429:9"
+        response, _ = yield harness.get(url2)
+        self.assertEqual(response.code, 503)
+        self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"9"])
 
     @inlineCallbacks
     def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]

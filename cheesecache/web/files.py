@@ -36,7 +36,7 @@ from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError, UpstreamGone
 from ..via import parseVia
 from .asyncrender import renderLater
-from .representation import notModified, writeError
+from .representation import notModified, writeError, writeRetryLater
 from .sendfile import SocketSender, sendFile, sendfileTransport
 
 log = Logger()
@@ -180,6 +180,8 @@ class Follower:
             if download.state is State.FAILED:
                 if download.gone:
                     error = writeError(self.request, 404, _gone(download.error))
+                elif download.retryAfter is not None:
+                    error = writeRetryLater(self.request, download.retryAfter, str(download.error))
                 else:
                     error = writeError(self.request, 502, f"Bad Gateway: {download.error}")
                 self.request.write(error)
@@ -298,6 +300,8 @@ def _failFile(request: IRequest, failure: Failure) -> bytes:
     if failure.check(UpstreamGone):
         return writeError(request, 404, _gone(failure.value))
     if failure.check(SourcesUnavailable, UpstreamError):
+        if failure.value.retryAfter is not None:
+            return writeRetryLater(request, failure.value.retryAfter, str(failure.value))
         return writeError(request, 502, f"Bad Gateway: {failure.value}")
     failure.raiseException()
     return b""  # pragma: no cover

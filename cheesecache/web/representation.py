@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import re
 import tempfile
@@ -744,6 +745,20 @@ def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> b
     body = (message.rstrip("\n") + "\n").encode("utf-8")
     request.setHeader(b"Content-Length", str(len(body)).encode())
     return b"" if request.method == b"HEAD" else body
+
+
+def writeRetryLater(request: IRequest, retryAfter: float, message: str) -> bytes:
+    """
+    Answer 503 with C{Retry-After}: an upstream asked to be left alone for
+    C{retryAfter} seconds (a 429 or 503 of its own), and so are we, by
+    clients that heed it (pip does, and retries a 503 after it).
+    """
+    seconds = math.ceil(retryAfter)
+    request.setHeader(b"Retry-After", b"%d" % (seconds,))
+    return writeError(
+        request, 503,
+        f"Service Unavailable: the upstream asked to be left alone for {seconds} s ({message})",
+    )
 
 
 class NotFound(Resource):

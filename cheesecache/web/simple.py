@@ -5,7 +5,6 @@ C{/simple/} and C{/simple/<project>/}: the Simple Repository API pages.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -54,6 +53,7 @@ from .representation import (
     representationOf,
     responseHead,
     writeError,
+    writeRetryLater,
     writeRepresentation,
 )
 
@@ -97,16 +97,9 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
             request, 404, f"Not Found: no index knows {failure.value}", maxAge=60
         )
     if failure.check(SourcesUnavailable):
-        retryAfter = failure.value.retryAfter
-        if retryAfter is not None:
-            # The upstream asked to be left alone (429, 503): so are we,
-            # for as long, by clients that heed Retry-After (pip does).
-            request.setHeader(b"Retry-After", b"%d" % (math.ceil(retryAfter),))
-            return writeError(
-                request,
-                503,
-                f"Service Unavailable: the upstream index asked to be left alone"
-                f" for {math.ceil(retryAfter)} s and nothing is cached ({failure.value})",
+        if failure.value.retryAfter is not None:
+            return writeRetryLater(
+                request, failure.value.retryAfter, f"nothing is cached; {failure.value}"
             )
         return writeError(
             request,
