@@ -127,6 +127,15 @@ class Download:
         """
         return self._when(lambda: self.verified or self.state is State.DONE)
 
+    def failure(self) -> UpstreamError:
+        """
+        Why this failed download failed, as those waiting for it are told:
+        L{UpstreamGone} if the upstream said the file is not there, with
+        the wait it asked for, if any.
+        """
+        error = UpstreamGone if self.gone else UpstreamError
+        return error(self.error or "download failed", self.retryAfter)
+
     def _when(self, ready: Callable[[], bool]) -> "Deferred[Download]":
         d: Deferred[Download] = Deferred()
 
@@ -138,8 +147,7 @@ class Download:
                 d.callback(self)
             elif self.state is State.FAILED:
                 self.unsubscribe(check)
-                error = UpstreamGone if self.gone else UpstreamError
-                d.errback(error(self.error or "download failed", self.retryAfter))
+                d.errback(self.failure())
 
         self.subscribe(check)
         check()

@@ -178,12 +178,8 @@ class Follower:
             if download.state is State.CONNECTING:
                 return
             if download.state is State.FAILED:
-                if download.gone:
-                    error = writeError(self.request, 404, _gone(download.error))
-                elif download.retryAfter is not None:
-                    error = writeRetryLater(self.request, download.retryAfter, str(download.error))
-                else:
-                    error = writeError(self.request, 502, f"Bad Gateway: {download.error}")
+                # Answered as those waiting for the whole file are.
+                error = _failFile(self.request, Failure(download.failure()))
                 self.request.write(error)
                 self.request.finish()
                 self._close()
