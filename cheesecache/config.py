@@ -15,6 +15,7 @@ Example::
     read-auth = false                          # true: reads need credentials too
     log-format = "text"                        # or "json"
     max-cache-size = "20G"                     # LRU-evict upstream files beyond this
+    trusted-host = ["index.corp.example"]      # certificates not checked, as pip's
 
     [[permission]]       # only these users may upload acme-* projects
     match = "acme-*"
@@ -87,6 +88,7 @@ class Config:
     proxy: Optional[str] = None
     caBundle: Optional[str] = None
     clientCert: Optional[str] = None
+    trustedHosts: Tuple[str, ...] = ()
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -127,7 +129,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
-    "ca-bundle", "client-cert",
+    "ca-bundle", "client-cert", "trusted-host",
 }
 
 
@@ -196,6 +198,8 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["caBundle"] = _expect(data["ca-bundle"], str, "ca-bundle")
     if "client-cert" in data:
         kw["clientCert"] = _expect(data["client-cert"], str, "client-cert")
+    if "trusted-host" in data:
+        kw["trustedHosts"] = _strings(data["trusted-host"], "trusted-host")
     if "log-format" in data:
         kw["logFormat"] = _expect(data["log-format"], str, "log-format")
         if kw["logFormat"] not in ("text", "json"):

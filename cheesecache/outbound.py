@@ -9,21 +9,31 @@ Each is what the options give, else what pip on this machine would use:
 pip's own settings, then the standard C{HTTPS_PROXY} / C{HTTP_PROXY} /
 C{NO_PROXY} variables, and OpenSSL's own C{SSL_CERT_FILE} /
 C{SSL_CERT_DIR}.  So a host where pip works is a host where cheesecache
-does.
+does, trusted hosts (whose certificates go unchecked) included.
 """
 
 from __future__ import annotations
 
 import netrc
 import os
-from typing import Any, Callable, Mapping, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
 
 from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
 from .pipconfig import PipSettings
 from .proxies import ProxySettings, ProxyURLError
-from .trust import BadBundle, BadIdentity, ClientIdentity, UpstreamTLS, bundleTrust, clientIdentity
+from .trust import (
+    BadBundle,
+    BadIdentity,
+    BadTrustedHost,
+    ClientIdentity,
+    TrustedHost,
+    UpstreamTLS,
+    bundleTrust,
+    clientIdentity,
+    trustedHosts,
+)
 from .upstream import basicAuthorization
 
 T = TypeVar("T")
@@ -89,6 +99,27 @@ def clientCertificate(
     return _read(source, path, clientIdentity, BadIdentity)
 
 
+def trustedHostsSetting(
+    explicit: Sequence[str], pip: PipSettings, flag: str = "--trusted-host"
+) -> Tuple[TrustedHost, ...]:
+    """
+    The hosts whose certificates are not checked: C{explicit}, else pip's
+    C{trusted-host} setting (several, separated by white space); none by
+    default.
+
+    @param flag: what C{explicit} is called, for messages.
+    @raise ConfigError: an entry is not a host, naming where it was set.
+    """
+    source, entries = flag, list(explicit)
+    if not entries:
+        setting = pip.setting("trusted-host")
+        source, entries = "pip's trusted-host setting", [setting] if setting else []
+    try:
+        return trustedHosts(entries)
+    except BadTrustedHost as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
 def _read(
     source: str, path: Optional[str], read: Callable[[str], T], bad: Type[Exception]
 ) -> Tuple[Optional[str], Optional[T]]:
@@ -149,6 +180,7 @@ def outboundAgent(
     trustRoot: Any,
     connectTimeout: float = 30,
     identity: Optional[ClientIdentity] = None,
+    trusted: Tuple[TrustedHost, ...] = (),
 ) -> UpstreamAgent:
     """
     The agent requests to other servers go through, over C{pool}.
@@ -156,11 +188,12 @@ def outboundAgent(
     @param trustRoot: the authorities HTTPS servers are checked against
         (C{None}: OpenSSL's default ones).
     @param identity: the client certificate shown to those that ask.
+    @param trusted: the hosts whose certificates are not checked.
     """
     endpoints = UpstreamEndpoints(
         reactor,
         connectTimeout=connectTimeout,
-        policy=UpstreamTLS(trustRoot, identity),
+        policy=UpstreamTLS(trustRoot, identity, trusted),
         proxies=proxies,
     )
     return UpstreamAgent(endpoints, pool)

@@ -2,8 +2,9 @@
 """
 What pip on this machine would use, found at run time: its index
 (C{PIP_INDEX_URL}, then pip's configuration files, then pip's own default),
-its proxy, its CA bundle and its client certificate (C{PIP_PROXY},
-C{PIP_CERT}, C{PIP_CLIENT_CERT}, then pip's configuration files).
+its proxy, its CA bundle, its client certificate and its trusted hosts
+(C{PIP_PROXY}, C{PIP_CERT}, C{PIP_CLIENT_CERT}, C{PIP_TRUSTED_HOST}, then
+pip's configuration files).
 cheesecache names no public index itself.
 
 pip's configuration files are read by pip's own code, so that they are
@@ -21,7 +22,7 @@ import sys
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 #: pip's settings cheesecache takes as defaults.
-OPTIONS = ("index-url", "proxy", "cert", "client-cert")
+OPTIONS = ("index-url", "proxy", "cert", "client-cert", "trusted-host")
 
 #: The key under which a reader gives pip's own default index.
 PIP_DEFAULT = "pip-default-index-url"

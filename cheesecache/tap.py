@@ -36,6 +36,7 @@ from .outbound import (
     netrcAuthorization,
     outboundAgent,
     proxySettings,
+    trustedHostsSetting,
 )
 from .pipconfig import NoDefaultIndex, PipSettings
 
@@ -96,6 +97,7 @@ class Options(usage.Options):
         usage.Options.__init__(self)
         self["listen"] = []
         self["upstream"] = []
+        self["trusted-host"] = []
 
     def opt_listen(self, endpoint: str) -> None:
         """
@@ -108,6 +110,14 @@ class Options(usage.Options):
         An upstream index URL (repeatable, in order of preference).
         """
         self["upstream"].append(url)
+
+    def opt_trusted_host(self, host: str) -> None:
+        """
+        An HTTPS host (or host:port) whose certificate is not checked, as
+        pip's trusted-host (repeatable; default: pip's trusted-host
+        setting).
+        """
+        self["trusted-host"].append(host)
 
     def postOptions(self) -> None:
         try:
@@ -176,6 +186,9 @@ class Options(usage.Options):
         )
         self["client-cert"], self["client-identity"] = clientCertificate(
             self["client-cert"] or config.clientCert, pip
+        )
+        self["trusted-hosts"] = trustedHostsSetting(
+            self["trusted-host"] or config.trustedHosts, pip
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
@@ -375,8 +388,15 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
             "HTTPS upstreams that ask for a client certificate get the one in {path}",
             path=options["client-cert"],
         )
+    for trusted in options["trusted-hosts"]:
+        log.warn(
+            "The certificate of {host} is not checked (a trusted host): anyone"
+            " between could read or change what it sends",
+            host=str(trusted),
+        )
     agent = outboundAgent(
-        reactor, pool, proxies, options["upstream-trust"], identity=options["client-identity"]
+        reactor, pool, proxies, options["upstream-trust"],
+        identity=options["client-identity"], trusted=options["trusted-hosts"],
     )
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())

@@ -13,18 +13,28 @@ configuration files), and cheesecache takes the same bundle.
 A company index may also want a client certificate (mutual TLS); pip is
 then given one file holding the certificate and its private key (its
 C{client-cert} setting), and cheesecache takes the same file.
+
+An index whose certificate cannot be checked at all (self-signed, or for
+another name) is named to pip as a trusted host (its C{trusted-host}
+setting), and cheesecache then skips the checks for it as pip does: the
+traffic is still encrypted, but anyone between could read or change it.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
 import attrs
+from OpenSSL import SSL
 from OpenSSL.crypto import FILETYPE_PEM
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.error import VerifyError
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.internet.ssl import (
     Certificate,
+    CertificateOptions,
     KeyPair,
     PrivateCertificate,
     optionsForClientTLS,
@@ -138,6 +148,76 @@ def clientIdentity(path: str) -> ClientIdentity:
     return ClientIdentity(certificate, tuple(certificates[1:]))
 
 
+class BadTrustedHost(ValueError):
+    """
+    A trusted host that is not a host, or C{host:port}.
+    """
+
+
+@attrs.frozen
+class TrustedHost:
+    """
+    A host whose certificate is not checked, as pip's C{trusted-host}
+    names it: on every port, or on one.
+
+    @ivar host: lower case; an IPv6 address without its brackets.
+    """
+
+    host: str
+    port: Optional[int] = None
+
+    def covers(self, host: str, port: int) -> bool:
+        return host.lower() == self.host and self.port in (None, port)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+
+def trustedHosts(entries: Sequence[str]) -> Tuple[TrustedHost, ...]:
+    """
+    The trusted hosts C{entries} name, each C{host} or C{host:port} (an
+    IPv6 address in brackets), as pip reads its C{trusted-host} setting; an
+    entry may hold several, separated by white space.
+
+    @raise BadTrustedHost: an entry is not a host, or has a bad port.
+    """
+    found = []
+    for entry in (word for text in entries for word in text.split()):
+        try:
+            parts = urlsplit("https://" + entry)
+            host, port = parts.hostname, parts.port
+        except ValueError as e:
+            raise BadTrustedHost(f"{entry!r}: {e}") from None
+        if not host or parts.username is not None or parts.path or parts.query or parts.fragment:
+            raise BadTrustedHost(f"{entry!r}: not a host, or host:port")
+        found.append(TrustedHost(host, port))
+    return tuple(found)
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _Unchecked:
+    """
+    TLS to a trusted host: its certificate and name go unchecked, but the
+    name is still sent (SNI: a server of many names needs it to choose a
+    certificate), and so is the client certificate, if any.
+    """
+
+    def __init__(self, hostname: str, context: SSL.Context) -> None:
+        self._name = (
+            None if isIPAddress(hostname) or isIPv6Address(hostname)
+            else hostname.encode("idna")
+        )
+        self._context = context
+
+    def clientConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(tlsProtocol)
+        if self._name is not None:
+            connection.set_tlsext_host_name(self._name)
+        return connection
+
+
 @implementer(IPolicyForHTTPS)
 @attrs.frozen
 class UpstreamTLS:
@@ -149,21 +229,29 @@ class UpstreamTLS:
     @ivar trustRoot: the authorities certificates are checked against
         (C{None}: the system's).
     @ivar identity: the client certificate, if there is one.
+    @ivar trusted: the hosts whose certificates are not checked at all.
     """
 
     trustRoot: Any = None
     identity: Optional[ClientIdentity] = None
+    trusted: Tuple[TrustedHost, ...] = ()
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        extra: Optional[Dict[str, Any]] = None
+        name = hostname.decode("ascii")
+        extra: Dict[str, Any] = {}
         certificate = None
         if self.identity is not None:
             certificate = self.identity.certificate
             if self.identity.chain:
-                extra = {"extraCertChain": [c.original for c in self.identity.chain]}
+                extra["extraCertChain"] = [c.original for c in self.identity.chain]
+        if any(t.covers(name, port) for t in self.trusted):
+            if certificate is not None:
+                extra["privateKey"] = certificate.privateKey.original
+                extra["certificate"] = certificate.original
+            return _Unchecked(name, CertificateOptions(verify=False, **extra).getContext())
         return optionsForClientTLS(
-            hostname.decode("ascii"),
+            name,
             trustRoot=self.trustRoot,
             clientCertificate=certificate,
-            extraCertificateOptions=extra,
+            extraCertificateOptions=extra or None,
         )

@@ -1604,6 +1604,14 @@ def _parser() -> argparse.ArgumentParser:
         "index that asks for one (default: pip's client-cert setting)",
     )
     p.add_argument(
+        "--trusted-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="an https index host (or host:port) whose certificate is not checked, as "
+        "pip's --trusted-host; repeatable (default: pip's trusted-host setting)",
+    )
+    p.add_argument(
         "--concurrency", type=int, default=8, help="parallel requests (default 8)"
     )
     p.add_argument(
@@ -1706,6 +1714,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         netrcAuthorization,
         outboundAgent,
         proxySettings,
+        trustedHostsSetting,
     )
     from .pipconfig import PipSettings
 
@@ -1714,6 +1723,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         proxies = proxySettings(options.proxy, pip)
         _, trustRoot = caBundle(options.cert, pip, flag="--cert")
         _, identity = clientCertificate(options.client_cert, pip)
+        trusted = trustedHostsSetting(options.trusted_host, pip)
         authorization, _ = netrcAuthorization(options.index, os.environ)
     except ConfigError as e:
         stdout.write(f"error: {e}\n")
@@ -1730,7 +1740,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
         client = treq.client.HTTPClient(
-            outboundAgent(reactor, pool, proxies, trustRoot, identity=identity)
+            outboundAgent(reactor, pool, proxies, trustRoot, identity=identity, trusted=trusted)
         )
         warmer = Warmer(
             client,

@@ -30,11 +30,13 @@ class ParseConfigTests(SynchronousTestCase):
                 "proxy": "http://proxy.corp.test:3128",
                 "ca-bundle": "/etc/company-ca.pem",
                 "client-cert": "/etc/cheesecache/client.pem",
+                "trusted-host": ["index.corp.test", "other.corp.test:8443"],
             }
         )
         self.assertEqual(config.proxy, "http://proxy.corp.test:3128")
         self.assertEqual(config.caBundle, "/etc/company-ca.pem")
         self.assertEqual(config.clientCert, "/etc/cheesecache/client.pem")
+        self.assertEqual(config.trustedHosts, ("index.corp.test", "other.corp.test:8443"))
         self.assertEqual(config.listen, ("tcp:1",))
         self.assertEqual(config.dataDir, "/d")
         self.assertEqual(config.indexTTL, 5.0)
@@ -62,6 +64,8 @@ class ParseConfigTests(SynchronousTestCase):
             ({"proxy": 3128}, "proxy"),
             ({"ca-bundle": ["/a.pem"]}, "ca-bundle"),
             ({"client-cert": True}, "client-cert"),
+            ({"trusted-host": "index.corp.test"}, "trusted-host"),
+            ({"trusted-host": [443]}, "trusted-host[0]"),
         ]
         for data, key in cases:
             e = self.assertRaises(ConfigError, parseConfig, data)

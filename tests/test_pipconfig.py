@@ -221,38 +221,48 @@ class ConfigFileTests(EnvironmentMixin, SynchronousTestCase):
 
 class ProxyAndCertTests(EnvironmentMixin, SynchronousTestCase):
     """
-    pip's C{proxy}, C{cert} and C{client-cert} settings: its variables,
+    pip's C{proxy}, C{cert}, C{client-cert} and C{trusted-host} settings: its variables,
     then its configuration files, values taken whole.
     """
 
     def setUp(self) -> None:
         self.isolate()
-        self.setEnviron(PIP_PROXY=None, PIP_CERT=None, PIP_CLIENT_CERT=None)
+        self.setEnviron(PIP_PROXY=None, PIP_CERT=None, PIP_CLIENT_CERT=None, PIP_TRUSTED_HOST=None)
 
     def test_variables(self) -> None:
         environ = {
             "PIP_PROXY": " http://proxy.corp.test:3128 ",
             "PIP_CERT": "/etc/company ca.pem",
             "PIP_CLIENT_CERT": "/etc/client.pem",
+            "PIP_TRUSTED_HOST": "index.corp.test other.corp.test:8443",
         }
         self.assertEqual(PipSettings(environ).setting("proxy"), "http://proxy.corp.test:3128")
         self.assertEqual(PipSettings(environ).setting("cert"), "/etc/company ca.pem")
         self.assertEqual(PipSettings(environ).setting("client-cert"), "/etc/client.pem")
+        self.assertEqual(
+            PipSettings(environ).setting("trusted-host"), "index.corp.test other.corp.test:8443"
+        )
 
     def test_configFile(self) -> None:
         self.configFile(
             "[global]\nproxy = proxy.corp.test:3128\nclient-cert = /etc/client.pem\n"
             "[install]\ncert = /etc/company ca.pem\n"
+            "trusted-host =\n    index.corp.test\n    other.corp.test:8443\n"
         )
         self.assertEqual(PipSettings({}).setting("proxy"), "proxy.corp.test:3128")
         self.assertEqual(PipSettings({}).setting("cert"), "/etc/company ca.pem")
         self.assertEqual(PipSettings({}).setting("client-cert"), "/etc/client.pem")
+        self.assertEqual(
+            PipSettings({}).setting("trusted-host").split(),
+            ["index.corp.test", "other.corp.test:8443"],
+        )
 
     def test_none(self) -> None:
         self.configFile("[global]\nindex-url = " + OTHER + "\n")
         self.assertIsNone(PipSettings({}).setting("proxy"))
         self.assertIsNone(PipSettings({}).setting("cert"))
         self.assertIsNone(PipSettings({}).setting("client-cert"))
+        self.assertIsNone(PipSettings({}).setting("trusted-host"))
 
 
 class PipSettingsTests(SynchronousTestCase):

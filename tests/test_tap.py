@@ -22,6 +22,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
 from cheesecache.proxies import Proxy, ProxySettings
 from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
+from cheesecache.trust import TrustedHost
 
 from .test_e2e import BIN, run
 from .tlscerts import makeCertificates, makeClientIdentity
@@ -294,6 +295,52 @@ class ClientCertOptionsTests(_PipEnvironment):
             str(e),
             f"pip's client-cert setting {certificateOnly.path}: no PEM private key in it"
             " (the file must hold the key and the certificate)",
+        )
+
+
+class TrustedHostOptionsTests(_PipEnvironment):
+    """
+    The hosts whose certificates are not checked: C{--trusted-host}
+    (repeatable), the config file's C{trusted-host}, then pip's
+    C{trusted-host} setting; none by default.
+    """
+
+    def test_none(self) -> None:
+        self.assertEqual(self.options()["trusted-hosts"], ())
+
+    def test_given(self) -> None:
+        """
+        The flags win over the config file, which wins over pip's setting.
+        """
+        self.environ["PIP_TRUSTED_HOST"] = "pip.corp.test  other.corp.test:8443"
+        self.assertEqual(
+            self.options()["trusted-hosts"],
+            (TrustedHost("pip.corp.test"), TrustedHost("other.corp.test", 8443)),
+        )
+        config = FilePath(self.mktemp())
+        config.setContent(b'trusted-host = ["file.corp.test"]\n')
+        self.assertEqual(
+            self.options("--config", config.path)["trusted-hosts"],
+            (TrustedHost("file.corp.test"),),
+        )
+        self.assertEqual(
+            self.options(
+                "--config", config.path, "--trusted-host", "a.test", "--trusted-host", "b.test:1"
+            )["trusted-hosts"],
+            (TrustedHost("a.test"), TrustedHost("b.test", 1)),
+        )
+
+    def test_bad(self) -> None:
+        """
+        An entry that is not a host is a usage error naming where it was
+        set.
+        """
+        e = self.assertRaises(usage.UsageError, self.options, "--trusted-host", "a.test:x")
+        self.assertTrue(str(e).startswith("--trusted-host: 'a.test:x'"), str(e))
+        self.environ["PIP_TRUSTED_HOST"] = "https://a.test/"
+        e = self.assertRaises(usage.UsageError, self.options)
+        self.assertTrue(
+            str(e).startswith("pip's trusted-host setting: 'https://a.test/'"), str(e)
         )
 
 

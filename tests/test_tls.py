@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import List, Optional, Sequence
+from urllib.parse import urlsplit
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.interfaces import IOpenSSLContextFactory
 from twisted.internet.ssl import Certificate, PrivateCertificate
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web import server
 from twisted.web.client import readBody
+from zope.interface import implementer
 
 from cheesecache.outbound import outboundAgent
 from cheesecache.proxies import ProxySettings
-from cheesecache.trust import bundleTrust, clientIdentity
+from cheesecache.trust import bundleTrust, clientIdentity, trustedHosts
 
 from .fakeindex import FakeIndex
 from .harness import Harness, httpClient
@@ -29,22 +32,44 @@ from .tlscerts import makeCertificates, makeClientIdentity
 from .test_index import sampleIndex
 
 
+@implementer(IOpenSSLContextFactory)
+class _NamesAsked:
+    """
+    Server TLS options that note the name each client asks for (SNI;
+    C{None} when it sends none).
+    """
+
+    def __init__(self, options: object) -> None:
+        self.names: List[Optional[bytes]] = []
+        self._context = options.getContext()  # type: ignore[attr-defined]
+        self._context.set_tlsext_servername_callback(
+            lambda connection: self.names.append(connection.get_servername())
+        )
+
+    def getContext(self):  # type: ignore[no-untyped-def]
+        return self._context
+
+
 def listenTLS(
     testCase: TestCase,
     index: FakeIndex,
     certPath: FilePath,
     keyPath: FilePath,
     clientAuthority: Optional[FilePath] = None,
+    names: Optional[List[Optional[bytes]]] = None,
 ) -> str:
     """
     Serve C{index} over TLS on loopback; with C{clientAuthority}, only to
     clients showing a certificate it signed.
+
+    @param names: gets the name each client asks for.
     """
     certificate = PrivateCertificate.loadPEM(certPath.getContent() + keyPath.getContent())
     authorities = [Certificate.loadPEM(clientAuthority.getContent())] if clientAuthority else []
-    port = reactor.listenSSL(
-        0, server.Site(index), certificate.options(*authorities), interface="127.0.0.1"
-    )
+    options = _NamesAsked(certificate.options(*authorities))
+    if names is not None:
+        options.names = names
+    port = reactor.listenSSL(0, server.Site(index), options, interface="127.0.0.1")
     testCase.addCleanup(port.stopListening)
     return f"https://127.0.0.1:{port.getHost().port}/simple/"
 
@@ -128,6 +153,119 @@ class ClientCertificateTests(TestCase):
             else:
                 self.fail(f"answered {response.code} without a good client certificate")
         self.assertEqual(self.upstream.requests, [])
+
+
+class TrustedHostTests(TestCase):
+    """
+    A trusted host's certificate is not checked, as with pip's
+    C{trusted-host}: here the upstream's authority is trusted by nothing.
+    """
+
+    timeout = 300
+
+    def setUp(self) -> None:
+        folder = FilePath(self.mktemp())
+        _, self.cert, self.key = makeCertificates(folder)
+        clientCA, self.identity = makeClientIdentity(folder.child("client"))
+        self.names: List[Optional[bytes]] = []
+        self.upstream = sampleIndex()
+        self.url = listenTLS(self, self.upstream, self.cert, self.key, names=self.names)
+        self.port = urlsplit(self.url).port
+        self.mutualUpstream = sampleIndex()
+        self.mutualURL = listenTLS(
+            self, self.mutualUpstream, self.cert, self.key, clientAuthority=clientCA
+        )
+
+    def get(  # type: ignore[no-untyped-def]
+        self, url: str, trusted: Sequence[str], identity: Optional[FilePath] = None
+    ):
+        _, pool = httpClient(self)
+        agent = outboundAgent(
+            reactor, pool, ProxySettings(), None, trusted=trustedHosts(trusted),
+            identity=clientIdentity(identity.path) if identity else None,
+        )
+        return agent.request(b"GET", (url + "alpha/").encode()).addCallback(
+            lambda response: readBody(response).addCallback(lambda body: (response, body))
+        )
+
+    @inlineCallbacks
+    def test_trusted(self):  # type: ignore[no-untyped-def]
+        """
+        The host alone, or with its port, is trusted; the name is still
+        sent to the server (SNI), except an address's.
+        """
+        for url, trusted in [
+            (self.url, ["127.0.0.1"]),
+            (self.url, [f"other.test 127.0.0.1:{self.port}"]),
+            (self.url.replace("127.0.0.1", "localhost"), ["LOCALHOST"]),
+        ]:
+            response, body = yield self.get(url, trusted)
+            self.assertEqual(response.code, 200, (trusted, body))
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 3)
+        self.assertEqual(self.names, [None, None, b"localhost"])
+
+    @inlineCallbacks
+    def test_untrusted(self):  # type: ignore[no-untyped-def]
+        """
+        Any other host, or the host on another port, is checked, and fails.
+        """
+        for trusted in [[], ["localhost"], [f"127.0.0.1:{self.port + 1}"], ["127.0.0.2"]]:
+            try:
+                response, body = yield self.get(self.url, trusted)
+            except Exception:
+                pass
+            else:
+                self.fail(f"answered {response.code} trusting {trusted}")
+        self.assertEqual(self.upstream.requests, [])
+
+    @inlineCallbacks
+    def test_clientCertificate(self):  # type: ignore[no-untyped-def]
+        """
+        A trusted host that asks for a client certificate gets it.
+        """
+        response, body = yield self.get(self.mutualURL, ["127.0.0.1"], self.identity)
+        self.assertEqual(response.code, 200, body)
+        try:
+            response, body = yield self.get(self.mutualURL, ["127.0.0.1"])
+        except Exception:
+            pass
+        else:
+            self.fail(f"answered {response.code} without a client certificate")
+        self.assertEqual(self.mutualUpstream.count(b"/simple/alpha/"), 1)
+
+    @inlineCallbacks
+    def test_pipSetting(self):  # type: ignore[no-untyped-def]
+        """
+        twistd cheesecache takes pip's C{trusted-host} setting by default,
+        says so in its log, and pip installs through it.
+        """
+        upstream = upstreamWithWheels()
+        url = listenTLS(self, upstream, self.cert, self.key)
+        server = TwistdProcess(
+            self, url, self.mktemp(), env={"PIP_TRUSTED_HOST": "127.0.0.1"},
+        )
+        yield server.ready()
+        target = yield pipInstallsAlpha(self, server)
+        self.assertTrue(target.child("beta-2.0.dist-info").isdir())
+        self.assertIn("The certificate of 127.0.0.1 is not checked (a trusted host)", server.log())
+
+    @inlineCallbacks
+    def test_warm(self):  # type: ignore[no-untyped-def]
+        """
+        C{cheesecache warm --trusted-host} warms an index whose certificate
+        cannot be checked; without it, nothing is asked.
+        """
+        upstream = upstreamWithWheels()
+        index = listenTLS(self, upstream, self.cert, self.key)
+        argv = [sys.executable, "-m", "cheesecache.warm", "--index", index]
+        environ = {"PIP_CONFIG_FILE": os.devnull}
+        code, output = yield run([*argv, "alpha"], environ)
+        self.assertNotEqual(code, 0, output)
+        self.assertEqual(upstream.requests, [])
+        code, output = yield run([*argv, "--trusted-host", "127.0.0.1", "alpha"], environ)
+        self.assertEqual(code, 0, output)
+        self.assertIn("fetched", output)
+        self.assertIn(b"/simple/alpha/", [path for _, path, _ in upstream.requests])
 
 
 class WarmMutualTLSTests(TestCase):

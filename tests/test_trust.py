@@ -1,6 +1,6 @@
 """
-Tests for L{cheesecache.trust}: CA bundles and client certificates for
-HTTPS upstreams.
+Tests for L{cheesecache.trust}: CA bundles, client certificates and
+trusted hosts for HTTPS upstreams.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from cheesecache.trust import (
     BadBundle,
     BadIdentity,
+    BadTrustedHost,
+    TrustedHost,
     bundleTrust,
     certificatesIn,
     clientIdentity,
+    trustedHosts,
 )
 
 from .tlscerts import makeCertificates, makeClientIdentity
@@ -148,6 +151,58 @@ class ClientIdentityTests(SynchronousTestCase):
     def test_missingFile(self) -> None:
         e = self.assertRaises(BadIdentity, clientIdentity, self.mktemp())
         self.assertEqual(str(e), "No such file or directory")
+
+
+class TrustedHostsTests(SynchronousTestCase):
+    """
+    L{trustedHosts} reads hosts as pip's C{trusted-host} names them, and
+    L{TrustedHost.covers} matches them as pip does: a host alone on every
+    port, C{host:port} on that one.
+    """
+
+    def test_entries(self) -> None:
+        """
+        Entries are C{host} or C{host:port}, several to an entry when
+        separated by white space (as in pip's files and C{PIP_TRUSTED_HOST});
+        host names are matched in lower case, IPv6 addresses in brackets.
+        """
+        self.assertEqual(
+            trustedHosts(["Index.Corp.Test  other.corp.test:8443\n", "[::1]:3141", "10.0.0.7"]),
+            (
+                TrustedHost("index.corp.test"),
+                TrustedHost("other.corp.test", 8443),
+                TrustedHost("::1", 3141),
+                TrustedHost("10.0.0.7"),
+            ),
+        )
+        self.assertEqual(trustedHosts(["", "  "]), ())
+
+    def test_bad(self) -> None:
+        """
+        What is not a host, or has a port that is not a number, is refused,
+        naming the entry.
+        """
+        for entry in ["index.corp.test:https", "https://index.corp.test/", "a/b", "u@h", ":443"]:
+            e = self.assertRaises(BadTrustedHost, trustedHosts, ["ok.test", entry])
+            self.assertIn(repr(entry), str(e))
+
+    def test_covers(self) -> None:
+        anyPort, onePort = TrustedHost("index.corp.test"), TrustedHost("index.corp.test", 8443)
+        self.assertTrue(anyPort.covers("index.corp.test", 443))
+        self.assertTrue(anyPort.covers("INDEX.corp.test", 8443))
+        self.assertTrue(onePort.covers("index.corp.test", 8443))
+        self.assertFalse(onePort.covers("index.corp.test", 443))
+        self.assertFalse(anyPort.covers("other.corp.test", 443))
+        self.assertFalse(anyPort.covers("sub.index.corp.test", 443))
+
+    def test_str(self) -> None:
+        """
+        Written back as it would be given.
+        """
+        self.assertEqual(
+            [str(t) for t in trustedHosts(["a.test", "a.test:1", "[::1]", "[::1]:2"])],
+            ["a.test", "a.test:1", "[::1]", "[::1]:2"],
+        )
 
 
 def _split(pem: bytes) -> Tuple[bytes, bytes]:
