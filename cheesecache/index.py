@@ -80,6 +80,13 @@ class SourcesUnavailable(Exception):
         self.retryAfter = retryAfter
 
 
+class _LeftAlone(UpstreamError):
+    """
+    The upstream was not asked: it asked to be left alone until later (see
+    L{UpstreamSource.quietUntil}).
+    """
+
+
 @attrs.frozen
 class Lookup:
     """
@@ -276,6 +283,11 @@ class UpstreamSource:
     lastSuccessAt: Optional[float] = None
     lastFailureAt: Optional[float] = None
     lastError: Optional[str] = None
+    #: Until when the upstream asked to be left alone (its C{Retry-After},
+    #: with a 429 or a 503): no page is asked for before then.  A rate
+    #: limit is the client's, not the page's; asking for other pages
+    #: meanwhile would only prolong it.
+    quietUntil: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -496,8 +508,11 @@ class UpstreamSource:
         if decision is Decision.USE:
             return Lookup(entry)
         validators = entry.validators if decision is Decision.REVALIDATE else None
-        self.requests += 1
         try:
+            wait = self.quietUntil - self.clock.seconds()
+            if wait > 0:
+                raise _LeftAlone(f"{self.upstream.url} asked to be left alone", retryAfter=wait)
+            self.requests += 1
             outcome = yield self.upstream.fetchPage(name, validators, via)
             now = self.clock.seconds()
             self.reachable, self.lastSuccessAt = True, now
@@ -533,23 +548,35 @@ class UpstreamSource:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
                 store = functools.partial(self.store.save, self.sourceID, name, fresh)
         except (UpstreamError, ParseError) as e:
-            self.reachable, self.lastFailureAt = False, self.clock.seconds()
-            self.lastError = str(e)
+            now = self.clock.seconds()
             retryAfter = getattr(e, "retryAfter", None)
-            stale = self.policy.afterFailure(entry, self.clock.seconds(), retryAfter)
+            asked = not isinstance(e, _LeftAlone)
+            if asked:
+                self.reachable, self.lastFailureAt = False, now
+                self.lastError = str(e)
+                if retryAfter is not None and now + retryAfter > self.quietUntil:
+                    self.quietUntil = now + retryAfter
+                    log.warn(
+                        "Upstream {upstream} asked to be left alone for {seconds:.0f} s;"
+                        " pages are not asked for until then",
+                        upstream=self.upstream.url, seconds=retryAfter,
+                    )
+            stale = self.policy.afterFailure(entry, now, retryAfter)
             if stale is None:
-                log.warn(
-                    "Upstream {upstream} failed for {name}, nothing cached: {error}",
-                    upstream=self.upstream.url, name=name or "/", error=str(e),
-                )
+                if asked:
+                    log.warn(
+                        "Upstream {upstream} failed for {name}, nothing cached: {error}",
+                        upstream=self.upstream.url, name=name or "/", error=str(e),
+                    )
                 raise SourcesUnavailable(str(e), retryAfter) from e
             self.staleServed += 1
-            log.warn(
-                "Upstream {upstream} failed for {name}; serving the copy fetched"
-                " at {fetchedAt}: {error}",
-                upstream=self.upstream.url, name=name or "/",
-                fetchedAt=stale.fetchedAt, error=str(e),
-            )
+            if asked:
+                log.warn(
+                    "Upstream {upstream} failed for {name}; serving the copy fetched"
+                    " at {fetchedAt}: {error}",
+                    upstream=self.upstream.url, name=name or "/",
+                    fetchedAt=stale.fetchedAt, error=str(e),
+                )
             self._keep(name, stale)
             return Lookup(stale, stale=True)
         self._storing(name, store)

@@ -317,7 +317,9 @@ class RetryTests(TestCase):
     def test_retryAfterPassedOn(self):  # type: ignore[no-untyped-def]
         """
         An upstream's 429 with C{Retry-After}, with nothing cached, reaches
-        the client as a 503 with the same C{Retry-After}, which pip heeds.
+        the client as a 503 with the same C{Retry-After}, which pip heeds;
+        until then, every page not cached is answered so, and the upstream
+        is left alone.
         """
         origin = sampleIndex()
         origin.faults[b"/simple/alpha/"] = "status:429:42"
@@ -326,8 +328,15 @@ class RetryTests(TestCase):
         self.assertEqual(response.code, 503, body)
         self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"42"])
         self.assertIn(b"asked to be left alone for 42 s", body)
+        # Meanwhile no page is asked for: the rate limit is the client's.
+        harness.clock.advance(40)
+        response, body = yield harness.get("/simple/beta/")
+        self.assertEqual(response.code, 503, body)
+        self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"2"])
+        self.assertEqual(len(origin.requests), 1)
         del origin.faults[b"/simple/alpha/"]
         origin.down = True
+        harness.clock.advance(2)
         response, body = yield harness.get("/simple/alpha/")
         self.assertEqual(response.code, 502, body)
         self.assertIsNone(response.headers.getRawHeaders(b"retry-after"))

@@ -207,6 +207,34 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(self.upstream.count(b"/simple/alpha/"), 1)
 
     @inlineCallbacks
+    def test_retryAfterLeavesUpstreamAlone(self):  # type: ignore[no-untyped-def]
+        """
+        Until the time an upstream's C{Retry-After} gave, it is asked for no
+        page at all: a page not cached fails with the time left to wait, a
+        stale one is served as it is (and held back as long).  Then the
+        upstream is asked again.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(601)
+        self.upstream.faults[b"/simple/nope/"] = "status:429:120"
+        failure = yield self.assertFailure(self.source.page("nope"), SourcesUnavailable)
+        self.assertEqual(failure.retryAfter, 120.0)
+        self.clock.advance(100)
+        failure = yield self.assertFailure(self.source.page("beta"), SourcesUnavailable)
+        self.assertEqual(failure.retryAfter, 20.0)
+        lookup = yield self.source.page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(self.source.requests, 2)
+        self.clock.advance(30)
+        lookup = yield self.source.page("alpha")
+        self.assertFalse(lookup.stale)
+        yield self.assertFailure(self.source.page("nope"), SourcesUnavailable)
+        self.assertEqual(
+            [path for _, path, _ in self.upstream.requests],
+            [b"/simple/alpha/", b"/simple/nope/", b"/simple/alpha/", b"/simple/nope/"],
+        )
+
+    @inlineCallbacks
     def test_failureWithoutCache(self):  # type: ignore[no-untyped-def]
         """
         When the upstream fails and nothing is cached, the lookup fails with
