@@ -283,10 +283,12 @@ class UpstreamSource:
     lastSuccessAt: Optional[float] = None
     lastFailureAt: Optional[float] = None
     lastError: Optional[str] = None
-    #: Until when the upstream asked to be left alone (its C{Retry-After},
-    #: with a 429 or a 503): no page is asked for before then.  A rate
-    #: limit is the client's, not the page's; asking for other pages
-    #: meanwhile would only prolong it.
+    #: Until when the upstream asked to be left alone (the C{Retry-After}
+    #: of a 429): no page is asked for before then.  A rate limit is the
+    #: client's, not the page's; asking for other pages meanwhile would
+    #: only prolong it.  (A 503's holds back its page alone: another
+    #: cheesecache sends one for a page it has not cached, and still
+    #: serves the pages it has.)
     quietUntil: float = 0.0
 
     def __attrs_post_init__(self) -> None:
@@ -554,7 +556,8 @@ class UpstreamSource:
             if asked:
                 self.reachable, self.lastFailureAt = False, now
                 self.lastError = str(e)
-                if retryAfter is not None and now + retryAfter > self.quietUntil:
+                limited = getattr(e, "rateLimited", False)
+                if limited and retryAfter is not None and now + retryAfter > self.quietUntil:
                     self.quietUntil = now + retryAfter
                     log.warn(
                         "Upstream {upstream} asked to be left alone for {seconds:.0f} s;"

@@ -51,11 +51,18 @@ class UpstreamError(Exception):
 
     @ivar retryAfter: the seconds the upstream asked to be left alone for
         (the C{Retry-After} of its 429 or 503), if it said.
+    @ivar rateLimited: it said so with a 429 (Too Many Requests): the wait
+        is for every request of ours, not just this one.  A 503's may be
+        for one page only (another cheesecache's, for a page it has not
+        cached).
     """
 
-    def __init__(self, message: str, retryAfter: Optional[float] = None) -> None:
+    def __init__(
+        self, message: str, retryAfter: Optional[float] = None, rateLimited: bool = False
+    ) -> None:
         Exception.__init__(self, message)
         self.retryAfter = retryAfter
+        self.rateLimited = rateLimited
 
 
 class UpstreamGone(UpstreamError):
@@ -405,7 +412,9 @@ class Upstream:
                 raise _Retryable(f"{url}: HTTP {code}")
             # Asked to wait: not asked again at once, and the wait is
             # passed on (see Policy.afterFailure, failPage).
-            raise UpstreamError(f"{url}: HTTP {code}", retryAfter=wait)
+            raise UpstreamError(
+                f"{url}: HTTP {code}", retryAfter=wait, rateLimited=code == 429
+            )
         try:
             decoder = BodyDecoder(_header(response, b"content-encoding") or "", self.maxPageSize)
         except UndecodableBody as e:

@@ -209,10 +209,10 @@ class UpstreamSourceTests(TestCase):
     @inlineCallbacks
     def test_retryAfterLeavesUpstreamAlone(self):  # type: ignore[no-untyped-def]
         """
-        Until the time an upstream's C{Retry-After} gave, it is asked for no
-        page at all: a page not cached fails with the time left to wait, a
-        stale one is served as it is (and held back as long).  Then the
-        upstream is asked again.
+        Until the time an upstream's C{Retry-After} with a 429 gave, it is
+        asked for no page at all: a page not cached fails with the time left
+        to wait, a stale one is served as it is (and held back as long).
+        Then the upstream is asked again.
         """
         yield self.source.page("alpha")
         self.clock.advance(601)
@@ -228,10 +228,17 @@ class UpstreamSourceTests(TestCase):
         self.clock.advance(30)
         lookup = yield self.source.page("alpha")
         self.assertFalse(lookup.stale)
-        yield self.assertFailure(self.source.page("nope"), SourcesUnavailable)
+        # A 503's wait holds back its own page alone (another cheesecache
+        # sends one for a page it has not cached).
+        del self.upstream.faults[b"/simple/nope/"]
+        self.upstream.faults[b"/simple/beta/"] = "status:503:120"
+        yield self.assertFailure(self.source.page("beta"), SourcesUnavailable)
+        lookup = yield self.source.page("nope")
+        self.assertFalse(lookup.entry.found)
         self.assertEqual(
             [path for _, path, _ in self.upstream.requests],
-            [b"/simple/alpha/", b"/simple/nope/", b"/simple/alpha/", b"/simple/nope/"],
+            [b"/simple/alpha/", b"/simple/nope/", b"/simple/alpha/", b"/simple/beta/",
+             b"/simple/nope/"],
         )
 
     @inlineCallbacks
