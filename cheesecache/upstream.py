@@ -17,14 +17,19 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredSemaphore, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore, inlineCallbacks
 from twisted.internet.error import ConnectError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.web.client import ResponseDone
+from twisted.web.client import (
+    RequestTransmissionFailed,
+    ResponseDone,
+    ResponseFailed,
+    ResponseNeverReceived,
+)
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
@@ -96,8 +101,28 @@ def retryAfterOf(response: IResponse, now: float) -> Optional[float]:
 
 class _Retryable(Exception):
     """
-    A failure worth another try: a 5xx answer or a refused connection.
+    A failure worth another try: a 5xx answer, a refused connection, or
+    one that broke before the answer was whole.
     """
+
+
+class BodyCutShort(UpstreamError):
+    """
+    The connection broke before the whole body came.
+    """
+
+
+def _broke(error: Exception) -> bool:
+    """
+    Did a request fail because its connection was refused, or broke before
+    the answer's headers were in?  (Not because it was cancelled: it timed
+    out, and trying again would only make the client wait as long again.)
+    """
+    if isinstance(error, ConnectError):
+        return True
+    if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
+        return not any(reason.check(CancelledError) for reason in error.reasons)
+    return False
 
 
 @attrs.define(eq=False)
@@ -235,7 +260,7 @@ class _BodyReader(Protocol):
             # and hashes; a page body that was cut short fails to parse.
             self._done.callback(None)
         else:
-            self._done.errback(UpstreamError(f"body cut short: {reason.value!r}"))
+            self._done.errback(BodyCutShort(f"body cut short: {reason.value!r}"))
 
 
 class _Abandon(Protocol):
@@ -367,7 +392,8 @@ class Upstream:
     ):
         """
         GET a page, conditionally when C{validators} are given, retrying
-        after 5xx answers and refused connections.
+        after 5xx answers, refused connections and connections that broke
+        before the page was whole.
 
         @return: a L{Deferred} firing with L{Fetched}, L{NotModified} or
             L{NotFound}, or failing with L{UpstreamError}.
@@ -392,9 +418,9 @@ class Upstream:
             extra.update(validators.requestHeaders())
         try:
             response = yield self.get(url, extra, via)
-        except ConnectError as e:
-            raise _Retryable(f"{url}: {e}") from e
         except Exception as e:
+            if _broke(e):
+                raise _Retryable(f"{url}: {e}") from e
             raise UpstreamError(f"{url}: {e}") from e
         code = response.code
         if code == 304:
@@ -430,6 +456,8 @@ class Upstream:
         try:
             yield done
             decoder.finish()
+        except BodyCutShort as e:
+            raise _Retryable(f"{url}: {e}") from e
         except Exception as e:
             raise UpstreamError(f"{url}: {e}") from e
         body = b"".join(chunks)

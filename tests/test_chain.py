@@ -11,6 +11,7 @@ import json
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
+from twisted.web.server import NOT_DONE_YET
 
 from cheesecache.routing import Route
 
@@ -310,6 +311,36 @@ class RetryTests(TestCase):
         origin._respond = flaky  # type: ignore[method-assign]
         response, _ = yield harness.get("/simple/alpha/")
         self.assertEqual(response.code, 200)
+        self.assertEqual(len(calls), 3)
+
+    @inlineCallbacks
+    def test_retryOnBrokenConnection(self):  # type: ignore[no-untyped-def]
+        """
+        A page GET whose connection breaks, before the answer or in the
+        middle of the page, is retried on a new one.
+        """
+        origin = sampleIndex()
+        harness = Harness(self, [serveIndex(self, origin)])
+        calls = []
+        original = origin._respond
+
+        def flaky(request):  # type: ignore[no-untyped-def]
+            calls.append(request.path)
+            if len(calls) == 1:
+                request.channel.transport.abortConnection()
+                return NOT_DONE_YET
+            if len(calls) == 2:
+                body = original(request)
+                request.setHeader(b"Content-Length", b"%d" % (len(body),))
+                request.write(body[: len(body) // 2])
+                request.channel.transport.loseConnection()
+                return NOT_DONE_YET
+            return original(request)
+
+        origin._respond = flaky  # type: ignore[method-assign]
+        response, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200, body)
+        self.assertIn(b"alpha-1.0", body)
         self.assertEqual(len(calls), 3)
 
 

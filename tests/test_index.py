@@ -416,8 +416,9 @@ class RestartTests(TestCase):
     @inlineCallbacks
     def test_upstreamTimeout(self):  # type: ignore[no-untyped-def]
         """
-        An upstream that never answers is given up after the timeout: the
-        stale copy is served, and without one the lookup fails.
+        An upstream that never answers is given up after the timeout, and
+        not asked again at once: the stale copy is served, and without one
+        the lookup fails.
         """
         upstream = sampleIndex()
         harness = Harness(self, [serveIndex(self, upstream)], connectTimeout=0.3)
@@ -428,6 +429,9 @@ class RestartTests(TestCase):
         lookup = yield harness.sources[0].page("alpha")
         self.assertTrue(lookup.stale)
         yield self.assertFailure(harness.sources[0].page("beta"), SourcesUnavailable)
+        # Not asked again: it would only make the client wait as long again.
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 2)
+        self.assertEqual(upstream.count(b"/simple/beta/"), 1)
 
     @inlineCallbacks
     def test_refusedConnection(self):  # type: ignore[no-untyped-def]
