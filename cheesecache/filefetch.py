@@ -27,10 +27,14 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from .blobstore import BlobStore
 from .simple.model import DistFile
 from .upstream import (
+    BodyCutShort,
     Upstream,
     UpstreamError,
     UpstreamGone,
     abandon,
+    connectionBroke,
+    contentRange,
+    header,
     readBody,
     retryAfterOf,
     statusError,
@@ -285,6 +289,22 @@ class BackgroundHash:
             self._hash.update(data)
 
 
+def resumedSize(response: IResponse, offset: int, total: Optional[int]) -> Optional[int]:
+    """
+    The file's size, as known before (C{total}) or as C{response}, a 206
+    answer to a request for the bytes from C{offset} on, gives it.
+
+    @raise UpstreamError: the answer does not start at C{offset}, or gives
+        another size (its body is dropped).
+    """
+    given = header(response, b"content-range")
+    found = contentRange(given)
+    if found is None or found[0] != offset or None not in (found[2], total) and found[2] != total:
+        abandon(response)
+        raise UpstreamError(f"asked for the bytes from {offset} on, got the range {given!r}")
+    return total if total is not None else found[2]
+
+
 @attrs.define
 class FileFetcher:
     """
@@ -294,6 +314,10 @@ class FileFetcher:
     store: BlobStore
     clock: IReactorTime
     idleTimeout: float = 60.0
+    #: Seconds to wait before each time a download whose connection broke
+    #: is resumed (asked for the rest, with a C{Range}); after the last, it
+    #: fails.
+    resumeDelays: Sequence[float] = (0.25, 1.0, 4.0)
     _downloads: Dict[str, Download] = attrs.field(factory=dict)
     #: How many downloads were started (one per file, however many clients).
     started: int = 0
@@ -396,8 +420,20 @@ class FileFetcher:
             del self._downloads[f.key]
             download._notify()
 
+        #: Bytes of the answer to drop before the rest is kept: an upstream
+        #: that answers a resumption with the whole file again.
+        skip = 0
+        #: The validator a resumption is conditional on (C{If-Range}).
+        validator: Optional[str] = None
+        resumeDelays = list(self.resumeDelays)
+
         def chunk(data: bytes) -> "Optional[Deferred[None]]":
-            nonlocal received
+            nonlocal received, skip
+            if skip:
+                dropped, data = data[:skip], data[skip:]
+                skip -= len(dropped)
+                if not data:
+                    return None
             if download.total is not None and received + len(data) > download.total:
                 raise UpstreamError(
                     f"more than the {download.total} bytes the index promised"
@@ -469,37 +505,81 @@ class FileFetcher:
             )
             download._notify()
 
-        def gotResponse(response: IResponse) -> "Optional[Deferred[None]]":
-            if response.code != 200:
+        def gotResponse(response: IResponse, offset: int) -> "Optional[Deferred[None]]":
+            nonlocal skip, validator
+            if offset and response.code == 206:
+                download.total = resumedSize(response, offset, download.total)
+            elif response.code != 200:
                 abandon(response)
                 raise statusError(
                     response.code, f"HTTP {response.code}",
                     retryAfterOf(response, self.clock.seconds()),
                 )
-            if response.length is not UNKNOWN_LENGTH:
-                if download.total is None:
-                    download.total = response.length
-                elif response.length != download.total:
-                    abandon(response)
-                    raise UpstreamError(
-                        f"upstream announces {response.length} bytes,"
-                        f" the index {download.total}"
-                    )
+            else:
+                if offset:
+                    # The whole file again: what came before is dropped.
+                    skip = offset
+                else:
+                    validator = header(response, b"etag") or header(response, b"last-modified")
+                if response.length is not UNKNOWN_LENGTH:
+                    if download.total is None:
+                        download.total = response.length
+                    elif response.length != download.total:
+                        abandon(response)
+                        raise UpstreamError(
+                            f"upstream announces {response.length} bytes,"
+                            f" the index {download.total}"
+                        )
             download.state = State.STREAMING
             download._notify()
             done, abort = readBody(response, chunk, self.clock, self.idleTimeout)
             download._stop = abort
             return done
 
-        d = upstream.get(f.url, via=via)
-        download._stop = lambda reason: d.cancel()
-        d.addCallback(gotResponse)
-        d.addCallbacks(
-            finished,
-            lambda failure: fail(
+        def request(offset: int) -> None:
+            headers = {}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
+                if validator is not None and not validator.startswith("W/"):
+                    headers["If-Range"] = validator
+            d = upstream.get(f.url, headers, via=via)
+            download._stop = lambda reason: d.cancel()
+            d.addCallback(gotResponse, offset)
+            d.addCallbacks(finished, broken)
+            d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))
+
+        def broken(failure: Failure) -> None:
+            """
+            The answer failed: if its connection broke, ask again for the
+            rest (the clients following the download keep their bytes and
+            wait for more); otherwise, or after the last try, give up.
+            """
+            cut = failure.check(BodyCutShort) is not None
+            if (
+                resumeDelays
+                and download.state is not State.FAILED
+                and (cut or connectionBroke(failure.value))
+            ):
+                delay = resumeDelays.pop(0)
+                log.warn(
+                    "Download of {filename} broke after {received} bytes; asking"
+                    " again in {delay} s for the rest: {reason}",
+                    filename=f.filename, received=received, delay=delay,
+                    reason=str(failure.value),
+                )
+                later = self.clock.callLater(delay, request, received)
+
+                def stop(reason: Exception) -> None:
+                    if later.active():
+                        later.cancel()
+                    fail(str(reason))
+
+                download._stop = stop
+                return
+            fail(
                 str(failure.value),
                 failure.check(UpstreamGone) is not None,
                 getattr(failure.value, "retryAfter", None),
-            ),
-        )
-        d.addErrback(lambda failure: fail(f"internal error: {failure.value}"))
+            )
+
+        request(0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Callable, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -96,7 +97,7 @@ def retryAfterOf(response: IResponse, now: float) -> Optional[float]:
     """
     if response.code not in (429, 503):
         return None
-    return parseRetryAfter(_header(response, b"retry-after"), now)
+    return parseRetryAfter(header(response, b"retry-after"), now)
 
 
 class _Retryable(Exception):
@@ -112,7 +113,7 @@ class BodyCutShort(UpstreamError):
     """
 
 
-def _broke(error: Exception) -> bool:
+def connectionBroke(error: Exception) -> bool:
     """
     Did a request fail because its connection was refused, or broke before
     the answer's headers were in?  (Not because it was cancelled: it timed
@@ -179,6 +180,25 @@ def splitCredentials(url: str) -> tuple[str, Optional[str]]:
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc)), basicAuthorization(user, password)
+
+
+_CONTENT_RANGE = re.compile(r"bytes[ ]+(\d+)-(\d+)/(\d+|\*)\Z")
+
+
+def contentRange(value: Optional[str]) -> Optional[Tuple[int, int, Optional[int]]]:
+    """
+    The first byte, last byte and whole size (C{None}: not said) a 206
+    answer's C{Content-Range} gives, or C{None} when it gives none that
+    makes sense.
+    """
+    match = _CONTENT_RANGE.match((value or "").strip())
+    if match is None:
+        return None
+    first, last = int(match.group(1)), int(match.group(2))
+    total = None if match.group(3) == "*" else int(match.group(3))
+    if last < first or (total is not None and last >= total):
+        return None
+    return first, last, total
 
 
 def basicAuthorization(user: str, password: str) -> str:
@@ -419,7 +439,7 @@ class Upstream:
         try:
             response = yield self.get(url, extra, via)
         except Exception as e:
-            if _broke(e):
+            if connectionBroke(e):
                 raise _Retryable(f"{url}: {e}") from e
             raise UpstreamError(f"{url}: {e}") from e
         code = response.code
@@ -442,7 +462,7 @@ class Upstream:
                 f"{url}: HTTP {code}", retryAfter=wait, rateLimited=code == 429
             )
         try:
-            decoder = BodyDecoder(_header(response, b"content-encoding") or "", self.maxPageSize)
+            decoder = BodyDecoder(header(response, b"content-encoding") or "", self.maxPageSize)
         except UndecodableBody as e:
             yield self._discard(response)
             raise UpstreamError(f"{url}: {e}") from e
@@ -467,10 +487,10 @@ class Upstream:
         finalURL = response.request.absoluteURI.decode("utf-8")
         return Fetched(
             body=body,
-            contentType=_header(response, b"content-type") or "text/html",
+            contentType=header(response, b"content-type") or "text/html",
             url=finalURL,
             validators=Validators(
-                _header(response, b"etag"), _header(response, b"last-modified")
+                header(response, b"etag"), header(response, b"last-modified")
             ),
         )
 
@@ -511,6 +531,9 @@ def _sameOrigin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-def _header(response: IResponse, name: bytes) -> Optional[str]:
+def header(response: IResponse, name: bytes) -> Optional[str]:
+    """
+    The first value of the header C{name} of C{response}, if it has one.
+    """
     values = response.headers.getRawHeaders(name)
     return values[0].decode("latin-1") if values else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from html import escape
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -47,20 +48,24 @@ class FakeIndex(Resource):
     The upstream index.  C{faults} maps a request path (bytes) to one of:
     C{"500"}, C{"hang"} (files: headers and part of the body, then nothing;
     pages: no answer at all),
-    C{"truncate"} (half the body, then close), C{"wrong"} (other bytes, same
+    C{"truncate"} (half the body, then close; C{"truncate-once"}: the first
+    time only), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
     C{"garbage"} (pages: a 200 that does not parse), C{"redirect:<url>"} (302),
     C{"status:<code>"} or C{"status:<code>:<Retry-After>"},
     or C{"coding:<value>"} (pages: labelled C{Content-Encoding: <value>},
     sent as they are).  With C{gzipPages}, pages are gzipped for a request
-    that accepts it, as the public index's are.
+    that accepts it, as the public index's are.  Files are served in part
+    for a C{Range: bytes=N-} (unless C{fileRanges} is false), with an
+    C{ETag} that C{If-Range} is matched against.
     """
 
     projects: Dict[str, List[Dist]] = attrs.field(factory=dict)
     format: str = "json"
     validators: bool = True
     gzipPages: bool = False
+    fileRanges: bool = True
     faults: Dict[bytes, str] = attrs.field(factory=dict)
     down: bool = False
     requests: List[Tuple[bytes, bytes, Dict[bytes, bytes]]] = attrs.field(factory=list)
@@ -247,10 +252,17 @@ class FakeIndex(Resource):
         request.setHeader(b"Content-Type", b"application/octet-stream")
         if fault == "wrong":
             return bytes(b ^ 0xFF for b in data)
-        if fault in ("truncate", "midway500", "hang"):
+        etag = b'"' + hashlib.sha256(data).hexdigest()[:16].encode() + b'"'
+        request.setHeader(b"ETag", etag)
+        if fault in ("truncate", "truncate-once", "midway500", "hang"):
+            if fault == "truncate-once":
+                del self.faults[request.path]
             request.setHeader(b"Content-Length", str(len(data)).encode())
             request.write(data[: len(data) // 2])
-            if fault == "truncate":
+            if fault in ("truncate", "truncate-once"):
+                # The channel is the connection's producer: closing waits
+                # for it to stop.
+                request.channel.transport.unregisterProducer()
                 request.channel.transport.loseConnection()
             elif fault == "midway500":
                 request.channel.transport.abortConnection()
@@ -261,6 +273,16 @@ class FakeIndex(Resource):
             request.setHeader(b"Content-Length", str(len(data)).encode())
             self._dribble(request, data, 0)
             return server.NOT_DONE_YET
+        wanted = re.fullmatch(rb"bytes=(\d+)-", request.getHeader(b"range") or b"")
+        ifRange = request.getHeader(b"if-range")
+        if self.fileRanges and wanted and (ifRange is None or ifRange == etag):
+            start = int(wanted.group(1))
+            if start < len(data):
+                request.setResponseCode(206)
+                request.setHeader(
+                    b"Content-Range", b"bytes %d-%d/%d" % (start, len(data) - 1, len(data))
+                )
+                return data[start:]
         return data
 
     def _dribble(self, request: server.Request, data: bytes, offset: int) -> None:

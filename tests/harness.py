@@ -145,7 +145,8 @@ class Harness:
                 Portal(Realm(self.tokens), [checker]), self.throttle
             )
         self.fetcher = FileFetcher(
-            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)
+            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor),
+            resumeDelays=(0.01, 0.02),
         )
         self.metadata = MetadataService(
             self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)

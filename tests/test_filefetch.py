@@ -12,8 +12,49 @@ from typing import Any, List, Tuple
 
 from twisted.internet.defer import Deferred, fail
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
 
-from cheesecache.filefetch import HASH_BATCH, BackgroundHash
+from cheesecache.filefetch import HASH_BATCH, BackgroundHash, resumedSize
+from cheesecache.upstream import UpstreamError
+
+
+class _Answer:
+    """
+    A 206 answer, as far as L{resumedSize} reads it: its C{Content-Range}.
+    """
+
+    length = 0
+
+    def __init__(self, contentRange: str) -> None:
+        self.headers = Headers({b"Content-Range": [contentRange.encode()]})
+        self.delivered: list = []
+
+    def deliverBody(self, protocol: object) -> None:
+        self.delivered.append(protocol)
+
+
+class ResumedSizeTests(SynchronousTestCase):
+    """
+    L{resumedSize} checks that the answer for the rest of a broken download
+    is that rest.
+    """
+
+    def test_rest(self) -> None:
+        self.assertEqual(resumedSize(_Answer("bytes 100-199/200"), 100, 200), 200)
+        self.assertEqual(resumedSize(_Answer("bytes 100-199/200"), 100, None), 200)
+        self.assertEqual(resumedSize(_Answer("bytes 100-199/*"), 100, 200), 200)
+        self.assertIsNone(resumedSize(_Answer("bytes 100-199/*"), 100, None))
+
+    def test_notTheRest(self) -> None:
+        """
+        A range from elsewhere, or of another size, is refused, and its
+        body dropped.
+        """
+        for given in ["bytes 0-199/200", "bytes 100-299/300", "bytes */200"]:
+            answer = _Answer(given)
+            e = self.assertRaises(UpstreamError, resumedSize, answer, 100, 200)
+            self.assertIn(repr(given), str(e))
+            self.assertEqual(len(answer.delivered), 1)
 
 
 class HeldCalls:

@@ -296,11 +296,69 @@ class FileTests(TestCase):
         self.assertEqual(response.code, 200)
         self.assertEqual(body, self.wheel.data)
 
+    @inlineCallbacks
     def test_truncated(self):  # type: ignore[no-untyped-def]
         """
-        An upstream body cut short is never kept nor completed to a client.
+        An upstream body cut short is never kept nor completed to a client,
+        once asking for the rest has failed as often as it may.
         """
-        return self.assertFaultNeverServed("truncate")
+        yield self.assertFaultNeverServed("truncate")
+        filePath = b"/packages/" + self.wheel.filename.encode()
+        self.assertEqual(
+            self.upstream.count(filePath), 1 + len(self.harness.fetcher.resumeDelays) + 1
+        )
+
+    def fileRequests(self):  # type: ignore[no-untyped-def]
+        """
+        The upstream's requests for the wheel: their C{Range} and
+        C{If-Range} headers.
+        """
+        filePath = b"/packages/" + self.wheel.filename.encode()
+        return [
+            (headers.get(b"range"), headers.get(b"if-range"))
+            for _, path, headers in self.upstream.requests
+            if path == filePath
+        ]
+
+    @inlineCallbacks
+    def test_resumed(self):  # type: ignore[no-untyped-def]
+        """
+        A download whose connection breaks midway is resumed: the rest is
+        asked for from where it broke (on the condition that the file is
+        the same), and every client gets the whole file, kept once
+        verified.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "truncate-once"
+        results = yield gatherResults([self.harness.get(path) for _ in range(3)])
+        for response, body in results:
+            self.assertEqual(response.code, 200)
+            self.assertEqual(body, self.wheel.data)
+        half = len(self.wheel.data) // 2
+        etag = b'"' + self.wheel.sha256.encode()[:16] + b'"'
+        self.assertEqual(
+            self.fileRequests(), [(None, None), (b"bytes=%d-" % (half,), etag)]
+        )
+        yield self.harness.fetcher.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+
+    @inlineCallbacks
+    def test_resumedWholeAgain(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that answers the request for the rest with the whole
+        file: what came before is dropped from it.
+        """
+        self.upstream.fileRanges = False
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "truncate-once"
+        response, body = yield self.harness.get(path)
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual(len(self.fileRequests()), 2)
+        yield self.harness.fetcher.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
 
     def test_wrongBytes(self):  # type: ignore[no-untyped-def]
         """

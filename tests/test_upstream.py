@@ -9,9 +9,10 @@ import gzip
 import json
 
 from twisted.internet.defer import inlineCallbacks
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.contentcoding import BodyDecoder
+from cheesecache.upstream import contentRange
 
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import bigProjectIndex
@@ -86,3 +87,25 @@ class GzippedPagesTests(TestCase):
         response, body = yield self.harness.get("/simple/small/", {"Accept": JSON_ACCEPT})
         self.assertEqual(response.code, 502)
         self.assertIn(b"Content-Encoding 'br' was not asked for", body)
+
+
+class ContentRangeTests(SynchronousTestCase):
+    """
+    L{contentRange} reads a 206 answer's C{Content-Range}.
+    """
+
+    def test_read(self) -> None:
+        self.assertEqual(contentRange("bytes 100-199/200"), (100, 199, 200))
+        self.assertEqual(contentRange(" bytes 0-0/1 "), (0, 0, 1))
+        self.assertEqual(contentRange("bytes 5-9/*"), (5, 9, None))
+
+    def test_senseless(self) -> None:
+        """
+        What is not a byte range, or one that ends before it starts or
+        beyond the whole, is none.
+        """
+        for value in [
+            None, "", "bytes */200", "items 0-1/2", "bytes 10-5/20", "bytes 0-200/200",
+            "bytes=0-1/2", "bytes 0-1/2, 3-4/5", "bytes -1-2/3",
+        ]:
+            self.assertIsNone(contentRange(value), value)
