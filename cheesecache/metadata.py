@@ -18,6 +18,7 @@ from typing import IO, Any, Callable, Dict, Optional, Sequence, Union
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
+from twisted.internet.task import deferLater
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -26,7 +27,15 @@ from twisted.python.filepath import FilePath
 from .blobstore import BlobStore
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
-from .upstream import Upstream, UpstreamError, readBody, retryAfterOf, statusError
+from .upstream import (
+    BodyCutShort,
+    Upstream,
+    UpstreamError,
+    connectionBroke,
+    readBody,
+    retryAfterOf,
+    statusError,
+)
 
 log = Logger()
 
@@ -190,6 +199,9 @@ class MetadataService:
     store: BlobStore
     clock: IReactorTime
     idleTimeout: float = 60.0
+    #: Seconds to wait before each new try at metadata whose connection
+    #: broke before it was whole.
+    retryDelays: Sequence[float] = (0.25, 1.0)
     #: Runs a blocking call (reading a wheel, writing and syncing a blob)
     #: in a thread, giving a L{Deferred} of its result; without it, calls
     #: run at once.
@@ -263,6 +275,25 @@ class MetadataService:
 
     @inlineCallbacks
     def _fetch(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]
+        """
+        Fetch, verify and keep C{f}'s metadata, trying again when the
+        connection breaks before it is whole.
+        """
+        for delay in (*self.retryDelays, None):
+            try:
+                path = yield self._fetchOnce(f, upstream, via)
+                return path
+            except Exception as e:
+                if delay is None or not (isinstance(e, BodyCutShort) or connectionBroke(e)):
+                    raise
+                log.info(
+                    "Asking again for the metadata of {filename} in {delay} s: {error}",
+                    filename=f.filename, delay=delay, error=str(e),
+                )
+                yield deferLater(self.clock, delay, lambda: None)
+
+    @inlineCallbacks
+    def _fetchOnce(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]
         url = f.url + ".metadata"
         response = yield upstream.get(url, via=via)
         chunks: list[bytes] = []

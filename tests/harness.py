@@ -149,7 +149,8 @@ class Harness:
             resumeDelays=(0.01, 0.02),
         )
         self.metadata = MetadataService(
-            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor)
+            self.store, reactor, idleTimeout=idleTimeout, blocking=inThreads(reactor),
+            retryDelays=(0.01, 0.02),
         )
         self.evictor = self.accessLog = None
         if maxCacheSize is not None:

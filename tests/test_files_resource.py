@@ -637,6 +637,35 @@ class MetadataTests(TestCase):
         self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"9"])
 
     @inlineCallbacks
+    def test_brokenConnectionRetried(self):  # type: ignore[no-untyped-def]
+        """
+        Metadata whose connection breaks before it is whole is asked for
+        again; one that keeps breaking is a 502, and nothing is kept.
+        """
+        index = FakeIndex()
+        dists = []
+        for version in ("1.0", "2.0"):
+            name, data = makeWheel("alpha", version)
+            dists.append(Dist(name, data, metadata=b"Metadata-Version: 2.1\nName: alpha\n\n" * 50))
+            index.add("alpha", dists[-1])
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        urls = {
+            f["filename"]: "/files/" + f["url"].split("/files/", 1)[1] + ".metadata"
+            for f in json.loads(body)["files"]
+        }
+        once, always = (b"/packages/" + d.filename.encode() + b".metadata" for d in dists)
+        index.faults[once] = "truncate-once"
+        index.faults[always] = "truncate"
+        response, body = yield harness.get(urls[dists[0].filename])
+        self.assertEqual((response.code, body), (200, dists[0].metadata))
+        self.assertEqual(index.count(once), 2)
+        response, body = yield harness.get(urls[dists[1].filename])
+        self.assertEqual(response.code, 502)
+        self.assertEqual(index.count(always), 3)
+        self.assertFalse(harness.store.exists(hashlib.sha256(dists[1].data).hexdigest() + ".metadata"))
+
+    @inlineCallbacks
     def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]
         """
         For a wheel the upstream has no metadata for: 404 before the wheel
