@@ -254,17 +254,14 @@ class FakeIndex(Resource):
             return bytes(b ^ 0xFF for b in data)
         etag = b'"' + hashlib.sha256(data).hexdigest()[:16].encode() + b'"'
         request.setHeader(b"ETag", etag)
-        if fault in ("truncate", "truncate-once", "midway500", "hang"):
+        if fault in ("truncate", "truncate-once"):
             if fault == "truncate-once":
                 del self.faults[request.path]
+            return cutShort(request, data)
+        if fault in ("midway500", "hang"):
             request.setHeader(b"Content-Length", str(len(data)).encode())
             request.write(data[: len(data) // 2])
-            if fault in ("truncate", "truncate-once"):
-                # The channel is the connection's producer: closing waits
-                # for it to stop.
-                request.channel.transport.unregisterProducer()
-                request.channel.transport.loseConnection()
-            elif fault == "midway500":
+            if fault == "midway500":
                 request.channel.transport.abortConnection()
             return server.NOT_DONE_YET
         if fault in ("slow", "slowwrong"):
@@ -308,6 +305,19 @@ class FakeIndex(Resource):
             if timer.active():
                 timer.cancel()
         self._timers = []
+
+
+def cutShort(request: server.Request, body: bytes) -> Any:
+    """
+    Answer C{request} with the first half of C{body}, under a
+    C{Content-Length} for all of it, then close the connection.
+    """
+    request.setHeader(b"Content-Length", str(len(body)).encode())
+    request.write(body[: len(body) // 2])
+    # The channel is the connection's producer: closing waits for it to stop.
+    request.channel.transport.unregisterProducer()
+    request.channel.transport.loseConnection()
+    return server.NOT_DONE_YET
 
 
 def listen(resource: Any, reactor: Any = globalReactor) -> Tuple[Any, str]:

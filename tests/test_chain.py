@@ -15,7 +15,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from cheesecache.routing import Route
 
-from .fakeindex import Dist, FakeIndex
+from .fakeindex import Dist, FakeIndex, cutShort
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import sampleIndex
 from .wheels import makeWheel
@@ -290,25 +290,40 @@ class RetryTests(TestCase):
     Upstream politeness.
     """
 
+    def flakyOrigin(self, answer):  # type: ignore[no-untyped-def]
+        """
+        A harness over an origin whose answers to page requests
+        C{answer(request, n, original)} gives, n counting from 1
+        (C{original}: the origin's own answer).
+
+        @return: the harness, and the paths asked for.
+        """
+        origin = sampleIndex()
+        harness = Harness(self, [serveIndex(self, origin)])
+        calls: list = []
+        original = origin._respond
+
+        def flaky(request):  # type: ignore[no-untyped-def]
+            calls.append(request.path)
+            return answer(request, len(calls), original)
+
+        origin._respond = flaky  # type: ignore[method-assign]
+        return harness, calls
+
     @inlineCallbacks
     def test_retryOn5xx(self):  # type: ignore[no-untyped-def]
         """
         A page GET that fails with a 5xx is retried, and succeeds when the
         upstream recovers.
         """
-        origin = sampleIndex()
-        harness = Harness(self, [serveIndex(self, origin)])
-        calls = []
-        original = origin._respond
 
-        def flaky(request):  # type: ignore[no-untyped-def]
-            calls.append(request.path)
-            if len(calls) <= 2:
+        def answer(request, n, original):  # type: ignore[no-untyped-def]
+            if n <= 2:
                 request.setResponseCode(503)
                 return b"busy"
             return original(request)
 
-        origin._respond = flaky  # type: ignore[method-assign]
+        harness, calls = self.flakyOrigin(answer)
         response, _ = yield harness.get("/simple/alpha/")
         self.assertEqual(response.code, 200)
         self.assertEqual(len(calls), 3)
@@ -319,30 +334,20 @@ class RetryTests(TestCase):
         A page GET whose connection breaks, before the answer or in the
         middle of the page, is retried on a new one.
         """
-        origin = sampleIndex()
-        harness = Harness(self, [serveIndex(self, origin)])
-        calls = []
-        original = origin._respond
 
-        def flaky(request):  # type: ignore[no-untyped-def]
-            calls.append(request.path)
-            if len(calls) == 1:
+        def answer(request, n, original):  # type: ignore[no-untyped-def]
+            if n == 1:
                 request.channel.transport.abortConnection()
                 return NOT_DONE_YET
-            if len(calls) == 2:
-                body = original(request)
-                request.setHeader(b"Content-Length", b"%d" % (len(body),))
-                request.write(body[: len(body) // 2])
-                request.channel.transport.loseConnection()
-                return NOT_DONE_YET
+            if n == 2:
+                return cutShort(request, original(request))
             return original(request)
 
-        origin._respond = flaky  # type: ignore[method-assign]
+        harness, calls = self.flakyOrigin(answer)
         response, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         self.assertEqual(response.code, 200, body)
         self.assertIn(b"alpha-1.0", body)
         self.assertEqual(len(calls), 3)
-
 
     @inlineCallbacks
     def test_retryAfterPassedOn(self):  # type: ignore[no-untyped-def]
