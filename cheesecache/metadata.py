@@ -18,7 +18,6 @@ from typing import IO, Any, Callable, Dict, Optional, Sequence, Union
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
-from twisted.internet.task import deferLater
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -35,6 +34,7 @@ from .upstream import (
     readBody,
     retryAfterOf,
     statusError,
+    tryAgain,
 )
 
 log = Logger()
@@ -279,18 +279,14 @@ class MetadataService:
         Fetch, verify and keep C{f}'s metadata, trying again when the
         connection breaks before it is whole.
         """
-        for delay in (*self.retryDelays, None):
-            try:
-                path = yield self._fetchOnce(f, upstream, via)
-                return path
-            except Exception as e:
-                if delay is None or not (isinstance(e, BodyCutShort) or connectionBroke(e)):
-                    raise
-                log.info(
-                    "Asking again for the metadata of {filename} in {delay} s: {error}",
-                    filename=f.filename, delay=delay, error=str(e),
-                )
-                yield deferLater(self.clock, delay, lambda: None)
+        path = yield tryAgain(
+            self.clock,
+            self.retryDelays,
+            lambda: self._fetchOnce(f, upstream, via),
+            lambda e: isinstance(e, BodyCutShort) or connectionBroke(e),
+            f.url + ".metadata",
+        )
+        return path
 
     @inlineCallbacks
     def _fetchOnce(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]

@@ -182,6 +182,32 @@ def splitCredentials(url: str) -> tuple[str, Optional[str]]:
     return urlunsplit(parts._replace(netloc=netloc)), basicAuthorization(user, password)
 
 
+@inlineCallbacks
+def tryAgain(  # type: ignore[no-untyped-def]
+    clock: IReactorTime,
+    delays: Sequence[float],
+    attempt: Callable[[], "Deferred[object]"],
+    worthAnother: Callable[[Exception], bool],
+    what: str,
+):
+    """
+    The result of C{attempt()}, called again after each of C{delays} while
+    it fails with what C{worthAnother} accepts; after the last, or with
+    anything else, its failure.
+
+    @param what: what is asked for, for the log.
+    """
+    for delay in (*delays, None):
+        try:
+            result = yield attempt()
+            return result
+        except Exception as e:
+            if delay is None or not worthAnother(e):
+                raise
+            log.info("Retrying {url} in {delay}s: {error}", url=what, delay=delay, error=str(e))
+            yield deferLater(clock, delay, lambda: None)
+
+
 _CONTENT_RANGE = re.compile(r"bytes[ ]+(\d+)-(\d+)/(\d+|\*)\Z")
 
 
@@ -418,15 +444,17 @@ class Upstream:
         @return: a L{Deferred} firing with L{Fetched}, L{NotModified} or
             L{NotFound}, or failing with L{UpstreamError}.
         """
-        for delay in (*self.retryDelays, None):
-            try:
-                result = yield self._pageSlots.run(self._fetchPageOnce, name, validators, via)
-                return result
-            except _Retryable as e:
-                if delay is None:
-                    raise UpstreamError(str(e)) from e
-                log.info("Retrying {url} in {delay}s: {error}", url=self.pageURL(name), delay=delay, error=str(e))
-                yield deferLater(self.clock, delay, lambda: None)
+        try:
+            result = yield tryAgain(
+                self.clock,
+                self.retryDelays,
+                lambda: self._pageSlots.run(self._fetchPageOnce, name, validators, via),
+                lambda e: isinstance(e, _Retryable),
+                self.pageURL(name),
+            )
+        except _Retryable as e:
+            raise UpstreamError(str(e)) from e
+        return result
 
     @inlineCallbacks
     def _fetchPageOnce(  # type: ignore[no-untyped-def]
