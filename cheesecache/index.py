@@ -80,13 +80,6 @@ class SourcesUnavailable(Exception):
         self.retryAfter = retryAfter
 
 
-class _LeftAlone(UpstreamError):
-    """
-    The upstream was not asked: it asked to be left alone until later (see
-    L{UpstreamSource.quietUntil}).
-    """
-
-
 @attrs.frozen
 class Lookup:
     """
@@ -510,11 +503,14 @@ class UpstreamSource:
         if decision is Decision.USE:
             return Lookup(entry)
         validators = entry.validators if decision is Decision.REVALIDATE else None
+        wait = self.quietUntil - self.clock.seconds()
+        if wait > 0:
+            # Not asked (see quietUntil), nor logged for each page.
+            return self._withoutUpstream(
+                name, entry, f"{self.upstream.url} asked to be left alone", wait
+            )
+        self.requests += 1
         try:
-            wait = self.quietUntil - self.clock.seconds()
-            if wait > 0:
-                raise _LeftAlone(f"{self.upstream.url} asked to be left alone", retryAfter=wait)
-            self.requests += 1
             outcome = yield self.upstream.fetchPage(name, validators, via)
             now = self.clock.seconds()
             self.reachable, self.lastSuccessAt = True, now
@@ -552,39 +548,54 @@ class UpstreamSource:
         except (UpstreamError, ParseError) as e:
             now = self.clock.seconds()
             retryAfter = getattr(e, "retryAfter", None)
-            asked = not isinstance(e, _LeftAlone)
-            if asked:
-                self.reachable, self.lastFailureAt = False, now
-                self.lastError = str(e)
-                limited = getattr(e, "rateLimited", False)
-                if limited and retryAfter is not None and now + retryAfter > self.quietUntil:
-                    self.quietUntil = now + retryAfter
-                    log.warn(
-                        "Upstream {upstream} asked to be left alone for {seconds:.0f} s;"
-                        " pages are not asked for until then",
-                        upstream=self.upstream.url, seconds=retryAfter,
-                    )
-            stale = self.policy.afterFailure(entry, now, retryAfter)
-            if stale is None:
-                if asked:
-                    log.warn(
-                        "Upstream {upstream} failed for {name}, nothing cached: {error}",
-                        upstream=self.upstream.url, name=name or "/", error=str(e),
-                    )
-                raise SourcesUnavailable(str(e), retryAfter) from e
-            self.staleServed += 1
-            if asked:
+            self.reachable, self.lastFailureAt = False, now
+            self.lastError = str(e)
+            limited = getattr(e, "rateLimited", False)
+            if limited and retryAfter is not None and now + retryAfter > self.quietUntil:
+                self.quietUntil = now + retryAfter
                 log.warn(
-                    "Upstream {upstream} failed for {name}; serving the copy fetched"
-                    " at {fetchedAt}: {error}",
-                    upstream=self.upstream.url, name=name or "/",
-                    fetchedAt=stale.fetchedAt, error=str(e),
+                    "Upstream {upstream} asked to be left alone for {seconds:.0f} s;"
+                    " pages are not asked for until then",
+                    upstream=self.upstream.url, seconds=retryAfter,
                 )
-            self._keep(name, stale)
-            return Lookup(stale, stale=True)
+            try:
+                lookup = self._withoutUpstream(name, entry, str(e), retryAfter)
+            except SourcesUnavailable as unavailable:
+                log.warn(
+                    "Upstream {upstream} failed for {name}, nothing cached: {error}",
+                    upstream=self.upstream.url, name=name or "/", error=str(e),
+                )
+                raise unavailable from e
+            log.warn(
+                "Upstream {upstream} failed for {name}; serving the copy fetched"
+                " at {fetchedAt}: {error}",
+                upstream=self.upstream.url, name=name or "/",
+                fetchedAt=lookup.entry.fetchedAt, error=str(e),
+            )
+            return lookup
         self._storing(name, store)
         self._keep(name, fresh)
         return Lookup(fresh)
+
+    def _withoutUpstream(
+        self,
+        name: Optional[str],
+        entry: Optional[PageEntry],
+        error: str,
+        retryAfter: Optional[float],
+    ) -> Lookup:
+        """
+        The page when its upstream gives none: the cached copy, served
+        stale and held back as L{Policy.afterFailure} says.
+
+        @raise SourcesUnavailable: nothing is cached.
+        """
+        stale = self.policy.afterFailure(entry, self.clock.seconds(), retryAfter)
+        if stale is None:
+            raise SourcesUnavailable(error, retryAfter)
+        self.staleServed += 1
+        self._keep(name, stale)
+        return Lookup(stale, stale=True)
 
     def _storing(self, name: Optional[str], write: Callable[[], T]) -> Optional[T]:
         """
