@@ -9,6 +9,7 @@ Example::
     listen = ["tcp:3141"]
     data-dir = "/var/lib/cheesecache"
     index-ttl = 600
+    upstream-patience = 3                      # seconds before a stale copy is served
     offline = false
     users = "/etc/cheesecache/users.htpasswd"   # htpasswd -B; needed to upload
     max-upload-size = 100                      # megabytes
@@ -79,6 +80,7 @@ class Config:
     listen: Optional[Tuple[str, ...]] = None
     dataDir: Optional[str] = None
     indexTTL: Optional[float] = None
+    upstreamPatience: Optional[float] = None
     offline: Optional[bool] = None
     users: Optional[str] = None
     maxUploadSize: Optional[float] = None
@@ -129,7 +131,7 @@ def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
 _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
-    "ca-bundle", "client-cert", "trusted-host",
+    "ca-bundle", "client-cert", "trusted-host", "upstream-patience",
 }
 
 
@@ -175,6 +177,10 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["indexTTL"] = _expect(data["index-ttl"], float, "index-ttl")
         if kw["indexTTL"] < 0:
             raise ConfigError("index-ttl: must not be negative")
+    if "upstream-patience" in data:
+        kw["upstreamPatience"] = _expect(data["upstream-patience"], float, "upstream-patience")
+        if kw["upstreamPatience"] < 0:
+            raise ConfigError("upstream-patience: must not be negative")
     if "offline" in data:
         kw["offline"] = _expect(data["offline"], bool, "offline")
     if "users" in data:

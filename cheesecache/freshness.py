@@ -149,11 +149,20 @@ class Policy:
         published upstream shows up soon).
     @ivar errorBackoff: seconds to serve a stale copy without asking a
         failing upstream again.
+    @ivar patience: seconds a client waits for an upstream to revalidate a
+        stale page before it gets the cached copy (the upstream's answer
+        still updates the cache when it comes); C{None}: as long as the
+        upstream takes.  An upstream that does not answer at all (a
+        network that drops packets) is given up only after the request
+        timeout, longer than pip waits (15 s): without this, every stale
+        page would fail pip's request, and cached pages would be of no use
+        when they are most needed.
     """
 
     ttl: float = 600.0
     negativeTTL: float = 60.0
     errorBackoff: float = 30.0
+    patience: Optional[float] = 3.0
 
     def decide(self, entry: Optional[PageEntry], now: float) -> Decision:
         """

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import attrs
 from twisted.internet.defer import (
-    Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred, succeed,
+    CancelledError, Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred, succeed,
 )
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import CooperativeTask, Cooperator
@@ -85,8 +85,9 @@ class Lookup:
     """
     A page as a source answers for it.
 
-    @ivar stale: served from the cache because the upstream failed (or
-        cheesecache is offline) although the page is past its freshness.
+    @ivar stale: served from the cache because the upstream failed or was
+        slow (or cheesecache is offline) although the page is past its
+        freshness.
     """
 
     entry: PageEntry
@@ -268,7 +269,8 @@ class UpstreamSource:
     requests: int = 0
     #: How many revalidations the upstream answered with 304.
     notModified: int = 0
-    #: How many times a stale copy was served because the upstream failed.
+    #: How many times a stale copy was served because the upstream failed,
+    #: or was slow to answer (see L{Policy.patience}).
     staleServed: int = 0
     #: Whether the last request to the upstream worked (C{None}: not asked
     #: yet), and when the last success and the last failure happened.
@@ -391,7 +393,46 @@ class UpstreamSource:
             return succeed(lookup)
         if self.offline:
             return _failed(NotCachedOffline(f"{name or '/'} (offline, not cached)"))
-        return self._coalescer.run(name, lambda: self._refresh(name, via))
+        lookup = self._coalescer.run(name, lambda: self._refresh(name, via))
+        entry = self._entries.get(name)
+        if entry is None or lookup.called or self.policy.patience is None:
+            return lookup
+        return self._patiently(name, entry, lookup)
+
+    def _patiently(
+        self, name: Optional[str], entry: PageEntry, lookup: "Deferred[Lookup]"
+    ) -> "Deferred[Lookup]":
+        """
+        C{lookup}, the upstream's answer for a stale page, or its cached
+        copy C{entry} if the upstream has not answered within the policy's
+        patience.  The upstream's answer goes on to update the cache (and
+        is shared with the requests that come meanwhile, as ever).
+        """
+        answer: Deferred[Lookup] = Deferred(lambda _: lookup.cancel())
+
+        def impatient() -> None:
+            self.staleServed += 1
+            log.warn(
+                "Upstream {upstream} is slow to answer for {name}; serving the"
+                " copy fetched at {fetchedAt} meanwhile",
+                upstream=self.upstream.url, name=name or "/", fetchedAt=entry.fetchedAt,
+            )
+            answer.callback(Lookup(entry, stale=True))
+
+        timer = self.clock.callLater(self.policy.patience, impatient)
+
+        def answered(result: object) -> None:
+            if timer.active():
+                timer.cancel()
+            if not answer.called:
+                answer.callback(result)
+            elif isinstance(result, Failure) and not result.check(
+                SourcesUnavailable, CancelledError
+            ):
+                log.failure("Revalidating {name} failed", result, name=name or "/")
+
+        lookup.addBoth(answered)
+        return answer
 
     def _loadingInSteps(self, name: Optional[str]) -> "Optional[Deferred[None]]":
         """

@@ -86,6 +86,7 @@ class Options(usage.Options):
         ["max-cache-size", None, None, "Evict least recently used upstream files and pages beyond this size (e.g. 10G; default: no limit)."],
         ["data-dir", "d", None, "Directory for cached pages and files."],
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
+        ["upstream-patience", None, None, "Seconds a client waits for an upstream to revalidate a stale page before it gets the cached copy; the upstream's answer still updates the cache (default 3).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
         ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)."],
@@ -141,6 +142,12 @@ class Options(usage.Options):
             self["index-ttl"] = config.indexTTL if config.indexTTL is not None else 600.0
         if self["index-ttl"] < 0:
             raise ConfigError("--index-ttl: must not be negative")
+        if self["upstream-patience"] is None:
+            self["upstream-patience"] = (
+                config.upstreamPatience if config.upstreamPatience is not None else 3.0
+            )
+        if self["upstream-patience"] < 0:
+            raise ConfigError("--upstream-patience: must not be negative")
         self["offline"] = bool(self["offline"] or config.offline)
         if not self["users"]:
             self["users"] = config.users
@@ -401,7 +408,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     pages = PageStore(dataDir.child("pages"))
-    policy = Policy(ttl=options["index-ttl"])
+    policy = Policy(ttl=options["index-ttl"], patience=options["upstream-patience"])
     sources: List[UpstreamSource] = []
     for configured in options["upstreams"]:
         upstream = Upstream.fromURL(

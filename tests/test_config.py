@@ -24,6 +24,7 @@ class ParseConfigTests(SynchronousTestCase):
                 "listen": ["tcp:1"],
                 "data-dir": "/d",
                 "index-ttl": 5,
+                "upstream-patience": 1.5,
                 "offline": True,
                 "upstream": [{"name": "co", "url": "https://u:p@h/simple/"}, {"url": "http://h2/simple/"}],
                 "route": [{"match": "Acme_*", "sources": ["co"], "merge": False}],
@@ -40,6 +41,7 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(config.listen, ("tcp:1",))
         self.assertEqual(config.dataDir, "/d")
         self.assertEqual(config.indexTTL, 5.0)
+        self.assertEqual(config.upstreamPatience, 1.5)
         self.assertTrue(config.offline)
         self.assertEqual([(u.name, u.url) for u in config.upstreams], [("co", "https://u:p@h/simple/"), ("upstream-2", "http://h2/simple/")])
         self.assertEqual(config.routes[0].pattern, "acme-*")
@@ -54,6 +56,8 @@ class ParseConfigTests(SynchronousTestCase):
             ({"listen": []}, "listen"),
             ({"index-ttl": "x"}, "index-ttl"),
             ({"index-ttl": -1}, "index-ttl"),
+            ({"upstream-patience": "x"}, "upstream-patience"),
+            ({"upstream-patience": -1}, "upstream-patience"),
             ({"offline": "yes"}, "offline"),
             ({"upstream": [{"url": "ftp://x/"}]}, "upstream[0].url"),
             ({"upstream": [{"name": "x"}]}, "upstream[0].url"),
@@ -102,7 +106,7 @@ class OptionsConfigTests(SynchronousTestCase):
         path = self.mktemp()
         with open(path, "w") as f:
             f.write(
-                'listen = ["tcp:1"]\nindex-ttl = 7\noffline = true\n'
+                'listen = ["tcp:1"]\nindex-ttl = 7\noffline = true\nupstream-patience = 2\n'
                 '[[upstream]]\nname = "co"\nurl = "http://127.0.0.1:9/simple/"\n'
                 '[[route]]\nmatch = "acme-*"\nsources = ["co"]\n'
             )
@@ -110,6 +114,7 @@ class OptionsConfigTests(SynchronousTestCase):
         options.parseOptions(["--config", path, "--index-ttl", "9"])
         self.assertEqual(options["listen"], ["tcp:1"])
         self.assertEqual(options["index-ttl"], 9.0)
+        self.assertEqual(options["upstream-patience"], 2.0)
         self.assertTrue(options["offline"])
         self.assertEqual([u.name for u in options["upstreams"]], ["co"])
         self.assertEqual(options["routes"][0].sources, ("co",))

@@ -317,6 +317,45 @@ class RetryAfterTests(TestCase):
         self.assertIn('"GET /simple/alpha/ HTTP/1.1" 503', server.log())
 
 
+class SlowUpstreamTests(TestCase):
+    """
+    An upstream that stops answering (a network that drops packets),
+    through to pip.
+    """
+
+    timeout = 300
+
+    @inlineCallbacks
+    def test_pipGetsCachedCopies(self):  # type: ignore[no-untyped-def]
+        """
+        With every page stale and the upstream holding every answer, pip,
+        with a timeout shorter than cheesecache's own for the upstream,
+        installs from what is cached: each page is answered with its copy
+        once the patience is out.
+        """
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(
+            self, serveIndex(self, upstream), self.mktemp(),
+            "--index-ttl", "0", "--upstream-patience", "1",
+        )
+        yield server.ready()
+        yield pipInstallsAlpha(self, server)
+        upstream.hold()
+        self.addCleanup(upstream.release)
+        asked = len(upstream.requests)
+        yield pipInstallsAlpha(self, server, "--timeout", "8", "--retries", "0")
+        self.assertEqual(
+            sorted(path for _, path, _ in upstream.requests[asked:]),
+            [b"/simple/alpha/", b"/simple/beta/"],
+        )
+        for _ in range(40):  # the log is written in batches
+            if "is slow to answer for beta" in server.log():
+                break
+            yield sleep(0.05)
+        self.assertIn("is slow to answer for alpha", server.log())
+        self.assertIn("is slow to answer for beta", server.log())
+
+
 class LogRotationTests(TestCase):
     """
     The log file rotates as twistd's own does.

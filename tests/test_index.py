@@ -11,7 +11,7 @@ from typing import Callable, Iterator, List, Optional
 
 import attrs
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, gatherResults, inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -23,7 +23,7 @@ from cheesecache.simple.model import ProjectList
 from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
-from .harness import Harness, serveIndex
+from .harness import Harness, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
 
 
@@ -103,6 +103,112 @@ class UpstreamSourceTests(TestCase):
         self.clock.advance(601)
         lookup = yield self.source.page("alpha")
         self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+
+    @inlineCallbacks
+    def untilAsked(self, path: bytes, times: int):  # type: ignore[no-untyped-def]
+        """
+        Wait (on the real reactor) until the upstream was asked for
+        C{path} C{times} times.
+        """
+        for _ in range(400):
+            if self.upstream.count(path) >= times:
+                return
+            yield sleep(0.005)
+        self.fail(f"{path!r} was not asked for {times} times")
+
+    @inlineCallbacks
+    def test_slowUpstreamServesCopy(self):  # type: ignore[no-untyped-def]
+        """
+        A stale page whose upstream does not answer within the policy's
+        patience is answered with the cached copy, to every request that
+        waits that long; the one upstream request goes on, and its answer
+        updates the cache.
+        """
+        first = yield self.source.page("alpha")
+        patience = self.source.policy.patience
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        self.clock.advance(601)
+        waiting = [self.source.page("alpha")]
+        yield self.untilAsked(b"/simple/alpha/", 2)
+        self.clock.advance(patience / 2)
+        waiting.append(self.source.page("alpha"))
+        self.assertEqual([d.called for d in waiting], [False, False])
+        self.clock.advance(patience / 2)
+        self.assertEqual([d.called for d in waiting], [True, False])
+        self.clock.advance(patience / 2)
+        for lookup in (yield gatherResults(waiting)):
+            self.assertTrue(lookup.stale)
+            self.assertIs(lookup.entry.content, first.entry.content)
+        self.assertEqual(self.source.staleServed, 2)
+
+        filename, data = makeWheel("alpha", "2.0")
+        self.upstream.add("alpha", Dist(filename, data))
+        self.upstream.release()
+        for _ in range(400):
+            if self.source.cachedEntry("alpha").fetchedAt == self.clock.seconds():
+                break
+            yield sleep(0.005)
+        lookup = yield self.source.page("alpha")
+        self.assertFalse(lookup.stale)
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
+    def test_patientWithoutCopy(self):  # type: ignore[no-untyped-def]
+        """
+        A page with no cached copy waits for the upstream, however long it
+        takes.
+        """
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        waiting = self.source.page("alpha")
+        yield self.untilAsked(b"/simple/alpha/", 1)
+        self.clock.advance(self.source.policy.patience * 10)
+        self.assertFalse(waiting.called)
+        self.upstream.release()
+        lookup = yield waiting
+        self.assertFalse(lookup.stale)
+        self.assertEqual(lookup.entry.content.name, "alpha")
+
+    @inlineCallbacks
+    def test_quickAnswerNotStale(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that answers a revalidation within the patience: its
+        answer, not the copy, and nothing left waiting on the clock.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(601)
+        lookup = yield self.source.page("alpha")
+        self.assertFalse(lookup.stale)
+        self.assertEqual(lookup.entry.fetchedAt, self.clock.seconds())
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.source.staleServed, 0)
+
+    @inlineCallbacks
+    def test_clientGoneWhileWaiting(self):  # type: ignore[no-untyped-def]
+        """
+        A request that is cancelled while it waits (its client hung up)
+        takes its timer with it; the upstream's answer still updates the
+        cache.
+        """
+        yield self.source.page("alpha")
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        self.clock.advance(601)
+        waiting = self.source.page("alpha")
+        yield self.untilAsked(b"/simple/alpha/", 2)
+        waiting.cancel()
+        self.failureResultOf(waiting, CancelledError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.upstream.release()
+        for _ in range(400):
+            if self.source.cachedEntry("alpha").fetchedAt == self.clock.seconds():
+                break
+            yield sleep(0.005)
+        lookup = yield self.source.page("alpha")
+        self.assertFalse(lookup.stale)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
 
     @inlineCallbacks
     def test_diskFailureNotFatal(self):  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ class OptionsTests(SynchronousTestCase):
         options.parseOptions([])
         self.assertEqual(options["listen"], ["tcp:3141"])
         self.assertEqual(options["index-ttl"], 600.0)
+        self.assertEqual(options["upstream-patience"], 3.0)
         self.assertTrue(options["data-dir"])
         self.assertEqual(
             [(u.name, u.url) for u in options["upstreams"]],
@@ -59,7 +60,7 @@ class OptionsTests(SynchronousTestCase):
                 "--listen", "tcp:1", "--listen", "tcp:2",
                 "--upstream", "http://127.0.0.1:2/simple/",
                 "--upstream", "https://u:p@127.0.0.1:3/simple/",
-                "--data-dir", "/x", "--index-ttl", "5",
+                "--data-dir", "/x", "--index-ttl", "5", "--upstream-patience", "0.5",
             ]
         )
         self.assertEqual(options["listen"], ["tcp:1", "tcp:2"])
@@ -68,13 +69,18 @@ class OptionsTests(SynchronousTestCase):
             ["http://127.0.0.1:2/simple/", "https://u:p@127.0.0.1:3/simple/"],
         )
         self.assertEqual(options["index-ttl"], 5.0)
+        self.assertEqual(options["upstream-patience"], 0.5)
         self.assertEqual(options["data-dir"], "/x")
 
     def test_badValues(self) -> None:
         """
-        A non-HTTP upstream or a negative TTL is a usage error.
+        A non-HTTP upstream, a negative TTL or patience is a usage error.
         """
-        for argv in (["--upstream", "ftp://x/"], ["--upstream", "http://x/", "--index-ttl", "-1"]):
+        for argv in (
+            ["--upstream", "ftp://x/"],
+            ["--upstream", "http://x/", "--index-ttl", "-1"],
+            ["--upstream", "http://x/", "--upstream-patience", "-1"],
+        ):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
 
     def test_dataDirNotADirectory(self) -> None:

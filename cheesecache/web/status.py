@@ -161,7 +161,7 @@ class Status:
             counter("cheesecache_page_cache_hits_total", "Page requests answered from the cache while fresh.", per("hits")),
             counter("cheesecache_page_cache_misses_total", "Page requests that asked the upstream.", per("requests")),
             counter("cheesecache_page_revalidated_total", "Revalidations the upstream answered with 304.", per("notModified")),
-            counter("cheesecache_stale_served_total", "Stale pages served because the upstream failed.", per("staleServed")),
+            counter("cheesecache_stale_served_total", "Stale pages served because the upstream failed or was slow.", per("staleServed")),
             counter("cheesecache_coalesced_waiters_total", "Requests that joined a fetch already in flight.",
                     {**{(("kind", "page"), ("upstream", s.name)): float(s.coalesced) for s in up},
                      (("kind", "file"), ("upstream", "all")): float(self.fetcher.attached)}),
