@@ -27,6 +27,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from .blobstore import BlobStore
 from .simple.model import DistFile
 from .upstream import (
+    IDLE_TIMEOUT,
     BodyCutShort,
     Upstream,
     UpstreamError,
@@ -313,9 +314,9 @@ class FileFetcher:
 
     store: BlobStore
     clock: IReactorTime
-    idleTimeout: float = 60.0
+    idleTimeout: float = IDLE_TIMEOUT
     #: Seconds to wait before each time a download whose connection broke
-    #: is resumed (asked for the rest, with a C{Range}); after the last, it
+    #: (or stalled) is resumed (asked for the rest, with a C{Range}); after the last, it
     #: fails.
     resumeDelays: Sequence[float] = (0.25, 1.0, 4.0)
     _downloads: Dict[str, Download] = attrs.field(factory=dict)
@@ -550,9 +551,10 @@ class FileFetcher:
 
         def broken(failure: Failure) -> None:
             """
-            The answer failed: if its connection broke, ask again for the
-            rest (the clients following the download keep their bytes and
-            wait for more); otherwise, or after the last try, give up.
+            The answer failed: if its connection broke (or stalled: see
+            L{IDLE_TIMEOUT}), ask again for the rest (the clients following
+            the download keep their bytes and wait for more); otherwise, or
+            after the last try, give up.
             """
             cut = failure.check(BodyCutShort) is not None
             if (

@@ -27,6 +27,7 @@ from .blobstore import BlobStore
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
 from .upstream import (
+    IDLE_TIMEOUT,
     BodyCutShort,
     Upstream,
     UpstreamError,
@@ -198,9 +199,9 @@ class MetadataService:
 
     store: BlobStore
     clock: IReactorTime
-    idleTimeout: float = 60.0
+    idleTimeout: float = IDLE_TIMEOUT
     #: Seconds to wait before each new try at metadata whose connection
-    #: broke before it was whole.
+    #: broke (or stalled) before it was whole.
     retryDelays: Sequence[float] = (0.25, 1.0)
     #: Runs a blocking call (reading a wheel, writing and syncing a blob)
     #: in a thread, giving a L{Deferred} of its result; without it, calls

@@ -22,7 +22,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore, 
 from twisted.internet.error import ConnectError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import (
@@ -111,6 +111,21 @@ class BodyCutShort(UpstreamError):
     """
     The connection broke before the whole body came.
     """
+
+
+class BodyStalled(BodyCutShort):
+    """
+    No byte of the body came for the idle timeout: the connection is as
+    good as broken (a peer gone without a word, a route lost), and is
+    dropped and asked again as one that broke.
+    """
+
+
+#: Seconds without a byte of a body before its connection counts as
+#: broken.  Shorter than pip's timeout (15 s, reset by each byte): a file
+#: whose download stalls is resumed, its bytes flowing to pip again,
+#: before pip gives up on it.
+IDLE_TIMEOUT = 10.0
 
 
 def connectionBroke(error: Exception) -> bool:
@@ -240,6 +255,8 @@ class _BodyReader(Protocol):
     """
     Deliver a response body chunk by chunk, enforcing an idle deadline (no
     byte for C{idleTimeout} seconds aborts the connection) and a size cap.
+    The deadline does not run while reading waits for the consumer: the
+    upstream is not to blame for a slow disk.
     """
 
     def __init__(
@@ -264,7 +281,7 @@ class _BodyReader(Protocol):
 
     def _idle(self) -> None:
         self._timer = None
-        self.abort(UpstreamError(f"no data for {self._idleTimeout} seconds"))
+        self.abort(BodyStalled(f"no data for {self._idleTimeout} seconds"))
 
     def abort(self, reason: Exception) -> None:
         """
@@ -293,7 +310,20 @@ class _BodyReader(Protocol):
             # The consumer is behind: read on once it has caught up.
             transport = self.transport
             transport.pauseProducing()
-            backlog.addBoth(lambda _: self._error is None and transport.resumeProducing())
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            backlog.addBoth(lambda _: self._caughtUp(transport))
+
+    def _caughtUp(self, transport: IPushProducer) -> None:
+        """
+        The consumer took what it was given: read on, and wait for the
+        upstream's next byte no longer than the deadline.
+        """
+        if self._error is not None or self._done.called:
+            return
+        self._timer = self._clock.callLater(self._idleTimeout, self._idle)
+        transport.resumeProducing()
 
     def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:
         if self._timer is not None:
@@ -366,7 +396,7 @@ class Upstream:
     clock: IReactorTime
     authorization: Optional[str] = None
     connectTimeout: float = 30.0
-    idleTimeout: float = 60.0
+    idleTimeout: float = IDLE_TIMEOUT
     maxPageSize: int = 512 * 1024 * 1024
     #: This cheesecache's pseudonym in C{Via} headers (loop detection).
     pseudonym: str = "cheesecache"

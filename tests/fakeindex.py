@@ -49,7 +49,8 @@ class FakeIndex(Resource):
     C{"500"}, C{"hang"} (files: headers and part of the body, then nothing;
     pages: no answer at all),
     C{"truncate"} (half the body, then close; C{"truncate-once"}: the first
-    time only), C{"wrong"} (other bytes, same
+    time only), C{"stall-once"} (pages and files: the first time, the
+    headers and half the body, then nothing), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
     C{"garbage"} (pages: a 200 that does not parse), C{"redirect:<url>"} (302),
@@ -136,6 +137,9 @@ class FakeIndex(Resource):
         parts = path.decode().split("/")
         if fault == "hang" and parts[1] == "simple":
             return server.NOT_DONE_YET  # never answers
+        if fault == "stall-once":
+            del self.faults[path]
+            request.write = stalling(request)  # type: ignore[method-assign]
         if fault == "cut" and len(parts) == 4 and parts[1] == "simple":
             # The whole page but its last bytes: fails only at the end.
             request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
@@ -305,6 +309,22 @@ class FakeIndex(Resource):
             if timer.active():
                 timer.cancel()
         self._timers = []
+
+
+def stalling(request: server.Request) -> Any:
+    """
+    A replacement for C{request}'s C{write} that sends the headers (with a
+    C{Content-Length}) and half of the body it is given, then nothing, and
+    leaves the request unfinished.
+    """
+    write = request.write
+
+    def stalled(body: bytes) -> None:
+        request.setHeader(b"Content-Length", str(len(body)).encode())
+        write(body[: len(body) // 2])
+        request.finish = lambda: None  # type: ignore[method-assign]
+
+    return stalled
 
 
 def cutShort(request: server.Request, body: bytes) -> Any:

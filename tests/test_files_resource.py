@@ -348,6 +348,29 @@ class FileTests(TestCase):
         self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
 
     @inlineCallbacks
+    def test_stalledResumed(self):  # type: ignore[no-untyped-def]
+        """
+        A download whose upstream stops sending midway, the connection
+        open, is resumed as one whose connection broke once nothing came
+        for the idle timeout: every client gets the whole file.
+        """
+        self.harness.fetcher.idleTimeout = 0.2
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "stall-once"
+        results = yield gatherResults([self.harness.get(path) for _ in range(2)])
+        for response, body in results:
+            self.assertEqual(response.code, 200)
+            self.assertEqual(body, self.wheel.data)
+        half = len(self.wheel.data) // 2
+        etag = b'"' + self.wheel.sha256.encode()[:16] + b'"'
+        self.assertEqual(
+            self.fileRequests(), [(None, None), (b"bytes=%d-" % (half,), etag)]
+        )
+        yield self.harness.fetcher.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+
+    @inlineCallbacks
     def test_resumedWholeAgain(self):  # type: ignore[no-untyped-def]
         """
         An upstream that answers the request for the rest with the whole

@@ -520,6 +520,20 @@ class RestartTests(TestCase):
         self.assertEqual(upstream.count(b"/simple/alpha/"), 2)
 
     @inlineCallbacks
+    def test_stalledPageAskedAgain(self):  # type: ignore[no-untyped-def]
+        """
+        A page whose body stops coming midway, the connection open, is
+        asked for again once nothing came for the idle timeout.
+        """
+        upstream = sampleIndex()
+        harness = Harness(self, [serveIndex(self, upstream)], idleTimeout=0.2)
+        upstream.faults[b"/simple/alpha/"] = "stall-once"
+        lookup = yield harness.sources[0].page("alpha")
+        self.assertFalse(lookup.stale)
+        self.assertEqual(lookup.entry.content.name, "alpha")
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
     def test_upstreamTimeout(self):  # type: ignore[no-untyped-def]
         """
         An upstream that never answers is given up after the timeout, and

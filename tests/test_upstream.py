@@ -8,11 +8,16 @@ from __future__ import annotations
 import gzip
 import json
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.iweb import UNKNOWN_LENGTH
 
 from cheesecache.contentcoding import BodyDecoder
-from cheesecache.upstream import contentRange
+from cheesecache.upstream import BodyCutShort, BodyStalled, contentRange, readBody
 
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import bigProjectIndex
@@ -109,3 +114,87 @@ class ContentRangeTests(SynchronousTestCase):
             "bytes=0-1/2", "bytes 0-1/2, 3-4/5", "bytes -1-2/3",
         ]:
             self.assertIsNone(contentRange(value), value)
+
+
+class _Response:
+    """
+    A response whose body is delivered by the test, over a transport that
+    records what the reader does with it.
+    """
+
+    length = UNKNOWN_LENGTH
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+
+    def deliverBody(self, protocol) -> None:  # type: ignore[no-untyped-def]
+        self.protocol = protocol
+        protocol.makeConnection(self.transport)
+
+
+class IdleDeadlineTests(SynchronousTestCase):
+    """
+    L{readBody} drops a body that stops coming.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.response = _Response()
+
+    def read(self, onChunk):  # type: ignore[no-untyped-def]
+        done, _ = readBody(self.response, onChunk, self.clock, 5)
+        return done
+
+    def lose(self, done: "Deferred[None]") -> BodyStalled:
+        """
+        The connection the reader stopped ends: C{done} fails, with what.
+        """
+        self.assertEqual(self.response.transport.producerState, "stopped")
+        self.response.protocol.connectionLost(Failure(ConnectionLost()))
+        return self.failureResultOf(done, BodyStalled).value
+
+    def test_stalled(self) -> None:
+        """
+        No byte for the idle timeout: the connection is dropped, and the
+        body failed as one cut short (so that it is asked for again).
+        """
+        done = self.read(lambda data: None)
+        self.clock.advance(4)
+        self.response.protocol.dataReceived(b"x")
+        self.clock.advance(4)
+        self.assertEqual(self.response.transport.producerState, "producing")
+        self.clock.advance(1)
+        error = self.lose(done)
+        self.assertIsInstance(error, BodyCutShort)
+        self.assertEqual(str(error), "no data for 5 seconds")
+
+    def test_notWhileConsumerBehind(self) -> None:
+        """
+        The deadline does not run while reading waits for the consumer;
+        it starts again once the consumer has caught up.
+        """
+        behind: Deferred[None] = Deferred()
+        done = self.read(lambda data: behind)
+        self.response.protocol.dataReceived(b"x")
+        self.assertEqual(self.response.transport.producerState, "paused")
+        self.clock.advance(100)
+        self.assertEqual(self.response.transport.producerState, "paused")
+        behind.callback(None)
+        self.assertEqual(self.response.transport.producerState, "producing")
+        self.clock.advance(4.9)
+        self.assertEqual(self.response.transport.producerState, "producing")
+        self.clock.advance(0.1)
+        self.lose(done)
+
+    def test_caughtUpAfterTheEnd(self) -> None:
+        """
+        A body that ended while its consumer was behind sets no deadline
+        when the consumer catches up.
+        """
+        behind: Deferred[None] = Deferred()
+        done = self.read(lambda data: behind)
+        self.response.protocol.dataReceived(b"x")
+        self.response.protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(done, BodyCutShort)
+        behind.callback(None)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
