@@ -285,6 +285,11 @@ class UpstreamSource:
     #: cheesecache sends one for a page it has not cached, and still
     #: serves the pages it has.)
     quietUntil: float = 0.0
+    #: The upstream left a request unanswered past the policy's patience,
+    #: and has answered none since: a stale page is then served at once
+    #: (and revalidated meanwhile), rather than after the patience again
+    #: for each page.  pip asks for one page at a time.
+    slow: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -405,24 +410,29 @@ class UpstreamSource:
         """
         C{lookup}, the upstream's answer for a stale page, or its cached
         copy C{entry} if the upstream has not answered within the policy's
-        patience.  The upstream's answer goes on to update the cache (and
-        is shared with the requests that come meanwhile, as ever).
+        patience (at once, if it is L{slow}).  The upstream's answer goes
+        on to update the cache (and is shared with the requests that come
+        meanwhile, as ever).
         """
         answer: Deferred[Lookup] = Deferred(lambda _: lookup.cancel())
 
         def impatient() -> None:
             self.staleServed += 1
-            log.warn(
-                "Upstream {upstream} is slow to answer for {name}; serving the"
-                " copy fetched at {fetchedAt} meanwhile",
-                upstream=self.upstream.url, name=name or "/", fetchedAt=entry.fetchedAt,
-            )
+            if not self.slow:
+                self.slow = True
+                log.warn(
+                    "Upstream {upstream} is slow to answer for {name}; serving"
+                    " cached pages until it answers",
+                    upstream=self.upstream.url, name=name or "/",
+                )
             answer.callback(Lookup(entry, stale=True))
 
-        timer = self.clock.callLater(self.policy.patience, impatient)
+        timer = None if self.slow else self.clock.callLater(self.policy.patience, impatient)
+        if timer is None:
+            impatient()
 
         def answered(result: object) -> None:
-            if timer.active():
+            if timer is not None and timer.active():
                 timer.cancel()
             if not answer.called:
                 answer.callback(result)
@@ -554,7 +564,9 @@ class UpstreamSource:
         try:
             outcome = yield self.upstream.fetchPage(name, validators, via)
             now = self.clock.seconds()
-            self.reachable, self.lastSuccessAt = True, now
+            if self.slow:
+                log.info("Upstream {upstream} answers again", upstream=self.upstream.url)
+            self.reachable, self.lastSuccessAt, self.slow = True, now, False
             if isinstance(outcome, NotModified):
                 if entry is None:
                     raise UpstreamError("304 without a cached page")

@@ -155,6 +155,41 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
 
     @inlineCallbacks
+    def test_slowUpstreamNextPageAtOnce(self):  # type: ignore[no-untyped-def]
+        """
+        Once the upstream has left a request unanswered past the patience,
+        other stale pages are served at once (and revalidated meanwhile),
+        until it answers again.
+        """
+        filename, data = makeWheel("beta", "1.0")
+        self.upstream.add("beta", Dist(filename, data))
+        yield self.source.page("alpha")
+        yield self.source.page("beta")
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        self.clock.advance(601)
+        alpha = self.source.page("alpha")
+        self.clock.advance(self.source.policy.patience)
+        self.assertTrue(self.successResultOf(alpha).stale)
+        self.assertTrue(self.source.slow)
+        self.assertTrue(self.successResultOf(self.source.page("beta")).stale)
+        yield self.untilAsked(b"/simple/beta/", 2)
+
+        self.upstream.release()
+        for _ in range(400):
+            if self.source.cachedEntry("beta").fetchedAt == self.clock.seconds():
+                break
+            yield sleep(0.005)
+        self.assertFalse(self.source.slow)
+        self.clock.advance(601)
+        self.upstream.hold()
+        beta = self.source.page("beta")
+        yield self.untilAsked(b"/simple/beta/", 3)
+        self.assertFalse(beta.called)
+        self.upstream.release()
+        self.assertFalse((yield beta).stale)
+
+    @inlineCallbacks
     def test_patientWithoutCopy(self):  # type: ignore[no-untyped-def]
         """
         A page with no cached copy waits for the upstream, however long it
