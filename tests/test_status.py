@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from cheesecache.metrics import Histogram, counter, render
 from cheesecache.web.status import RequestMetrics, routeOf
 
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
 from .test_index import sampleIndex
 
@@ -128,6 +128,33 @@ class StatusTests(TestCase):
         upstream = json.loads(body)["upstreams"][0]
         self.assertFalse(upstream["reachable"])
         self.assertIn("500", upstream["lastError"])
+
+    @inlineCallbacks
+    def test_healthSlow(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream that left a request unanswered past the patience is
+        reported slow (its cached pages are served meanwhile) until it
+        answers again.
+        """
+        yield self.harness.get("/simple/alpha/")
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        self.harness.clock.advance(601)
+        waiting = self.harness.get("/simple/alpha/")
+        while not self.upstream.requests[1:]:
+            yield sleep(0.005)
+        self.harness.clock.advance(self.harness.sources[0].policy.patience)
+        response, _ = yield waiting
+        self.assertEqual(response.code, 200)
+        data = json.loads((yield self.harness.get("/-/health"))[1])
+        self.assertTrue(data["upstreams"][0]["slow"])
+        self.assertIn(b"slow to answer: serving cached pages", (yield self.harness.get("/"))[1])
+        self.upstream.release()
+        while self.harness.sources[0].slow:
+            yield sleep(0.005)
+        data = json.loads((yield self.harness.get("/-/health"))[1])
+        self.assertFalse(data["upstreams"][0]["slow"])
+        self.assertIn(b"reachable", (yield self.harness.get("/"))[1])
 
     @inlineCallbacks
     def test_metrics(self):  # type: ignore[no-untyped-def]

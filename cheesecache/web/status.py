@@ -130,6 +130,9 @@ class Status:
                     "url": s.upstream.url,
                     "offline": s.offline,
                     "reachable": None if s.offline else s.reachable,
+                    # Left a request unanswered past the patience: stale
+                    # pages are served at once until it answers.
+                    "slow": False if s.offline else s.slow,
                     "lastSuccess": s.lastSuccessAt,
                     "lastFailure": s.lastFailureAt,
                     "lastError": s.lastError,
@@ -228,6 +231,17 @@ class MetricsResource(Resource):
         return render(self.status.families())
 
 
+def _upstreamState(upstream: Dict[str, Any]) -> str:
+    """
+    How an upstream of the health report stands, in words.
+    """
+    if upstream["offline"]:
+        return "offline"
+    if upstream["slow"]:
+        return "slow to answer: serving cached pages"
+    return {True: "reachable", False: "failing", None: "not asked yet"}[upstream["reachable"]]
+
+
 def landingPage(status: Status) -> bytes:
     """
     The human page at C{/}: private projects, upstreams and their health,
@@ -240,8 +254,7 @@ def landingPage(status: Status) -> bytes:
     size = "not measured (no --max-cache-size)" if cacheSize is None else f"{cacheSize / 1e6:.1f} MB"
     rows = "".join(
         f"<tr><td>{escape(u['name'])}</td><td>{escape(u['url'])}</td>"
-        f"<td>{'offline' if u['offline'] else {True: 'reachable', False: 'failing', None: 'not asked yet'}[u['reachable']]}"
-        f"</td></tr>"
+        f"<td>{_upstreamState(u)}</td></tr>"
         for u in health["upstreams"]
     )
     projects = "".join(
