@@ -316,8 +316,8 @@ class FileFetcher:
     clock: IReactorTime
     idleTimeout: float = IDLE_TIMEOUT
     #: Seconds to wait before each time a download whose connection broke
-    #: (or stalled) is resumed (asked for the rest, with a C{Range}); after the last, it
-    #: fails.
+    #: (or stalled) is resumed (asked for the rest, with a C{Range}); after
+    #: the last, it fails.
     resumeDelays: Sequence[float] = (0.25, 1.0, 4.0)
     _downloads: Dict[str, Download] = attrs.field(factory=dict)
     #: How many downloads were started (one per file, however many clients).

@@ -5,7 +5,7 @@ Which source answers for a project, and keeping each upstream's pages fresh.
 An L{UpstreamSource} caches one upstream's pages (memory, then disk), serves
 them while fresh, revalidates them with conditional requests after, shares
 one upstream request among all concurrent requests for a page, and serves
-the stale copy when the upstream fails.  The L{Index} asks its sources in
+the stale copy when the upstream fails or is slow to answer.  The L{Index} asks its sources in
 the order the routing gives (L{cheesecache.routing}): by default the first
 that knows a project answers for it alone.
 """
