@@ -324,7 +324,6 @@ class FileTests(TestCase):
             if path == filePath
         ]
 
-    @inlineCallbacks
     def test_resumed(self):  # type: ignore[no-untyped-def]
         """
         A download whose connection breaks midway is resumed: the rest is
@@ -332,22 +331,8 @@ class FileTests(TestCase):
         the same), and every client gets the whole file, kept once
         verified.
         """
-        urls = yield self.fileURLs()
-        path = self.path(urls, self.wheel)
-        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "truncate-once"
-        results = yield gatherResults([self.harness.get(path) for _ in range(3)])
-        for response, body in results:
-            self.assertEqual(response.code, 200)
-            self.assertEqual(body, self.wheel.data)
-        half = len(self.wheel.data) // 2
-        etag = b'"' + self.wheel.sha256.encode()[:16] + b'"'
-        self.assertEqual(
-            self.fileRequests(), [(None, None), (b"bytes=%d-" % (half,), etag)]
-        )
-        yield self.harness.fetcher.settled()
-        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+        return self.assertResumedFromHalf("truncate-once", clients=3)
 
-    @inlineCallbacks
     def test_stalledResumed(self):  # type: ignore[no-untyped-def]
         """
         A download whose upstream stops sending midway, the connection
@@ -355,10 +340,19 @@ class FileTests(TestCase):
         for the idle timeout: every client gets the whole file.
         """
         self.harness.fetcher.idleTimeout = 0.2
+        return self.assertResumedFromHalf("stall-once", clients=2)
+
+    @inlineCallbacks
+    def assertResumedFromHalf(self, fault: str, clients: int):  # type: ignore[no-untyped-def]
+        """
+        With C{fault} injected upstream, which gives half the wheel the
+        first time, C{clients} concurrent clients each get the whole wheel,
+        fetched once from the start and once from the half, and it is kept.
+        """
         urls = yield self.fileURLs()
         path = self.path(urls, self.wheel)
-        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "stall-once"
-        results = yield gatherResults([self.harness.get(path) for _ in range(2)])
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = fault
+        results = yield gatherResults([self.harness.get(path) for _ in range(clients)])
         for response, body in results:
             self.assertEqual(response.code, 200)
             self.assertEqual(body, self.wheel.data)

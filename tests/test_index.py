@@ -117,6 +117,18 @@ class UpstreamSourceTests(TestCase):
         self.fail(f"{path!r} was not asked for {times} times")
 
     @inlineCallbacks
+    def untilRevalidated(self, name: str):  # type: ignore[no-untyped-def]
+        """
+        Wait (on the real reactor) until the upstream's answer for C{name}
+        is in the cache, fetched now.
+        """
+        for _ in range(400):
+            if self.source.cachedEntry(name).fetchedAt == self.clock.seconds():
+                return
+            yield sleep(0.005)
+        self.fail(f"{name} was not revalidated")
+
+    @inlineCallbacks
     def test_slowUpstreamServesCopy(self):  # type: ignore[no-untyped-def]
         """
         A stale page whose upstream does not answer within the policy's
@@ -145,10 +157,7 @@ class UpstreamSourceTests(TestCase):
         filename, data = makeWheel("alpha", "2.0")
         self.upstream.add("alpha", Dist(filename, data))
         self.upstream.release()
-        for _ in range(400):
-            if self.source.cachedEntry("alpha").fetchedAt == self.clock.seconds():
-                break
-            yield sleep(0.005)
+        yield self.untilRevalidated("alpha")
         lookup = yield self.source.page("alpha")
         self.assertFalse(lookup.stale)
         self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
@@ -176,10 +185,7 @@ class UpstreamSourceTests(TestCase):
         yield self.untilAsked(b"/simple/beta/", 2)
 
         self.upstream.release()
-        for _ in range(400):
-            if self.source.cachedEntry("beta").fetchedAt == self.clock.seconds():
-                break
-            yield sleep(0.005)
+        yield self.untilRevalidated("beta")
         self.assertFalse(self.source.slow)
         self.clock.advance(601)
         self.upstream.hold()
@@ -237,10 +243,7 @@ class UpstreamSourceTests(TestCase):
         self.failureResultOf(waiting, CancelledError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.upstream.release()
-        for _ in range(400):
-            if self.source.cachedEntry("alpha").fetchedAt == self.clock.seconds():
-                break
-            yield sleep(0.005)
+        yield self.untilRevalidated("alpha")
         lookup = yield self.source.page("alpha")
         self.assertFalse(lookup.stale)
         self.assertEqual(self.upstream.count(b"/simple/alpha/"), 2)
