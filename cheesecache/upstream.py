@@ -275,11 +275,17 @@ class _BodyReader(Protocol):
         self._received = 0
         self._timer: Optional[IDelayedCall] = None
         self._error: Optional[Exception] = None
+        #: Reading is paused until the consumer catches up.
+        self._waiting = False
 
     def connectionMade(self) -> None:
         self._timer = self._clock.callLater(self._idleTimeout, self._idle)
 
     def _idle(self) -> None:
+        if self._waiting:
+            # The consumer is behind, not the upstream.
+            self._timer = self._clock.callLater(self._idleTimeout, self._idle)
+            return
         self._timer = None
         self.abort(BodyStalled(f"no data for {self._idleTimeout} seconds"))
 
@@ -310,9 +316,7 @@ class _BodyReader(Protocol):
             # The consumer is behind: read on once it has caught up.
             transport = self.transport
             transport.pauseProducing()
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._waiting = True
             backlog.addBoth(lambda _: self._caughtUp(transport))
 
     def _caughtUp(self, transport: IPushProducer) -> None:
@@ -320,9 +324,13 @@ class _BodyReader(Protocol):
         The consumer took what it was given: read on, and wait for the
         upstream's next byte no longer than the deadline.
         """
+        self._waiting = False
         if self._error is not None or self._done.called:
             return
-        self._timer = self._clock.callLater(self._idleTimeout, self._idle)
+        if self._timer is not None:
+            # Pushed back, not made anew: a cold download pauses for the
+            # disk at nearly every piece, and a reset costs next to nothing.
+            self._timer.reset(self._idleTimeout)
         transport.resumeProducing()
 
     def connectionLost(self, reason: Failure = Failure(ResponseDone())) -> None:

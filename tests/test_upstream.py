@@ -177,7 +177,7 @@ class IdleDeadlineTests(SynchronousTestCase):
         done = self.read(lambda data: behind)
         self.response.protocol.dataReceived(b"x")
         self.assertEqual(self.response.transport.producerState, "paused")
-        self.clock.advance(100)
+        self.clock.advance(102)
         self.assertEqual(self.response.transport.producerState, "paused")
         behind.callback(None)
         self.assertEqual(self.response.transport.producerState, "producing")
