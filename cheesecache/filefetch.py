@@ -28,7 +28,6 @@ from .blobstore import BlobStore
 from .simple.model import DistFile
 from .upstream import (
     IDLE_TIMEOUT,
-    BodyCutShort,
     Upstream,
     UpstreamError,
     UpstreamGone,
@@ -556,11 +555,10 @@ class FileFetcher:
             the download keep their bytes and wait for more); otherwise, or
             after the last try, give up.
             """
-            cut = failure.check(BodyCutShort) is not None
             if (
                 resumeDelays
                 and download.state is not State.FAILED
-                and (cut or connectionBroke(failure.value))
+                and connectionBroke(failure.value)
             ):
                 delay = resumeDelays.pop(0)
                 log.warn(

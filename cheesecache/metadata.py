@@ -28,7 +28,6 @@ from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage
 from .upstream import (
     IDLE_TIMEOUT,
-    BodyCutShort,
     Upstream,
     UpstreamError,
     connectionBroke,
@@ -284,7 +283,7 @@ class MetadataService:
             self.clock,
             self.retryDelays,
             lambda: self._fetchOnce(f, upstream, via),
-            lambda e: isinstance(e, BodyCutShort) or connectionBroke(e),
+            connectionBroke,
             f.url + ".metadata",
         )
         return path

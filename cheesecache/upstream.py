@@ -130,11 +130,12 @@ IDLE_TIMEOUT = 10.0
 
 def connectionBroke(error: Exception) -> bool:
     """
-    Did a request fail because its connection was refused, or broke before
-    the answer's headers were in?  (Not because it was cancelled: it timed
-    out, and trying again would only make the client wait as long again.)
+    Did a request fail because its connection was refused, or broke (or
+    stalled) before the whole answer was in?  (Not because it was
+    cancelled: it timed out, and trying again would only make the client
+    wait as long again.)
     """
-    if isinstance(error, ConnectError):
+    if isinstance(error, (ConnectError, BodyCutShort)):
         return True
     if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
         return not any(reason.check(CancelledError) for reason in error.reasons)
