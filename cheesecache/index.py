@@ -5,9 +5,9 @@ Which source answers for a project, and keeping each upstream's pages fresh.
 An L{UpstreamSource} caches one upstream's pages (memory, then disk), serves
 them while fresh, revalidates them with conditional requests after, shares
 one upstream request among all concurrent requests for a page, and serves
-the stale copy when the upstream fails or is slow to answer.  The L{Index} asks its sources in
-the order the routing gives (L{cheesecache.routing}): by default the first
-that knows a project answers for it alone.
+the stale copy when the upstream fails or is slow to answer.  The L{Index}
+asks its sources in the order the routing gives (L{cheesecache.routing}):
+by default the first that knows a project answers for it alone.
 """
 
 from __future__ import annotations
@@ -427,9 +427,11 @@ class UpstreamSource:
                 )
             answer.callback(Lookup(entry, stale=True))
 
-        timer = None if self.slow else self.clock.callLater(self.policy.patience, impatient)
-        if timer is None:
+        timer = None
+        if self.slow:
             impatient()
+        else:
+            timer = self.clock.callLater(self.policy.patience, impatient)
 
         def answered(result: object) -> None:
             if timer is not None and timer.active():
