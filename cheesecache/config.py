@@ -10,6 +10,7 @@ Example::
     data-dir = "/var/lib/cheesecache"
     index-ttl = 600
     upstream-patience = 3                      # seconds before a stale copy is served
+    upstream-timeout = 30                      # seconds to connect and get headers
     offline = false
     users = "/etc/cheesecache/users.htpasswd"   # htpasswd -B; needed to upload
     max-upload-size = 100                      # megabytes
@@ -81,6 +82,7 @@ class Config:
     dataDir: Optional[str] = None
     indexTTL: Optional[float] = None
     upstreamPatience: Optional[float] = None
+    upstreamTimeout: Optional[float] = None
     offline: Optional[bool] = None
     users: Optional[str] = None
     maxUploadSize: Optional[float] = None
@@ -132,6 +134,7 @@ _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
     "ca-bundle", "client-cert", "trusted-host", "upstream-patience",
+    "upstream-timeout",
 }
 
 
@@ -181,6 +184,10 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["upstreamPatience"] = _expect(data["upstream-patience"], float, "upstream-patience")
         if kw["upstreamPatience"] < 0:
             raise ConfigError("upstream-patience: must not be negative")
+    if "upstream-timeout" in data:
+        kw["upstreamTimeout"] = _expect(data["upstream-timeout"], float, "upstream-timeout")
+        if kw["upstreamTimeout"] <= 0:
+            raise ConfigError("upstream-timeout: must be positive")
     if "offline" in data:
         kw["offline"] = _expect(data["offline"], bool, "offline")
     if "users" in data:

@@ -87,6 +87,7 @@ class Options(usage.Options):
         ["data-dir", "d", None, "Directory for cached pages and files."],
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["upstream-patience", None, None, "Seconds a client waits for an upstream to revalidate a stale page before it gets the cached copy; the upstream's answer still updates the cache (default 3).", float],
+        ["upstream-timeout", None, None, "Seconds an upstream may take to accept a connection, and then to answer a request with its headers, before the request counts as failed (default 30).", float],
         ["users", "u", None, "An htpasswd file of bcrypt hashes (htpasswd -B): who may upload."],
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
         ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)."],
@@ -148,6 +149,12 @@ class Options(usage.Options):
             )
         if self["upstream-patience"] < 0:
             raise ConfigError("--upstream-patience: must not be negative")
+        if self["upstream-timeout"] is None:
+            self["upstream-timeout"] = (
+                config.upstreamTimeout if config.upstreamTimeout is not None else 30.0
+            )
+        if self["upstream-timeout"] <= 0:
+            raise ConfigError("--upstream-timeout: must be positive")
         self["offline"] = bool(self["offline"] or config.offline)
         if not self["users"]:
             self["users"] = config.users
@@ -403,6 +410,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         )
     agent = outboundAgent(
         reactor, pool, proxies, options["upstream-trust"],
+        connectTimeout=options["upstream-timeout"],
         identity=options["client-identity"], trusted=options["trusted-hosts"],
     )
     if not options["offline"] and (proxies.http or proxies.https):
@@ -412,7 +420,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     sources: List[UpstreamSource] = []
     for configured in options["upstreams"]:
         upstream = Upstream.fromURL(
-            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym
+            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym,
+            connectTimeout=options["upstream-timeout"],
         )
         if upstream.authorization is None:
             upstream.authorization, netrcFile = netrcAuthorization(upstream.url, os.environ)

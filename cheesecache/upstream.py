@@ -393,6 +393,9 @@ class Upstream:
     @ivar url: the index's Simple API base URL, ending in C{/}, without
         credentials.
     @ivar authorization: the Authorization header value for this upstream.
+    @ivar connectTimeout: seconds a request may wait for its answer's
+        headers (the connection, too, is given up after this long: see
+        L{cheesecache.outbound.outboundAgent}); then it has failed.
     @ivar agent: an L{IAgent} following redirects (over a persistent
         connection pool), for pages and files.  Pages are asked for gzipped
         and decoded here; files are asked for as they are (a C{.tar.gz}

@@ -25,6 +25,7 @@ class ParseConfigTests(SynchronousTestCase):
                 "data-dir": "/d",
                 "index-ttl": 5,
                 "upstream-patience": 1.5,
+                "upstream-timeout": 45,
                 "offline": True,
                 "upstream": [{"name": "co", "url": "https://u:p@h/simple/"}, {"url": "http://h2/simple/"}],
                 "route": [{"match": "Acme_*", "sources": ["co"], "merge": False}],
@@ -42,6 +43,7 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(config.dataDir, "/d")
         self.assertEqual(config.indexTTL, 5.0)
         self.assertEqual(config.upstreamPatience, 1.5)
+        self.assertEqual(config.upstreamTimeout, 45.0)
         self.assertTrue(config.offline)
         self.assertEqual([(u.name, u.url) for u in config.upstreams], [("co", "https://u:p@h/simple/"), ("upstream-2", "http://h2/simple/")])
         self.assertEqual(config.routes[0].pattern, "acme-*")
@@ -58,6 +60,8 @@ class ParseConfigTests(SynchronousTestCase):
             ({"index-ttl": -1}, "index-ttl"),
             ({"upstream-patience": "x"}, "upstream-patience"),
             ({"upstream-patience": -1}, "upstream-patience"),
+            ({"upstream-timeout": "x"}, "upstream-timeout"),
+            ({"upstream-timeout": 0}, "upstream-timeout"),
             ({"offline": "yes"}, "offline"),
             ({"upstream": [{"url": "ftp://x/"}]}, "upstream[0].url"),
             ({"upstream": [{"name": "x"}]}, "upstream[0].url"),
@@ -107,6 +111,7 @@ class OptionsConfigTests(SynchronousTestCase):
         with open(path, "w") as f:
             f.write(
                 'listen = ["tcp:1"]\nindex-ttl = 7\noffline = true\nupstream-patience = 2\n'
+                'upstream-timeout = 5\n'
                 '[[upstream]]\nname = "co"\nurl = "http://127.0.0.1:9/simple/"\n'
                 '[[route]]\nmatch = "acme-*"\nsources = ["co"]\n'
             )
@@ -115,6 +120,7 @@ class OptionsConfigTests(SynchronousTestCase):
         self.assertEqual(options["listen"], ["tcp:1"])
         self.assertEqual(options["index-ttl"], 9.0)
         self.assertEqual(options["upstream-patience"], 2.0)
+        self.assertEqual(options["upstream-timeout"], 5.0)
         self.assertTrue(options["offline"])
         self.assertEqual([u.name for u in options["upstreams"]], ["co"])
         self.assertEqual(options["routes"][0].sources, ("co",))

@@ -354,6 +354,29 @@ class SlowUpstreamTests(TestCase):
             yield sleep(0.05)
         self.assertIn("is slow to answer for alpha; serving cached pages", server.log())
 
+    @inlineCallbacks
+    def test_upstreamTimeout(self):  # type: ignore[no-untyped-def]
+        """
+        A page with no cached copy, from an upstream holding every answer,
+        fails with a 502 after C{--upstream-timeout}: here, long before the
+        client's own 10 s (the default, 30 s, would outlast it).
+        """
+        upstream = upstreamWithWheels()
+        server = TwistdProcess(
+            self, serveIndex(self, upstream), self.mktemp(), "--upstream-timeout", "1",
+        )
+        yield server.ready()
+        upstream.hold()
+        self.addCleanup(upstream.release)
+        # Asked without blocking: the upstream lives in this reactor.
+        d = Agent(reactor).request(b"GET", server.url.encode() + b"alpha/")
+        d.addTimeout(10, reactor)
+        response = yield d
+        body = yield readBody(response)
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"alpha", body)
+        self.assertEqual([path for _, path, _ in upstream.requests], [b"/simple/alpha/"])
+
 
 class LogRotationTests(TestCase):
     """

@@ -44,6 +44,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["listen"], ["tcp:3141"])
         self.assertEqual(options["index-ttl"], 600.0)
         self.assertEqual(options["upstream-patience"], 3.0)
+        self.assertEqual(options["upstream-timeout"], 30.0)
         self.assertTrue(options["data-dir"])
         self.assertEqual(
             [(u.name, u.url) for u in options["upstreams"]],
@@ -61,6 +62,7 @@ class OptionsTests(SynchronousTestCase):
                 "--upstream", "http://127.0.0.1:2/simple/",
                 "--upstream", "https://u:p@127.0.0.1:3/simple/",
                 "--data-dir", "/x", "--index-ttl", "5", "--upstream-patience", "0.5",
+                "--upstream-timeout", "12",
             ]
         )
         self.assertEqual(options["listen"], ["tcp:1", "tcp:2"])
@@ -70,16 +72,19 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertEqual(options["index-ttl"], 5.0)
         self.assertEqual(options["upstream-patience"], 0.5)
+        self.assertEqual(options["upstream-timeout"], 12.0)
         self.assertEqual(options["data-dir"], "/x")
 
     def test_badValues(self) -> None:
         """
-        A non-HTTP upstream, a negative TTL or patience is a usage error.
+        A non-HTTP upstream, a negative TTL or patience, or a timeout that
+        is not positive is a usage error.
         """
         for argv in (
             ["--upstream", "ftp://x/"],
             ["--upstream", "http://x/", "--index-ttl", "-1"],
             ["--upstream", "http://x/", "--upstream-patience", "-1"],
+            ["--upstream", "http://x/", "--upstream-timeout", "0"],
         ):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
 
