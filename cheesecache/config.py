@@ -98,6 +98,24 @@ class Config:
     routes: Tuple[Route, ...] = ()
 
 
+#: The keys that give a time in seconds: their attributes, and whether 0
+#: is allowed (at once) or not (never).
+_DURATIONS = (
+    ("index-ttl", "indexTTL", True),
+    ("upstream-patience", "upstreamPatience", True),
+    ("upstream-timeout", "upstreamTimeout", False),
+)
+
+
+def _seconds(value: Any, key: str, mayBeZero: bool) -> float:
+    seconds: float = _expect(value, float, key)
+    if seconds < 0:
+        raise ConfigError(f"{key}: must not be negative")
+    if seconds == 0 and not mayBeZero:
+        raise ConfigError(f"{key}: must be positive")
+    return seconds
+
+
 def _expect(value: Any, kind: type, key: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -176,18 +194,9 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
             raise ConfigError("listen: needs at least one endpoint")
     if "data-dir" in data:
         kw["dataDir"] = _expect(data["data-dir"], str, "data-dir")
-    if "index-ttl" in data:
-        kw["indexTTL"] = _expect(data["index-ttl"], float, "index-ttl")
-        if kw["indexTTL"] < 0:
-            raise ConfigError("index-ttl: must not be negative")
-    if "upstream-patience" in data:
-        kw["upstreamPatience"] = _expect(data["upstream-patience"], float, "upstream-patience")
-        if kw["upstreamPatience"] < 0:
-            raise ConfigError("upstream-patience: must not be negative")
-    if "upstream-timeout" in data:
-        kw["upstreamTimeout"] = _expect(data["upstream-timeout"], float, "upstream-timeout")
-        if kw["upstreamTimeout"] <= 0:
-            raise ConfigError("upstream-timeout: must be positive")
+    for key, attribute, mayBeZero in _DURATIONS:
+        if key in data:
+            kw[attribute] = _seconds(data[key], key, mayBeZero)
     if "offline" in data:
         kw["offline"] = _expect(data["offline"], bool, "offline")
     if "users" in data:
