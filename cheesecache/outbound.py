@@ -9,7 +9,9 @@ Each is what the options give, else what pip on this machine would use:
 pip's own settings, then the standard C{HTTPS_PROXY} / C{HTTP_PROXY} /
 C{NO_PROXY} variables, and OpenSSL's own C{SSL_CERT_FILE} /
 C{SSL_CERT_DIR}.  So a host where pip works is a host where cheesecache
-does, trusted hosts (whose certificates go unchecked) included.
+does, trusted hosts (whose certificates go unchecked) included.  They are
+gathered once into an L{Outbound}, by C{twistd cheesecache} and by
+C{cheesecache warm} alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import netrc
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
+
+import attrs
 
 from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
@@ -197,3 +201,60 @@ def outboundAgent(
         proxies=proxies,
     )
     return UpstreamAgent(endpoints, pool)
+
+
+@attrs.frozen
+class Outbound:
+    """
+    How requests reach other servers, gathered once from the options and
+    pip's settings (see the module docstring): the server's upstreams and
+    C{cheesecache warm}'s index are reached the same way.
+
+    @ivar caBundle: the CA bundle's path, if one is used; C{trustRoot},
+        the authorities read from it (C{None}: OpenSSL's own).
+    @ivar clientCert: the client certificate's path, if one is shown;
+        C{identity}, what was read from it.
+    @ivar trusted: the hosts whose certificates are not checked.
+    """
+
+    proxies: ProxySettings
+    caBundle: Optional[str] = None
+    trustRoot: Any = None
+    clientCert: Optional[str] = None
+    identity: Optional[ClientIdentity] = None
+    trusted: Tuple[TrustedHost, ...] = ()
+
+    @classmethod
+    def fromSettings(
+        cls,
+        pip: PipSettings,
+        proxy: Optional[str] = None,
+        bundle: Optional[str] = None,
+        cert: Optional[str] = None,
+        trusted: Sequence[str] = (),
+        bundleFlag: str = "--ca-bundle",
+    ) -> "Outbound":
+        """
+        What the options give (C{None} or empty where they say nothing),
+        else what pip would use.
+
+        @param bundleFlag: what the option giving C{bundle} is called.
+        @raise ConfigError: a setting that cannot be used, naming where it
+            was set.
+        """
+        proxies = proxySettings(proxy, pip)
+        caBundlePath, trustRoot = caBundle(bundle, pip, flag=bundleFlag)
+        clientCert, identity = clientCertificate(cert, pip)
+        return cls(
+            proxies, caBundlePath, trustRoot, clientCert, identity,
+            trustedHostsSetting(trusted, pip),
+        )
+
+    def agent(self, reactor: Any, pool: Any, connectTimeout: float = 30) -> UpstreamAgent:
+        """
+        The agent requests go through, over C{pool}.
+        """
+        return outboundAgent(
+            reactor, pool, self.proxies, self.trustRoot, connectTimeout,
+            self.identity, self.trusted,
+        )

@@ -30,14 +30,7 @@ from .config import (
 )
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
-from .outbound import (
-    caBundle,
-    clientCertificate,
-    netrcAuthorization,
-    outboundAgent,
-    proxySettings,
-    trustedHostsSetting,
-)
+from .outbound import Outbound, netrcAuthorization
 from .pipconfig import NoDefaultIndex, PipSettings
 
 log = Logger()
@@ -194,15 +187,12 @@ class Options(usage.Options):
             except NoDefaultIndex as e:
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams
-        self["proxies"] = proxySettings(self["proxy"] or config.proxy, pip)
-        self["ca-bundle"], self["upstream-trust"] = caBundle(
-            self["ca-bundle"] or config.caBundle, pip
-        )
-        self["client-cert"], self["client-identity"] = clientCertificate(
-            self["client-cert"] or config.clientCert, pip
-        )
-        self["trusted-hosts"] = trustedHostsSetting(
-            self["trusted-host"] or config.trustedHosts, pip
+        self["outbound"] = Outbound.fromSettings(
+            pip,
+            proxy=self["proxy"] or config.proxy,
+            bundle=self["ca-bundle"] or config.caBundle,
+            cert=self["client-cert"] or config.clientCert,
+            trusted=self["trusted-host"] or config.trustedHosts,
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
@@ -394,25 +384,22 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     pseudonym = instancePseudonym(dataDir)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
-    proxies = options["proxies"]
-    if options["ca-bundle"]:
-        log.info("HTTPS upstreams are checked against {path}", path=options["ca-bundle"])
-    if options["client-cert"]:
+    outbound: Outbound = options["outbound"]
+    if outbound.caBundle:
+        log.info("HTTPS upstreams are checked against {path}", path=outbound.caBundle)
+    if outbound.clientCert:
         log.info(
             "HTTPS upstreams that ask for a client certificate get the one in {path}",
-            path=options["client-cert"],
+            path=outbound.clientCert,
         )
-    for trusted in options["trusted-hosts"]:
+    for trusted in outbound.trusted:
         log.warn(
             "The certificate of {host} is not checked (a trusted host): anyone"
             " between could read or change what it sends",
             host=str(trusted),
         )
-    agent = outboundAgent(
-        reactor, pool, proxies, options["upstream-trust"],
-        connectTimeout=options["upstream-timeout"],
-        identity=options["client-identity"], trusted=options["trusted-hosts"],
-    )
+    agent = outbound.agent(reactor, pool, connectTimeout=options["upstream-timeout"])
+    proxies = outbound.proxies
     if not options["offline"] and (proxies.http or proxies.https):
         log.info("Proxies for the upstreams: {proxies}", proxies=proxies.describe())
     pages = PageStore(dataDir.child("pages"))

@@ -1708,22 +1708,18 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         stdout.write(f"error: --index must be an http(s) URL, not {options.index!r}\n")
         return 2
     from .config import ConfigError
-    from .outbound import (
-        caBundle,
-        clientCertificate,
-        netrcAuthorization,
-        outboundAgent,
-        proxySettings,
-        trustedHostsSetting,
-    )
+    from .outbound import Outbound, netrcAuthorization
     from .pipconfig import PipSettings
 
     try:
-        pip = PipSettings()
-        proxies = proxySettings(options.proxy, pip)
-        _, trustRoot = caBundle(options.cert, pip, flag="--cert")
-        _, identity = clientCertificate(options.client_cert, pip)
-        trusted = trustedHostsSetting(options.trusted_host, pip)
+        outbound = Outbound.fromSettings(
+            PipSettings(),
+            proxy=options.proxy,
+            bundle=options.cert,
+            cert=options.client_cert,
+            trusted=options.trusted_host,
+            bundleFlag="--cert",
+        )
         authorization, _ = netrcAuthorization(options.index, os.environ)
     except ConfigError as e:
         stdout.write(f"error: {e}\n")
@@ -1739,9 +1735,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
-        client = treq.client.HTTPClient(
-            outboundAgent(reactor, pool, proxies, trustRoot, identity=identity, trusted=trusted)
-        )
+        client = treq.client.HTTPClient(outbound.agent(reactor, pool))
         warmer = Warmer(
             client,
             options.index,

@@ -10,10 +10,15 @@ import os
 import sys
 
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cheesecache.outbound import netrcAuthorization
+from cheesecache.config import ConfigError
+from cheesecache.outbound import Outbound, netrcAuthorization
+from cheesecache.pipconfig import PipSettings
+from cheesecache.proxies import Proxy
+from cheesecache.trust import TrustedHost
 
 from .harness import serveIndex
 from .test_e2e import TwistdProcess, pipInstallsAlpha, run, upstreamWithWheels
@@ -101,6 +106,62 @@ class NetrcAuthorizationTests(SynchronousTestCase):
         self.assertEqual(netrcAuthorization("http://h.test/", self.environ), (None, None))
         self.netrc("machine h.test login a password b\n")
         self.assertEqual(netrcAuthorization("http:///simple/", self.environ), (None, None))
+
+
+class OutboundTests(SynchronousTestCase):
+    """
+    L{Outbound}: the settings gathered once, and the agent made from them.
+    """
+
+    def pip(self, **environ: str) -> PipSettings:
+        # pip's configuration files say nothing.
+        return PipSettings(environ, reader=lambda options: {})
+
+    def test_nothingSet(self) -> None:
+        """
+        With no option and nothing from pip: no proxy, OpenSSL's own
+        authorities, no client certificate, no trusted host.
+        """
+        outbound = Outbound.fromSettings(self.pip())
+        self.assertEqual(
+            (outbound.proxies.http, outbound.proxies.https, outbound.caBundle,
+             outbound.trustRoot, outbound.clientCert, outbound.identity, outbound.trusted),
+            (None, None, None, None, None, None, ()),
+        )
+
+    def test_optionsThenPip(self) -> None:
+        """
+        What the options give wins over pip's settings, which are used for
+        what they leave out.
+        """
+        pip = self.pip(PIP_PROXY="http://pip-proxy.test:3128", PIP_TRUSTED_HOST="pip.test")
+        outbound = Outbound.fromSettings(pip, trusted=["given.test:8443"])
+        self.assertEqual(outbound.proxies.https, Proxy("pip-proxy.test", 3128))
+        self.assertEqual(outbound.trusted, (TrustedHost("given.test", 8443),))
+        outbound = Outbound.fromSettings(pip, proxy="http://given-proxy.test:8080")
+        self.assertEqual(outbound.proxies.http, Proxy("given-proxy.test", 8080))
+        self.assertEqual(outbound.trusted, (TrustedHost("pip.test"),))
+
+    def test_namesTheFlag(self) -> None:
+        """
+        A bundle that cannot be read is refused under the name the command
+        gives its option.
+        """
+        missing = self.mktemp()
+        e = self.assertRaises(
+            ConfigError, Outbound.fromSettings, self.pip(), bundle=missing, bundleFlag="--cert"
+        )
+        self.assertEqual(str(e), f"--cert {missing}: No such file or directory")
+
+    def test_agent(self) -> None:
+        """
+        The agent connects through endpoints with the given timeout and the
+        gathered proxies.
+        """
+        outbound = Outbound.fromSettings(self.pip(), proxy="http://proxy.test:3128")
+        agent = outbound.agent(MemoryReactorClock(), None, connectTimeout=7)
+        self.assertEqual(agent.endpoints.connectTimeout, 7)
+        self.assertIs(agent.endpoints.proxies, outbound.proxies)
 
 
 class NetrcUpstreamTests(TestCase):

@@ -135,7 +135,7 @@ class ProxyOptionsTests(SynchronousTestCase):
     def proxies(self, *argv: str) -> ProxySettings:
         options = Options()
         options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
-        return options["proxies"]  # type: ignore[no-any-return]
+        return options["outbound"].proxies  # type: ignore[no-any-return]
 
     def test_environment(self) -> None:
         self.assertEqual(
@@ -214,8 +214,8 @@ class CABundleOptionsTests(_PipEnvironment):
         self.bundle, _, _ = makeCertificates(FilePath(self.mktemp()))
 
     def test_system(self) -> None:
-        options = self.options()
-        self.assertEqual((options["ca-bundle"], options["upstream-trust"]), (None, None))
+        outbound = self.options()["outbound"]
+        self.assertEqual((outbound.caBundle, outbound.trustRoot), (None, None))
 
     def test_given(self) -> None:
         """
@@ -223,10 +223,10 @@ class CABundleOptionsTests(_PipEnvironment):
         into a trust root while the options are checked.
         """
         options = self.options("--ca-bundle", self.bundle.path)
-        self.assertEqual(options["ca-bundle"], self.bundle.path)
-        self.assertIsNotNone(options["upstream-trust"])
+        self.assertEqual(options["outbound"].caBundle, self.bundle.path)
+        self.assertIsNotNone(options["outbound"].trustRoot)
         self.environ["PIP_CERT"] = self.bundle.path
-        self.assertEqual(self.options()["ca-bundle"], self.bundle.path)
+        self.assertEqual(self.options()["outbound"].caBundle, self.bundle.path)
 
     def test_opensslSettingsFirst(self) -> None:
         """
@@ -236,10 +236,9 @@ class CABundleOptionsTests(_PipEnvironment):
         self.environ["PIP_CERT"] = self.bundle.path
         for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
             self.environ[name] = "/etc/ssl/elsewhere"
-            self.assertEqual(self.options()["ca-bundle"], None)
-            self.assertEqual(
-                self.options("--ca-bundle", self.bundle.path)["ca-bundle"], self.bundle.path
-            )
+            self.assertEqual(self.options()["outbound"].caBundle, None)
+            given = self.options("--ca-bundle", self.bundle.path)["outbound"]
+            self.assertEqual(given.caBundle, self.bundle.path)
             del self.environ[name]
 
     def test_unreadable(self) -> None:
@@ -269,8 +268,8 @@ class ClientCertOptionsTests(_PipEnvironment):
         _, self.identity = makeClientIdentity(FilePath(self.mktemp()))
 
     def test_none(self) -> None:
-        options = self.options()
-        self.assertEqual((options["client-cert"], options["client-identity"]), (None, None))
+        outbound = self.options()["outbound"]
+        self.assertEqual((outbound.clientCert, outbound.identity), (None, None))
 
     def test_given(self) -> None:
         """
@@ -279,16 +278,17 @@ class ClientCertOptionsTests(_PipEnvironment):
         wins.
         """
         options = self.options("--client-cert", self.identity.path)
-        self.assertEqual(options["client-cert"], self.identity.path)
+        self.assertEqual(options["outbound"].clientCert, self.identity.path)
         self.assertEqual(
-            options["client-identity"].certificate.getSubject().commonName,
+            options["outbound"].identity.certificate.getSubject().commonName,
             b"cheesecache client",
         )
         config = FilePath(self.mktemp())
         config.setContent(f'client-cert = "{self.identity.path}"\n'.encode())
-        self.assertEqual(self.options("--config", config.path)["client-cert"], self.identity.path)
+        fromFile = self.options("--config", config.path)["outbound"]
+        self.assertEqual(fromFile.clientCert, self.identity.path)
         self.environ["PIP_CLIENT_CERT"] = self.identity.path
-        self.assertEqual(self.options()["client-cert"], self.identity.path)
+        self.assertEqual(self.options()["outbound"].clientCert, self.identity.path)
         e = self.assertRaises(usage.UsageError, self.options, "--client-cert", "/nowhere.pem")
         self.assertEqual(str(e), "--client-cert /nowhere.pem: No such file or directory")
 
@@ -317,7 +317,7 @@ class TrustedHostOptionsTests(_PipEnvironment):
     """
 
     def test_none(self) -> None:
-        self.assertEqual(self.options()["trusted-hosts"], ())
+        self.assertEqual(self.options()["outbound"].trusted, ())
 
     def test_given(self) -> None:
         """
@@ -325,19 +325,19 @@ class TrustedHostOptionsTests(_PipEnvironment):
         """
         self.environ["PIP_TRUSTED_HOST"] = "pip.corp.test  other.corp.test:8443"
         self.assertEqual(
-            self.options()["trusted-hosts"],
+            self.options()["outbound"].trusted,
             (TrustedHost("pip.corp.test"), TrustedHost("other.corp.test", 8443)),
         )
         config = FilePath(self.mktemp())
         config.setContent(b'trusted-host = ["file.corp.test"]\n')
         self.assertEqual(
-            self.options("--config", config.path)["trusted-hosts"],
+            self.options("--config", config.path)["outbound"].trusted,
             (TrustedHost("file.corp.test"),),
         )
         self.assertEqual(
             self.options(
                 "--config", config.path, "--trusted-host", "a.test", "--trusted-host", "b.test:1"
-            )["trusted-hosts"],
+            )["outbound"].trusted,
             (TrustedHost("a.test"), TrustedHost("b.test", 1)),
         )
 
