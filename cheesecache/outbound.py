@@ -210,10 +210,10 @@ class Outbound:
     pip's settings (see the module docstring): the server's upstreams and
     C{cheesecache warm}'s index are reached the same way.
 
-    @ivar caBundle: the CA bundle's path, if one is used; C{trustRoot},
-        the authorities read from it (C{None}: OpenSSL's own).
-    @ivar clientCert: the client certificate's path, if one is shown;
-        C{identity}, what was read from it.
+    @ivar caBundle: the path of the CA bundle, if one is used.
+    @ivar trustRoot: the authorities read from it (C{None}: OpenSSL's own).
+    @ivar clientCert: the path of the client certificate, if one is shown.
+    @ivar identity: the certificate and key read from it.
     @ivar trusted: the hosts whose certificates are not checked.
     """
 

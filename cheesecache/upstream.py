@@ -395,7 +395,7 @@ class Upstream:
     @ivar authorization: the Authorization header value for this upstream.
     @ivar connectTimeout: seconds a request may wait for its answer's
         headers (the connection, too, is given up after this long: see
-        L{cheesecache.outbound.outboundAgent}); then it has failed.
+        L{cheesecache.outbound.Outbound.agent}); then it has failed.
     @ivar agent: an L{IAgent} following redirects (over a persistent
         connection pool), for pages and files.  Pages are asked for gzipped
         and decoded here; files are asked for as they are (a C{.tar.gz}
