@@ -14,10 +14,12 @@ from typing import List, Tuple
 from twisted.internet import protocol, reactor, threads
 from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallbacks, maybeDeferred
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.http_headers import Headers
+import treq
 
 from cheesecache.blobstore import BlobStore
-from cheesecache.web.files import EXTRACT_DELAY
+from cheesecache.web.files import EXTRACT_DELAY, restOfFileFrom
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex, sleep
@@ -249,21 +251,35 @@ class FileTests(TestCase):
         self.assertEqual(self.harness.fetcher.started, 1)
 
     @inlineCallbacks
-    def test_lateJoinerGetsWholeFile(self):  # type: ignore[no-untyped-def]
+    def downloadUnderWay(  # type: ignore[no-untyped-def]
+        self, fault: str = "slow", dribbleDelay: float = 0.02
+    ):
         """
-        A client that arrives while the file is half downloaded gets it from
-        byte 0, and neither client's response ends before the file is
-        verified.
+        Start a download of the wheel that the upstream sends in pieces
+        (with C{fault}, C{dribbleDelay} seconds apart), and wait for its
+        first piece; fires with the wheel's path, the GET that started it,
+        and the download.
         """
         urls = yield self.fileURLs()
         path = self.path(urls, self.wheel)
-        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = "slow"
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = fault
+        self.upstream.dribbleDelay = dribbleDelay
         first = self.harness.get(path)
         while self.harness.fetcher.inProgress(self.wheel.sha256) is None:
             yield sleep(0.01)
         download = self.harness.fetcher.inProgress(self.wheel.sha256)
         while download.written == 0:
             yield sleep(0.01)
+        return path, first, download
+
+    @inlineCallbacks
+    def test_lateJoinerGetsWholeFile(self):  # type: ignore[no-untyped-def]
+        """
+        A client that arrives while the file is half downloaded gets it from
+        byte 0, and neither client's response ends before the file is
+        verified.
+        """
+        path, first, _ = yield self.downloadUnderWay()
         second = self.harness.get(path)
         (r1, b1), (r2, b2) = yield gatherResults([first, second])
         self.assertEqual(b1, self.wheel.data)
@@ -555,6 +571,101 @@ class FileTests(TestCase):
         self.assertEqual((response.code, body), (200, self.wheel.data))
 
     @inlineCallbacks
+    def rangeOfDownload(self, headers: dict):  # type: ignore[no-untyped-def]
+        """
+        Ask for the wheel with C{headers} while a slow download of it is
+        under way (a plain GET started it); fires with the response, whether
+        the download was verified when its headers came, and its body.
+        """
+        path, first, download = yield self.downloadUnderWay(dribbleDelay=0.2)
+        raw = Headers({k: [v] for k, v in headers.items()})
+        response = yield self.harness.client.request(
+            b"GET", (self.harness.url + path).encode(), raw
+        )
+        verifiedAtHeaders = download.verified
+        body = yield treq.content(response)
+        _, whole = yield first
+        self.assertEqual(whole, self.wheel.data)
+        self.assertEqual(self.harness.fetcher.started, 1)
+        return response, verifiedAtHeaders, body
+
+    @inlineCallbacks
+    def test_restFollowsDownload(self):  # type: ignore[no-untyped-def]
+        """
+        A request for the rest of a file from some byte on, conditional on
+        this file, as a downstream cheesecache resumes a broken download,
+        follows the download in progress: its 206 comes before the file is
+        whole, and holds the bytes from there to the end.
+        """
+        size = len(self.wheel.data)
+        start = size // 3
+        response, verifiedAtHeaders, body = yield self.rangeOfDownload(
+            {"Range": f"bytes={start}-", "If-Range": f'"{self.wheel.sha256}"'}
+        )
+        self.assertFalse(verifiedAtHeaders)
+        self.assertEqual(response.code, 206)
+        self.assertEqual(header(response, "content-range"), f"bytes {start}-{size - 1}/{size}")
+        self.assertEqual(response.length, size - start)
+        self.assertEqual(body, self.wheel.data[start:])
+        # The server ended the answer too, once the file was verified.
+        finished = yield self.untilFinished(206)
+        self.assertTrue(finished)
+
+    @inlineCallbacks
+    def untilFinished(self, code: int):  # type: ignore[no-untyped-def]
+        """
+        Whether the server finishes a request with C{code} within 2 s.
+        """
+        for _ in range(200):
+            counted = self.harness.status.requests.requests.values
+            if any(dict(labels).get("code") == str(code) for labels in counted):
+                return True
+            yield sleep(0.01)
+        return False
+
+    @inlineCallbacks
+    def test_restOfWrongFileNeverComplete(self):  # type: ignore[no-untyped-def]
+        """
+        The rest of a file that fails its hash check is never a complete
+        answer: its last byte waits for the check, and the connection is
+        cut when the check fails.
+        """
+        path, first, _ = yield self.downloadUnderWay("slowwrong", dribbleDelay=0.05)
+        first.addErrback(lambda f: f.value)
+        start = len(self.wheel.data) // 3
+        outcome = yield self.harness.get(
+            path, {"Range": f"bytes={start}-", "If-Range": f'"{self.wheel.sha256}"'}
+        ).addErrback(lambda f: f.value)
+        yield first
+        if isinstance(outcome, tuple):
+            response, body = outcome
+            self.assertNotIn(response.code, (200, 206), f"served {len(body)} bytes")
+        self.assertEqual(self.blobs(), [])
+
+    @inlineCallbacks
+    def test_otherRangesWaitForTheWholeFile(self):  # type: ignore[no-untyped-def]
+        """
+        A range that ends before the file does would be a complete answer
+        of bytes not verified yet: it waits for the whole, verified file.
+        """
+        response, verifiedAtHeaders, body = yield self.rangeOfDownload(
+            {"Range": "bytes=100-199"}
+        )
+        self.assertTrue(verifiedAtHeaders)
+        self.assertEqual((response.code, body), (206, self.wheel.data[100:200]))
+
+    @inlineCallbacks
+    def test_restOfAnotherFileWaits(self):  # type: ignore[no-untyped-def]
+        """
+        A resumption conditional on another version of the file (C{If-Range}
+        naming something else) is not answered from the download.
+        """
+        response, verifiedAtHeaders, _ = yield self.rangeOfDownload(
+            {"Range": "bytes=100-", "If-Range": '"something-else"'}
+        )
+        self.assertTrue(verifiedAtHeaders)
+
+    @inlineCallbacks
     def test_notListed(self):  # type: ignore[no-untyped-def]
         """
         A key or filename the project page does not list is a 404; so are
@@ -605,6 +716,27 @@ class BigFileTests(FileTests):
             self.assertEqual((response.code, len(body)), (200, len(self.wheel.data)))
             self.assertEqual(body, self.wheel.data)
         self.assertGreater(len(calls), 3)
+
+
+class RestOfFileFromTests(SynchronousTestCase):
+    """
+    L{restOfFileFrom}: which C{Range} headers ask for the rest of a file.
+    """
+
+    def test_openRanges(self) -> None:
+        self.assertEqual(restOfFileFrom(b"bytes=0-", 10), 0)
+        self.assertEqual(restOfFileFrom(b"bytes=4-", 10), 4)
+        self.assertEqual(restOfFileFrom(b" Bytes = 9- ", 10), 9)
+        # Past the end is the end.
+        self.assertEqual(restOfFileFrom(b"bytes=4-9", 10), 4)
+        self.assertEqual(restOfFileFrom(b"bytes=4-99", 10), 4)
+
+    def test_others(self) -> None:
+        for value in (
+            None, b"", b"bytes=4-8", b"bytes=-5", b"bytes=10-", b"bytes=0-1,4-",
+            b"items=0-", b"bytes=a-", b"bytes=4", b"bytes=-", b"bytes=4-x",
+        ):
+            self.assertIsNone(restOfFileFrom(value, 10), value)
 
 
 class MetadataTests(TestCase):

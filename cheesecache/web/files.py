@@ -5,7 +5,10 @@ C{/files/<project>/<key>/<filename>} and its C{.metadata} twin.
 A cached file is served from its blob (ranges, HEAD, conditional requests).
 A file not cached yet is fetched from the upstream once; every client that
 asks meanwhile follows the download as it is written (L{Follower}), starting
-at byte 0, so no client waits for the whole file.
+at byte 0, so no client waits for the whole file.  So does one that asks
+for the rest of the file from some byte on (a downstream cheesecache
+resuming a download that broke): its last bytes, too, go out only once the
+whole file is verified.  Other ranges wait for the verified file.
 """
 
 from __future__ import annotations
@@ -116,6 +119,27 @@ class _ZeroCopy:
             self.producer.start()
 
 
+def restOfFileFrom(value: Optional[bytes], size: int) -> Optional[int]:
+    """
+    The first byte asked for when the C{Range} header C{value} asks for one
+    range that runs to the end of a file of C{size} bytes (C{bytes=N-}, or
+    C{bytes=N-M} with M past the end): a request that can follow a download
+    and end with it.  C{None} for any other range, or none.
+    """
+    if value is None:
+        return None
+    unit, _, spec = value.strip().partition(b"=")
+    if unit.strip().lower() != b"bytes" or b"," in spec:
+        return None
+    first, dash, last = spec.strip().partition(b"-")
+    if not dash or not first.isdigit() or not (last == b"" or last.isdigit()):
+        return None
+    start = int(first)
+    if start >= size or (last and int(last) < size - 1):
+        return None
+    return start
+
+
 def serveBlob(
     request: IRequest, path: str, etag: Optional[str], scope: str = "public"
 ) -> object:
@@ -147,7 +171,10 @@ class Follower:
     download: Download
     request: IRequest
     scope: str = "public"
-    _offset: int = 0
+    #: The first byte sent: with one, the answer is the rest of the file
+    #: from there (206), and the download's size must be known.
+    start: int = 0
+    _offset: int = attrs.field(init=False)
     _file: Optional[BinaryIO] = None
     _paused: bool = False
     _closed: bool = False
@@ -155,7 +182,10 @@ class Follower:
     transport: Any = None
     _sender: Optional[SocketSender] = None
 
-    def start(self) -> None:
+    def __attrs_post_init__(self) -> None:
+        self._offset = self.start
+
+    def follow(self) -> None:
         self.request.notifyFinish().addErrback(lambda _: self._close())
         self.download.subscribe(self._update)
         self._update()
@@ -186,9 +216,17 @@ class Follower:
                 return
             self._file = open(download.path.path, "rb")
             _fileHeaders(self.request, download.file.sha256, self.scope, cached=False)
+            if self.start:
+                assert download.total is not None
+                self._file.seek(self.start)
+                self.request.setResponseCode(206)
+                self.request.setHeader(
+                    b"Content-Range",
+                    b"bytes %d-%d/%d" % (self.start, download.total - 1, download.total),
+                )
             if download.total is not None:
                 self.request.setHeader(
-                    b"Content-Length", str(download.total).encode()
+                    b"Content-Length", str(download.total - self.start).encode()
                 )
             self.request.registerProducer(self, True)
         if download.state is State.FAILED and not download.verified:
@@ -390,8 +428,9 @@ class FilesResource(Resource):
             download.whenDone().addCallback(
                 lambda _: self._extractSoon(name, f)
             ).addErrback(lambda _: None)
-        if request.method == b"HEAD" or request.getHeader(b"range"):
-            # Ranges are served from the whole, verified file, without
+        start = self._followsFrom(request, download)
+        if start is None:
+            # Other ranges are served from the whole, verified file, without
             # waiting for it to be synced to disk and put in the store.
             return renderLater(
                 request, download.whenWhole(),
@@ -400,8 +439,31 @@ class FilesResource(Resource):
                 ),
                 _failFile,
             )
-        Follower(download, request, self.scope).start()
+        Follower(download, request, self.scope, start).follow()
         return NOT_DONE_YET
+
+    @staticmethod
+    def _followsFrom(request: IRequest, download: Download) -> Optional[int]:
+        """
+        The byte C{request} can follow C{download} from (0 for a plain GET);
+        C{None} if it must wait for the whole file: a HEAD, a range that
+        does not run to the end of the file (or of a size not known yet),
+        or one conditional on something other than this file (C{If-Range}).
+        """
+        if request.method == b"HEAD":
+            return None
+        value = request.getHeader(b"range")
+        if value is None:
+            return 0
+        if download.total is None:
+            return None
+        condition = request.getHeader(b"if-range")
+        sha256 = download.file.sha256
+        if condition is not None and (
+            sha256 is None or condition.strip() != f'"{sha256}"'.encode("ascii")
+        ):
+            return None
+        return restOfFileFrom(value, download.total)
 
     def _extractSoon(self, name: str, f: DistFile) -> "Deferred[None]":
         if self.clock is None:
