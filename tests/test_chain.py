@@ -444,3 +444,42 @@ class RedirectTests(TestCase):
         self.assertEqual(path, b"/packages/" + wheel.filename.encode())
         self.assertNotIn(b"authorization", headers)
         self.assertIn(b"authorization", origin.requests[-1][2])
+
+
+class StallInChainTests(TestCase):
+    """
+    A download that stalls above the company tier, through to the laptop.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_laptopResumesFromCompanyStillDownloading(self):  # type: ignore[no-untyped-def]
+        """
+        When the origin stalls a file, the company tier waits out its stall
+        deadline and resumes.  The laptop, whose own deadline comes first,
+        resumes from the company, which streams the rest from that byte as
+        it comes: the laptop does not wait for the whole file, which here
+        would take longer than the laptop waits for an answer's headers,
+        and it resumes only once.
+        """
+        origin = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0", padding=400_000)
+        origin.add("alpha", Dist(filename, data))
+        company = Harness(self, [serveIndex(self, origin)], pseudonym="company", idleTimeout=1.5)
+        laptop = Harness(
+            self, [company.simpleURL], pseudonym="laptop", idleTimeout=0.8, connectTimeout=0.3
+        )
+        laptop.fetcher.resumeDelays = (0.25,)
+        _, page = yield laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        origin.faults[b"/packages/" + filename.encode()] = "stall-once"
+        response, body = yield laptop.get(fileURL(page, filename))
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body, data)
+        self.assertEqual(laptop.fetcher.failed, 0)
+        served = company.status.requests.requests.values
+        self.assertIn("206", [dict(labels)["code"] for labels in served])
+        yield company.settled()
+        yield laptop.settled()
+        self.assertTrue(company.store.exists(hashlib.sha256(data).hexdigest()))
+        self.assertTrue(laptop.store.exists(hashlib.sha256(data).hexdigest()))

@@ -229,6 +229,10 @@ class Follower:
                     b"Content-Length", str(download.total - self.start).encode()
                 )
             self.request.registerProducer(self, True)
+            if self.start:
+                # The headers now, though no byte past the start may have
+                # come yet: the tier below waits for them only so long.
+                self.request.write(b"")
         if download.state is State.FAILED and not download.verified:
             log.warn(
                 "Aborting a client's download of {filename}: {error}",
