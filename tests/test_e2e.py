@@ -156,6 +156,17 @@ class TwistdProcess:
     def log(self) -> str:
         return b"".join(self.collector.output).decode("utf-8", "replace")
 
+    @inlineCallbacks
+    def untilLogged(self, text: str):  # type: ignore[no-untyped-def]
+        """
+        Wait up to 2 s for C{text} in the log, which twistd writes in
+        batches; the caller asserts it is there.
+        """
+        for _ in range(40):
+            if text in self.log():
+                return
+            yield sleep(0.05)
+
     def stop(self):  # type: ignore[no-untyped-def]
         if not self.collector.ended.called:
             self.transport.signalProcess("TERM")
@@ -259,10 +270,7 @@ class InstallTests(TestCase):
         )
         self.assertEqual(code, 0, output + server.log())
         self.assertTrue(FilePath(target).child("alpha_mod").isdir())
-        for _ in range(40):  # the access log is written in batches
-            if '"HEAD /files/' in server.log():
-                break
-            yield sleep(0.05)
+        yield server.untilLogged('"HEAD /files/')
         self.assertIn('"HEAD /files/', server.log())
 
     @inlineCallbacks
@@ -348,10 +356,7 @@ class SlowUpstreamTests(TestCase):
             sorted(path for _, path, _ in upstream.requests[asked:]),
             [b"/simple/alpha/", b"/simple/beta/"],
         )
-        for _ in range(40):  # the log is written in batches
-            if "is slow to answer for alpha" in server.log():
-                break
-            yield sleep(0.05)
+        yield server.untilLogged("is slow to answer for alpha")
         self.assertIn("is slow to answer for alpha; serving cached pages", server.log())
 
     @inlineCallbacks
