@@ -536,3 +536,36 @@ class ChainInstallTests(TestCase):
              "import alpha_mod, beta_mod; print(alpha_mod.VERSION, beta_mod.VERSION)"]
         )
         self.assertEqual((code, output.strip()), (0, "1.0 2.0"))
+
+    @inlineCallbacks
+    def test_stallAboveBothTiers(self):  # type: ignore[no-untyped-def]
+        """
+        The upstream stalls a wheel halfway, once.  The company tier waits
+        out its 10 s stall deadline and asks the upstream for the rest; the
+        laptop, which got as far as the company did, gets the rest too
+        (from the same response, or by resuming from the company, which
+        streams it from that byte as it comes).  pip, whose own timeout
+        (15 s) is longer, installs the verified wheel, and both tiers keep
+        it.
+        """
+        upstream = upstreamWithWheels()
+        [alpha] = upstream.projects["alpha"]
+        wheelPath = b"/packages/" + alpha.filename.encode()
+        company = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield company.ready()
+        laptop = TwistdProcess(self, company.url, self.mktemp())
+        yield laptop.ready()
+        upstream.faults[wheelPath] = "stall-once"
+        started = time.monotonic()
+        yield pipInstallsAlpha(self, laptop)
+        self.assertGreater(time.monotonic() - started, 9)
+        asked = [headers for _, path, headers in upstream.requests if path == wheelPath]
+        self.assertEqual(len(asked), 2, company.log())
+        self.assertNotIn(b"range", asked[0])
+        self.assertRegex(asked[1][b"range"].decode(), r"\Abytes=[1-9][0-9]*-\Z")
+        cached = f"Cached {alpha.filename} ({len(alpha.data)} bytes)"
+        for tier in (company, laptop):
+            yield tier.untilLogged(cached)
+            self.assertIn(cached, tier.log())
+            self.assertNotIn("Traceback", tier.log())
+        self.assertIn(f"Download of {alpha.filename} broke after", company.log())
