@@ -5,7 +5,7 @@ Fetching a file from its upstream once, however many clients want it.
 A L{Download} writes the upstream body to a temporary file while hashing it;
 every client that asks for the file meanwhile follows that temporary file
 (see L{cheesecache.web.files}) and so starts receiving bytes at once.  The
-file becomes a blob only when its size and sha256 match the index; on any
+file becomes a blob only when its size and hash match the index; on any
 mismatch or upstream failure the temporary file is removed and followers are
 told to abort their connections.
 """
@@ -167,7 +167,8 @@ MAX_PENDING = 16 * HASH_BATCH
 
 class BackgroundHash:
     """
-    The sha256 of a stream, worked out a batch at a time by C{blocking}
+    The digest of a stream (sha256, or C{algorithm}), worked out a batch at
+    a time by C{blocking}
     (the thread pool), so that the reactor thread only receives while the
     bytes are written (to C{out}, when given) and hashed beside it: writing
     and hashing were most of streaming a big file cold.  Batches run one
@@ -188,8 +189,9 @@ class BackgroundHash:
         blocking: Callable[..., "Deferred[object]"],
         out: Optional[BinaryIO] = None,
         onWritten: Callable[[int], object] = lambda size: None,
+        algorithm: str = "sha256",
     ) -> None:
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.new(algorithm)
         self._blocking = blocking
         self._out = out
         self._onWritten = onWritten
@@ -399,7 +401,10 @@ class FileFetcher:
                 download._notify()
 
         # Writing and hashing happen in a thread, a batch at a time.
-        hasher = BackgroundHash(self._blocking, out, written)
+        checked = f.checkedHash
+        hasher = BackgroundHash(
+            self._blocking, out, written, checked[0] if checked else "sha256"
+        )
 
         def fail(reason: str, gone: bool = False, retryAfter: Optional[float] = None) -> None:
             if download.state in (State.DONE, State.FAILED):
@@ -456,15 +461,16 @@ class FileFetcher:
         def verify(digest: str) -> None:
             if download.state is State.FAILED:
                 return
-            if f.sha256 is not None and digest != f.sha256:
-                fail(f"sha256 {digest} does not match the index's {f.sha256}")
-                return
-            if f.sha256 is None:
+            if checked is None:
                 log.warn(
-                    "Keeping {filename} unverified: its index gave no sha256"
-                    " (it has {digest})",
+                    "Keeping {filename} unverified: its index gave no hash"
+                    " (its sha256 is {digest})",
                     filename=f.filename, digest=digest,
                 )
+            elif digest != checked[1]:
+                algorithm, expected = checked
+                fail(f"{algorithm} {digest} does not match the index's {expected}")
+                return
             # Every byte is checked: the clients may have the last one now,
             # without waiting for the disk.
             download.verified = True

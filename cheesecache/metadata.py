@@ -25,7 +25,7 @@ from twisted.python.filepath import FilePath
 
 from .blobstore import BlobStore
 from .coalesce import Coalescer
-from .simple.model import DistFile, ProjectPage
+from .simple.model import DistFile, ProjectPage, checkedHash
 from .upstream import (
     IDLE_TIMEOUT,
     Upstream,
@@ -303,18 +303,20 @@ class MetadataService:
                 retryAfterOf(response, self.clock.seconds()),
             )
         data = b"".join(chunks)
-        expected = (
-            f.coreMetadata.get("sha256")
+        checked = (
+            checkedHash(f.coreMetadata)
             if isinstance(f.coreMetadata, dict) or hasattr(f.coreMetadata, "get")
             else None
         )
-        digest = hashlib.sha256(data).hexdigest()
-        if expected is not None and digest != expected:
-            raise UpstreamError(
-                f"{url}: sha256 {digest} does not match the index's {expected}"
-            )
-        if expected is None:
+        if checked is None:
             log.warn("Keeping unverified metadata of {filename}", filename=f.filename)
+        else:
+            algorithm, expected = checked
+            digest = hashlib.new(algorithm, data).hexdigest()
+            if digest != expected:
+                raise UpstreamError(
+                    f"{url}: {algorithm} {digest} does not match the index's {expected}"
+                )
         path = yield self._keep(metadataKey(f), data)
         return path
 

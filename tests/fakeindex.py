@@ -34,12 +34,18 @@ class Dist:
     requiresPython: Optional[str] = None
     metadata: Optional[bytes] = None
     uploadTime: str = "2026-01-02T03:04:05.123456Z"
-    listedHash: Optional[str] = None  # default: the real sha256
+    listedHash: Optional[str] = None  # default: the real digest
     listedSize: Optional[int] = None  # default: the real size
+    #: The hash the page lists the file with.
+    hashName: str = "sha256"
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def listedDigest(self) -> str:
+        return self.listedHash or hashlib.new(self.hashName, self.data).hexdigest()
 
 
 @attrs.define(eq=False)
@@ -201,7 +207,7 @@ class FakeIndex(Resource):
                 entry: Dict[str, Any] = {
                     "filename": d.filename,
                     "url": f"../../packages/{d.filename}",
-                    "hashes": {"sha256": d.listedHash or d.sha256},
+                    "hashes": {d.hashName: d.listedDigest},
                     "size": d.listedSize if d.listedSize is not None else len(d.data),
                     "upload-time": d.uploadTime,
                     "yanked": d.yanked,
@@ -210,7 +216,7 @@ class FakeIndex(Resource):
                     entry["requires-python"] = d.requiresPython
                 if d.metadata is not None:
                     entry["core-metadata"] = {
-                        "sha256": hashlib.sha256(d.metadata).hexdigest()
+                        d.hashName: hashlib.new(d.hashName, d.metadata).hexdigest()
                     }
                 files.append(entry)
             return (
@@ -221,7 +227,7 @@ class FakeIndex(Resource):
             )
         anchors = []
         for d in dists:
-            attributes = f'href="../../packages/{d.filename}#sha256={d.listedHash or d.sha256}"'
+            attributes = f'href="../../packages/{d.filename}#{d.hashName}={d.listedDigest}"'
             if d.requiresPython:
                 attributes += f' data-requires-python="{escape(d.requiresPython)}"'
             if d.yanked:
@@ -229,7 +235,8 @@ class FakeIndex(Resource):
                 attributes += f' data-yanked="{escape(reason)}"'
             if d.metadata is not None:
                 attributes += (
-                    f' data-core-metadata="sha256={hashlib.sha256(d.metadata).hexdigest()}"'
+                    f' data-core-metadata="{d.hashName}='
+                    f'{hashlib.new(d.hashName, d.metadata).hexdigest()}"'
                 )
             anchors.append(f"<a {attributes}>{d.filename}</a><br/>")
         return (

@@ -1025,3 +1025,77 @@ class UnverifiedTests(TestCase):
         response, got = yield harness.get(path)
         self.assertEqual(got, data)
         self.assertEqual(upstream.count(b"/packages/" + name.encode()), 1)
+
+    @inlineCallbacks
+    def listedWith(self, hashName: str, fault: str = "", format: str = "json"):  # type: ignore[no-untyped-def]
+        """
+        A wheel, and its metadata, listed with C{hashName} alone, asked for
+        through cheesecache with C{fault} injected upstream for both.
+
+        @return: a L{Deferred} of the harness, the L{Dist}, the page's entry
+            for it, the two answers (each a response and its body, or the
+            failure), and the log events meanwhile.
+        """
+        upstream = FakeIndex(format=format)
+        name, data = makeWheel("alpha", "1.0")
+        dist = Dist(name, data, hashName=hashName, metadata=b"Metadata-Version: 2.1\nName: alpha\n\n")
+        upstream.add("alpha", dist)
+        if fault:
+            upstream.faults[b"/packages/" + name.encode()] = fault
+            upstream.faults[b"/packages/" + name.encode() + b".metadata"] = fault
+        harness = Harness(self, [serveIndex(self, upstream)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        [entry] = json.loads(body)["files"]
+        events: list = []
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        path = "/files/" + entry["url"].split("/files/", 1)[1]
+        answers = []
+        for url in (path, path + ".metadata"):
+            answer = yield harness.get(url).addErrback(lambda f: f.value)
+            answers.append(answer)
+        yield harness.settled()
+        return harness, dist, entry, answers, events
+
+    @inlineCallbacks
+    def test_checkedWithAnotherHash(self):  # type: ignore[no-untyped-def]
+        """
+        A file and its metadata that the index lists with another hash than
+        sha256 (here the md5 that some indexes still give alone, from an
+        HTML page as from a JSON one) are checked against it: served, kept,
+        and not logged as unverified.
+        """
+        for format in ("json", "html"):
+            harness, dist, entry, answers, events = yield self.listedWith("md5", format=format)
+            self.assertEqual(entry["hashes"], {"md5": hashlib.md5(dist.data).hexdigest()})
+            [(response, body), (metadataResponse, metadata)] = answers
+            self.assertEqual((response.code, body), (200, dist.data))
+            self.assertEqual((metadataResponse.code, metadata), (200, dist.metadata))
+            key = entry["url"].split("/")[-2]
+            self.assertTrue(key.startswith("u"))
+            self.assertTrue(harness.store.exists(key))
+            self.assertTrue(harness.store.exists(key + ".metadata"))
+            self.assertFalse(
+                [e for e in events if "unverified" in e.get("log_format", "")], events
+            )
+
+    @inlineCallbacks
+    def test_wrongBytesAgainstAnotherHash(self):  # type: ignore[no-untyped-def]
+        """
+        Bytes that do not match the other hash the index gives (the same
+        length) are never completed to a client nor kept, for the file as
+        for its metadata.
+        """
+        for hashName in ("sha512", "sha1", "md5"):
+            harness, dist, entry, answers, events = yield self.listedWith(hashName, "wrong")
+            for answer in answers:
+                if isinstance(answer, tuple):
+                    self.assertNotEqual(answer[0].code, 200, hashName)
+            blobs = harness.store.blobs
+            self.assertFalse(blobs.exists() and [p for p in blobs.walk() if p.isfile()], hashName)
+            self.assertTrue(
+                [e for e in events if str(e.get("reason", "")).startswith(f"{hashName} ")],
+                events,
+            )

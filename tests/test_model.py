@@ -7,7 +7,7 @@ from __future__ import annotations
 import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.simple.model import DistFile
+from cheesecache.simple.model import DistFile, checkedHash
 
 
 def fresh(text: str) -> str:
@@ -44,3 +44,28 @@ class SharedValuesTests(SynchronousTestCase):
         self.assertIs(a.requiresPython, b.requiresPython)
         self.assertIs(attrs.evolve(a, requiresPython=fresh(">=3.8")).requiresPython, a.requiresPython)
         self.assertIsNone(DistFile("c-1.0.tar.gz", "u").requiresPython)
+
+
+class CheckedHashTests(SynchronousTestCase):
+    """
+    The hash a file's bytes are checked against.
+    """
+
+    def test_preference(self) -> None:
+        """
+        The sha256 when there is one, else the strongest other of hashlib's
+        guaranteed ones; one it does not know is never chosen.
+        """
+        digests = {name: "0" * length for name, length in [
+            ("md5", 32), ("sha1", 40), ("sha224", 56), ("sha256", 64),
+            ("sha384", 96), ("sha512", 128),
+        ]}
+        order = ["sha256", "sha512", "sha384", "sha224", "sha1", "md5"]
+        for i, name in enumerate(order):
+            given = {n: digests[n] for n in order[i:]}
+            self.assertEqual(checkedHash(given), (name, digests[name]))
+            f = DistFile(filename="a-1.0.tar.gz", url="http://x/a-1.0.tar.gz", hashes=given)
+            self.assertEqual(f.checkedHash, (name, digests[name]))
+            self.assertTrue(f.verified)
+        self.assertIsNone(checkedHash({"blake2b": "0" * 128}))
+        self.assertFalse(DistFile(filename="a-1.0.tar.gz", url="http://x/a-1.0.tar.gz").verified)

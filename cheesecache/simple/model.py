@@ -26,6 +26,25 @@ CoreMetadata = Union[None, bool, Mapping[str, str]]
 
 _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
 
+#: The hashes a file's bytes are checked with, in order of preference: its
+#: sha256 (which also names its blob), else the strongest other that PEP
+#: 503 lets an index give (hashlib's guaranteed ones), as some indexes still
+#: list only an md5.
+_CHECKED_HASHES = ("sha256", "sha512", "sha384", "sha224", "sha1", "md5")
+
+
+def checkedHash(hashes: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    """
+    The hash name and digest, of those in C{hashes} (as a file's are
+    kept), that bytes are checked against (see L{_CHECKED_HASHES}); C{None}
+    when there is none to check.
+    """
+    for name in _CHECKED_HASHES:
+        digest = hashes.get(name)
+        if digest is not None:
+            return name, digest
+    return None
+
 
 _HEX = re.compile(r"[0-9a-f]+")
 
@@ -112,11 +131,19 @@ class DistFile:
         return "u" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()
 
     @property
+    def checkedHash(self) -> Optional[Tuple[str, str]]:
+        """
+        The hash name and digest the file's bytes are checked against (see
+        L{_CHECKED_HASHES}); C{None} when the index gave none.
+        """
+        return checkedHash(self.hashes)
+
+    @property
     def verified(self) -> bool:
         """
         Can the bytes be checked against a digest the index gave?
         """
-        return self.sha256 is not None
+        return self.checkedHash is not None
 
 
 @attrs.frozen
