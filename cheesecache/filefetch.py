@@ -168,10 +168,10 @@ MAX_PENDING = 16 * HASH_BATCH
 class BackgroundHash:
     """
     The digest of a stream (sha256, or C{algorithm}), worked out a batch at
-    a time by C{blocking}
-    (the thread pool), so that the reactor thread only receives while the
-    bytes are written (to C{out}, when given) and hashed beside it: writing
-    and hashing were most of streaming a big file cold.  Batches run one
+    a time by C{blocking} (the thread pool), so that the reactor thread
+    only receives while the bytes are written (to C{out}, when given) and
+    hashed beside it: writing and hashing were most of streaming a big
+    file cold.  Batches run one
     after the other, in order; one is sent as soon as none is running, and
     bigger ones form while the disk or the hash is slower than the
     upstream.
