@@ -521,13 +521,26 @@ class ProjectHTMLTests(SynchronousTestCase):
             self.assertEqual(unquote(url.rsplit("/", 1)[1]), f.filename)
             self.assertEqual(url, fileURL("foo-bar", f))
 
-    def test_noFragmentWithoutSha256(self) -> None:
+    def test_fragmentWithoutSha256(self) -> None:
         """
-        A file without a sha256 has no fragment rather than some other hash.
+        A file without a sha256 gives the strongest other hash that pip and
+        uv both read, so that they check it too; one with only hashes uv
+        would refuse the whole page for (sha1, sha224) has no fragment.  So
+        it is for core metadata, which is then said to be there (C{true}).
         """
-        page = ProjectPage(name="foo-bar", files=[distFile(hashes={"md5": "0" * 32})])
-        ((attributes, _),) = anchors(renderProjectHTML(page)).anchors
-        self.assertNotIn("#", attributes["href"] or "")
+        for given, fragment in [
+            ({"md5": "0" * 32, "sha1": "1" * 40}, "md5=" + "0" * 32),
+            ({"md5": "0" * 32, "sha384": "3" * 96}, "sha384=" + "3" * 96),
+            ({"sha384": "3" * 96, "sha512": "5" * 128}, "sha512=" + "5" * 128),
+            ({"sha1": "1" * 40, "sha224": "2" * 56}, ""),
+        ]:
+            page = ProjectPage(
+                name="foo-bar",
+                files=[distFile(hashes=given, coreMetadata=given)],
+            )
+            ((attributes, _),) = anchors(renderProjectHTML(page)).anchors
+            self.assertEqual(urldefrag(attributes["href"] or "")[1], fragment)
+            self.assertEqual(attributes["data-core-metadata"], fragment or "true")
 
     def test_requiresPythonEscaped(self) -> None:
         """

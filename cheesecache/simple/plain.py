@@ -103,7 +103,7 @@ def plainFileHTML(listed: Dict[str, Any]) -> str:
     return fileAnchor(
         listed["url"],
         listed["filename"],
-        listed["hashes"]["sha256"],
+        "sha256=" + listed["hashes"]["sha256"],
         listed.get("requires-python"),
         coreMetadata=metadata,
     )

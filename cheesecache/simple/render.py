@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from html import escape
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, TypeVar
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -228,13 +228,29 @@ def renderProjectJSON(page: ProjectPage) -> bytes:
     return b"".join(projectJSONChunks(page))
 
 
+#: The hashes an HTML link may name, in order of preference: those both pip
+#: and uv read (uv refuses a whole page whose link names a sha1 or sha224).
+_HTML_HASHES = ("sha256", "sha512", "sha384", "md5")
+
+
+def _htmlHash(hashes: Mapping[str, str]) -> Optional[str]:
+    """
+    The C{name=digest} an HTML link gives of C{hashes}, if any of them is
+    one the clients read (see L{_HTML_HASHES}).
+    """
+    for algorithm in _HTML_HASHES:
+        digest = hashes.get(algorithm)
+        if digest:
+            return f"{algorithm}={digest}"
+    return None
+
+
 def _coreMetadataHTML(f: DistFile) -> str:
     if f.coreMetadata is True:
         return "true"
-    algorithm, digest = next(iter(f.coreMetadata.items()))  # type: ignore[union-attr]
-    if f.coreMetadata.get("sha256"):  # type: ignore[union-attr]
-        algorithm, digest = "sha256", f.coreMetadata["sha256"]  # type: ignore[index]
-    return f"{algorithm}={digest}"
+    # Core metadata whose hash the clients would not read is there all the
+    # same (cheesecache checks it).
+    return _htmlHash(f.coreMetadata) or "true"  # type: ignore[arg-type]
 
 
 def fileHTML(name: str, f: DistFile) -> str:
@@ -244,7 +260,7 @@ def fileHTML(name: str, f: DistFile) -> str:
     return fileAnchor(
         fileURL(name, f),
         f.filename,
-        f.sha256,
+        _htmlHash(f.hashes),
         f.requiresPython,
         f.yanked,
         _coreMetadataHTML(f) if f.coreMetadata else None,
@@ -254,7 +270,7 @@ def fileHTML(name: str, f: DistFile) -> str:
 def fileAnchor(
     url: str,
     filename: str,
-    sha256: Optional[str] = None,
+    hash: Optional[str] = None,
     requiresPython: Optional[str] = None,
     yanked: Yanked = False,
     coreMetadata: Optional[str] = None,
@@ -264,12 +280,13 @@ def fileAnchor(
     place links are written, for the model's files (L{fileHTML}) and for
     entries written without it (L{cheesecache.simple.plain.plainFileHTML}).
 
+    @param hash: the link's fragment, C{"<name>=<digest>"}, if any.
     @param coreMetadata: the value of C{data-core-metadata}, if any
-        (C{"true"} or C{"sha256=<digest>"}).
+        (C{"true"} or C{"<name>=<digest>"}).
     """
     href = url
-    if sha256:
-        href += f"#sha256={sha256}"
+    if hash:
+        href += "#" + hash
     attributes = [f'href="{escape(href)}"']
     if requiresPython:
         attributes.append(f'data-requires-python="{escape(requiresPython)}"')
