@@ -528,7 +528,7 @@ class ProjectHTMLTests(SynchronousTestCase):
         would refuse the whole page for (sha1, sha224) has no fragment.  So
         it is for core metadata, which is then said to be there (C{true}).
         """
-        for given, fragment in [
+        for listed, fragment in [
             ({"md5": "0" * 32, "sha1": "1" * 40}, "md5=" + "0" * 32),
             ({"md5": "0" * 32, "sha384": "3" * 96}, "sha384=" + "3" * 96),
             ({"sha384": "3" * 96, "sha512": "5" * 128}, "sha512=" + "5" * 128),
@@ -536,7 +536,7 @@ class ProjectHTMLTests(SynchronousTestCase):
         ]:
             page = ProjectPage(
                 name="foo-bar",
-                files=[distFile(hashes=given, coreMetadata=given)],
+                files=[distFile(hashes=listed, coreMetadata=listed)],
             )
             ((attributes, _),) = anchors(renderProjectHTML(page)).anchors
             self.assertEqual(urldefrag(attributes["href"] or "")[1], fragment)
