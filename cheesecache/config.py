@@ -98,16 +98,22 @@ class Config:
     routes: Tuple[Route, ...] = ()
 
 
-#: The keys that give a time in seconds: their attributes, and whether 0
-#: is allowed (at once) or not (never).
-_DURATIONS = (
-    ("index-ttl", "indexTTL", True),
-    ("upstream-patience", "upstreamPatience", True),
-    ("upstream-timeout", "upstreamTimeout", False),
+#: The keys (and C{twistd cheesecache} flags) that give a time in seconds:
+#: their attributes, whether 0 is allowed (at once) or not (never), and
+#: their defaults.
+DURATIONS = (
+    ("index-ttl", "indexTTL", True, 600.0),
+    ("upstream-patience", "upstreamPatience", True, 3.0),
+    ("upstream-timeout", "upstreamTimeout", False, 30.0),
 )
 
 
-def _seconds(value: Any, key: str, mayBeZero: bool) -> float:
+def checkedSeconds(value: Any, key: str, mayBeZero: bool) -> float:
+    """
+    C{value}, given for C{key}, as a time in seconds.
+
+    @raise ConfigError: it is not a number, or is out of bounds.
+    """
     seconds: float = _expect(value, float, key)
     if seconds < 0:
         raise ConfigError(f"{key}: must not be negative")
@@ -194,9 +200,9 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
             raise ConfigError("listen: needs at least one endpoint")
     if "data-dir" in data:
         kw["dataDir"] = _expect(data["data-dir"], str, "data-dir")
-    for key, attribute, mayBeZero in _DURATIONS:
+    for key, attribute, mayBeZero, _ in DURATIONS:
         if key in data:
-            kw[attribute] = _seconds(data[key], key, mayBeZero)
+            kw[attribute] = checkedSeconds(data[key], key, mayBeZero)
     if "offline" in data:
         kw["offline"] = _expect(data["offline"], bool, "offline")
     if "users" in data:

@@ -20,11 +20,13 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 
 from .config import (
+    DURATIONS,
     PRIVATE,
     Config,
     ConfigError,
     UpstreamConfig,
     checkRoutes,
+    checkedSeconds,
     loadConfig,
     upstreamNames,
 )
@@ -132,22 +134,11 @@ class Options(usage.Options):
             self["data-dir"] = config.dataDir or defaultDataDir()
         if os.path.exists(self["data-dir"]) and not os.path.isdir(self["data-dir"]):
             raise ConfigError(f"--data-dir: not a directory: {self['data-dir']}")
-        if self["index-ttl"] is None:
-            self["index-ttl"] = config.indexTTL if config.indexTTL is not None else 600.0
-        if self["index-ttl"] < 0:
-            raise ConfigError("--index-ttl: must not be negative")
-        if self["upstream-patience"] is None:
-            self["upstream-patience"] = (
-                config.upstreamPatience if config.upstreamPatience is not None else 3.0
-            )
-        if self["upstream-patience"] < 0:
-            raise ConfigError("--upstream-patience: must not be negative")
-        if self["upstream-timeout"] is None:
-            self["upstream-timeout"] = (
-                config.upstreamTimeout if config.upstreamTimeout is not None else 30.0
-            )
-        if self["upstream-timeout"] <= 0:
-            raise ConfigError("--upstream-timeout: must be positive")
+        for key, attribute, mayBeZero, default in DURATIONS:
+            if self[key] is None:
+                configured = getattr(config, attribute)
+                self[key] = configured if configured is not None else default
+            self[key] = checkedSeconds(self[key], "--" + key, mayBeZero)
         self["offline"] = bool(self["offline"] or config.offline)
         if not self["users"]:
             self["users"] = config.users
