@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -33,13 +33,15 @@ _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96,
 _CHECKED_HASHES = ("sha256", "sha512", "sha384", "sha224", "sha1", "md5")
 
 
-def checkedHash(hashes: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+def checkedHash(
+    hashes: Mapping[str, str], preference: Sequence[str] = _CHECKED_HASHES
+) -> Optional[Tuple[str, str]]:
     """
     The hash name and digest, of those in C{hashes} (as a file's are
-    kept), that bytes are checked against (see L{_CHECKED_HASHES}); C{None}
-    when there is none to check.
+    kept), that bytes are checked against: the first of C{preference} (by
+    default L{_CHECKED_HASHES}) there is; C{None} when there is none.
     """
-    for name in _CHECKED_HASHES:
+    for name in preference:
         digest = hashes.get(name)
         if digest is not None:
             return name, digest

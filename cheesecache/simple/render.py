@@ -21,7 +21,7 @@ import attrs
 from packaging.version import InvalidVersion, Version
 
 from .jsoncodec import dumps
-from .model import DistFile, ProjectList, ProjectPage, Yanked
+from .model import DistFile, ProjectList, ProjectPage, Yanked, checkedHash
 from .names import normalize
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -238,11 +238,8 @@ def _htmlHash(hashes: Mapping[str, str]) -> Optional[str]:
     The C{name=digest} an HTML link gives of C{hashes}, if any of them is
     one the clients read (see L{_HTML_HASHES}).
     """
-    for algorithm in _HTML_HASHES:
-        digest = hashes.get(algorithm)
-        if digest:
-            return f"{algorithm}={digest}"
-    return None
+    found = checkedHash(hashes, _HTML_HASHES)
+    return None if found is None else "=".join(found)
 
 
 def _coreMetadataHTML(f: DistFile) -> str:
