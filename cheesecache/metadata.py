@@ -303,11 +303,8 @@ class MetadataService:
                 retryAfterOf(response, self.clock.seconds()),
             )
         data = b"".join(chunks)
-        checked = (
-            checkedHash(f.coreMetadata)
-            if isinstance(f.coreMetadata, dict) or hasattr(f.coreMetadata, "get")
-            else None
-        )
+        # Core metadata is listed (see get): True, or its hashes.
+        checked = None if f.coreMetadata is True else checkedHash(f.coreMetadata)
         if checked is None:
             log.warn("Keeping unverified metadata of {filename}", filename=f.filename)
         else:
