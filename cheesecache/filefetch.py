@@ -171,10 +171,9 @@ class BackgroundHash:
     a time by C{blocking} (the thread pool), so that the reactor thread
     only receives while the bytes are written (to C{out}, when given) and
     hashed beside it: writing and hashing were most of streaming a big
-    file cold.  Batches run one
-    after the other, in order; one is sent as soon as none is running, and
-    bigger ones form while the disk or the hash is slower than the
-    upstream.
+    file cold.  Batches run one after the other, in order; one is sent as
+    soon as none is running, and bigger ones form while the disk or the
+    hash is slower than the upstream.
 
     The first batch, one read's worth, is written and hashed at once on the
     reactor: the clients waiting for the file's first byte waited 1 to 5 ms
