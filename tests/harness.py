@@ -232,6 +232,18 @@ def header(response: Any, name: str) -> Optional[str]:
     return values[0] if values else None
 
 
+def logEvents(testCase: TestCase) -> List[Dict[str, Any]]:
+    """
+    The events logged from now until C{testCase} ends, as they come.
+    """
+    from twisted.logger import globalLogPublisher
+
+    events: List[Dict[str, Any]] = []
+    globalLogPublisher.addObserver(events.append)
+    testCase.addCleanup(globalLogPublisher.removeObserver, events.append)
+    return events
+
+
 def sleep(seconds: float) -> "Deferred[None]":
     from twisted.internet.task import deferLater
 

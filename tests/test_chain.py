@@ -16,7 +16,7 @@ from twisted.web.server import NOT_DONE_YET
 from cheesecache.routing import Route
 
 from .fakeindex import Dist, FakeIndex, cutShort
-from .harness import JSON_ACCEPT, Harness, serveIndex
+from .harness import JSON_ACCEPT, Harness, logEvents, serveIndex
 from .test_index import sampleIndex
 from .wheels import makeWheel
 
@@ -392,11 +392,7 @@ class CredentialsTests(TestCase):
         """
         import base64
 
-        from twisted.logger import globalLogPublisher
-
-        events: list = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        events = logEvents(self)
         origin = sampleIndex()
         url = serveIndex(self, origin).replace("http://", "http://team:s3cret%21@")
         harness = Harness(self, [url])

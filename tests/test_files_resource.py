@@ -22,7 +22,7 @@ from cheesecache.blobstore import BlobStore
 from cheesecache.web.files import EXTRACT_DELAY, restOfFileFrom
 
 from .fakeindex import Dist, FakeIndex
-from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex, sleep
+from .harness import JSON_ACCEPT, Harness, header, logEvents, rawExchange, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
 
 
@@ -1009,11 +1009,7 @@ class UnverifiedTests(TestCase):
         self.assertEqual(entry["hashes"], {})
         key = entry["url"].split("/")[-2]
         self.assertTrue(key.startswith("u"))
-        events: list = []
-        from twisted.logger import globalLogPublisher
-
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        events = logEvents(self)
         path = "/files/" + entry["url"].split("/files/", 1)[1]
         response, got = yield harness.get(path)
         self.assertEqual(got, data)
@@ -1046,11 +1042,7 @@ class UnverifiedTests(TestCase):
         harness = Harness(self, [serveIndex(self, upstream)])
         _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         [entry] = json.loads(body)["files"]
-        events: list = []
-        from twisted.logger import globalLogPublisher
-
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        events = logEvents(self)
         path = "/files/" + entry["url"].split("/files/", 1)[1]
         answers = []
         for url in (path, path + ".metadata"):
