@@ -134,7 +134,7 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["warm"]:
-        from .warm import warmCommand
+        from .warm.command import warmCommand
 
         return warmCommand(argv[1:], stdout)
     args = parser().parse_args(argv)

@@ -25,27 +25,20 @@ from treq.testing import StubTreq
 
 from cheesecache.metadata import NoMetadata, wheelMetadata
 from cheesecache.simple.model import DistFile, ProjectPage
-from cheesecache.warm import (
-    NoMatch,
-    Progress,
+from cheesecache.upstream import splitCredentials
+from cheesecache.warm.choice import NoMatch, Want, chooseRelease, mergeWants
+from cheesecache.warm.command import _ProgressDisplay, warmCommand
+from cheesecache.warm.dependencies import dependencies, metadataFromSdist, requiresDist
+from cheesecache.warm.report import Progress
+from cheesecache.warm.requirements import (
     Requirement,
     RequirementsError,
-    Resolution,
-    Target,
-    Want,
-    Warmer,
-    _ProgressDisplay,
-    chooseRelease,
-    dependencies,
-    expandPlatform,
-    mergeWants,
-    metadataFromSdist,
     parsePylock,
     parseRequirements,
-    requiresDist,
-    splitCredentials,
-    warmCommand,
 )
+from cheesecache.warm.resolution import Resolution
+from cheesecache.warm.target import Target, expandPlatform
+from cheesecache.warm.warmer import Warmer
 
 from .fakeindex import Dist, FakeIndex
 from .harness import Harness, serveIndex

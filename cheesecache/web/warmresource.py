@@ -23,7 +23,9 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from ..auth import Authenticator, renderAuthenticated
-from ..warm import RequirementsError, Target, Warmer, parseRequirements
+from ..warm.requirements import RequirementsError, parseRequirements
+from ..warm.target import Target
+from ..warm.warmer import Warmer
 from .representation import writeError
 
 log = Logger()

@@ -1,0 +1,203 @@
+# -*- test-case-name: tests.test_warm -*-
+"""
+Which release of a project, and which of its files, the target installs.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+import attrs
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from ..simple.model import DistFile, ProjectPage
+from .requirements import Hashes, Requirement
+from .target import Target
+
+
+@attrs.frozen
+class Want:
+    """
+    Everything asked of one project at one step of the resolution:
+    requirements and constraints merged.
+    """
+
+    name: str
+    specifier: SpecifierSet = attrs.field(factory=SpecifierSet)
+    extras: FrozenSet[str] = frozenset()
+    hashes: Optional[Hashes] = None
+    pinned: bool = False
+    allowPre: bool = False
+    follow: bool = True
+    origins: Tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}{self.specifier}"
+
+
+def mergeWants(
+    requirements: Iterable[Requirement],
+    constraints: Iterable[Requirement],
+    target: Target,
+    allowPre: bool = False,
+) -> Dict[str, Want]:
+    """
+    Merge the requirements (already known to apply to C{target}) by project,
+    with the constraints that apply: specifiers are intersected, extras
+    united, hashes intersected.
+    """
+    byName: Dict[str, List[Requirement]] = {}
+    for r in requirements:
+        byName.setdefault(r.name, []).append(r)
+    applicable = [c for c in constraints if c.appliesTo(target)]
+    wants: Dict[str, Want] = {}
+    for name, reqs in byName.items():
+        everything = reqs + [c for c in applicable if c.name == name]
+        specifier = SpecifierSet()
+        hashes: Optional[Hashes] = None
+        for r in everything:
+            specifier &= r.specifier
+            if r.hashes is not None:
+                hashes = r.hashes if hashes is None else hashes & r.hashes
+        wants[name] = Want(
+            name=name,
+            specifier=specifier,
+            extras=frozenset().union(*(r.extras for r in reqs)),
+            hashes=hashes,
+            pinned=any(r.pinned for r in everything),
+            allowPre=allowPre,
+            follow=not all(r.locked for r in reqs),
+            origins=tuple(r.origin for r in reqs),
+        )
+    return wants
+
+
+@attrs.frozen
+class Release:
+    """
+    A version chosen for a project, and the file to fetch for it.
+    """
+
+    name: str
+    version: str
+    file: DistFile
+    extras: FrozenSet[str] = frozenset()
+    hashes: Optional[Hashes] = None
+    follow: bool = True
+
+    @property
+    def isWheel(self) -> bool:
+        return self.file.filename.endswith(".whl")
+
+
+class NoMatch(Exception):
+    """
+    No file of a project suits a L{Want} on the target; the message says why.
+    """
+
+
+def _parseFilename(filename: str) -> Optional[Tuple[str, Version, FrozenSet[Tag]]]:
+    """
+    A distribution file's project, version and tags (empty for an sdist),
+    or C{None} for files no installer picks (eggs, installers, bad names).
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, tags = parse_wheel_filename(filename)
+            return name, version, tags
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, frozenset()
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        pass
+    return None
+
+
+def _hashesAllow(f: DistFile, hashes: Optional[Hashes]) -> bool:
+    """
+    May C{f} be chosen under these pinned hashes?  When the page lists no
+    digest of a pinned algorithm, the download is checked instead.
+    """
+    if hashes is None:
+        return True
+    known = [(a, d) for a, d in hashes if a in f.hashes]
+    if not known:
+        return any(a not in f.hashes for a, _ in hashes)
+    return any(f.hashes[a] == d for a, d in known)
+
+
+def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
+    """
+    Choose the newest version matching C{want} that has a file for
+    C{target}, and its best file: the wheel whose tags rank best, else the
+    sdist.  Files that are yanked (unless the version is pinned), need
+    another Python, or do not match pinned hashes are not candidates.
+    Prereleases are candidates when asked for (C{--pre}), when the
+    specifier names one, or, as pip does, when no final version matches.
+
+    @raise NoMatch: nothing suits.
+    """
+    usable: Dict[Version, List[Tuple[Tuple[int, int], DistFile]]] = {}
+    listed: Dict[Version, bool] = {}
+    for f in page.files:
+        parsed = _parseFilename(f.filename)
+        if parsed is None or parsed[0] != want.name:
+            continue
+        _, version, tags = parsed
+        if not want.specifier.contains(version, prereleases=True):
+            listed.setdefault(version, False)
+            continue
+        listed[version] = True
+        if f.yanked and not want.pinned:
+            continue
+        if not target.allowsPython(f.requiresPython) or not _hashesAllow(
+            f, want.hashes
+        ):
+            continue
+        if tags:
+            rank = target.rank(tags)
+            if rank is None:
+                continue
+            preference = (0, rank)
+        else:
+            preference = (1, 0)
+        usable.setdefault(version, []).append((preference, f))
+    versions = list(usable)
+    if not (want.allowPre or want.specifier.prereleases):
+        finals = [v for v in versions if not v.is_prerelease]
+        if finals or any(m and not v.is_prerelease for v, m in listed.items()):
+            versions = finals
+    if not versions:
+        if not listed:
+            raise NoMatch(f"{want.name} has no files on the index")
+        matching = sorted(v for v, m in listed.items() if m)
+        if not matching:
+            available = ", ".join(str(v) for v in sorted(listed)[-5:])
+            raise NoMatch(
+                f"no version of {want.name} matches {want.specifier or 'any'} "
+                f"(newest: {available})"
+            )
+        raise NoMatch(
+            f"no file of {want.name}{want.specifier} suits {target.description} "
+            f"(versions {', '.join(str(v) for v in matching[-5:])}: yanked, other "
+            f"Pythons or platforms, or hashes that do not match)"
+        )
+    best = max(versions)
+    _, chosen = min(usable[best], key=lambda pf: pf[0])
+    return Release(
+        name=want.name,
+        version=str(best),
+        file=chosen,
+        extras=want.extras,
+        hashes=want.hashes,
+        follow=want.follow,
+    )

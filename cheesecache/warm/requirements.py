@@ -1,0 +1,437 @@
+# -*- test-case-name: tests.test_warm -*-
+"""
+Requirement specifiers, requirements files and C{pylock.toml}, read into
+L{Requirement}s.  Only L{readRequirements} touches the disk: the parsers
+take text (and L{parseRequirements} a function that reads included files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+)
+
+import attrs
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from ..simple.names import normalize
+
+if TYPE_CHECKING:
+    from .target import Target
+
+
+#: Hash algorithms a requirements file or lock may pin (as pip accepts).
+PIN_ALGORITHMS = ("sha256", "sha384", "sha512")
+
+
+def _requirementTuple(value: Iterable["Requirement"]) -> Tuple["Requirement", ...]:
+    return tuple(value)
+
+
+def _stringTuple(value: Iterable[str]) -> Tuple[str, ...]:
+    return tuple(value)
+
+
+def _extras(value: Iterable[str]) -> FrozenSet[str]:
+    return frozenset(canonicalize_name(x) for x in value)
+
+
+class RequirementsError(ValueError):
+    """
+    A requirements file, lock file or requirement could not be understood.
+    """
+
+
+Hashes = FrozenSet[Tuple[str, str]]
+
+
+@attrs.frozen
+class Requirement:
+    """
+    One requirement on a project from the index.
+
+    @ivar name: the normalized project name.
+    @ivar hashes: the C{(algorithm, hexdigest)} pairs the chosen file must
+        match one of, or C{None} when any file will do.
+    @ivar origin: where it came from (C{file:line}, a project, the command
+        line), for messages.
+    @ivar locked: it comes from a lock file: its marker is evaluated as a
+        lock file's, and its dependencies are not followed (the lock lists
+        them all).
+    """
+
+    name: str = attrs.field(converter=normalize)
+    specifier: SpecifierSet = attrs.field(factory=SpecifierSet)
+    extras: FrozenSet[str] = attrs.field(default=frozenset(), converter=_extras)
+    marker: Optional[Marker] = None
+    hashes: Optional[Hashes] = None
+    origin: str = ""
+    locked: bool = False
+
+    @classmethod
+    def parse(
+        cls, text: str, origin: str = "", hashes: Optional[Hashes] = None
+    ) -> "Requirement":
+        """
+        Parse a PEP 508 requirement.
+
+        @raise RequirementsError: it is not one, or it names a URL (a file
+            not on the index cannot be warmed).
+        """
+        try:
+            parsed = PackagingRequirement(text)
+        except InvalidRequirement as e:
+            raise RequirementsError(
+                f"{origin}: invalid requirement {text!r}: {e}"
+            ) from e
+        if parsed.url:
+            raise RequirementsError(
+                f"{origin}: {text!r} is a direct reference, not on the index"
+            )
+        return cls(
+            name=parsed.name,
+            specifier=parsed.specifier,
+            extras=parsed.extras,
+            marker=parsed.marker,
+            hashes=hashes,
+            origin=origin,
+        )
+
+    def appliesTo(self, target: "Target") -> bool:
+        """
+        Is this requirement for C{target} (its marker, if any, is true)?
+        """
+        if self.marker is None:
+            return True
+        if self.locked:
+            environment: Dict[str, Any] = dict(target.environment)
+            environment.update(
+                extras=frozenset(), dependency_groups=frozenset({"default"})
+            )
+            try:
+                return self.marker.evaluate(environment, context="lock_file")
+            except TypeError:  # packaging < 25 knows no lock file markers
+                return self.marker.evaluate(dict(target.environment))
+        return self.marker.evaluate({**target.environment, "extra": ""})
+
+    @property
+    def pinned(self) -> bool:
+        """
+        Does the specifier pin one version (C{==V} without a wildcard, or
+        C{===V})?  Only then may a yanked file be chosen (PEP 592).
+        """
+        return any(
+            s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
+            for s in self.specifier
+        )
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}{self.specifier}"
+
+
+@attrs.frozen
+class RequirementsFile:
+    """
+    What a requirements file (and the files it includes) asks for.
+
+    @ivar allowPre: the file said C{--pre}.
+    @ivar warnings: lines that were understood but are not warmed (editable
+        installs, URLs, index options: the index is the one being warmed).
+    """
+
+    requirements: Tuple[Requirement, ...] = attrs.field(
+        default=(), converter=_requirementTuple
+    )
+    constraints: Tuple[Requirement, ...] = attrs.field(
+        default=(), converter=_requirementTuple
+    )
+    allowPre: bool = False
+    warnings: Tuple[str, ...] = attrs.field(default=(), converter=_stringTuple)
+
+    def __add__(self, other: "RequirementsFile") -> "RequirementsFile":
+        return RequirementsFile(
+            self.requirements + other.requirements,
+            self.constraints + other.constraints,
+            self.allowPre or other.allowPre,
+            self.warnings + other.warnings,
+        )
+
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_INCLUDES = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
+_IGNORED_WITH_VALUE = {
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+    "--only-binary",
+    "--no-binary",
+    "--use-feature",
+    "--config-settings",
+    "--global-option",
+    "--install-option",
+}
+_IGNORED_FLAGS = {"--no-index", "--prefer-binary", "--require-hashes"}
+_EDITABLE = {"-e", "--editable"}
+
+
+def _logicalLines(text: str) -> Iterable[Tuple[int, str]]:
+    """
+    Join continued lines (a trailing backslash) and drop comments, as pip
+    does; yields each non-empty logical line with its first line number.
+    """
+    pending: List[str] = []
+    start = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        if line.endswith("\\") and not line.lstrip().startswith("#"):
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        joined = _COMMENT.sub("", " ".join(pending)).strip()
+        pending = []
+        if joined:
+            yield start, joined
+    if pending:
+        joined = _COMMENT.sub("", " ".join(pending)).strip()
+        if joined:
+            yield start, joined
+
+
+def _optionValue(tokens: List[str], i: int, origin: str) -> Tuple[str, int]:
+    """
+    The value of the option at C{tokens[i]} (C{--opt=value}, C{--opt value}
+    or C{-rvalue}) and the index of the next token.
+    """
+    token = tokens[i]
+    if token.startswith("--") and "=" in token:
+        return token.split("=", 1)[1], i + 1
+    if not token.startswith("--") and len(token) > 2:
+        return token[2:].lstrip("="), i + 1
+    if i + 1 >= len(tokens):
+        raise RequirementsError(f"{origin}: {token} needs a value")
+    return tokens[i + 1], i + 2
+
+
+def _parseHash(value: str, origin: str) -> Tuple[str, str]:
+    algorithm, sep, digest = value.partition(":")
+    algorithm, digest = algorithm.lower(), digest.lower()
+    if (
+        not sep
+        or algorithm not in PIN_ALGORITHMS
+        or not re.fullmatch(r"[0-9a-f]+", digest)
+    ):
+        raise RequirementsError(f"{origin}: bad --hash {value!r} (want sha256:HEX)")
+    if len(digest) != hashlib.new(algorithm).digest_size * 2:
+        raise RequirementsError(f"{origin}: bad --hash {value!r} (wrong length)")
+    return algorithm, digest
+
+
+def parseRequirements(
+    text: str,
+    path: str,
+    read: Callable[[str], str],
+    constraint: bool = False,
+    _including: Tuple[str, ...] = (),
+) -> RequirementsFile:
+    """
+    Parse a pip requirements file: requirement lines with markers and
+    C{--hash} options, C{-r}/C{-c} includes (relative to the including
+    file), comments and continuation lines, C{--pre}.  Other options are
+    ignored with a warning, since they choose indexes and build behaviour,
+    not what to fetch.
+
+    @param path: the file's path, to name it in messages and to resolve
+        includes against.
+    @param read: reads an included file by path (injected, so that this
+        stays free of I/O).
+    @param constraint: the lines are constraints (the file was given with
+        C{-c}).
+    @raise RequirementsError: a line is not understood, or an include loops.
+    """
+    if path in _including:
+        raise RequirementsError(
+            f"{path}: included from itself ({' -> '.join(_including)})"
+        )
+    including = _including + (path,)
+    result = RequirementsFile()
+    requirements: List[Requirement] = []
+    warnings: List[str] = []
+    allowPre = False
+    for number, line in _logicalLines(text):
+        origin = f"{path}:{number}"
+        tokens = line.split()
+        if tokens[0].startswith("-"):
+            i = 0
+            while i < len(tokens):
+                token = tokens[i]
+                option = token.split("=", 1)[0]
+                short = token[:2] if not token.startswith("--") else option
+                if short in _INCLUDES or option in _INCLUDES:
+                    nested = _INCLUDES.get(option, _INCLUDES.get(short, False))
+                    value, i = _optionValue(tokens, i, origin)
+                    if "://" in value:
+                        warnings.append(f"{origin}: not following the URL {value}")
+                        continue
+                    included = os.path.join(os.path.dirname(path), value)
+                    try:
+                        includedText = read(included)
+                    except OSError as e:
+                        raise RequirementsError(
+                            f"{origin}: cannot read {included}: {e}"
+                        ) from e
+                    result = result + parseRequirements(
+                        includedText, included, read, nested, including
+                    )
+                elif option == "--pre":
+                    allowPre = True
+                    i += 1
+                elif short in _EDITABLE or option in _EDITABLE:
+                    value, i = _optionValue(tokens, i, origin)
+                    warnings.append(f"{origin}: not warming the editable {value}")
+                elif option in _IGNORED_WITH_VALUE or short in ("-i", "-f"):
+                    _, i = _optionValue(tokens, i, origin)
+                    warnings.append(f"{origin}: ignoring {option}")
+                elif option in _IGNORED_FLAGS:
+                    warnings.append(f"{origin}: ignoring {option}")
+                    i += 1
+                else:
+                    raise RequirementsError(f"{origin}: unknown option {token}")
+            continue
+        # A requirement, then its options (pip splits at the first "-" token).
+        split = next(
+            (i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens)
+        )
+        spec = " ".join(tokens[:split])
+        hashes: List[Tuple[str, str]] = []
+        i = split
+        while i < len(tokens):
+            option = tokens[i].split("=", 1)[0]
+            if option == "--hash":
+                value, i = _optionValue(tokens, i, origin)
+                hashes.append(_parseHash(value, origin))
+            elif option in _IGNORED_WITH_VALUE:
+                _, i = _optionValue(tokens, i, origin)
+                warnings.append(f"{origin}: ignoring {option}")
+            else:
+                raise RequirementsError(f"{origin}: unknown option {tokens[i]}")
+        if re.match(r"^([a-z][a-z0-9+.-]*://|\.|/|[a-z]:\\)", spec, re.IGNORECASE) or (
+            "/" in spec.split(";")[0] and "@" not in spec
+        ):
+            warnings.append(f"{origin}: not warming {spec} (not from the index)")
+            continue
+        try:
+            requirement = Requirement.parse(spec, origin, frozenset(hashes) or None)
+        except RequirementsError as e:
+            if "direct reference" in str(e):
+                warnings.append(f"{origin}: not warming {spec} (not from the index)")
+                continue
+            raise
+        requirements.append(requirement)
+    own = RequirementsFile(
+        requirements=() if constraint else requirements,
+        constraints=requirements if constraint else (),
+        allowPre=allowPre,
+        warnings=warnings,
+    )
+    return own + result
+
+
+def readRequirements(path: str, constraint: bool = False) -> RequirementsFile:
+    """
+    Parse the requirements file at C{path} and what it includes, from disk.
+    """
+
+    def read(p: str) -> str:
+        with open(p, encoding="utf-8") as f:
+            return f.read()
+
+    try:
+        text = read(path)
+    except OSError as e:
+        raise RequirementsError(f"cannot read {path}: {e}") from e
+    return parseRequirements(text, path, read, constraint)
+
+
+def parsePylock(text: str, origin: str = "pylock.toml") -> RequirementsFile:
+    """
+    Read a PEP 751 lock file as pinned requirements: each package's version
+    with the hashes of the files it lists (so only those files are chosen),
+    its marker evaluated as a lock file's, and no dependencies followed (a
+    lock lists them all).  Packages from VCS, directories or archive URLs
+    are not on the index and are skipped with a warning.
+
+    @raise RequirementsError: it is not a version 1 lock file.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RequirementsError(f"{origin}: not TOML: {e}") from e
+    version = str(data.get("lock-version", ""))
+    if version.split(".")[0] != "1":
+        raise RequirementsError(f"{origin}: unsupported lock-version {version!r}")
+    requirements: List[Requirement] = []
+    warnings: List[str] = []
+    packages = data.get("packages", [])
+    if not isinstance(packages, list):
+        raise RequirementsError(f"{origin}: packages must be an array of tables")
+    for n, package in enumerate(packages):
+        where = f"{origin}: packages[{n}]"
+        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+            raise RequirementsError(f"{where}: a package needs a name")
+        name = package["name"]
+        if package.get("vcs") or package.get("directory") or package.get("archive"):
+            warnings.append(f"{where}: not warming {name} (not from the index)")
+            continue
+        if not isinstance(package.get("version"), str):
+            warnings.append(f"{where}: not warming {name} (no version)")
+            continue
+        hashes: List[Tuple[str, str]] = []
+        files = list(package.get("wheels") or [])
+        if isinstance(package.get("sdist"), dict):
+            files.append(package["sdist"])
+        for f in files:
+            for algorithm, digest in dict(f.get("hashes") or {}).items():
+                if algorithm.lower() in PIN_ALGORITHMS:
+                    hashes.append(_parseHash(f"{algorithm}:{digest}", where))
+        marker = None
+        if package.get("marker"):
+            try:
+                marker = Marker(package["marker"])
+            except InvalidMarker as e:
+                raise RequirementsError(f"{where}: bad marker: {e}") from e
+        try:
+            specifier = SpecifierSet(f"=={package['version']}")
+        except InvalidSpecifier as e:
+            raise RequirementsError(f"{where}: bad version: {e}") from e
+        requirements.append(
+            Requirement(
+                name=name,
+                specifier=specifier,
+                marker=marker,
+                hashes=frozenset(hashes) or None,
+                origin=where,
+                locked=True,
+            )
+        )
+    return RequirementsFile(requirements=requirements, warnings=warnings)

@@ -1,0 +1,375 @@
+# -*- test-case-name: tests.test_warm -*-
+"""
+The shell: a L{Warmer} fetches pages, metadata and files through a
+cheesecache with an injected HTTP client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+import attrs
+from twisted.internet.defer import (
+    Deferred,
+    DeferredSemaphore,
+    gatherResults,
+    inlineCallbacks,
+)
+from twisted.logger import Logger
+
+from ..metadata import MAX_METADATA_SIZE, NoMetadata, wheelMetadata
+from ..simple.model import DistFile
+from ..simple.names import normalize
+from ..simple.parse import ParseError, parseProject
+from ..upstream import splitCredentials
+from .choice import NoMatch, Release, Want
+from .dependencies import metadataFromSdist
+from .report import FileOutcome, Progress, Report
+from .requirements import PIN_ALGORITHMS, Requirement
+from .resolution import Problem, Resolution
+from .target import Target
+
+
+log = Logger()
+
+#: What the warmer asks for: JSON first, HTML from older indexes.
+PAGE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+)
+
+#: The response header cheesecache sends on file downloads, C{hit} when the
+#: file was served from its cache, C{miss} when it had to be fetched.
+CACHE_HEADER = "X-Cheesecache-Cache"
+
+
+#: Pages bigger than this are refused (metadata files: L{MAX_METADATA_SIZE}).
+MAX_PAGE_SIZE = 64 * 1024 * 1024
+
+#: Files kept in memory up to this size while their metadata is read.
+SPOOL_SIZE = 16 * 1024 * 1024
+
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+class _TooBig(Exception):
+    pass
+
+
+class HTTPProblem(Exception):
+    """
+    The server answered, but not with what was asked for.
+    """
+
+
+def _header(response: Any, name: str) -> Optional[str]:
+    values = response.headers.getRawHeaders(name)
+    if not values:
+        return None
+    value = values[0]
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+@attrs.define
+class Warmer:
+    """
+    Resolves requirements against an index and downloads the chosen files
+    through it, with at most C{concurrency} requests at once.
+
+    @ivar client: a treq-like client (C{treq.HTTPClient}, or
+        C{treq.testing.StubTreq} in tests).
+    @ivar indexURL: the Simple index (credentials in it are sent, as Basic
+        auth, only to its own origin).
+    @ivar authorization: the Authorization sent to the index's origin when
+        its URL carries no credentials (as from a netrc file).
+    @ivar progress: called after each file.
+    @ivar timeout: seconds to wait for each response's headers (C{None}:
+        forever); needs C{reactor}.
+    """
+
+    client: Any
+    indexURL: str
+    target: Target = attrs.field(factory=Target.current)
+    concurrency: int = 8
+    progress: Callable[[Progress], None] = lambda p: None
+    timeout: Optional[float] = None
+    reactor: Any = None
+    authorization: Optional[str] = None
+    _authorization: Optional[str] = attrs.field(init=False, default=None)
+    _semaphore: DeferredSemaphore = attrs.field(init=False)
+    _done: int = attrs.field(init=False, default=0)
+    _total: int = attrs.field(init=False, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        url, found = splitCredentials(self.indexURL)
+        self._authorization = found or self.authorization
+        self.indexURL = url if url.endswith("/") else url + "/"
+        self._semaphore = DeferredSemaphore(self.concurrency)
+
+    @inlineCallbacks
+    def warm(
+        self,
+        requirements: Iterable[Requirement],
+        constraints: Iterable[Requirement] = (),
+        allowPre: bool = False,
+    ) -> Any:
+        """
+        Resolve C{requirements} (breadth-first, first good version, no
+        backtracking) and fetch a file for each project chosen.
+
+        @return: a L{Deferred} that fires with a L{Report}; it does not
+            fail for what could not be warmed (that is in the report).
+        """
+        resolution = Resolution(self.target, tuple(constraints), allowPre)
+        resolution.add(requirements)
+        downloads: List[Deferred[Any]] = []
+        fetched: List[FileOutcome] = []
+        cached: List[FileOutcome] = []
+        while True:
+            wants = resolution.nextLevel()
+            if not wants:
+                break
+            yield gatherResults(
+                [
+                    self._resolveOne(
+                        resolution, wants[name], downloads, fetched, cached
+                    )
+                    for name in sorted(wants)
+                ],
+                consumeErrors=True,
+            )
+        yield gatherResults(downloads, consumeErrors=True)
+        report = Report(
+            fetched=tuple(fetched),
+            cached=tuple(cached),
+            failed=tuple(resolution.problems),
+            warnings=tuple(resolution.warnings),
+            resolved=tuple(
+                sorted((r.name, r.version) for r in resolution.chosen.values())
+            ),
+        )
+        log.info(
+            "warmed {fetched} files, {cached} already cached, {failed} failed",
+            fetched=len(report.fetched),
+            cached=len(report.cached),
+            failed=len(report.failed),
+        )
+        return report
+
+    @inlineCallbacks
+    def _resolveOne(
+        self,
+        resolution: Resolution,
+        want: Want,
+        downloads: List["Deferred[Any]"],
+        fetched: List[FileOutcome],
+        cached: List[FileOutcome],
+    ) -> Any:
+        try:
+            page = yield self._semaphore.run(self._fetchPage, want.name)
+        except Exception as e:
+            resolution.fail(want.name, str(want), _describe(e))
+            return
+        release = resolution.choose(want, page)
+        if release is None:
+            return
+        f = release.file
+        needMetadata = release.follow
+        if needMetadata and f.coreMetadata:
+            try:
+                metadata = yield self._semaphore.run(self._fetchMetadata, f)
+            except Exception as e:
+                resolution.warnings.append(
+                    f"{release.name} {release.version}: dependencies not followed "
+                    f"(metadata: {_describe(e)})"
+                )
+            else:
+                resolution.learnMetadata(release.name, metadata)
+            needMetadata = False
+        self._total += 1
+        download = self._semaphore.run(self._download, release, needMetadata)
+        done = download.addCallbacks(
+            lambda result: self._downloaded(
+                resolution, release, needMetadata, result, fetched, cached
+            ),
+            lambda failure: self._downloadFailed(resolution, release, failure.value),
+        )
+        if needMetadata:
+            yield done  # its dependencies belong to the next level
+        else:
+            downloads.append(done)
+
+    def _downloaded(
+        self,
+        resolution: Resolution,
+        release: Release,
+        needMetadata: bool,
+        result: Tuple[int, bool, Optional[IO[bytes]]],
+        fetched: List[FileOutcome],
+        cached: List[FileOutcome],
+    ) -> None:
+        size, hit, kept = result
+        outcome = FileOutcome(
+            release.name, release.version, release.file.filename, size, hit
+        )
+        (cached if hit else fetched).append(outcome)
+        self._done += 1
+        self.progress(
+            Progress(
+                self._done,
+                self._total,
+                release.file.filename,
+                "cached" if hit else "fetched",
+            )
+        )
+        if kept is not None:
+            with kept:
+                kept.seek(0)
+                if release.isWheel:
+                    try:
+                        metadata: Optional[bytes] = wheelMetadata(kept)
+                    except NoMetadata:
+                        metadata = None
+                else:
+                    metadata = metadataFromSdist(kept, release.file.filename)
+            if metadata is None:
+                resolution.warnings.append(
+                    f"{release.name} {release.version}: dependencies not followed "
+                    f"({release.file.filename} has no static metadata)"
+                )
+            else:
+                resolution.learnMetadata(release.name, metadata)
+
+    def _downloadFailed(
+        self, resolution: Resolution, release: Release, error: BaseException
+    ) -> None:
+        reason = _describe(error)
+        resolution.problems.append(Problem(release.file.filename, reason))
+        self._done += 1
+        self.progress(
+            Progress(self._done, self._total, release.file.filename, "failed", reason)
+        )
+
+    def _headers(self, url: str, accept: str) -> Dict[bytes, List[bytes]]:
+        headers = {b"Accept": [accept.encode("ascii")]}
+        if self._authorization and _origin(url) == _origin(self.indexURL):
+            headers[b"Authorization"] = [self._authorization.encode("ascii")]
+        return headers
+
+    def _get(self, url: str, accept: str) -> Any:
+        kwargs: Dict[str, Any] = {"unbuffered": True}
+        if self.timeout:
+            kwargs.update(timeout=self.timeout, reactor=self.reactor)
+        return self.client.get(url, headers=self._headers(url, accept), **kwargs)
+
+    @inlineCallbacks
+    def _readBody(self, response: Any, limit: int) -> Any:
+        import treq
+
+        chunks: List[bytes] = []
+        size = [0]
+
+        def collect(data: bytes) -> None:
+            size[0] += len(data)
+            if size[0] > limit:
+                raise _TooBig(f"response larger than {limit} bytes")
+            chunks.append(data)
+
+        yield treq.collect(response, collect)
+        return b"".join(chunks)
+
+    @inlineCallbacks
+    def _fetchPage(self, name: str) -> Any:
+        url = f"{self.indexURL}{normalize(name)}/"
+        response = yield self._get(url, PAGE_ACCEPT)
+        if response.code == 404:
+            yield self._readBody(response, MAX_PAGE_SIZE)
+            raise HTTPProblem(f"{name} is not on the index")
+        if response.code != 200:
+            yield self._readBody(response, MAX_PAGE_SIZE)
+            raise HTTPProblem(f"HTTP {response.code} for the page of {name}")
+        body = yield self._readBody(response, MAX_PAGE_SIZE)
+        finalURL = url
+        request = getattr(response, "request", None)
+        if request is not None and getattr(request, "absoluteURI", None):
+            finalURL = request.absoluteURI.decode("utf-8")
+        return parseProject(
+            body, _header(response, "Content-Type") or "text/html", finalURL, name
+        )
+
+    @inlineCallbacks
+    def _fetchMetadata(self, f: DistFile) -> Any:
+        response = yield self._get(f.url + ".metadata", "*/*")
+        if response.code != 200:
+            yield self._readBody(response, MAX_METADATA_SIZE)
+            raise HTTPProblem(f"HTTP {response.code}")
+        body = yield self._readBody(response, MAX_METADATA_SIZE)
+        expected = (
+            f.coreMetadata.get("sha256")
+            if isinstance(f.coreMetadata, Mapping)
+            else None
+        )
+        if expected and hashlib.sha256(body).hexdigest() != expected:
+            raise HTTPProblem("the metadata file does not match its sha256")
+        return body
+
+    @inlineCallbacks
+    def _download(self, release: Release, keep: bool) -> Any:
+        """
+        Download the release's file, checking its digests (the page's, and
+        the pinned ones).
+
+        @return: its size, whether the server had it cached, and (when
+            C{keep}) a file holding the bytes.
+        """
+        import treq
+
+        f = release.file
+        log.debug("fetching {url}", url=f.url)
+        response = yield self._get(f.url, "*/*")
+        if response.code != 200:
+            yield self._readBody(response, MAX_PAGE_SIZE)
+            raise HTTPProblem(f"HTTP {response.code}")
+        algorithms = {"sha256"} | {a for a in f.hashes if a in PIN_ALGORITHMS}
+        algorithms |= {a for a, _ in release.hashes or ()}
+        hashers = {a: hashlib.new(a) for a in algorithms}
+        kept: Optional[IO[bytes]] = (
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) if keep else None
+        )
+        size = [0]
+
+        def write(data: bytes) -> None:
+            size[0] += len(data)
+            for h in hashers.values():
+                h.update(data)
+            if kept is not None:
+                kept.write(data)
+
+        try:
+            yield treq.collect(response, write)
+            digests = {a: h.hexdigest() for a, h in hashers.items()}
+            for algorithm, expected in f.hashes.items():
+                if algorithm in digests and digests[algorithm] != expected:
+                    raise HTTPProblem(f"{algorithm} does not match the index's")
+            if release.hashes is not None and not any(
+                digests.get(a) == d for a, d in release.hashes
+            ):
+                raise HTTPProblem("matches none of the required hashes")
+        except BaseException:
+            if kept is not None:
+                kept.close()
+            raise
+        hit = (_header(response, CACHE_HEADER) or "").strip().lower() == "hit"
+        return size[0], hit, kept
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, (HTTPProblem, ParseError, NoMatch)):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
