@@ -181,6 +181,44 @@ class TokenAndPermissionTests(TestCase):
         self.assertNotIn("al1ce-pw", text)
 
 
+    @inlineCallbacks
+    def test_manageNeedsUploadRights(self):  # type: ignore[no-untyped-def]
+        """
+        Yanking, unyanking and deleting a project's files need the rights an
+        upload to it needs: a user the permissions name, with a token whose
+        scope covers it.  Anyone else gets 403, and the files stay as they
+        were.
+        """
+        response, body = yield self.upload("acme-tools", ALICE)
+        self.assertEqual(response.code, 200, body)
+        response, body = yield self.upload("bobs-lib", basic("bob", "b0b-pw"))
+        self.assertEqual(response.code, 200, body)
+        scoped = basic("__token__", self.token("create", "alice", "--scope", "acme-*"))
+        refused = [
+            (basic("bob", "b0b-pw"), "acme-tools"),
+            (basic("bob", "b0b-pw"), "Acme_Tools"),
+            (scoped, "bobs-lib"),
+        ]
+        for auth, project in refused:
+            for action, method in [("yank", "POST"), ("unyank", "POST"), ("delete", "DELETE")]:
+                response, body = yield self.harness.get(
+                    f"/-/{action}/{project}/1.0", {"Authorization": auth}, method=method
+                )
+                self.assertEqual(response.code, 403, (action, project, body))
+        for project in ("acme-tools", "bobs-lib"):
+            record = self.harness.private.record(project)
+            self.assertEqual([(f.version, f.yanked) for f in record.files], [("1.0", False)])
+            self.assertEqual(record.deleted, frozenset())
+        response, body = yield self.harness.get(
+            "/-/yank/acme-tools/1.0", {"Authorization": scoped}, method="POST"
+        )
+        self.assertEqual(response.code, 200, body)
+        response, body = yield self.harness.get(
+            "/-/delete/bobs-lib/1.0", {"Authorization": basic("bob", "b0b-pw")}, method="DELETE"
+        )
+        self.assertEqual(response.code, 200, body)
+
+
 class SecurityHeaderTests(TestCase):
     """
     Headers on HTML pages.

@@ -6,7 +6,9 @@ over HTTP (the same operations as C{cheesecache yank|unyank|delete}).
 C{POST /-/yank/<project>/<version-or-filename>} (optional C{reason} as a
 query parameter, a form field or a JSON body C{{"reason": ...}}), C{POST
 /-/unyank/<project>/<target>}, C{POST} or C{DELETE /-/delete/<project>/<target>}.
-All need credentials.
+All need credentials, and the same right to the project an upload needs:
+a user the config file's permissions let upload to it, with a token (if
+that is how they logged in) whose scope covers it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from ..auth import Authenticator, renderAuthenticated
+from ..auth import Authenticator, User, renderAuthenticated
 from ..private import NoSuchFile, NoSuchProject, PrivateStore
+from ..simple.names import normalize
 from .representation import writeError
 
 log = Logger()
@@ -125,7 +128,7 @@ class ManageAction(Resource):
         if len(request.postpath) != 2 or not all(request.postpath):
             return writeError(request, 404, f"Not Found: use /-/{self.action}/<project>/<version-or-filename>")
         return renderAuthenticated(
-            request, self.authenticator, lambda user: self._act(request, user.username),
+            request, self.authenticator, lambda user: self._act(request, user),
             "Forbidden: no users file (--users FILE)",
         )
 
@@ -135,8 +138,16 @@ class ManageAction(Resource):
             return writeError(request, 405, "Method Not Allowed")
         return self.render_POST(request)
 
-    def _act(self, request: IRequest, username: str) -> "Deferred[bytes]":
+    def _act(self, request: IRequest, user: User) -> "Deferred[bytes]":
         project, target = (p.decode("utf-8", "replace") for p in request.postpath)
+        refusal = self._refusal(user, project)
+        if refusal is not None:
+            log.info(
+                "{user} may not {action} on {project}: {refusal}",
+                user=user.username, action=self.action, project=project, refusal=refusal,
+            )
+            return succeed(writeError(request, 403, f"Forbidden: {refusal}"))
+        username = user.username
         if self.action == "yank":
             request.content.seek(0)
             try:
@@ -176,3 +187,14 @@ class ManageAction(Resource):
             return writeError(request, 404, f"Not Found: {e.args[0] if e.args else e}")
 
         return changing.addCallbacks(changed, missing)
+
+    def _refusal(self, user: User, project: str) -> Optional[str]:
+        """
+        Why C{user} may not change C{project}'s files, if they may not: the
+        rights an upload to it needs (see L{cheesecache.web.upload}).
+        """
+        if not user.mayUploadTo(project):
+            return f"the token {user.tokenID} isn't allowed to change project {project!r}"
+        if not self.store.policy.mayUpload(user.username, normalize(project)):
+            return f"the user {user.username!r} isn't allowed to change project {project!r}"
+        return None
