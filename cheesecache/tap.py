@@ -445,7 +445,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         )
         # Read now, so that what is wrong with the file is logged at start.
         passwords.users()
-        checker = Credentials(passwords, TokenChecker(tokens))
+        checker = Credentials(passwords, TokenChecker(tokens, passwords.hasUser))
         authenticator = Authenticator(Portal(Realm(tokens), [checker]), Throttle(reactor))
         log.info(
             "Uploads{reads} need credentials from {path}",

@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import attrs
 from twisted.cred.credentials import IUsernamePassword
@@ -137,9 +137,14 @@ class TokenStore:
 class TokenChecker:
     """
     Checks C{__token__} credentials; the avatar id is C{b"<user>\\0<id>"}.
+
+    @ivar isUser: is there (still) a user of this name?  A token works only
+        while its user is in the users file: removing a user ends their
+        tokens too.
     """
 
     store: TokenStore
+    isUser: Callable[[str], bool]
     credentialInterfaces = (IUsernamePassword,)
 
     def requestAvatarId(self, credentials: IUsernamePassword) -> "Deferred[bytes]":
@@ -149,4 +154,6 @@ class TokenChecker:
         token = self.store.find(password)
         if token is None:
             return fail(UnauthorizedLogin("Invalid token"))
+        if not self.isUser(token.user):
+            return fail(UnauthorizedLogin(f"The user of token {token.id} is gone"))
         return succeed(f"{token.user}\0{token.id}".encode("utf-8"))

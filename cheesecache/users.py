@@ -185,6 +185,13 @@ class HtpasswdChecker:
         self._cache.clear()
         return entries
 
+    def hasUser(self, name: str) -> bool:
+        """
+        Is C{name} in the users file now?  (Their tokens work only while
+        they are: see L{cheesecache.tokens.TokenChecker}.)
+        """
+        return name.encode("utf-8") in self.users()
+
     def _dummyHash(self, cost: int) -> bytes:
         """
         A hash of the given cost that no password matches, for checking

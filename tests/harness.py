@@ -136,10 +136,10 @@ class Harness:
             self.usersFile = self.dataDir.child("users.htpasswd")
             for username, password in users.items():
                 setPassword(self.usersFile, username, password, rounds=4)
-            checker = Credentials(
-                HtpasswdChecker(self.usersFile, reactor, reactor.getThreadPool(), reactor),
-                TokenChecker(self.tokens),
+            passwords = HtpasswdChecker(
+                self.usersFile, reactor, reactor.getThreadPool(), reactor
             )
+            checker = Credentials(passwords, TokenChecker(self.tokens, passwords.hasUser))
             self.throttle = Throttle(reactor)
             self.authenticator = Authenticator(
                 Portal(Realm(self.tokens), [checker]), self.throttle

@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.cli import main as cli
 from cheesecache.config import Permission
+from cheesecache.users import removeUser
 
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
 from .test_chain import fileURL
@@ -180,6 +181,26 @@ class TokenAndPermissionTests(TestCase):
         self.assertNotIn(secret, text)
         self.assertNotIn("al1ce-pw", text)
 
+
+    @inlineCallbacks
+    def test_tokenEndsWithItsUser(self):  # type: ignore[no-untyped-def]
+        """
+        A user removed from the users file can no longer log in with their
+        tokens either; the tokens of other users still work.
+        """
+        bobs = basic("__token__", self.token("create", "bob"))
+        alices = basic("__token__", self.token("create", "alice"))
+        response, body = yield self.upload("bobs-lib", bobs)
+        self.assertEqual(response.code, 200, body)
+        self.assertTrue(removeUser(self.harness.usersFile, "bob"))
+        for auth in (basic("bob", "b0b-pw"), bobs):
+            response, body = yield self.upload("bobs-lib", auth, "2.0")
+            self.assertEqual(response.code, 401, body)
+        self.assertEqual(
+            [f.version for f in self.harness.private.record("bobs-lib").files], ["1.0"]
+        )
+        response, body = yield self.upload("acme-tools", alices)
+        self.assertEqual(response.code, 200, body)
 
     @inlineCallbacks
     def test_manageNeedsUploadRights(self):  # type: ignore[no-untyped-def]
