@@ -58,6 +58,7 @@ from .uploadcheck import (
     checkArchive,
     checkUpload,
     coreMetadataOf,
+    formProject,
     readCoreMetadata,
     sdistPkgInfo,
 )
@@ -280,7 +281,7 @@ class PrivateStore:
         checking the upload, writing and syncing the blobs and the record),
         for a thread; L{announce} then tells the observers, on the reactor.
         """
-        formName = form.get("name") or ""
+        formName = formProject(form)
         with self._locked():
             record = self.record(formName) if isValidName(formName) else None
             decision = checkUpload(form, record, self.policy, user, action)

@@ -182,6 +182,16 @@ def _cleanFields(form: Form) -> Dict[str, List[str]]:
     return fields
 
 
+def formProject(form: Form) -> str:
+    """
+    The project an upload form names, read as L{checkUpload} reads it (the
+    first C{name} that is not empty or C{UNKNOWN}), so that the record it
+    is checked against and the token scope it is checked for are those of
+    the project it is kept under.
+    """
+    return _cleanFields(form).get("name", [""])[0]
+
+
 def _invalidValue(field: str, description: str, value: str, error: str) -> Rejection:
     shown = value[:30] + "..." + value[-30:] if len(value) > 60 else value
     return Rejection(

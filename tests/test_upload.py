@@ -19,7 +19,7 @@ from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
-from .uploadforms import clientBody
+from .uploadforms import TWINE_BOUNDARY, clientBody, contentType, encode, twineParts
 from .wheels import makeWheel
 
 
@@ -249,6 +249,34 @@ class UploadTests(TestCase):
         )
         self.assertEqual(response.code, 404)
 
+
+    @inlineCallbacks
+    def test_nameReadOnce(self):  # type: ignore[no-untyped-def]
+        """
+        A form whose first C{name} is one clients send for absent metadata
+        (C{UNKNOWN}), the project's real name after it, is checked against
+        the record of the project it is kept under: a deleted filename
+        stays refused and the other releases stay listed.
+        """
+        for version in ("1.0", "2.0"):
+            response, body = yield self.upload(version=version)
+            self.assertEqual(response.code, 200, body)
+        response, body = yield self.harness.get(
+            "/-/delete/internal-lib/1.0", {"Authorization": ALICE}, method="DELETE"
+        )
+        self.assertEqual(response.code, 200, body)
+        filename, wheel = makeWheel("internal-lib", "1.0", requires=["other"])
+        parts = [("name", "UNKNOWN")] + twineParts("internal-lib", "1.0", filename, wheel)
+        response, body = yield self.harness.get(
+            "/legacy/",
+            {"Content-Type": contentType(TWINE_BOUNDARY).decode(), "Authorization": ALICE},
+            method="POST", body=encode(parts, TWINE_BOUNDARY),
+        )
+        self.assertEqual(response.code, 400, body)
+        self.assertIn(b"previously used", body)
+        record = self.harness.private.record("internal-lib")
+        self.assertEqual([f.version for f in record.files], ["2.0"])
+        self.assertIn(filename, record.deleted)
 
     @inlineCallbacks
     def test_yankReasonInTheBody(self):  # type: ignore[no-untyped-def]

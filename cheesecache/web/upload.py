@@ -23,7 +23,7 @@ from twisted.web.resource import Resource
 from ..auth import Authenticator, User, renderAuthenticated
 from ..multipart import MultipartError, boundaryFromContentType, parseMultipart
 from ..private import CorruptRecord, PrivateStore
-from ..uploadcheck import Accepted, AlreadyUploaded, Rejection
+from ..uploadcheck import Accepted, AlreadyUploaded, Rejection, formProject
 from .representation import writeError
 
 log = Logger()
@@ -108,7 +108,7 @@ class UploadResource(Resource):
         except MultipartError as e:
             return answer(request, 400, f"Invalid upload body: {e}")
         try:
-            project = form.get("name") or ""
+            project = formProject(form)
             if not user.mayUploadTo(project):
                 return answer(
                     request, 403,
