@@ -300,6 +300,9 @@ def _checkFilename(filename: str, filetype: str) -> Optional[Rejection]:
         )
     if "/" in filename or "\\" in filename:
         return Rejection(400, "Cannot upload a file with '/' or '\\' in the name.")
+    if ".." in filename:
+        # Not a name cheesecache can store or serve (see isSafeFilename).
+        return Rejection(400, "Cannot upload a file with '..' in the name.")
     match = _DIST_FILE.match(filename)
     if match is None:
         return Rejection(

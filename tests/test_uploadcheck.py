@@ -447,6 +447,17 @@ class FileTests(CheckTestsMixin, SynchronousTestCase):
                 "Cannot upload a file with '/' or '\\' in the name.",
             )
 
+    def test_parentReference(self) -> None:
+        """
+        A filename with C{..} in it, which packaging reads as a wheel with
+        build tag C{1..a}, is refused with a message rather than reaching
+        the store, which cannot keep such a name.
+        """
+        self.assertRejected(
+            setContent(self.parts, "foo_bar-1.1-1..a-py3-none-any.whl", self.data), 400,
+            "Cannot upload a file with '..' in the name.",
+        )
+
     def test_extension(self) -> None:
         """
         An unknown extension, and an extension that does not fit the
