@@ -19,7 +19,8 @@ from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
-from .uploadforms import TWINE_BOUNDARY, clientBody, contentType, encode, twineParts
+from .uploadforms import TWINE_BOUNDARY, clientBody, encode, twineParts
+from .uploadforms import contentType as multipartType
 from .wheels import makeWheel
 
 
@@ -269,7 +270,7 @@ class UploadTests(TestCase):
         parts = [("name", "UNKNOWN")] + twineParts("internal-lib", "1.0", filename, wheel)
         response, body = yield self.harness.get(
             "/legacy/",
-            {"Content-Type": contentType(TWINE_BOUNDARY).decode(), "Authorization": ALICE},
+            {"Content-Type": multipartType(TWINE_BOUNDARY).decode(), "Authorization": ALICE},
             method="POST", body=encode(parts, TWINE_BOUNDARY),
         )
         self.assertEqual(response.code, 400, body)
