@@ -175,11 +175,17 @@ class Authenticator:
         if not username:
             return fail(MissingCredentials())
         host = getattr(request.getClientAddress(), "host", "?")
-        keys = (("address", str(host)), ("user", username.decode("utf-8", "replace")))
+        name = username.decode("utf-8", "replace")
+        # Failures for a user count wherever they come from; but every token
+        # logs in as __token__, so guesses at tokens count against their
+        # address alone, or anyone could lock every token out.
+        keys: Tuple[Tuple[str, str], ...] = (("address", str(host)),)
+        if name != TOKEN_USER:
+            keys += (("user", name),)
         if self.throttle.blocked(keys):
             log.warn(
                 "Refusing a login for {user} from {host}: too many failures",
-                user=keys[1][1], host=host,
+                user=name, host=host,
             )
             return fail(TooManyFailures())
         d = self.portal.login(UsernamePassword(username, password), None, IUser)
@@ -187,7 +193,7 @@ class Authenticator:
         def failed(failure: Failure) -> Failure:
             if failure.check(UnauthorizedLogin):
                 self.throttle.failed(keys)
-                log.info("Failed login for {user} from {host}", user=keys[1][1], host=host)
+                log.info("Failed login for {user} from {host}", user=name, host=host)
             return failure
 
         return d.addCallbacks(lambda result: result[1], failed)

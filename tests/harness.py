@@ -250,13 +250,16 @@ def sleep(seconds: float) -> "Deferred[None]":
     return deferLater(reactor, seconds, lambda: None)
 
 
-def rawExchange(port: int, request: bytes) -> bytes:
+def rawExchange(port: int, request: bytes, source: str = "127.0.0.1") -> bytes:
     """
-    Send C{request} on a new connection and read one response: its head,
+    Send C{request} on a new connection (from address C{source}, another
+    loopback one to be another client) and read one response: its head,
     then C{Content-Length} bytes of body, unless it is a C{HEAD}'s or a
     C{304}.  Blocking: for a thread.
     """
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=10, source_address=(source, 0)
+    ) as s:
         s.sendall(request)
         data = b""
         while b"\r\n\r\n" not in data:

@@ -9,6 +9,7 @@ import base64
 import io
 import json
 
+from twisted.internet import threads
 from twisted.internet.defer import inlineCallbacks
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -17,7 +18,7 @@ from cheesecache.cli import main as cli
 from cheesecache.config import Permission
 from cheesecache.users import removeUser
 
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex
 from .test_chain import fileURL
 from .test_index import sampleIndex
 from .uploadforms import clientBody
@@ -201,6 +202,35 @@ class TokenAndPermissionTests(TestCase):
         )
         response, body = yield self.upload("acme-tools", alices)
         self.assertEqual(response.code, 200, body)
+
+    @inlineCallbacks
+    def test_tokenGuessesThrottledByAddress(self):  # type: ignore[no-untyped-def]
+        """
+        Every token logs in as C{__token__}: failed token logins count
+        against the address they come from, not against that name, so a
+        client guessing tokens locks out itself alone (429, with its reason
+        phrase), not every token.
+        """
+        secret = self.token("create", "alice")
+        port = self.harness.port.getHost().port
+
+        def post(source: str, password: str):  # type: ignore[no-untyped-def]
+            auth = base64.b64encode(f"__token__:{password}".encode()).decode()
+            request = (
+                f"POST /-/yank/nothing-here/1.0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Basic {auth}\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+            return threads.deferToThread(rawExchange, port, request, source)
+
+        for attempt in range(10):
+            answer = yield post("127.0.0.2", f"guess-{attempt}")
+            self.assertTrue(answer.startswith(b"HTTP/1.1 401 "), answer[:100])
+        answer = yield post("127.0.0.2", secret)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n"), answer[:100])
+        # Another client's token is not locked out: it gets as far as the
+        # project, which does not exist.
+        answer = yield post("127.0.0.3", secret)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 404 "), answer[:100])
 
     @inlineCallbacks
     def test_manageNeedsUploadRights(self):  # type: ignore[no-untyped-def]

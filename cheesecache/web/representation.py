@@ -19,6 +19,7 @@ import re
 import tempfile
 import zlib
 from collections import OrderedDict
+from http import HTTPStatus
 from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import attrs
@@ -27,7 +28,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
-from twisted.web.http import CACHED
+from twisted.web.http import CACHED, RESPONSES
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, version as SERVER_VERSION
@@ -733,11 +734,25 @@ def responseHead(
     return head
 
 
+def _reasonPhrase(code: int) -> Optional[bytes]:
+    """
+    The reason phrase of status C{code}: Twisted's, else the standard
+    library's for the codes Twisted does not name (429, 508), which it
+    would send as "Unknown Status" (twine shows the phrase); else none.
+    """
+    if code in RESPONSES:
+        return None
+    try:
+        return HTTPStatus(code).phrase.encode("ascii")
+    except ValueError:
+        return None
+
+
 def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> bytes:
     """
     Answer with a short plain-text error message.
     """
-    request.setResponseCode(code)
+    request.setResponseCode(code, _reasonPhrase(code))
     request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
     request.setHeader(
         b"Cache-Control", f"max-age={maxAge}".encode() if maxAge else b"no-store"
