@@ -792,6 +792,13 @@ def _inSteps(
     return cooperate(keep()).whenDone().addCallback(lambda _: result[0])
 
 
+def _same(these: Sequence[object], those: Sequence[object]) -> bool:
+    """
+    Are C{these} the very objects C{those} are, in order?
+    """
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those))
+
+
 def _failed(e: Exception) -> "Deferred[Lookup]":
     d: Deferred[Lookup] = Deferred()
     d.errback(e)
@@ -850,7 +857,15 @@ class Index:
 
     sources: Sequence[ISource]
     routes: Sequence[Route] = ()
-    _merged: Dict[str, Tuple[Tuple[int, ...], Found]] = attrs.field(factory=dict)
+    #: The last merged page (and root list, under C{""}) of each project,
+    #: with the rendered-representation dicts of the entries it was merged
+    #: from.  It is served again while each source's entry has the same
+    #: dict (the same page, or the same page revalidated), which is
+    #: compared by identity, and kept alive here so that a new entry's dict
+    #: can never be taken for an old one's.
+    _merged: Dict[str, Tuple[Tuple[Dict[str, object], ...], Found]] = attrs.field(
+        factory=dict
+    )
     _byName: Dict[str, ISource] = attrs.field(init=False)
     _names: List[str] = attrs.field(init=False)
 
@@ -918,9 +933,9 @@ class Index:
             if failure is not None:
                 raise failure
             raise ProjectNotFound(name)
-        key = tuple(id(lookup.entry.rendered) for _, lookup in found)
+        key = tuple(lookup.entry.rendered for _, lookup in found)
         cached = self._merged.get(name)
-        if cached is not None and cached[0] == key:
+        if cached is not None and _same(cached[0], key):
             return cached[1]
         page, origins, conflicts = mergePages(
             name, [(s.name, l.entry.content) for s, l in found]
@@ -986,9 +1001,9 @@ class Index:
             raise failures[0] if failures else ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
-        key = tuple(id(l.entry.rendered) for l in lookups)
+        key = tuple(l.entry.rendered for l in lookups)
         cached = self._merged.get("")
-        if cached is not None and cached[0] == key:
+        if cached is not None and _same(cached[0], key):
             return cached[1].lookup
         listing = [
             l for l in lookups

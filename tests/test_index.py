@@ -11,15 +11,18 @@ from typing import Callable, Iterator, List, Optional
 
 import attrs
 from twisted.internet import reactor
-from twisted.internet.defer import CancelledError, Deferred, gatherResults, inlineCallbacks
+from twisted.internet.defer import (
+    CancelledError, Deferred, gatherResults, inlineCallbacks, succeed,
+)
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from cheesecache.freshness import Validators
+from cheesecache.freshness import PageEntry, Validators
 from cheesecache import index as indexModule
 from cheesecache import pagestore as pagestoreModule
-from cheesecache.index import ProjectNotFound, SourcesUnavailable
-from cheesecache.simple.model import ProjectList
+from cheesecache.index import Index, Lookup, ProjectNotFound, SourcesUnavailable
+from cheesecache.routing import Route
+from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
@@ -681,6 +684,58 @@ class IndexTests(TestCase):
         harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)])
         yield self.assertFailure(harness.index.project("alpha"), SourcesUnavailable)
         self.assertEqual(two.count(b"/simple/alpha/"), 0)
+
+
+class _OneEntrySource:
+    """
+    The least of an L{cheesecache.index.ISource} for merging: one page,
+    whose entry L{replace} makes anew, as a source does when a page changes
+    or is read back.
+    """
+
+    def __init__(self, name: str, page: ProjectPage) -> None:
+        self.name = name
+        self.entry = PageEntry(page, "", Validators(), 0.0)
+
+    def page(self, name: str, via: object = ()) -> Deferred:
+        return succeed(Lookup(self.entry))
+
+    def replace(self, page: ProjectPage) -> None:
+        # A busy process has freed dicts to reuse: a new entry's is then
+        # most often made where the last one was.
+        spare = [{} for _ in range(200)]
+        del spare
+        self.entry = None  # type: ignore[assignment]
+        self.entry = PageEntry(page, "", Validators(), 0.0)
+
+
+class MergedPageTests(SynchronousTestCase):
+    """
+    The merged page of a project on a C{merge = true} route.
+    """
+
+    def test_followsNewEntries(self) -> None:
+        """
+        The merged page is merged again whenever a source's entry is a new
+        one, even one made where a freed entry was (a merged page cached
+        by the address of what it was merged from was served long after
+        the page changed).
+        """
+
+        def page(version: str) -> ProjectPage:
+            return ProjectPage("shared", [
+                DistFile(f"shared-{version}.tar.gz", f"http://h/{version}", {"sha256": "1" * 64})
+            ])
+
+        one = _OneEntrySource("one", ProjectPage("shared", []))
+        two = _OneEntrySource("two", ProjectPage("shared", []))
+        index = Index([one, two], [Route("shared", ("one", "two"), merge=True)])  # type: ignore[list-item]
+        shown = []
+        for i in range(200):
+            one.replace(page(f"{i}.0"))
+            found = self.successResultOf(index.project("shared"))
+            shown.append([f.filename for f in found.page.files])
+        self.assertEqual(shown, [[f"shared-{i}.0.tar.gz"] for i in range(200)])
 
 
 class HTMLUpstreamTests(TestCase):
