@@ -707,6 +707,26 @@ class ProjectHTMLTests(SynchronousTestCase):
         )
         self.assertEqual([f.filename for f in page.files], ["f-1.0.tar.gz"])
 
+    def test_anchorLeftOpen(self) -> None:
+        """
+        An anchor whose end tag is missing ends where the next anchor, or
+        the page, does: its file is listed, as pip lists it.
+        """
+        page = parseProjectHTML(
+            htmlPage(
+                '<a href="f-1.0.tar.gz">f-1.0.tar.gz<br>',
+                '<a href="f-2.0.tar.gz">f-2.0.tar.gz</a>',
+                '<a href="f-3.0.tar.gz">f-3.0.tar.gz',
+            ),
+            BASE,
+            "foo-bar",
+        )
+        self.assertEqual(
+            [f.filename for f in page.files], ["f-1.0.tar.gz", "f-2.0.tar.gz", "f-3.0.tar.gz"]
+        )
+        listed = parseListHTML(htmlPage('<a href="/a/">a', '<a href="/b/">b</a>'))
+        self.assertEqual(list(listed.names), ["a", "b"])
+
     def test_orderKept(self) -> None:
         """
         Files come out in the page's order.

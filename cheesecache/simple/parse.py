@@ -698,6 +698,9 @@ class _AnchorCollector(HTMLParser):
     def handle_starttag(self, tag: str, attrs: List[Tuple[str, Optional[str]]]) -> None:
         attributes = dict(attrs)
         if tag == "a":
+            # An anchor left open ends where the next one starts (as pip
+            # reads it): its file is listed all the same.
+            self._endAnchor()
             self._current = attributes
             self._text = []
         elif tag == "base" and self.base is None and attributes.get("href"):
@@ -710,7 +713,15 @@ class _AnchorCollector(HTMLParser):
             self._text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._current is not None:
+        if tag == "a":
+            self._endAnchor()
+
+    def close(self) -> None:
+        super().close()
+        self._endAnchor()
+
+    def _endAnchor(self) -> None:
+        if self._current is not None:
             self.anchors.append((self._current, "".join(self._text).strip()))
             self._current = None
 
