@@ -228,7 +228,7 @@ class VersionTests(SynchronousTestCase):
         names += [
             f"pkg-x{version}{extension}"
             for version in ("-1.0", "-2.0.0rc1", "-1!2.0", "-01.02", "-1.0_a", "-x", "", "-1.0-2")
-            for extension in (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+            for extension in (".tar.gz", ".zip")
         ]
         for name in names:
             if name.endswith(".whl"):
@@ -251,17 +251,25 @@ class VersionTests(SynchronousTestCase):
 
     def test_versionOfSdist(self) -> None:
         """
-        An sdist's version is read from its filename (C{.tar.gz} and C{.zip}).
+        An sdist's version is read from its filename (C{.tar.gz} and C{.zip},
+        and the older archives and eggs an index may still list, read the
+        same way: PEP 700 wants every listed file's version listed).
         """
         self.assertEqual(versionOf("foo_bar-0.9.tar.gz"), "0.9")
         self.assertEqual(versionOf("foo_bar-1.0rc1.zip"), "1.0rc1")
+        for filename, version in [
+            ("foo-bar-0.8.tar.bz2", "0.8"), ("foo-0.7.tgz", "0.7"), ("foo-0.6.tar.xz", "0.6"),
+            ("foo-0.5.tbz", "0.5"), ("foo-0.4.tar", "0.4"), ("foo_bar-0.3-py2.7.egg", "0.3"),
+            ("foo_bar-0.2-py2.7-linux-x86_64.egg", "0.2"), ("foo_bar-0.1.egg", "0.1"),
+        ]:
+            self.assertEqual(versionOf(filename), version, filename)
 
     def test_versionOfUnreadable(self) -> None:
         """
         Filenames that carry no readable version give C{None}.
         """
         for filename in ("foo_bar-1.0.exe", "foo_bar.tar.gz", "foo_bar-notaversion.tar.gz",
-                         "x.whl", "foo_bar-1.0-py2.7.egg"):
+                         "x.whl", "foo_bar.egg", "foo_bar-x-py2.7.egg", "foo-x.tgz"):
             self.assertIsNone(versionOf(filename), filename)
 
     def test_versionsIncludeEveryFile(self) -> None:

@@ -90,11 +90,17 @@ def versionOf(filename: str) -> Optional[str]:
         if filename.endswith(extension):
             _, dash, version = filename[: -len(extension)].rpartition("-")
             return _normalVersion(version) if dash else None
+    if filename.endswith(".egg"):
+        # name-version[-pyX.Y[-platform]].egg, the name's dashes escaped.
+        parts = filename[:-4].split("-")
+        return _normalVersion(parts[1]) if len(parts) > 1 else None
     return None
 
 
-#: What sdists' filenames end with (see C{parse_sdist_filename}).
-_SDIST_EXTENSIONS = (".tar.gz", ".zip")
+#: What sdists' filenames end with: C{parse_sdist_filename}'s, then the
+#: older archives an index may still list (PEP 700 wants every listed
+#: file's version among the page's versions).
+_SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tbz", ".tar")
 
 
 def _withFileVersions(
