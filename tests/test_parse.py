@@ -562,6 +562,11 @@ class ProjectHTMLTests(SynchronousTestCase):
             b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":"\\uDBFF"}]}',
             b'{"files": "abc"}',
             b'{"files": {"filename": "a-1.0.tar.gz", "url": "x"}}',
+            # Text fields that are not text, which the HTML could not show:
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","hashes":{},"requires-python":3}]}',
+            b'{"files":[{"filename":7,"url":"x","hashes":{}}]}',
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","upload-time":[]}]}',
+            b'{"files":[{"filename":"a-1.0.tar.gz","url":"x","provenance":{"a":1}}]}',
         ]:
             self.assertRaises(ParseError, parseProjectJSON, body, base, "x")
         for body in [b'{"projects": null}', b'{"projects":[{}]}']:

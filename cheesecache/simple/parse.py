@@ -448,16 +448,29 @@ def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
     size = get("size")
     yanked = get("yanked", False)
     return DistFile(
-        filename=filename,
+        filename=_text(filename, "filename"),
         url=url,
         hashes=get("hashes") or {},
-        requiresPython=get("requires-python") or None,
+        requiresPython=_text(get("requires-python"), "requires-python"),
         yanked=yanked if yanked is False else _yanked(yanked),
         coreMetadata=None if coreMetadata is None else _coreMetadata(coreMetadata),
         size=size if type(size) is int else None,
-        uploadTime=get("upload-time") or None,
-        provenance=get("provenance") or None,
+        uploadTime=_text(get("upload-time"), "upload-time"),
+        provenance=_text(get("provenance"), "provenance"),
     )
+
+
+def _text(value: Any, field: str) -> Optional[str]:
+    """
+    A file entry's text field: C{None} when empty or absent.  Anything but
+    text makes the page unusable (it would be written into the page as it
+    is, and HTML cannot show it).
+    """
+    if type(value) is str:
+        return value or None
+    if value is None:
+        return None
+    raise ParseError(f"file entry with a {field} that is not text: {value!r}")
 
 
 def parseProjectJSON(body: Body, baseURL: str, name: str) -> ProjectPage:
