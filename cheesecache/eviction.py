@@ -1,13 +1,14 @@
 # -*- test-case-name: tests.test_eviction -*-
 """
-A bounded cache: least-recently-used eviction of upstream files and pages,
-never of private uploads.
+A bounded cache: least-recently-used eviction of upstream files (and their
+core metadata), never of pages or private uploads.
 
 What counts toward the limit is everything under C{<data-dir>/blobs} and
 C{<data-dir>/pages}: upstream files, their core metadata, cached pages, and
 private uploads too (they use the same disk), but only the upstream part is
-ever removed.  If private uploads alone exceed the limit, every upstream file
-goes and a warning says so.  Temporary files (C{tmp/}: downloads and uploads
+ever removed, and of it only files: pages are read back to find the files
+they list, so they stay.  If private uploads alone exceed the limit, every
+upstream file goes and a warning says so.  Temporary files (C{tmp/}: downloads and uploads
 in progress) are neither counted nor evicted; C{cheesecache gc} removes only
 the ones left over (untouched for an hour).
 
@@ -35,10 +36,6 @@ complete and verified, and eviction never looks there.  Directories are
 never removed: L{BlobStore.commit} creates a blob's parent directory and
 then renames into it, and an eviction removing the (empty) directory in
 between would make that rename fail.
-
-Pages removed from disk remain in the server's memory cache, and stay valid
-there; they are only written again when next revalidated.  After a restart
-such a page is fetched from the upstream again, like any page never seen.
 """
 
 from __future__ import annotations
