@@ -59,7 +59,8 @@ class FakeIndex(Resource):
     headers and half the body, then nothing), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
-    C{"garbage"} (pages: a 200 that does not parse), C{"redirect:<url>"} (302),
+    C{"garbage"} (pages: a 200 that does not parse), C{"nested"} (pages: a
+    200 of valid JSON nested too deep to decode), C{"redirect:<url>"} (302),
     C{"status:<code>"} or C{"status:<code>:<Retry-After>"},
     or C{"coding:<value>"} (pages: labelled C{Content-Encoding: <value>},
     sent as they are).  With C{gzipPages}, pages are gzipped for a request
@@ -153,6 +154,10 @@ class FakeIndex(Resource):
         if fault == "garbage" and parts[1] == "simple":
             request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
             return b'{"meta": {"api-version": "1.0"}, "files": [{"filename"'
+        if fault == "nested" and parts[1] == "simple":
+            request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
+            nested = b"[" * 100_000 + b"]" * 100_000
+            return b'{"meta": {"api-version": "1.0"}, "files": ' + nested + b"}"
         if path == b"/simple/":
             return self._page(request, self._rootBody())
         if len(parts) == 4 and parts[1] == "simple" and parts[3] == "":

@@ -320,6 +320,20 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(self.upstream.count(b"/simple/alpha/"), asked)
 
     @inlineCallbacks
+    def test_staleOnUndecodablePage(self):  # type: ignore[no-untyped-def]
+        """
+        When a revalidation is answered with a page the JSON decoder cannot
+        take (nested too deep: a C{RecursionError}), the cached copy is
+        served, stale, as for any page that does not parse.
+        """
+        yield self.source.page("alpha")
+        self.clock.advance(601)
+        self.upstream.faults[b"/simple/alpha/"] = "nested"
+        lookup = yield self.source.page("alpha")
+        self.assertTrue(lookup.stale)
+        self.assertEqual(len(lookup.entry.content.files), 2)
+
+    @inlineCallbacks
     def test_retryAfterHeeded(self):  # type: ignore[no-untyped-def]
         """
         An upstream that answers 429 with C{Retry-After} is not asked again

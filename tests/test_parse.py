@@ -399,6 +399,23 @@ class ProjectJSONTests(SynchronousTestCase):
         for body in (b"", b"<html></html>", b'{"meta": ', b"\xff\xfe{}", b"{'a': 1}"):
             self.assertRaises(ParseError, parseProjectJSON, body, BASE, "foo-bar")
 
+    def test_nestedTooDeep(self) -> None:
+        """
+        Valid JSON nested deeper than the decoder goes (its C{RecursionError})
+        is a L{ParseError}, like any other page that cannot be decoded: so
+        the cache serves its stale copy rather than fail the request.  Small
+        pages are decoded whole, big ones streamed: both are.
+        """
+        depth = 100_000
+        nested = b"[" * depth + b"]" * depth
+        small = b'{"meta": {"api-version": "1.0"}, "files": ' + nested + b"}"
+        padding = b"x" * (parse.DECODE_AT_ONCE + 1)
+        big = b'{"padding": "' + padding + b'", "files": ' + nested + b"}"
+        for body in (small, big):
+            self.assertRaises(ParseError, parseProjectJSON, body, BASE, "foo-bar")
+        listing = b'{"meta": {"api-version": "1.0"}, "projects": ' + nested + b"}"
+        self.assertRaises(ParseError, parseListJSON, listing)
+
     def test_notAnObject(self) -> None:
         """
         A JSON value that is not an object raises L{ParseError}.

@@ -371,7 +371,9 @@ def _loadJSONSteps(
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
             each = _checkingUnicode(onItem) if suspect else onItem
             data = yield from loadStreamingSteps(text, (key,), each)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
+        # RecursionError: valid JSON nested deeper than the decoder goes,
+        # which no Simple page is.
         if isinstance(e, ParseError):
             raise
         raise ParseError(f"not JSON: {e}") from e
