@@ -565,6 +565,21 @@ class ProjectHTMLTests(SynchronousTestCase):
             "x",
         )
 
+    def test_unreadableHTML(self) -> None:
+        """
+        HTML that C{html.parser} gives up on (a malformed declaration), or
+        whose link or base is no URL (an unclosed IPv6 host), is a
+        L{ParseError} (so the cache serves its stale copy), never another
+        exception.
+        """
+        for body in [
+            b'<![x <a href="x-1.0.tar.gz">x</a>',
+            b'<a href="http://[::1/x-1.0.tar.gz">x</a>',
+            b'<base href="http://[x/"><a href="x-1.0.tar.gz">x</a>',
+        ]:
+            self.assertRaises(ParseError, parseProjectHTML, body, BASE, "x")
+        self.assertRaises(ParseError, parseListHTML, b'<![x <a href="/simple/x/">x</a>')
+
     def test_wrongShapeJSON(self) -> None:
         """
         Valid JSON of the wrong shape is a ParseError (so the cache serves

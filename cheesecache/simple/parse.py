@@ -741,6 +741,25 @@ class _AnchorCollector(HTMLParser):
             self._current = None
 
 
+def _htmlErrors(f):  # type: ignore[no-untyped-def]
+    """
+    Report an HTML page that cannot be read, met by the steps C{f} makes,
+    as a L{ParseError}, like any other unusable page: C{html.parser} raises
+    C{AssertionError} at a malformed declaration (C{<![x}), and C{urllib}
+    C{ValueError} at a link that is no URL (an unclosed IPv6 host).
+    """
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return (yield from f(*args, **kwargs))
+        except ParseError:
+            raise
+        except (AssertionError, ValueError) as e:
+            raise ParseError(f"unreadable HTML page: {e}") from e
+
+    return wrapper
+
+
 #: Characters of HTML fed to the parser between two steps.
 STEP_HTML = 64 * 1024
 
@@ -774,6 +793,7 @@ def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     return finish(_parseProjectHTMLSteps(body, baseURL, name))
 
 
+@_htmlErrors
 def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
     collector = yield from _collect(body)
     _checkMajor(collector.meta.get("pypi:repository-version", "1.0"))
@@ -819,6 +839,7 @@ def parseListHTML(body: Body) -> ProjectList:
     return finish(_parseListHTMLSteps(body))
 
 
+@_htmlErrors
 def _parseListHTMLSteps(body: Body) -> "Steps[ProjectList]":
     collector = yield from _collect(body)
     return ProjectList(names=[text for _, text in collector.anchors if text])
