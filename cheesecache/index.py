@@ -924,7 +924,9 @@ class Index:
         for source in sources:
             try:
                 lookup = yield source.page(name, via)
-            except SourcesUnavailable as e:
+            except (SourcesUnavailable, NotCachedOffline) as e:
+                # The others' files are listed all the same: offline, what
+                # each source has cached.
                 failure = e
                 continue
             if lookup.entry.found:

@@ -699,6 +699,29 @@ class IndexTests(TestCase):
         yield self.assertFailure(harness.index.project("alpha"), SourcesUnavailable)
         self.assertEqual(two.count(b"/simple/alpha/"), 0)
 
+    @inlineCallbacks
+    def test_offlineMergeOfWhatIsCached(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, a merge route lists the files of the sources that have the
+        page cached, rather than none because another has nothing cached
+        (as online, when that one fails).  With nothing cached at all, the
+        project is not found.
+        """
+        one, two = FakeIndex(), sampleIndex()
+        one.down = True
+        urls = [serveIndex(self, one), serveIndex(self, two)]
+        routes = [Route("*", ("upstream-1", "upstream-2"), merge=True)]
+        dataDir = FilePath(self.mktemp())
+        online = Harness(self, urls, dataDir=dataDir, routes=routes)
+        found = yield online.index.project("alpha")
+        self.assertEqual(len(found.page.files), 2)
+        offline = Harness(self, urls, dataDir=dataDir, routes=routes, offline=True)
+        offline.clock.advance(10)
+        found = yield offline.index.project("alpha")
+        self.assertEqual(len(found.page.files), 2)
+        self.assertIs(found.sourceOf(found.page.files[0]), offline.sources[1])
+        yield self.assertFailure(offline.index.project("beta"), ProjectNotFound)
+
 
 class _OneEntrySource:
     """
