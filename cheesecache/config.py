@@ -43,6 +43,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -115,11 +116,25 @@ def checkedSeconds(value: Any, key: str, mayBeZero: bool) -> float:
     @raise ConfigError: it is not a number, or is out of bounds.
     """
     seconds: float = _expect(value, float, key)
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{key}: must be a finite number of seconds")
     if seconds < 0:
         raise ConfigError(f"{key}: must not be negative")
     if seconds == 0 and not mayBeZero:
         raise ConfigError(f"{key}: must be positive")
     return seconds
+
+
+def checkedMegabytes(value: Any, key: str) -> float:
+    """
+    C{value}, given for C{key}, as a positive size in megabytes.
+
+    @raise ConfigError: it is not a number, or is not positive and finite.
+    """
+    megabytes: float = _expect(value, float, key)
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise ConfigError(f"{key}: must be a positive number (megabytes)")
+    return megabytes
 
 
 def _expect(value: Any, kind: type, key: str) -> Any:
@@ -249,9 +264,7 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         )
     kw["permissions"] = tuple(permissions)
     if "max-upload-size" in data:
-        kw["maxUploadSize"] = _expect(data["max-upload-size"], float, "max-upload-size")
-        if kw["maxUploadSize"] <= 0:
-            raise ConfigError("max-upload-size: must be positive (megabytes)")
+        kw["maxUploadSize"] = checkedMegabytes(data["max-upload-size"], "max-upload-size")
     names = [PRIVATE]
     if "upstream" in data:
         upstreams = []

@@ -26,6 +26,7 @@ from .config import (
     ConfigError,
     UpstreamConfig,
     checkRoutes,
+    checkedMegabytes,
     checkedSeconds,
     loadConfig,
     upstreamNames,
@@ -165,8 +166,7 @@ class Options(usage.Options):
             raise ConfigError("--log-format: must be text or json")
         if self["max-upload-size"] is None:
             self["max-upload-size"] = config.maxUploadSize or 100.0
-        if self["max-upload-size"] <= 0:
-            raise ConfigError("--max-upload-size: must be positive (megabytes)")
+        self["max-upload-size"] = checkedMegabytes(self["max-upload-size"], "--max-upload-size")
         upstreams: List[UpstreamConfig]
         if self["upstream"]:
             upstreams = list(upstreamNames(self["upstream"]))

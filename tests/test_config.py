@@ -79,6 +79,19 @@ class ParseConfigTests(SynchronousTestCase):
             e = self.assertRaises(ConfigError, parseConfig, data)
             self.assertTrue(str(e).startswith(key), (data, str(e)))
 
+    def test_notFinite(self) -> None:
+        """
+        NaN and infinity, which TOML allows, are refused for every time and
+        for the upload size, naming the key.
+        """
+        for key in ("index-ttl", "upstream-patience", "upstream-timeout", "max-upload-size"):
+            for value in ("nan", "inf", "-inf"):
+                path = self.mktemp()
+                with open(path, "w") as f:
+                    f.write(f"{key} = {value}\n")
+                e = self.assertRaises(ConfigError, loadConfig, path)
+                self.assertTrue(str(e).startswith(key + ": "), str(e))
+
     def test_unknownRouteSource(self) -> None:
         """
         A route naming a source that does not exist is an error.

@@ -88,6 +88,21 @@ class OptionsTests(SynchronousTestCase):
         ):
             self.assertRaises(usage.UsageError, Options().parseOptions, argv)
 
+    def test_notFinite(self) -> None:
+        """
+        NaN or infinity, which C{float} reads, is no time nor size: a usage
+        error naming the option, rather than a server that never revalidates
+        or waits, or that fails to start with a traceback.
+        """
+        for option in ("--index-ttl", "--upstream-patience", "--upstream-timeout",
+                       "--max-upload-size"):
+            for value in ("nan", "inf"):
+                e = self.assertRaises(
+                    usage.UsageError, Options().parseOptions,
+                    ["--upstream", "http://x/", "--data-dir", "/x", option, value],
+                )
+                self.assertTrue(str(e).startswith(option + ": "), str(e))
+
     def test_dataDirNotADirectory(self) -> None:
         """
         A C{--data-dir} that is a file is a usage error naming it.
