@@ -31,6 +31,7 @@ from twisted.web.client import (
     ResponseFailed,
     ResponseNeverReceived,
 )
+from twisted.web.error import InfiniteRedirection, RedirectWithNoLocation
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
@@ -133,12 +134,17 @@ def connectionBroke(error: Exception) -> bool:
     Did a request fail because its connection was refused, or broke (or
     stalled) before the whole answer was in?  (Not because it was
     cancelled: it timed out, and trying again would only make the client
-    wait as long again.)
+    wait as long again; nor because the answer was a redirect that cannot
+    be followed, which L{twisted.web.client.RedirectAgent} fails with
+    too: a loop, or no C{Location}.  Asked again, it would be the same.)
     """
     if isinstance(error, (ConnectError, BodyCutShort)):
         return True
     if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
-        return not any(reason.check(CancelledError) for reason in error.reasons)
+        return not any(
+            reason.check(CancelledError, InfiniteRedirection, RedirectWithNoLocation)
+            for reason in error.reasons
+        )
     return False
 
 

@@ -14,13 +14,18 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import ResponseFailed
+from twisted.web.error import InfiniteRedirection, RedirectWithNoLocation
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from cheesecache.contentcoding import BodyDecoder
-from cheesecache.upstream import BodyCutShort, BodyStalled, contentRange, readBody
+from cheesecache.index import SourcesUnavailable
+from cheesecache.upstream import (
+    BodyCutShort, BodyStalled, connectionBroke, contentRange, readBody,
+)
 
 from .harness import JSON_ACCEPT, Harness, serveIndex
-from .test_index import bigProjectIndex
+from .test_index import bigProjectIndex, sampleIndex
 
 
 class GzippedPagesTests(TestCase):
@@ -198,3 +203,46 @@ class IdleDeadlineTests(SynchronousTestCase):
         self.failureResultOf(done, BodyCutShort)
         behind.callback(None)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class ConnectionBrokeTests(SynchronousTestCase):
+    """
+    L{connectionBroke}: which failures are worth asking again for.
+    """
+
+    def test_broken(self) -> None:
+        """
+        An answer whose connection was lost midway was broken.
+        """
+        self.assertTrue(connectionBroke(ResponseFailed([Failure(ConnectionLost())])))
+
+    def test_redirectNotFollowed(self) -> None:
+        """
+        A redirect that L{twisted.web.client.RedirectAgent} cannot follow (it
+        loops, or has no C{Location}) came whole: asked again, it would be
+        the same.
+        """
+        for error in (
+            InfiniteRedirection(302, b"Infinite redirection detected", location=b"/x/"),
+            RedirectWithNoLocation(302, b"No location header field", b"/x/"),
+        ):
+            self.assertFalse(connectionBroke(ResponseFailed([Failure(error)])))
+
+
+class RedirectLoopTests(TestCase):
+    """
+    A page that redirects without end.
+    """
+
+    @inlineCallbacks
+    def test_notAskedAgain(self):  # type: ignore[no-untyped-def]
+        """
+        A page that redirects to itself fails once the redirect limit is
+        reached (20 redirects followed), and is not asked for again: a
+        loop is no broken connection.
+        """
+        upstream = sampleIndex()
+        harness = Harness(self, [serveIndex(self, upstream)])
+        upstream.faults[b"/simple/alpha/"] = "redirect:/simple/alpha/"
+        yield self.assertFailure(harness.sources[0].page("alpha"), SourcesUnavailable)
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 21)
