@@ -596,7 +596,13 @@ class UpstreamSource:
                         rendering.abandon()
                     raise
                 fresh = _parsedEntry(content, kept, outcome.url, outcome.validators, now)
-                store = pending.commit if pending is not None else lambda: None
+                # A page that could not be written does not leave the one
+                # stored before in its place: that one would be read back
+                # (let go from memory, or after a restart) as this one.
+                store = (
+                    pending.commit if pending is not None
+                    else functools.partial(self.store.remove, self.sourceID, name)
+                )
             else:
                 fresh = PageEntry(None, self.upstream.pageURL(name), Validators(), now)
                 store = functools.partial(self.store.save, self.sourceID, name, fresh)

@@ -299,10 +299,17 @@ class PendingPage:
     _parsedCopy: FilePath
 
     def commit(self) -> None:
+        """
+        Put the page in place.  If it cannot be, the page stored before is
+        removed: it is not the page served now, and must not be read back,
+        nor confirmed by a 304, as it.
+        """
         try:
             os.replace(self._written.path, self._path.path)
         except BaseException:
             self.abandon()
+            _removeIfThere(self._path)
+            _removeIfThere(self._parsedCopy)
             raise
         _removeIfThere(self._parsedCopy)
 
@@ -369,10 +376,21 @@ class PageStore:
     def save(self, sourceID: str, name: Optional[str], entry: PageEntry) -> None:
         """
         Store an entry in its parsed form (atomically), in place of any
-        page kept as fetched.
+        page kept as fetched.  A page whose content is gone (let go from
+        memory, and not on disk to be read back) is not: it would be read
+        back as "not found".
         """
+        if entry.found and entry.content is None:
+            return
         atomicWrite(self._path(sourceID, name), entryChunks(entry), durable=False)
         _removeIfThere(self._path(sourceID, name, ".page"))
+
+    def remove(self, sourceID: str, name: Optional[str]) -> None:
+        """
+        Remove the stored page of C{name}, if any.
+        """
+        _removeIfThere(self._path(sourceID, name, ".page"))
+        _removeIfThere(self._path(sourceID, name))
 
     def keepFetched(
         self,

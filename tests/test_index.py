@@ -273,6 +273,32 @@ class UpstreamSourceTests(TestCase):
         self.assertIn("No space left", event["error"])
 
     @inlineCallbacks
+    def test_diskFailureOlderPageNotReadBack(self):  # type: ignore[no-untyped-def]
+        """
+        A changed page that could not be written (disk full) is served from
+        memory; once let go from memory, it is not read back as the older
+        page stored before, which is gone: it is fetched again.
+        """
+        self.source.modelBudget = 1
+        yield self.source.page("alpha")
+        filename, data = makeWheel("alpha", "2.0")
+        self.upstream.add("alpha", Dist(filename, data))
+
+        def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        self.patch(pagestoreModule.PageStore, "keepFetched", full)
+        self.clock.advance(601)
+        lookup = yield self.source.page("alpha")
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        self.clock.advance(0)  # let go from memory
+        self.assertFalse(lookup.entry.loaded)
+        self.assertIsNone(lookup.entry.content)
+        lookup = yield self.source.page("alpha")
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 3)
+
+    @inlineCallbacks
     def test_renameFailureLeavesNothing(self):  # type: ignore[no-untyped-def]
         """
         A page written but not renamed into place (the rename failed) is
@@ -573,6 +599,71 @@ class RestartTests(TestCase):
         self.assertEqual(lookup.entry.fetchedAt, first.clock.seconds())
         self.assertFalse(lookup.stale)
         self.assertEqual(upstream.count(b"/simple/alpha/"), 2)
+
+    @inlineCallbacks
+    def restartAfterDiskFailure(self, modelBudget: int):  # type: ignore[no-untyped-def]
+        """
+        Have alpha's page fetched, then fetched again once changed upstream
+        while the disk is full (it is served from memory), then confirmed
+        by a 304 once the disk has room again; then ask a new process on
+        the same data directory for it.
+
+        @param modelBudget: the first process's (see L{UpstreamSource}).
+        @return: a L{Deferred} firing with the new process's lookup, the
+            file the change added, and the upstream.
+        """
+        upstream = sampleIndex()
+        url = serveIndex(self, upstream)
+        dataDir = FilePath(self.mktemp())
+        first = Harness(self, [url], dataDir=dataDir, ttl=600)
+        source = first.sources[0]
+        source.modelBudget = modelBudget
+        yield source.page("alpha")
+        filename, data = makeWheel("alpha", "2.0")
+        upstream.add("alpha", Dist(filename, data))
+        keepFetched = pagestoreModule.PageStore.keepFetched
+        full = [True]
+
+        def maybeFull(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if full[0]:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return keepFetched(*args, **kwargs)
+
+        self.patch(pagestoreModule.PageStore, "keepFetched", maybeFull)
+        first.clock.advance(601)
+        lookup = yield source.page("alpha")
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        full[0] = False
+        first.clock.advance(601)
+        yield source.page("alpha")
+        self.assertEqual(source.notModified, 1)
+        second = Harness(self, [url], dataDir=dataDir, ttl=600)
+        second.clock.advance(first.clock.seconds() - second.clock.seconds() + 10)
+        lookup = yield second.sources[0].page("alpha")
+        return lookup, filename, upstream
+
+    @inlineCallbacks
+    def test_notModifiedAfterDiskFailure(self):  # type: ignore[no-untyped-def]
+        """
+        A changed page that could not be written (disk full for a moment),
+        then confirmed by a 304, is stored as it is served: the older page
+        stored before is not given the new validators, to be served as
+        current by a new process.
+        """
+        lookup, filename, upstream = yield self.restartAfterDiskFailure(5_000)
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 3)
+
+    @inlineCallbacks
+    def test_notModifiedLetGoAfterDiskFailure(self):  # type: ignore[no-untyped-def]
+        """
+        The same, the page let go from memory before the 304: it cannot be
+        stored then, and nothing is (not a "not found" in its place): a new
+        process fetches it again.
+        """
+        lookup, filename, upstream = yield self.restartAfterDiskFailure(1)
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+        self.assertEqual(upstream.count(b"/simple/alpha/"), 4)
 
     @inlineCallbacks
     def test_stalledPageAskedAgain(self):  # type: ignore[no-untyped-def]

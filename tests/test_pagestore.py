@@ -4,6 +4,7 @@ Tests for L{cheesecache.pagestore}.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from typing import Any, Iterator, Optional
@@ -315,6 +316,15 @@ class PageStoreTests(EntryAssertions, SynchronousTestCase):
         self.store.save("up1", "foo-bar", entry)
         self.assertSameEntry(self.store.load("up1", "foo-bar"), entry)
 
+    def test_contentGoneNotSaved(self) -> None:
+        """
+        A page whose content is gone (let go from memory, and not read
+        back) is not saved: it would be read back as "not found".
+        """
+        entry = PageEntry(None, URL, Validators('"e"'), 42.0, found=True, loader=lambda: None)
+        self.store.save("up1", "foo-bar", entry)
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
+
     def test_layout(self) -> None:
         """
         Pages live at C{<root>/<source>/<name>.json}, the root list at
@@ -479,6 +489,40 @@ class KeptAsFetchedTests(EntryAssertions, SynchronousTestCase):
         pending.abandon()
         self.assertEqual(self.store.load("up1", "foo-bar").fetchedAt, 7.0)  # type: ignore[union-attr]
         self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.page"])
+
+    def test_failedCommitRemovesThePrevious(self) -> None:
+        """
+        A page written but not put in place (the rename failed) removes the
+        page stored before, kept as fetched or parsed: the page served now
+        is the newer one, which the older must not be read back as.
+        """
+        self.keep()
+        self.store.save("up1", "baz", PageEntry(PAGE, URL, Validators(), 1.0))
+        pending = [
+            self.store.keepFetched("up1", name, URL, Validators('"v2"'), 9.0, JSON_TYPE, PAGE_JSON)
+            for name in ("foo-bar", "baz")
+        ]
+
+        def failingRename(src: str, dst: str) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+        self.patch(pagestoreModule.os, "replace", failingRename)
+        for page in pending:
+            self.assertRaises(OSError, page.commit)
+        self.assertEqual(self.root.child("up1").listdir(), [])
+
+    def test_remove(self) -> None:
+        """
+        L{PageStore.remove} removes the stored page, as fetched or parsed,
+        and is content with none.
+        """
+        self.keep()
+        self.store.remove("up1", "foo-bar")
+        self.assertEqual(self.root.child("up1").listdir(), [])
+        self.store.save("up1", "foo-bar", PageEntry(PAGE, URL, Validators(), 1.0))
+        self.store.remove("up1", "foo-bar")
+        self.store.remove("up1", "foo-bar")
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
 
     def test_confirmKeepsTheBytes(self) -> None:
         """
