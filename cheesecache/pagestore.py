@@ -5,10 +5,11 @@ a restart) still serves what was seen before.
 
 Layout: C{<data-dir>/pages/<source-id>/<name>.page}, one file per page: a
 first line of JSON (where the page came from, its validators, when it was
-fetched, its content type), then the page's bytes as the upstream sent
-them.  Keeping those is nearly free (re-encoding a parsed page of thousands
-of files took as long as rendering it), a revalidated page only gets a new
-first line, and reading one back is parsing it as if fetched again.
+fetched, its content type, its length), then the page's bytes as the
+upstream sent them.  Keeping those is nearly free (re-encoding a parsed
+page of thousands of files took as long as rendering it), a revalidated
+page only gets a new first line, and reading one back is parsing it as if
+fetched again.
 
 Pages known only parsed (a "not found", a page stored by an older
 cheesecache) are kept as C{<name>.json}: the parsed page as JSON (see
@@ -244,16 +245,41 @@ def _fetchedAt(meta: Dict[str, Any]) -> float:
 
 
 def _fetchedHeader(
-    url: str, validators: Validators, fetchedAt: float, contentType: str
+    url: str, validators: Validators, fetchedAt: float, contentType: str,
+    length: Optional[int],
 ) -> bytes:
-    return _dumps({
+    """
+    The first line of a page kept as fetched, whose bytes are C{length}
+    long (C{None}: not said, as by an older cheesecache).
+    """
+    meta: Dict[str, Any] = {
         "version": AS_FETCHED,
         "url": url,
         "etag": validators.etag,
         "lastModified": validators.lastModified,
         "fetchedAt": fetchedAt,
         "contentType": contentType,
-    }).encode("utf-8") + b"\n"
+    }
+    if length is not None:
+        meta["length"] = length
+    return _dumps(meta).encode("utf-8") + b"\n"
+
+
+def _checkedLength(meta: Dict[str, Any], body: bytes) -> None:
+    """
+    Check that C{body} is as long as the first line C{meta} says.  Pages
+    are written without a sync: a crash can leave one cut short, and an
+    HTML page cut short parses as a page that lists fewer files.
+
+    @raise ValueError: it is not.
+    """
+    length = meta.get("length")
+    if length is None:
+        return  # Kept by an older cheesecache, which did not say.
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise ValueError(f"length must be an integer, not {length!r}")
+    if len(body) != length:
+        raise ValueError(f"{len(body)} bytes stored of {length}: cut short")
 
 
 @attrs.frozen
@@ -273,12 +299,15 @@ class StoredFetch:
         """
         Read it from its open file: the first line, then the bytes.
 
-        @raise ValueError: it is not a page kept as fetched (or
-            C{KeyError}, C{TypeError}: its first line is incomplete).
+        @raise ValueError: it is not a page kept as fetched, or its bytes
+            were cut short (or C{KeyError}, C{TypeError}: its first line
+            is incomplete).
         """
         meta = _fetchedMeta(page)
+        body = readRest(page)
+        _checkedLength(meta, body)
         return cls(
-            body=readRest(page),
+            body=body,
             contentType=meta["contentType"],
             url=meta["url"],
             validators=Validators(meta["etag"], meta["lastModified"]),
@@ -407,7 +436,7 @@ class PageStore:
         """
         path = self._path(sourceID, name, ".page")
         written = _writeBeside(
-            path, (_fetchedHeader(url, validators, fetchedAt, contentType), body)
+            path, (_fetchedHeader(url, validators, fetchedAt, contentType, len(body)), body)
         )
         return PendingPage(written, path, self._path(sourceID, name))
 
@@ -473,12 +502,16 @@ class PageStore:
             return
         with old:
             try:
-                contentType = _fetchedMeta(old)["contentType"]
+                meta = _fetchedMeta(old)
+                contentType = meta["contentType"]
             except (ValueError, KeyError, TypeError):
                 old.close()
                 self.save(sourceID, name, entry)
                 return
-            header = _fetchedHeader(entry.url, entry.validators, entry.fetchedAt, contentType)
+            # The length said, not counted: bytes cut short stay so.
+            header = _fetchedHeader(
+                entry.url, entry.validators, entry.fetchedAt, contentType, meta.get("length")
+            )
 
             def pieces() -> Iterator[bytes]:
                 yield header

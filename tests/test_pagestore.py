@@ -564,6 +564,51 @@ class KeptAsFetchedTests(EntryAssertions, SynchronousTestCase):
         self.assertEqual(self.root.child("up1").listdir(), ["foo-bar.json"])
         self.assertFalse(self.store.load("up1", "foo-bar").found)  # type: ignore[union-attr]
 
+    def test_cutShort(self) -> None:
+        """
+        The first line says how long the bytes are: a page whose bytes were
+        cut short (a crash: pages are written without a sync) loads as
+        C{None}, and is not read as fetched either, though an HTML page cut
+        short would parse, listing fewer files.  Confirmed by a 304, it
+        stays so.
+        """
+        html = b"".join(
+            b'<a href="../../packages/foo_bar-1.%d.tar.gz">foo_bar-1.%d.tar.gz</a>\n' % (i, i)
+            for i in range(3)
+        )
+        self.store.keepFetched(
+            "up1", "foo-bar", URL, Validators('"v1"'), 7.0, "text/html", html
+        ).commit()
+        path = self.root.child("up1").child("foo-bar.page")
+        header, _, body = path.getContent().partition(b"\n")
+        self.assertEqual(json.loads(header)["length"], len(html))
+        self.assertEqual(len(self.store.load("up1", "foo-bar").content.files), 3)  # type: ignore[union-attr]
+        path.setContent(path.getContent()[:-30])
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
+        self.assertIsNone(self.store.readFetched("up1", "foo-bar"))
+        confirmed = PageEntry(PAGE, URL, Validators('"v1"'), 99.0)
+        self.store.confirm("up1", "foo-bar", confirmed)
+        self.assertIsNone(self.store.load("up1", "foo-bar"))
+
+    def test_withoutLength(self) -> None:
+        """
+        A page kept by an older cheesecache, whose first line does not say
+        how long its bytes are, is read as it was, and stays so confirmed.
+        """
+        path = self.root.child("up1").child("foo-bar.page")
+        path.parent().makedirs()
+        header = {
+            "version": 2, "url": URL, "etag": '"v1"', "lastModified": None, "fetchedAt": 1,
+            "contentType": JSON_TYPE,
+        }
+        path.setContent(json.dumps(header).encode() + b"\n" + PAGE_JSON)
+        loaded = self.store.load("up1", "foo-bar")
+        assert loaded is not None
+        self.assertEqual(loaded.fetchedAt, 1.0)
+        self.store.confirm("up1", "foo-bar", PageEntry(loaded.content, URL, loaded.validators, 9.0))
+        self.assertEqual(self.store.load("up1", "foo-bar").fetchedAt, 9.0)  # type: ignore[union-attr]
+        self.assertNotIn("length", json.loads(path.getContent().partition(b"\n")[0]))
+
     def test_unreadable(self) -> None:
         """
         A page file whose first line is not ours, or whose bytes no longer
