@@ -59,6 +59,7 @@ class FakeIndex(Resource):
     headers and half the body, then nothing), C{"wrong"} (other bytes, same
     length), C{"midway500"} (half, then abort), C{"slow"} (in small pieces
     over time), C{"slowwrong"} (other bytes, in small pieces), C{"reset"} (abort at once),
+    C{"chunked"} (files: without a C{Content-Length}, so chunked),
     C{"garbage"} (pages: a 200 that does not parse), C{"nested"} (pages: a
     200 of valid JSON nested too deep to decode), C{"redirect:<url>"} (302),
     C{"status:<code>"} or C{"status:<code>:<Retry-After>"},
@@ -279,6 +280,12 @@ class FakeIndex(Resource):
             request.write(data[: len(data) // 2])
             if fault == "midway500":
                 request.channel.transport.abortConnection()
+            return server.NOT_DONE_YET
+        if fault == "chunked":
+            piece = 1024 * 1024
+            for offset in range(0, len(data), piece):
+                request.write(data[offset : offset + piece])
+            request.finish()
             return server.NOT_DONE_YET
         if fault in ("slow", "slowwrong"):
             if fault == "slowwrong":

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
+import time
 from typing import List, Tuple
 
 from twisted.internet import protocol, reactor, threads
@@ -716,6 +718,90 @@ class BigFileTests(FileTests):
             self.assertEqual((response.code, len(body)), (200, len(self.wheel.data)))
             self.assertEqual(body, self.wheel.data)
         self.assertGreater(len(calls), 3)
+
+
+def dechunk(raw: bytes) -> bytes:
+    """
+    The body of a chunked answer (C{ValueError} if its framing is broken).
+    """
+    body, rest = b"", raw
+    while True:
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            return body
+        body, rest = body + rest[:size], rest[size + 2 :]
+
+
+def slowExchange(
+    port: int, request: bytes, readFrom: threading.Event, pause: float
+) -> bytes:
+    """
+    Send C{request} over a socket with a small receive buffer, read nothing
+    until C{readFrom} is set and C{pause} seconds more, then read all until
+    the server hangs up (C{request} ends with C{Connection: close}) or is
+    quiet for 10 s.  Blocking: for a thread.
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(request)
+        readFrom.wait(30)
+        time.sleep(pause)
+        s.settimeout(10)
+        data = b""
+        try:
+            while True:
+                piece = s.recv(1 << 20)
+                if not piece:
+                    break
+                data += piece
+        except (socket.timeout, ConnectionResetError):
+            pass
+        return data
+
+
+class SlowClientTests(TestCase):
+    """
+    Clients that read nothing for a while, so that their answers go on,
+    once the transport's buffer has drained, with sendfile where they may.
+    """
+
+    @inlineCallbacks
+    def pathOf(self, harness: Harness, project: str, dist: Dist):  # type: ignore[no-untyped-def]
+        _, body = yield harness.get(f"/simple/{project}/", {"Accept": JSON_ACCEPT})
+        urls = {f["filename"]: f["url"] for f in json.loads(body)["files"]}
+        return "/files/" + urls[dist.filename].split("/files/", 1)[1]
+
+    @inlineCallbacks
+    def test_chunkedDownloadNeverSentfile(self):  # type: ignore[no-untyped-def]
+        """
+        A file whose size neither the index (an HTML page) nor the upstream
+        (a chunked answer) gives is followed in a chunked answer; a client
+        that catches up only after the size became known (the file is
+        stored) still gets correct chunks, never raw sendfile bytes.
+        """
+        upstream = FakeIndex(format="html")
+        wheel = Dist(*makeWheel("alpha", "1.0", padding=12_000_000))
+        upstream.add("alpha", wheel)
+        upstream.faults[b"/packages/" + wheel.filename.encode()] = "chunked"
+        harness = Harness(self, [serveIndex(self, upstream)], idleTimeout=5)
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertNotIn("size", json.loads(body)["files"][0])
+        path = yield self.pathOf(harness, "alpha", wheel)
+        stored = threading.Event()
+        answer = threads.deferToThread(
+            slowExchange, harness.port.getHost().port,
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode(),
+            stored, 0.2,
+        )
+        while not harness.store.exists(wheel.sha256):
+            yield sleep(0.05)
+        stored.set()
+        raw = yield answer
+        head, _, body = raw.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nTransfer-Encoding: chunked", head)
+        self.assertEqual(dechunk(body), wheel.data)
 
 
 class RestOfFileFromTests(SynchronousTestCase):

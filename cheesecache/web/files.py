@@ -181,6 +181,10 @@ class Follower:
     #: Set once the response goes out with sendfile (see L{resumeProducing}).
     transport: Any = None
     _sender: Optional[SocketSender] = None
+    #: Whether the headers went out with a C{Content-Length}: only then may
+    #: the body go out with sendfile.  Without one it is chunked, and raw
+    #: bytes would break the framing, even once the size is known.
+    _sized: bool = False
 
     def __attrs_post_init__(self) -> None:
         self._offset = self.start
@@ -228,6 +232,7 @@ class Follower:
                 self.request.setHeader(
                     b"Content-Length", str(download.total - self.start).encode()
                 )
+                self._sized = True
             self.request.registerProducer(self, True)
             if self.start:
                 # The headers now, though no byte past the start may have
@@ -273,7 +278,7 @@ class Follower:
             return
         # The transport paused us and has now sent all it held: from here
         # on the kernel can send straight from the file (see sendfile.py).
-        if self.download.total is not None:
+        if self._sized:
             self.transport = sendfileTransport(self.request)
             if self.transport is not None:
                 self._sender = SocketSender.forRequest(self, self.request)
