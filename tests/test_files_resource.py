@@ -803,6 +803,49 @@ class SlowClientTests(TestCase):
         self.assertIn(b"\r\nTransfer-Encoding: chunked", head)
         self.assertEqual(dechunk(body), wheel.data)
 
+    @inlineCallbacks
+    def test_pipelinedRestFromBeyondWhatCame(self):  # type: ignore[no-untyped-def]
+        """
+        A keep-alive client pipelines a request for a stored file and one
+        for the rest of a file being downloaded, from a byte that has not
+        come yet: once the first answer has drained, the second follows the
+        download with sendfile, waiting for its bytes (it was aborted by a
+        sendfile of a negative count), and is a whole 206.
+        """
+        upstream, wheel, _ = fileIndex(3_000_000)
+        small = Dist(*makeWheel("beta", "1.0", padding=300_000))
+        upstream.add("beta", small)
+        harness = Harness(self, [serveIndex(self, upstream)], idleTimeout=10)
+        smallPath = yield self.pathOf(harness, "beta", small)
+        response, body = yield harness.get(smallPath)
+        self.assertEqual(body, small.data)
+        yield harness.settled()
+        bigPath = yield self.pathOf(harness, "alpha", wheel)
+        upstream.faults[b"/packages/" + wheel.filename.encode()] = "slow"
+        upstream.dribbleDelay = 0.5
+        first = harness.get(bigPath)
+        while harness.fetcher.inProgress(wheel.sha256) is None:
+            yield sleep(0.01)
+        download = harness.fetcher.inProgress(wheel.sha256)
+        while download.written == 0:
+            yield sleep(0.01)
+        start = len(wheel.data) - 10
+        readNow = threading.Event()
+        readNow.set()
+        raw = yield threads.deferToThread(
+            slowExchange, harness.port.getHost().port,
+            f"GET {smallPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-199999\r\n\r\n"
+            f"GET {bigPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes={start}-\r\n"
+            "Connection: close\r\n\r\n".encode(),
+            readNow, 1.0,
+        )
+        _, whole = yield first
+        self.assertEqual(whole, wheel.data)
+        heads = [piece[:40] for piece in raw.split(b"HTTP/1.1 ")[1:]]
+        self.assertEqual(len(heads), 2, (len(raw), heads))
+        self.assertTrue(heads[1].startswith(b"206 "), heads)
+        self.assertTrue(raw.endswith(b"\r\n\r\n" + wheel.data[start:]), raw[-100:])
+
 
 class RestOfFileFromTests(SynchronousTestCase):
     """

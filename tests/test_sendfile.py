@@ -545,3 +545,24 @@ class SocketSenderTests(TestCase):
         self.assertEqual(source.failed, [])  # it was sending until now
         source.reactor.advance(10)
         self.assertEqual(len(source.failed), 1)
+
+    def test_startBeyondWhatCame(self) -> None:
+        """
+        A source that starts past what exists of its file yet (a client
+        asking for the rest of a download from a byte that has not come)
+        has less than nothing available: nothing is sent (C{sendfile} of a
+        negative count fails, and cut the client off), and the sender waits
+        for the file, then sends the rest.
+        """
+        source, theirs, content = self.source(256 * 1024, 1024 * 1024)
+        source.offset = 128 * 1024
+        source.written = 64 * 1024
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        self.assertEqual(source.failed, [])
+        self.assertEqual((source.offset, source.reactor.getWriters()), (128 * 1024, []))
+        source.written = None
+        sender.wake()
+        self.assertIsNone(sender.doWrite())
+        self.assertEqual(source.finished, [128 * 1024])
+        self.assertEqual(theirs.recv(len(content)), content[128 * 1024 :])

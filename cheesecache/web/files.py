@@ -301,7 +301,9 @@ class Follower:
         return self._offset
 
     def available(self) -> int:
-        return self.download.readable - self._offset
+        # Less than nothing for a client that asked from a byte that has
+        # not come yet.
+        return max(0, self.download.readable - self._offset)
 
     def advance(self, n: int) -> None:
         self._offset += n

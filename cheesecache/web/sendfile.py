@@ -185,7 +185,7 @@ class SendfileSource(Protocol):
 
     def available(self) -> int:
         """
-        Bytes after C{offset} that may be sent now.
+        Bytes after C{offset} that may be sent now (none if zero or less).
         """
 
     def advance(self, n: int) -> None:
@@ -251,7 +251,7 @@ class SocketSender:
             producer._finish(self.sent)
             return
         self.fd = os.dup(producer.transport.fileno())
-        if not producer.available():
+        if producer.available() <= 0:
             self.idle = True
             return
         self._watch()
@@ -285,8 +285,8 @@ class SocketSender:
         burst = 0
         while burst < BURST:
             available = producer.available()
-            if not available:
-                break
+            if available <= 0:
+                break  # (a negative count would make sendfile fail)
             try:
                 n = os.sendfile(fd, inFd, producer.offset, available)
             except BlockingIOError:
@@ -310,7 +310,7 @@ class SocketSender:
         if producer.allSent():
             self._close()
             producer._finish(self.sent)
-        elif not producer.available():
+        elif producer.available() <= 0:
             # Caught up with a file still being written: wait for more.
             self.reactor.removeWriter(self)
             self.idle = True
