@@ -522,6 +522,20 @@ class FileTests(TestCase):
         self.assertEqual(self.upstream.count(b"/packages/" + self.wheel.filename.encode()), 0)
 
     @inlineCallbacks
+    def test_headColdIsAMiss(self):  # type: ignore[no-untyped-def]
+        """
+        HEAD on a file not cached yet, answered from the index, says
+        C{X-Cheesecache-Cache: miss} (C{cheesecache warm} would count the
+        file as cached) and counts as no hit.
+        """
+        urls = yield self.fileURLs()
+        response, _ = yield self.harness.get(self.path(urls, self.wheel), method="HEAD")
+        self.assertEqual(response.code, 200)
+        self.assertFalse(self.harness.store.exists(self.wheel.sha256))
+        self.assertEqual(header(response, "x-cheesecache-cache"), "miss")
+        self.assertEqual(self.harness.status.requests.fileHits, 0)
+
+    @inlineCallbacks
     def test_ranges(self):  # type: ignore[no-untyped-def]
         """
         Ranges get 206 with an exact Content-Range, cold and warm; the zip

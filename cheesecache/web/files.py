@@ -422,7 +422,8 @@ class FilesResource(Resource):
         if self.store.exists(f.key):
             return self._blobBody(request, f.key)
         if request.method == b"HEAD" and f.size is not None:
-            _fileHeaders(request, f.sha256, self.scope)
+            # Answered from the index, not the store: not a hit.
+            _fileHeaders(request, f.sha256, self.scope, cached=False)
             request.setHeader(b"Content-Length", str(f.size).encode())
             return b""
         upstream = source.fileUpstream()
