@@ -201,6 +201,78 @@ class FileTests(TestCase):
         self.assertNotIn(b"Content-Length", answer)
 
     @inlineCallbacks
+    def storedPath(self):  # type: ignore[no-untyped-def]
+        """
+        Fetch the wheel once and wait until it is stored; fires with its
+        path.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        response, body = yield self.harness.get(path)
+        self.assertEqual(body, self.wheel.data)
+        yield self.harness.settled()
+        self.assertTrue(self.harness.store.exists(self.wheel.sha256))
+        return path
+
+    @inlineCallbacks
+    def test_notModifiedSince(self):  # type: ignore[no-untyped-def]
+        """
+        A stored file asked for with C{If-Modified-Since} a date after it
+        was stored is a 304 without C{Content-Length}, as one for its ETag.
+        """
+        path = yield self.storedPath()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"
+        ).encode()
+        answer = yield threads.deferToThread(
+            rawExchange, self.harness.port.getHost().port, request
+        )
+        self.assertTrue(answer.startswith(b"HTTP/1.1 304 Not Modified\r\n"), answer)
+        self.assertNotIn(b"Content-Length", answer)
+
+    @inlineCallbacks
+    def test_ifNoneMatchList(self):  # type: ignore[no-untyped-def]
+        """
+        C{If-None-Match} is a comma-separated list: the stored file's ETag
+        among others makes a 304 (RFC 9110, 13.1.2).
+        """
+        path = yield self.storedPath()
+        response, body = yield self.harness.get(
+            path, {"If-None-Match": f'"{self.wheel.sha256}", "other"'}
+        )
+        self.assertEqual((response.code, body), (304, b""))
+
+    @inlineCallbacks
+    def test_ifNoneMatchWeak(self):  # type: ignore[no-untyped-def]
+        """
+        C{If-None-Match} compares weakly: the stored file's ETag marked weak
+        (as a proxy may have passed it on) makes a 304.
+        """
+        path = yield self.storedPath()
+        response, body = yield self.harness.get(
+            path, {"If-None-Match": f'W/"{self.wheel.sha256}"'}
+        )
+        self.assertEqual((response.code, body), (304, b""))
+
+    @inlineCallbacks
+    def test_ifModifiedSinceIgnoredWithIfNoneMatch(self):  # type: ignore[no-untyped-def]
+        """
+        With C{If-None-Match}, C{If-Modified-Since} is ignored (RFC 9110,
+        13.1.3): a tag that is not the file's gets the file, whatever the
+        date.
+        """
+        path = yield self.storedPath()
+        response, body = yield self.harness.get(
+            path,
+            {
+                "If-None-Match": '"some-other-file"',
+                "If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT",
+            },
+        )
+        self.assertEqual((response.code, body), (200, self.wheel.data))
+
+    @inlineCallbacks
     def test_noContentEncodingOnTarGz(self):  # type: ignore[no-untyped-def]
         """
         A .tar.gz is served as the exact bytes, never with a
@@ -558,6 +630,102 @@ class FileTests(TestCase):
         self.assertEqual(header(response, "content-length"), str(size))
 
     @inlineCallbacks
+    def test_suffixRangeLongerThanFile(self):  # type: ignore[no-untyped-def]
+        """
+        A suffix range longer than the stored file is all of it (RFC 9110,
+        14.1.2): a 206 of every byte, never a negative offset.
+        """
+        path = yield self.storedPath()
+        size = len(self.wheel.data)
+        response, body = yield self.harness.get(path, {"Range": f"bytes=-{size + 100}"})
+        self.assertEqual(response.code, 206)
+        self.assertEqual(header(response, "content-range"), f"bytes 0-{size - 1}/{size}")
+        self.assertEqual(body, self.wheel.data)
+
+    @inlineCallbacks
+    def test_multipleRanges(self):  # type: ignore[no-untyped-def]
+        """
+        Several ranges of a stored file are one C{multipart/byteranges}
+        206, a part for each range that overlaps the file, in order.
+        """
+        path = yield self.storedPath()
+        size = len(self.wheel.data)
+        response, body = yield self.harness.get(
+            path, {"Range": f"bytes={size - 10}-,100-199,{size + 5}-"}
+        )
+        self.assertEqual(response.code, 206)
+        contentType = header(response, "content-type")
+        self.assertTrue(contentType.startswith("multipart/byteranges; boundary="))
+        boundary = contentType.split("boundary=", 1)[1].strip('"').encode()
+        self.assertEqual(response.length, len(body))
+        first, *parts, last = body.split(b"\r\n--" + boundary)
+        self.assertEqual((first, last), (b"", b"--\r\n"))
+        found = []
+        for part in parts:
+            head, _, payload = part.partition(b"\r\n\r\n")
+            fields = dict(
+                line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:]
+            )
+            self.assertEqual(fields[b"content-type"], b"application/octet-stream")
+            found.append((fields[b"content-range"], payload))
+        self.assertEqual(
+            found,
+            [
+                (f"bytes {size - 10}-{size - 1}/{size}".encode(), self.wheel.data[-10:]),
+                (f"bytes 100-199/{size}".encode(), self.wheel.data[100:200]),
+            ],
+        )
+
+    @inlineCallbacks
+    def test_multipleRangesNoneSatisfiable(self):  # type: ignore[no-untyped-def]
+        """
+        Several ranges none of which overlaps the stored file get a 416
+        with C{Content-Range: bytes */size} (RFC 9110, 15.5.17).
+        """
+        path = yield self.storedPath()
+        size = len(self.wheel.data)
+        response, body = yield self.harness.get(
+            path, {"Range": f"bytes={size + 10}-{size + 20},{size + 30}-"}
+        )
+        self.assertEqual((response.code, body), (416, b""))
+        self.assertEqual(header(response, "content-range"), f"bytes */{size}")
+
+    @inlineCallbacks
+    def test_ifRangeOtherTag(self):  # type: ignore[no-untyped-def]
+        """
+        A range of a stored file conditional on another version of it
+        (C{If-Range} with another ETag) gets the whole file (RFC 9110,
+        13.1.5); conditional on its own ETag, the range.
+        """
+        path = yield self.storedPath()
+        response, body = yield self.harness.get(
+            path, {"Range": "bytes=100-199", "If-Range": '"not-this-file"'}
+        )
+        self.assertEqual((response.code, body), (200, self.wheel.data))
+        response, body = yield self.harness.get(
+            path, {"Range": "bytes=100-199", "If-Range": f'"{self.wheel.sha256}"'}
+        )
+        self.assertEqual((response.code, body), (206, self.wheel.data[100:200]))
+
+    @inlineCallbacks
+    def test_ifRangeDate(self):  # type: ignore[no-untyped-def]
+        """
+        A range conditional on a date gets the whole stored file unless the
+        date is the file's own C{Last-Modified}.
+        """
+        path = yield self.storedPath()
+        response, body = yield self.harness.get(
+            path,
+            {"Range": "bytes=100-199", "If-Range": "Thu, 01 Jan 1998 00:00:00 GMT"},
+        )
+        self.assertEqual((response.code, body), (200, self.wheel.data))
+        lastModified = header(response, "last-modified")
+        response, body = yield self.harness.get(
+            path, {"Range": "bytes=100-199", "If-Range": lastModified}
+        )
+        self.assertEqual((response.code, body), (206, self.wheel.data[100:200]))
+
+    @inlineCallbacks
     def test_rangeBeforeSynced(self):  # type: ignore[no-untyped-def]
         """
         A range of a file being fetched is answered as soon as the file is
@@ -674,12 +842,14 @@ class FileTests(TestCase):
     def test_restOfAnotherFileWaits(self):  # type: ignore[no-untyped-def]
         """
         A resumption conditional on another version of the file (C{If-Range}
-        naming something else) is not answered from the download.
+        naming something else) is not answered from the download, and gets
+        the whole file (RFC 9110, 13.1.5), not the range.
         """
-        response, verifiedAtHeaders, _ = yield self.rangeOfDownload(
+        response, verifiedAtHeaders, body = yield self.rangeOfDownload(
             {"Range": "bytes=100-", "If-Range": '"something-else"'}
         )
         self.assertTrue(verifiedAtHeaders)
+        self.assertEqual((response.code, body), (200, self.wheel.data))
 
     @inlineCallbacks
     def test_notListed(self):  # type: ignore[no-untyped-def]

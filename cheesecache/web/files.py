@@ -13,6 +13,7 @@ whole file is verified.  Other ranges wait for the verified file.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, BinaryIO, Callable, Optional
 
@@ -21,11 +22,20 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
-from twisted.web import static
-from twisted.web.http import CACHED
+from twisted.web.http import (
+    NOT_MODIFIED,
+    PARTIAL_CONTENT,
+    REQUESTED_RANGE_NOT_SATISFIABLE,
+    datetimeToString,
+)
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
+from twisted.web.static import (
+    MultipleRangeStaticProducer,
+    NoRangeStaticProducer,
+    SingleRangeStaticProducer,
+)
 from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import deferLater
@@ -39,6 +49,14 @@ from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError, UpstreamGone
 from ..via import parseVia
 from .asyncrender import renderLater
+from .ranges import (
+    FileValidators,
+    contentRange,
+    isNotModified,
+    multipartRanges,
+    noneMatch,
+    selectRanges,
+)
 from .representation import notModified, writeError, writeRetryLater
 from .sendfile import SocketSender, sendFile, sendfileTransport
 
@@ -68,57 +86,6 @@ def _fileHeaders(
         request.setHeader(b"ETag", f'"{etag}"'.encode())
 
 
-class BlobFile(static.File):
-    """
-    A blob served as a download: never a C{Content-Encoding} (C{static.File}
-    would claim gzip for C{.tar.gz}, and clients would then unpack the bytes
-    and fail the hash check), always C{application/octet-stream}.
-    """
-
-    contentEncodings: dict = {}  # type: ignore[assignment]
-    contentTypes: dict = {}  # type: ignore[assignment]
-
-    def __init__(self, path: str, etag: Optional[str], scope: str = "public") -> None:
-        static.File.__init__(self, path, defaultType="application/octet-stream")
-        self.etag = etag
-        self.scope = scope
-
-    def render_GET(self, request: IRequest) -> object:
-        _fileHeaders(request, self.etag, self.scope)
-        if self.etag and request.setETag(f'"{self.etag}"'.encode()) == CACHED:
-            return notModified(request)
-        return static.File.render_GET(self, request)
-
-    render_HEAD = render_GET
-
-    def makeProducer(self, request: IRequest, fileForReading: object) -> object:
-        producer = static.File.makeProducer(self, request, fileForReading)
-        if isinstance(producer, static.SingleRangeStaticProducer):
-            return _ZeroCopy(producer, producer.offset, producer.size)
-        if isinstance(producer, static.NoRangeStaticProducer):
-            return _ZeroCopy(producer, 0, os.fstat(producer.fileObject.fileno()).st_size)
-        return producer
-
-
-@attrs.define
-class _ZeroCopy:
-    """
-    Starts a whole file or a single range with C{sendfile} where the
-    connection allows, else with Twisted's producer.
-    """
-
-    producer: Any
-    offset: int
-    size: int
-
-    def start(self) -> None:
-        if not sendFile(self.producer.request, self.producer.fileObject, self.offset, self.size):
-            # Bigger reads than Twisted's 64 KiB: fewer trips through Python
-            # per megabyte.
-            self.producer.bufferSize = READ_SIZE
-            self.producer.start()
-
-
 def restOfFileFrom(value: Optional[bytes], size: int) -> Optional[int]:
     """
     The first byte asked for when the C{Range} header C{value} asks for one
@@ -144,9 +111,87 @@ def serveBlob(
     request: IRequest, path: str, etag: Optional[str], scope: str = "public"
 ) -> object:
     """
-    Answer C{request} from a blob on disk (ranges and HEAD included).
+    Answer C{request} from a blob on disk: whole, in ranges (one, or several
+    as C{multipart/byteranges}), as a HEAD, or with a 304, as
+    L{cheesecache.web.ranges} decides.  The bytes go out with C{sendfile}
+    where the connection allows, as C{application/octet-stream} and never
+    with a C{Content-Encoding} (a client told that a C{.tar.gz} is gzipped
+    would unpack it and fail the hash check).
     """
-    return BlobFile(path, etag, scope).render(request)
+    ifNoneMatch = request.getHeader(b"if-none-match")
+    if ifNoneMatch is not None and noneMatch(ifNoneMatch, etag):
+        # Answered before the file is even opened (what isNotModified would
+        # say): revalidations mostly get this.
+        _fileHeaders(request, etag, scope)
+        request.setResponseCode(NOT_MODIFIED)
+        return notModified(request)
+    try:
+        fileObject = open(path, "rb")
+    except FileNotFoundError:
+        # Evicted since it was found.
+        return writeError(request, 404, "Not Found")
+    _fileHeaders(request, etag, scope)
+    stat = os.fstat(fileObject.fileno())
+    size = stat.st_size
+    # Whole seconds, as the header has them, so that If-Range can match.
+    validators = FileValidators(etag, math.ceil(stat.st_mtime))
+    request.setHeader(b"Last-Modified", datetimeToString(validators.lastModified))
+    if isNotModified(ifNoneMatch, request.getHeader(b"if-modified-since"), validators):
+        fileObject.close()
+        request.setResponseCode(NOT_MODIFIED)
+        return notModified(request)
+    if request.method == b"HEAD":
+        fileObject.close()
+        request.setHeader(b"Content-Length", b"%d" % (size,))
+        return b""
+    ranges = selectRanges(
+        request.getHeader(b"range"), request.getHeader(b"if-range"), size, validators
+    )
+    if ranges is None:
+        request.setHeader(b"Content-Length", b"%d" % (size,))
+        _sendBytes(request, fileObject, 0, size, whole=True)
+    elif not ranges:
+        fileObject.close()
+        request.setResponseCode(REQUESTED_RANGE_NOT_SATISFIABLE)
+        request.setHeader(b"Content-Range", b"bytes */%d" % (size,))
+        request.setHeader(b"Content-Length", b"0")
+        return b""
+    elif len(ranges) == 1:
+        [(offset, length)] = ranges
+        request.setResponseCode(PARTIAL_CONTENT)
+        request.setHeader(b"Content-Range", contentRange(offset, length, size))
+        request.setHeader(b"Content-Length", b"%d" % (length,))
+        _sendBytes(request, fileObject, offset, length)
+    else:
+        boundary = os.urandom(12).hex().encode("ascii")
+        parts, length = multipartRanges(ranges, size, boundary, b"application/octet-stream")
+        request.setResponseCode(PARTIAL_CONTENT)
+        request.setHeader(
+            b"Content-Type", b'multipart/byteranges; boundary="' + boundary + b'"'
+        )
+        request.setHeader(b"Content-Length", b"%d" % (length,))
+        MultipleRangeStaticProducer(request, fileObject, parts).start()
+    return NOT_DONE_YET
+
+
+def _sendBytes(
+    request: IRequest, fileObject: BinaryIO, offset: int, size: int, whole: bool = False
+) -> None:
+    """
+    Start sending C{size} bytes of C{fileObject} from C{offset} (all of it,
+    if C{whole}) as the body of C{request}: with C{sendfile} where the
+    connection allows, else with Twisted's producers, in bigger reads than
+    their 64 KiB (fewer trips through Python per megabyte).
+    """
+    if sendFile(request, fileObject, offset, size):
+        return
+    producer: Any = (
+        NoRangeStaticProducer(request, fileObject)
+        if whole
+        else SingleRangeStaticProducer(request, fileObject, offset, size)
+    )
+    producer.bufferSize = READ_SIZE
+    producer.start()
 
 
 def abortConnection(request: IRequest) -> None:
