@@ -159,6 +159,28 @@ class ProjectPageTests(TestCase):
         self.assertEqual(response.code, 200)
 
     @inlineCallbacks
+    def test_etagInAList(self):  # type: ignore[no-untyped-def]
+        """
+        If-None-Match names the page's ETag in a list (with or without
+        spaces) or weakened (RFC 9110, 13.1.2): a 304, whether the page is
+        rendered for the request or served as already rendered.
+        """
+        response, _ = yield self.harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        tag = header(response, "etag")
+        for value in [f'{tag}, "other"', f'"other",{tag}', f"W/{tag}", "*"]:
+            self.harness.index.forgetRendered("alpha")
+            for _ in range(2):
+                response, body = yield self.harness.get(
+                    "/simple/alpha/", {"Accept": JSON_ACCEPT, "If-None-Match": value}
+                )
+                self.assertEqual((response.code, body), (304, b""), value)
+                self.assertEqual(header(response, "etag"), tag)
+        response, _ = yield self.harness.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "If-None-Match": '"other", W/"x"'}
+        )
+        self.assertEqual(response.code, 200)
+
+    @inlineCallbacks
     def test_gzip(self):  # type: ignore[no-untyped-def]
         """
         A client accepting gzip gets the compressed twin of the same page.

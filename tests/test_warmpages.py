@@ -188,8 +188,8 @@ class WarmPageTests(TestCase):
         """
         A revalidation is answered quickly with the tree's bytes: a 304,
         without C{Content-Length}, when C{If-None-Match} names the
-        representation's ETag (or C{*}), as Twisted reads the header; the
-        page otherwise.  Pages kept on disk get their 304 the same way.
+        representation's ETag (or C{*}), in a list or weakened, as RFC 9110
+        reads the header; the page otherwise.  Pages kept on disk get their 304 the same way.
         """
         for path, accept in (("/simple/alpha/", JSON_ACCEPT), ("/simple/medium/", JSON_ACCEPT)):
             for encoding in ("identity", "gzip"):
@@ -200,8 +200,10 @@ class WarmPageTests(TestCase):
                     (etag, b"304"),
                     ("*", b"304"),
                     (f'"other", {etag}', b"304"),
-                    (f'{etag}, "other"', b"200"),
+                    (f'{etag}, "other"', b"304"),
+                    (f"W/{etag}", b"304"),
                     ('"other"', b"200"),
+                    (f'"other", W/"x{etag[1:]}', b"200"),
                 ]
                 for tags, code in cases:
                     request = _request(path, *headers, f"If-None-Match: {tags}")

@@ -3,7 +3,7 @@
 Conditional and range requests for stored files (RFC 9110, sections 13
 and 14), as pure functions of header values: whether a client has the file
 already (304), and which of its bytes it gets (the whole, some ranges, or
-none: 416).
+none: 416).  Pages read C{If-None-Match} with L{noneMatch} too.
 
 Twisted's C{static.File} decided these for us and got several wrong: a
 suffix range longer than the file (a negative offset: 500), several ranges

@@ -50,6 +50,7 @@ from .representation import (
     Representation,
     RepresentationWriter,
     acceptsGzip,
+    clientHas,
     representationOf,
     responseHead,
     writeError,
@@ -365,7 +366,7 @@ class SimpleResource(Resource):
         if not isinstance(rep, Representation):
             return False
         compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
-        notModified = _matches(request, rep.headers.etagFor(compressed))
+        notModified = clientHas(request, rep.headers.etagFor(compressed))
         body = b"" if notModified else rep.inMemory(
             compressed, self.disk.bodies if self.disk is not None else None
         )
@@ -400,18 +401,6 @@ def _negotiated(request: IRequest) -> str:
     """
     accept = request.getHeader(b"accept")
     return negotiate(accept.decode("latin-1") if accept else None)
-
-
-def _matches(request: IRequest, etag: bytes) -> bool:
-    """
-    Does C{request}'s C{If-None-Match} name C{etag}, as Twisted's
-    C{Request.setETag} reads it (split on whitespace, C{*} for any)?
-    """
-    tags = request.getHeader(b"if-none-match")
-    if not tags:
-        return False
-    tags = tags.split()
-    return etag in tags or b"*" in tags
 
 
 @implementer(IPageRendering)
