@@ -512,6 +512,8 @@ class FileFetcher:
 
         def gotResponse(response: IResponse, offset: int) -> "Optional[Deferred[None]]":
             nonlocal skip, validator
+            # What an earlier answer left to drop is not this one's to drop.
+            skip = 0
             if offset and response.code == 206:
                 download.total = resumedSize(response, offset, download.total)
             elif response.code != 200:

@@ -18,12 +18,13 @@ from twisted.internet.defer import Deferred, fail, gatherResults, inlineCallback
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.http_headers import Headers
+from twisted.web.server import NOT_DONE_YET
 import treq
 
 from cheesecache.blobstore import BlobStore
 from cheesecache.web.files import EXTRACT_DELAY, restOfFileFrom
 
-from .fakeindex import Dist, FakeIndex
+from .fakeindex import Dist, FakeIndex, cutShort
 from .harness import JSON_ACCEPT, Harness, header, logEvents, rawExchange, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
 
@@ -468,6 +469,58 @@ class FileTests(TestCase):
         self.assertEqual(response.code, 200)
         self.assertEqual(body, self.wheel.data)
         self.assertEqual(len(self.fileRequests()), 2)
+        yield self.harness.fetcher.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+
+    def scriptFile(self, *answers) -> None:  # type: ignore[no-untyped-def]
+        """
+        Have the upstream answer the requests for the wheel with
+        C{answers}, each called with the request and the wheel's bytes, in
+        turn; then as usual (ranges honoured).
+        """
+        original = self.upstream._file
+        script = list(answers)
+
+        def answer(request, filename, fault):  # type: ignore[no-untyped-def]
+            if filename == self.wheel.filename and script:
+                return script.pop(0)(request, self.wheel.data)
+            return original(request, filename, fault)
+
+        self.upstream._file = answer  # type: ignore[method-assign]
+
+    @inlineCallbacks
+    def test_resumedWholeAgainCutBeforeTheRest(self):  # type: ignore[no-untyped-def]
+        """
+        An answer of the whole file again to a resumption that breaks while
+        the bytes already here are being dropped from it, and is resumed
+        with a 206 of the rest: the 206's bytes are all kept, and the client
+        gets the whole file.
+        """
+        size = len(self.wheel.data)
+        etag = b'"' + self.wheel.sha256.encode()[:16] + b'"'
+
+        def half(request, data):  # type: ignore[no-untyped-def]
+            request.setHeader(b"ETag", etag)
+            return cutShort(request, data)
+
+        def wholeCutEarly(request, data):  # type: ignore[no-untyped-def]
+            # A 200 of the whole file, cut before the half already here.
+            request.setHeader(b"ETag", etag)
+            request.setHeader(b"Content-Length", b"%d" % (size,))
+            request.write(data[: size // 4])
+            request.channel.transport.unregisterProducer()
+            request.channel.transport.loseConnection()
+            return NOT_DONE_YET
+
+        self.scriptFile(half, wholeCutEarly)
+        urls = yield self.fileURLs()
+        response, body = yield self.harness.get(self.path(urls, self.wheel))
+        self.assertEqual((response.code, len(body)), (200, size))
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual(
+            [wanted for wanted, _ in self.fileRequests()],
+            [None, b"bytes=%d-" % (size // 2,), b"bytes=%d-" % (size // 2,)],
+        )
         yield self.harness.fetcher.settled()
         self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
 
