@@ -549,7 +549,10 @@ class FileFetcher:
                 headers["Range"] = f"bytes={offset}-"
                 if validator is not None and not validator.startswith("W/"):
                     headers["If-Range"] = validator
-            d = upstream.get(f.url, headers, via=via)
+            # A request refused before it is sent (a URL the client will
+            # not send) fails the download like any other, rather than
+            # leaving it in progress for ever.
+            d = maybeDeferred(upstream.get, f.url, headers, via=via)
             download._stop = lambda reason: d.cancel()
             d.addCallback(gotResponse, offset)
             d.addCallbacks(finished, broken)

@@ -1389,6 +1389,38 @@ class UnverifiedTests(TestCase):
         self.assertEqual(upstream.count(b"/packages/" + name.encode()), 1)
 
     @inlineCallbacks
+    def test_urlTheAgentRefuses(self):  # type: ignore[no-untyped-def]
+        """
+        A file whose upstream URL the HTTP client refuses before sending
+        anything (a space in it, as a page may list it) fails its download
+        cleanly: each request gets a 502 at once, none waits on a download
+        that never started, and no temporary file is left open or behind.
+        """
+        upstream = FakeIndex()
+        name, data = makeWheel("alpha", "1.0")
+        upstream.add("alpha", Dist(name, data))
+        url = serveIndex(self, upstream)
+        page = upstream._projectBody
+        upstream._projectBody = lambda n: (  # type: ignore[method-assign]
+            page(n)[0], page(n)[1].replace(b"../../packages/", b"../../packages/a%20b/ "),
+        )
+        harness = Harness(self, [url])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        [entry] = json.loads(body)["files"]
+        path = "/files/" + entry["url"].split("/files/", 1)[1]
+        codes = []
+        for _ in range(2):
+            outcome = yield harness.get(path).addTimeout(5, reactor).addErrback(
+                lambda f: f.value
+            )
+            codes.append(outcome[0].code if isinstance(outcome, tuple) else outcome)
+        self.assertEqual(codes, [502, 502])
+        self.assertIsNone(harness.fetcher.inProgress(entry["hashes"]["sha256"]))
+        tmp = harness.store.tmp
+        self.assertEqual(tmp.children() if tmp.exists() else [], [])
+        self.flushLoggedErrors()
+
+    @inlineCallbacks
     def listedWith(self, hashName: str, fault: str = "", format: str = "json"):  # type: ignore[no-untyped-def]
         """
         A wheel, and its metadata, listed with C{hashName} alone, asked for
