@@ -22,6 +22,7 @@ from twisted.web.server import NOT_DONE_YET
 import treq
 
 from cheesecache.blobstore import BlobStore
+from cheesecache.web import files
 from cheesecache.web.files import EXTRACT_DELAY, restOfFileFrom
 
 from .fakeindex import Dist, FakeIndex, cutShort
@@ -346,6 +347,42 @@ class FileTests(TestCase):
         while download.written == 0:
             yield sleep(0.01)
         return path, first, download
+
+    @inlineCallbacks
+    def test_followerCannotOpen(self):  # type: ignore[no-untyped-def]
+        """
+        A client that cannot open the download it follows (the server is
+        out of file descriptors) gets an error of its own; the download
+        goes on for the others, who get the whole file, and it is kept.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.hold()
+        requests = [self.harness.get(path) for _ in range(3)]
+        filePath = b"/packages/" + self.wheel.filename.encode()
+        while self.upstream.count(filePath) == 0:
+            yield sleep(0.01)
+        yield sleep(0.05)
+        failures = [OSError(24, "Too many open files")]
+
+        def opening(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if failures:
+                raise failures.pop()
+            return open(*args, **kwargs)
+
+        files.open = opening  # type: ignore[attr-defined]
+        self.addCleanup(delattr, files, "open")
+        self.upstream.release()
+        results = yield gatherResults(requests)
+        self.assertEqual(
+            sorted(response.code for response, _ in results), [200, 200, 503]
+        )
+        for response, body in results:
+            if response.code == 200:
+                self.assertEqual(body, self.wheel.data)
+        yield self.harness.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+        self.assertEqual(self.harness.fetcher.started, 1)
 
     @inlineCallbacks
     def test_lateJoinerGetsWholeFile(self):  # type: ignore[no-untyped-def]

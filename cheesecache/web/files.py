@@ -263,7 +263,19 @@ class Follower:
                 self.request.finish()
                 self._close()
                 return
-            self._file = open(download.path.path, "rb")
+            try:
+                self._file = open(download.path.path, "rb")
+            except OSError as e:
+                # This client's trouble (out of file descriptors): it is
+                # told so, and the download goes on for the others.
+                log.error(
+                    "Could not follow the download of {filename}: {error}",
+                    filename=download.file.filename, error=e,
+                )
+                self.request.write(writeError(self.request, 503, "Service Unavailable"))
+                self.request.finish()
+                self._close()
+                return
             _fileHeaders(self.request, download.file.sha256, self.scope, cached=False)
             if self.start:
                 assert download.total is not None
