@@ -21,6 +21,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.server import NOT_DONE_YET
 import treq
 
+from cheesecache import metadata as metadatamodule
 from cheesecache.blobstore import BlobStore
 from cheesecache.web import files
 from cheesecache.web.files import EXTRACT_DELAY, restOfFileFrom
@@ -1347,6 +1348,44 @@ class ExtractionDelayTests(TestCase):
                 break
             yield sleep(0.01)
         self.assertTrue(harness.store.exists(key))
+
+    @inlineCallbacks
+    def test_extractedOncePerDownload(self):  # type: ignore[no-untyped-def]
+        """
+        However many clients followed the download of a new wheel, its
+        metadata is extracted (the wheel read, the metadata written and
+        synced, in the thread pool) once.
+        """
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0", padding=200_000)
+        index.add("alpha", Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        url = json.loads(body)["files"][0]["url"]
+        index.hold()
+        requests = [harness.get("/files/" + url.split("/files/", 1)[1]) for _ in range(5)]
+        while index.count(b"/packages/" + name.encode()) == 0:
+            yield sleep(0.01)
+        yield sleep(0.05)
+        index.release()
+        for response, got in (yield gatherResults(requests)):
+            self.assertEqual(got, data)
+        yield harness.settled()
+        extracted = []
+        real = metadatamodule.wheelMetadata
+        self.patch(
+            metadatamodule, "wheelMetadata",
+            lambda *args: extracted.append(args) or real(*args),
+        )
+        harness.clock.advance(EXTRACT_DELAY)
+        key = hashlib.sha256(data).hexdigest() + ".metadata"
+        for _ in range(200):
+            if harness.store.exists(key):
+                break
+            yield sleep(0.01)
+        yield sleep(0.1)
+        self.assertTrue(harness.store.exists(key))
+        self.assertEqual(len(extracted), 1)
 
 
 class DisconnectTests(TestCase):

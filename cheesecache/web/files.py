@@ -489,11 +489,14 @@ class FilesResource(Resource):
                 request, 503, f"Service Unavailable: {f.filename} is not cached"
                 " and its source may not be contacted (offline)",
             )
+        started = self.fetcher.inProgress(f.key) is None
         download = self.fetcher.fetch(f, upstream, via)
         download.whenDone().addErrback(_expireIfGone, name, source).addErrback(
             lambda _: None
         )
-        if f.filename.endswith(".whl") and not f.coreMetadata:
+        if started and f.filename.endswith(".whl") and not f.coreMetadata:
+            # Once per download, not once per client following it: each
+            # extraction reads the wheel and syncs a blob in the pool.
             download.whenDone().addCallback(
                 lambda _: self._extractSoon(name, f)
             ).addErrback(lambda _: None)
