@@ -136,7 +136,10 @@ def entryFromJSON(data: Union[bytes, str]) -> PageEntry:
 
 
 def atomicWrite(
-    path: FilePath, data: Union[bytes, Iterable[bytes]], durable: bool = True
+    path: FilePath,
+    data: Union[bytes, Iterable[bytes]],
+    durable: bool = True,
+    mode: int = 0o666,
 ) -> None:
     """
     Replace C{path}'s content with C{data} (bytes, or pieces of bytes written
@@ -147,8 +150,11 @@ def atomicWrite(
         power loss the file holds the old or the new content.  Caches that
         can fetch again (pages, rendered pages) skip it: a sync costs more
         than the fetch, and a file a crash left empty is read as missing.
+    @param mode: the new file's permissions (less the umask), set when it
+        is created: a secret given 0600 only after the rename would be
+        readable by others for a moment.
     """
-    tmp = _writeBeside(path, data, durable)
+    tmp = _writeBeside(path, data, durable, mode)
     try:
         os.replace(tmp.path, path.path)
     except BaseException:
@@ -157,7 +163,10 @@ def atomicWrite(
 
 
 def _writeBeside(
-    path: FilePath, data: Union[bytes, Iterable[bytes]], durable: bool = False
+    path: FilePath,
+    data: Union[bytes, Iterable[bytes]],
+    durable: bool = False,
+    mode: int = 0o666,
 ) -> FilePath:
     """
     Write C{data} to a new temporary file beside C{path} (removed again if
@@ -166,7 +175,8 @@ def _writeBeside(
     path.parent().makedirs(ignoreExistingDirectory=True)
     tmp = path.temporarySibling(".tmp")
     try:
-        with open(tmp.path, "wb") as f:
+        fd = os.open(tmp.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with open(fd, "wb") as f:
             if isinstance(data, bytes):
                 f.write(data)
             else:

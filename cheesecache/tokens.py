@@ -96,8 +96,8 @@ class TokenStore:
             json.dumps(
                 {"tokens": [attrs.asdict(t) for t in tokens]}, indent=1
             ).encode(),
+            mode=0o600,
         )
-        os.chmod(self.path.path, 0o600)
 
     def create(self, user: str, scopes: Tuple[str, ...] = ()) -> str:
         """

@@ -292,11 +292,7 @@ def _rewrite(path: FilePath, change: Callable[[List[bytes]], List[bytes]]) -> No
     except FileNotFoundError:
         lines = []
     data = b"".join(line + b"\n" for line in change(lines))
-    atomicWrite(path, data)
-    try:
-        os.chmod(path.path, 0o600)
-    except OSError:  # pragma: no cover
-        pass
+    atomicWrite(path, data, mode=0o600)
 
 
 def setPassword(

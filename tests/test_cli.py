@@ -5,6 +5,7 @@ Tests for L{cheesecache.cli}, the C{cheesecache} command.
 from __future__ import annotations
 
 import io
+import os
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -39,6 +40,26 @@ class CLITests(SynchronousTestCase):
         self.assertTrue(parseHtpasswd(users.getContent())[b"bob"].startswith(b"$2"))
         code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="\n")
         self.assertEqual(code, 1)
+
+    def test_tokensFileNeverReadableByOthers(self) -> None:
+        """
+        token create writes tokens.json 0600 from the start, whatever the
+        umask: neither its temporary file nor the renamed one is ever
+        readable by others, even for an instant.
+        """
+        old = os.umask(0o022)
+        self.addCleanup(os.umask, old)
+        modes = []
+        replace = os.replace
+
+        def spy(src: str, dst: str) -> None:
+            modes.append(os.stat(src).st_mode & 0o777)
+            replace(src, dst)
+
+        self.patch(os, "replace", spy)
+        code, out = self.run_("token", "create", "--data-dir", self.dataDir.path, "bob")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(modes, [0o600])
 
     def test_noDataDirectory(self) -> None:
         """

@@ -273,6 +273,26 @@ class FileTests(SynchronousTestCase):
         self.assertTrue(bcrypt.checkpw(b"two", parseHtpasswd(path.getContent())[b"alice"]))
         self.assertEqual(os.stat(path.path).st_mode & 0o777, 0o600)
 
+    def test_neverReadableByOthers(self) -> None:
+        """
+        The users file is written 0600 from the start, whatever the umask:
+        neither the temporary file nor the renamed one is ever readable by
+        others, even for an instant (bcrypt hashes can be attacked offline).
+        """
+        old = os.umask(0o022)
+        self.addCleanup(os.umask, old)
+        modes: List[int] = []
+        replace = os.replace
+
+        def spy(src: str, dst: str) -> None:
+            modes.append(os.stat(src).st_mode & 0o777)
+            replace(src, dst)
+
+        self.patch(os, "replace", spy)
+        path = FilePath(self.mktemp())
+        setPassword(path, "alice", "one", rounds=ROUNDS)
+        self.assertEqual(modes, [0o600])
+
     def test_setPasswordCreates(self) -> None:
         """
         L{setPassword} creates a missing file.
