@@ -218,6 +218,9 @@ class PrivateStore:
         normalized = record.normalizedName
         path = self._path(normalized)
         atomicWrite(path, recordToJSON(record))
+        # The rename too must survive a crash: an upload answered with 200,
+        # or a deletion whose blob is about to go, must not be undone.
+        BlobStore.syncFolder(path)
         self._cache.pop(normalized, None)
 
     def projects(self) -> Tuple[str, ...]:

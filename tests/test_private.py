@@ -101,6 +101,34 @@ class UploadTests(StoreTestsMixin, SynchronousTestCase):
         self.assertTrue(self.dataDir.child("private").child("foo-bar.json").isfile())
         self.assertEqual(self.changes, ["foo-bar"])
 
+    def test_recordRenameSynced(self) -> None:
+        """
+        Saving a record syncs the private folder after the rename, as a
+        blob's commit does: otherwise a crash soon after an upload was
+        answered with 200 (or after a yank or delete) could bring the old
+        record back, without the file the client was told is there.
+        """
+        events: List[object] = []
+        replace, fsync = os.replace, os.fsync
+
+        def spyReplace(src: str, dst: str) -> None:
+            replace(src, dst)
+            events.append(("replace", dst))
+
+        def spyFsync(fd: int) -> None:
+            events.append(("fsync", os.fstat(fd).st_ino))
+            fsync(fd)
+
+        self.patch(os, "replace", spyReplace)
+        self.patch(os, "fsync", spyFsync)
+        self.assertIsInstance(self.upload("foo-bar", "1.1", *makeWheel("foo-bar", "1.1")), Accepted)
+        private = self.dataDir.child("private")
+        renamed = events.index(("replace", private.child("foo-bar.json").path))
+        self.assertIn(("fsync", os.stat(private.path).st_ino), events[renamed:])
+        del events[:]
+        self.store.yank("foo-bar", "1.1")
+        self.assertEqual(events[-1], ("fsync", os.stat(private.path).st_ino))
+
     def test_recordKeepsUploaderAndFields(self) -> None:
         """
         The record keeps the uploader, the digests and every repeated
