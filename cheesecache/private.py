@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
@@ -71,6 +72,22 @@ except ImportError:  # pragma: no cover (not on Windows)
 log = Logger()
 
 _CHUNK = 64 * 1024
+
+#: The coarsest modification time granularity allowed for (FAT's two
+#: seconds; ext3 and HFS+ have one), in nanoseconds.
+TIME_GRANULARITY_NS = 2_000_000_000
+
+
+def settled(mtimeNs: int, readAtNs: int) -> bool:
+    """
+    Was a file (or folder) last modified at C{mtimeNs} long enough before
+    it was read, at C{readAtNs}, that any later change must give it another
+    modification time?  A change within the same tick of the file's clock
+    keeps the time; and the inode freed by an atomic replace is often the
+    next one's, so time, size and inode can all stay as they were.
+    """
+    return readAtNs - mtimeNs >= TIME_GRANULARITY_NS
+
 
 
 class NoSuchProject(KeyError):
@@ -145,7 +162,9 @@ class PrivateStore:
     blobs: BlobStore
     clock: IReactorTime
     policy: UploadPolicy = attrs.field(factory=UploadPolicy)
-    _cache: Dict[str, Tuple[Tuple[int, int, int], ProjectRecord]] = attrs.field(
+    #: Per project: the record file's stamp, the record, and whether the
+    #: stamp was L{settled} when read (a stamp that was not proves nothing).
+    _cache: Dict[str, Tuple[Tuple[int, int, int], ProjectRecord, bool]] = attrs.field(
         factory=dict, init=False
     )
     _observers: List[Callable[[str], None]] = attrs.field(factory=list, init=False)
@@ -197,6 +216,7 @@ class PrivateStore:
             return None
         normalized = normalize(name)
         path = self._path(normalized)
+        readAt = time.time_ns()
         try:
             st = os.stat(path.path)
         except FileNotFoundError:
@@ -204,14 +224,17 @@ class PrivateStore:
             return None
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         cached = self._cache.get(normalized)
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and cached[0] == stamp and cached[2]:
             return cached[1]
         try:
             record = recordFromJSON(path.getContent())
         except ValueError as e:
             log.error("Unreadable private record {path}: {e}", path=path.path, e=str(e))
             raise CorruptRecord(path.path) from e
-        self._cache[normalized] = (stamp, record)
+        if cached is not None and cached[1] == record:
+            # The same object while unchanged: callers compare by identity.
+            record = cached[1]
+        self._cache[normalized] = (stamp, record, settled(st.st_mtime_ns, readAt))
         return record
 
     def _save(self, record: ProjectRecord) -> None:

@@ -40,6 +40,36 @@ B = "privateboundary"
 NEW_YEAR = 1767225600.0
 
 
+def freezeStamps(testCase: SynchronousTestCase, *paths: FilePath) -> None:
+    """
+    Make C{os.stat} report C{paths} as a filesystem with whole-second times
+    that reuses freed inodes (as ext4 does) would, for changes made within
+    the second: with the modification time and inode they have now,
+    whatever replaces them later; only their size stays true.
+    """
+    real = os.stat
+    frozen = {p.path: real(p.path) for p in paths}
+
+    def stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        st = real(path, *args, **kwargs)
+        first = frozen.get(os.fspath(path))
+        if first is None:
+            return st
+        values = list(st)
+        values[1], values[8] = first.st_ino, first[8]
+        return os.stat_result(
+            values,
+            {
+                "st_mtime": first.st_mtime,
+                "st_mtime_ns": first.st_mtime_ns,
+                "st_atime_ns": st.st_atime_ns,
+                "st_ctime_ns": st.st_ctime_ns,
+            },
+        )
+
+    testCase.patch(os, "stat", stat)
+
+
 class StoreTestsMixin:
     def setUp(self) -> None:
         self.dataDir = FilePath(self.mktemp())  # type: ignore[attr-defined]
@@ -394,6 +424,30 @@ class YankDeleteTests(StoreTestsMixin, SynchronousTestCase):
         self.assertEqual(self.store.page("foo-bar"), other.page("foo-bar"))
         other.yank("foo-bar", self.newer[0], "from the CLI")
         self.assertEqual(self.yanked()[self.newer[0]], "from the CLI")
+
+    def test_otherProcessSeesChangesWithinTheSecond(self) -> None:
+        """
+        A change by another process (the command-line tool) is seen even
+        when the record's new file has the old one's modification time,
+        size and inode (a filesystem with whole-second times that reuses
+        inodes, a change within the second), and a change then made by this
+        store keeps it rather than writing back what it read before.
+        """
+        other = PrivateStore(self.dataDir, BlobStore(self.dataDir), self.clock)
+        other.yank("foo-bar", self.wheel[0], "reason A")
+        self.assertEqual(self.yanked()[self.wheel[0]], "reason A")
+        freezeStamps(self, self.dataDir.child("private").child("foo-bar.json"))
+        self.assertEqual(self.yanked()[self.wheel[0]], "reason A")
+        other.yank("foo-bar", self.wheel[0], "reason B")
+        self.assertEqual(self.yanked()[self.wheel[0]], "reason B")
+        self.store.yank("foo-bar", self.newer[0])
+        fresh = PrivateStore(self.dataDir, BlobStore(self.dataDir), self.clock)
+        page = fresh.page("foo-bar")
+        assert page is not None
+        self.assertEqual(
+            {f.filename: f.yanked for f in page.files},
+            {self.wheel[0]: "reason B", self.sdist[0]: False, self.newer[0]: True},
+        )
 
     def test_corruptRecord(self) -> None:
         """
