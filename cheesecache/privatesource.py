@@ -10,6 +10,7 @@ confusion).
 from __future__ import annotations
 
 import os
+import time
 from typing import Dict, Optional, Tuple
 
 import attrs
@@ -20,7 +21,7 @@ from zope.interface import implementer
 from .config import PRIVATE
 from .freshness import PageEntry, Validators
 from .index import ISource, Lookup, SourcesUnavailable, Via
-from .private import CorruptRecord, PrivateStore
+from .private import CorruptRecord, PrivateStore, settled
 from .simple.model import DistFile, ProjectList
 from .simple.names import normalize
 from .upstream import Upstream
@@ -41,8 +42,14 @@ class PrivateSource:
     #: Seconds between two looks at the private folder's time (changes by
     #: this server are seen at once; by the command-line tool, within this).
     recheck: float = 0.2
-    _entries: Dict[Optional[str], Tuple[object, PageEntry, int]] = attrs.field(factory=dict)
+    #: Per name: the record (or names) it was made from, the entry, the
+    #: folder's time then, and C{None} if that time was L{settled} or else
+    #: when it was read (an unsettled time vouches for nothing after).
+    _entries: Dict[
+        Optional[str], Tuple[object, PageEntry, int, Optional[float]]
+    ] = attrs.field(factory=dict)
     _lastStamp: int = 0
+    _lastSettled: bool = True
     _stampedAt: float = -1.0
 
     @property
@@ -91,17 +98,21 @@ class PrivateSource:
         now = self.clock.seconds()
         if 0 <= now - self._stampedAt < self.recheck:
             return self._lastStamp
+        readAt = time.time_ns()
         try:
             self._lastStamp = os.stat(self._root).st_mtime_ns
         except FileNotFoundError:
             self._lastStamp = 0
+        # A change within the same tick of the folder's clock keeps its time.
+        self._lastSettled = settled(self._lastStamp, readAt)
         self._stampedAt = now
         return self._lastStamp
 
     def _lookup(self, name: Optional[str]) -> Lookup:
         now = self._stamp()
+        checkedAt = None if self._lastSettled else self._stampedAt
         cached = self._entries.get(name)
-        if cached is not None and now == cached[2]:
+        if cached is not None and now == cached[2] and cached[3] in (None, checkedAt):
             return Lookup(cached[1])
         try:
             if name is None:
@@ -113,14 +124,14 @@ class PrivateSource:
             # Never fall through to an upstream for a name we cannot read.
             raise SourcesUnavailable(f"private record unreadable: {e}") from e
         if cached is not None and (cached[0] is version or cached[0] == version and name is None):
-            self._entries[name] = (version, cached[1], now)
+            self._entries[name] = (version, cached[1], now, checkedAt)
             return Lookup(cached[1])
         if name is None:
             content = ProjectList(version)  # type: ignore[arg-type]
         else:
             content = None if version is None else version.toPage()  # type: ignore[attr-defined]
         entry = PageEntry(content, f"private:{name or ''}", Validators(), 0.0)  # type: ignore[arg-type]
-        self._entries[name] = (version, entry, now)
+        self._entries[name] = (version, entry, now, checkedAt)
         return Lookup(entry)
 
     def forget(self, name: str) -> None:

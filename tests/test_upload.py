@@ -12,13 +12,18 @@ import json
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from cheesecache.blobstore import BlobStore
+from cheesecache.private import PrivateStore
+from cheesecache.privatesource import PrivateSource
 from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 
 from .fakeindex import Dist, FakeIndex
 from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
 from .test_chain import fileURL
+from .test_private import StoreTestsMixin, freezeStamps
 from .uploadforms import TWINE_BOUNDARY, clientBody, encode, twineParts
 from .uploadforms import contentType as multipartType
 from .wheels import makeWheel
@@ -354,6 +359,47 @@ class NoUsersTests(TestCase):
         )
         self.assertEqual(response.code, 403)
         self.assertIn(b"--users", text)
+
+
+class PrivateSourceTests(StoreTestsMixin, SynchronousTestCase):
+    """
+    L{PrivateSource} without a server.
+    """
+
+    def test_changeWithinTheSecondSeen(self) -> None:
+        """
+        A change by the command-line tool is served within C{recheck} even
+        when the private folder's modification time stays the same (a
+        filesystem with whole-second times, a change within the second):
+        to a project's page and to the list of projects.
+        """
+        wheel = makeWheel("foo-bar", "1.1")
+        self.upload("foo-bar", "1.1", *wheel)
+        source = PrivateSource(self.store, self.clock)
+        other = PrivateStore(self.dataDir, BlobStore(self.dataDir), self.clock)
+        private = self.dataDir.child("private")
+
+        def yanked() -> object:
+            lookup = source.pageNow("foo-bar")
+            assert lookup is not None
+            return {f.filename: f.yanked for f in lookup.entry.content.files}  # type: ignore[union-attr]
+
+        other.yank("foo-bar", "1.1", "reason A")
+        self.clock.advance(1)
+        self.assertEqual(yanked(), {wheel[0]: "reason A"})
+        freezeStamps(self, private, private.child("foo-bar.json"))
+        self.clock.advance(1)
+        self.assertEqual(yanked(), {wheel[0]: "reason A"})
+        self.assertEqual(source.pageNow(None).entry.content.names, ("foo-bar",))  # type: ignore[union-attr]
+        other.yank("foo-bar", "1.1", "reason B")
+        incoming = FilePath(self.mktemp())
+        incoming.makedirs()
+        filename, data = makeWheel("baz", "2.0")
+        incoming.child(filename).setContent(data)
+        other.importDirectory(incoming)
+        self.clock.advance(1)
+        self.assertEqual(yanked(), {wheel[0]: "reason B"})
+        self.assertEqual(source.pageNow(None).entry.content.names, ("baz", "foo-bar"))  # type: ignore[union-attr]
 
 
 class YankReasonTests(SynchronousTestCase):
