@@ -161,7 +161,9 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
             from .users import setPassword
 
             if args.password_stdin:
-                password = stdin.readline().rstrip("\n")
+                # Without its line ending, CRLF too (POSIX stdin keeps the
+                # CR): a carriage return is never meant as part of a password.
+                password = stdin.readline().removesuffix("\n").removesuffix("\r")
             else:
                 password = getpass.getpass(f"Password for {args.username}: ")
                 if password != getpass.getpass("Again: "):

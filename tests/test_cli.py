@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 
+import bcrypt
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -40,6 +41,17 @@ class CLITests(SynchronousTestCase):
         self.assertTrue(parseHtpasswd(users.getContent())[b"bob"].startswith(b"$2"))
         code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="\n")
         self.assertEqual(code, 1)
+
+    def test_adduserPasswordStdinCRLF(self) -> None:
+        """
+        adduser --password-stdin takes the line without its line ending,
+        CRLF included (a password piped from a Windows file or a here-string
+        in a CRLF script): the carriage return is not part of the password.
+        """
+        users = self.dataDir.child("users")
+        code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="s3cret\r\n")
+        self.assertEqual(code, 0, out)
+        self.assertTrue(bcrypt.checkpw(b"s3cret", parseHtpasswd(users.getContent())[b"bob"]))
 
     def test_tokensFileNeverReadableByOthers(self) -> None:
         """
