@@ -31,10 +31,12 @@ import attrs
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion, Version
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
@@ -527,9 +529,13 @@ class PrivateStore:
         except InvalidDistribution as e:
             raise _Skip(e.message)
         core = readCoreMetadata(pkgInfo)
+        if filetype == "sdist" and core.name is not None and canonicalize_name(core.name) != name:
+            # An old sdist with a hyphen in its version ("foo-1.0-1.tar.gz"
+            # for 1.0.post1) splits wrongly at its last hyphen.
+            name, version = _splitSdistFilename(filename, core.name) or (name, version)
         if core.name is not None and canonicalize_name(core.name) != name:
             raise _Skip(f"its metadata is for project {core.name!r}")
-        displayName = core.name or filename.split("-", 1)[0]
+        displayName = core.name or name
 
         temporary, f = self.blobs.newTemporary()
         f.close()
@@ -577,6 +583,25 @@ class PrivateStore:
             if temporary.exists():
                 temporary.remove()
         self._changed(name)
+
+
+def _splitSdistFilename(
+    filename: str, project: str
+) -> Optional[Tuple[NormalizedName, Version]]:
+    """
+    The normalized name and the version of sdist C{filename}, split after
+    the part that names C{project} (its metadata's name), if the rest is a
+    version.
+    """
+    wanted = canonicalize_name(project)
+    parts = filename.removesuffix(".tar.gz").removesuffix(".zip").split("-")
+    for i in range(1, len(parts)):
+        if canonicalize_name("-".join(parts[:i])) == wanted:
+            try:
+                return wanted, Version("-".join(parts[i:]))
+            except InvalidVersion:
+                return None
+    return None
 
 
 class _Skip(Exception):

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import tarfile
 import zipfile
 from typing import List
 
@@ -32,7 +33,7 @@ from cheesecache.simple.render import renderProjectHTML, renderProjectJSON
 from cheesecache.uploadcheck import Accepted, AlreadyUploaded, Rejection, UploadPolicy
 
 from .uploadforms import encode, twineParts, uvParts
-from .wheels import makeSdist, makeWheel
+from .wheels import makeSdist, makeWheel, metadataText
 
 B = "privateboundary"
 
@@ -571,3 +572,46 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         reasons = dict(report.skipped)
         self.assertTrue(reasons[filename].startswith("File already exists"))
         self.assertEqual(reasons["gamma-1.0.tar.gz"], "Invalid distribution file. File is not a tarfile")
+
+    def sourceDir(self, *files: "tuple[str, bytes]") -> FilePath:
+        source = FilePath(self.mktemp())
+        source.makedirs()
+        for filename, data in files:
+            source.child(filename).setContent(data)
+        return source
+
+    def test_legacyPostReleaseSdist(self) -> None:
+        """
+        An sdist named the old way, with a hyphen in its post-release
+        version (C{foo-1.0-1.tar.gz}, version C{1.0.post1}), is imported as
+        project C{foo}, version C{1.0.post1}, as an upload of it would be;
+        not skipped as if its metadata were for another project than
+        C{foo-1-0}.
+        """
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as t:
+            data = metadataText("foo", "1.0.post1")
+            info = tarfile.TarInfo("foo-1.0-1/PKG-INFO")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        report = self.store.importDirectory(self.sourceDir(("foo-1.0-1.tar.gz", out.getvalue())))
+        self.assertEqual((report.imported, report.skipped), (("foo-1.0-1.tar.gz",), ()))
+        record = self.store.record("foo")
+        assert record is not None
+        self.assertEqual([f.version for f in record.files], ["1.0.post1"])
+
+    def test_sdistWithoutNameInMetadata(self) -> None:
+        """
+        An sdist whose PKG-INFO has no C{Name} goes to the project its
+        filename names, hyphens included (C{foo-bar-1.0.tar.gz} is
+        C{foo-bar}), not to the part before the first hyphen.
+        """
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as t:
+            data = b"Metadata-Version: 1.0\nVersion: 1.0\n\n"
+            info = tarfile.TarInfo("foo-bar-1.0/PKG-INFO")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        report = self.store.importDirectory(self.sourceDir(("foo-bar-1.0.tar.gz", out.getvalue())))
+        self.assertEqual(report.imported, ("foo-bar-1.0.tar.gz",))
+        self.assertEqual(self.store.projects(), ("foo-bar",))
