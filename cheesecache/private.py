@@ -536,6 +536,10 @@ class PrivateStore:
         if core.name is not None and canonicalize_name(core.name) != name:
             raise _Skip(f"its metadata is for project {core.name!r}")
         displayName = core.name or name
+        if not isValidName(displayName):
+            # Its record could never be looked up: never served, and its
+            # blob never protected from eviction.
+            raise _Skip(f"{displayName!r} is not a valid project name")
 
         temporary, f = self.blobs.newTemporary()
         f.close()

@@ -615,3 +615,16 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         report = self.store.importDirectory(self.sourceDir(("foo-bar-1.0.tar.gz", out.getvalue())))
         self.assertEqual(report.imported, ("foo-bar-1.0.tar.gz",))
         self.assertEqual(self.store.projects(), ("foo-bar",))
+
+    def test_invalidProjectNameSkipped(self) -> None:
+        """
+        A distribution whose project name is not a valid one (C{_foo}:
+        names start with a letter or digit) is skipped, as its upload would
+        be: its record could never be found, so its page would never be
+        served nor its blob protected from eviction.
+        """
+        wheel = makeWheel("_foo", "1.0")
+        report = self.store.importDirectory(self.sourceDir(wheel))
+        self.assertEqual(report.imported, ())
+        self.assertEqual([p for p, _ in report.skipped], [wheel[0]])
+        self.assertEqual(self.dataDir.child("private").globChildren("*.json"), [])
