@@ -772,7 +772,9 @@ def statsCommand(dataDir: FilePath, stdout: TextIO) -> int:
     stdout.write(f"Cache in {dataDir.path}\n")
     for label, u in rows:
         stdout.write(f"  {label:<16} {u.count:>8}  {formatSize(u.size):>10}\n")
-    upstream = [e for e in usage.entries if e.key not in usage.protected]
+    upstream = [
+        e for e in usage.entries if e.kind == BLOB and e.key not in usage.protected
+    ]
     if upstream:
         oldest = min(e.lastUsed for e in upstream)
         stdout.write(f"  least recently used: {_when(oldest)}\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from twisted.internet import reactor
@@ -707,6 +708,22 @@ class CommandTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(rows["temporary files"], ["1", "10 B"])
         self.assertEqual(rows["total"][0], "6")
         self.assertTrue(lines[6].startswith("  least recently used: "))
+
+    def test_statsLeastRecentlyUsedIsAnUpstreamFile(self) -> None:
+        """
+        stats' "least recently used" is the oldest upstream file's last
+        use: pages, never evicted, do not count (nor private uploads).
+        """
+        self.upstream(b"a" * 10, age=DAY)
+        self.page("pypi", "x", b"p" * 10, age=30 * DAY)
+        self.upload("mine", "1.0", age=60 * DAY)
+        out = io.StringIO()
+        self.assertEqual(statsCommand(self.dataDir, out), 0)
+        self.assertEqual(
+            out.getvalue().splitlines()[6],
+            "  least recently used: "
+            + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(NOW - DAY)),
+        )
 
     def test_gc(self) -> None:
         """
