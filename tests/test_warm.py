@@ -281,6 +281,28 @@ class ChooseTests(SynchronousTestCase):
             chooseRelease(p, want("alpha>=1.5"), LINUX38)
         self.assertEqual(chooseRelease(p, want("alpha==2.0"), LINUX38).version, "2.0")
 
+    def test_yankedOnlyWhenAllAre(self) -> None:
+        """
+        Even pinned, a yanked file is chosen only when every file that suits
+        is yanked (as pip does): a file of the pinned version that is not
+        yanked wins over a better-ranked yanked one.
+        """
+        p = ProjectPage(
+            "alpha",
+            [
+                dist("alpha-1.0-py38-none-any.whl", yanked="bad"),
+                dist("alpha-1.0-py3-none-any.whl"),
+            ],
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha==1.0"), LINUX38).file.filename,
+            "alpha-1.0-py3-none-any.whl",
+        )
+        allYanked = page("alpha", "alpha-1.0-py38-none-any.whl", yanked="bad")
+        self.assertEqual(
+            chooseRelease(allYanked, want("alpha==1.0"), LINUX38).version, "1.0"
+        )
+
     def test_prereleases(self) -> None:
         """
         Prereleases are chosen only with C{--pre}, when the specifier names

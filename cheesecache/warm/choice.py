@@ -139,8 +139,9 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
     """
     Choose the newest version matching C{want} that has a file for
     C{target}, and its best file: the wheel whose tags rank best, else the
-    sdist.  Files that are yanked (unless the version is pinned), need
-    another Python, or do not match pinned hashes are not candidates.
+    sdist.  Files that are yanked (unless the version is pinned and all
+    files that suit are yanked), need another Python, or do not match
+    pinned hashes are not candidates.
     Prereleases are candidates when asked for (C{--pre}), when the
     specifier names one, or, as pip does, when no final version matches.
 
@@ -171,6 +172,13 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
         else:
             preference = (1, 0)
         usable.setdefault(version, []).append((preference, f))
+    if any(not f.yanked for files in usable.values() for _, f in files):
+        # Even pinned, yanked files are candidates only when all are (pip).
+        usable = {
+            v: unyanked
+            for v, files in usable.items()
+            if (unyanked := [(p, f) for p, f in files if not f.yanked])
+        }
     versions = list(usable)
     if not (want.allowPre or want.specifier.prereleases):
         finals = [v for v in versions if not v.is_prerelease]
