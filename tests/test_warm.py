@@ -321,6 +321,28 @@ class ChooseTests(SynchronousTestCase):
         )
         self.assertEqual(chooseRelease(p, want("alpha>1"), LINUX38).version, "2.0b1")
 
+    def test_prereleaseWhenNoFinalSuits(self) -> None:
+        """
+        A final version with no file for the target (another Python or
+        platform) does not keep a prerelease that suits from being chosen,
+        as pip does; a final that suits but is yanked does.
+        """
+        p = ProjectPage(
+            "alpha",
+            [
+                dist("alpha-1.0-py3-none-any.whl", requiresPython=">=3.10"),
+                dist("alpha-1.1-cp311-cp311-win_amd64.whl"),
+                dist("alpha-2.0b1-py3-none-any.whl"),
+            ],
+        )
+        self.assertEqual(chooseRelease(p, want("alpha"), LINUX38).version, "2.0b1")
+        yanked = ProjectPage(
+            "alpha",
+            [dist("alpha-1.0.tar.gz", yanked=True), dist("alpha-2.0b1.tar.gz")],
+        )
+        with self.assertRaises(NoMatch):
+            chooseRelease(yanked, want("alpha"), LINUX38)
+
     def test_wheelForTheTarget(self) -> None:
         """
         The wheel best for the target is chosen (C{--python-version},

@@ -5,7 +5,7 @@ Which release of a project, and which of its files, the target installs.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 import attrs
 from packaging.specifiers import SpecifierSet
@@ -143,12 +143,14 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
     files that suit are yanked), need another Python, or do not match
     pinned hashes are not candidates.
     Prereleases are candidates when asked for (C{--pre}), when the
-    specifier names one, or, as pip does, when no final version matches.
+    specifier names one, or, as pip does, when no final version matching
+    it has a file for the target.
 
     @raise NoMatch: nothing suits.
     """
     usable: Dict[Version, List[Tuple[Tuple[int, int], DistFile]]] = {}
     listed: Dict[Version, bool] = {}
+    suits: Set[Version] = set()
     for f in page.files:
         parsed = _parseFilename(f.filename)
         if parsed is None or parsed[0] != want.name:
@@ -158,11 +160,7 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
             listed.setdefault(version, False)
             continue
         listed[version] = True
-        if f.yanked and not want.pinned:
-            continue
-        if not target.allowsPython(f.requiresPython) or not _hashesAllow(
-            f, want.hashes
-        ):
+        if not target.allowsPython(f.requiresPython):
             continue
         if tags:
             rank = target.rank(tags)
@@ -171,6 +169,11 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
             preference = (0, rank)
         else:
             preference = (1, 0)
+        # pip weighs prereleases against the versions with a file for the
+        # target, yanked or not, before it looks at yanking and hashes.
+        suits.add(version)
+        if (f.yanked and not want.pinned) or not _hashesAllow(f, want.hashes):
+            continue
         usable.setdefault(version, []).append((preference, f))
     if any(not f.yanked for files in usable.values() for _, f in files):
         # Even pinned, yanked files are candidates only when all are (pip).
@@ -181,9 +184,8 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
         }
     versions = list(usable)
     if not (want.allowPre or want.specifier.prereleases):
-        finals = [v for v in versions if not v.is_prerelease]
-        if finals or any(m and not v.is_prerelease for v, m in listed.items()):
-            versions = finals
+        if any(not v.is_prerelease for v in suits):
+            versions = [v for v in versions if not v.is_prerelease]
     if not versions:
         if not listed:
             raise NoMatch(f"{want.name} has no files on the index")
