@@ -374,6 +374,22 @@ class ChooseTests(SynchronousTestCase):
         self.assertEqual(chooseRelease(other, want("alpha"), LINUX38).version, "1.0")
         self.assertEqual(chooseRelease(other, want("alpha"), WIN312).version, "2.0")
 
+    def test_buildTag(self) -> None:
+        """
+        Of wheels whose tags rank the same, the one with the highest build
+        number is chosen (as pip does), whatever the page's order.
+        """
+        p = page(
+            "alpha",
+            "alpha-1.0-2-py3-none-any.whl",
+            "alpha-1.0-10-py3-none-any.whl",
+            "alpha-1.0-py3-none-any.whl",
+        )
+        self.assertEqual(
+            chooseRelease(p, want("alpha"), LINUX38).file.filename,
+            "alpha-1.0-10-py3-none-any.whl",
+        )
+
     def test_hashes(self) -> None:
         """
         With pinned hashes only a file matching one of them is chosen.

@@ -11,6 +11,7 @@ import attrs
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
+    BuildTag,
     InvalidSdistFilename,
     InvalidWheelFilename,
     parse_sdist_filename,
@@ -122,6 +123,19 @@ def _parseFilename(filename: str) -> Optional[Tuple[str, Version, FrozenSet[Tag]
     return None
 
 
+def _buildTag(f: DistFile) -> BuildTag:
+    """
+    A wheel's build tag (C{()} for none, or for an sdist): of wheels whose
+    tags rank the same, pip installs the highest build.
+    """
+    if not f.filename.endswith(".whl"):
+        return ()
+    try:
+        return parse_wheel_filename(f.filename)[2]
+    except (InvalidWheelFilename, InvalidVersion):
+        return ()
+
+
 def _hashesAllow(f: DistFile, hashes: Optional[Hashes]) -> bool:
     """
     May C{f} be chosen under these pinned hashes?  When the page lists no
@@ -202,7 +216,8 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
             f"Pythons or platforms, or hashes that do not match)"
         )
     best = max(versions)
-    _, chosen = min(usable[best], key=lambda pf: pf[0])
+    byBuild = sorted(usable[best], key=lambda pf: _buildTag(pf[1]), reverse=True)
+    _, chosen = min(byBuild, key=lambda pf: pf[0])
     return Release(
         name=want.name,
         version=str(best),
