@@ -135,6 +135,17 @@ class RequirementsFileTests(SynchronousTestCase):
         with self.assertRaises(RequirementsError):
             parseRequirements(files["a.txt"], "a.txt", reader(files))
 
+    def test_includeLoopThroughOtherSpellings(self) -> None:
+        """
+        An include loop is found however the paths are spelled (C{./a.txt},
+        C{../dir/a.txt}): it is an error, not an endless recursion.
+        """
+        files = {"dir/a.txt": "-r ./b.txt\n", "dir/b.txt": "-r ../dir/a.txt\n"}
+        with self.assertRaises(RequirementsError):
+            parseRequirements(files["dir/a.txt"], "dir/a.txt", reader(files))
+        with self.assertRaises(RequirementsError):
+            parseRequirements("-r ./a.txt\n", "a.txt", reader({"a.txt": "-r ./a.txt\n"}))
+
     def test_hashes(self) -> None:
         """
         C{--hash} options (on continuation lines too) become the set of

@@ -269,11 +269,14 @@ def parseRequirements(
         C{-c}).
     @raise RequirementsError: a line is not understood, or an include loops.
     """
-    if path in _including:
+    # Compared normalized: a loop through "./a.txt" spells the path anew
+    # each time round.
+    normalized = os.path.normpath(path)
+    if normalized in _including:
         raise RequirementsError(
             f"{path}: included from itself ({' -> '.join(_including)})"
         )
-    including = _including + (path,)
+    including = _including + (normalized,)
     result = RequirementsFile()
     requirements: List[Requirement] = []
     warnings: List[str] = []
