@@ -35,6 +35,7 @@ from cheesecache.warm.requirements import (
     RequirementsError,
     parsePylock,
     parseRequirements,
+    readRequirements,
 )
 from cheesecache.warm.resolution import Resolution
 from cheesecache.warm.target import Target, expandPlatform
@@ -145,6 +146,29 @@ class RequirementsFileTests(SynchronousTestCase):
             parseRequirements(files["dir/a.txt"], "dir/a.txt", reader(files))
         with self.assertRaises(RequirementsError):
             parseRequirements("-r ./a.txt\n", "a.txt", reader({"a.txt": "-r ./a.txt\n"}))
+
+    def test_encodings(self) -> None:
+        """
+        A file (or an include) starting with a byte order mark, UTF-8 or
+        UTF-16 as Windows PowerShell writes, with CRLF line ends, is read as
+        pip reads it; bytes that are not text are an error that says so,
+        not a traceback.
+        """
+        directory = FilePath(self.mktemp())
+        directory.makedirs()
+        directory.child("more.txt").setContent("\ufeffgamma\r\n".encode("utf-8"))
+        for data in [
+            "\ufeffalpha==1.0\r\nbeta\r\n-r more.txt\r\n".encode("utf-8"),
+            "alpha==1.0\r\nbeta\r\n-r more.txt\r\n".encode("utf-16"),
+        ]:
+            directory.child("r.txt").setContent(data)
+            parsed = readRequirements(directory.child("r.txt").path)
+            self.assertEqual(
+                [str(r) for r in parsed.requirements], ["alpha==1.0", "beta", "gamma"]
+            )
+        directory.child("r.txt").setContent(b"alpha\xff\n")
+        with self.assertRaises(RequirementsError):
+            readRequirements(directory.child("r.txt").path)
 
     def test_hashes(self) -> None:
         """

@@ -48,3 +48,26 @@ class WarmEndpointTests(TestCase):
         )
         self.assertEqual(response.code, 400)
         self.assertIn(b"includes", body)
+
+    @inlineCallbacks
+    def test_byteOrderMark(self):  # type: ignore[no-untyped-def]
+        """
+        A body written with a byte order mark (UTF-16 from Windows
+        PowerShell, or UTF-8) and CRLF line ends is read as pip reads a
+        requirements file; one that is not text is a 400 that says so.
+        """
+        upstream = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0")
+        upstream.add("alpha", Dist(filename, data))
+        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        for body in ["\ufeffalpha\r\n".encode("utf-8"), "alpha\r\n".encode("utf-16")]:
+            response, answer = yield harness.get(
+                "/-/warm", {"Authorization": ALICE}, method="POST", body=body,
+            )
+            self.assertEqual(response.code, 200, answer)
+            self.assertEqual(json.loads(answer)["resolved"], {"alpha": "1.0"})
+        response, answer = yield harness.get(
+            "/-/warm", {"Authorization": ALICE}, method="POST", body=b"alpha\xff\n",
+        )
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"utf-8", answer)

@@ -7,6 +7,7 @@ take text (and L{parseRequirements} a function that reads included files).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
@@ -360,14 +361,44 @@ def parseRequirements(
     return own + result
 
 
+#: Byte order marks and their encodings, longest first (UTF-32 LE starts
+#: with UTF-16 LE's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def decodeRequirements(data: bytes, origin: str) -> str:
+    """
+    The text of a requirements file: as pip reads it, a byte order mark
+    gives the encoding (Windows PowerShell writes UTF-16 with one), and
+    without one it is UTF-8.
+
+    @raise RequirementsError: it is not text in that encoding.
+    """
+    encoding = "utf-8"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            data, encoding = data[len(bom) :], name
+            break
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise RequirementsError(f"{origin}: not {encoding} text: {e}") from e
+
+
 def readRequirements(path: str, constraint: bool = False) -> RequirementsFile:
     """
     Parse the requirements file at C{path} and what it includes, from disk.
     """
 
     def read(p: str) -> str:
-        with open(p, encoding="utf-8") as f:
-            return f.read()
+        with open(p, "rb") as f:
+            return decodeRequirements(f.read(), p)
 
     try:
         text = read(path)

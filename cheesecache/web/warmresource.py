@@ -23,7 +23,11 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from ..auth import Authenticator, renderAuthenticated
-from ..warm.requirements import RequirementsError, parseRequirements
+from ..warm.requirements import (
+    RequirementsError,
+    decodeRequirements,
+    parseRequirements,
+)
 from ..warm.target import Target
 from ..warm.warmer import Warmer
 from .representation import writeError
@@ -102,7 +106,9 @@ class WarmResource(Resource):
 
         args = request.args
         try:
-            wanted = parseRequirements(text.decode("utf-8"), "<request body>", noIncludes)
+            wanted = parseRequirements(
+                decodeRequirements(text, "<request body>"), "<request body>", noIncludes
+            )
             target = Target.fromOptions(
                 (args.get(b"python-version") or [b""])[0].decode() or None,
                 [p.decode() for p in args.get(b"platform", [])],
