@@ -170,6 +170,30 @@ class RequirementsFileTests(SynchronousTestCase):
         with self.assertRaises(RequirementsError):
             readRequirements(directory.child("r.txt").path)
 
+    def test_environmentVariables(self) -> None:
+        """
+        C{${VAR}} is replaced by the variable's value, in requirements and
+        options, in included files too, as pip does; an unset one is left
+        as it is, as is C{$VAR}.  Only L{readRequirements} reads the
+        process's environment.
+        """
+        files = {"sub/more.txt": "beta==${BETA_VERSION}\n"}
+        environ = {"BETA_VERSION": "2.0", "DIR": "sub", "ALPHA": "alpha"}
+        parsed = parseRequirements(
+            "${ALPHA}>=1\n-r ${DIR}/more.txt\n", "r.txt", reader(files), environ=environ
+        )
+        self.assertEqual(
+            [str(r) for r in parsed.requirements], ["alpha>=1", "beta==2.0"]
+        )
+        with self.assertRaises(RequirementsError):
+            parseRequirements("${ALPHA}>=1\n", "r.txt", reader({}))
+        path = self.mktemp()
+        FilePath(path).setContent(b"gamma==${CHEESECACHE_TEST_VERSION}\n")
+        self.patch(os, "environ", {**os.environ, "CHEESECACHE_TEST_VERSION": "3.0"})
+        self.assertEqual(
+            [str(r) for r in readRequirements(path).requirements], ["gamma==3.0"]
+        )
+
     def test_hashes(self) -> None:
         """
         C{--hash} options (on continuation lines too) become the set of

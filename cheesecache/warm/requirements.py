@@ -20,6 +20,7 @@ from typing import (
     FrozenSet,
     Iterable,
     List,
+    Mapping,
     Optional,
     Tuple,
 )
@@ -176,6 +177,7 @@ class RequirementsFile:
 
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _INCLUDES = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
 _IGNORED_WITH_VALUE = {
     "-i",
@@ -219,6 +221,10 @@ def _logicalLines(text: str) -> Iterable[Tuple[int, str]]:
             yield start, joined
 
 
+def _expand(line: str, environ: Mapping[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: environ.get(m.group(1)) or m.group(0), line)
+
+
 def _optionValue(tokens: List[str], i: int, origin: str) -> Tuple[str, int]:
     """
     The value of the option at C{tokens[i]} (C{--opt=value}, C{--opt value}
@@ -253,6 +259,7 @@ def parseRequirements(
     path: str,
     read: Callable[[str], str],
     constraint: bool = False,
+    environ: Optional[Mapping[str, str]] = None,
     _including: Tuple[str, ...] = (),
 ) -> RequirementsFile:
     """
@@ -268,6 +275,9 @@ def parseRequirements(
         stays free of I/O).
     @param constraint: the lines are constraints (the file was given with
         C{-c}).
+    @param environ: the variables C{${NAME}} stands for, as pip expands
+        them (an unset or empty one is left as it is); none by default, so
+        that a file from elsewhere (C{/-/warm}) cannot read the server's.
     @raise RequirementsError: a line is not understood, or an include loops.
     """
     # Compared normalized: a loop through "./a.txt" spells the path anew
@@ -284,7 +294,11 @@ def parseRequirements(
     allowPre = False
     for number, line in _logicalLines(text):
         origin = f"{path}:{number}"
+        if environ:
+            line = _expand(line, environ)
         tokens = line.split()
+        if not tokens:
+            continue
         if tokens[0].startswith("-"):
             i = 0
             while i < len(tokens):
@@ -305,7 +319,7 @@ def parseRequirements(
                             f"{origin}: cannot read {included}: {e}"
                         ) from e
                     result = result + parseRequirements(
-                        includedText, included, read, nested, including
+                        includedText, included, read, nested, environ, including
                     )
                 elif option == "--pre":
                     allowPre = True
@@ -393,7 +407,8 @@ def decodeRequirements(data: bytes, origin: str) -> str:
 
 def readRequirements(path: str, constraint: bool = False) -> RequirementsFile:
     """
-    Parse the requirements file at C{path} and what it includes, from disk.
+    Parse the requirements file at C{path} and what it includes, from disk,
+    with this process's environment variables.
     """
 
     def read(p: str) -> str:
@@ -404,7 +419,7 @@ def readRequirements(path: str, constraint: bool = False) -> RequirementsFile:
         text = read(path)
     except OSError as e:
         raise RequirementsError(f"cannot read {path}: {e}") from e
-    return parseRequirements(text, path, read, constraint)
+    return parseRequirements(text, path, read, constraint, os.environ)
 
 
 def parsePylock(text: str, origin: str = "pylock.toml") -> RequirementsFile:
