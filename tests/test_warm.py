@@ -688,6 +688,21 @@ class CommandTests(SynchronousTestCase):
             warmCommand(["--index", "http://127.0.0.1:1/simple/", "a >>= 1"], out), 2
         )
 
+    def test_badIndexHidesCredentials(self) -> None:
+        """
+        An C{--index} that is not an http(s) URL (another scheme, or none
+        before the user info) exits with 2 without repeating the password
+        it holds.
+        """
+        for index in [
+            "ftp://user:s3cret@127.0.0.1/simple/",
+            "user:s3cret@127.0.0.1:3141/simple/",
+        ]:
+            out = io.StringIO()
+            self.assertEqual(warmCommand(["--index", index, "alpha"], out), 2)
+            self.assertIn("--index must be an http(s) URL", out.getvalue())
+            self.assertNotIn("s3cret", out.getvalue())
+
     def test_progressDisplay(self) -> None:
         """
         On a terminal the bar is redrawn on one line with C{\\r}; otherwise

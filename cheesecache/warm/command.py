@@ -198,7 +198,12 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         stdout.write("error: nothing to warm (give requirements, -r or --pylock)\n")
         return 2
     if urlsplit(options.index).scheme not in ("http", "https"):
-        stdout.write(f"error: --index must be an http(s) URL, not {options.index!r}\n")
+        # Not repeated: without a scheme, user:password@host is not parsed
+        # as user info, so it cannot be redacted.
+        stdout.write(
+            "error: --index must be an http(s) URL, e.g. "
+            "http://host:3141/simple/\n"
+        )
         return 2
     from ..config import ConfigError
     from ..outbound import Outbound, netrcAuthorization
