@@ -433,6 +433,25 @@ class ChooseTests(SynchronousTestCase):
         self.assertEqual(chooseRelease(other, want("alpha"), LINUX38).version, "1.0")
         self.assertEqual(chooseRelease(other, want("alpha"), WIN312).version, "2.0")
 
+    def test_otherSdistArchives(self) -> None:
+        """
+        An sdist in any archive pip installs from (C{.tar.bz2}, C{.tgz},
+        C{.tar.xz}, C{.tar}...) is a candidate, not only C{.tar.gz} and
+        C{.zip}; eggs and installers are not.
+        """
+        for extension in (".tar.bz2", ".tgz", ".tar.xz", ".tar"):
+            p = page("alpha", "alpha-0.9.tar.gz", f"Alpha-1.0{extension}")
+            self.assertEqual(
+                chooseRelease(p, want("alpha"), LINUX38).file.filename,
+                f"Alpha-1.0{extension}",
+            )
+        with self.assertRaises(NoMatch):
+            chooseRelease(
+                page("alpha", "alpha-1.0-py3.8.egg", "alpha-1.0.win32.exe"),
+                want("alpha"),
+                LINUX38,
+            )
+
     def test_buildTag(self) -> None:
         """
         Of wheels whose tags rank the same, the one with the highest build

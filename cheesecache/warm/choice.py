@@ -106,6 +106,22 @@ class NoMatch(Exception):
     """
 
 
+#: The archives pip installs an sdist from.
+SDIST_EXTENSIONS = (
+    ".tar.gz",
+    ".zip",
+    ".tar.bz2",
+    ".tbz",
+    ".tgz",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+    ".tar",
+)
+
+
 def _parseFilename(filename: str) -> Optional[Tuple[str, Version, FrozenSet[Tag]]]:
     """
     A distribution file's project, version and tags (empty for an sdist),
@@ -115,8 +131,11 @@ def _parseFilename(filename: str) -> Optional[Tuple[str, Version, FrozenSet[Tag]
         if filename.endswith(".whl"):
             name, version, _, tags = parse_wheel_filename(filename)
             return name, version, tags
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
+        extension = next((e for e in SDIST_EXTENSIONS if filename.endswith(e)), None)
+        if extension is not None:
+            # Named as packaging reads a .tar.gz, whatever the archive.
+            stem = filename[: -len(extension)]
+            name, version = parse_sdist_filename(stem + ".tar.gz")
             return name, version, frozenset()
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         pass
