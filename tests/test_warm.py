@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import platform
 import sys
 from typing import Any, Dict, List
 
@@ -311,6 +312,22 @@ class TargetTests(SynchronousTestCase):
             target.environment["python_version"], "%d.%d" % sys.version_info[:2]
         )
         self.assertIsNotNone(target.rank([Tag("py3", "none", "any")]))
+
+
+    def test_prereleaseInterpreter(self) -> None:
+        """
+        On a prerelease of Python (3.13.0rc1), Requires-Python is compared
+        with its release number (3.13.0), as pip does, so C{>=3.13} admits
+        it, with or without C{--platform}.
+        """
+        release = "%d.%d.%d" % sys.version_info[:3]
+        self.patch(platform, "python_version", lambda: release + "rc1")
+        for target in [
+            Target.fromOptions(),
+            Target.fromOptions(None, ["manylinux_2_17_x86_64"]),
+        ]:
+            self.assertEqual(target.pythonVersion, release)
+            self.assertTrue(target.allowsPython(f">={release}"))
 
 
 class ChooseTests(SynchronousTestCase):

@@ -156,10 +156,12 @@ class Target:
     @classmethod
     def current(cls) -> "Target":
         """
-        This interpreter on this machine.
+        This interpreter on this machine.  Its version is compared with
+        C{Requires-Python} without a prerelease suffix, as pip does, so
+        3.13.0rc1 counts as 3.13.0.
         """
         return cls(
-            pythonVersion=platform.python_version(),
+            pythonVersion="%d.%d.%d" % sys.version_info[:3],
             tags=sys_tags(),
             environment=_markerEnvironment(),
             description=f"this Python ({platform.python_version()})",
@@ -181,7 +183,7 @@ class Target:
         environment = _markerEnvironment()
         if pythonVersion is None:
             version = tuple(sys.version_info[:3])
-            full = platform.python_version()
+            full = ".".join(map(str, version))
             interpreterTags = list(sys_tags()) if not platforms else None
         else:
             version = _parsePythonVersion(pythonVersion)
