@@ -110,6 +110,21 @@ class RequirementsFileTests(SynchronousTestCase):
         self.assertFalse(second.appliesTo(Target.fromOptions("3.12")))
         self.assertTrue(second.appliesTo(LINUX38))
 
+    def test_continuationJoinsAsIs(self) -> None:
+        """
+        A continued line is joined to the next as it is, without a space
+        (as pip joins them), so a backslash may split a version or a hash.
+        """
+        a = "a" * 64
+        parsed = parseRequirements(
+            f"alpha>=1.\\\n0,<2 --hash=sha256:{a[:32]}\\\n{a[32:]}\n",
+            "r.txt",
+            reader({}),
+        )
+        (alpha,) = parsed.requirements
+        self.assertEqual(alpha.specifier, SpecifierSet(">=1.0,<2"))
+        self.assertEqual(alpha.hashes, frozenset({("sha256", a)}))
+
     def test_includesRelativeToTheFile(self) -> None:
         """
         C{-r} and C{-c} include files relative to the including file; C{-c}

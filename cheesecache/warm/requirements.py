@@ -201,6 +201,8 @@ def _logicalLines(text: str) -> Iterable[Tuple[int, str]]:
     """
     Join continued lines (a trailing backslash) and drop comments, as pip
     does; yields each non-empty logical line with its first line number.
+    Lines are joined as they are, without a space: pip lets a backslash
+    split a version or a hash.
     """
     pending: List[str] = []
     start = 0
@@ -211,12 +213,12 @@ def _logicalLines(text: str) -> Iterable[Tuple[int, str]]:
             pending.append(line[:-1])
             continue
         pending.append(line)
-        joined = _COMMENT.sub("", " ".join(pending)).strip()
+        joined = _COMMENT.sub("", "".join(pending)).strip()
         pending = []
         if joined:
             yield start, joined
     if pending:
-        joined = _COMMENT.sub("", " ".join(pending)).strip()
+        joined = _COMMENT.sub("", "".join(pending)).strip()
         if joined:
             yield start, joined
 
