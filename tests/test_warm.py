@@ -11,6 +11,7 @@ import io
 import os
 import platform
 import sys
+import zipfile
 from typing import Any, Dict, List
 
 import treq
@@ -697,6 +698,25 @@ class WarmerStubTests(SynchronousTestCase):
         self.assertIn("not on the index", reasons["nonesuch"])
         self.assertFalse(report.ok)
         self.assertEqual(seen[-1].total, 2)
+
+    def test_corruptSdist(self) -> None:
+        """
+        An sdist whose archive is corrupt (as the index serves it) is
+        fetched with a warning that its dependencies are not followed; the
+        warm goes on.
+        """
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("alpha-1.0/PKG-INFO", "Metadata-Version: 2.2\nName: alpha\n" * 50)
+        data = bytearray(buffer.getvalue())
+        data[85] ^= 0xFF  # in the deflated PKG-INFO: zlib fails on it
+        index = self.index()
+        index.projects.pop("alpha")
+        index.add("alpha", Dist("alpha-1.0.zip", bytes(data)))
+        report, _ = self.warm(index, "alpha", "beta")
+        self.assertEqual(sorted(o.name for o in report.fetched), ["alpha", "beta"])
+        self.assertTrue(report.ok)
+        self.assertIn("no static metadata", " ".join(report.warnings))
 
     def test_credentials(self) -> None:
         """

@@ -7,8 +7,10 @@ an sdist's when it declares them).
 from __future__ import annotations
 
 import email.parser
+import lzma
 import tarfile
 import zipfile
+import zlib
 from typing import IO, FrozenSet, Iterable, List, Optional, Tuple
 
 from packaging.requirements import InvalidRequirement
@@ -111,7 +113,12 @@ def metadataFromSdist(f: IO[bytes], filename: str) -> Optional[bytes]:
                         if extracted is not None:
                             data = _readLimited(extracted, MAX_METADATA_SIZE)
                         break
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (
+        tarfile.TarError, zipfile.BadZipFile, OSError, ValueError, EOFError,
+        # What a corrupt compressed stream raises mid-read, and zipfile for
+        # an encrypted member or a compression it does not know.
+        zlib.error, lzma.LZMAError, RuntimeError, NotImplementedError,
+    ):
         return None
     if data is None:
         return None
