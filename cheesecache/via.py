@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable, Tuple, Union
 
+from twisted.web.iweb import IRequest
+
 
 def parseVia(header: Union[None, str, bytes]) -> Tuple[str, ...]:
     """
@@ -25,6 +27,15 @@ def parseVia(header: Union[None, str, bytes]) -> Tuple[str, ...]:
         if len(parts) >= 2:
             chain.append(parts[1])
     return tuple(chain)
+
+
+def requestVia(request: IRequest) -> Tuple[str, ...]:
+    """
+    The pseudonyms of all of C{request}'s C{Via} header lines, in order: a
+    proxy may add a line of its own rather than extend the last one (RFC
+    9110 section 5.3), and a loop is one whichever line names us.
+    """
+    return parseVia(b", ".join(request.requestHeaders.getRawHeaders(b"via", [])))
 
 
 def formatVia(chain: Iterable[str]) -> str:

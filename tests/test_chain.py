@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import treq
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
+from twisted.web.http_headers import Headers
 from twisted.web.server import NOT_DONE_YET
 
 from cheesecache.routing import Route
@@ -163,6 +165,34 @@ class LoopTests(TestCase):
         response, body = yield two.get("/simple/alpha/", {"Via": "1.1 one, 1.1 two"})
         self.assertEqual(response.code, 508)
         self.assertIn(b"Loop Detected", body)
+
+    @inlineCallbacks
+    def test_loopInAnyViaLine(self):  # type: ignore[no-untyped-def]
+        """
+        A chain sent as several C{Via} header lines (a proxy may add its own
+        line instead of extending the last, RFC 9110 section 5.3) is read
+        whole: a loop is refused whichever line names this cheesecache, and
+        every hop is passed on to the upstream, so that a loop through this
+        request is seen there too.
+        """
+        origin = sampleIndex()
+        harness = Harness(self, [serveIndex(self, origin)], pseudonym="me")
+        client = harness.client
+        for lines in (["1.1 me", "1.1 proxy"], ["1.1 me", ""]):
+            response = yield client.request(
+                b"GET", (harness.url + "/simple/alpha/").encode(),
+                Headers({"Via": lines}),
+            )
+            yield treq.content(response)
+            self.assertEqual(response.code, 508, lines)
+        response = yield client.request(
+            b"GET", (harness.url + "/simple/alpha/").encode(),
+            Headers({"Via": ["1.1 first", "1.1 second"]}),
+        )
+        yield treq.content(response)
+        self.assertEqual(response.code, 200)
+        [via] = [h[b"via"] for _, p, h in origin.requests if p == b"/simple/alpha/"]
+        self.assertEqual(via, b"1.1 first, 1.1 second, 1.1 me")
 
 
 class RoutingTests(TestCase):

@@ -47,7 +47,7 @@ from ..metadata import MetadataService, NoMetadata
 from ..simple.model import DistFile
 from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError, UpstreamGone
-from ..via import parseVia
+from ..via import requestVia
 from .asyncrender import renderLater
 from .ranges import (
     FileValidators,
@@ -463,7 +463,7 @@ class FilesResource(Resource):
             return self._metadata(request, name, key, filename[: -len(".metadata")])
         if self.store.exists(key):
             return self._blobBody(request, key)
-        via = parseVia(request.getHeader(b"via"))
+        via = requestVia(request)
         return renderLater(
             request,
             self.index.file(name, key, filename, via),
@@ -560,7 +560,7 @@ class FilesResource(Resource):
         if self.store.exists(mkey):
             return self._blobBody(request, mkey)
 
-        via = parseVia(request.getHeader(b"via"))
+        via = requestVia(request)
 
         def got(found: tuple) -> "Deferred[object]":
             f, source = found

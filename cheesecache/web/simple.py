@@ -41,7 +41,7 @@ from ..simple.render import (
     projectHTMLHead,
     projectJSONChunks,
 )
-from ..via import parseVia
+from ..via import requestVia
 from .asyncrender import renderLater
 from .representation import (
     NotFound,
@@ -267,7 +267,7 @@ class ProjectResource(Resource):
             return respond(request, found)
         return renderLater(
             request,
-            self.index.project(self.name, parseVia(request.getHeader(b"via"))),
+            self.index.project(self.name, requestVia(request)),
             respond,
             failPage,
         )
@@ -387,7 +387,7 @@ class SimpleResource(Resource):
             return redirect(request, "simple/")
         return renderLater(
             request,
-            self.index.projectList(parseVia(request.getHeader(b"via"))),
+            self.index.projectList(requestVia(request)),
             _respond(_LIST_RENDERERS, scope=self.scope, disk=self.disk),
             failPage,
         )

@@ -20,7 +20,7 @@ from ..index import Index
 from ..logs import AccessLogFile, BufferedLogObserver
 from ..metadata import MetadataService, fileWithKnownMetadata, withKnownMetadata
 from ..private import PrivateStore
-from ..via import parseVia
+from ..via import requestVia
 from .channel import GuardedRequest, GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
@@ -121,7 +121,7 @@ class LoopGuard(Resource):
         self.warmPages = warmPages
 
     def _looped(self, request: IRequest) -> bool:
-        return self.pseudonym in parseVia(request.getHeader(b"via"))
+        return self.pseudonym in requestVia(request)
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> Resource:
         if self._looped(request):
@@ -140,7 +140,7 @@ class _LoopDetected(Resource):
     def render(self, request: IRequest) -> bytes:
         log.error(
             "Loop detected: a request for {uri} came back to us through {via}",
-            uri=request.uri, via=request.getHeader(b"via"),
+            uri=request.uri, via=b", ".join(request.requestHeaders.getRawHeaders(b"via", [])),
         )
         return writeError(
             request, 508, "Loop Detected: this request already passed through"
