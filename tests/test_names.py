@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.simple.names import isSafeFilename, isValidName, normalize
+from cheesecache.simple.names import MAX_NAME_LENGTH, isSafeFilename, isValidName, normalize
 
 #: Names made only of the characters a valid project name may contain.
 _nameCharacters = st.text(
@@ -123,6 +123,14 @@ class IsValidNameTests(SynchronousTestCase):
         The empty name is invalid.
         """
         self.assertFalse(isValidName(""))
+
+    def test_tooLong(self) -> None:
+        """
+        A name longer than L{MAX_NAME_LENGTH} is invalid: pages and records
+        are stored under their names, which must fit a file name.
+        """
+        self.assertTrue(isValidName("a" * MAX_NAME_LENGTH))
+        self.assertFalse(isValidName("a" * (MAX_NAME_LENGTH + 1)))
 
     def test_otherCharacters(self) -> None:
         """

@@ -5,9 +5,13 @@ tested through the resources' own tests.
 
 from __future__ import annotations
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.web.site import isUpload
+
+from .harness import Harness, serveIndex
+from .test_index import sampleIndex
 
 
 class IsUploadTests(SynchronousTestCase):
@@ -37,3 +41,28 @@ class IsUploadTests(SynchronousTestCase):
             (b"post", b"/legacy/"),
         ]:
             self.assertFalse(isUpload(method, path), (method, path))
+
+
+class PathTests(TestCase):
+    """
+    Odd request paths are answered as not found, not as server errors.
+    """
+
+    @inlineCallbacks
+    def test_overlongName(self):  # type: ignore[no-untyped-def]
+        """
+        A project name too long to be a file name (its stored page or
+        record would be one) is not found: a page, a file, its metadata.
+        """
+        harness = Harness(self, [serveIndex(self, sampleIndex())])
+        harness.private.root.makedirs()  # as once anything was uploaded
+        name = "a" * 300
+        sha = "0" * 64
+        for path in [
+            f"/simple/{name}/",
+            f"/files/{name}/{sha}/{name}-1.0.tar.gz",
+            f"/files/{name}/{sha}/{name}-1.0-py3-none-any.whl.metadata",
+        ]:
+            response, _ = yield harness.get(path)
+            self.assertEqual(response.code, 404, path)
+        self.assertEqual(self.flushLoggedErrors(), [])

@@ -10,12 +10,18 @@ import re
 _VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[-_.]+")
 
+#: The longest valid project name: pages and private records are stored in
+#: files named after their projects, with a suffix and, while written, a
+#: temporary prefix, and file names are at most 255 bytes long.
+MAX_NAME_LENGTH = 200
+
 
 def isValidName(name: str) -> bool:
     """
-    Is C{name} a valid project name (ASCII letters, digits, C{.-_} inside)?
+    Is C{name} a valid project name (ASCII letters, digits, C{.-_} inside,
+    at most L{MAX_NAME_LENGTH} long)?
     """
-    return _VALID.match(name) is not None
+    return len(name) <= MAX_NAME_LENGTH and _VALID.match(name) is not None
 
 
 def normalize(name: str) -> str:
