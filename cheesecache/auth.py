@@ -12,7 +12,7 @@ L{ReadGuard} protects every read when C{--read-auth} is on.
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Deque, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
 import attrs
 from twisted.cred.checkers import ICredentialsChecker
@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.util import DeferredResource
 from zope.interface import Attribute, Interface, implementer
 
@@ -256,6 +257,17 @@ class _Refusal(Resource):
         return refuse(request, self.failure)
 
 
+class _ClientGone(Resource):
+    """
+    What answers a request whose client has gone: nothing.
+    """
+
+    isLeaf = True
+
+    def render(self, request: IRequest) -> object:
+        return NOT_DONE_YET
+
+
 class ReadGuard(Resource):
     """
     Lets a request through to C{wrapped} only with valid credentials
@@ -269,9 +281,21 @@ class ReadGuard(Resource):
         self.authenticator = authenticator
 
     def _guarded(self, request: IRequest) -> Resource:
-        d = self.authenticator.authenticate(request)
-        d.addCallbacks(lambda user: self.wrapped, _Refusal)
-        return DeferredResource(d)
+        # Twisted tells of a lost connection only those who asked before it
+        # was lost: a client gone while its login was checked would have
+        # the tree asked for it (upstreams too), and finishing its request
+        # would raise.
+        gone: List[Failure] = []
+        request.notifyFinish().addErrback(gone.append)
+
+        def checked(result: Any) -> Resource:
+            if gone:
+                return _ClientGone()
+            if isinstance(result, Failure):
+                return _Refusal(result)
+            return self.wrapped
+
+        return DeferredResource(self.authenticator.authenticate(request).addBoth(checked))
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> Resource:
         if path == b"-" and request.postpath[:1] == [b"health"]:

@@ -9,8 +9,9 @@ import base64
 import io
 import json
 
-from twisted.internet import threads
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet import reactor, threads
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -18,7 +19,8 @@ from cheesecache.cli import main as cli
 from cheesecache.config import Permission
 from cheesecache.users import removeUser
 
-from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex, sleep
+from .test_channel import RawClient
 from .test_chain import fileURL
 from .test_index import sampleIndex
 from .uploadforms import clientBody
@@ -70,6 +72,42 @@ class ReadAuthTests(TestCase):
         self.assertTrue(header(response, "cache-control").startswith("private"))
         response, _ = yield self.harness.get("/simple/Alpha", {"Authorization": ALICE})
         self.assertEqual(response.code, 301)
+
+    @inlineCallbacks
+    def test_clientGoneDuringLogin(self):  # type: ignore[no-untyped-def]
+        """
+        A client that disconnects while its credentials are being checked
+        is not answered once they check out: its request asks no upstream
+        and leaves no error behind (writing to and finishing a request
+        whose connection is gone).
+        """
+        held: Deferred[None] = Deferred()
+        portal = self.harness.authenticator.portal
+        login = portal.login
+        logins = []
+
+        def slowly(*args):  # type: ignore[no-untyped-def]
+            logins.append(held)
+            return held.addCallback(lambda _: login(*args))
+
+        portal.login = slowly  # type: ignore[method-assign]
+        client = yield connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.harness.port.getHost().port),
+            RawClient(),
+        )
+        client.transport.write(
+            b"GET /simple/alpha/ HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            + ALICE.encode() + b"\r\n\r\n"
+        )
+        while not logins:
+            yield sleep(0.01)
+        client.transport.loseConnection()
+        yield client.lost
+        yield sleep(0.1)  # the server sees the connection go
+        held.callback(None)
+        yield sleep(0.3)
+        self.assertEqual(self.upstream.requests, [])
+        self.assertEqual(self.flushLoggedErrors(), [])
 
     @inlineCallbacks
     def test_throttling(self):  # type: ignore[no-untyped-def]
