@@ -74,6 +74,30 @@ class ReadAuthTests(TestCase):
         self.assertEqual(response.code, 301)
 
     @inlineCallbacks
+    def test_healthDiscreet(self):  # type: ignore[no-untyped-def]
+        """
+        /-/health stays open for load balancers, but without credentials
+        it tells how each upstream is doing, not its URL (which may hold a
+        token) or its last error (which may name private hosts).
+        """
+        response, _ = yield self.harness.get("/simple/alpha/", {"Authorization": ALICE})
+        self.assertEqual(response.code, 200)
+        self.upstream.down = True
+        self.harness.clock.advance(3600)
+        yield self.harness.get("/simple/alpha/", {"Authorization": ALICE})
+        response, body = yield self.harness.get("/-/health")
+        self.assertEqual(response.code, 200)
+        health = json.loads(body)
+        self.assertEqual(health["status"], "ok")
+        [upstream] = health["upstreams"]
+        self.assertEqual(upstream["name"], "upstream-1")
+        self.assertFalse(upstream["reachable"])
+        url = self.harness.sources[0].upstream.url
+        self.assertNotIn(url.split("//")[1].split("/")[0].encode(), body)
+        self.assertNotIn("url", upstream)
+        self.assertNotIn("lastError", upstream)
+
+    @inlineCallbacks
     def test_clientGoneDuringLogin(self):  # type: ignore[no-untyped-def]
         """
         A client that disconnects while its credentials are being checked

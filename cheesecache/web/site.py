@@ -188,7 +188,7 @@ def makeRoot(
     if status is not None:
         if upload is not None:
             status.uploads = upload.outcomes
-        manage.putChild(b"health", HealthResource(status))
+        manage.putChild(b"health", HealthResource(status, discreet=readAuth))
         manage.putChild(b"metrics", MetricsResource(status))
     scope = "private" if readAuth else "public"
     clock = clock or reactor

@@ -117,11 +117,15 @@ class Status:
     def upstreams(self) -> List[UpstreamSource]:
         return [s for s in self.sources if isinstance(s, UpstreamSource)]
 
-    def health(self) -> Dict[str, Any]:
+    def health(self, discreet: bool = False) -> Dict[str, Any]:
         """
         The health report: serving, and how each upstream did last time.
+
+        @param discreet: leave out each upstream's URL (which may hold a
+            token) and last error (which names it), for whoever asks
+            without credentials when reads need them.
         """
-        return {
+        report: Dict[str, Any] = {
             "status": "ok",
             "uptime": round(time.time() - self.startedAt, 1),
             "upstreams": [
@@ -140,6 +144,10 @@ class Status:
                 for s in self.upstreams
             ],
         }
+        if discreet:
+            for upstream in report["upstreams"]:
+                del upstream["url"], upstream["lastError"]
+        return report
 
     def hitRate(self) -> Optional[float]:
         """
@@ -200,18 +208,22 @@ class Status:
 class HealthResource(Resource):
     """
     C{/-/health}: 200 while serving, with each upstream's last outcome.
+
+    @ivar discreet: answer without upstream URLs and errors (see
+        L{Status.health}): reads need credentials, and this page does not.
     """
 
     isLeaf = True
 
-    def __init__(self, status: Status) -> None:
+    def __init__(self, status: Status, discreet: bool = False) -> None:
         Resource.__init__(self)
         self.status = status
+        self.discreet = discreet
 
     def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"Content-Type", b"application/json")
         request.setHeader(b"Cache-Control", b"no-store")
-        return json.dumps(self.status.health(), indent=1).encode() + b"\n"
+        return json.dumps(self.status.health(self.discreet), indent=1).encode() + b"\n"
 
 
 class MetricsResource(Resource):
