@@ -177,6 +177,8 @@ class Authenticator:
             return fail(MissingCredentials())
         host = getattr(request.getClientAddress(), "host", "?")
         name = username.decode("utf-8", "replace")
+        # Anyone may send it: logged escaped if it could break a line.
+        shown = name if name.isprintable() else repr(name)
         # Failures for a user count wherever they come from; but every token
         # logs in as __token__, so guesses at tokens count against their
         # address alone, or anyone could lock every token out.
@@ -186,7 +188,7 @@ class Authenticator:
         if self.throttle.blocked(keys):
             log.warn(
                 "Refusing a login for {user} from {host}: too many failures",
-                user=name, host=host,
+                user=shown, host=host,
             )
             return fail(TooManyFailures())
         d = self.portal.login(UsernamePassword(username, password), None, IUser)
@@ -194,7 +196,7 @@ class Authenticator:
         def failed(failure: Failure) -> Failure:
             if failure.check(UnauthorizedLogin):
                 self.throttle.failed(keys)
-                log.info("Failed login for {user} from {host}", user=name, host=host)
+                log.info("Failed login for {user} from {host}", user=shown, host=host)
             return failure
 
         return d.addCallbacks(lambda result: result[1], failed)

@@ -19,7 +19,7 @@ from cheesecache.cli import main as cli
 from cheesecache.config import Permission
 from cheesecache.users import removeUser
 
-from .harness import JSON_ACCEPT, Harness, header, rawExchange, serveIndex, sleep
+from .harness import JSON_ACCEPT, Harness, header, logEvents, rawExchange, serveIndex, sleep
 from .test_channel import RawClient
 from .test_chain import fileURL
 from .test_index import sampleIndex
@@ -132,6 +132,26 @@ class ReadAuthTests(TestCase):
         yield sleep(0.3)
         self.assertEqual(self.upstream.requests, [])
         self.assertEqual(self.flushLoggedErrors(), [])
+
+    @inlineCallbacks
+    def test_userNameLoggedEscaped(self):  # type: ignore[no-untyped-def]
+        """
+        The user name of a failed or throttled login, which anyone may
+        send, is logged with its line breaks escaped: it cannot end its
+        line and forge another (a lone carriage return is one to terminals
+        and to some log readers).
+        """
+        events = logEvents(self)
+        forged = "x\r2026-01-01 [-] admin logged in\u2028"
+        for _ in range(11):
+            response, _ = yield self.harness.get(
+                "/simple/", {"Authorization": basic(forged, "guess")}
+            )
+        self.assertEqual(response.code, 429)
+        lines = [formatEvent(e) for e in events if "admin logged in" in formatEvent(e)]
+        self.assertEqual(len(lines), 11)
+        for line in lines:
+            self.assertEqual(line.splitlines(), [line])
 
     @inlineCallbacks
     def test_throttling(self):  # type: ignore[no-untyped-def]
