@@ -244,8 +244,22 @@ def renderAuthenticated(
 
     if authenticator is None:
         return writeError(request, 403, disabled)
-    d = authenticator.authenticate(request).addCallback(act)
+    d = authenticator.authenticate(request).addCallback(lambda user: _uncancelled(act(user)))
     return renderLater(request, d, lambda request, body: body, refuse)
+
+
+def _uncancelled(result: Any) -> Any:
+    """
+    C{result}, a L{Deferred} or not, out of reach of the cancellation of a
+    request whose client has gone: an action, once its credentials checked
+    out, runs to its end (an upload stored, announced and logged, not its
+    form discarded under the thread storing it); only its answer is dropped.
+    """
+    if not isinstance(result, Deferred):
+        return result
+    shield: "Deferred[Any]" = Deferred()
+    result.chainDeferred(shield)
+    return shield
 
 
 class _Refusal(Resource):

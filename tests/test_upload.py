@@ -12,8 +12,10 @@ import json
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
+from twisted.logger import formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import ResponseNeverReceived
 
 from cheesecache.blobstore import BlobStore
 from cheesecache.private import PrivateStore
@@ -21,7 +23,7 @@ from cheesecache.privatesource import PrivateSource
 from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 
 from .fakeindex import Dist, FakeIndex
-from .harness import JSON_ACCEPT, Harness, header, serveIndex, sleep
+from .harness import JSON_ACCEPT, Harness, header, logEvents, serveIndex, sleep
 from .test_chain import fileURL
 from .test_private import StoreTestsMixin, freezeStamps
 from .uploadforms import TWINE_BOUNDARY, clientBody, encode, twineParts
@@ -120,6 +122,32 @@ class UploadTests(TestCase):
         _, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
         self.assertEqual([f["filename"] for f in json.loads(body)["files"]],
                          [makeWheel("internal-lib", "1.0")[0]])
+
+    @inlineCallbacks
+    def test_clientGoneWhileStoring(self):  # type: ignore[no-untyped-def]
+        """
+        An upload whose client disconnects once its body is in (while the
+        store waits for its lock) is stored whole all the same, and
+        announced and logged as any other: only its answer is dropped.
+        """
+        events = logEvents(self)
+        _, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        lock = self.holdLock()
+        uploading = self.upload()
+        yield sleep(0.2)
+        uploading.cancel()
+        yield self.assertFailure(uploading, ResponseNeverReceived)
+        yield sleep(0.2)
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        for _ in range(50):
+            if any("uploaded" in formatEvent(e) for e in events):
+                break
+            yield sleep(0.05)
+        self.assertTrue(any("alice uploaded" in formatEvent(e) for e in events))
+        _, body = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertIn(makeWheel("internal-lib", "1.0")[0],
+                      [f["filename"] for f in json.loads(body)["files"]])
+        self.assertEqual(self.harness.private.blobs.tmp.listdir(), [])
 
     @inlineCallbacks
     def test_yankWhileLockHeldElsewhere(self):  # type: ignore[no-untyped-def]
