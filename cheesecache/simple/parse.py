@@ -392,19 +392,34 @@ def _checkMeta(meta: Any) -> None:
     _checkMajor(meta.get("api-version", "1.0"))
 
 
-def _shapeErrors(f):  # type: ignore[no-untyped-def]
+def _reportedAsParseError(
+    errors: Tuple[type, ...], message: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """
-    Report a page of the wrong shape (valid JSON, wrong types) met by the
-    steps C{f} makes as a L{ParseError}, like any other unusable page.
+    A decorator of parsing steps: the C{errors} they raise are reported as
+    a L{ParseError} (C{message} formatted with the error), like any other
+    unusable page, so that the cache serves its copy.
     """
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return (yield from f(*args, **kwargs))
-        except (TypeError, AttributeError, KeyError) as e:
-            raise ParseError(f"page of the wrong shape: {e!r}") from e
 
-    return wrapper
+    def decorate(f):  # type: ignore[no-untyped-def]
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return (yield from f(*args, **kwargs))
+            except ParseError:
+                raise
+            except errors as e:
+                raise ParseError(message.format(e)) from e
+
+        return wrapper
+
+    return decorate
+
+
+#: A page of the wrong shape: valid JSON, wrong types.
+_shapeErrors = _reportedAsParseError(
+    (TypeError, AttributeError, KeyError), "page of the wrong shape: {!r}"
+)
 
 
 #: Printable ASCII but for the space and C{/?#;\\}, as a character class:
@@ -741,23 +756,10 @@ class _AnchorCollector(HTMLParser):
             self._current = None
 
 
-def _htmlErrors(f):  # type: ignore[no-untyped-def]
-    """
-    Report an HTML page that cannot be read, met by the steps C{f} makes,
-    as a L{ParseError}, like any other unusable page: C{html.parser} raises
-    C{AssertionError} at a malformed declaration (C{<![x}), and C{urllib}
-    C{ValueError} at a link that is no URL (an unclosed IPv6 host).
-    """
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return (yield from f(*args, **kwargs))
-        except ParseError:
-            raise
-        except (AssertionError, ValueError) as e:
-            raise ParseError(f"unreadable HTML page: {e}") from e
-
-    return wrapper
+#: An HTML page that cannot be read: C{html.parser} raises C{AssertionError}
+#: at a malformed declaration (C{<![x}), and C{urllib} C{ValueError} at a
+#: link that is no URL (an unclosed IPv6 host).
+_htmlErrors = _reportedAsParseError((AssertionError, ValueError), "unreadable HTML page: {}")
 
 
 #: Characters of HTML fed to the parser between two steps.
