@@ -359,7 +359,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .eviction import AccessLog, Evictor
     from .private import PrivateStore
     from .privatesource import PrivateSource
-    from .uploadcheck import UploadPolicy
+    from .uploadcheck import UploadPolicy, formatLimit
     from .users import HtpasswdChecker
     from .filefetch import FileFetcher
     from .freshness import Policy
@@ -480,7 +480,10 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     )
     # Room for the form fields around the largest file.
     observer = logObserver(options, reactor)
-    site = makeSite(root, status, observer, maxBodySize=maxUpload + 1024 * 1024)
+    site = makeSite(
+        root, status, observer, maxBodySize=maxUpload + 1024 * 1024,
+        bigBodyRefusal=f"File too large. Limit for uploads is {formatLimit(maxUpload)}.",
+    )
     top = CheesecacheService(
         pool, fetcher, observer, prepareProcess=functools.partial(raiseOpenFileLimit, reactor)
     )

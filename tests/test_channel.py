@@ -135,6 +135,26 @@ class ChannelTests(TestCase):
         self.assertTrue(b"".join(client.received).startswith(b"HTTP/1.1 413 "))
 
     @inlineCallbacks
+    def test_bodyTooLargeSaysWhy(self):  # type: ignore[no-untyped-def]
+        """
+        A 413's reason phrase, which twine shows, says the limit: the
+        site's message for an upload, the sizes elsewhere.
+        """
+        self.harness.site.channelSettings["bigBodyRefusal"] = "File too large. Limit is 1 kB."
+        for path, phrase in [
+            (b"/legacy/", b"File too large. Limit is 1 kB."),
+            (b"/-/warm", b"Request body of 5000 bytes is larger than the limit of 300 bytes"),
+        ]:
+            client = yield self.connect()
+            client.transport.write(
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" % (path,)
+            )
+            yield client.lost
+            head, _, body = b"".join(client.received).partition(b"\r\n\r\n")
+            self.assertEqual(head.split(b"\r\n")[0], b"HTTP/1.1 413 " + phrase)
+            self.assertEqual(body, phrase + b"\n")
+
+    @inlineCallbacks
     def test_chunkedBodyTooLarge(self):  # type: ignore[no-untyped-def]
         """
         A chunked body, which announces no length, gets 413 and a closed

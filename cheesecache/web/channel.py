@@ -42,6 +42,9 @@ class GuardedChannel(HTTPChannel):
     @ivar maxBodySize: the largest request body accepted (413 above it), for
         requests that L{takesBigBody} picks (uploads).
     @ivar maxSmallBodySize: the largest body of any other request.
+    @ivar bigBodyRefusal: the message of a 413 for a body over
+        C{maxBodySize} (an upload too big), as its reason phrase too, which
+        is what twine shows; by default, the sizes in bytes.
     """
 
     headerDeadline = 30.0
@@ -50,6 +53,7 @@ class GuardedChannel(HTTPChannel):
     writeStallTimeout = 120.0
     maxBodySize = 1024 * 1024 * 1024
     maxSmallBodySize = 2 * 1024 * 1024
+    bigBodyRefusal: Optional[str] = None
 
     #: Whether a request, given its method and path, may have a body of up
     #: to C{maxBodySize}, not C{maxSmallBodySize}: by default every one.
@@ -74,6 +78,7 @@ class GuardedChannel(HTTPChannel):
     #: The limit of the body now arriving, and how much of it has.
     _bodyLimit: Optional[int] = None
     _bodyArrived: int = 0
+    _bigBody: bool = False
     _refused: bool = False
 
     def _cancel(self, name: str) -> None:
@@ -129,7 +134,8 @@ class GuardedChannel(HTTPChannel):
         self._headersSince = None
         # Twisted's channel holds the request line until the body is in.
         method, path = getattr(self, "_command", b""), getattr(self, "_path", b"")
-        limit = self.maxBodySize if self.takesBigBody(method, path) else self.maxSmallBodySize
+        self._bigBody = self.takesBigBody(method, path)
+        limit = self.maxBodySize if self._bigBody else self.maxSmallBodySize
         if self.length is not None and self.length > limit:
             self._refuseBody(limit, f"Request body of {self.length} bytes")
             return
@@ -162,10 +168,16 @@ class GuardedChannel(HTTPChannel):
             "Refusing a request body from {peer}: over the limit of {limit} bytes",
             peer=getattr(self.getPeer(), "host", "?"), limit=limit,
         )
-        message = f"{what} is larger than the limit of {limit} bytes\n".encode()
+        text = f"{what} is larger than the limit of {limit} bytes"
+        if self._bigBody and self.bigBodyRefusal is not None:
+            text = self.bigBodyRefusal
+        # Plain ASCII on one line, as the reason phrase must be.
+        phrase = " ".join(text.split()).encode("ascii", "replace")[:400]
+        message = phrase + b"\n"
         self.transport.write(
-            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
-            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(message), message)
+            b"HTTP/1.1 413 %s\r\nContent-Type: text/plain\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+            % (phrase, len(message), message)
         )
         self.transport.loseConnection()
         self.dataReceived = self.lineReceived = lambda *args: None  # type: ignore[method-assign]
