@@ -29,10 +29,13 @@ from cheesecache.metadata import NoMetadata, wheelMetadata
 from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.upstream import splitCredentials
 from cheesecache.warm.choice import NoMatch, Want, chooseRelease, mergeWants
-from cheesecache.warm.command import _ProgressDisplay, warmCommand
+from cheesecache.warm.command import _parser, _ProgressDisplay, warmCommand
 from cheesecache.warm.dependencies import dependencies, metadataFromSdist, requiresDist
 from cheesecache.warm.report import Progress
 from cheesecache.warm.requirements import (
+    NO_BINARY,
+    ONLY_BINARY,
+    Formats,
     Requirement,
     RequirementsError,
     parsePylock,
@@ -227,6 +230,37 @@ class RequirementsFileTests(SynchronousTestCase):
         )
         with self.assertRaises(RequirementsError):
             parseRequirements("alpha --hash=sha256:xyz\n", "r.txt", reader({}))
+
+    def test_formatOptions(self) -> None:
+        """
+        C{--no-binary}, C{--only-binary} and C{--prefer-binary} are read (not
+        ignored with a warning), an included file's options where it is
+        included, so that a later line outweighs them, as pip reads them.
+        """
+        files = {
+            "inc.txt": "--only-binary alpha\nbeta\n",
+        }
+        parsed = parseRequirements(
+            "--no-binary=:all:\n-r inc.txt\n--prefer-binary\nalpha\n"
+            "--no-binary gamma\n",
+            "req.txt",
+            reader(files),
+        )
+        self.assertEqual(parsed.warnings, ())
+        self.assertEqual(
+            parsed.formatOptions,
+            ((NO_BINARY, ":all:"), (ONLY_BINARY, "alpha"), (NO_BINARY, "gamma")),
+        )
+        formats = parsed.formats
+        self.assertTrue(formats.preferBinary)
+        self.assertEqual(formats.allows("alpha"), (True, False))
+        self.assertEqual(formats.allows("beta"), (False, True))
+        later = parseRequirements(
+            "-r inc.txt\n--no-binary :all:\n", "req.txt", reader(files)
+        )
+        self.assertEqual(later.formats.allows("alpha"), (False, True))
+        with self.assertRaises(RequirementsError):
+            parseRequirements("--only-binary\n", "req.txt", reader({}))
 
     def test_notFromTheIndex(self) -> None:
         """
@@ -540,6 +574,68 @@ class ChooseTests(SynchronousTestCase):
         self.assertEqual(wants["alpha"].extras, frozenset({"x"}))
 
 
+    def test_formats(self) -> None:
+        """
+        C{--no-binary} and C{--only-binary} rule out a kind of file for the
+        projects they name (a name outweighing C{:all:}); C{--prefer-binary}
+        takes the newest version with a wheel over newer sdists.
+        """
+        p = page(
+            "alpha",
+            "alpha-1.0.tar.gz",
+            "alpha-1.0-py3-none-any.whl",
+            "alpha-2.0.tar.gz",
+        )
+
+        def chosen(*options: tuple, preferBinary: bool = False) -> str:
+            formats = Formats.read(options, preferBinary)
+            return chooseRelease(p, want("alpha"), LINUX38, formats).file.filename
+
+        self.assertEqual(chosen(), "alpha-2.0.tar.gz")
+        self.assertEqual(chosen(preferBinary=True), "alpha-1.0-py3-none-any.whl")
+        self.assertEqual(chosen((ONLY_BINARY, "alpha")), "alpha-1.0-py3-none-any.whl")
+        self.assertEqual(chosen((ONLY_BINARY, ":all:")), "alpha-1.0-py3-none-any.whl")
+        self.assertEqual(
+            chosen((ONLY_BINARY, ":all:"), (NO_BINARY, "Alpha")), "alpha-2.0.tar.gz"
+        )
+        self.assertEqual(
+            chosen((NO_BINARY, ":all:"), preferBinary=True), "alpha-2.0.tar.gz"
+        )
+        self.assertEqual(
+            chosen((ONLY_BINARY, "beta,alpha"), (ONLY_BINARY, ":none:")),
+            "alpha-2.0.tar.gz",
+        )
+        sdistOnly = page("beta", "beta-1.0.tar.gz")
+        with self.assertRaises(NoMatch) as raised:
+            chooseRelease(
+                sdistOnly, want("beta"), LINUX38, Formats.read([(ONLY_BINARY, ":all:")])
+            )
+        self.assertIn("--only-binary=:all: rules out", str(raised.exception))
+
+    def test_formatsReadAsPipReadsThem(self) -> None:
+        """
+        C{:all:} empties both lists, and what follows it in the same value
+        counts only after a C{:none:}; a name moves from one list to the
+        other.
+        """
+        read = Formats.read
+        self.assertEqual(
+            read([(ONLY_BINARY, "alpha"), (NO_BINARY, ":all:")]),
+            Formats(noBinary=frozenset({":all:"})),
+        )
+        self.assertEqual(
+            read([(NO_BINARY, ":all:,alpha")]), Formats(noBinary=frozenset({":all:"}))
+        )
+        self.assertEqual(
+            read([(NO_BINARY, ":all:,:none:,Alpha_B")]),
+            Formats(noBinary=frozenset({"alpha-b"})),
+        )
+        self.assertEqual(
+            read([(NO_BINARY, "alpha"), (ONLY_BINARY, "alpha")]),
+            Formats(onlyBinary=frozenset({"alpha"})),
+        )
+
+
 class DependencyTests(SynchronousTestCase):
     """
     Dependencies from core metadata, with extras and markers.
@@ -774,6 +870,28 @@ class CommandTests(SynchronousTestCase):
             self.assertIn("--index must be an http(s) URL", out.getvalue())
             self.assertNotIn("s3cret", out.getvalue())
 
+    def test_formatOptions(self) -> None:
+        """
+        C{--no-binary}, C{--only-binary} (in the order given) and
+        C{--prefer-binary} are taken on the command line; one without a
+        value is a usage error.
+        """
+        options = _parser().parse_args(
+            ["--index", "http://127.0.0.1:1/simple/", "--only-binary", ":all:",
+             "--no-binary=alpha", "--prefer-binary", "alpha"]
+        )
+        self.assertEqual(
+            options.formatOptions, [(ONLY_BINARY, ":all:"), (NO_BINARY, "alpha")]
+        )
+        self.assertTrue(options.prefer_binary)
+        out = io.StringIO()
+        self.patch(sys, "stderr", io.StringIO())
+        self.assertEqual(
+            warmCommand(["--index", "http://127.0.0.1:1/simple/", "--no-binary",
+                         "--pre", "alpha"], out),
+            2,
+        )
+
     def test_progressDisplay(self) -> None:
         """
         On a terminal the bar is redrawn on one line with C{\\r}; otherwise
@@ -918,6 +1036,23 @@ class WarmCheesecacheTests(TestCase):
         self.assertTrue(
             self.harness.store.exists(self.sha("winonly-1.0-py3-none-any.whl"))
         )
+
+    @inlineCallbacks
+    def test_sdistWhenNoBinary(self):  # type: ignore[no-untyped-def]
+        """
+        With C{--no-binary} for a project, its sdist is warmed, not its
+        wheel: what pip will ask for.
+        """
+        filename, data = makeSdist("gamma", "1.0")
+        self.upstream.add("gamma", Dist(filename, data))
+        report = yield self.warmer().warm(
+            [Requirement.parse("gamma")], formats=Formats.read([(NO_BINARY, "gamma")])
+        )
+        yield self.harness.settled()
+        self.assertEqual(report.failed, ())
+        self.assertEqual([o.filename for o in report.fetched], ["gamma-1.0.tar.gz"])
+        self.assertTrue(self.harness.store.exists(self.sha("gamma-1.0.tar.gz")))
+        self.assertFalse(self.harness.store.exists(self.sha("gamma-1.0-py3-none-any.whl")))
 
     @inlineCallbacks
     def test_unsatisfiable(self):  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from ..simple.model import DistFile, ProjectPage
-from .requirements import Hashes, Requirement
+from .requirements import Formats, Hashes, Requirement
 from .target import Target
 
 
@@ -168,13 +168,25 @@ def _hashesAllow(f: DistFile, hashes: Optional[Hashes]) -> bool:
     return any(f.hashes[a] == d for a, d in known)
 
 
-def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
+def _ruledOut(formats: Formats) -> str:
+    """
+    The end of a L{NoMatch} message when C{formats} may have ruled files out.
+    """
+    described = Formats(formats.noBinary, formats.onlyBinary).describe()
+    return f", or files of a kind {described} rules out" if described else ""
+
+
+def chooseRelease(
+    page: ProjectPage, want: Want, target: Target, formats: Formats = Formats()
+) -> Release:
     """
     Choose the newest version matching C{want} that has a file for
     C{target}, and its best file: the wheel whose tags rank best, else the
     sdist.  Files that are yanked (unless the version is pinned and all
-    files that suit are yanked), need another Python, or do not match
-    pinned hashes are not candidates.
+    files that suit are yanked), need another Python, are of a kind
+    C{formats} rule out for the project, or do not match pinned hashes are
+    not candidates; with C{formats.preferBinary}, the newest version with a
+    wheel wins over newer ones with an sdist only.
     Prereleases are candidates when asked for (C{--pre}), when the
     specifier names one, or, as pip does, when no final version matching
     it has a file for the target.
@@ -184,6 +196,7 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
     usable: Dict[Version, List[Tuple[Tuple[int, int], DistFile]]] = {}
     listed: Dict[Version, bool] = {}
     suits: Set[Version] = set()
+    wheels, sdists = formats.allows(want.name)
     for f in page.files:
         parsed = _parseFilename(f.filename)
         if parsed is None or parsed[0] != want.name:
@@ -193,6 +206,8 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
             listed.setdefault(version, False)
             continue
         listed[version] = True
+        if not (wheels if tags else sdists):
+            continue
         if not target.allowsPython(f.requiresPython):
             continue
         if tags:
@@ -219,6 +234,9 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
     if not (want.allowPre or want.specifier.prereleases):
         if any(not v.is_prerelease for v in suits):
             versions = [v for v in versions if not v.is_prerelease]
+    if formats.preferBinary:
+        withWheels = [v for v in versions if any(p[0] == 0 for p, _ in usable[v])]
+        versions = withWheels or versions
     if not versions:
         if not listed:
             raise NoMatch(f"{want.name} has no files on the index")
@@ -232,7 +250,7 @@ def chooseRelease(page: ProjectPage, want: Want, target: Target) -> Release:
         raise NoMatch(
             f"no file of {want.name}{want.specifier} suits {target.description} "
             f"(versions {', '.join(str(v) for v in matching[-5:])}: yanked, other "
-            f"Pythons or platforms, or hashes that do not match)"
+            f"Pythons or platforms, or hashes that do not match{_ruledOut(formats)})"
         )
     best = max(versions)
     byBuild = sorted(usable[best], key=lambda pf: _buildTag(pf[1]), reverse=True)

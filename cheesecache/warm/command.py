@@ -4,14 +4,16 @@ C{cheesecache warm}: the command line.
 
     cheesecache warm --index URL [-r FILE]... [-c FILE]... [--pylock FILE]
                      [--python-version X.Y] [--platform TAG]... [--pre]
-                     [SPEC]...
+                     [--no-binary NAMES]... [--only-binary NAMES]...
+                     [--prefer-binary] [SPEC]...
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-from typing import Any, List, Sequence, TextIO
+from typing import Any, List, Sequence, TextIO, Tuple
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
@@ -19,6 +21,8 @@ from twisted.internet.defer import Deferred
 from ..upstream import splitCredentials
 from .report import Progress, Report
 from .requirements import (
+    NO_BINARY,
+    ONLY_BINARY,
     Requirement,
     RequirementsError,
     RequirementsFile,
@@ -27,6 +31,12 @@ from .requirements import (
 )
 from .target import Target
 from .warmer import Warmer
+
+
+def _formatOption(option: str, value: str) -> Tuple[str, str]:
+    if value.startswith("-"):
+        raise argparse.ArgumentTypeError(f"{option} needs a value")
+    return option, value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,6 +88,24 @@ def _parser() -> argparse.ArgumentParser:
         "default: this machine)",
     )
     p.add_argument("--pre", action="store_true", help="consider prereleases")
+    for option, kind in ((NO_BINARY, "sdists"), (ONLY_BINARY, "wheels")):
+        p.add_argument(
+            option,
+            action="append",
+            dest="formatOptions",
+            default=[],
+            metavar="NAMES",
+            type=functools.partial(_formatOption, option),
+            help=f"warm {kind} only for these projects (comma-separated, :all: or "
+            f":none:), as pip's {option} installs them; before the requirements "
+            "files' own (repeatable)",
+        )
+    p.add_argument(
+        "--prefer-binary",
+        action="store_true",
+        help="warm the newest version with a wheel over newer ones with an sdist "
+        "only, as pip's --prefer-binary installs",
+    )
     p.add_argument(
         "--proxy",
         metavar="URL",
@@ -175,7 +203,11 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     try:
-        wanted = RequirementsFile(allowPre=options.pre)
+        wanted = RequirementsFile(
+            allowPre=options.pre,
+            formatOptions=options.formatOptions,
+            preferBinary=options.prefer_binary,
+        )
         for spec in options.specs:
             parsed = Requirement.parse(spec, "command line")
             wanted += RequirementsFile(requirements=(parsed,))
@@ -244,7 +276,9 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
             reactor=reactor,
             authorization=authorization,
         )
-        d = warmer.warm(wanted.requirements, wanted.constraints, wanted.allowPre)
+        d = warmer.warm(
+            wanted.requirements, wanted.constraints, wanted.allowPre, wanted.formats
+        )
         d.addCallback(results.append)
 
         def closed(result: object) -> "Deferred[object]":

@@ -148,12 +148,105 @@ class Requirement:
         return f"{self.name}{extras}{self.specifier}"
 
 
+#: The options that choose between wheels and sdists, as pip names them.
+NO_BINARY = "--no-binary"
+ONLY_BINARY = "--only-binary"
+
+#: A step of L{Formats}: C{(NO_BINARY or ONLY_BINARY, value)}.
+FormatOption = Tuple[str, str]
+
+
+@attrs.frozen
+class Formats:
+    """
+    Which kinds of file pip may install for each project, as C{--no-binary}
+    and C{--only-binary} (in requirements files or on the command line) and
+    C{--prefer-binary} leave them.  A warmed cache must hold the file pip
+    will ask for: the sdist of a project it may not install from a wheel.
+
+    @ivar noBinary: projects (normalized), or C{":all:"}, that pip installs
+        from sdists only.
+    @ivar onlyBinary: projects, or C{":all:"}, that pip installs from
+        wheels only.
+    @ivar preferBinary: a wheel of an older version wins over an sdist of a
+        newer one.
+    """
+
+    noBinary: FrozenSet[str] = frozenset()
+    onlyBinary: FrozenSet[str] = frozenset()
+    preferBinary: bool = False
+
+    @classmethod
+    def read(cls, options: Iterable[FormatOption], preferBinary: bool = False) -> "Formats":
+        """
+        The formats the options leave, taken in order, each as pip reads
+        it: a comma-separated list in which C{:all:} stands for every
+        project (and empties both lists first; what follows it in the same
+        value counts only if a C{:none:} does), C{:none:} empties the
+        option's own list, and a name moves to the option's list from the
+        other's.
+        """
+        lists = {NO_BINARY: set(), ONLY_BINARY: set()}
+        for option, value in options:
+            own = lists[option]
+            other = lists[ONLY_BINARY if option == NO_BINARY else NO_BINARY]
+            items = value.split(",")
+            while ":all:" in items:
+                own.clear()
+                other.clear()
+                own.add(":all:")
+                items = items[items.index(":all:") + 1 :]
+                if ":none:" not in items:
+                    items = []
+            for item in items:
+                if item == ":none:":
+                    own.clear()
+                elif item:
+                    name = canonicalize_name(item)
+                    other.discard(name)
+                    own.add(name)
+        return cls(frozenset(lists[NO_BINARY]), frozenset(lists[ONLY_BINARY]), preferBinary)
+
+    def allows(self, name: str) -> Tuple[bool, bool]:
+        """
+        May project C{name} (normalized) be installed from a wheel, and from
+        an sdist?  A project named in a list outweighs C{:all:} in the
+        other, and C{:all:} in C{--only-binary} outweighs C{:all:} in
+        C{--no-binary}.
+        """
+        if name in self.onlyBinary:
+            return True, False
+        if name in self.noBinary:
+            return False, True
+        if ":all:" in self.onlyBinary:
+            return True, False
+        if ":all:" in self.noBinary:
+            return False, True
+        return True, True
+
+    def describe(self) -> str:
+        """
+        The options that set these formats, for messages (empty for none).
+        """
+        parts = [
+            f"{option}={','.join(sorted(names))}"
+            for option, names in ((NO_BINARY, self.noBinary), (ONLY_BINARY, self.onlyBinary))
+            if names
+        ]
+        if self.preferBinary:
+            parts.append("--prefer-binary")
+        return " ".join(parts)
+
+
 @attrs.frozen
 class RequirementsFile:
     """
     What a requirements file (and the files it includes) asks for.
 
     @ivar allowPre: the file said C{--pre}.
+    @ivar formatOptions: its C{--no-binary} and C{--only-binary} options, in
+        the order pip reads them (see L{Formats.read}).
+    @ivar preferBinary: it said C{--prefer-binary}.
     @ivar warnings: lines that were understood but are not warmed (editable
         installs, URLs, index options: the index is the one being warmed).
     """
@@ -166,6 +259,8 @@ class RequirementsFile:
     )
     allowPre: bool = False
     warnings: Tuple[str, ...] = attrs.field(default=(), converter=_stringTuple)
+    formatOptions: Tuple[FormatOption, ...] = attrs.field(default=(), converter=tuple)
+    preferBinary: bool = False
 
     def __add__(self, other: "RequirementsFile") -> "RequirementsFile":
         return RequirementsFile(
@@ -173,7 +268,16 @@ class RequirementsFile:
             self.constraints + other.constraints,
             self.allowPre or other.allowPre,
             self.warnings + other.warnings,
+            self.formatOptions + other.formatOptions,
+            self.preferBinary or other.preferBinary,
         )
+
+    @property
+    def formats(self) -> Formats:
+        """
+        The kinds of file pip installs for each project, given these files.
+        """
+        return Formats.read(self.formatOptions, self.preferBinary)
 
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -186,14 +290,12 @@ _IGNORED_WITH_VALUE = {
     "-f",
     "--find-links",
     "--trusted-host",
-    "--only-binary",
-    "--no-binary",
     "--use-feature",
     "--config-settings",
     "--global-option",
     "--install-option",
 }
-_IGNORED_FLAGS = {"--no-index", "--prefer-binary", "--require-hashes"}
+_IGNORED_FLAGS = {"--no-index", "--require-hashes"}
 _EDITABLE = {"-e", "--editable"}
 
 
@@ -267,7 +369,8 @@ def parseRequirements(
     """
     Parse a pip requirements file: requirement lines with markers and
     C{--hash} options, C{-r}/C{-c} includes (relative to the including
-    file), comments and continuation lines, C{--pre}.  Other options are
+    file), comments and continuation lines, C{--pre}, and the options that
+    choose between wheels and sdists (see L{Formats}).  Other options are
     ignored with a warning, since they choose indexes and build behaviour,
     not what to fetch.
 
@@ -293,7 +396,10 @@ def parseRequirements(
     result = RequirementsFile()
     requirements: List[Requirement] = []
     warnings: List[str] = []
-    allowPre = False
+    allowPre = preferBinary = False
+    # In line order, an included file's where it is included (so that a
+    # later line outweighs it, as with pip).
+    formatOptions: List[FormatOption] = []
     for number, line in _logicalLines(text):
         origin = f"{path}:{number}"
         if environ:
@@ -320,11 +426,21 @@ def parseRequirements(
                         raise RequirementsError(
                             f"{origin}: cannot read {included}: {e}"
                         ) from e
-                    result = result + parseRequirements(
+                    found = parseRequirements(
                         includedText, included, read, nested, environ, including
                     )
+                    formatOptions.extend(found.formatOptions)
+                    result = result + attrs.evolve(found, formatOptions=())
                 elif option == "--pre":
                     allowPre = True
+                    i += 1
+                elif option in (NO_BINARY, ONLY_BINARY):
+                    value, i = _optionValue(tokens, i, origin)
+                    if value.startswith("-"):
+                        raise RequirementsError(f"{origin}: {option} needs a value")
+                    formatOptions.append((option, value))
+                elif option == "--prefer-binary":
+                    preferBinary = True
                     i += 1
                 elif short in _EDITABLE or option in _EDITABLE:
                     value, i = _optionValue(tokens, i, origin)
@@ -373,6 +489,8 @@ def parseRequirements(
         constraints=requirements if constraint else (),
         allowPre=allowPre,
         warnings=warnings,
+        formatOptions=formatOptions,
+        preferBinary=preferBinary,
     )
     return own + result
 

@@ -14,7 +14,7 @@ from ..simple.model import ProjectPage
 from ..simple.names import normalize
 from .choice import NoMatch, Release, Want, chooseRelease, mergeWants
 from .dependencies import dependencies, requiresDist
-from .requirements import Requirement
+from .requirements import Formats, Requirement
 from .target import Target
 
 
@@ -44,6 +44,7 @@ class Resolution:
     target: Target
     constraints: Tuple[Requirement, ...] = ()
     allowPre: bool = False
+    formats: Formats = Formats()
     chosen: Dict[str, Release] = attrs.field(factory=dict)
     problems: List[Problem] = attrs.field(factory=list)
     warnings: List[str] = attrs.field(factory=list)
@@ -96,7 +97,7 @@ class Resolution:
         problem recorded) when nothing suits.
         """
         try:
-            release = chooseRelease(page, want, self.target)
+            release = chooseRelease(page, want, self.target, self.formats)
         except NoMatch as e:
             self.fail(want.name, str(want), str(e))
             return None

@@ -28,7 +28,7 @@ from ..upstream import splitCredentials
 from .choice import NoMatch, Release, Want
 from .dependencies import metadataFromSdist
 from .report import FileOutcome, Progress, Report
-from .requirements import PIN_ALGORITHMS, Requirement
+from .requirements import PIN_ALGORITHMS, Formats, Requirement
 from .resolution import Problem, Resolution
 from .target import Target
 
@@ -118,15 +118,17 @@ class Warmer:
         requirements: Iterable[Requirement],
         constraints: Iterable[Requirement] = (),
         allowPre: bool = False,
+        formats: Formats = Formats(),
     ) -> Any:
         """
         Resolve C{requirements} (breadth-first, first good version, no
-        backtracking) and fetch a file for each project chosen.
+        backtracking) and fetch a file for each project chosen: of the
+        kind pip will install under C{formats}.
 
         @return: a L{Deferred} that fires with a L{Report}; it does not
             fail for what could not be warmed (that is in the report).
         """
-        resolution = Resolution(self.target, tuple(constraints), allowPre)
+        resolution = Resolution(self.target, tuple(constraints), allowPre, formats)
         resolution.add(requirements)
         downloads: List[Deferred[Any]] = []
         fetched: List[FileOutcome] = []

@@ -126,7 +126,9 @@ class WarmResource(Resource):
         index = f"{'https' if secure else 'http'}://{credentials}{host.host}:{host.port}/simple/"
         log.info("{user} warms {n} requirements", user=username, n=len(wanted.requirements))
         warmer = Warmer(_selfClient(self.reactor, secure), index, target, reactor=self.reactor)
-        report = yield warmer.warm(wanted.requirements, wanted.constraints, wanted.allowPre)
+        report = yield warmer.warm(
+            wanted.requirements, wanted.constraints, wanted.allowPre, wanted.formats
+        )
         if self.settled is not None:
             yield self.settled()
         request.setHeader(b"Content-Type", b"application/json")
