@@ -11,6 +11,7 @@ import io
 import os
 import platform
 import sys
+import tarfile
 import zipfile
 from typing import Any, Dict, List
 
@@ -714,6 +715,25 @@ class DependencyTests(SynchronousTestCase):
         name, sdist = makeSdist("alpha", "1.0")  # metadata 2.1
         self.assertIsNone(metadataFromSdist(io.BytesIO(sdist), name))
         self.assertRaises(NoMetadata, wheelMetadata, io.BytesIO(b"not a zip"))
+
+    def test_sdistMembersUnderDot(self) -> None:
+        """
+        An sdist whose tar members are named C{./alpha-1.0/...} (as
+        C{tar -C dir .} writes them) has its PKG-INFO found all the same.
+        """
+        info = b"Metadata-Version: 2.2\nName: alpha\nVersion: 1.0\nRequires-Dist: beta\n"
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as t:
+            for name in ("./", "./alpha-1.0/"):
+                directory = tarfile.TarInfo(name)
+                directory.type = tarfile.DIRTYPE
+                t.addfile(directory)
+            member = tarfile.TarInfo("./alpha-1.0/PKG-INFO")
+            member.size = len(info)
+            t.addfile(member, io.BytesIO(info))
+        self.assertEqual(
+            metadataFromSdist(io.BytesIO(out.getvalue()), "alpha-1.0.tar.gz"), info
+        )
 
 
 class Cached(Resource):

@@ -104,10 +104,13 @@ def metadataFromSdist(f: IO[bytes], filename: str) -> Optional[bytes]:
         else:
             with tarfile.open(fileobj=f, mode="r:*") as t:
                 for member in t:
+                    # "./name-1.0/PKG-INFO" when the archive was made with
+                    # "tar -C dir .".
+                    path = member.name.removeprefix("./")
                     if (
                         member.isfile()
-                        and member.name.count("/") == 1
-                        and member.name.endswith("/PKG-INFO")
+                        and path.count("/") == 1
+                        and path.endswith("/PKG-INFO")
                     ):
                         extracted = t.extractfile(member)
                         if extracted is not None:
