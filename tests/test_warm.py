@@ -319,6 +319,32 @@ directory = {{ path = "." }}
         self.assertEqual(len(parsed.warnings), 1)
         self.assertFalse(mergeWants([alpha], [], WIN312)["alpha"].follow)
 
+    def test_defaultGroups(self) -> None:
+        """
+        Markers are evaluated with the lock's C{default-groups} as the
+        dependency groups (none when it has none), and no extras.
+        """
+        packages = """
+[[packages]]
+name = "main"
+version = "1.0"
+marker = "'prod' in dependency_groups"
+
+[[packages]]
+name = "dev"
+version = "1.0"
+marker = "'dev' in dependency_groups or 'test' in extras"
+"""
+        parsed = parsePylock(
+            'lock-version = "1.0"\ndefault-groups = ["prod"]\n' + packages
+        )
+        applying = [r.name for r in parsed.requirements if r.appliesTo(LINUX38)]
+        self.assertEqual(applying, ["main"])
+        parsed = parsePylock('lock-version = "1.0"\n' + packages)
+        self.assertEqual([r for r in parsed.requirements if r.appliesTo(LINUX38)], [])
+        with self.assertRaises(RequirementsError):
+            parsePylock('lock-version = "1.0"\ndefault-groups = "prod"\n')
+
     def test_badVersion(self) -> None:
         """
         A lock file of another major version is refused.

@@ -76,6 +76,8 @@ class Requirement:
     @ivar locked: it comes from a lock file: its marker is evaluated as a
         lock file's, and its dependencies are not followed (the lock lists
         them all).
+    @ivar lockGroups: the dependency groups a lock file's marker is
+        evaluated with: the lock's C{default-groups}.
     """
 
     name: str = attrs.field(converter=normalize)
@@ -85,6 +87,7 @@ class Requirement:
     hashes: Optional[Hashes] = None
     origin: str = ""
     locked: bool = False
+    lockGroups: FrozenSet[str] = frozenset()
 
     @classmethod
     def parse(
@@ -123,9 +126,7 @@ class Requirement:
             return True
         if self.locked:
             environment: Dict[str, Any] = dict(target.environment)
-            environment.update(
-                extras=frozenset(), dependency_groups=frozenset({"default"})
-            )
+            environment.update(extras=frozenset(), dependency_groups=self.lockGroups)
             try:
                 return self.marker.evaluate(environment, context="lock_file")
             except TypeError:  # packaging < 25 knows no lock file markers
@@ -546,7 +547,8 @@ def parsePylock(text: str, origin: str = "pylock.toml") -> RequirementsFile:
     """
     Read a PEP 751 lock file as pinned requirements: each package's version
     with the hashes of the files it lists (so only those files are chosen),
-    its marker evaluated as a lock file's, and no dependencies followed (a
+    its marker evaluated as a lock file's (with the lock's default groups
+    and no extras), and no dependencies followed (a
     lock lists them all).  Packages from VCS, directories or archive URLs
     are not on the index and are skipped with a warning.
 
@@ -561,6 +563,11 @@ def parsePylock(text: str, origin: str = "pylock.toml") -> RequirementsFile:
         raise RequirementsError(f"{origin}: unsupported lock-version {version!r}")
     requirements: List[Requirement] = []
     warnings: List[str] = []
+    # What an installer evaluates markers with when it is asked for no
+    # group or extra by name (PEP 751): no extras, and these groups.
+    groups = data.get("default-groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise RequirementsError(f"{origin}: default-groups must be an array of strings")
     packages = data.get("packages", [])
     if not isinstance(packages, list):
         raise RequirementsError(f"{origin}: packages must be an array of tables")
@@ -601,6 +608,7 @@ def parsePylock(text: str, origin: str = "pylock.toml") -> RequirementsFile:
                 hashes=frozenset(hashes) or None,
                 origin=where,
                 locked=True,
+                lockGroups=frozenset(groups),
             )
         )
     return RequirementsFile(requirements=requirements, warnings=warnings)
