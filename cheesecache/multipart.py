@@ -202,7 +202,9 @@ def _parseParameters(value: str) -> Tuple[str, Dict[str, str]]:
             _, _, encoded = rest.partition("'")
             try:
                 item = unquote(encoded, encoding=charset or "utf-8", errors="strict")
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeError):
+                # UnicodeError, not only UnicodeDecodeError: some codecs
+                # (C{undefined}, C{idna}) fail with the plain one.
                 raise MultipartError("Undecodable extended parameter in a part header.")
         if key:
             params.setdefault(key, item)

@@ -394,6 +394,19 @@ class MalformedTests(SynchronousTestCase):
         """
         self.assertRefused(encode([("a", "1")] * 11, BOUNDARY), "Too many parts", maxParts=10)
 
+    def test_extendedParameterCharsetFails(self) -> None:
+        """
+        An RFC 2231 parameter in a charset whose decoding fails with a plain
+        C{UnicodeError} (such as C{undefined}) is refused like any other
+        undecodable one, not let through as an unexpected exception.
+        """
+        self.assertRefused(
+            b"--" + BOUNDARY.encode() + b"\r\n"
+            b"Content-Disposition: form-data; name=\"content\"; filename*=undefined''%41\r\n"
+            b"\r\nX\r\n--" + BOUNDARY.encode() + b"--\r\n",
+            "Undecodable",
+        )
+
     def test_tooManyFileParts(self) -> None:
         """
         More file parts than allowed are refused, and the ones already
@@ -435,3 +448,14 @@ class BoundaryTests(SynchronousTestCase):
             b'multipart/form-data; boundary="ends with space "',
         ]:
             self.assertRaises(MultipartError, boundaryFromContentType, value)
+
+    def test_extendedParameterCharsetFails(self) -> None:
+        """
+        A Content-Type whose RFC 2231 parameter names a charset that fails
+        with a plain C{UnicodeError} is refused with L{MultipartError}.
+        """
+        self.assertRaises(
+            MultipartError,
+            boundaryFromContentType,
+            b"multipart/form-data; boundary=abc; x*=undefined''%41",
+        )
