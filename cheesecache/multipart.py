@@ -285,8 +285,14 @@ class _Spool:
 
     def abandon(self) -> None:
         if self.file is not None:
-            self.file.close()
-            self.file = None
+            file, self.file = self.file, None
+            try:
+                file.close()
+            except OSError:
+                # The disk is full: closing flushes what the failed write
+                # or flush left buffered, and fails again.  That failure is
+                # already on its way; the file must still go.
+                pass
         if self.path is not None:
             try:
                 os.unlink(self.path.path)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tracemalloc
 from typing import BinaryIO, List
 
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cheesecache.multipart import (
     MultipartError,
@@ -414,6 +415,38 @@ class MalformedTests(SynchronousTestCase):
         """
         parts = [("content", f"{i}.whl", None, b"x") for i in range(3)]
         self.assertRefused(encode(parts, BOUNDARY), "Too many file parts", maxFileParts=2)
+
+    def test_diskFullLeavesNoFile(self) -> None:
+        """
+        When the disk fills up while a file part is spooled, the error
+        comes through and neither that part's temporary file nor an earlier
+        part's is left behind (closing the unflushed file fails again).
+        """
+        if not os.path.exists("/dev/full"):
+            raise SkipTest("needs /dev/full")
+        realFdopen = os.fdopen
+        opened: List[int] = []
+
+        def fullAfterFirst(fd: int, *a: object, **kw: object) -> BinaryIO:
+            opened.append(fd)
+            if len(opened) > 1:
+                full = os.open("/dev/full", os.O_WRONLY)
+                os.dup2(full, fd)
+                os.close(full)
+            return realFdopen(fd, *a, **kw)  # type: ignore[no-any-return]
+
+        self.patch(os, "fdopen", fullAfterFirst)
+        body = encode(
+            [
+                ("gpg_signature", "x.whl.asc", None, b"sig"),
+                ("content", "x.whl", None, b"x" * 1000),
+            ],
+            BOUNDARY,
+        )
+        with self.assertRaises(OSError):
+            parseMultipart(io.BytesIO(body), BOUNDARY.encode(), self.tmp, maxFileSize=10**6)
+        self.assertEqual(len(opened), 2)
+        self.assertEqual(self.tmp.children(), [])
 
 
 class BoundaryTests(SynchronousTestCase):
