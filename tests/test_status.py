@@ -52,6 +52,15 @@ class PureTests(SynchronousTestCase):
         for path, route in cases.items():
             self.assertEqual((path, routeOf(path)), (path, route))
 
+    def test_projectWithoutSlash(self) -> None:
+        """
+        A project page asked for without its trailing slash (redirected to
+        it) is counted as C{simple-project}, not as the project list.
+        """
+        for path in [b"/simple/a", b"/simple/a?format=json"]:
+            self.assertEqual((path, routeOf(path)), (path, "simple-project"))
+        self.assertEqual(routeOf(b"/simple"), "simple-list")
+
     def test_countsByRouteAcrossManyURIs(self) -> None:
         """
         Requests are counted per URI and grouped into routes when read:

@@ -37,7 +37,9 @@ def routeOf(path: bytes) -> str:
         return "root"
     route = _ROUTES.get(first, "other")
     if route == "simple":
-        return "simple-list" if len(parts) <= 3 or parts[2] == b"" else "simple-project"
+        # /simple and /simple/ are the list; /simple/NAME (redirected to
+        # /simple/NAME/) is a project's page.
+        return "simple-list" if len(parts) < 3 or parts[2] == b"" else "simple-project"
     if route == "files" and parts[-1].endswith(b".metadata"):
         return "metadata"
     if route == "manage" and len(parts) > 2 and parts[2] in (b"health", b"metrics", b"warm"):
