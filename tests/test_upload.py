@@ -248,6 +248,36 @@ class UploadTests(TestCase):
         self.assertIn(b"multipart/form-data", body)
 
     @inlineCallbacks
+    def test_outcomesCounted(self):  # type: ignore[no-untyped-def]
+        """
+        C{/-/metrics} counts every upload refused, whatever refused it: a
+        body that is not multipart, or not well formed, as well as a file
+        the checks refuse.
+        """
+        yield self.upload()
+        yield self.upload()
+        _, wheel = makeWheel("internal-lib", "1.0", requires=["other"])
+        yield self.upload(data=wheel)
+        for contentType, body in [
+            ("text/plain", b"hello"),
+            ("multipart/form-data; boundary=xyz", b"--xyz\r\nnot a part"),
+        ]:
+            response, _ = yield self.harness.get(
+                "/legacy/", {"Authorization": ALICE, "Content-Type": contentType},
+                method="POST", body=body,
+            )
+            self.assertEqual(response.code, 400)
+        _, metrics = yield self.harness.get("/-/metrics", {"Authorization": ALICE})
+        counted = {
+            line.split(b'"')[1]: line.split()[-1]
+            for line in metrics.splitlines()
+            if line.startswith(b"cheesecache_uploads_total{")
+        }
+        self.assertEqual(
+            counted, {b"accepted": b"1", b"duplicate": b"1", b"rejected": b"3"}
+        )
+
+    @inlineCallbacks
     def test_yankUnyankDelete(self):  # type: ignore[no-untyped-def]
         """
         Yank (with a reason), unyank and delete over HTTP, reflected on both

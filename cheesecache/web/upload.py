@@ -91,13 +91,28 @@ class UploadResource(Resource):
             "Forbidden: uploads are disabled; start cheesecache with --users FILE",
         )
 
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def _refuse(self, request: IRequest, username: str, code: int, message: str) -> bytes:
+        """
+        Refuse an upload: counted and logged whatever refused it (its body,
+        the token's scope, or the checks).
+        """
+        self._count("rejected")
+        log.info(
+            "Upload by {user} refused: {code} {message}",
+            user=username, code=code, message=message,
+        )
+        return answer(request, code, message)
+
     @inlineCallbacks
     def _upload(self, request: IRequest, user: User):  # type: ignore[no-untyped-def]
         username = user.username
         try:
             boundary = boundaryFromContentType(request.getHeader(b"content-type"))
         except MultipartError as e:
-            return answer(request, 400, str(e))
+            return self._refuse(request, username, 400, str(e))
         body = request.content
         body.seek(0)
         try:
@@ -106,12 +121,12 @@ class UploadResource(Resource):
                 body, boundary, self.store.blobs.tmp, self.store.policy.maxFileSize,
             )
         except MultipartError as e:
-            return answer(request, 400, f"Invalid upload body: {e}")
+            return self._refuse(request, username, 400, f"Invalid upload body: {e}")
         try:
             project = formProject(form)
             if not user.mayUploadTo(project):
-                return answer(
-                    request, 403,
+                return self._refuse(
+                    request, username, 403,
                     f"The token {user.tokenID} isn't allowed to upload to project"
                     f" {project!r}.",
                 )
@@ -125,18 +140,12 @@ class UploadResource(Resource):
             return answer(request, 500, "Internal Server Error: the project's record is unreadable")
         finally:
             form.discard()
-        kind = {Rejection: "rejected", AlreadyUploaded: "duplicate"}.get(
-            type(decision), "accepted"
-        )
-        self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
         if isinstance(decision, Rejection):
-            log.info(
-                "Upload by {user} refused: {code} {message}",
-                user=username, code=decision.code, message=decision.message,
-            )
-            return answer(request, decision.code, decision.message)
+            return self._refuse(request, username, decision.code, decision.message)
         if isinstance(decision, AlreadyUploaded):
+            self._count("duplicate")
             return answer(request, 200, "OK (identical file already uploaded)")
+        self._count("accepted")
         assert isinstance(decision, Accepted)
         log.info(
             "{user} uploaded {filename}", user=username, filename=decision.filename
