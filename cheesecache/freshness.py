@@ -10,6 +10,7 @@ the I/O.
 from __future__ import annotations
 
 import enum
+import re
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Optional, Union
 
@@ -196,6 +197,9 @@ class Policy:
 #: mistaken date must not keep cheesecache from asking for days.
 MAX_RETRY_AFTER = 3600.0
 
+#: A C{Retry-After} in seconds: ASCII digits only.
+_SECONDS = re.compile("[0-9]+")
+
 
 def parseRetryAfter(value: Optional[str], now: float) -> Optional[float]:
     """
@@ -206,7 +210,9 @@ def parseRetryAfter(value: Optional[str], now: float) -> Optional[float]:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # Not str.isdigit: it takes superscripts ("\u00b2", in a header read as
+    # Latin-1) for digits, and float() does not.
+    if _SECONDS.fullmatch(value):
         seconds = float(value)
     else:
         try:

@@ -362,6 +362,14 @@ class ParseRetryAfterTests(SynchronousTestCase):
         for value in [None, "", "-5", "1.5", "soon", "Wed, 21 Oct 2026 07:28:00"]:
             self.assertIsNone(parseRetryAfter(value, 5000.0), value)
 
+    def test_notASCIIDigits(self) -> None:
+        """
+        Digits that are not ASCII ones (superscripts, which a header read
+        as Latin-1 may hold) are no number of seconds, rather than a crash.
+        """
+        for value in ["\u00b2", "1\u00b3", "\u00b9\u00b2\u00b3"]:
+            self.assertIsNone(parseRetryAfter(value, 5000.0), value)
+
 
 class PageEntryTests(SynchronousTestCase):
     """
