@@ -41,6 +41,41 @@ class Validators:
             headers["If-Modified-Since"] = self.lastModified
         return headers
 
+    def confirmedBy(self, etag: Optional[str], lastModified: Optional[str]) -> bool:
+        """
+        Does a 304 bearing C{etag} and C{lastModified} confirm the page
+        these validators came with?  Not when it names another version of
+        the page (RFC 9111, 4.3.4): a server that answers by its
+        C{If-Modified-Since} alone, its pages all of one date, sends a 304
+        with the C{ETag} of a page changed since, and the old one would be
+        kept, and confirmed again at each revalidation, for good.  Tags
+        are compared weakly (a server that compresses may weaken them);
+        what one side lacks is no difference.
+        """
+        if etag and self.etag:
+            return _opaqueTag(etag) == _opaqueTag(self.etag)
+        if lastModified and self.lastModified:
+            return _sameDate(lastModified, self.lastModified)
+        return True
+
+
+def _opaqueTag(etag: str) -> str:
+    """
+    An entity tag without its weakness indicator, for weak comparison.
+    """
+    etag = etag.strip()
+    return etag[2:] if etag.startswith("W/") else etag
+
+
+def _sameDate(a: str, b: str) -> bool:
+    """
+    Are two HTTP dates the same time (the same text, if not dates)?
+    """
+    try:
+        return parsedate_to_datetime(a) == parsedate_to_datetime(b)
+    except (TypeError, ValueError, IndexError):
+        return a.strip() == b.strip()
+
 
 @attrs.define(eq=False)
 class PageEntry:

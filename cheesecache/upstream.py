@@ -521,6 +521,14 @@ class Upstream:
         code = response.code
         if code == 304:
             yield self._discard(response)
+            if validators is not None and not validators.confirmedBy(
+                header(response, b"etag"), header(response, b"last-modified")
+            ):
+                log.info(
+                    "{url} answered 304 for another version of the page;"
+                    " asking for it whole", url=url,
+                )
+                return (yield self._fetchPageOnce(name, None, via))
             return NotModified()
         if code in (404, 410):
             yield self._discard(response)

@@ -95,6 +95,24 @@ class ValidatorsTests(SynchronousTestCase):
         v.requestHeaders()["Accept"] = "x"
         self.assertEqual(v.requestHeaders(), {"If-None-Match": '"x"'})
 
+    def test_confirmedBy(self) -> None:
+        """
+        A 304 confirms the page unless it names another version of it:
+        tags compared weakly, dates as dates, what one side lacks no
+        difference.
+        """
+        date = "Thu, 01 Jan 2026 00:00:00 GMT"
+        both = Validators(etag='"x"', lastModified=date)
+        self.assertTrue(both.confirmedBy('"x"', date))
+        self.assertTrue(both.confirmedBy('W/"x"', None))
+        self.assertTrue(Validators(etag='W/"x"').confirmedBy('"x"', None))
+        self.assertTrue(both.confirmedBy(None, None))
+        self.assertTrue(both.confirmedBy(None, "Thu, 01 Jan 2026 00:00:00 +0000"))
+        self.assertTrue(Validators(lastModified=date).confirmedBy('"y"', None))
+        self.assertFalse(both.confirmedBy('"y"', date))
+        self.assertFalse(both.confirmedBy(None, "Fri, 02 Jan 2026 00:00:00 GMT"))
+        self.assertFalse(Validators(etag='"x"').confirmedBy('W/"y"', None))
+
 
 class DecideTests(SynchronousTestCase):
     """

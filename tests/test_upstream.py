@@ -14,9 +14,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web import server
 from twisted.web.client import ResponseFailed
 from twisted.web.error import InfiniteRedirection, RedirectWithNoLocation
 from twisted.web.iweb import UNKNOWN_LENGTH
+from twisted.web.resource import Resource
 
 from cheesecache.contentcoding import BodyDecoder
 from cheesecache.index import SourcesUnavailable
@@ -24,6 +26,7 @@ from cheesecache.upstream import (
     BodyCutShort, BodyStalled, connectionBroke, contentRange, readBody,
 )
 
+from .fakeindex import listen
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import bigProjectIndex, sampleIndex
 
@@ -246,3 +249,60 @@ class RedirectLoopTests(TestCase):
         upstream.faults[b"/simple/alpha/"] = "redirect:/simple/alpha/"
         yield self.assertFailure(harness.sources[0].page("alpha"), SourcesUnavailable)
         self.assertEqual(upstream.count(b"/simple/alpha/"), 21)
+
+
+class _DatesOnly(Resource):
+    """
+    A page server that answers a conditional request by its
+    C{If-Modified-Since} alone (its pages all bear one date), with the
+    C{ETag} of the page it has now.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        Resource.__init__(self)
+        self.version = "1.0"
+        self.requests: list = []
+
+    def render_GET(self, request: server.Request) -> bytes:
+        self.requests.append(request.getHeader(b"if-none-match"))
+        request.setHeader(b"Content-Type", b"application/vnd.pypi.simple.v1+json")
+        request.setHeader(b"ETag", f'"{self.version}"'.encode())
+        request.setHeader(b"Last-Modified", b"Thu, 01 Jan 2026 00:00:00 GMT")
+        if request.getHeader(b"if-modified-since") is not None:
+            request.setResponseCode(304)
+            return b""
+        filename = f"alpha-{self.version}.tar.gz"
+        return json.dumps({
+            "meta": {"api-version": "1.0"}, "name": "alpha",
+            "files": [{"filename": filename, "url": filename, "hashes": {}}],
+        }).encode()
+
+
+class NotModifiedTests(TestCase):
+    """
+    A 304 confirms the cached page only if it is about that page.
+    """
+
+    @inlineCallbacks
+    def test_otherETag(self):  # type: ignore[no-untyped-def]
+        """
+        A 304 whose C{ETag} is not the one asked about says the page the
+        upstream has now is another: the page is asked for again, whole,
+        rather than the old one kept as confirmed.
+        """
+        upstream = _DatesOnly()
+        port, url = listen(upstream)
+        self.addCleanup(port.stopListening)
+        harness = Harness(self, [url + "/simple/"])
+        source = harness.sources[0]
+        yield source.page("alpha")
+        upstream.version = "2.0"
+        harness.clock.advance(601)
+        lookup = yield source.page("alpha")
+        self.assertEqual(
+            [f.filename for f in lookup.entry.content.files], ["alpha-2.0.tar.gz"]
+        )
+        self.assertEqual(lookup.entry.validators.etag, '"2.0"')
+        self.assertEqual(upstream.requests, [None, b'"1.0"', None])
