@@ -206,7 +206,10 @@ class Policy:
         """
         if entry is None:
             return Decision.FETCH
-        if now < entry.retryAt:
+        # A backoff ending further off than any is set for: the clock went
+        # back since; held, it would keep a recovered upstream unasked
+        # for as long as the clock went back.
+        if now < entry.retryAt <= now + max(self.errorBackoff, MAX_RETRY_AFTER):
             return Decision.USE
         lifetime = self.ttl if entry.found else min(self.ttl, self.negativeTTL)
         if not entry.mustRevalidate and 0 <= now - entry.fetchedAt < lifetime:

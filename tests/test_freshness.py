@@ -179,6 +179,16 @@ class DecideTests(SynchronousTestCase):
         self.assertIs(POLICY.decide(entry(), 999.0), Decision.REVALIDATE)
         self.assertIs(POLICY.decide(entry(validators=Validators()), 999.0), Decision.FETCH)
 
+    def test_backoffFromTheFuture(self) -> None:
+        """
+        A backoff that ends further off than any is set for (the clock went
+        back while the upstream failed) does not hold: the upstream is
+        asked again, rather than left alone until the clock catches up.
+        """
+        failing = entry().failing(1030.0)
+        self.assertIs(POLICY.decide(failing, 1030.0 - 86400), Decision.REVALIDATE)
+        self.assertIs(POLICY.decide(failing, 1030.0 - MAX_RETRY_AFTER), Decision.USE)
+
     def test_notFoundUsesNegativeTTL(self) -> None:
         """
         A "not found" is fresh for C{negativeTTL}, then fetched again.
