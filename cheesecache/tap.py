@@ -348,7 +348,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     # freed memory in an arena of their own.
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    from twisted.web.client import HTTPConnectionPool, RedirectAgent
+    from twisted.web.client import HTTPConnectionPool
 
     from twisted.cred.portal import Portal
 
@@ -366,7 +366,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .index import Index, UpstreamSource
     from .metadata import MetadataService, scanMetadata
     from .pagestore import PageStore
-    from .upstream import Upstream
+    from .upstream import ChainedRedirectAgent, Upstream
     from .web.site import makeRoot, makeSite
     from .web.status import Status
 
@@ -398,7 +398,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     sources: List[UpstreamSource] = []
     for configured in options["upstreams"]:
         upstream = Upstream.fromURL(
-            configured.url, RedirectAgent(agent), reactor, pseudonym=pseudonym,
+            configured.url, ChainedRedirectAgent(agent), reactor, pseudonym=pseudonym,
             connectTimeout=options["upstream-timeout"],
         )
         if upstream.authorization is None:

@@ -26,6 +26,7 @@ from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTim
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import (
+    RedirectAgent,
     RequestTransmissionFailed,
     ResponseDone,
     ResponseFailed,
@@ -146,6 +147,26 @@ def connectionBroke(error: Exception) -> bool:
             for reason in error.reasons
         )
     return False
+
+
+class ChainedRedirectAgent(RedirectAgent):
+    """
+    A L{RedirectAgent} that resolves each C{Location} against the URL that
+    answered with it.  Twisted's resolves every one against the URL first
+    asked for: a page or file sent on to another host that moves it
+    within itself (a relative C{Location}) was looked for on the first
+    host, and a redirect loop, or the wrong answer, came back.
+    """
+
+    def _handleResponse(  # type: ignore[no-untyped-def]
+        self, response, method, uri, headers, redirectCount
+    ):
+        request = getattr(response, "request", None)
+        if request is not None and request.absoluteURI:
+            uri = request.absoluteURI
+        return RedirectAgent._handleResponse(
+            self, response, method, uri, headers, redirectCount
+        )
 
 
 @attrs.define(eq=False)

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
-from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from twisted.cred.portal import Portal
@@ -37,7 +37,7 @@ from cheesecache.index import Index, UpstreamSource
 from cheesecache.metadata import MetadataService
 from cheesecache.pagestore import PageStore
 from cheesecache.routing import Route
-from cheesecache.upstream import Upstream
+from cheesecache.upstream import ChainedRedirectAgent, Upstream
 from cheesecache.web.site import makeRoot, makeSite
 from cheesecache.web.status import Status
 
@@ -95,7 +95,7 @@ class Harness:
             UpstreamSource(
                 Upstream.fromURL(
                     url,
-                    RedirectAgent(upstreamAgent),
+                    ChainedRedirectAgent(upstreamAgent),
                     reactor,
                     idleTimeout=idleTimeout,
                     connectTimeout=connectTimeout,

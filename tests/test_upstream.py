@@ -26,7 +26,7 @@ from cheesecache.upstream import (
     BodyCutShort, BodyStalled, connectionBroke, contentRange, readBody,
 )
 
-from .fakeindex import listen
+from .fakeindex import FakeIndex, listen
 from .harness import JSON_ACCEPT, Harness, serveIndex
 from .test_index import bigProjectIndex, sampleIndex
 
@@ -306,3 +306,28 @@ class NotModifiedTests(TestCase):
         )
         self.assertEqual(lookup.entry.validators.etag, '"2.0"')
         self.assertEqual(upstream.requests, [None, b'"1.0"', None])
+
+
+class RedirectChainTests(TestCase):
+    """
+    Redirects that follow one another.
+    """
+
+    @inlineCallbacks
+    def test_relativeAfterAnotherHost(self):  # type: ignore[no-untyped-def]
+        """
+        A relative C{Location} is resolved against the URL that answered
+        with it, not the one first asked for: a page sent on to a mirror
+        that moves it within itself is found on the mirror.
+        """
+        first = FakeIndex()
+        mirror = sampleIndex()
+        firstURL = serveIndex(self, first)
+        mirrorURL = serveIndex(self, mirror)
+        first.faults[b"/simple/alpha/"] = "redirect:" + mirrorURL.replace("/simple/", "/moved/")
+        mirror.faults[b"/moved/"] = "redirect:/simple/alpha/"
+        harness = Harness(self, [firstURL])
+        lookup = yield harness.sources[0].page("alpha")
+        self.assertEqual(lookup.entry.url, mirrorURL + "alpha/")
+        self.assertEqual(first.count(b"/simple/alpha/"), 1)
+        self.assertEqual(mirror.count(b"/simple/alpha/"), 1)
