@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Optional, Union
 
@@ -238,6 +239,9 @@ MAX_RETRY_AFTER = 3600.0
 #: A C{Retry-After} in seconds: ASCII digits only.
 _SECONDS = re.compile("[0-9]+")
 
+#: An HTTP date in C{asctime()} form: C{Sun Nov  6 08:49:37 1994}.
+_ASCTIME = re.compile(r"[A-Za-z]{3} [A-Za-z]{3} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}")
+
 
 def parseRetryAfter(value: Optional[str], now: float) -> Optional[float]:
     """
@@ -258,6 +262,10 @@ def parseRetryAfter(value: Optional[str], now: float) -> Optional[float]:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            return None  # An HTTP date is in GMT; one without a zone is not one.
+            # An HTTP date is in GMT; one without a zone is not one, but for
+            # the asctime() form, which never says (RFC 9110, 5.6.7).
+            if not _ASCTIME.fullmatch(value):
+                return None
+            when = when.replace(tzinfo=timezone.utc)
         seconds = max(0.0, when.timestamp() - now)
     return min(seconds, MAX_RETRY_AFTER)

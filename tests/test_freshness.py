@@ -376,6 +376,14 @@ class ParseRetryAfterTests(SynchronousTestCase):
         self.assertEqual(parseRetryAfter(formatdate(now + 90, usegmt=True), now), 90.0)
         self.assertEqual(parseRetryAfter(formatdate(now - 90, usegmt=True), now), 0.0)
 
+    def test_asctimeDate(self) -> None:
+        """
+        A date in C{asctime()} form, the third that HTTP allows (RFC 9110,
+        5.6.7), is in GMT though it does not say so.
+        """
+        self.assertEqual(parseRetryAfter("Sun Nov  6 08:49:37 1994", 784111717.0), 60.0)
+        self.assertEqual(parseRetryAfter("Sun Nov 16 08:49:37 1994", 784975717.0), 60.0)
+
     def test_capped(self) -> None:
         self.assertEqual(parseRetryAfter("999999", 0.0), MAX_RETRY_AFTER)
         self.assertEqual(
