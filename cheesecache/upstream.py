@@ -412,6 +412,11 @@ def readBody(
     return done, reader.abort
 
 
+#: The most bytes of an answer's body read only to drop it (a 304's, a
+#: 404's, an error's): more, and its connection is closed instead.
+MAX_DISCARDED = 1024 * 1024
+
+
 @attrs.define
 class Upstream:
     """
@@ -600,7 +605,16 @@ class Upstream:
         )
 
     def _discard(self, response: IResponse) -> "Deferred[None]":
-        done, _ = readBody(response, lambda data: None, self.clock, self.idleTimeout)
+        """
+        Read C{response}'s body to drop it (its connection can then be used
+        again), but no more than L{MAX_DISCARDED} bytes of it: past that
+        the connection is closed.  Read without end, a body that never
+        ends (a broken upstream's, or a hostile one's) held the page
+        request, and one of the upstream's page slots, for good.
+        """
+        done, _ = readBody(
+            response, lambda data: None, self.clock, self.idleTimeout, MAX_DISCARDED
+        )
         return done.addErrback(lambda f: None)
 
     def get(

@@ -331,3 +331,54 @@ class RedirectChainTests(TestCase):
         self.assertEqual(lookup.entry.url, mirrorURL + "alpha/")
         self.assertEqual(first.count(b"/simple/alpha/"), 1)
         self.assertEqual(mirror.count(b"/simple/alpha/"), 1)
+
+
+class _EndlessError(Resource):
+    """
+    Answers 404 with a body that never ends.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        Resource.__init__(self)
+        self.sent = 0
+
+    def render_GET(self, request: server.Request) -> object:
+        from twisted.internet import reactor
+
+        request.setResponseCode(404)
+        gone: list = []
+        request.notifyFinish().addBoth(gone.append)
+
+        def more() -> None:
+            if not gone:
+                request.write(b"x" * 65536)
+                self.sent += 65536
+                reactor.callLater(0, more)
+
+        more()
+        return server.NOT_DONE_YET
+
+
+class DiscardedBodyTests(TestCase):
+    """
+    The body of an answer that is not the page is not read without end.
+    """
+
+    timeout = 20
+
+    @inlineCallbacks
+    def test_endless(self):  # type: ignore[no-untyped-def]
+        """
+        A 404 whose body does not end is given up (its connection closed)
+        after a little of it: the answer counts, and the page request
+        does not wait forever.
+        """
+        upstream = _EndlessError()
+        port, url = listen(upstream)
+        self.addCleanup(port.stopListening)
+        harness = Harness(self, [url + "/simple/"])
+        lookup = yield harness.sources[0].page("alpha")
+        self.assertFalse(lookup.entry.found)
+        self.assertLess(upstream.sent, 64 * 1024 * 1024)
