@@ -18,6 +18,7 @@ L{entryChunks}).  Writes are atomic (temporary file, rename).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Union
@@ -37,6 +38,11 @@ from .simple.parse import (
     parseList,
     parseProject,
 )
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (not on Windows)
+    fcntl = None  # type: ignore[assignment]
 
 ROOT_NAME = "_root"  # normalized names never contain "_"
 
@@ -160,6 +166,24 @@ def atomicWrite(
     except BaseException:
         _removeIfThere(tmp)
         raise
+
+
+@contextlib.contextmanager
+def lockedBeside(path: FilePath) -> Iterator[None]:
+    """
+    Hold an exclusive lock on C{<path>.lock}, beside C{path}, for one
+    read-modify-write of C{path} at a time, also across processes (two
+    command-line tools at once, or one beside the server).  L{atomicWrite}
+    alone does not give it: two writers that read the same old content
+    each replace the file with their own change, and one change is lost.
+    """
+    path.parent().makedirs(ignoreExistingDirectory=True)
+    fd = os.open(path.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    with open(fd, "r+b") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        # Closing the file releases the lock.
+        yield
 
 
 def _writeBeside(

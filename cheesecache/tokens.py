@@ -28,7 +28,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 from twisted.cred.checkers import ICredentialsChecker
 
-from .pagestore import atomicWrite
+from .pagestore import atomicWrite, lockedBeside
 from .routing import Route
 
 TOKEN_USER = "__token__"
@@ -82,13 +82,23 @@ class TokenStore:
             return ()
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         if stamp != self._stamp:
-            data = json.loads(self.path.getContent())
-            self._tokens = tuple(
-                Token(t["id"], t["user"], t["digest"], t.get("scopes", ()), t.get("created", 0.0))
-                for t in data.get("tokens", ())
-            )
+            self._tokens = self._read()
             self._stamp = stamp
         return self._tokens
+
+    def _read(self) -> Tuple[Token, ...]:
+        """
+        Every token, read from the file now.
+        """
+        try:
+            content = self.path.getContent()
+        except FileNotFoundError:
+            return ()
+        data = json.loads(content)
+        return tuple(
+            Token(t["id"], t["user"], t["digest"], t.get("scopes", ()), t.get("created", 0.0))
+            for t in data.get("tokens", ())
+        )
 
     def _save(self, tokens: List[Token]) -> None:
         atomicWrite(
@@ -106,18 +116,22 @@ class TokenStore:
         """
         tokenID = secrets.token_hex(4)
         secret = f"{PREFIX}{tokenID}-{secrets.token_urlsafe(32)}"
-        self._save([*self.tokens(), Token(tokenID, user, _digest(secret), scopes, time.time())])
+        # Locked, and read afresh (not the copy this store remembers): a
+        # token created or revoked meanwhile by another process is kept so.
+        with lockedBeside(self.path):
+            self._save([*self._read(), Token(tokenID, user, _digest(secret), scopes, time.time())])
         return secret
 
     def revoke(self, tokenID: str) -> bool:
         """
         Remove a token; C{False} if there was none with that id.
         """
-        tokens = list(self.tokens())
-        kept = [t for t in tokens if t.id != tokenID]
-        if len(kept) == len(tokens):
-            return False
-        self._save(kept)
+        with lockedBeside(self.path):
+            tokens = list(self._read())
+            kept = [t for t in tokens if t.id != tokenID]
+            if len(kept) == len(tokens):
+                return False
+            self._save(kept)
         return True
 
     def find(self, secret: str) -> Optional[Token]:

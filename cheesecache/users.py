@@ -38,7 +38,7 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
-from .pagestore import atomicWrite
+from .pagestore import atomicWrite, lockedBeside
 
 log = Logger()
 
@@ -287,12 +287,18 @@ def _checkUsername(username: str) -> bytes:
 
 
 def _rewrite(path: FilePath, change: Callable[[List[bytes]], List[bytes]]) -> None:
-    try:
-        lines = path.getContent().splitlines()
-    except FileNotFoundError:
-        lines = []
-    data = b"".join(line + b"\n" for line in change(lines))
-    atomicWrite(path, data, mode=0o600)
+    """
+    Replace the file's lines with C{change(lines)}, holding its lock from
+    the reading to the writing, so that two changes made at once (two
+    C{cheesecache adduser}) are both kept.
+    """
+    with lockedBeside(path):
+        try:
+            lines = path.getContent().splitlines()
+        except FileNotFoundError:
+            lines = []
+        data = b"".join(line + b"\n" for line in change(lines))
+        atomicWrite(path, data, mode=0o600)
 
 
 def setPassword(

@@ -5,7 +5,10 @@ its twisted.cred checker.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+from types import ModuleType
 from typing import Any, Callable, List, Tuple
 
 import bcrypt
@@ -74,6 +77,55 @@ def htpasswdLine(user: str, password: str, prefix: bytes = b"$2y$") -> bytes:
     """
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(ROUNDS))
     return user.encode() + b":" + prefix + hashed[4:] + b"\n"
+
+
+def interleaved(
+    case: SynchronousTestCase, module: ModuleType,
+    first: Callable[[], object], second: Callable[[], object],
+) -> None:
+    """
+    Run C{first()} in a thread that stops just before it writes its file
+    (through C{module.atomicWrite}), having read it; run C{second()} then,
+    and let the first go on once the second is done, or is waiting for the
+    file's lock (C{fcntl.flock}) that the first holds.
+    """
+    write = module.atomicWrite
+    flock = fcntl.flock
+    stopped = threading.Event()
+    goOn = threading.Event()
+    errors: List[BaseException] = []
+
+    def slowWrite(*args: Any, **kw: Any) -> None:
+        if threading.current_thread() is thread:
+            stopped.set()
+            goOn.wait(10)
+        write(*args, **kw)
+
+    def spyFlock(fd: int, operation: int) -> None:
+        if threading.current_thread() is not thread:
+            goOn.set()
+        flock(fd, operation)
+
+    def runFirst() -> None:
+        try:
+            first()
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            stopped.set()
+
+    case.patch(module, "atomicWrite", slowWrite)
+    case.patch(fcntl, "flock", spyFlock)
+    thread = threading.Thread(target=runFirst)
+    thread.start()
+    try:
+        case.assertTrue(stopped.wait(10))
+        second()
+    finally:
+        goOn.set()
+        thread.join(10)
+    case.assertFalse(thread.is_alive())
+    case.assertEqual(errors, [])
 
 
 class CheckerTests(SynchronousTestCase):
@@ -312,6 +364,19 @@ class FileTests(SynchronousTestCase):
         self.assertRaises(UsersFileError, setPassword, path, "alice", "p" * 73, ROUNDS)
         self.assertRaises(UsersFileError, setPassword, path, "alice", "a\0b", ROUNDS)
         self.assertFalse(path.exists())
+
+    def test_concurrentChangesKept(self) -> None:
+        """
+        Two users added at once (two C{cheesecache adduser}) are both in
+        the file: the second waits for the first's write, and reads it.
+        """
+        path = FilePath(self.mktemp())
+        interleaved(
+            self, usersModule,
+            lambda: setPassword(path, "alice", "one", rounds=ROUNDS),
+            lambda: setPassword(path, "bob", "two", rounds=ROUNDS),
+        )
+        self.assertEqual(sorted(parseHtpasswd(path.getContent())), [b"alice", b"bob"])
 
     def test_removeUser(self) -> None:
         """

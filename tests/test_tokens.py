@@ -1,0 +1,57 @@
+"""
+Tests for L{cheesecache.tokens}: the tokens file.
+"""
+
+from __future__ import annotations
+
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from cheesecache import tokens as tokensModule
+from cheesecache.tokens import TokenStore
+
+from .test_users import interleaved
+
+
+class TokenStoreTests(SynchronousTestCase):
+    """
+    L{TokenStore}.
+    """
+
+    def setUp(self) -> None:
+        self.path = FilePath(self.mktemp())
+
+    def test_concurrentCreatesKept(self) -> None:
+        """
+        Two tokens created at once (two C{cheesecache token create}) are
+        both in the file: the second waits for the first's write, and
+        reads it.
+        """
+        secrets = []
+        interleaved(
+            self, tokensModule,
+            lambda: secrets.append(TokenStore(self.path).create("alice")),
+            lambda: secrets.append(TokenStore(self.path).create("bob")),
+        )
+        store = TokenStore(self.path)
+        self.assertEqual(sorted(t.user for t in store.tokens()), ["alice", "bob"])
+        for secret in secrets:
+            self.assertIsNotNone(store.find(secret))
+
+    def test_revokeBesideCreateKept(self) -> None:
+        """
+        A token revoked while another is created stays revoked, and the
+        new one is kept.
+        """
+        store = TokenStore(self.path)
+        old = store.create("alice")
+        oldID = store.find(old).id  # type: ignore[union-attr]
+        new = []
+        interleaved(
+            self, tokensModule,
+            lambda: new.append(TokenStore(self.path).create("bob")),
+            lambda: TokenStore(self.path).revoke(oldID),
+        )
+        store = TokenStore(self.path)
+        self.assertIsNone(store.find(old))
+        self.assertIsNotNone(store.find(new[0]))
