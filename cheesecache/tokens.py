@@ -35,6 +35,12 @@ TOKEN_USER = "__token__"
 PREFIX = "cc-"
 
 
+class TokensFileError(ValueError):
+    """
+    The tokens file is not one this store wrote (edited by hand, say).
+    """
+
+
 @attrs.frozen
 class Token:
     """
@@ -89,16 +95,24 @@ class TokenStore:
     def _read(self) -> Tuple[Token, ...]:
         """
         Every token, read from the file now.
+
+        @raise TokensFileError: the file is not a tokens file (a token
+            without its user, JSON that is not an object...).
         """
         try:
             content = self.path.getContent()
         except FileNotFoundError:
             return ()
-        data = json.loads(content)
-        return tuple(
-            Token(t["id"], t["user"], t["digest"], t.get("scopes", ()), t.get("created", 0.0))
-            for t in data.get("tokens", ())
-        )
+        try:
+            data = json.loads(content)
+            return tuple(
+                Token(t["id"], t["user"], t["digest"], t.get("scopes", ()), t.get("created", 0.0))
+                for t in data.get("tokens", ())
+            )
+        except (ValueError, LookupError, TypeError, AttributeError) as e:
+            raise TokensFileError(
+                f"{self.path.path} is not a tokens file: {type(e).__name__}: {e}"
+            ) from e
 
     def _save(self, tokens: List[Token]) -> None:
         atomicWrite(

@@ -73,6 +73,19 @@ class CLITests(SynchronousTestCase):
         self.assertEqual(code, 0, out)
         self.assertEqual(modes, [0o600])
 
+    def test_tokensFileMalformed(self) -> None:
+        """
+        token list, create and revoke on a tokens file edited into something
+        else say so, naming the file, with status 1 and no traceback.
+        """
+        tokens = self.dataDir.child("tokens.json")
+        tokens.setContent(b'{"tokens": [{"id": "x"}]}')
+        for argv in (("list",), ("create", "bob"), ("revoke", "x")):
+            code, out = self.run_("token", argv[0], "--data-dir", self.dataDir.path, *argv[1:])
+            self.assertEqual(code, 1, argv)
+            self.assertTrue(out.startswith(f"Error: {tokens.path} is not a tokens file"), out)
+        self.assertEqual(tokens.getContent(), b'{"tokens": [{"id": "x"}]}')
+
     def test_noDataDirectory(self) -> None:
         """
         yank, unyank, delete, stats and gc on a data directory that is not

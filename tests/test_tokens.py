@@ -8,7 +8,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache import tokens as tokensModule
-from cheesecache.tokens import TokenStore
+from cheesecache.tokens import TokensFileError, TokenStore
 
 from .test_users import interleaved
 
@@ -55,3 +55,20 @@ class TokenStoreTests(SynchronousTestCase):
         store = TokenStore(self.path)
         self.assertIsNone(store.find(old))
         self.assertIsNotNone(store.find(new[0]))
+
+    def test_malformedFile(self) -> None:
+        """
+        A tokens file that is not one the store wrote (edited by hand) is a
+        L{TokensFileError} naming the file, whatever is wrong with it, not
+        a C{KeyError} or C{AttributeError} from deep inside.
+        """
+        for content in (
+            b"not json",
+            b"[1]",
+            b'{"tokens": [{"id": "x"}]}',
+            b'{"tokens": [1]}',
+            b'{"tokens": 5}',
+        ):
+            self.path.setContent(content)
+            error = self.assertRaises(TokensFileError, TokenStore(self.path).tokens)
+            self.assertIn(self.path.path, str(error))
