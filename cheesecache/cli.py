@@ -165,8 +165,14 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 # CR): a carriage return is never meant as part of a password.
                 password = stdin.readline().removesuffix("\n").removesuffix("\r")
             else:
-                password = getpass.getpass(f"Password for {args.username}: ")
-                if password != getpass.getpass("Again: "):
+                try:
+                    password = getpass.getpass(f"Password for {args.username}: ")
+                    again = getpass.getpass("Again: ")
+                except EOFError:
+                    # No terminal and nothing on stdin, or Ctrl-D.
+                    stdout.write("No password given.\n")
+                    return 1
+                if password != again:
                     stdout.write("The passwords differ.\n")
                     return 1
             if not password:

@@ -4,6 +4,7 @@ Tests for L{cheesecache.cli}, the C{cheesecache} command.
 
 from __future__ import annotations
 
+import getpass
 import io
 import os
 
@@ -52,6 +53,22 @@ class CLITests(SynchronousTestCase):
         code, out = self.run_("adduser", "bob", "--users", users.path, "--password-stdin", stdin="s3cret\r\n")
         self.assertEqual(code, 0, out)
         self.assertTrue(bcrypt.checkpw(b"s3cret", parseHtpasswd(users.getContent())[b"bob"]))
+
+    def test_adduserPromptEndOfInput(self) -> None:
+        """
+        adduser without --password-stdin, its input at its end (run from a
+        script without a terminal, or Ctrl-D at the prompt), says that no
+        password was given, with status 1 and no traceback, and writes
+        nothing.
+        """
+        def noInput(prompt: str = "") -> str:
+            raise EOFError()
+
+        self.patch(getpass, "getpass", noInput)
+        users = self.dataDir.child("users")
+        code, out = self.run_("adduser", "bob", "--users", users.path)
+        self.assertEqual((code, out), (1, "No password given.\n"))
+        self.assertFalse(users.exists())
 
     def test_tokensFileNeverReadableByOthers(self) -> None:
         """
