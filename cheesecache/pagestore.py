@@ -146,6 +146,7 @@ def atomicWrite(
     data: Union[bytes, Iterable[bytes]],
     durable: bool = True,
     mode: int = 0o666,
+    keepOwner: bool = False,
 ) -> None:
     """
     Replace C{path}'s content with C{data} (bytes, or pieces of bytes written
@@ -159,8 +160,12 @@ def atomicWrite(
     @param mode: the new file's permissions (less the umask), set when it
         is created: a secret given 0600 only after the rename would be
         readable by others for a moment.
+    @param keepOwner: give the new file the owner and group of the one it
+        replaces, as far as this process may: a file of the server's user
+        rewritten by root (C{sudo cheesecache adduser}) must stay readable
+        by the server.
     """
-    tmp = _writeBeside(path, data, durable, mode)
+    tmp = _writeBeside(path, data, durable, mode, keepOwner)
     try:
         os.replace(tmp.path, path.path)
     except BaseException:
@@ -186,11 +191,30 @@ def lockedBeside(path: FilePath) -> Iterator[None]:
         yield
 
 
+def _takeOwner(fd: int, path: FilePath) -> None:
+    """
+    Give the file open as C{fd} the owner and group of C{path}, if it is
+    there, as far as this process may (root any; others only a group they
+    are in, and their own user).
+    """
+    try:
+        old = os.stat(path.path)
+    except FileNotFoundError:
+        return
+    for uid in (old.st_uid, -1):
+        try:
+            os.fchown(fd, uid, old.st_gid)
+            return
+        except PermissionError:
+            continue
+
+
 def _writeBeside(
     path: FilePath,
     data: Union[bytes, Iterable[bytes]],
     durable: bool = False,
     mode: int = 0o666,
+    keepOwner: bool = False,
 ) -> FilePath:
     """
     Write C{data} to a new temporary file beside C{path} (removed again if
@@ -200,6 +224,8 @@ def _writeBeside(
     tmp = path.temporarySibling(".tmp")
     try:
         fd = os.open(tmp.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        if keepOwner:
+            _takeOwner(fd, path)
         with open(fd, "wb") as f:
             if isinstance(data, bytes):
                 f.write(data)

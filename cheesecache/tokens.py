@@ -121,6 +121,7 @@ class TokenStore:
                 {"tokens": [attrs.asdict(t) for t in tokens]}, indent=1
             ).encode(),
             mode=0o600,
+            keepOwner=True,
         )
 
     def create(self, user: str, scopes: Tuple[str, ...] = ()) -> str:

@@ -298,7 +298,7 @@ def _rewrite(path: FilePath, change: Callable[[List[bytes]], List[bytes]]) -> No
         except FileNotFoundError:
             lines = []
         data = b"".join(line + b"\n" for line in change(lines))
-        atomicWrite(path, data, mode=0o600)
+        atomicWrite(path, data, mode=0o600, keepOwner=True)
 
 
 def setPassword(

@@ -4,8 +4,10 @@ Tests for L{cheesecache.tokens}: the tokens file.
 
 from __future__ import annotations
 
+import os
+
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cheesecache import tokens as tokensModule
 from cheesecache.tokens import TokensFileError, TokenStore
@@ -55,6 +57,22 @@ class TokenStoreTests(SynchronousTestCase):
         store = TokenStore(self.path)
         self.assertIsNone(store.find(old))
         self.assertIsNotNone(store.find(new[0]))
+
+    def test_ownerKept(self) -> None:
+        """
+        A tokens file rewritten by root (C{sudo cheesecache token create})
+        keeps its owner and group, still 0600: one owned by the user the
+        server runs as stays readable by the server.
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("only root can give a file to another user")
+        store = TokenStore(self.path)
+        store.create("alice")
+        os.chown(self.path.path, 54321, 54322)
+        store.create("bob")
+        st = os.stat(self.path.path)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (54321, 54322, 0o600))
+        self.assertEqual(len(store.tokens()), 2)
 
     def test_malformedFile(self) -> None:
         """

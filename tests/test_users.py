@@ -20,7 +20,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from cheesecache import users as usersModule
 from cheesecache.users import (
@@ -344,6 +344,22 @@ class FileTests(SynchronousTestCase):
         path = FilePath(self.mktemp())
         setPassword(path, "alice", "one", rounds=ROUNDS)
         self.assertEqual(modes, [0o600])
+
+    def test_ownerKept(self) -> None:
+        """
+        A users file rewritten by root (C{sudo cheesecache adduser}) keeps
+        its owner and group, still 0600: one owned by the user the server
+        runs as stays readable by the server.
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("only root can give a file to another user")
+        path = FilePath(self.mktemp())
+        setPassword(path, "alice", "one", rounds=ROUNDS)
+        os.chown(path.path, 54321, 54322)
+        setPassword(path, "bob", "two", rounds=ROUNDS)
+        st = os.stat(path.path)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (54321, 54322, 0o600))
+        self.assertEqual(sorted(parseHtpasswd(path.getContent())), [b"alice", b"bob"])
 
     def test_setPasswordCreates(self) -> None:
         """
