@@ -137,11 +137,22 @@ def checkedMegabytes(value: Any, key: str) -> float:
     return megabytes
 
 
+def _given(value: Any) -> str:
+    """
+    What was given instead, for an error: a number or a boolean as it is,
+    other values only by their type, as a string, a list or a table may
+    be, or hold, an upstream URL or a proxy with its credentials.
+    """
+    if isinstance(value, (bool, int, float)):
+        return repr(value)
+    return type(value).__name__
+
+
 def _expect(value: Any, kind: type, key: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {_given(value)}")
     return value
 
 
@@ -227,7 +238,7 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
     if "max-cache-size" in data:
         value = data["max-cache-size"]
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ConfigError(f"max-cache-size: expected a size like \"10G\", got {value!r}")
+            raise ConfigError(f"max-cache-size: expected a size like \"10G\", got {_given(value)}")
         from .eviction import parseSize
 
         try:

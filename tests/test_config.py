@@ -79,6 +79,27 @@ class ParseConfigTests(SynchronousTestCase):
             e = self.assertRaises(ConfigError, parseConfig, data)
             self.assertTrue(str(e).startswith(key), (data, str(e)))
 
+    def test_errorsHideSecrets(self) -> None:
+        """
+        A value of the wrong type is not echoed in the error (which twistd
+        prints, into the service's log): an upstream URL or a proxy given as
+        a list or a table, and not as the string expected, carries its
+        credentials.
+        """
+        url = "https://user:s3cret@index.example.invalid/simple/"
+        cases = [
+            ({"upstream": [url]}, "upstream[0]: expected dict, got str"),
+            ({"upstream": {"name": "co", "url": url}}, "upstream: expected list, got dict"),
+            ({"proxy": ["http://user:s3cret@proxy.example.invalid:3128"]}, "proxy: expected str, got list"),
+            ({"max-cache-size": [url]}, "max-cache-size: expected a size like \"10G\", got list"),
+        ]
+        for data, message in cases:
+            e = self.assertRaises(ConfigError, parseConfig, data)
+            self.assertEqual(str(e), message)
+        # Numbers and booleans cannot be secrets: they are shown.
+        e = self.assertRaises(ConfigError, parseConfig, {"proxy": 3128})
+        self.assertEqual(str(e), "proxy: expected str, got 3128")
+
     def test_notFinite(self) -> None:
         """
         NaN and infinity, which TOML allows, are refused for every time and
