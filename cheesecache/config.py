@@ -170,14 +170,23 @@ def validateUpstreamURL(url: str, key: str) -> str:
     return url
 
 
-def upstreamNames(urls: List[str]) -> Tuple[UpstreamConfig, ...]:
+def upstreamNames(urls: List[str], key: str = "--upstream") -> Tuple[UpstreamConfig, ...]:
     """
     Name upstreams given on the command line by position.
+
+    @param key: where they were given, for errors.
     """
     return tuple(
-        UpstreamConfig(f"upstream-{i + 1}", validateUpstreamURL(url, "--upstream"))
+        UpstreamConfig(f"upstream-{i + 1}", validateUpstreamURL(url, key))
         for i, url in enumerate(urls)
     )
+
+
+#: Where the default upstream comes from, for errors.
+PIP_INDEX_KEY = (
+    "pip's index-url (PIP_INDEX_URL or pip's configuration files;"
+    " give --upstream URL to use another)"
+)
 
 
 _KEYS = {

@@ -21,6 +21,7 @@ from twisted.python.filepath import FilePath
 
 from .config import (
     DURATIONS,
+    PIP_INDEX_KEY,
     PRIVATE,
     Config,
     ConfigError,
@@ -174,7 +175,7 @@ class Options(usage.Options):
             upstreams = list(config.upstreams)
         else:
             try:
-                upstreams = list(upstreamNames([pip.indexURL()]))
+                upstreams = list(upstreamNames([pip.indexURL()], PIP_INDEX_KEY))
             except NoDefaultIndex as e:
                 raise ConfigError(str(e))
         self["upstreams"] = upstreams

@@ -51,6 +51,17 @@ class OptionsTests(SynchronousTestCase):
             [("upstream-1", "http://127.0.0.1:1/simple/")],
         )
 
+    def test_pipIndexNotHTTP(self) -> None:
+        """
+        Without --upstream, a pip index-url that is not an http(s) URL (a
+        local directory pip can read) is refused as pip's setting, which is
+        where it came from, and not as an --upstream never given.
+        """
+        self.patch(os, "environ", {**os.environ, "PIP_INDEX_URL": "/srv/wheelhouse"})
+        e = self.assertRaises(usage.UsageError, Options().parseOptions, [])
+        self.assertTrue(str(e).startswith("pip's index-url"), str(e))
+        self.assertIn("--upstream URL", str(e))
+
     def test_repeatable(self) -> None:
         """
         --listen and --upstream are repeatable and keep their order.
