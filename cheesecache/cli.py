@@ -148,9 +148,12 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 return 1
             return _onDataDir(args, dataDir, stdout)
         if args.command == "import":
-            report = _store(_dataDir(args)).importDirectory(
-                FilePath(os.path.abspath(args.directory)), args.uploader
-            )
+            source = FilePath(os.path.abspath(args.directory))
+            if not source.isdir():
+                # Not a traceback-like "not parent of" from deep inside.
+                stdout.write(f"No directory at {source.path}\n")
+                return 1
+            report = _store(_dataDir(args)).importDirectory(source, args.uploader)
             for filename in report.imported:
                 stdout.write(f"imported: {filename}\n")
             for path, reason in report.skipped:

@@ -123,6 +123,22 @@ class CLITests(SynchronousTestCase):
             )
         self.assertFalse(missing.exists())
 
+    def test_importNotADirectory(self) -> None:
+        """
+        import of a directory that is not there, or of one file, says so
+        with status 1, and creates no data directory.
+        """
+        filename, data = makeWheel("tool", "1.0")
+        wheel = self.dataDir.child(filename)
+        wheel.setContent(data)
+        newData = self.dataDir.child("new")
+        for source in (self.dataDir.child("mistyped"), wheel):
+            code, out = self.run_("import", "--data-dir", newData.path, source.path)
+            self.assertEqual(
+                (code, out), (1, f"No directory at {source.path}\n"), source
+            )
+        self.assertFalse(newData.exists())
+
     def test_importYankDelete(self) -> None:
         """
         import loads a directory; yank, unyank and delete change the record;
