@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 import tomllib
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -163,11 +164,32 @@ def _strings(value: Any, key: str) -> Tuple[str, ...]:
 
 def validateUpstreamURL(url: str, key: str) -> str:
     """
-    Check that C{url} is an http(s) URL.
+    Check that C{url} is an http(s) URL naming a host, with a port (if it
+    has one) that is one: the URL is used only later, where such a fault
+    was a C{ValueError} traceback at start, or a failure of every fetch.
+    The URL, which may carry a password, is not repeated.
     """
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{key}: must be an http:// or https:// URL")
+    checkURLHost(url, key)
     return url
+
+
+def checkURLHost(url: str, key: str) -> None:
+    """
+    Check that C{url} names a host, with a port (if it has one) that is
+    one, without repeating the URL.
+
+    @raise ConfigError: naming C{key}.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError:
+        # Not ValueError's words: they can quote part of the user info.
+        raise ConfigError(f"{key}: its host or port cannot be read") from None
+    if not parts.hostname:
+        raise ConfigError(f"{key}: must name a host")
 
 
 def upstreamNames(urls: List[str], key: str = "--upstream") -> Tuple[UpstreamConfig, ...]:

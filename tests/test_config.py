@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.config import ConfigError, checkRoutes, loadConfig, parseConfig
+from cheesecache.config import ConfigError, checkRoutes, loadConfig, parseConfig, upstreamNames
 from cheesecache.tap import Options
 
 
@@ -99,6 +99,26 @@ class ParseConfigTests(SynchronousTestCase):
         # Numbers and booleans cannot be secrets: they are shown.
         e = self.assertRaises(ConfigError, parseConfig, {"proxy": 3128})
         self.assertEqual(str(e), "proxy: expected str, got 3128")
+
+    def test_unreadableUpstreamURL(self) -> None:
+        """
+        An upstream URL whose host or port cannot be read, or with no host,
+        is a ConfigError naming the key (so twistd says so, not a
+        ValueError traceback at start), without repeating its password.
+        """
+        for url in (
+            "http://user:s3cret@[::1/simple/",
+            "http://user:s3cret@127.0.0.1:99999/simple/",
+            "http://user:s3cret@127.0.0.1:x/simple/",
+            "http://user:s3/cret@127.0.0.1/simple/",
+            "https://",
+            "https:///simple/",
+        ):
+            e = self.assertRaises(ConfigError, parseConfig, {"upstream": [{"url": url}]})
+            self.assertTrue(str(e).startswith("upstream[0].url: "), (url, str(e)))
+            self.assertNotIn("s3", str(e))
+            e = self.assertRaises(ConfigError, upstreamNames, [url])
+            self.assertTrue(str(e).startswith("--upstream: "), (url, str(e)))
 
     def test_notFinite(self) -> None:
         """

@@ -938,6 +938,21 @@ class CommandTests(SynchronousTestCase):
             2,
         )
 
+    def test_unreadableIndex(self) -> None:
+        """
+        An C{--index} whose host or port cannot be read exits with 2 and
+        says so, without a traceback and without repeating its password.
+        """
+        for index in [
+            "http://user:s3cret@[::1/simple/",
+            "http://user:s3cret@127.0.0.1:99999/simple/",
+            "http:///simple/",
+        ]:
+            out = io.StringIO()
+            self.assertEqual(warmCommand(["--index", index, "alpha"], out), 2, index)
+            self.assertIn("error: --index: ", out.getvalue())
+            self.assertNotIn("s3cret", out.getvalue())
+
     def test_progressDisplay(self) -> None:
         """
         On a terminal the bar is redrawn on one line with C{\\r}; otherwise

@@ -14,7 +14,6 @@ import argparse
 import functools
 import os
 from typing import Any, List, Sequence, TextIO, Tuple
-from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
 
@@ -229,7 +228,9 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
     if not wanted.requirements:
         stdout.write("error: nothing to warm (give requirements, -r or --pylock)\n")
         return 2
-    if urlsplit(options.index).scheme not in ("http", "https"):
+    # Not urlsplit's scheme: it raises for a URL whose host it cannot read,
+    # which is told below.
+    if options.index.partition("://")[0].lower() not in ("http", "https"):
         # Not repeated: without a scheme, user:password@host is not parsed
         # as user info, so it cannot be redacted.
         stdout.write(
@@ -237,11 +238,12 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
             "http://host:3141/simple/\n"
         )
         return 2
-    from ..config import ConfigError
+    from ..config import ConfigError, checkURLHost
     from ..outbound import Outbound, netrcAuthorization
     from ..pipconfig import PipSettings
 
     try:
+        checkURLHost(options.index, "--index")
         outbound = Outbound.fromSettings(
             PipSettings(),
             proxy=options.proxy,
