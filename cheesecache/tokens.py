@@ -24,12 +24,15 @@ import attrs
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 from twisted.cred.checkers import ICredentialsChecker
 
 from .pagestore import atomicWrite, lockedBeside
 from .routing import Route
+
+log = Logger()
 
 TOKEN_USER = "__token__"
 PREFIX = "cc-"
@@ -180,7 +183,11 @@ class TokenChecker:
         password = credentials.password
         if isinstance(password, bytes):
             password = password.decode("utf-8", "replace")
-        token = self.store.find(password)
+        try:
+            token = self.store.find(password)
+        except TokensFileError as e:
+            log.error("Refusing every token: {error}", error=str(e))
+            return fail(UnauthorizedLogin("The tokens file cannot be read"))
         if token is None:
             return fail(UnauthorizedLogin("Invalid token"))
         if not self.isUser(token.user):

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.logger import globalLogPublisher
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from cheesecache import tokens as tokensModule
-from cheesecache.tokens import TokensFileError, TokenStore
+from cheesecache.tokens import TokenChecker, TokensFileError, TokenStore
 
 from .test_users import interleaved
 
@@ -90,3 +93,31 @@ class TokenStoreTests(SynchronousTestCase):
             self.path.setContent(content)
             error = self.assertRaises(TokensFileError, TokenStore(self.path).tokens)
             self.assertIn(self.path.path, str(error))
+
+
+class TokenCheckerTests(SynchronousTestCase):
+    """
+    L{TokenChecker}.
+    """
+
+    def test_malformedFileRefusesTokens(self) -> None:
+        """
+        While the tokens file is not one the store wrote, every token login
+        is refused (as an unreadable users file refuses every password),
+        and the reason is logged: not an error that makes the request a
+        500.
+        """
+        path = FilePath(self.mktemp())
+        store = TokenStore(path)
+        secret = store.create("alice")
+        checker = TokenChecker(store, lambda user: True)
+        self.successResultOf(checker.requestAvatarId(UsernamePassword(b"__token__", secret.encode())))
+        path.setContent(b'{"tokens": [{"id": "x"}]}')
+        events: list = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        failure = self.failureResultOf(
+            checker.requestAvatarId(UsernamePassword(b"__token__", secret.encode()))
+        )
+        failure.trap(UnauthorizedLogin)
+        self.assertTrue(any(path.path in str(e.get("error", "")) for e in events), events)
