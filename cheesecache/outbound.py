@@ -48,7 +48,8 @@ def proxySettings(
 ) -> ProxySettings:
     """
     The proxies to go through: C{explicit} for both schemes, else pip's own
-    C{proxy} setting, else the C{HTTPS_PROXY} / C{HTTP_PROXY} variables;
+    C{proxy} setting, else the C{HTTPS_PROXY} / C{HTTP_PROXY} variables
+    (C{ALL_PROXY} for a scheme without its own);
     always with C{NO_PROXY}.
 
     @param flag: what C{explicit} is called, for messages.
@@ -58,7 +59,7 @@ def proxySettings(
     if not both:
         source, both = "pip's proxy setting", pip.setting("proxy")
     if not both:
-        source = "HTTPS_PROXY / HTTP_PROXY"
+        source = "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY"
     try:
         return ProxySettings.fromEnvironment(pip.environ, both)
     except ProxyURLError as e:

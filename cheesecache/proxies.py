@@ -5,7 +5,8 @@ Which HTTP proxy, if any, an upstream is reached through.
 Company networks often let nothing out but through a proxy, and every
 Python installer honours the same settings for it: C{HTTPS_PROXY} and
 C{HTTP_PROXY} (or their lower-case forms) name the proxy for each scheme,
-C{NO_PROXY} lists the hosts reached directly, and pip's own C{proxy}
+C{ALL_PROXY} the proxy of a scheme that has none of its own, C{NO_PROXY}
+lists the hosts reached directly, and pip's own C{proxy}
 setting (C{--proxy}, C{PIP_PROXY}, pip's configuration files) names one
 proxy for both schemes.  cheesecache reads the same, so a host where pip
 works is a host where cheesecache reaches the same upstreams.
@@ -204,7 +205,11 @@ class ProxySettings:
         if both:
             proxy = Proxy.fromURL(both)
             return cls(proxy, proxy, noProxy)
-        http, https = setting("http_proxy"), setting("https_proxy")
+        # ALL_PROXY stands in for a scheme's own variable, as in requests
+        # (so pip) and curl; it is read only where it is used.
+        every = setting("all_proxy")
+        http = setting("http_proxy") or every
+        https = setting("https_proxy") or every
         return cls(
             Proxy.fromURL(http) if http else None,
             Proxy.fromURL(https) if https else None,

@@ -89,7 +89,7 @@ class Options(usage.Options):
         ["max-upload-size", None, None, "Largest file accepted for upload, in megabytes (default 100).", float],
         ["ca-bundle", None, None, "A PEM bundle of the certificate authorities HTTPS upstreams are checked against, instead of the system's (default: pip's cert setting, unless SSL_CERT_FILE or SSL_CERT_DIR is set)."],
         ["client-cert", None, None, "A PEM file holding a client certificate and its private key, shown to HTTPS upstreams that ask for one (default: pip's client-cert setting)."],
-        ["proxy", None, None, "An HTTP proxy for the upstreams, http(s)://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY; NO_PROXY names hosts reached directly)."],
+        ["proxy", None, None, "An HTTP proxy for the upstreams, http(s)://[user:pass@]host:port (default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY / ALL_PROXY; NO_PROXY names hosts reached directly)."],
     ]
 
     def __init__(self) -> None:

@@ -200,3 +200,16 @@ class ProxySettingsTests(SynchronousTestCase):
         self.assertEqual(
             settings.describe(), "http direct; https via tls-proxy.corp.test:3129; not for corp.test"
         )
+
+    def test_allProxy(self) -> None:
+        """
+        C{ALL_PROXY} (or C{all_proxy}) is the proxy of each scheme that has
+        none of its own, as pip (through requests) and curl read it.
+        """
+        settings = ProxySettings.fromEnvironment({
+            "ALL_PROXY": "http://web-proxy.corp.test:3128",
+            "https_proxy": "http://tls-proxy.corp.test:3129",
+        })
+        self.assertEqual(settings, ProxySettings(self.http, self.https))
+        settings = ProxySettings.fromEnvironment({"all_proxy": "web-proxy.corp.test:3128"})
+        self.assertEqual(settings, ProxySettings(self.http, self.http))

@@ -210,7 +210,7 @@ class ProxyOptionsTests(SynchronousTestCase):
         )
         self.environ["HTTPS_PROXY"] = "socks5://p.corp.test:1080"
         e = self.assertRaises(usage.UsageError, self.proxies)
-        self.assertTrue(str(e).startswith("HTTPS_PROXY / HTTP_PROXY: Proxy socks5://"), str(e))
+        self.assertTrue(str(e).startswith("HTTPS_PROXY / HTTP_PROXY / ALL_PROXY: Proxy socks5://"), str(e))
 
 
 class _PipEnvironment(SynchronousTestCase):

@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "--proxy",
         metavar="URL",
         help="an HTTP proxy to reach the index through, http(s)://[user:pass@]host:port "
-        "(default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY and NO_PROXY)",
+        "(default: pip's proxy setting, then HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY)",
     )
     p.add_argument(
         "--cert",
