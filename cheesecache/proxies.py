@@ -57,13 +57,18 @@ class Proxy:
         C{https://...} for a proxy spoken to over TLS, or a bare
         C{host:port} as the installers accept it.
 
-        @raise ProxyURLError: another scheme (SOCKS is not supported), or
-            no host.
+        @raise ProxyURLError: another scheme (SOCKS is not supported), no
+            host, or not a URL at all.
         """
         text = url.strip()
         if "://" not in text:
             text = "http://" + text
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)
+        except ValueError:
+            # Not the parser's words: they may quote part of the password
+            # (as the host of C{user:[secret]@proxy}).
+            raise ProxyURLError(f"Proxy {redact(url)}: not a URL that can be read") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise ProxyURLError(

@@ -74,6 +74,22 @@ class ProxyURLTests(SynchronousTestCase):
         e = self.assertRaises(ProxyURLError, Proxy.fromURL, "socks5h://proxy.corp.test")
         self.assertIn("only http:// and https:// proxies are supported", str(e))
 
+    def test_malformed(self) -> None:
+        """
+        A URL that cannot be parsed (a bad bracketed host) is refused as
+        a L{ProxyURLError} naming it, the password hidden, rather than
+        an unexpected C{ValueError}.
+        """
+        for url in (
+            "http://u:pw@[proxy.corp.test]:3128",
+            "http://u:pw@[fd00::1:3128",
+            "http://u:[secret]@proxy.corp.test:3128",
+        ):
+            e = self.assertRaises(ProxyURLError, Proxy.fromURL, url)
+            self.assertIn("u:***@", str(e))
+            self.assertNotIn("pw", str(e))
+            self.assertNotIn("secret", str(e))
+
     def test_redact(self) -> None:
         self.assertEqual(redact("http://u:secret@proxy:3128"), "http://u:***@proxy:3128")
         self.assertEqual(redact("u:secret@proxy:3128"), "u:***@proxy:3128")
