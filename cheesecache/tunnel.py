@@ -12,6 +12,7 @@ C{Agent}, its connection pool and TLS wrap it as they wrap TCP.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 import attrs
@@ -24,6 +25,10 @@ from zope.interface import implementer
 
 #: The most a proxy's answer to C{CONNECT} may be, in bytes.
 MAX_ANSWER = 64 * 1024
+
+#: The blank line that ends an answer's head: lines end in CRLF, or, as
+#: the installers' HTTP clients (and curl) also accept, in a bare LF.
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
 class ProxyRefused(ConnectError):
@@ -51,7 +56,7 @@ def answerStatus(head: bytes) -> tuple[int, str]:
 
     @raise ValueError: it is not an HTTP status line.
     """
-    statusLine = head.split(b"\r\n", 1)[0]
+    statusLine = head.split(b"\n", 1)[0].rstrip(b"\r")
     parts = statusLine.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
         raise ValueError(f"not an HTTP answer: {statusLine[:80]!r}")
@@ -91,12 +96,12 @@ class _TunnelProtocol(Protocol):
             self.inner.dataReceived(data)
             return
         self.buffer += data
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
+        end = _HEAD_END.search(self.buffer)
+        if end is None:
             if len(self.buffer) > MAX_ANSWER:
                 self._refuse(f"its answer is longer than {MAX_ANSWER} bytes")
             return
-        head, rest = self.buffer[:end], self.buffer[end + 4:]
+        head, rest = self.buffer[:end.start()], self.buffer[end.end():]
         self.buffer = b""
         try:
             code, reason = answerStatus(head)

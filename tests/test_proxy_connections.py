@@ -11,16 +11,20 @@ import sys
 from typing import Any, Optional
 
 from twisted.internet import reactor
-from twisted.internet.defer import CancelledError, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import StringTransport
 from twisted.internet.ssl import Certificate, PrivateCertificate
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from OpenSSL.SSL import Error as SSLError
+from zope.interface import implementer
 from twisted.web.client import BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseNeverReceived, readBody
 
 from cheesecache.endpoints import UpstreamAgent, UpstreamEndpoints
 from cheesecache.proxies import Proxy, ProxySettings
-from cheesecache.tunnel import ProxyRefused, answerStatus, connectRequest
+from cheesecache.tunnel import ProxyRefused, TunnelEndpoint, answerStatus, connectRequest
 
 from .fakeproxy import Asked, FakeProxy
 from .harness import serveIndex, sleep
@@ -53,6 +57,54 @@ class ConnectRequestTests(TestCase):
         self.assertEqual(answerStatus(b"HTTP/1.0 407\r\nX: y"), (407, ""))
         self.assertRaises(ValueError, answerStatus, b"SSH-2.0-OpenSSH")
         self.assertRaises(ValueError, answerStatus, b"HTTP/1.1 abc")
+
+
+@implementer(IStreamClientEndpoint)
+class _ProxyConnection:
+    """
+    An endpoint whose connection is made at once, to a L{StringTransport}:
+    the proxy's side is what a test writes to the protocol.
+    """
+
+    def __init__(self) -> None:
+        self.transport = StringTransport()
+        self.protocol: Any = None
+
+    def connect(self, protocolFactory: IProtocolFactory) -> "Deferred[IProtocol]":
+        self.protocol = protocolFactory.buildProtocol(None)
+        self.protocol.makeConnection(self.transport)
+        return succeed(self.protocol)
+
+
+class _Received(Protocol):
+    def __init__(self) -> None:
+        self.received = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+
+class TunnelAnswerTests(SynchronousTestCase):
+    """
+    L{TunnelEndpoint} reading the proxy's answer to C{CONNECT} (no I/O).
+    """
+
+    def connect(self) -> "tuple[_ProxyConnection, Deferred[Any]]":
+        proxy = _ProxyConnection()
+        endpoint = TunnelEndpoint(proxy, "proxy.corp.test:3128", "upstream.test", 443)
+        d = endpoint.connect(Factory.forProtocol(_Received))
+        self.assertTrue(proxy.transport.value().startswith(b"CONNECT upstream.test:443 "))
+        return proxy, d
+
+    def test_bareLineFeeds(self) -> None:
+        """
+        An answer whose lines end in a bare line feed opens the tunnel, as
+        pip and curl read it, rather than being waited on for ever.
+        """
+        proxy, d = self.connect()
+        proxy.protocol.dataReceived(b"HTTP/1.0 200 Connection established\nVia: p\n\nupstream bytes")
+        inner = self.successResultOf(d)
+        self.assertEqual(inner.received, b"upstream bytes")
 
 
 class ThroughProxyTests(TestCase):
