@@ -98,6 +98,15 @@ class _TunnelProtocol(Protocol):
         self.buffer += data
         end = _HEAD_END.search(self.buffer)
         if end is None:
+            if b"\n" in self.buffer:
+                # The status line is in: what is not HTTP (another
+                # service on the proxy's port) may never send a blank
+                # line, so it is refused now rather than waited on.
+                try:
+                    answerStatus(self.buffer)
+                except ValueError as e:
+                    self._refuse(str(e))
+                    return
             if len(self.buffer) > MAX_ANSWER:
                 self._refuse(f"its answer is longer than {MAX_ANSWER} bytes")
             return

@@ -106,6 +106,23 @@ class TunnelAnswerTests(SynchronousTestCase):
         inner = self.successResultOf(d)
         self.assertEqual(inner.received, b"upstream bytes")
 
+    def test_notHTTP(self) -> None:
+        """
+        A first line that is not an HTTP status line (the proxy setting
+        names a port where something else listens) fails the connection
+        at once, saying so, rather than waiting for a blank line that
+        never comes.
+        """
+        proxy, d = self.connect()
+        proxy.protocol.dataReceived(b"SSH-2.0-OpenSSH_9.6\r\n")
+        failure = self.failureResultOf(d, ProxyRefused)
+        self.assertIn(
+            "Proxy proxy.corp.test:3128 would not connect to upstream.test:443:"
+            " not an HTTP answer: b'SSH-2.0-OpenSSH_9.6'",
+            str(failure.value),
+        )
+        self.assertTrue(proxy.transport.disconnecting)
+
 
 class ThroughProxyTests(TestCase):
     """
