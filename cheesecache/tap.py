@@ -278,17 +278,25 @@ def inThreads(reactor: Any) -> Any:
 def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
-    unknown type, a port that is not a number, a missing certificate) with
-    a message, rather than a traceback at start.
+    unknown type, a port that is not a number, a missing or unreadable
+    certificate) with a message, rather than a traceback at start.
 
     @raise ConfigError: C{description} makes no endpoint.
     """
+    from OpenSSL import SSL, crypto
     from twisted.internet import reactor
+    from twisted.internet.error import VerifyError
 
     try:
         endpoints.serverFromString(reactor, description)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"--listen {description}: {e}") from None
+    except (crypto.Error, SSL.Error, VerifyError) as e:
+        # A certificate or key file that is there, but is not PEM or not
+        # a pair: OpenSSL's own errors, which the above do not include.
+        raise ConfigError(
+            f"--listen {description}: its certificate or key cannot be used: {e}"
+        ) from None
 
 
 def logObserver(options: Options, reactor: Any) -> Any:

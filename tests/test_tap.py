@@ -142,6 +142,29 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
 
+    def test_badListenCertificate(self) -> None:
+        """
+        A C{--listen} whose certificate file is there but cannot be used
+        (not PEM, or its key is not the certificate's) is a usage error
+        naming it, not a traceback.
+        """
+        _, cert, key = makeCertificates(FilePath(self.mktemp()))
+        _, _, otherKey = makeCertificates(FilePath(self.mktemp()))
+        garbage = FilePath(self.mktemp())
+        garbage.setContent(b"not a certificate\n")
+        mismatched = FilePath(self.mktemp())
+        mismatched.setContent(cert.getContent() + otherKey.getContent())
+        for listen in [
+            f"ssl:8443:privateKey={garbage.path}",
+            f"ssl:8443:privateKey={key.path}:certKey={garbage.path}",
+            f"ssl:8443:privateKey={mismatched.path}",
+        ]:
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+            )
+            self.assertIn(f"--listen {listen}: ", str(e))
+
 
 class ProxyOptionsTests(SynchronousTestCase):
     """
