@@ -23,9 +23,11 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectError
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
+from twisted.python.failure import Failure
 from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, ProxyAgent
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
@@ -63,6 +65,38 @@ class WideReadEndpoint:
         return protocol
 
 
+class ProxyUnreachable(ConnectError):
+    """
+    The proxy an upstream is reached through could not be connected to.
+    """
+
+
+@implementer(IStreamClientEndpoint)
+@attrs.frozen
+class ProxyEndpoint:
+    """
+    The connection to a proxy, whose failures name the proxy: the request
+    they fail names the upstream, and a bare "connection refused" would
+    send whoever reads it to look at the upstream rather than the proxy.
+
+    @ivar proxyName: the proxy's C{host:port} (never its credentials).
+    """
+
+    endpoint: IStreamClientEndpoint
+    proxyName: str
+
+    def connect(self, protocolFactory: IProtocolFactory) -> "Deferred[IProtocol]":
+        return self.endpoint.connect(protocolFactory).addErrback(self._named)
+
+    def _named(self, reason: Failure) -> Failure:
+        if reason.check(CancelledError):
+            return reason
+        return Failure(ProxyUnreachable(
+            string=f"Proxy {self.proxyName} could not be reached:"
+            f" {reason.getErrorMessage().rstrip('.')}"
+        ))
+
+
 @implementer(IAgentEndpointFactory)
 @attrs.frozen
 class UpstreamEndpoints:
@@ -97,7 +131,7 @@ class UpstreamEndpoints:
         A connection to C{proxy}: TCP, or TLS over it for an C{https://}
         proxy (its certificate checked as an upstream's would be).
         """
-        tcp = self.tcp(proxy.host, proxy.port)
+        tcp = ProxyEndpoint(self.tcp(proxy.host, proxy.port), proxy.address())
         if not proxy.tls:
             return tcp
         return wrapClientTLS(self.policy.creatorForNetloc(proxy.host.encode("idna"), proxy.port), tcp)

@@ -7,11 +7,13 @@ a real proxy (L{tests.fakeproxy}) and real upstreams.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any, Optional
 
 from twisted.internet import reactor
 from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
+from twisted.internet.error import ConnectError
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
@@ -233,6 +235,25 @@ class ThroughProxyTests(TestCase):
             str(failure),
         )
         self.assertEqual(index.requests, [])
+
+    @inlineCallbacks
+    def test_proxyUnreachable(self):  # type: ignore[no-untyped-def]
+        """
+        A proxy that refuses connections fails the request with a
+        connection error (retried as one) that names the proxy, for an
+        HTTPS tunnel and a plain HTTP request alike: not as if the
+        upstream itself had refused.
+        """
+        closed = socket.socket()
+        self.addCleanup(closed.close)
+        # Bound, never listening: connections to it are refused.
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        agent = self.agent(f"http://u:secret@127.0.0.1:{port}")
+        for url in (b"https://upstream.test/simple/", b"http://upstream.test/simple/"):
+            failure = yield self.assertFailure(agent.request(b"GET", url), ConnectError)
+            self.assertIn(f"Proxy 127.0.0.1:{port} could not be reached: ", str(failure))
+            self.assertNotIn("secret", str(failure))
 
     @inlineCallbacks
     def test_closedBeforeAnswer(self):  # type: ignore[no-untyped-def]
