@@ -288,7 +288,7 @@ def checkListen(description: str) -> None:
     from twisted.internet.error import VerifyError
 
     try:
-        endpoints.serverFromString(reactor, description)
+        endpoint = endpoints.serverFromString(reactor, description)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"--listen {description}: {e}") from None
     except (crypto.Error, SSL.Error, VerifyError) as e:
@@ -297,6 +297,11 @@ def checkListen(description: str) -> None:
         raise ConfigError(
             f"--listen {description}: its certificate or key cannot be used: {e}"
         ) from None
+    # The TCP and SSL endpoints take any number as their port, and only
+    # bind() refuses it, with a traceback as the server starts.
+    port = getattr(endpoint, "_port", None)
+    if isinstance(port, int) and not 0 <= port <= 65535:
+        raise ConfigError(f"--listen {description}: port {port} is not in 0-65535")
 
 
 def logObserver(options: Options, reactor: Any) -> Any:

@@ -142,6 +142,19 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
 
+    def test_listenPortOutOfRange(self) -> None:
+        """
+        A C{--listen} port outside 0-65535 is a usage error naming it,
+        not a traceback when the server starts.
+        """
+        for listen in ("tcp:99999", "tcp:-1:interface=127.0.0.1", "tcp6:port=70000"):
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+            )
+            self.assertIn(f"--listen {listen}: ", str(e))
+            self.assertIn("0-65535", str(e))
+
     def test_badListenCertificate(self) -> None:
         """
         A C{--listen} whose certificate file is there but cannot be used
