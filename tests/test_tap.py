@@ -142,6 +142,24 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
 
+    def test_unreadableUpstreamURL(self) -> None:
+        """
+        An upstream URL the URL parser rejects (unencoded brackets in the
+        password, a port that is not a number) is a usage error naming
+        the upstream with its password hidden, not a traceback at start
+        quoting part of the password.
+        """
+        for url in (
+            "https://u:[secret]@upstream.test/simple/",
+            "https://u:secret@upstream.test:port/simple/",
+        ):
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", url, "--data-dir", "/x"],
+            )
+            self.assertIn("upstream-1: https://u:***@upstream.test", str(e))
+            self.assertNotIn("secret", str(e))
+
     def test_listenPortOutOfRange(self) -> None:
         """
         A C{--listen} port outside 0-65535 is a usage error naming it,
