@@ -187,7 +187,10 @@ def checkURLHost(url: str, key: str) -> None:
         parts.port
     except ValueError:
         # Not ValueError's words: they can quote part of the user info.
-        raise ConfigError(f"{key}: its host or port cannot be read") from None
+        raise ConfigError(
+            f"{key}: its host or port cannot be read (percent-encode special"
+            " characters of a user name or password)"
+        ) from None
     if not parts.hostname:
         raise ConfigError(f"{key}: must name a host")
 

@@ -11,7 +11,6 @@ import secrets
 import signal
 import sys
 from typing import Any, Callable, List, Optional
-from urllib.parse import urlsplit
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -37,7 +36,6 @@ from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
 from .outbound import Outbound, netrcAuthorization
 from .pipconfig import NoDefaultIndex, PipSettings
-from .proxies import redact
 
 log = Logger()
 
@@ -180,8 +178,6 @@ class Options(usage.Options):
                 upstreams = list(upstreamNames([pip.indexURL()], PIP_INDEX_KEY))
             except NoDefaultIndex as e:
                 raise ConfigError(str(e))
-        for configured in upstreams:
-            checkUpstreamURL(configured)
         self["upstreams"] = upstreams
         self["outbound"] = Outbound.fromSettings(
             pip,
@@ -277,25 +273,6 @@ def inThreads(reactor: Any) -> Any:
         return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
 
     return run
-
-
-def checkUpstreamURL(configured: UpstreamConfig) -> None:
-    """
-    Refuse an upstream URL the URL parser rejects (a port that is not a
-    number, brackets that hold no address, as an unencoded C{[} in a
-    password makes) with a message naming the upstream, its password
-    hidden: otherwise the parser raises as the server starts, with a
-    traceback whose message may quote part of the password.
-
-    @raise ConfigError: C{configured}'s URL cannot be read.
-    """
-    try:
-        urlsplit(configured.url).port
-    except ValueError:
-        raise ConfigError(
-            f"upstream {configured.name}: {redact(configured.url)}: not a URL that can be"
-            " read (percent-encode special characters of a user name or password)"
-        ) from None
 
 
 def checkListen(description: str) -> None:
