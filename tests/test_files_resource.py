@@ -1225,9 +1225,9 @@ class MetadataTests(TestCase):
     @inlineCallbacks
     def test_extractedFromWheel(self):  # type: ignore[no-untyped-def]
         """
-        For a wheel the upstream has no metadata for: 404 before the wheel
-        is cached; once it is, METADATA is extracted, served, and advertised
-        on the page with its hash.
+        For a wheel the upstream has no metadata for: once the wheel is
+        cached, METADATA is extracted, served, and advertised on the page
+        with its hash.
         """
         index = FakeIndex()
         name, data = makeWheel("alpha", "1.0", requires=["beta>=2"])
@@ -1237,8 +1237,6 @@ class MetadataTests(TestCase):
         entry = json.loads(body)["files"][0]
         self.assertNotIn("core-metadata", entry)
         fileURL = "/files/" + entry["url"].split("/files/", 1)[1]
-        response, _ = yield harness.get(fileURL + ".metadata")
-        self.assertEqual(response.code, 404)
         yield harness.get(fileURL)
         response, metadata = yield harness.get(fileURL + ".metadata")
         self.assertEqual(response.code, 200)
@@ -1265,6 +1263,44 @@ class MetadataTests(TestCase):
             f'data-core-metadata="sha256={hashlib.sha256(metadata).hexdigest()}"'.encode(),
             html,
         )
+
+    @inlineCallbacks
+    def test_extractedThenEvictedWithItsWheel(self):  # type: ignore[no-untyped-def]
+        """
+        Metadata extracted from a wheel, and listed on its page, is still
+        served once eviction (here C{cheesecache gc}, beside the server) has
+        removed both the wheel and the metadata: the wheel is fetched again
+        and the metadata extracted anew, rather than the listed file being
+        a 404 that fails pip's install.
+        """
+        from cheesecache.eviction import runOnce
+
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0", requires=["beta>=2"])
+        index.add("alpha", Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        fileURL = "/files/" + json.loads(body)["files"][0]["url"].split("/files/", 1)[1]
+        yield harness.get(fileURL)
+        yield harness.settled()
+        key = hashlib.sha256(data).hexdigest()
+        harness.clock.advance(EXTRACT_DELAY)
+        for _ in range(200):
+            harness.clock.advance(10)
+            _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+            listed = json.loads(body)["files"][0].get("core-metadata")
+            if listed is not None:
+                break
+            yield sleep(0.01)
+        metadata = harness.store.path(key + ".metadata").getContent()
+        self.assertEqual(listed, {"sha256": hashlib.sha256(metadata).hexdigest()})
+        result = runOnce(harness.dataDir, 0, now=time.time() + 3600)
+        self.assertEqual({e.key for e in result.removed}, {key, key + ".metadata"})
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(json.loads(body)["files"][0].get("core-metadata"), listed)
+        response, got = yield harness.get(fileURL + ".metadata")
+        self.assertEqual((response.code, got), (200, metadata))
+        self.assertTrue(harness.store.exists(key))
 
 
     @inlineCallbacks

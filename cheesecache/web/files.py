@@ -571,7 +571,25 @@ class FilesResource(Resource):
                 return download.whenDone().addCallback(
                     lambda _: self.metadata.get(f, source.fileUpstream(), via)
                 )
-            return self.metadata.get(f, source.fileUpstream(), via).addErrback(
+            upstream = source.fileUpstream()
+            if (
+                upstream is not None
+                and not f.coreMetadata
+                and f.filename.endswith(".whl")
+                and not self.store.exists(f.key)
+            ):
+                # Its metadata can only be read from the wheel, which is not
+                # here: most likely evicted together with the metadata its
+                # page (rendered before, or cached by the client) still
+                # lists.  The wheel is fetched again, as its own request
+                # would, rather than a listed file being a 404.
+                return (
+                    self.fetcher.fetch(f, upstream, via)
+                    .whenDone()
+                    .addCallback(lambda _: self.metadata.get(f, upstream, via))
+                    .addErrback(_expireIfGone, name, source)
+                )
+            return self.metadata.get(f, upstream, via).addErrback(
                 _expireIfGone, name, source
             )
 
