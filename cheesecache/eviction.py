@@ -622,6 +622,11 @@ class Evictor(Service):
     _loop: Optional[LoopingCall] = attrs.field(default=None, init=False)
     _idle: List["Deferred[None]"] = attrs.field(factory=list, init=False)
     _addedDuringRun: int = attrs.field(default=0, init=False)
+    #: The last pass failed, or left the cache over the limit (what is left
+    #: is private, or too recent to go): bytes added since do not start
+    #: another, which would find the same (and warn again, for every file
+    #: stored); the timer's next pass does.
+    _stuck: bool = attrs.field(default=False, init=False)
 
     def startService(self) -> None:
         Service.startService(self)
@@ -653,11 +658,17 @@ class Evictor(Service):
     def noteAdded(self, size: int) -> None:
         """
         The server stored C{size} more bytes (a file, its metadata, a
-        page): start a pass if that takes the cache over the limit.
+        page): start a pass if that takes the cache over the limit, unless
+        the last pass could not bring it under (see C{_stuck}).
         """
         self.cacheSize += size
         self._addedDuringRun += size
-        if self.running and self.cacheSize > self.maxSize and not self._running:
+        if (
+            self.running
+            and self.cacheSize > self.maxSize
+            and not self._running
+            and not self._stuck
+        ):
             self.run()
 
     def run(self) -> "Deferred[Optional[EvictionResult]]":
@@ -701,6 +712,7 @@ class Evictor(Service):
         # What was added while the pass ran may or may not have been seen:
         # count it again, erring toward the next pass being early.
         self.cacheSize = result.sizeAfter + self._addedDuringRun
+        self._stuck = result.sizeAfter > self.maxSize
         if result.removed and self.onRemoved is not None:
             self.onRemoved([e.key for e in result.removed if e.kind == BLOB])
         if result.removed:
@@ -726,6 +738,7 @@ class Evictor(Service):
 
     def _failed(self, failure: Failure) -> None:
         self.failures += 1
+        self._stuck = True
         log.failure("Cache eviction failed; nothing was evicted this time", failure)
 
     def _finished(self, result: Optional[EvictionResult]) -> None:

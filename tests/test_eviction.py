@@ -592,6 +592,32 @@ class EvictorTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(evictor.runs, 2)
         self.assertFalse(self.blobs.exists(a))
 
+    def test_overLimitAfterPassWaitsForTimer(self) -> None:
+        """
+        When a pass could not bring the cache under the limit (private
+        uploads alone exceed it), files added later do not each start a
+        pass that would find the same and warn again: the timer's next
+        pass evicts them once they are old enough.
+        """
+        from .harness import logEvents
+
+        events = logEvents(self)  # type: ignore[arg-type]
+        self.upload("mine", "1.0", age=DAY)
+        evictor = self.evictor(10)
+        evictor.minAge = 60
+        evictor.startService()
+        self.addCleanup(evictor.stopService)
+        self.assertEqual(evictor.runs, 1)
+        added = [self.upstream(bytes([i]) * 1000, age=0) for i in range(3)]
+        for _ in added:
+            evictor.noteAdded(1000)
+        self.assertEqual(evictor.runs, 1)
+        warnings = [e for e in events if "over its limit" in e.get("log_format", "")]
+        self.assertEqual(len(warnings), 1)
+        self.reactor.advance(60)
+        self.assertEqual(evictor.runs, 2)
+        self.assertEqual(evictor.evicted, 3)
+
     def test_coalesced(self) -> None:
         """
         One pass at a time: requests during a pass share the next one, and
