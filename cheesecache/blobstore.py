@@ -163,7 +163,12 @@ class BlobStore:
             f.write(data)
             return self.commit(temporary, f, key)
         except BaseException:
-            f.close()
+            # Closing flushes what is still buffered, and fails again as the
+            # write did (a full disk): the temporary file goes all the same.
+            try:
+                f.close()
+            except OSError:
+                pass
             if temporary.exists():
                 temporary.remove()
             raise
