@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
-from .freshness import Decision, PageEntry, Policy, Validators
+from .freshness import MAX_RETRY_AFTER, Decision, PageEntry, Policy, Validators
 from .memory import releaseFreeMemory
 from .pagestore import FileNotListed, PageStore
 from .routing import Route, mergePages, routeFor
@@ -556,7 +556,7 @@ class UpstreamSource:
         if decision is Decision.USE:
             return Lookup(entry)
         validators = entry.validators if decision is Decision.REVALIDATE else None
-        wait = self.quietUntil - self.clock.seconds()
+        wait = self._quietFor(self.clock.seconds())
         if wait > 0:
             # Not asked (see quietUntil), nor logged for each page.
             return self._withoutUpstream(
@@ -612,7 +612,7 @@ class UpstreamSource:
             self.reachable, self.lastFailureAt = False, now
             self.lastError = str(e)
             limited = getattr(e, "rateLimited", False)
-            if limited and retryAfter is not None and now + retryAfter > self.quietUntil:
+            if limited and retryAfter is not None and retryAfter > self._quietFor(now):
                 self.quietUntil = now + retryAfter
                 log.warn(
                     "Upstream {upstream} asked to be left alone for {seconds:.0f} s;"
@@ -637,6 +637,16 @@ class UpstreamSource:
         self._storing(name, store)
         self._keep(name, fresh)
         return Lookup(fresh)
+
+    def _quietFor(self, now: float) -> float:
+        """
+        The seconds the upstream is still to be left alone for (see
+        L{quietUntil}); none when the quiet time ends further off than any
+        C{Retry-After} is heeded for: the clock went back since, and held,
+        it would keep the upstream unasked for as long as it went back.
+        """
+        wait = self.quietUntil - now
+        return wait if 0 < wait <= MAX_RETRY_AFTER else 0.0
 
     def _withoutUpstream(
         self,

@@ -429,6 +429,27 @@ class UpstreamSourceTests(TestCase):
         )
 
     @inlineCallbacks
+    def test_quietFromTheFuture(self):  # type: ignore[no-untyped-def]
+        """
+        A 429's quiet time that ends further off than any C{Retry-After} is
+        heeded for (the clock went back since) does not hold: the upstream
+        is asked again, rather than left alone until the clock catches up,
+        and its next 429 is heeded.
+        """
+        self.upstream.faults[b"/simple/nope/"] = "status:429:120"
+        yield self.assertFailure(self.source.page("nope"), SourcesUnavailable)
+        del self.upstream.faults[b"/simple/nope/"]
+        self.clock.rightNow -= 86400
+        lookup = yield self.source.page("nope")
+        self.assertFalse(lookup.entry.found)
+        self.assertEqual(self.upstream.count(b"/simple/nope/"), 2)
+        self.upstream.faults[b"/simple/beta/"] = "status:429:60"
+        yield self.assertFailure(self.source.page("beta"), SourcesUnavailable)
+        failure = yield self.assertFailure(self.source.page("alpha"), SourcesUnavailable)
+        self.assertEqual(failure.retryAfter, 60.0)
+        self.assertEqual(self.upstream.count(b"/simple/alpha/"), 0)
+
+    @inlineCallbacks
     def test_failureWithoutCache(self):  # type: ignore[no-untyped-def]
         """
         When the upstream fails and nothing is cached, the lookup fails with
