@@ -955,8 +955,16 @@ class Index:
         cached = self._merged.get(name)
         if cached is not None and _same(cached[0], key):
             return cached[1]
+        # A page let go from memory may be gone from disk: its source is
+        # left out, as one that failed is (its page is fetched again on
+        # the next request).
+        read = [(s, l, l.entry.content) for s, l in found]
+        found = [(s, l) for s, l, content in read if content is not None]
+        if not found:
+            raise SourcesUnavailable("the cached pages could not be read back")
+        key = tuple(lookup.entry.rendered for _, lookup in found)
         page, origins, conflicts = mergePages(
-            name, [(s.name, l.entry.content) for s, l in found]
+            name, [(s.name, content) for s, _, content in read if content is not None]
         )
         for conflict in conflicts:
             log.error(

@@ -855,6 +855,35 @@ class IndexTests(TestCase):
         self.assertIs(found.sourceOf(found.page.files[0]), offline.sources[1])
         yield self.assertFailure(offline.index.project("beta"), ProjectNotFound)
 
+    @inlineCallbacks
+    def test_mergeOfPageGoneFromDisk(self):  # type: ignore[no-untyped-def]
+        """
+        On a merge route, a source's page let go from memory and gone from
+        disk when another's changed is left out, as a source that fails is
+        (not a crash merging nothing), and fetched again on the next
+        request.
+        """
+        one, two = sampleIndex(), FakeIndex()
+        filename, data = makeWheel("alpha", "9.0")
+        two.add("alpha", Dist(filename, data))
+        routes = [Route("*", ("upstream-1", "upstream-2"), merge=True)]
+        harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)], routes=routes)
+        first = harness.sources[0]
+        first.modelBudget = 1
+        found = yield harness.index.project("alpha")
+        self.assertEqual(len(found.page.files), 3)
+        harness.clock.advance(0)  # let go from memory
+        self.assertFalse(first.cachedEntry("alpha").loaded)
+        harness.dataDir.child("pages").child(first.sourceID).child("alpha.page").remove()
+        newer, data = makeWheel("alpha", "10.0")
+        two.add("alpha", Dist(newer, data))
+        harness.sources[1].expire("alpha")
+        found = yield harness.index.project("alpha")
+        self.assertEqual(sorted(f.filename for f in found.page.files), [newer, filename])
+        found = yield harness.index.project("alpha")
+        self.assertEqual(len(found.page.files), 4)
+        self.assertEqual(one.count(b"/simple/alpha/"), 2)
+
 
 class _OneEntrySource:
     """
