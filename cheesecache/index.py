@@ -260,6 +260,14 @@ class UpstreamSource:
     )
     _loadedTotal: int = 0
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
+    #: How many "not found" answers are held in memory; beyond it the
+    #: least recently kept are let go (read back from disk when asked
+    #: again).  Names no source has are without number: each asked for
+    #: would otherwise stay for good.
+    notFoundBudget: int = 10_000
+    _notFound: "collections.OrderedDict[Optional[str], None]" = attrs.field(
+        factory=collections.OrderedDict
+    )
     _coalescer: Coalescer[Lookup] = attrs.field(factory=Coalescer)
     #: Big stored pages being read back in steps (see L{_loadingInSteps}).
     _loads: Coalescer[None] = attrs.field(factory=Coalescer)
@@ -307,7 +315,24 @@ class UpstreamSource:
                 entry.loader = functools.partial(self._reload, name)
                 self._entries[name] = entry
                 self._noteLoaded(name, entry.content)
+                self._noteNotFound(name, entry)
         return entry
+
+    def _noteNotFound(self, name: Optional[str], entry: PageEntry) -> None:
+        """
+        Account for the entry of C{name} now in memory, letting the least
+        recently kept "not found" ones go while over L{notFoundBudget}.
+        """
+        if entry.found:
+            self._notFound.pop(name, None)
+            return
+        self._notFound[name] = None
+        self._notFound.move_to_end(name)
+        while len(self._notFound) > self.notFoundBudget:
+            oldName, _ = self._notFound.popitem(last=False)
+            old = self._entries.get(oldName)
+            if old is not None and not old.found:
+                del self._entries[oldName]
 
     def _noteLoaded(self, name: Optional[str], content: Optional[object]) -> None:
         """
@@ -371,6 +396,7 @@ class UpstreamSource:
             entry.loader = functools.partial(self._reload, name)
         if entry.found:
             self._noteLoaded(name, entry._content)
+        self._noteNotFound(name, entry)
 
     def pageNow(self, name: Optional[str]) -> Optional[Lookup]:
         entry = self._entries.get(name)

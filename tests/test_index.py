@@ -472,6 +472,26 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(self.upstream.count(b"/simple/nope/"), 2)
 
     @inlineCallbacks
+    def test_notFoundHeldWithinBudget(self):  # type: ignore[no-untyped-def]
+        """
+        Only the latest "not found" answers, up to L{notFoundBudget}, are
+        held in memory: requests for ever new unknown names do not grow it
+        for good.  One let go is read back from disk, not asked again.
+        """
+        self.source.notFoundBudget = 3
+        yield self.source.page("alpha")
+        for i in range(10):
+            lookup = yield self.source.page(f"nope-{i}")
+            self.assertFalse(lookup.entry.found)
+        held = [n for n in ["alpha"] + [f"nope-{i}" for i in range(10)]
+                if self.source.cachedEntry(n) is not None]
+        self.assertEqual(held, ["alpha", "nope-7", "nope-8", "nope-9"])
+        lookup = yield self.source.page("nope-0")
+        self.assertFalse(lookup.entry.found)
+        self.assertEqual(self.upstream.count(b"/simple/nope-0/"), 1)
+        self.assertIsNone(self.source.cachedEntry("nope-7"))
+
+    @inlineCallbacks
     def test_bodyLetGoOnceParsed(self):  # type: ignore[no-untyped-def]
         """
         The upstream's bytes are not kept once the page is parsed by the
