@@ -389,8 +389,12 @@ class UpstreamSource:
     def _keep(self, name: Optional[str], entry: PageEntry) -> None:
         old = self._entries.get(name)
         if old is not None and old.rendered is not entry.rendered and self.discard is not None:
+            # Named by their content: a page fetched again as it was is
+            # rendered (as it is parsed) to the very files it was before.
+            kept = {getattr(rep, "path", None) for rep in entry.rendered.values()}
             for rep in old.rendered.values():
-                self.discard(rep)
+                if getattr(rep, "path", None) not in kept:
+                    self.discard(rep)
         self._entries[name] = entry
         if entry.found and entry.loader is None:
             entry.loader = functools.partial(self._reload, name)

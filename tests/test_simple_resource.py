@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import os
 from html.parser import HTMLParser
 from typing import Callable, Iterator, Optional
 
@@ -1060,3 +1061,44 @@ class ProjectResourcesKeptTests(TestCase):
         self.assertIsInstance(simple.getChild(b"-bad-", request), NotFound)
         self.assertEqual(len(simple._projects), 2)
 
+
+
+
+class SamePageFetchedAgainTests(TestCase):
+    """
+    A big page fetched again as it was (from an upstream without
+    validators, or whose C{ETag} changed and not its page).
+    """
+
+    @inlineCallbacks
+    def test_representationKept(self):  # type: ignore[no-untyped-def]
+        """
+        The page rendered as it is parsed again is the file it was before
+        (representations are named by their content): it stays, rather than
+        be removed as the one the page replaced, and is answered, without
+        reading the page back whole to render it again.  A changed page's
+        file replaces it.
+        """
+        upstream = bigProjectIndex("big")
+        upstream.validators = False
+        harness = Harness(self, [serveIndex(self, upstream)])
+        response, first = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        harness.clock.advance(601)
+        readBack: list = []
+        load = PageStore.load
+        self.patch(PageStore, "load", lambda *a: readBack.append(a) or load(*a))
+        for _ in range(2):
+            response, again = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+            self.assertEqual((response.code, again), (200, first))
+        self.assertEqual(upstream.count(b"/simple/big/"), 2)
+        self.assertEqual(readBack, [])
+        before = harness.sources[0].cachedEntry("big").rendered[JSON_ACCEPT].path
+        self.assertTrue(os.path.exists(before))
+        # Changed, it is rendered anew, and the file it replaced goes.
+        upstream.add("big", Dist("big-2.0.tar.gz", b"2"))
+        harness.clock.advance(601)
+        response, changed = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"big-2.0.tar.gz", changed)
+        self.assertFalse(os.path.exists(before))
