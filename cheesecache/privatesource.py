@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
 import attrs
@@ -48,6 +49,12 @@ class PrivateSource:
     _entries: Dict[
         Optional[str], Tuple[object, PageEntry, int, Optional[float]]
     ] = attrs.field(factory=dict)
+    #: How many names found not private are held (see L{_entries});
+    #: beyond it the least recently looked up again are let go.  Every
+    #: name asked for is asked here first, and names no one has are
+    #: without number: each would otherwise stay for good.
+    notFoundBudget: int = 10_000
+    _notPrivate: "OrderedDict[str, None]" = attrs.field(factory=OrderedDict)
     _lastStamp: int = 0
     _lastSettled: bool = True
     _stampedAt: float = -1.0
@@ -132,7 +139,26 @@ class PrivateSource:
             content = None if version is None else version.toPage()  # type: ignore[attr-defined]
         entry = PageEntry(content, f"private:{name or ''}", Validators(), 0.0)  # type: ignore[arg-type]
         self._entries[name] = (version, entry, now, checkedAt)
+        if name is not None:
+            self._noteNotPrivate(name, version is None)
         return Lookup(entry)
+
+    def _noteNotPrivate(self, name: str, notPrivate: bool) -> None:
+        """
+        Account for the entry of C{name} now held, letting the least
+        recently made ones of names not private go while over
+        L{notFoundBudget} (they are looked up again when asked for).
+        """
+        if not notPrivate:
+            self._notPrivate.pop(name, None)
+            return
+        self._notPrivate[name] = None
+        self._notPrivate.move_to_end(name)
+        while len(self._notPrivate) > self.notFoundBudget:
+            oldName, _ = self._notPrivate.popitem(last=False)
+            old = self._entries.get(oldName)
+            if old is not None and old[0] is None:
+                del self._entries[oldName]
 
     def forget(self, name: str) -> None:
         """

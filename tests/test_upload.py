@@ -459,6 +459,26 @@ class PrivateSourceTests(StoreTestsMixin, SynchronousTestCase):
         self.assertEqual(yanked(), {wheel[0]: "reason B"})
         self.assertEqual(source.pageNow(None).entry.content.names, ("baz", "foo-bar"))  # type: ignore[union-attr]
 
+    def test_notPrivateHeldWithinBudget(self) -> None:
+        """
+        Only the latest names found not private, up to C{notFoundBudget},
+        are held in memory: requests for ever new names do not grow it for
+        good.  A private project's page stays held.
+        """
+        self.upload("foo-bar", "1.1", *makeWheel("foo-bar", "1.1"))
+        source = PrivateSource(self.store, self.clock)
+        source.notFoundBudget = 3
+        self.assertTrue(source.pageNow("foo-bar").entry.found)  # type: ignore[union-attr]
+        for i in range(10):
+            self.assertFalse(source.pageNow(f"public-{i}").entry.found)  # type: ignore[union-attr]
+        names = ["foo-bar"] + [f"public-{i}" for i in range(10)]
+        self.assertEqual(
+            [n for n in names if source.cachedEntry(n) is not None],
+            ["foo-bar", "public-7", "public-8", "public-9"],
+        )
+        self.assertFalse(source.pageNow("public-0").entry.found)  # type: ignore[union-attr]
+        self.assertIsNone(source.cachedEntry("public-7"))
+
 
 class YankReasonTests(SynchronousTestCase):
     """
