@@ -140,6 +140,15 @@ class IsValidNameTests(SynchronousTestCase):
                      "foo@1", "../etc", "foo\x00", "\u0661"):
             self.assertFalse(isValidName(name), repr(name))
 
+    def test_nonASCIILettersMatchingASCIIOnesIgnoringCase(self) -> None:
+        """
+        Letters outside ASCII that match an ASCII letter when case is
+        ignored (the Kelvin sign, the long s, the dotless i, the dotted
+        capital I) do not make a valid name.
+        """
+        for name in ("\u212a", "a\u212ab", "\u017f", "\u0131", "\u0130", "fo\u0130o"):
+            self.assertFalse(isValidName(name), repr(name))
+
     def test_trailingNewline(self) -> None:
         """
         A trailing newline does not sneak past the end anchor.

@@ -249,6 +249,19 @@ class ProjectPageTests(TestCase):
         )
 
     @inlineCallbacks
+    def test_nonASCIINames(self):  # type: ignore[no-untyped-def]
+        """
+        A name with a letter outside ASCII is a 404, though it lower-cases
+        to ASCII (the Kelvin sign) or to two characters (the dotted
+        capital I): never a 301 to another name, or with a Location that
+        is not ASCII.
+        """
+        for path in ["/simple/%E2%84%AA/", "/simple/%C4%B0/", "/simple/fo%C4%B0o"]:
+            response, _ = yield self.harness.get(path)
+            self.assertEqual((path, response.code), (path, 404))
+            self.assertIsNone(header(response, "location"))
+
+    @inlineCallbacks
     def test_upstreamDown(self):  # type: ignore[no-untyped-def]
         """
         With the upstream failing and nothing cached: 502 with a message.

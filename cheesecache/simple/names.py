@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import re
 
-_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE)
+#: ASCII only: ignoring case alone, C{[A-Z]} also matches the Kelvin sign,
+#: the long s and the dotted and dotless i, which lower-case to other names
+#: (or to two characters).
+_VALID = re.compile(
+    r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])\Z", re.IGNORECASE | re.ASCII
+)
 _SEPARATORS = re.compile(r"[-_.]+")
 
 #: The longest valid project name: pages and private records are stored in
