@@ -21,6 +21,8 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
+from twisted.web.resource import Resource
+from twisted.web.static import Data
 from twisted.web.test.requesthelper import DummyRequest
 
 from cheesecache.simple.model import DistFile, ProjectPage
@@ -36,7 +38,7 @@ from cheesecache.web import simple as simpleModule
 from cheesecache.web.representation import NotFound
 from cheesecache.web.simple import ProjectResource, RenderingWhileParsing, SimpleResource
 
-from .fakeindex import Dist, FakeIndex
+from .fakeindex import Dist, FakeIndex, listen
 from .harness import JSON_ACCEPT, Harness, header, serveIndex
 from .test_chain import fileURL
 from .test_index import bigProjectIndex, sampleIndex
@@ -65,6 +67,26 @@ def anchors(body: bytes) -> Anchors:
     parser = Anchors()
     parser.feed(body.decode("utf-8"))
     return parser
+
+
+def servePages(testCase: TestCase, pages: dict) -> str:
+    """
+    Serve an upstream whose Simple pages are exactly C{pages} (by project
+    name, C{""} for the root list), as JSON; returns its Simple URL.
+    """
+    root, simple = Resource(), Resource()
+    root.putChild(b"simple", simple)
+    for name, data in pages.items():
+        page = Data(json.dumps(data).encode(), JSON_ACCEPT)
+        if name:
+            project = Resource()
+            project.putChild(b"", page)
+            simple.putChild(name.encode(), project)
+        else:
+            simple.putChild(b"", page)
+    port, url = listen(root)
+    testCase.addCleanup(port.stopListening)
+    return url + "/simple/"
 
 
 class ProjectPageTests(TestCase):
@@ -276,6 +298,54 @@ class ProjectPageTests(TestCase):
         response, body = yield self.harness.get("/simple/alpha/")
         self.assertEqual(response.code, 200)
         self.assertIn(b"alpha-1.0-py3-none-any.whl", body)
+
+
+class UpstreamValuesTests(TestCase):
+    """
+    Values an upstream gives that are not what the specification says they
+    are: the pages served are still what clients read.
+    """
+
+    @inlineCallbacks
+    def test_projectStatusNotText(self):  # type: ignore[no-untyped-def]
+        """
+        A project status whose reason is not text: both pages are served
+        (not a 500), the status kept and the reason left out, and the JSON
+        never gives a reason that is not a string (uv refuses such a page).
+        """
+        url = servePages(self, {"foo": {
+            "meta": {"api-version": "1.4"},
+            "name": "foo",
+            "project-status": {"status": "archived", "reason": 5},
+            "files": [],
+        }})
+        harness = Harness(self, [url])
+        response, body = yield harness.get("/simple/foo/")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(anchors(body).meta.get("pypi:project-status"), "archived")
+        self.assertNotIn("pypi:project-status-reason", anchors(body).meta)
+        response, body = yield harness.get("/simple/foo/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertEqual(json.loads(body)["project-status"], {"status": "archived"})
+
+    @inlineCallbacks
+    def test_projectStatusWithoutTextStatus(self):  # type: ignore[no-untyped-def]
+        """
+        A project status whose status is not text is no status at all, not
+        the status C{"None"}.
+        """
+        url = servePages(self, {"foo": {
+            "meta": {"api-version": "1.4"},
+            "name": "foo",
+            "project-status": {"status": None, "reason": "r"},
+            "files": [],
+        }})
+        harness = Harness(self, [url])
+        response, body = yield harness.get("/simple/foo/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertNotIn("project-status", json.loads(body))
+        response, body = yield harness.get("/simple/foo/")
+        self.assertNotIn("pypi:project-status", anchors(body).meta)
 
 
 class RootListTests(TestCase):

@@ -528,16 +528,26 @@ def handProjectJSONEntrySteps(
         for entry in draining(files):
             onEntry(entry)
     versions = data.get("versions")
-    status = data.get("project-status")
     return ProjectPage(
         name=normalize(data.get("name") or name),
         versions=[str(v) for v in versions] if isinstance(versions, list) else None,
-        status=(
-            (str(status["status"]), status.get("reason"))
-            if isinstance(status, dict) and "status" in status
-            else None
-        ),
+        status=_projectStatus(data.get("project-status")),
     )
+
+
+def _projectStatus(value: Any) -> Optional[Tuple[str, Optional[str]]]:
+    """
+    The PEP 792 status and reason of a JSON page's C{project-status}: text
+    only.  A reason that is not text is left out (HTML cannot show it, and
+    uv refuses a page whose reason is not a string); a status that is not
+    text is no status.
+    """
+    if not isinstance(value, dict):
+        return None
+    status, reason = value.get("status"), value.get("reason")
+    if type(status) is not str or not status:
+        return None
+    return status, reason if type(reason) is str and reason else None
 
 
 def _parseProjectJSONSteps(body: Body, baseURL: str, name: str) -> "Steps[ProjectPage]":
