@@ -373,6 +373,29 @@ class RootListTests(TestCase):
         self.assertIn("pypi:repository-version", parsed.meta)
 
 
+    @inlineCallbacks
+    def test_nameNotText(self):  # type: ignore[no-untyped-def]
+        """
+        An upstream root list naming a project with something other than
+        text (a number, null) is an unusable page, as one without a name
+        is: the root list is served, in HTML and JSON, without it, never
+        as a 500 or with the number in it.
+        """
+        for odd in [5, None]:
+            url = servePages(self, {"": {
+                "meta": {"api-version": "1.0"},
+                "projects": [{"name": "foo"}, {"name": odd}],
+            }})
+            one = sampleIndex()
+            harness = Harness(self, [serveIndex(self, one), url])
+            response, body = yield harness.get("/simple/", {"Accept": JSON_ACCEPT})
+            self.assertEqual(response.code, 200)
+            self.assertEqual([p["name"] for p in json.loads(body)["projects"]], ["alpha"])
+            response, body = yield harness.get("/simple/")
+            self.assertEqual(response.code, 200)
+            self.assertEqual([a["href"] for a in anchors(body).anchors], ["alpha/"])
+
+
 class RerendererTests(TestCase):
     """
     L{Rerenderer}: a project's page rendered again in the background.

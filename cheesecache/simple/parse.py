@@ -648,7 +648,14 @@ def _parseListJSONSteps(body: Body) -> "Steps[ProjectList]":
         return plain
 
     def name(project: Any) -> Any:
-        return project["name"] if isinstance(project, dict) else _NO_NAME
+        if not isinstance(project, dict):
+            return _NO_NAME
+        value = project["name"]
+        if type(value) is not str:
+            # Written into both lists as it is: the list is unusable, as
+            # a project page with a text field that is not text is.
+            raise ParseError(f"project name that is not text: {value!r}")
+        return value
 
     # A root list can name 700,000 projects: the names are taken as the
     # entries are decoded, the entries are never all held at once.
