@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from typing import Callable, Iterator, Optional
 
 import attrs
+import treq
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred
@@ -23,6 +24,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
 from twisted.web.resource import Resource
 from twisted.web.static import Data
+from twisted.web.http_headers import Headers
 from twisted.web.test.requesthelper import DummyRequest
 
 from cheesecache.simple.model import DistFile, ProjectPage
@@ -39,7 +41,7 @@ from cheesecache.web.representation import NotFound
 from cheesecache.web.simple import ProjectResource, RenderingWhileParsing, SimpleResource
 
 from .fakeindex import Dist, FakeIndex, listen
-from .harness import JSON_ACCEPT, Harness, header, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, httpClient, serveIndex
 from .test_chain import fileURL
 from .test_index import bigProjectIndex, sampleIndex
 
@@ -142,6 +144,24 @@ class ProjectPageTests(TestCase):
         self.assertNotIn("data-yanked", byText["alpha-1.0-py3-none-any.whl"])
         for a in parsed.anchors:
             self.assertRegex(a["href"], r"#sha256=[0-9a-f]{64}$")
+
+    @inlineCallbacks
+    def test_acceptOnSeveralLines(self):  # type: ignore[no-untyped-def]
+        """
+        An Accept header sent on several lines is one list (RFC 9110,
+        5.3): JSON first and text/html at q=0.01 on the next line gets
+        JSON, whether the page is rendered for the request or already
+        (and answered on a persistent connection).
+        """
+        agent, _ = httpClient(self, persistent=True)
+        for _ in range(3):
+            response = yield agent.request(
+                b"GET", (self.harness.url + "/simple/alpha/").encode(),
+                Headers({b"Accept": [JSON_ACCEPT.encode(), b"text/html;q=0.01"]}),
+            )
+            body = yield treq.content(response)
+            self.assertEqual(header(response, "content-type"), JSON_ACCEPT)
+            self.assertEqual(json.loads(body)["name"], "alpha")
 
     @inlineCallbacks
     def test_vendorHTMLType(self):  # type: ignore[no-untyped-def]

@@ -397,10 +397,13 @@ class SimpleResource(Resource):
 
 def _negotiated(request: IRequest) -> str:
     """
-    The content type C{request} is answered with (see L{negotiate}).
+    The content type C{request} is answered with (see L{negotiate}).  An
+    C{Accept} sent on several lines is one list (RFC 9110, 5.3): the last
+    line alone, which C{getHeader} gives, could choose HTML for a client
+    preferring JSON.
     """
-    accept = request.getHeader(b"accept")
-    return negotiate(accept.decode("latin-1") if accept else None)
+    accept = request.requestHeaders.getRawHeaders(b"accept")
+    return negotiate(b", ".join(accept).decode("latin-1") if accept else None)
 
 
 @implementer(IPageRendering)
