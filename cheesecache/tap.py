@@ -134,8 +134,7 @@ class Options(usage.Options):
             checkListen(description)
         if not self["data-dir"]:
             self["data-dir"] = config.dataDir or defaultDataDir()
-        if os.path.exists(self["data-dir"]) and not os.path.isdir(self["data-dir"]):
-            raise ConfigError(f"--data-dir: not a directory: {self['data-dir']}")
+        checkDataDir(self["data-dir"])
         for key, attribute, mayBeZero, default in DURATIONS:
             if self[key] is None:
                 configured = getattr(config, attribute)
@@ -188,6 +187,28 @@ class Options(usage.Options):
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
+
+
+def checkDataDir(path: str) -> None:
+    """
+    Refuse a data directory the server could not make, or not write in,
+    with a message, rather than a traceback as it starts (its first write
+    is at start).  What is not there yet is made when the server starts.
+
+    @raise ConfigError: C{path} is a file, or a file is where one of its
+        parents would be, or the server may not write in it (or in the
+        parent it would be made in).
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--data-dir: not a directory: {path}")
+    # The nearest of it and its parents that is there.
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"--data-dir: cannot make {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--data-dir: {existing}: permission denied (not writable)")
 
 
 def instancePseudonym(dataDir: FilePath) -> str:

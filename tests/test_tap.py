@@ -66,13 +66,14 @@ class OptionsTests(SynchronousTestCase):
         """
         --listen and --upstream are repeatable and keep their order.
         """
+        dataDir = self.mktemp()
         options = Options()
         options.parseOptions(
             [
                 "--listen", "tcp:1", "--listen", "tcp:2",
                 "--upstream", "http://127.0.0.1:2/simple/",
                 "--upstream", "https://u:p@127.0.0.1:3/simple/",
-                "--data-dir", "/x", "--index-ttl", "5", "--upstream-patience", "0.5",
+                "--data-dir", dataDir, "--index-ttl", "5", "--upstream-patience", "0.5",
                 "--upstream-timeout", "12",
             ]
         )
@@ -84,7 +85,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["index-ttl"], 5.0)
         self.assertEqual(options["upstream-patience"], 0.5)
         self.assertEqual(options["upstream-timeout"], 12.0)
-        self.assertEqual(options["data-dir"], "/x")
+        self.assertEqual(options["data-dir"], dataDir)
 
     def test_badValues(self) -> None:
         """
@@ -110,7 +111,7 @@ class OptionsTests(SynchronousTestCase):
             for value in ("nan", "inf"):
                 e = self.assertRaises(
                     usage.UsageError, Options().parseOptions,
-                    ["--upstream", "http://x/", "--data-dir", "/x", option, value],
+                    ["--upstream", "http://x/", "--data-dir", self.mktemp(), option, value],
                 )
                 self.assertTrue(str(e).startswith(option + ": "), str(e))
 
@@ -126,6 +127,40 @@ class OptionsTests(SynchronousTestCase):
         )
         self.assertEqual(str(e), f"--data-dir: not a directory: {path}")
 
+    def test_dataDirCannotBeMade(self) -> None:
+        """
+        A C{--data-dir} that cannot be made, a file being where one of its
+        parents would be, is a usage error naming that file, not a traceback
+        as the server starts.
+        """
+        parent = FilePath(self.mktemp())
+        parent.setContent(b"")
+        path = parent.child("cache").child("cheesecache").path
+        e = self.assertRaises(
+            usage.UsageError, Options().parseOptions,
+            ["--upstream", "http://x/", "--data-dir", path],
+        )
+        self.assertEqual(
+            str(e), f"--data-dir: cannot make {path}: {parent.path} is not a directory"
+        )
+
+    def test_dataDirNotWritable(self) -> None:
+        """
+        A C{--data-dir} the server may not write in (owned by another user,
+        on a read-only filesystem), or may not make, is a usage error naming
+        it, not a traceback as the server starts.
+        """
+        here = FilePath(self.mktemp())
+        here.makedirs()
+        missing = here.child("cheesecache").path
+        self.patch(os, "access", lambda path, mode: path != here.path)
+        for path, shown in [(here.path, here.path), (missing, here.path)]:
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", path],
+            )
+            self.assertEqual(str(e), f"--data-dir: {shown}: permission denied (not writable)")
+
     def test_badListen(self) -> None:
         """
         A C{--listen} that makes no endpoint is a usage error naming it.
@@ -137,7 +172,7 @@ class OptionsTests(SynchronousTestCase):
         ]:
             e = self.assertRaises(
                 usage.UsageError, Options().parseOptions,
-                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+                ["--upstream", "http://x/", "--data-dir", self.mktemp(), "--listen", listen],
             )
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
@@ -155,7 +190,7 @@ class OptionsTests(SynchronousTestCase):
         ):
             e = self.assertRaises(
                 usage.UsageError, Options().parseOptions,
-                ["--upstream", url, "--data-dir", "/x"],
+                ["--upstream", url, "--data-dir", self.mktemp()],
             )
             self.assertIn("--upstream: its host or port cannot be read", str(e))
             self.assertIn("percent-encode", str(e))
@@ -169,7 +204,7 @@ class OptionsTests(SynchronousTestCase):
         for listen in ("tcp:99999", "tcp:-1:interface=127.0.0.1", "tcp6:port=70000"):
             e = self.assertRaises(
                 usage.UsageError, Options().parseOptions,
-                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+                ["--upstream", "http://x/", "--data-dir", self.mktemp(), "--listen", listen],
             )
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn("0-65535", str(e))
@@ -193,7 +228,7 @@ class OptionsTests(SynchronousTestCase):
         ]:
             e = self.assertRaises(
                 usage.UsageError, Options().parseOptions,
-                ["--upstream", "http://x/", "--data-dir", "/x", "--listen", listen],
+                ["--upstream", "http://x/", "--data-dir", self.mktemp(), "--listen", listen],
             )
             self.assertIn(f"--listen {listen}: ", str(e))
 
@@ -215,7 +250,7 @@ class ProxyOptionsTests(SynchronousTestCase):
 
     def proxies(self, *argv: str) -> ProxySettings:
         options = Options()
-        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", self.mktemp(), *argv])
         return options["outbound"].proxies  # type: ignore[no-any-return]
 
     def test_environment(self) -> None:
@@ -280,7 +315,7 @@ class _PipEnvironment(SynchronousTestCase):
 
     def options(self, *argv: str) -> Options:
         options = Options()
-        options.parseOptions(["--upstream", "http://x/", "--data-dir", "/x", *argv])
+        options.parseOptions(["--upstream", "http://x/", "--data-dir", self.mktemp(), *argv])
         return options
 
 
