@@ -57,6 +57,18 @@ _ACCESS_JSON_FIXED = json.dumps({
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 
 
+#: Characters of an event's text that would let data in it (a project
+#: name from a request's path, an uploaded file's name) forge a line or
+#: play with the terminal of whoever reads the log: controls (but the tab,
+#: and the newline, after which Twisted indents the rest of the event) and
+#: what Python's C{splitlines} also ends a line at.
+_UNSAFE_IN_EVENT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escapeUnsafe(match: "re.Match[str]") -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 def escapeLogText(value: Union[bytes, str]) -> str:
     """
     Escape untrusted request data for a double-quoted access-log field, as
@@ -156,6 +168,8 @@ class BufferedLogObserver:
             line: Optional[str] = eventAsJSON(event) + "\n"
         else:
             line = formatEventAsClassicLogText(event, formatTime=self._formatTime)
+            if line and _UNSAFE_IN_EVENT.search(line) is not None:
+                line = _UNSAFE_IN_EVENT.sub(_escapeUnsafe, line)
         if not line:
             return
         level = event.get("log_level")

@@ -136,6 +136,31 @@ class BufferedLogObserverTests(SynchronousTestCase):
         observer.flush()
         self.assertEqual(json.loads(out.getvalue())["log_format"], "hello")
 
+    def test_controlCharactersEscaped(self) -> None:
+        """
+        Control characters in an event's text, such as a project name taken
+        from a request's path (C{/-/yank/...} refused), are written escaped:
+        a carriage return, an ANSI escape or a Unicode line separator cannot
+        start a forged line, nor rewrite the terminal of whoever reads the
+        log.  Line breaks still continue the event on an indented line.
+        """
+        out, clock = io.StringIO(), Clock()
+        observer = BufferedLogObserver(out, clock.callLater)
+        project = "a\r2026-01-01T00:00:00+0000 [fake#info] forged\x1b[2J\x85\u2028caf\u00e9"
+        observer({**event("{user} may not yank on {project}: no"), "user": "bob",
+                  "project": project})
+        observer(event("first\nsecond\ttabbed"))
+        observer.flush()
+        self.assertEqual(len(out.getvalue().splitlines()), 3)
+        refused, first, second, end = out.getvalue().split("\n")
+        self.assertEqual(
+            refused.split("] ", 1)[1],
+            "bob may not yank on a\\r2026-01-01T00:00:00+0000 [fake#info] forged"
+            "\\x1b[2J\\x85\\u2028caf\u00e9: no",
+        )
+        self.assertTrue(first.endswith("] first"))
+        self.assertEqual((second, end), ("\tsecond\ttabbed", ""))
+
 
 class FinishedRequest:
     """
