@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from typing import IO, Any, Callable, List, Optional, Union
 
@@ -141,6 +142,12 @@ class BufferedLogObserver:
         shutting down) nothing would run a scheduled flush, so every event
         is written at once.
     @ivar now: the time of an access line (L{writeAccessLine}).
+    @ivar callFromThread: hands an event logged in another thread than the
+        one that made this observer (the reactor's) to the reactor's
+        thread (a reactor's C{callFromThread}): twisted.logger calls
+        observers in the thread that logs, and neither C{callLater} nor
+        the buffer may be used from two threads.  Without it, every thread
+        is taken for the reactor's.
     """
 
     out: IO[str]
@@ -148,10 +155,13 @@ class BufferedLogObserver:
     running: Callable[[], bool] = lambda: True
     json: bool = False
     now: Callable[[], float] = time.time
+    callFromThread: Optional[Callable[..., Any]] = None
     _buffer: List[str] = attrs.field(factory=list)
     _pending: Any = None
     _formatTime: _SecondFormatter = attrs.field(factory=_SecondFormatter)
     _attached: bool = attrs.field(default=False, init=False)
+    _thread: int = attrs.field(factory=threading.get_ident, init=False)
+    _lock: threading.RLock = attrs.field(factory=threading.RLock, init=False)
 
     @property
     def attached(self) -> bool:
@@ -195,8 +205,19 @@ class BufferedLogObserver:
         self._add(entry, False)
 
     def _add(self, line: str, urgent: bool) -> None:
+        if not self.running():
+            # Nothing would run a scheduled flush, nor what is handed to
+            # the reactor: written at once, from whichever thread (pool
+            # threads finishing as the reactor stops).
+            with self._lock:
+                self._buffer.append(line)
+                self.flush()
+            return
+        if self.callFromThread is not None and threading.get_ident() != self._thread:
+            self.callFromThread(self._add, line, urgent)
+            return
         self._buffer.append(line)
-        if urgent or not self.running():
+        if urgent:
             self.flush()
         elif self._pending is None:
             self._pending = self.callLater(FLUSH_INTERVAL, self.flush)
@@ -205,13 +226,14 @@ class BufferedLogObserver:
         """
         Write what is buffered.
         """
-        if self._pending is not None and self._pending.active():
-            self._pending.cancel()
-        self._pending = None
-        if self._buffer:
-            data, self._buffer = "".join(self._buffer), []
-            self.out.write(data)
-            self.out.flush()
+        with self._lock:
+            if self._pending is not None and self._pending.active():
+                self._pending.cancel()
+            self._pending = None
+            if self._buffer:
+                data, self._buffer = "".join(self._buffer), []
+                self.out.write(data)
+                self.out.flush()
 
     def rotate(self) -> None:
         """

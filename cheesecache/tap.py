@@ -348,7 +348,7 @@ def logObserver(options: Options, reactor: Any) -> Any:
         out = LogFile.fromFullPath(os.path.abspath(logfile or "twistd.log"))
     observer = BufferedLogObserver(
         out, reactor.callLater, lambda: bool(reactor.running),
-        json=options["log-format"] == "json",
+        json=options["log-format"] == "json", callFromThread=reactor.callFromThread,
     )
     if toFile:
         rotateOnSignal(observer, reactor)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 from typing import Any, Dict, List, Optional
 
 from hypothesis import given, settings, strategies
@@ -92,6 +93,53 @@ class BufferedLogObserverTests(SynchronousTestCase):
         observer = BufferedLogObserver(out, clock.callLater, lambda: False)
         observer(event("Server Shut Down."))
         self.assertIn("Server Shut Down.", out.getvalue())
+
+    def test_fromAThread(self) -> None:
+        """
+        An event logged in another thread than the reactor's (an upload or
+        a deletion in the pool logs its outcome there) is handed to the
+        reactor's thread, which buffers and schedules it: the reactor's
+        C{callLater} is not thread-safe (a flush scheduled from a thread
+        may never run, and then nothing is written until a warning), nor is
+        the buffer (a line added as it is written out is lost).
+        """
+        out, clock = io.StringIO(), Clock()
+        scheduledIn: List[int] = []
+
+        def callLater(delay: float, f: Any) -> Any:
+            scheduledIn.append(threading.get_ident())
+            return clock.callLater(delay, f)
+
+        handed: List[Any] = []
+        observer = BufferedLogObserver(
+            out, callLater, callFromThread=lambda f, *a: handed.append((f, a))
+        )
+        thread = threading.Thread(target=observer, args=(event("uploaded"),))
+        thread.start()
+        thread.join()
+        self.assertEqual((scheduledIn, out.getvalue()), ([], ""))
+        for f, args in handed:
+            f(*args)
+        self.assertEqual(scheduledIn, [threading.get_ident()])
+        clock.advance(FLUSH_INTERVAL)
+        self.assertTrue(out.getvalue().endswith("] uploaded\n"))
+
+    def test_fromAThreadNotRunning(self) -> None:
+        """
+        When the reactor is not running (pool threads finishing as it
+        stops), an event from a thread is written at once, as nothing
+        would run what is handed to the reactor.
+        """
+        out, clock = io.StringIO(), Clock()
+        handed: List[Any] = []
+        observer = BufferedLogObserver(
+            out, clock.callLater, lambda: False, callFromThread=handed.append
+        )
+        thread = threading.Thread(target=observer, args=(event("last words"),))
+        thread.start()
+        thread.join()
+        self.assertEqual(handed, [])
+        self.assertTrue(out.getvalue().endswith("] last words\n"))
 
     def test_rotate(self) -> None:
         """

@@ -511,6 +511,10 @@ class AccessLogWiringTests(SynchronousTestCase):
         self.assertIsInstance(top.logObserver, BufferedLogObserver)
         self.assertIsInstance(site.accessLogFile, AccessLogFile)
         self.assertIs(site.accessLogFile.observer, top.logObserver)
+        # Events logged in the pool's threads are handed to the reactor's.
+        from twisted.internet import reactor
+
+        self.assertEqual(top.logObserver.callFromThread, reactor.callFromThread)
 
     def test_switchInterval(self) -> None:
         """
