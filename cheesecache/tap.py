@@ -300,7 +300,8 @@ def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
     unknown type, a port that is not a number, a missing or unreadable
-    certificate) with a message, rather than a traceback at start.
+    certificate, a socket systemd did not pass) with a message, rather
+    than a traceback at start.
 
     @raise ConfigError: C{description} makes no endpoint.
     """
@@ -312,6 +313,11 @@ def checkListen(description: str) -> None:
         endpoint = endpoints.serverFromString(reactor, description)
     except (ValueError, TypeError, OSError) as e:
         raise ConfigError(f"--listen {description}: {e}") from None
+    except LookupError:
+        # A systemd endpoint's index or name of no socket systemd passed
+        # (none, when not started by a socket unit): a bare IndexError or
+        # KeyError.
+        raise ConfigError(f"--listen {description}: systemd passed no such socket") from None
     except (crypto.Error, SSL.Error, VerifyError) as e:
         # A certificate or key file that is there, but is not PEM or not
         # a pair: OpenSSL's own errors, which the above do not include.

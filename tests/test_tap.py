@@ -177,6 +177,23 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
 
+    def test_listenSystemdSocketNotPassed(self) -> None:
+        """
+        A C{--listen systemd:...} naming a socket systemd did not pass (none
+        when not started by a socket unit) is a usage error naming it, not
+        a traceback.
+        """
+        from twisted.internet.endpoints import _SystemdParser
+        from twisted.python.systemd import ListenFDs
+
+        self.patch(_SystemdParser, "_sddaemon", ListenFDs([3], ["web"]))
+        for listen in ["systemd:domain=INET:index=1", "systemd:domain=INET:name=api"]:
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", self.mktemp(), "--listen", listen],
+            )
+            self.assertEqual(str(e), f"--listen {listen}: systemd passed no such socket")
+
     def test_unreadableUpstreamURL(self) -> None:
         """
         An upstream URL the URL parser rejects (unencoded brackets in the
