@@ -300,8 +300,8 @@ def checkListen(description: str) -> None:
     """
     Refuse an endpoint description that does not make an endpoint (an
     unknown type, a port that is not a number, a missing or unreadable
-    certificate, a socket systemd did not pass) with a message, rather
-    than a traceback at start.
+    certificate, a socket systemd did not pass, a UNIX socket in no
+    directory) with a message, rather than a traceback at start.
 
     @raise ConfigError: C{description} makes no endpoint.
     """
@@ -324,6 +324,15 @@ def checkListen(description: str) -> None:
         raise ConfigError(
             f"--listen {description}: its certificate or key cannot be used: {e}"
         ) from None
+    if isinstance(endpoint, endpoints.UNIXServerEndpoint):
+        # Only bind() (or its lock file's symlink) finds out, with a
+        # traceback as the server starts.
+        path = endpoint._address
+        if not path:
+            raise ConfigError(f"--listen {description}: no socket path")
+        directory = os.path.dirname(os.path.abspath(path))
+        if not path.startswith("\0") and not os.path.isdir(directory):
+            raise ConfigError(f"--listen {description}: no directory {directory}")
     # The TCP and SSL endpoints take any number as their port, and only
     # bind() refuses it, with a traceback as the server starts.
     port = getattr(endpoint, "_port", None)

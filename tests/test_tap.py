@@ -177,6 +177,30 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(f"--listen {listen}: ", str(e))
             self.assertIn(why, str(e))
 
+    def test_listenUNIXSocketNowhere(self) -> None:
+        """
+        A C{--listen unix:PATH} without a path, or in a directory that is
+        not there, is a usage error naming it, not a traceback at start
+        about a lock file.
+        """
+        missing = FilePath(self.mktemp()).child("cc.sock").path
+        for listen, why in [
+            ("unix:", "no socket path"),
+            (f"unix:{missing}", f"no directory {os.path.dirname(missing)}"),
+        ]:
+            e = self.assertRaises(
+                usage.UsageError, Options().parseOptions,
+                ["--upstream", "http://x/", "--data-dir", self.mktemp(), "--listen", listen],
+            )
+            self.assertEqual(str(e), f"--listen {listen}: {why}")
+        here = FilePath(self.mktemp())
+        here.makedirs()
+        options = Options()
+        options.parseOptions([
+            "--upstream", "http://x/", "--data-dir", self.mktemp(),
+            "--listen", f"unix:{here.child('cc.sock').path}",
+        ])
+
     def test_listenSystemdSocketNotPassed(self) -> None:
         """
         A C{--listen systemd:...} naming a socket systemd did not pass (none
