@@ -85,6 +85,24 @@ def metadataKey(f: DistFile) -> str:
     return f.key + ".metadata"
 
 
+def listedMismatch(f: DistFile, data: bytes) -> Optional[str]:
+    """
+    How C{data} differs from the core metadata C{f}'s page lists (its
+    digest, in the strongest hash the page gives), or C{None} when it does
+    not, or the page lists no hash to check it against.
+    """
+    if not f.coreMetadata or f.coreMetadata is True:
+        return None
+    checked = checkedHash(f.coreMetadata)
+    if checked is None:
+        return None
+    algorithm, expected = checked
+    digest = hashlib.new(algorithm, data).hexdigest()
+    if digest != expected:
+        return f"{algorithm} {digest} does not match the index's {expected}"
+    return None
+
+
 @attrs.define
 class KnownMetadata:
     """
@@ -228,9 +246,11 @@ class MetadataService:
     def extract(self, f: DistFile) -> "Deferred[Optional[FilePath]]":
         """
         Extract and keep the metadata of the cached wheel C{f}, if it is a
-        wheel and the upstream advertises none.
+        wheel.  Metadata its page lists (which L{get} reads from the wheel
+        when it cannot fetch it: offline) is kept only if it is what the
+        page lists.
         """
-        if f.coreMetadata or not f.filename.endswith(".whl"):
+        if not f.filename.endswith(".whl"):
             return succeed(None)
         key = metadataKey(f)
         if self.store.exists(key):
@@ -246,8 +266,18 @@ class MetadataService:
                 filename=f.filename, error=str(failure.value),
             )
 
+        def keep(data: bytes) -> "Optional[Deferred[FilePath]]":
+            mismatch = listedMismatch(f, data)
+            if mismatch is not None:
+                log.warn(
+                    "The metadata in {filename} is not what its page lists: {mismatch}",
+                    filename=f.filename, mismatch=mismatch,
+                )
+                return None
+            return self._keep(key, data)
+
         return self._inThread(wheelMetadata, self.store.path(f.key).path).addCallbacks(
-            lambda data: self._keep(key, data), none
+            keep, none
         )
 
     def get(
@@ -307,13 +337,9 @@ class MetadataService:
         checked = None if f.coreMetadata is True else checkedHash(f.coreMetadata)
         if checked is None:
             log.warn("Keeping unverified metadata of {filename}", filename=f.filename)
-        else:
-            algorithm, expected = checked
-            digest = hashlib.new(algorithm, data).hexdigest()
-            if digest != expected:
-                raise UpstreamError(
-                    f"{url}: {algorithm} {digest} does not match the index's {expected}"
-                )
+        mismatch = listedMismatch(f, data)
+        if mismatch is not None:
+            raise UpstreamError(f"{url}: {mismatch}")
         path = yield self._keep(metadataKey(f), data)
         return path
 

@@ -1194,6 +1194,42 @@ class MetadataTests(TestCase):
         self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"9"])
 
     @inlineCallbacks
+    def test_listedMetadataOfCachedWheelOffline(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, metadata the upstream lists for a cached wheel but that is
+        not cached itself (never asked for, or evicted before its wheel) is
+        read from the wheel and served when it matches the listed hash,
+        rather than a 404 that fails the install; one that does not match
+        is still a 404.
+        """
+        from .wheels import metadataText
+
+        index = FakeIndex()
+        dists = []
+        for version, listed in (("1.0", None), ("2.0", b"Name: other\n")):
+            name, data = makeWheel("alpha", version)
+            dists.append(Dist(name, data, metadata=listed or metadataText("alpha", version)))
+            index.add("alpha", dists[-1])
+        url = serveIndex(self, index)
+        online = Harness(self, [url])
+        _, body = yield online.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        urls = {
+            f["filename"]: "/files/" + f["url"].split("/files/", 1)[1]
+            for f in json.loads(body)["files"]
+        }
+        for dist in dists:
+            response, got = yield online.get(urls[dist.filename])
+            self.assertEqual((response.code, got), (200, dist.data))
+        yield online.settled()
+        offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
+        response, got = yield offline.get(urls[dists[0].filename] + ".metadata")
+        self.assertEqual((response.code, got), (200, dists[0].metadata))
+        response, _ = yield offline.get(urls[dists[1].filename] + ".metadata")
+        self.assertEqual(response.code, 404)
+        self.assertFalse(offline.store.exists(dists[1].sha256 + ".metadata"))
+        self.assertEqual(index.count(b"/packages/" + dists[0].filename.encode() + b".metadata"), 0)
+
+    @inlineCallbacks
     def test_brokenConnectionRetried(self):  # type: ignore[no-untyped-def]
         """
         Metadata whose connection breaks before it is whole is asked for
