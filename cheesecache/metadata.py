@@ -43,6 +43,11 @@ log = Logger()
 MAX_METADATA_SIZE = 16 * 1024 * 1024
 
 
+#: Core metadata as L{MetadataService} gives it: its blob, or its verified
+#: bytes themselves when they could not be kept (a full disk).
+Metadata = Union[FilePath, bytes]
+
+
 class NoMetadata(Exception):
     """
     There is no core metadata to serve for this file.
@@ -224,7 +229,7 @@ class MetadataService:
     #: in a thread, giving a L{Deferred} of its result; without it, calls
     #: run at once.
     blocking: Optional[Callable[..., "Deferred[Any]"]] = None
-    _coalescer: Coalescer[FilePath] = attrs.field(factory=Coalescer)
+    _coalescer: Coalescer[Metadata] = attrs.field(factory=Coalescer)
     known: KnownMetadata = attrs.field(
         default=attrs.Factory(lambda self: KnownMetadata(self.store), takes_self=True)
     )
@@ -234,16 +239,26 @@ class MetadataService:
             return maybeDeferred(f, *args)
         return self.blocking(f, *args)
 
-    def _keep(self, key: str, data: bytes) -> "Deferred[FilePath]":
+    def _keep(self, key: str, data: bytes) -> "Deferred[Metadata]":
         # Written and synced off the reactor: two fsyncs per wheel stalled
         # every client.
         def kept(path: FilePath) -> FilePath:
             self.known.add(key, data)
             return path
 
-        return self._inThread(self.store.putBytes, key, data).addCallback(kept)
+        def notKept(failure: Failure) -> bytes:
+            # The bytes are verified: the client that asked gets them all
+            # the same, and the next one tries to keep them again.
+            failure.trap(OSError)
+            log.error(
+                "Could not keep the metadata {key}: {error}",
+                key=key, error=str(failure.value),
+            )
+            return data
 
-    def extract(self, f: DistFile) -> "Deferred[Optional[FilePath]]":
+        return self._inThread(self.store.putBytes, key, data).addCallbacks(kept, notKept)
+
+    def extract(self, f: DistFile) -> "Deferred[Optional[Metadata]]":
         """
         Extract and keep the metadata of the cached wheel C{f}, if it is a
         wheel.  Metadata its page lists (which L{get} reads from the wheel
@@ -266,7 +281,7 @@ class MetadataService:
                 filename=f.filename, error=str(failure.value),
             )
 
-        def keep(data: bytes) -> "Optional[Deferred[FilePath]]":
+        def keep(data: bytes) -> "Optional[Deferred[Metadata]]":
             mismatch = listedMismatch(f, data)
             if mismatch is not None:
                 log.warn(
@@ -282,9 +297,10 @@ class MetadataService:
 
     def get(
         self, f: DistFile, upstream: Optional[Upstream], via: Sequence[str] = ()
-    ) -> "Deferred[FilePath]":
+    ) -> "Deferred[Metadata]":
         """
-        The metadata blob of C{f}, fetched and verified if need be.
+        The metadata blob of C{f}, fetched and verified if need be (or its
+        bytes, if they could not be kept).
 
         @raise NoMetadata: there is none to serve.
         """
@@ -297,7 +313,7 @@ class MetadataService:
             return self._orNone(None, f)
         return self._coalescer.run(key, lambda: self._fetch(f, upstream, via))
 
-    def _orNone(self, path: Optional[FilePath], f: DistFile) -> FilePath:
+    def _orNone(self, path: Optional[Metadata], f: DistFile) -> Metadata:
         if path is None:
             self.known.discard(metadataKey(f))
             raise NoMetadata(f.filename)

@@ -1230,6 +1230,56 @@ class MetadataTests(TestCase):
         self.assertEqual(index.count(b"/packages/" + dists[0].filename.encode() + b".metadata"), 0)
 
     @inlineCallbacks
+    def test_servedWhenItCannotBeKept(self):  # type: ignore[no-untyped-def]
+        """
+        Verified metadata that cannot be kept (the disk is full) is served
+        all the same, fetched or extracted, rather than a 500 that fails the
+        install; nothing is kept, and the next request tries again.
+        """
+        import errno
+
+        index = FakeIndex()
+        listedName, listedData = makeWheel("alpha", "1.0")
+        listed = Dist(listedName, listedData, metadata=b"Metadata-Version: 2.1\nName: alpha\n\n")
+        index.add("alpha", listed)
+        name, data = makeWheel("alpha", "2.0")
+        index.add("alpha", Dist(name, data))
+        harness = Harness(self, [serveIndex(self, index)])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        urls = {
+            f["filename"]: "/files/" + f["url"].split("/files/", 1)[1]
+            for f in json.loads(body)["files"]
+        }
+        yield harness.get(urls[name])
+        yield harness.settled()
+        store = harness.store
+        putBytes = BlobStore.putBytes
+
+        def full(self: BlobStore, key: str, data: bytes) -> FilePath:
+            if key.endswith(".metadata"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return putBytes(self, key, data)
+
+        patched = self.patch(BlobStore, "putBytes", full)
+        response, got = yield harness.get(urls[listedName] + ".metadata")
+        self.assertEqual((response.code, got), (200, listed.metadata))
+        self.assertEqual(header(response, "content-type"), "application/octet-stream")
+        # Sent whole, whatever range is asked for.
+        self.assertEqual(header(response, "accept-ranges"), "none")
+        response, got = yield harness.get(urls[name] + ".metadata")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"Name: alpha\nVersion: 2.0\n", got)
+        response, got = yield harness.get(urls[name] + ".metadata", method="HEAD")
+        self.assertEqual((response.code, got), (200, b""))
+        self.assertFalse(store.exists(listed.sha256 + ".metadata"))
+        self.assertFalse(store.exists(hashlib.sha256(data).hexdigest() + ".metadata"))
+        self.assertIsNone(harness.metadata.known.digest(hashlib.sha256(data).hexdigest() + ".metadata"))
+        patched.restore()
+        response, got = yield harness.get(urls[listedName] + ".metadata")
+        self.assertEqual((response.code, got), (200, listed.metadata))
+        self.assertTrue(store.exists(listed.sha256 + ".metadata"))
+
+    @inlineCallbacks
     def test_brokenConnectionRetried(self):  # type: ignore[no-untyped-def]
         """
         Metadata whose connection breaks before it is whole is asked for

@@ -43,7 +43,7 @@ from twisted.internet.task import deferLater
 from ..blobstore import BlobStore, isValidKey
 from ..filefetch import Download, FileFetcher, State
 from ..index import ISource, Index, ProjectNotFound, SourcesUnavailable, Via
-from ..metadata import MetadataService, NoMetadata
+from ..metadata import Metadata, MetadataService, NoMetadata
 from ..simple.model import DistFile
 from ..simple.names import isSafeFilename, isValidName, normalize
 from ..upstream import UpstreamError, UpstreamGone
@@ -543,8 +543,8 @@ class FilesResource(Resource):
         return deferLater(self.clock, self.extractDelay, self._extracted, name, f)
 
     def _extracted(self, name: str, f: DistFile) -> "Deferred[None]":
-        def extracted(path: Optional[FilePath]) -> None:
-            if path is not None:
+        def extracted(path: Optional[Metadata]) -> None:
+            if isinstance(path, FilePath):
                 # Pages list the new metadata from their next rendering on.
                 (self.onMetadata or self.index.forgetRendered)(name)
 
@@ -596,9 +596,18 @@ class FilesResource(Resource):
         return renderLater(
             request,
             self.index.file(name, key, filename, via).addCallback(got),
-            lambda request, path: self._blobBody(request, path.basename()),
+            self._metadataBody,
             _failFile,
         )
+
+    def _metadataBody(self, request: IRequest, found: Metadata) -> object:
+        if isinstance(found, FilePath):
+            return self._blobBody(request, found.basename())
+        # Verified, but not kept (a full disk): sent from memory, whole.
+        _fileHeaders(request, None, self.scope, cached=False)
+        request.setHeader(b"Accept-Ranges", b"none")
+        request.setHeader(b"Content-Length", b"%d" % (len(found),))
+        return b"" if request.method == b"HEAD" else found
 
 
 def _etag(key: str) -> Optional[str]:
