@@ -14,7 +14,7 @@ import hashlib
 import os
 import zipfile
 import zlib
-from typing import IO, Any, Callable, Dict, Optional, Sequence, Union
+from typing import IO, Any, Callable, Dict, Optional, Sequence, Set, Union
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
@@ -124,6 +124,9 @@ class KnownMetadata:
     store: BlobStore
     _digests: Dict[str, str] = attrs.field(factory=dict)
     complete: bool = False
+    #: Keys discarded (evicted) before the scan was in: the scan may have
+    #: read them before they went.
+    _discarded: Set[str] = attrs.field(factory=set)
 
     def extracted(self, fileKey: str) -> bool:
         """
@@ -151,6 +154,8 @@ class KnownMetadata:
 
     def discard(self, key: str) -> None:
         self._digests.pop(key, None)
+        if not self.complete:
+            self._discarded.add(key)
 
     def scan(self) -> Dict[str, str]:
         """
@@ -170,7 +175,9 @@ class KnownMetadata:
 
     def scanned(self, found: Dict[str, str]) -> None:
         for key, digest in found.items():
-            self._digests.setdefault(key, digest)
+            if key not in self._discarded:
+                self._digests.setdefault(key, digest)
+        self._discarded.clear()
         self.complete = True
 
 

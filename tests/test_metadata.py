@@ -302,6 +302,26 @@ class KnownMetadataTests(SynchronousTestCase):
         known.scanned({self.key: "0" * 64})
         self.assertEqual(known.digest(self.key), hashlib.sha256(b"newer").hexdigest())
 
+    def test_evictedWhileScanning(self) -> None:
+        """
+        A blob the scan read but that eviction removed (and discarded)
+        before the scan was in is not known afterwards: pages do not
+        advertise metadata that is gone.  One kept again since is.
+        """
+        other = "b" * 64 + ".metadata"
+        for key in (self.key, other):
+            self.store.putBytes(key, self.data)
+        known = KnownMetadata(self.store)
+        found = known.scan()
+        for key in (self.key, other):
+            self.store.path(key).remove()
+            known.discard(key)
+        known.add(other, b"kept again")
+        known.scanned(found)
+        self.assertIsNone(known.digest(self.key))
+        self.assertFalse(known.extracted("a" * 64))
+        self.assertEqual(known.digest(other), hashlib.sha256(b"kept again").hexdigest())
+
     def test_extractedInThread(self) -> None:
         """
         Reading the wheel and writing (and syncing) its metadata blob happen
