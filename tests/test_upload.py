@@ -380,6 +380,23 @@ class UploadTests(TestCase):
             self.assertEqual(json.loads(page)["files"][0]["yanked"], reason)
 
     @inlineCallbacks
+    def test_yankReasonNestedTooDeep(self):  # type: ignore[no-untyped-def]
+        """
+        A JSON body nested deeper than the parser goes is a 400 that yanks
+        nothing, not a server error.
+        """
+        yield self.upload()
+        response, text = yield self.harness.get(
+            "/-/yank/internal-lib/1.0",
+            {"Authorization": ALICE, "Content-Type": "application/json"},
+            method="POST", body=b"[" * 60_000,
+        )
+        self.assertEqual(response.code, 400, text)
+        self.assertIn(b"reason", text)
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertNotIn("yanked", json.loads(page)["files"][0])
+
+    @inlineCallbacks
     def test_managementIsPostOnly(self):  # type: ignore[no-untyped-def]
         """
         GET and HEAD on a management action, or on C{/-/warm}, are refused

@@ -74,7 +74,8 @@ def yankReason(
         if mediaType == b"application/json" or mediaType.endswith(b"+json"):
             try:
                 data = json.loads(body)
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
+                # RecursionError: nested deeper than the parser goes.
                 raise BadReason(f"the body is not JSON: {e}") from None
             if not isinstance(data, dict):
                 raise BadReason('the JSON body must be an object, {"reason": "..."}')
