@@ -456,7 +456,18 @@ class PrivateStore:
         deleted = self._modify(name, target, change, announce)
         with self._locked():
             for f in removed:
-                if not self._referenced(f.sha256):
+                try:
+                    referenced = self._referenced(f.sha256)
+                except CorruptRecord as e:
+                    # The delete is done; whether the unreadable project
+                    # has these bytes too nobody can tell: they stay (as
+                    # eviction leaves every blob then).
+                    log.error(
+                        "Keeping the bytes of deleted {filename}: {error}",
+                        filename=f.filename, error=f"unreadable record {e}",
+                    )
+                    referenced = True
+                if not referenced:
                     for key in (f.sha256, f.sha256 + ".metadata"):
                         path = self.blobs.path(key)
                         if path.exists():

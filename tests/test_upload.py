@@ -380,6 +380,26 @@ class UploadTests(TestCase):
             self.assertEqual(json.loads(page)["files"][0]["yanked"], reason)
 
     @inlineCallbacks
+    def test_deleteBesideAnUnreadableRecord(self):  # type: ignore[no-untyped-def]
+        """
+        A delete done while another project's record is unreadable answers
+        200 and shows on the page, as it is done; the bytes are kept, as
+        nobody can tell whether that project has them too.
+        """
+        yield self.upload()
+        filename, wheel = makeWheel("internal-lib", "1.0", requires=["attrs"])
+        sha256 = hashlib.sha256(wheel).hexdigest()
+        self.harness.private.root.child("other.json").setContent(b"{not json")
+        response, body = yield self.harness.get(
+            "/-/delete/internal-lib/1.0", {"Authorization": ALICE}, method="DELETE"
+        )
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(json.loads(body)["files"], [filename])
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(json.loads(page)["files"], [])
+        self.assertTrue(self.harness.store.exists(sha256))
+
+    @inlineCallbacks
     def test_yankReasonNestedTooDeep(self):  # type: ignore[no-untyped-def]
         """
         A JSON body nested deeper than the parser goes is a 400 that yanks
