@@ -298,6 +298,13 @@ class UpstreamSource:
     #: (and revalidated meanwhile), rather than after the patience again
     #: for each page.  pip asks for one page at a time.
     slow: bool = False
+    #: The upstream's last answer was a failure (refused, broken, a 5xx,
+    #: its retries all spent; or an unusable answer) without a time to wait
+    #: for, and it has answered none since: a stale page is then served at
+    #: once (and revalidated meanwhile), as when it is L{slow}, rather than
+    #: after its own tries and their pauses, which would cost each page of
+    #: a pip install seconds while the upstream is down.
+    failing: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
@@ -440,14 +447,17 @@ class UpstreamSource:
         """
         C{lookup}, the upstream's answer for a stale page, or its cached
         copy C{entry} if the upstream has not answered within the policy's
-        patience (at once, if it is L{slow}).  The upstream's answer goes
-        on to update the cache (and is shared with the requests that come
-        meanwhile, as ever).
+        patience (at once, if it is L{slow} or L{failing}).  The upstream's
+        answer goes on to update the cache (and is shared with the requests
+        that come meanwhile, as ever).
         """
         answer: Deferred[Lookup] = Deferred(lambda _: lookup.cancel())
 
-        def impatient() -> None:
+        def stale() -> None:
             self.staleServed += 1
+            answer.callback(Lookup(entry, stale=True))
+
+        def impatient() -> None:
             if not self.slow:
                 self.slow = True
                 log.warn(
@@ -455,11 +465,13 @@ class UpstreamSource:
                     " cached pages until it answers",
                     upstream=self.upstream.url, name=name or "/",
                 )
-            answer.callback(Lookup(entry, stale=True))
+            stale()
 
         timer = None
         if self.slow:
             impatient()
+        elif self.failing:
+            stale()
         else:
             timer = self.clock.callLater(self.policy.patience, impatient)
 
@@ -599,6 +611,7 @@ class UpstreamSource:
             if self.slow:
                 log.info("Upstream {upstream} answers again", upstream=self.upstream.url)
             self.reachable, self.lastSuccessAt, self.slow = True, now, False
+            self.failing = False
             if isinstance(outcome, NotModified):
                 if entry is None:
                     raise UpstreamError("304 without a cached page")
@@ -641,6 +654,9 @@ class UpstreamSource:
             retryAfter = getattr(e, "retryAfter", None)
             self.reachable, self.lastFailureAt = False, now
             self.lastError = str(e)
+            # One that asked to be left alone is not failing: its wait is
+            # heeded (quietUntil, or the page's own retryAt).
+            self.failing = retryAfter is None
             limited = getattr(e, "rateLimited", False)
             if limited and retryAfter is not None and retryAfter > self._quietFor(now):
                 self.quietUntil = now + retryAfter

@@ -199,6 +199,45 @@ class UpstreamSourceTests(TestCase):
         self.assertFalse((yield beta).stale)
 
     @inlineCallbacks
+    def test_failedUpstreamNextPageAtOnce(self):  # type: ignore[no-untyped-def]
+        """
+        Once the upstream has failed (down: every try refused or a 5xx),
+        other stale pages are served at once (and revalidated meanwhile)
+        rather than each waiting for its own tries, until it answers again.
+        """
+        filename, data = makeWheel("beta", "1.0")
+        self.upstream.add("beta", Dist(filename, data))
+        yield self.source.page("alpha")
+        yield self.source.page("beta")
+        self.upstream.down = True
+        self.clock.advance(601)
+        self.assertTrue((yield self.source.page("alpha")).stale)
+        self.assertFalse(self.source.reachable)
+        self.assertTrue(self.successResultOf(self.source.page("beta")).stale)
+        for _ in range(400):
+            if "/simple/beta/" in (self.source.lastError or ""):
+                break
+            yield sleep(0.005)
+        self.assertEqual(self.upstream.count(b"/simple/beta/"), 4)
+
+        self.upstream.down = False
+        filename, data = makeWheel("beta", "2.0")
+        self.upstream.add("beta", Dist(filename, data))
+        self.clock.advance(601)
+        self.assertTrue(self.successResultOf(self.source.page("alpha")).stale)
+        yield self.untilRevalidated("alpha")
+        self.assertTrue(self.source.reachable)
+        self.upstream.hold()
+        self.addCleanup(self.upstream.release)
+        beta = self.source.page("beta")
+        yield self.untilAsked(b"/simple/beta/", 5)
+        self.assertFalse(beta.called)
+        self.upstream.release()
+        lookup = yield beta
+        self.assertFalse(lookup.stale)
+        self.assertIn(filename, [f.filename for f in lookup.entry.content.files])
+
+    @inlineCallbacks
     def test_patientWithoutCopy(self):  # type: ignore[no-untyped-def]
         """
         A page with no cached copy waits for the upstream, however long it

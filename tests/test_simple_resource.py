@@ -311,13 +311,13 @@ class ProjectPageTests(TestCase):
         """
         yield self.harness.get("/simple/alpha/")
         self.upstream.down = True
-        response, body = yield self.harness.get("/simple/beta/")
-        self.assertEqual(response.code, 502)
-        self.assertIn(b"upstream", body)
         self.harness.clock.advance(10_000)
         response, body = yield self.harness.get("/simple/alpha/")
         self.assertEqual(response.code, 200)
         self.assertIn(b"alpha-1.0-py3-none-any.whl", body)
+        response, body = yield self.harness.get("/simple/beta/")
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"upstream", body)
 
 
 class UpstreamValuesTests(TestCase):
