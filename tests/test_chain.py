@@ -314,6 +314,23 @@ class OfflineTests(TestCase):
         self.assertEqual(response.code, 404)
         self.assertEqual(len(origin.requests), before)
 
+    @inlineCallbacks
+    def test_offlineHeadOfUncachedFile(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, HEAD on a listed file that was never cached answers as GET
+        does (503), not 200 from the index's size: uv asks with HEAD
+        whether it can read a wheel's metadata in ranges, then fails on
+        the ranges.
+        """
+        origin = sampleIndex()
+        url = serveIndex(self, origin)
+        online = Harness(self, [url])
+        _, page = yield online.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        wheel, _ = origin.projects["alpha"]
+        offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
+        response, _ = yield offline.get(fileURL(page, wheel.filename), method="HEAD")
+        self.assertEqual(response.code, 503)
+
 
 class RetryTests(TestCase):
     """

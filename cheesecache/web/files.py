@@ -478,17 +478,19 @@ class FilesResource(Resource):
     ) -> object:
         if self.store.exists(f.key):
             return self._blobBody(request, f.key)
-        if request.method == b"HEAD" and f.size is not None:
-            # Answered from the index, not the store: not a hit.
-            _fileHeaders(request, f.sha256, self.scope, cached=False)
-            request.setHeader(b"Content-Length", str(f.size).encode())
-            return b""
+        # Before a HEAD is answered from the index: offline, a GET could
+        # not be served either.
         upstream = source.fileUpstream()
         if upstream is None:
             return writeError(
                 request, 503, f"Service Unavailable: {f.filename} is not cached"
                 " and its source may not be contacted (offline)",
             )
+        if request.method == b"HEAD" and f.size is not None:
+            # Answered from the index, not the store: not a hit.
+            _fileHeaders(request, f.sha256, self.scope, cached=False)
+            request.setHeader(b"Content-Length", str(f.size).encode())
+            return b""
         started = self.fetcher.inProgress(f.key) is None
         download = self.fetcher.fetch(f, upstream, via)
         download.whenDone().addErrback(_expireIfGone, name, source).addErrback(
