@@ -86,9 +86,12 @@ class UploadResource(Resource):
         return writeError(request, 405, "Method Not Allowed: upload with POST")
 
     def render_POST(self, request: IRequest) -> object:
+        disabled = "Forbidden: uploads are disabled; start cheesecache with --users FILE"
+        if self.authenticator is None:
+            # In the reason phrase too, which is all twine shows.
+            return answer(request, 403, disabled)
         return renderAuthenticated(
-            request, self.authenticator, lambda user: self._upload(request, user),
-            "Forbidden: uploads are disabled; start cheesecache with --users FILE",
+            request, self.authenticator, lambda user: self._upload(request, user), disabled
         )
 
     def _count(self, outcome: str) -> None:
