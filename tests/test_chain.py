@@ -20,7 +20,7 @@ from cheesecache.routing import Route
 from .fakeindex import Dist, FakeIndex, cutShort
 from .harness import JSON_ACCEPT, Harness, logEvents, serveIndex
 from .test_index import sampleIndex
-from .wheels import makeWheel
+from .wheels import makeWheel, metadataText
 
 
 def fileURL(page: bytes, filename: str) -> str:
@@ -330,6 +330,32 @@ class OfflineTests(TestCase):
         offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
         response, _ = yield offline.get(fileURL(page, wheel.filename), method="HEAD")
         self.assertEqual(response.code, 503)
+
+    @inlineCallbacks
+    def test_offlineListedMetadataOfCachedWheel(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, the core metadata a page lists for a cached wheel, never
+        fetched itself (or evicted), is read from the wheel, as pip asks
+        for it before the wheel; what does not match the listed hash is
+        not served.
+        """
+        origin = FakeIndex()
+        for version, listed in [("1.0", metadataText("alpha", "1.0")), ("2.0", b"other")]:
+            filename, data = makeWheel("alpha", version)
+            origin.add("alpha", Dist(filename, data, metadata=listed))
+        url = serveIndex(self, origin)
+        online = Harness(self, [url])
+        _, page = yield online.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        for wheel in origin.projects["alpha"]:
+            yield online.get(fileURL(page, wheel.filename))
+        yield online.settled()
+        offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
+        good, bad = origin.projects["alpha"]
+        response, body = yield offline.get(fileURL(page, good.filename) + ".metadata")
+        self.assertEqual((response.code, body), (200, good.metadata))
+        response, _ = yield offline.get(fileURL(page, bad.filename) + ".metadata")
+        self.assertEqual(response.code, 404)
+        self.assertEqual(origin.count(b"/packages/" + good.filename.encode() + b".metadata"), 0)
 
 
 class RetryTests(TestCase):
