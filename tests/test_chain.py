@@ -292,7 +292,8 @@ class OfflineTests(TestCase):
     def test_offline(self):  # type: ignore[no-untyped-def]
         """
         Offline, cached pages and files are served and the upstream is never
-        contacted; what was never cached is a 404 (pages) or a 503 (files).
+        contacted; what was never cached is a 404 (pages) or a 504 (files,
+        as a cache asked for what it holds only answers).
         """
         origin = sampleIndex()
         url = serveIndex(self, origin)
@@ -308,8 +309,11 @@ class OfflineTests(TestCase):
         self.assertEqual(response.code, 200)
         response, body = yield offline.get(fileURL(page, wheel.filename))
         self.assertEqual(body, wheel.data)
-        response, _ = yield offline.get(fileURL(page, sdist.filename))
-        self.assertEqual(response.code, 503)
+        response, body = yield offline.get(fileURL(page, sdist.filename))
+        self.assertEqual(response.code, 504)
+        message = f"Not cached: {sdist.filename} is not cached".encode()
+        self.assertTrue(response.phrase.startswith(message), response.phrase)
+        self.assertTrue(body.startswith(message), body)
         response, _ = yield offline.get("/simple/beta/")
         self.assertEqual(response.code, 404)
         self.assertEqual(len(origin.requests), before)
@@ -318,7 +322,7 @@ class OfflineTests(TestCase):
     def test_offlineHeadOfUncachedFile(self):  # type: ignore[no-untyped-def]
         """
         Offline, HEAD on a listed file that was never cached answers as GET
-        does (503), not 200 from the index's size: uv asks with HEAD
+        does (504), not 200 from the index's size: uv asks with HEAD
         whether it can read a wheel's metadata in ranges, then fails on
         the ranges.
         """
@@ -329,7 +333,7 @@ class OfflineTests(TestCase):
         wheel, _ = origin.projects["alpha"]
         offline = Harness(self, [url], dataDir=online.dataDir, offline=True)
         response, _ = yield offline.get(fileURL(page, wheel.filename), method="HEAD")
-        self.assertEqual(response.code, 503)
+        self.assertEqual(response.code, 504)
 
     @inlineCallbacks
     def test_offlineListedMetadataOfCachedWheel(self):  # type: ignore[no-untyped-def]

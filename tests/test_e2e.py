@@ -251,6 +251,33 @@ class InstallTests(TestCase):
         self.assertIn("serving the copy fetched", server.log())
 
     @inlineCallbacks
+    def test_pipOfflineFileNotCached(self):  # type: ignore[no-untyped-def]
+        """
+        Offline, pip asking for a file that was never cached is told so at
+        once (a 504, with the reason), not after retrying as it does a 503.
+        """
+        upstream = upstreamWithWheels()
+        url, dataDir = serveIndex(self, upstream), self.mktemp()
+        online = TwistdProcess(self, url, dataDir)
+        yield online.ready()
+        d = Agent(reactor).request(b"GET", online.url.encode() + b"alpha/")
+        response = yield d
+        yield readBody(response)
+        self.assertEqual(response.code, 200)
+        yield online.stop()
+        offline = TwistdProcess(self, url, dataDir, "--offline")
+        yield offline.ready()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--no-deps",
+             "--target", self.mktemp(), "--index-url", offline.url, "alpha"],
+            CLIENT_ENV,
+        )
+        self.assertNotEqual(code, 0)
+        self.assertIn("alpha-1.0-py3-none-any.whl is not cached", output)
+        yield offline.untilLogged("alpha-1.0-py3-none-any.whl")
+        self.assertEqual(offline.log().count('alpha-1.0-py3-none-any.whl HTTP/1.1" 504'), 1)
+
+    @inlineCallbacks
     def test_uvWithoutCoreMetadata(self):  # type: ignore[no-untyped-def]
         """
         uv installs a wheel whose page has no core-metadata (it reads the

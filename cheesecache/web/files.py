@@ -482,9 +482,12 @@ class FilesResource(Resource):
         # not be served either.
         upstream = source.fileUpstream()
         if upstream is None:
+            # A 504, as a cache asked to answer from what it holds only
+            # (RFC 9111, 5.2.1.7): pip retries a 503 for seconds, then
+            # shows only that it did; a 504 it shows at once, with this.
             return writeError(
-                request, 503, f"Service Unavailable: {f.filename} is not cached"
-                " and its source may not be contacted (offline)",
+                request, 504, f"Not cached: {f.filename} is not cached and its"
+                " source may not be contacted (offline)", phrase=True,
             )
         if request.method == b"HEAD" and f.size is not None:
             # Answered from the index, not the store: not a hit.

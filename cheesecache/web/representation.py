@@ -764,11 +764,20 @@ def _reasonPhrase(code: int) -> Optional[bytes]:
         return None
 
 
-def writeError(request: IRequest, code: int, message: str, maxAge: int = 0) -> bytes:
+def writeError(
+    request: IRequest, code: int, message: str, maxAge: int = 0, phrase: bool = False
+) -> bytes:
     """
     Answer with a short plain-text error message.
+
+    @param phrase: the message is the reason phrase too, which is all pip
+        and twine show of an error.
     """
-    request.setResponseCode(code, _reasonPhrase(code))
+    if phrase:
+        line = " ".join(message.split()).encode("latin-1", "replace")[:400]
+        request.setResponseCode(code, line)
+    else:
+        request.setResponseCode(code, _reasonPhrase(code))
     request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
     request.setHeader(
         b"Cache-Control", f"max-age={maxAge}".encode() if maxAge else b"no-store"
