@@ -1178,6 +1178,8 @@ class MetadataTests(TestCase):
         url2 = "/files/" + files[name2]["url"].split("/files/", 1)[1] + ".metadata"
         response, _ = yield harness.get(url2)
         self.assertEqual(response.code, 502)
+        # Why, in the reason phrase, which is what pip shows of it.
+        self.assertIn(b"does not match the index's", response.phrase)
         self.assertFalse(harness.store.exists(data2 and hashlib.sha256(data2).hexdigest() + ".metadata"))
         # Metadata the upstream advertises but no longer has is not there,
         # and the page is asked for again.

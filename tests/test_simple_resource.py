@@ -318,6 +318,8 @@ class ProjectPageTests(TestCase):
         response, body = yield self.harness.get("/simple/beta/")
         self.assertEqual(response.code, 502)
         self.assertIn(b"upstream", body)
+        # The reason too, which is what pip shows of it.
+        self.assertEqual(response.phrase + b"\n", body)
 
 
 class UpstreamValuesTests(TestCase):

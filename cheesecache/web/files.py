@@ -404,7 +404,7 @@ def _failFile(request: IRequest, failure: Failure) -> bytes:
     if failure.check(SourcesUnavailable, UpstreamError):
         if failure.value.retryAfter is not None:
             return writeRetryLater(request, failure.value.retryAfter, str(failure.value))
-        return writeError(request, 502, f"Bad Gateway: {failure.value}")
+        return writeError(request, 502, f"Bad Gateway: {failure.value}", phrase=True)
     failure.raiseException()
     return b""  # pragma: no cover
 

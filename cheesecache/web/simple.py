@@ -107,6 +107,7 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
             502,
             f"Bad Gateway: the upstream index failed and nothing is cached"
             f" ({failure.value})",
+            phrase=True,
         )
     failure.raiseException()
     return b""  # pragma: no cover
