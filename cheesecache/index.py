@@ -31,6 +31,7 @@ from .coalesce import Coalescer
 from .freshness import MAX_RETRY_AFTER, Decision, PageEntry, Policy, Validators
 from .memory import releaseFreeMemory
 from .pagestore import FileNotListed, PageStore
+from .recent import noteRecent
 from .routing import Route, mergePages, routeFor
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.names import normalize
@@ -333,10 +334,7 @@ class UpstreamSource:
         if entry.found:
             self._notFound.pop(name, None)
             return
-        self._notFound[name] = None
-        self._notFound.move_to_end(name)
-        while len(self._notFound) > self.notFoundBudget:
-            oldName, _ = self._notFound.popitem(last=False)
+        for oldName in noteRecent(self._notFound, name, self.notFoundBudget):
             old = self._entries.get(oldName)
             if old is not None and not old.found:
                 del self._entries[oldName]

@@ -23,6 +23,7 @@ from .config import PRIVATE
 from .freshness import PageEntry, Validators
 from .index import ISource, Lookup, SourcesUnavailable, Via
 from .private import CorruptRecord, PrivateStore, settled
+from .recent import noteRecent
 from .simple.model import DistFile, ProjectList
 from .simple.names import normalize
 from .upstream import Upstream
@@ -152,10 +153,7 @@ class PrivateSource:
         if not notPrivate:
             self._notPrivate.pop(name, None)
             return
-        self._notPrivate[name] = None
-        self._notPrivate.move_to_end(name)
-        while len(self._notPrivate) > self.notFoundBudget:
-            oldName, _ = self._notPrivate.popitem(last=False)
+        for oldName in noteRecent(self._notPrivate, name, self.notFoundBudget):
             old = self._entries.get(oldName)
             if old is not None and old[0] is None:
                 del self._entries[oldName]
