@@ -236,6 +236,24 @@ class DiskRepresentationTests(TestCase):
         rendered = [p for p in self.harness.dataDir.child("rendered").walk() if p.isfile()]
         self.assertEqual(rendered, [])
 
+    @inlineCallbacks
+    def test_twinGoneRenderedAgain(self):  # type: ignore[no-untyped-def]
+        """
+        A client taking gzip whose page's files went is answered with the
+        page rendered again, uncompressed, without C{Content-Encoding: gzip}.
+        """
+        _, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        yield twinsMade(self.harness, "big")
+        for path in self.harness.dataDir.child("rendered").walk():
+            if path.isfile():
+                path.remove()
+        response, again = yield self.harness.get(
+            "/simple/big/", {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        )
+        if header(response, "content-encoding") == "gzip":
+            again = gzip.decompress(again)
+        self.assertEqual((response.code, again), (200, body))
+
 
 class BodyCacheTests(SynchronousTestCase):
     """

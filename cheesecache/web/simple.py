@@ -183,8 +183,11 @@ class _PageAnswer:
         except FileNotFoundError:
             if not retry:
                 raise
-            # Its file went (eviction, a wiped folder): render it again.
+            # Its file went (eviction, a wiped folder): render it again.  A
+            # big page is rendered without its gzip twin: the headers set for
+            # the twin must not label the plain body.
             self.entry.rendered.pop(self.contentType, None)
+            self.request.responseHeaders.removeHeader(b"content-encoding")
             return self.answer(retry=False)
 
 
