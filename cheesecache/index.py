@@ -926,6 +926,10 @@ class Index:
     _merged: Dict[str, Tuple[Tuple[Dict[str, object], ...], Found]] = attrs.field(
         factory=dict
     )
+    #: Called with each representation of a merged page that was replaced
+    #: (to remove its file): its entry is the Index's own, which no source
+    #: discards.
+    discard: Optional[Callable[[object], None]] = None
     _byName: Dict[str, ISource] = attrs.field(init=False)
     _names: List[str] = attrs.field(init=False)
 
@@ -1025,7 +1029,7 @@ class Index:
             found[0][0],
             {filename: byName[s] for filename, s in origins.items()},
         )
-        self._merged[name] = (key, merged)
+        self._keepMerged(name, (key, merged))
         return merged
 
     def forgetRendered(self, name: str) -> None:
@@ -1033,7 +1037,7 @@ class Index:
         Drop the rendered representations of project C{name}'s pages, so the
         next request renders them again (after what they show changed).
         """
-        self._merged.pop(name, None)
+        self._keepMerged(name, None)
         for source in self.sources:
             entry = source.cachedEntry(name)
             if entry is not None:
@@ -1096,5 +1100,28 @@ class Index:
             )
         # Read once per change of a source's list: a big list's names may
         # have been let go from memory, and reading them means parsing it.
-        self._merged[""] = (key, Found(merged, self.sources[0]))
+        self._keepMerged("", (key, Found(merged, self.sources[0])))
         return merged
+
+    def _keepMerged(
+        self, name: str, merged: Optional[Tuple[Tuple[Dict[str, object], ...], Found]]
+    ) -> None:
+        """
+        Keep C{merged} as the merged page of C{name} (none if C{None}).  The
+        representations of the one it replaces go: a big page's are files,
+        which nothing else would remove (a root list of many names, merged
+        again at every change of a source's list, left tens of megabytes
+        each time).  Not those of a source's own entry, served as the merge
+        of one list: that source keeps them.
+        """
+        old = self._merged.pop(name, None)
+        if merged is not None:
+            self._merged[name] = merged
+        if old is None or self.discard is None:
+            return
+        rendered = old[1].lookup.entry.rendered
+        if any(rendered is mergedFrom for mergedFrom in old[0]):
+            return
+        for rep in rendered.values():
+            self.discard(rep)
+        rendered.clear()

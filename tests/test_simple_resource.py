@@ -35,13 +35,13 @@ from cheesecache.simple.parse import fileFromJSON
 from cheesecache.simple.plain import plainFileJSON
 from cheesecache.simple.render import JSON_TYPE, TEXT_HTML, renderProjectHTML, renderProjectJSON
 from cheesecache.web import representation as representationModule
-from cheesecache.web.representation import RenderedStore, Representation
+from cheesecache.web.representation import IN_MEMORY_LIMIT, TWIN_DELAY, RenderedStore, Representation
 from cheesecache.web import simple as simpleModule
 from cheesecache.web.representation import NotFound
 from cheesecache.web.simple import ProjectResource, RenderingWhileParsing, SimpleResource
 
 from .fakeindex import Dist, FakeIndex, listen
-from .harness import JSON_ACCEPT, Harness, header, httpClient, serveIndex
+from .harness import JSON_ACCEPT, Harness, header, httpClient, serveIndex, sleep
 from .test_chain import fileURL
 from .test_index import bigProjectIndex, sampleIndex
 
@@ -394,6 +394,36 @@ class RootListTests(TestCase):
         )
         self.assertIn("pypi:repository-version", parsed.meta)
 
+
+    @inlineCallbacks
+    def test_mergedListChangedLeavesNoFiles(self):  # type: ignore[no-untyped-def]
+        """
+        A merged root list big enough to be kept on disk, rendered again
+        once one of its sources' lists changed, leaves only its new files
+        under rendered/: the old ones go with the old list.
+        """
+        one, two = sampleIndex(), FakeIndex()
+        for i in range(3000):
+            two.add(f"project-{i}", Dist(f"project_{i}-1.0.tar.gz", b"x"))
+        harness = Harness(self, [serveIndex(self, one), serveIndex(self, two)])
+        rendered = harness.dataDir.child("rendered")
+
+        def files() -> int:
+            return len([p for p in rendered.walk() if p.isfile()]) if rendered.exists() else 0
+
+        response, body = yield harness.get("/simple/")
+        self.assertGreater(len(body), IN_MEMORY_LIMIT)
+        harness.clock.advance(TWIN_DELAY)
+        for _ in range(200):
+            if files() == 2:  # the list and its gzip twin
+                break
+            yield sleep(0.01)
+        self.assertEqual(files(), 2)
+        two.add("project-new", Dist("project_new-1.0.tar.gz", b"x"))
+        harness.clock.advance(3600)
+        response, body = yield harness.get("/simple/")
+        self.assertIn(b"project-new", body)
+        self.assertEqual(files(), 1)
 
     @inlineCallbacks
     def test_nameNotText(self):  # type: ignore[no-untyped-def]

@@ -194,6 +194,7 @@ def makeRoot(
     clock = clock or reactor
     disk = RenderedStore(store.dataDir.child("rendered"), blocking=fetcher.blocking, clock=clock)
     disk.clear()
+    index.discard = disk.discard
     prepare = lambda page: withKnownMetadata(page, metadata.known)  # noqa: E731
     prepareFile = lambda f: fileWithKnownMetadata(f, metadata.known)  # noqa: E731
     for source in index.sources:
