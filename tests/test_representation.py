@@ -5,6 +5,7 @@ streamed, their parsed form is let go and read back when needed.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -235,6 +236,28 @@ class DiskRepresentationTests(TestCase):
         self.assertEqual((response.code, third), (200, body))
         rendered = [p for p in self.harness.dataDir.child("rendered").walk() if p.isfile()]
         self.assertEqual(rendered, [])
+
+    @inlineCallbacks
+    def test_diskFull(self):  # type: ignore[no-untyped-def]
+        """
+        A big page that cannot be written under rendered/ (a full disk) is
+        served all the same, from memory, and written when it can be.
+        """
+
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        spill = RenderedStore.spill
+        self.patch(RenderedStore, "spill", full)
+        for accept in (JSON_ACCEPT, "text/html"):
+            response, body = yield self.harness.get("/simple/big/", {"Accept": accept})
+            self.assertEqual((response.code, response.length), (200, len(body)))
+            self.assertIn(b"big-1.599.tar.gz", body)
+        self.patch(RenderedStore, "spill", spill)
+        response, body = yield self.harness.get("/simple/big/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        rendered = self.harness.dataDir.child("rendered")
+        self.assertEqual(len([p for p in rendered.walk() if p.isfile()]), 1)
 
     @inlineCallbacks
     def test_twinGoneRenderedAgain(self):  # type: ignore[no-untyped-def]

@@ -354,9 +354,19 @@ class RenderedStore:
     ) -> Representation:
         """
         Make the representation of C{entry}'s content as C{contentType}
-        (see L{make}) and keep it with the entry (see L{place}).
+        (see L{make}) and keep it with the entry (see L{place}).  One that
+        cannot be written (a full disk) is made in memory and served, not
+        kept: the page is there to serve, and the next request tries again.
         """
-        rep = _renderNow(entry, contentType, render, self.make)
+        try:
+            rep = _renderNow(entry, contentType, render, self.make)
+        except OSError as e:
+            log.warn(
+                "Could not write the {contentType} of {url}: {error};"
+                " it is served from memory",
+                contentType=contentType, url=entry.url, error=str(e),
+            )
+            return _renderNow(entry, contentType, render, Representation.of)
         self.place(entry.rendered, contentType, rep)
         return rep
 
