@@ -12,7 +12,7 @@ L{ReadGuard} protects every read when C{--read-auth} is on.
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 import attrs
 from twisted.cred.checkers import ICredentialsChecker
@@ -129,12 +129,22 @@ class Throttle:
     Counts failed logins per key (client address, user name) in a sliding
     window; a key over the limit is refused without checking, which makes
     guessing passwords slow and keeps bcrypt work bounded.
+
+    Logins being checked count too, as the failures they may yet be (see
+    L{admit}): a bcrypt check takes its time, and guesses sent at once
+    would otherwise all be checked before the first had failed.
     """
 
     clock: IReactorTime
     maxFailures: int = 10
     window: float = 60.0
     _failures: Dict[Tuple[str, str], Deque[float]] = attrs.field(factory=dict)
+    #: Logins being checked now, by key.
+    _checking: Dict[Tuple[str, str], int] = attrs.field(factory=dict)
+    #: Logins waiting for checks of their keys to end (see L{admit}).
+    _waiting: List[Tuple[FrozenSet[Tuple[str, str]], "Deferred[None]"]] = attrs.field(
+        factory=list
+    )
 
     def _recent(self, key: Tuple[str, str]) -> Deque[float]:
         now = self.clock.seconds()
@@ -156,6 +166,42 @@ class Throttle:
             self._failures.setdefault(key, collections.deque()).append(now)
         if len(self._failures) > 100_000:  # bounded memory under a flood
             self._failures.clear()
+
+    def admit(self, keys: Iterable[Tuple[str, str]]) -> "Optional[Deferred[None]]":
+        """
+        May a login for C{keys} (not L{blocked}) be checked now?  Not while
+        their failures and the checks in progress, were those to fail,
+        would reach the limit.
+
+        @return: C{None} if it may: it is then counted as being checked
+            until L{ended}.  Otherwise a L{Deferred} that fires once one
+            of those checks has ended, to ask again.
+        """
+        keys = tuple(keys)
+        if any(len(self._recent(k)) + self._checking.get(k, 0) >= self.maxFailures for k in keys):
+            waiting: Deferred[None] = Deferred()
+            self._waiting.append((frozenset(keys), waiting))
+            return waiting
+        for key in keys:
+            self._checking[key] = self._checking.get(key, 0) + 1
+        return None
+
+    def ended(self, keys: Iterable[Tuple[str, str]]) -> None:
+        """
+        The check of a login L{admit} let through has ended (its failure,
+        if it failed, already counted): the logins waiting for it ask again.
+        """
+        keys = frozenset(keys)
+        for key in keys:
+            left = self._checking.pop(key) - 1
+            if left:
+                self._checking[key] = left
+        waiting, self._waiting = self._waiting, []
+        for waitingKeys, d in waiting:
+            if not waitingKeys & keys:
+                self._waiting.append((waitingKeys, d))
+            elif not d.called:  # else cancelled: its client has gone
+                d.callback(None)
 
 
 @attrs.define
@@ -185,13 +231,25 @@ class Authenticator:
         keys: Tuple[Tuple[str, str], ...] = (("address", str(host)),)
         if name != TOKEN_USER:
             keys += (("user", name),)
+        return self._check(UsernamePassword(username, password), keys, shown, host)
+
+    def _check(
+        self, credentials: UsernamePassword, keys: Tuple[Tuple[str, str], ...],
+        shown: str, host: object,
+    ) -> "Deferred[User]":
+        """
+        Check C{credentials} once the throttle lets them be checked.
+        """
         if self.throttle.blocked(keys):
             log.warn(
                 "Refusing a login for {user} from {host}: too many failures",
                 user=shown, host=host,
             )
             return fail(TooManyFailures())
-        d = self.portal.login(UsernamePassword(username, password), None, IUser)
+        waiting = self.throttle.admit(keys)
+        if waiting is not None:
+            return waiting.addCallback(lambda _: self._check(credentials, keys, shown, host))
+        d = self.portal.login(credentials, None, IUser)
 
         def failed(failure: Failure) -> Failure:
             if failure.check(UnauthorizedLogin):
@@ -199,7 +257,11 @@ class Authenticator:
                 log.info("Failed login for {user} from {host}", user=shown, host=host)
             return failure
 
-        return d.addCallbacks(lambda result: result[1], failed)
+        def ended(result: Any) -> Any:
+            self.throttle.ended(keys)
+            return result
+
+        return d.addCallbacks(lambda result: result[1], failed).addBoth(ended)
 
 
 def challenge(request: IRequest, message: str = "Unauthorized: credentials required") -> bytes:

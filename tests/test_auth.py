@@ -16,6 +16,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.cli import main as cli
+from cheesecache.auth import Credentials
 from cheesecache.config import Permission
 from cheesecache.users import removeUser
 
@@ -373,3 +374,112 @@ class SecurityHeaderTests(TestCase):
         name = json.loads(page)["files"][0]["filename"]
         response, _ = yield harness.get(fileURL(page, name))
         self.assertEqual(header(response, "x-content-type-options"), "nosniff")
+
+
+class _LoginRequest:
+    """
+    What L{cheesecache.auth.Authenticator} reads of a request.
+    """
+
+    def __init__(self, user: bytes, password: bytes, host: str = "10.0.0.1") -> None:
+        from twisted.internet.address import IPv4Address
+
+        self.user, self.password = user, password
+        self.address = IPv4Address("TCP", host, 1234)
+
+    def getUser(self) -> bytes:
+        return self.user
+
+    def getPassword(self) -> bytes:
+        return self.password
+
+    def getClientAddress(self):  # type: ignore[no-untyped-def]
+        return self.address
+
+
+class ConcurrentGuessTests(SynchronousTestCase):
+    """
+    Logins checked at once (bcrypt takes its time in a thread) against the
+    L{cheesecache.auth.Throttle}.
+    """
+
+    def setUp(self) -> None:
+        from twisted.cred.checkers import ICredentialsChecker
+        from twisted.cred.error import UnauthorizedLogin
+        from twisted.cred.portal import Portal
+        from twisted.internet.task import Clock
+        from zope.interface import implementer
+
+        from cheesecache.auth import Authenticator, Realm, Throttle
+
+        self.checks: list = []
+        checks = self.checks
+
+        @implementer(ICredentialsChecker)
+        class Slow:
+            credentialInterfaces = Credentials.credentialInterfaces
+
+            def requestAvatarId(self, credentials):  # type: ignore[no-untyped-def]
+                d: Deferred[bytes] = Deferred()
+                checks.append((credentials.password, d))
+                return d
+
+        self.UnauthorizedLogin = UnauthorizedLogin
+        self.authenticator = Authenticator(
+            Portal(Realm(), [Slow()]), Throttle(Clock(), maxFailures=10)
+        )
+
+    def test_guessesSentAtOnceAreThrottled(self) -> None:
+        """
+        Guesses sent at once, before the first has failed, are not all
+        checked: no more are checked than the throttle lets fail, the
+        others wait for them, and are refused once they have failed.
+        """
+        from cheesecache.auth import TooManyFailures
+
+        results: list = []
+        for i in range(50):
+            request = _LoginRequest(b"alice", b"guess-%d" % (i,))
+            self.authenticator.authenticate(request).addBoth(results.append)
+        self.assertEqual(len(self.checks), 10)
+        for _, d in list(self.checks):
+            d.errback(self.UnauthorizedLogin())
+        self.assertEqual(len(self.checks), 10)
+        self.assertEqual(len(results), 50)
+        self.assertEqual(
+            sum(1 for r in results if r.check(TooManyFailures)), 40
+        )
+
+    def test_rightPasswordWaitsNotRefused(self) -> None:
+        """
+        Logins over the limit while others are being checked wait for
+        them: once those succeed, they are checked in turn, not refused
+        (many requests of one client, or clients behind one address,
+        logging in at once).
+        """
+        results: list = []
+        for i in range(30):
+            request = _LoginRequest(b"user-%d" % (i,), b"right")
+            self.authenticator.authenticate(request).addBoth(results.append)
+        while len(results) < 30:
+            pending = [d for _, d in self.checks if not d.called]
+            self.assertTrue(pending)
+            for d in pending:
+                d.callback(b"someone")
+        self.assertEqual([r.username for r in results], ["someone"] * 30)
+
+    def test_cancelledWhileWaiting(self) -> None:
+        """
+        A login cancelled while it waits (its client gone) is forgotten:
+        the end of the check it waited for fires nothing twice.
+        """
+        from twisted.internet.defer import CancelledError
+
+        for i in range(10):
+            self.authenticator.authenticate(_LoginRequest(b"alice", b"g%d" % (i,)))
+        waiting = self.authenticator.authenticate(_LoginRequest(b"alice", b"late"))
+        waiting.cancel()
+        self.failureResultOf(waiting, CancelledError)
+        for _, d in list(self.checks):
+            d.callback(b"alice")
+        self.assertEqual(len(self.checks), 10)
