@@ -139,6 +139,9 @@ class Throttle:
     maxFailures: int = 10
     window: float = 60.0
     _failures: Dict[Tuple[str, str], Deque[float]] = attrs.field(factory=dict)
+    #: How many keys may be held before those whose failures are all out
+    #: of the window are forgotten (doubled as live ones grow).
+    _sweepAt: int = 1024
     #: Logins being checked now, by key.
     _checking: Dict[Tuple[str, str], int] = attrs.field(factory=dict)
     #: Logins waiting for checks of their keys to end (see L{admit}).
@@ -164,6 +167,14 @@ class Throttle:
         now = self.clock.seconds()
         for key in keys:
             self._failures.setdefault(key, collections.deque()).append(now)
+        if len(self._failures) > self._sweepAt:
+            # Keys are otherwise forgotten only when asked about again,
+            # which a scanner's new user name never is.
+            self._failures = {
+                key: failures for key, failures in self._failures.items()
+                if failures[-1] > now - self.window
+            }
+            self._sweepAt = max(1024, 2 * len(self._failures))
         if len(self._failures) > 100_000:  # bounded memory under a flood
             self._failures.clear()
 
@@ -204,6 +215,11 @@ class Throttle:
                 d.callback(None)
 
 
+#: How much of a user name the throttle keys failures by: more than any
+#: real name, and 100,000 of them are a few tens of megabytes.
+MAX_NAME_KEY = 256
+
+
 @attrs.define
 class Authenticator:
     """
@@ -230,7 +246,8 @@ class Authenticator:
         # address alone, or anyone could lock every token out.
         keys: Tuple[Tuple[str, str], ...] = (("address", str(host)),)
         if name != TOKEN_USER:
-            keys += (("user", name),)
+            # Held by the throttle: not whole, as long as the headers may be.
+            keys += (("user", name[:MAX_NAME_KEY]),)
         return self._check(UsernamePassword(username, password), keys, shown, host)
 
     def _check(

@@ -10,7 +10,8 @@ import io
 import json
 
 from twisted.internet import reactor, threads
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred, fail, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -194,6 +195,46 @@ class ThrottleTests(SynchronousTestCase):
         self.assertFalse(throttle.blocked([("address", "5.6.7.8")]))
         clock.advance(61)
         self.assertFalse(throttle.blocked(keys))
+
+    def test_expiredFailuresForgotten(self) -> None:
+        """
+        Failures out of the window are forgotten even for keys never seen
+        again (a scanner trying a new user name each time): they are not
+        held until a flood of other keys clears them all.
+        """
+        from twisted.internet.task import Clock
+
+        from cheesecache.auth import Throttle
+
+        clock = Clock()
+        throttle = Throttle(clock, maxFailures=3, window=60)
+        for i in range(5000):
+            throttle.failed([("user", f"name-{i}")])
+        clock.advance(61)
+        for i in range(5000):
+            throttle.failed([("user", f"other-{i}")])
+        self.assertLessEqual(len(throttle._failures), 5000)
+
+    def test_longUserNamesHeldShort(self) -> None:
+        """
+        A failed login's user name, which may be as long as the headers
+        (some 16 KiB), is not held whole by the throttle: 100,000 of them
+        would be gigabytes.
+        """
+        from cheesecache.auth import TooManyFailures
+
+        authenticator = ConcurrentGuessTests.makeAuthenticator(
+            lambda credentials: fail(UnauthorizedLogin())
+        )
+        name = "x" * 12000
+        for _ in range(10):
+            d = authenticator.authenticate(_LoginRequest(name.encode(), b"guess"))
+            self.failureResultOf(d, UnauthorizedLogin)
+        self.assertLessEqual(
+            max(len(value) for _, value in authenticator.throttle._failures), 256
+        )
+        d = authenticator.authenticate(_LoginRequest(name.encode(), b"guess", "10.0.0.2"))
+        self.failureResultOf(d, TooManyFailures)
 
 
 class TokenAndPermissionTests(TestCase):
@@ -403,31 +444,38 @@ class ConcurrentGuessTests(SynchronousTestCase):
     L{cheesecache.auth.Throttle}.
     """
 
-    def setUp(self) -> None:
+    @staticmethod
+    def makeAuthenticator(check):  # type: ignore[no-untyped-def]
+        """
+        An authenticator whose one checker is C{check(credentials)}, with a
+        throttle of ten failures a minute on a fake clock.
+        """
         from twisted.cred.checkers import ICredentialsChecker
-        from twisted.cred.error import UnauthorizedLogin
         from twisted.cred.portal import Portal
         from twisted.internet.task import Clock
         from zope.interface import implementer
 
         from cheesecache.auth import Authenticator, Realm, Throttle
 
-        self.checks: list = []
-        checks = self.checks
-
         @implementer(ICredentialsChecker)
-        class Slow:
+        class Checker:
             credentialInterfaces = Credentials.credentialInterfaces
 
             def requestAvatarId(self, credentials):  # type: ignore[no-untyped-def]
-                d: Deferred[bytes] = Deferred()
-                checks.append((credentials.password, d))
-                return d
+                return check(credentials)
+
+        return Authenticator(Portal(Realm(), [Checker()]), Throttle(Clock(), maxFailures=10))
+
+    def setUp(self) -> None:
+        self.checks: list = []
+
+        def slow(credentials):  # type: ignore[no-untyped-def]
+            d: Deferred[bytes] = Deferred()
+            self.checks.append((credentials.password, d))
+            return d
 
         self.UnauthorizedLogin = UnauthorizedLogin
-        self.authenticator = Authenticator(
-            Portal(Realm(), [Slow()]), Throttle(Clock(), maxFailures=10)
-        )
+        self.authenticator = self.makeAuthenticator(slow)
 
     def test_guessesSentAtOnceAreThrottled(self) -> None:
         """
