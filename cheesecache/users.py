@@ -9,7 +9,8 @@ users and hash on the reactor thread.  This one:
   - hashes in a thread pool, never on the reactor thread (bcrypt takes
     tens to hundreds of milliseconds by design);
   - does the same bcrypt work for an unknown user (against a dummy hash of
-    the same cost), so timing does not tell which users exist;
+    one of the file's costs, always the same for a name), so timing does
+    not tell which users exist;
   - compares through bcrypt's own constant-time check;
   - re-reads the file when it changes, so users can be added or removed
     without a restart;
@@ -109,7 +110,8 @@ class _Users:
 
     stamp: Optional[Tuple[int, int, int]]
     entries: Dict[bytes, bytes]
-    cost: int
+    #: The cost of each bcrypt hash, in the file's order.
+    costs: Tuple[int, ...]
 
 
 @implementer(ICredentialsChecker)
@@ -179,9 +181,8 @@ class HtpasswdChecker:
                     user=user.decode("utf-8", "replace"),
                     path=self.path.path,
                 )
-        costs = [_cost(h) for h in entries.values() if isBcryptHash(h)]
-        cost = max(costs) if costs else DEFAULT_ROUNDS
-        self._users = _Users(stamp=stamp, entries=entries, cost=cost)
+        costs = tuple(_cost(h) for h in entries.values() if isBcryptHash(h))
+        self._users = _Users(stamp=stamp, entries=entries, costs=costs or (DEFAULT_ROUNDS,))
         self._cache.clear()
         return entries
 
@@ -202,6 +203,19 @@ class HtpasswdChecker:
             dummy = bcrypt.hashpw(secrets.token_bytes(16).hex().encode(), bcrypt.gensalt(cost))
             self._dummies[cost] = dummy
         return dummy
+
+    def _unknownCost(self, username: bytes) -> int:
+        """
+        The cost an unknown user is checked at: that of a user of the file
+        picked by a keyed hash of the name, so that, whatever the mix of
+        costs (C{htpasswd -B} makes cheaper hashes than L{setPassword}),
+        an unknown name answers as quickly as some user's, and always as
+        the same one's: the time taken tells no more than the file's mix.
+        """
+        assert self._users is not None
+        costs = self._users.costs
+        digest = hmac.new(self._cacheKey, b"cost\0" + username, hashlib.sha256).digest()
+        return costs[int.from_bytes(digest[:8], "big") % len(costs)]
 
     def _credentialsKey(self, username: bytes, password: bytes) -> bytes:
         return hmac.new(
@@ -229,8 +243,7 @@ class HtpasswdChecker:
             if now < expires and cachedUser == username and cachedHash == stored:
                 return succeed(username)
             del self._cache[key]
-        assert self._users is not None
-        cost = self._users.cost
+        cost = self._unknownCost(username)
 
         def check() -> bool:
             if stored is not None and isBcryptHash(stored):

@@ -192,6 +192,37 @@ class CheckerTests(SynchronousTestCase):
         self.assertEqual(len(calls), 1)
         self.assertEqual(calls[0][4:6], b"%02d" % ROUNDS)
 
+    def test_unknownUsersLikeKnownOnes(self) -> None:
+        """
+        When the file's hashes are of several costs (C{htpasswd -B} makes
+        them cheaper than C{cheesecache adduser}), unknown users are
+        checked at those costs too, each name always at the same one: a
+        user with a cheaper hash than the others is not told apart from
+        unknown names by a quicker answer.
+        """
+        costs: List[bytes] = []
+        real = bcrypt.checkpw
+
+        def spy(password: bytes, hashed: bytes) -> bool:
+            costs.append(hashed[4:6])
+            return real(password, hashed)
+
+        cheap = bcrypt.hashpw(b"pw", bcrypt.gensalt(ROUNDS))
+        dear = bcrypt.hashpw(b"pw", bcrypt.gensalt(ROUNDS + 1))
+        self.path.setContent(b"alice:" + cheap + b"\nbob:" + dear + b"\n")
+        self.patch(usersModule.bcrypt, "checkpw", spy)
+        self.failureResultOf(self.login(b"alice", b"guess"), UnauthorizedLogin)
+        self.assertEqual(costs, [b"%02d" % ROUNDS])
+        byName = {}
+        for i in range(40):
+            name = b"nobody-%d" % (i,)
+            costs.clear()
+            self.failureResultOf(self.login(name, b"guess"), UnauthorizedLogin)
+            self.failureResultOf(self.login(name, b"other"), UnauthorizedLogin)
+            self.assertEqual(len(set(costs)), 1)
+            byName[name] = costs[0]
+        self.assertEqual(set(byName.values()), {b"%02d" % ROUNDS, b"%02d" % (ROUNDS + 1)})
+
     def test_successCached(self) -> None:
         """
         A success is remembered: the same credentials within the cache time
