@@ -132,12 +132,18 @@ class TokenStore:
         Make a new token for C{user}; the secret is returned once and never
         stored.
         """
-        tokenID = secrets.token_hex(4)
-        secret = f"{PREFIX}{tokenID}-{secrets.token_urlsafe(32)}"
         # Locked, and read afresh (not the copy this store remembers): a
         # token created or revoked meanwhile by another process is kept so.
         with lockedBeside(self.path):
-            self._save([*self._read(), Token(tokenID, user, _digest(secret), scopes, time.time())])
+            tokens = self._read()
+            # Ids are short: one already used would give this token the
+            # other's scopes (found by id), and be revoked with it.
+            used = {t.id for t in tokens}
+            tokenID = secrets.token_hex(4)
+            while tokenID in used:
+                tokenID = secrets.token_hex(4)
+            secret = f"{PREFIX}{tokenID}-{secrets.token_urlsafe(32)}"
+            self._save([*tokens, Token(tokenID, user, _digest(secret), scopes, time.time())])
         return secret
 
     def revoke(self, tokenID: str) -> bool:

@@ -61,6 +61,19 @@ class TokenStoreTests(SynchronousTestCase):
         self.assertIsNone(store.find(old))
         self.assertIsNotNone(store.find(new[0]))
 
+    def test_idsUnique(self) -> None:
+        """
+        A new token never gets the id of one already in the file (ids are
+        random, four bytes): the server finds a token's scopes, and
+        C{token revoke} what to remove, by its id.
+        """
+        ids = iter(["aaaaaaaa", "aaaaaaaa", "bbbbbbbb"])
+        self.patch(tokensModule.secrets, "token_hex", lambda n: next(ids))
+        store = TokenStore(self.path)
+        store.create("alice")
+        store.create("alice", ("acme-*",))
+        self.assertEqual([t.id for t in store.tokens()], ["aaaaaaaa", "bbbbbbbb"])
+
     def test_ownerKept(self) -> None:
         """
         A tokens file rewritten by root (C{sudo cheesecache token create})
