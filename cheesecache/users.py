@@ -173,6 +173,17 @@ class HtpasswdChecker:
                 entries = parseHtpasswd(self.path.getContent(), malformed)
             except OSError as e:
                 log.error("Users file {path}: {e}", path=self.path.path, e=str(e))
+        for user in list(entries):
+            try:
+                user.decode("utf-8")
+            except UnicodeDecodeError:
+                # Their login would be a user no one can name (permissions,
+                # the uploader of a file): refused, not a 500.
+                log.warn(
+                    "User name {user} in {path} is not UTF-8: they cannot log in",
+                    user=repr(user)[2:-1], path=self.path.path,
+                )
+                del entries[user]
         for user, hashed in entries.items():
             if not isBcryptHash(hashed):
                 log.warn(

@@ -237,6 +237,43 @@ class ThrottleTests(SynchronousTestCase):
         self.failureResultOf(d, TooManyFailures)
 
 
+class UsersFileNameTests(SynchronousTestCase):
+    """
+    User names of the users file, through the checker and the realm.
+    """
+
+    def test_nameNotUTF8(self) -> None:
+        """
+        A user whose name in the users file is not UTF-8 (written by hand,
+        or by a tool in a Latin-1 terminal) cannot log in, and is told of
+        in the log: their right password is refused (401), not a 500 with
+        a traceback for every request.
+        """
+        import bcrypt
+        from twisted.cred.portal import Portal
+        from twisted.python.filepath import FilePath
+
+        from cheesecache.auth import Authenticator, Realm, Throttle
+        from cheesecache.users import HtpasswdChecker
+
+        from .test_users import FakeReactor, FakeThreadPool
+
+        events = logEvents(self)
+        path = FilePath(self.mktemp())
+        path.setContent(b"jos\xe9:" + bcrypt.hashpw(b"pw", bcrypt.gensalt(4)) + b"\n")
+        reactor, pool = FakeReactor(), FakeThreadPool()
+        checker = HtpasswdChecker(path, reactor, pool, reactor)
+        authenticator = Authenticator(
+            Portal(Realm(), [Credentials(checker)]), Throttle(reactor)
+        )
+        d = authenticator.authenticate(_LoginRequest(b"jos\xe9", b"pw"))
+        pool.runAll()
+        self.failureResultOf(d, UnauthorizedLogin)
+        self.assertTrue(
+            any("jos\\xe9" in formatEvent(e) and "not UTF-8" in formatEvent(e) for e in events)
+        )
+
+
 class TokenAndPermissionTests(TestCase):
     """
     Upload tokens and per-project permissions.
