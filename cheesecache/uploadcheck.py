@@ -595,7 +595,8 @@ def coreMetadataOf(path: str, filename: str) -> Optional[bytes]:
     C{None}.
 
     @raise InvalidDistribution: not a readable archive, or a wheel without
-        the METADATA or RECORD it must have.
+        the METADATA or RECORD it must have in the .dist-info its filename
+        names, or with more than one .dist-info.
     """
     if filename.endswith(".whl"):
         with _checkZip(path) as z:
@@ -608,8 +609,28 @@ def coreMetadataOf(path: str, filename: str) -> Optional[bytes]:
                     f"file: {infoDir}/RECORD"
                 )
             metadataName = f"{infoDir}/METADATA"
-            if metadataName in names and z.getinfo(metadataName).file_size > MAX_METADATA_SIZE:
+            if metadataName not in names:
+                raise InvalidDistribution(
+                    f"Wheel '{filename}' does not contain the required METADATA "
+                    f"file: {metadataName}"
+                )
+            if z.getinfo(metadataName).file_size > MAX_METADATA_SIZE:
                 raise InvalidDistribution("Invalid distribution file. METADATA is too large")
+            # pip and uv refuse to install a wheel with several .dist-info
+            # directories; wheelMetadata would also take a METADATA from
+            # another one than the filename's.
+            infoDirs = sorted(
+                {
+                    top
+                    for top, slash, _ in (n.partition("/") for n in names)
+                    if slash and top.endswith(".dist-info")
+                }
+            )
+            if len(infoDirs) > 1:
+                raise InvalidDistribution(
+                    f"Invalid distribution file. Wheel '{filename}' has more than "
+                    f"one .dist-info directory: {', '.join(infoDirs)}"
+                )
         try:
             data = wheelMetadata(path)
         except NoMetadata:

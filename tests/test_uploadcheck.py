@@ -748,6 +748,41 @@ class ArchiveTests(CheckTestsMixin, SynchronousTestCase):
             "foo_bar-1.1.dist-info/METADATA",
         )
 
+    def test_metadataInAnotherDistInfo(self) -> None:
+        """
+        A wheel whose only METADATA is in another .dist-info directory than
+        the one its filename names is refused (pip refuses to install it).
+        """
+        data = makeZip({
+            "foo_bar-1.1.dist-info/WHEEL": b"Wheel-Version: 1.0\n",
+            "foo_bar-1.1.dist-info/RECORD": b"",
+            "other-2.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: foo-bar\nVersion: 1.1\n\n",
+        })
+        self.assertRejected(
+            self.upload(self.filename, data), 400,
+            f"Wheel '{self.filename}' does not contain the required METADATA file: "
+            "foo_bar-1.1.dist-info/METADATA",
+        )
+
+    def test_severalDistInfo(self) -> None:
+        """
+        A wheel with more than one .dist-info directory is refused, saying
+        so (pip and uv refuse to install it), even when the one its
+        filename names is complete.
+        """
+        metadata = b"Metadata-Version: 2.1\nName: foo-bar\nVersion: 1.1\n\n"
+        data = makeZip({
+            "foo_bar-1.1.dist-info/WHEEL": b"Wheel-Version: 1.0\n",
+            "foo_bar-1.1.dist-info/RECORD": b"",
+            "foo_bar-1.1.dist-info/METADATA": metadata,
+            "other-2.0.dist-info/METADATA": metadata,
+        })
+        self.assertRejected(
+            self.upload(self.filename, data), 400,
+            f"Invalid distribution file. Wheel '{self.filename}' has more than one "
+            ".dist-info directory: foo_bar-1.1.dist-info, other-2.0.dist-info",
+        )
+
     def test_metadataForAnotherProject(self) -> None:
         """
         A wheel whose METADATA names another project or version is refused
