@@ -463,12 +463,23 @@ def _hasCoreMetadataFields(metadataVersion: Optional[str]) -> bool:
         return False
 
 
+#: What zipfile, tarfile, gzip and zlib raise for a damaged archive besides
+#: their own errors: a zip needing a newer version to extract or using
+#: strong encryption (C{NotImplementedError}), an encrypted member
+#: (C{RuntimeError}), a member name flagged UTF-8 that is not
+#: (C{UnicodeDecodeError}), a stream cut short (C{EOFError}).
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError,
+    ValueError, RuntimeError, NotImplementedError,
+)
+
+
 def _checkZip(path: str) -> zipfile.ZipFile:
     if not zipfile.is_zipfile(path):
         raise InvalidDistribution("Invalid distribution file. File is not a zipfile")
     try:
         z = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except _ARCHIVE_ERRORS:
         raise InvalidDistribution("Invalid distribution file. File is not a zipfile")
     compressed = max(os.stat(path).st_size, 1)
     infos = z.infolist()
@@ -518,10 +529,13 @@ def sdistPkgInfo(path: str, filename: str) -> bytes:
                 )
             if info.file_size > MAX_METADATA_SIZE:
                 raise InvalidDistribution("Invalid distribution file. PKG-INFO is too large")
-            return z.read(info)
+            try:
+                return z.read(info)
+            except _ARCHIVE_ERRORS as e:
+                raise InvalidDistribution(f"Invalid distribution file. {e}")
     try:
         isTar = tarfile.is_tarfile(path)
-    except OSError:
+    except _ARCHIVE_ERRORS:
         isTar = False
     if not isTar:
         raise InvalidDistribution("Invalid distribution file. File is not a tarfile")
@@ -558,7 +572,7 @@ def sdistPkgInfo(path: str, filename: str) -> bytes:
                     f"Invalid distribution file. PKG-INFO not found at {top}/PKG-INFO"
                 )
             return found
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+    except _ARCHIVE_ERRORS as e:
         raise InvalidDistribution(f"Invalid distribution file. {e}")
 
 

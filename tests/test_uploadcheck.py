@@ -653,6 +653,49 @@ class ArchiveTests(CheckTestsMixin, SynchronousTestCase):
             "Invalid distribution file. PKG-INFO not found at foo_bar-1.1/PKG-INFO",
         )
 
+    def test_damagedArchives(self) -> None:
+        """
+        Archives that Python's zipfile, tarfile or gzip cannot read for
+        reasons other than the ones they usually give (a zip needing a newer
+        version to extract, a member name flagged UTF-8 that is not, a
+        truncated gzip header, a damaged member of a .zip sdist) are refused
+        with a 400, not raised.
+        """
+        def zipWith(info: zipfile.ZipInfo, data: bytes = b"x") -> bytes:
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(info, data)
+            return out.getvalue()
+
+        newer = zipfile.ZipInfo("foo_bar-1.1.dist-info/WHEEL")
+        newer.extract_version = 99
+        notUTF8 = zipWith(zipfile.ZipInfo("foo_bar-1.1.dist-info/\xe9")).replace(
+            "\xe9".encode(), b"\xc3\x28"
+        )
+        _, sdist, _ = makeSdistWithMetadata("foo-bar", "1.1")
+        truncatedHeader = bytearray(sdist)
+        truncatedHeader[3] |= 0x04  # FEXTRA, with a length running past the end
+        pkgInfo = zipfile.ZipInfo("foo_bar-1.1/PKG-INFO")
+        badCRC = bytearray(zipWith(pkgInfo, b"Metadata-Version: 2.2\n" * 20))
+        # The member's CRC in its local header and the central directory.
+        crc = zipfile.ZipFile(io.BytesIO(bytes(badCRC))).getinfo(pkgInfo.filename).CRC
+        badCRC = bytearray(bytes(badCRC).replace(crc.to_bytes(4, "little"), b"\0\0\0\0"))
+        for filename, data in [
+            (self.filename, zipWith(newer)),
+            (self.filename, notUTF8),
+            ("foo_bar-1.1.tar.gz", bytes(truncatedHeader)),
+            ("foo_bar-1.1.zip", bytes(badCRC)),
+        ]:
+            parts = self.upload(filename, data)
+            if not filename.endswith(".whl"):
+                parts = setField(setField(parts, "filetype", "sdist"), "pyversion", "source")
+            decision = self.check(parts)
+            assert isinstance(decision, Rejection), (filename, decision)
+            self.assertEqual(decision.code, 400)
+            self.assertTrue(
+                decision.message.startswith("Invalid distribution file."), decision.message
+            )
+
     def test_wheelOtherProject(self) -> None:
         """
         A wheel named for another project: "Start filename for '<project>'
