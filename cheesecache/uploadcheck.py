@@ -778,8 +778,14 @@ def checkUpload(
         return Rejection(400, "Only one sdist may be uploaded per release.")
 
     assert content.path is not None
+    path = content.path.path
+    pkgInfo: Optional[bytes] = None
     try:
-        checkArchive(content.path.path, filename)
+        if filetype == "sdist":
+            # What checkArchive does for an sdist, keeping its PKG-INFO.
+            pkgInfo = sdistPkgInfo(path, filename)
+        else:
+            checkArchive(path, filename)
     except InvalidDistribution as e:
         return Rejection(400, e.message)
     if filetype == "sdist":
@@ -788,14 +794,22 @@ def checkUpload(
         rejection = _checkWheelFilename(filename, projectName, formName, version)
     if rejection is not None:
         return rejection
-    try:
-        coreMetadata = coreMetadataOf(content.path.path, filename)
-    except InvalidDistribution as e:
-        return Rejection(400, e.message)
+    if pkgInfo is None:
+        try:
+            coreMetadata: Optional[bytes] = coreMetadataOf(path, filename)
+        except InvalidDistribution as e:
+            return Rejection(400, e.message)
+    elif _hasCoreMetadataFields(readCoreMetadata(pkgInfo).metadataVersion):
+        coreMetadata = pkgInfo
+    else:
+        coreMetadata = None
 
     requiresPython = fields.get("requires_python", [None])[0]  # type: ignore[list-item]
-    if coreMetadata is not None:
-        core = readCoreMetadata(coreMetadata)
+    # An older PKG-INFO is not served as core metadata, but its Name and
+    # Version are as reliable as in any: a wheel built from it is for them.
+    checked = coreMetadata if coreMetadata is not None else pkgInfo
+    if checked is not None:
+        core = readCoreMetadata(checked)
         if (
             core.name is None
             or core.version is None
@@ -809,6 +823,7 @@ def checkUpload(
                 f"for {core.name!r} {core.version!r}, not {formName!r} "
                 f"{str(version)!r}.",
             )
+    if coreMetadata is not None:
         requiresPython = core.requiresPython
     return Accepted(
         name=formName,

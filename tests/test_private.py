@@ -14,6 +14,7 @@ import tarfile
 import zipfile
 from typing import List
 
+import attrs
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -409,7 +410,15 @@ class YankDeleteTests(StoreTestsMixin, SynchronousTestCase):
         """
         _, data = makeSdist("aaa", "1.0")
         self.upload("aaa", "1.0", "aaa-1.0.tar.gz", data)
-        self.upload("bbb", "1.0", "bbb-1.0.tar.gz", data)
+        # Uploads now refuse an sdist whose PKG-INFO names another project;
+        # records kept before did not.
+        aaa = self.store.record("aaa")
+        assert aaa is not None
+        self.dataDir.child("private").child("bbb.json").setContent(
+            recordToJSON(
+                ProjectRecord(name="bbb", files=[attrs.evolve(aaa.files[0], filename="bbb-1.0.tar.gz")])
+            )
+        )
         sha256 = hashlib.sha256(data).hexdigest()
         self.store.delete("aaa", "aaa-1.0.tar.gz")
         self.assertTrue(self.blobs.exists(sha256))

@@ -843,6 +843,20 @@ class ArchiveTests(CheckTestsMixin, SynchronousTestCase):
         )
 
 
+    def test_oldSdistMetadataForAnotherProject(self) -> None:
+        """
+        An sdist whose PKG-INFO is older than Metadata-Version 2.2 but names
+        another project or version is refused too: Name and Version are
+        reliable in any PKG-INFO, and pip refuses what it builds from it.
+        """
+        for name, version in [("evil", "1.1"), ("foo-bar", "6.6.6")]:
+            _, data, _ = makeSdistWithMetadata(name, version, "2.1")
+            self.assertRejected(
+                self.upload("foo_bar-1.1.tar.gz", data), 400,
+                "Invalid distribution file. The metadata in 'foo_bar-1.1.tar.gz' is "
+                f"for {name!r} {version!r}, not 'foo-bar' '1.1'.",
+            )
+
 class AcceptTests(CheckTestsMixin, SynchronousTestCase):
     """
     What an accepted upload carries.
