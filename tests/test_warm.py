@@ -562,6 +562,23 @@ class ChooseTests(SynchronousTestCase):
             "alpha-1.0-10-py3-none-any.whl",
         )
 
+    def test_tieGoesToTheLastListed(self) -> None:
+        """
+        Of files that rank the same (two sdists of a version, wheels whose
+        best tags and builds are the same), the last the page lists is
+        chosen: pip tries its sorted candidates from the end.
+        """
+        for files in [
+            ("alpha-1.0.zip", "alpha-1.0.tar.gz"),
+            ("alpha-1.0.tar.gz", "alpha-1.0.zip"),
+            ("alpha-1.0-py3-none-any.whl", "alpha-1.0-py2.py3-none-any.whl"),
+            ("alpha-1.0-1-py2.py3-none-any.whl", "alpha-1.0-1-py3-none-any.whl"),
+        ]:
+            self.assertEqual(
+                chooseRelease(page("alpha", *files), want("alpha"), LINUX38).file.filename,
+                files[-1],
+            )
+
     def test_hashes(self) -> None:
         """
         With pinned hashes only a file matching one of them is chosen.

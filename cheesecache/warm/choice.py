@@ -253,8 +253,13 @@ def chooseRelease(
             f"Pythons or platforms, or hashes that do not match{_ruledOut(formats)})"
         )
     best = max(versions)
-    byBuild = sorted(usable[best], key=lambda pf: _buildTag(pf[1]), reverse=True)
-    _, chosen = min(byBuild, key=lambda pf: pf[0])
+    # The best rank, then the highest build; of files still tied (a .zip
+    # and a .tar.gz, py3 and py2.py3 wheels), the last listed: pip tries
+    # its candidates, sorted, from the end.
+    _, chosen = max(
+        reversed(usable[best]),
+        key=lambda pf: ((-pf[0][0], -pf[0][1]), _buildTag(pf[1])),
+    )
     return Release(
         name=want.name,
         version=str(best),
