@@ -232,6 +232,28 @@ class RequirementsFileTests(SynchronousTestCase):
         with self.assertRaises(RequirementsError):
             parseRequirements("alpha --hash=sha256:xyz\n", "r.txt", reader({}))
 
+    def test_optionsSplitAsPipSplitsThem(self) -> None:
+        """
+        Options are split as a shell would (pip's C{shlex}), so a quoted
+        value may hold spaces, and C{-C} is C{--config-settings}.
+        """
+        a = "a" * 64
+        parsed = parseRequirements(
+            '-r "my reqs.txt"\n'
+            "alpha -C key=value\n"
+            f'beta --config-settings="--build-option=--a b" --hash=sha256:{a}\n'
+            "--extra-index-url 'http://127.0.0.1/other index/'\n",
+            "req.txt",
+            reader({"my reqs.txt": "gamma\n"}),
+        )
+        self.assertEqual(
+            [r.name for r in parsed.requirements], ["alpha", "beta", "gamma"]
+        )
+        self.assertEqual(parsed.requirements[1].hashes, frozenset({("sha256", a)}))
+        self.assertEqual(len(parsed.warnings), 3)
+        with self.assertRaises(RequirementsError):
+            parseRequirements('alpha --config-settings="a\n', "r.txt", reader({}))
+
     def test_formatOptions(self) -> None:
         """
         C{--no-binary}, C{--only-binary} and C{--prefer-binary} are read (not

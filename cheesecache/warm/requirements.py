@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import os
 import re
+import shlex
 import tomllib
 from typing import (
     TYPE_CHECKING,
@@ -296,6 +297,8 @@ _IGNORED_WITH_VALUE = {
     "--global-option",
     "--install-option",
 }
+#: Short options ignored as their long forms are.
+_IGNORED_SHORT = {"-i": "--index-url", "-f": "--find-links", "-C": "--config-settings"}
 _IGNORED_FLAGS = {"--no-index", "--require-hashes"}
 _EDITABLE = {"-e", "--editable"}
 
@@ -343,6 +346,18 @@ def _optionValue(tokens: List[str], i: int, origin: str) -> Tuple[str, int]:
     if i + 1 >= len(tokens):
         raise RequirementsError(f"{origin}: {token} needs a value")
     return tokens[i + 1], i + 2
+
+
+def _splitOptions(text: str, origin: str) -> List[str]:
+    """
+    Options split as pip splits them, as a shell would (C{shlex}): a quoted
+    value may hold spaces (C{-r "my reqs.txt"},
+    C{--config-settings="--build-option=--a b"}).
+    """
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise RequirementsError(f"{origin}: cannot split {text!r}: {e}") from e
 
 
 def _parseHash(value: str, origin: str) -> Tuple[str, str]:
@@ -409,6 +424,7 @@ def parseRequirements(
         if not tokens:
             continue
         if tokens[0].startswith("-"):
+            tokens = _splitOptions(line, origin)
             i = 0
             while i < len(tokens):
                 token = tokens[i]
@@ -446,9 +462,11 @@ def parseRequirements(
                 elif short in _EDITABLE or option in _EDITABLE:
                     value, i = _optionValue(tokens, i, origin)
                     warnings.append(f"{origin}: not warming the editable {value}")
-                elif option in _IGNORED_WITH_VALUE or short in ("-i", "-f"):
+                elif option in _IGNORED_WITH_VALUE or short in _IGNORED_SHORT:
                     _, i = _optionValue(tokens, i, origin)
-                    warnings.append(f"{origin}: ignoring {option}")
+                    warnings.append(
+                        f"{origin}: ignoring {_IGNORED_SHORT.get(short, option)}"
+                    )
                 elif option in _IGNORED_FLAGS:
                     warnings.append(f"{origin}: ignoring {option}")
                     i += 1
@@ -461,17 +479,21 @@ def parseRequirements(
         )
         spec = " ".join(tokens[:split])
         hashes: List[Tuple[str, str]] = []
-        i = split
-        while i < len(tokens):
-            option = tokens[i].split("=", 1)[0]
+        options = _splitOptions(" ".join(tokens[split:]), origin)
+        i = 0
+        while i < len(options):
+            option = options[i].split("=", 1)[0]
+            short = options[i][:2] if not option.startswith("--") else option
             if option == "--hash":
-                value, i = _optionValue(tokens, i, origin)
+                value, i = _optionValue(options, i, origin)
                 hashes.append(_parseHash(value, origin))
-            elif option in _IGNORED_WITH_VALUE:
-                _, i = _optionValue(tokens, i, origin)
-                warnings.append(f"{origin}: ignoring {option}")
+            elif option in _IGNORED_WITH_VALUE or short in _IGNORED_SHORT:
+                _, i = _optionValue(options, i, origin)
+                warnings.append(
+                    f"{origin}: ignoring {_IGNORED_SHORT.get(short, option)}"
+                )
             else:
-                raise RequirementsError(f"{origin}: unknown option {tokens[i]}")
+                raise RequirementsError(f"{origin}: unknown option {options[i]}")
         if re.match(r"^([a-z][a-z0-9+.-]*://|\.|/|[a-z]:\\)", spec, re.IGNORECASE) or (
             "/" in spec.split(";")[0] and "@" not in spec
         ):
