@@ -130,6 +130,20 @@ class RequirementsFileTests(SynchronousTestCase):
         self.assertEqual(alpha.specifier, SpecifierSet(">=1.0,<2"))
         self.assertEqual(alpha.hashes, frozenset({("sha256", a)}))
 
+    def test_commentEndsAContinuation(self) -> None:
+        """
+        A comment line ends a continued line, as with pip, even when the
+        backslash comes right after the requirement.
+        """
+        parsed = parseRequirements(
+            "alpha==1.0\\\n# a comment\nbeta\\\n    # another \\\ngamma\n",
+            "r.txt",
+            reader({}),
+        )
+        self.assertEqual(
+            [str(r) for r in parsed.requirements], ["alpha==1.0", "beta", "gamma"]
+        )
+
     def test_includesRelativeToTheFile(self) -> None:
         """
         C{-r} and C{-c} include files relative to the including file; C{-c}

@@ -315,10 +315,13 @@ def _logicalLines(text: str) -> Iterable[Tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), 1):
         if not pending:
             start = number
-        if line.endswith("\\") and not line.lstrip().startswith("#"):
+        comment = line.lstrip().startswith("#")
+        if line.endswith("\\") and not comment:
             pending.append(line[:-1])
             continue
-        pending.append(line)
+        # A comment ends a continued line, and is cut off it even when
+        # joined right after a backslash (pip puts a space before it).
+        pending.append(" " + line if comment else line)
         joined = _COMMENT.sub("", "".join(pending)).strip()
         pending = []
         if joined:
