@@ -416,6 +416,31 @@ class TargetTests(SynchronousTestCase):
         self.assertTrue(LINUX38.allowsPython(">=3.8"))
         self.assertFalse(LINUX38.allowsPython(">=3.9"))
 
+    def test_boundedVersions(self) -> None:
+        """
+        A Python version or platform no machine has (3.1000, glibc 2.1000,
+        a patch level too long to read) and too many platforms are refused:
+        the tags to rank grow with them, and the server, warming for
+        C{/-/warm}, stalled while it listed them.
+        """
+        for version, platforms in [
+            ("3.1000", []),
+            ("3100", []),
+            ("300.1", []),
+            ("3.11." + "9" * 5000, []),
+            (None, ["manylinux_2_1000_x86_64"]),
+            (None, ["manylinux_1000_5_x86_64"]),
+            (None, ["musllinux_1_1000_x86_64"]),
+            (None, ["macosx_1000_0_arm64"]),
+            (None, ["macosx_10_1000_x86_64"]),
+            (None, [f"manylinux_2_17_a{i}" for i in range(100)]),
+        ]:
+            with self.assertRaises(RequirementsError):
+                Target.fromOptions(version, platforms)
+        self.assertEqual(Target.fromOptions("3.99").pythonVersion, "3.99.0")
+        self.assertEqual(Target.fromOptions("313").pythonVersion, "3.13.0")
+        self.assertIn("manylinux_2_0_x86_64", expandPlatform("manylinux_2_99_x86_64"))
+
     def test_current(self) -> None:
         """
         Without options the target is this interpreter.

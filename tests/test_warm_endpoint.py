@@ -71,3 +71,17 @@ class WarmEndpointTests(TestCase):
         )
         self.assertEqual(response.code, 400)
         self.assertIn(b"utf-8", answer)
+
+    @inlineCallbacks
+    def test_targetBounded(self):  # type: ignore[no-untyped-def]
+        """
+        A target no machine has (a Python or glibc version in the
+        thousands), whose tags would take the server long to list, is a
+        400 before anything is warmed.
+        """
+        harness = Harness(self, [serveIndex(self, FakeIndex())], users={"alice": "wonder:land"})
+        for query in ["python-version=3.1000", "platform=manylinux_2_1000_x86_64"]:
+            response, body = yield harness.get(
+                f"/-/warm?{query}", {"Authorization": ALICE}, method="POST", body=b"alpha\n",
+            )
+            self.assertEqual(response.code, 400, body)

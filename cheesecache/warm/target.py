@@ -34,6 +34,22 @@ def _environment(value: Mapping[str, str]) -> Dict[str, str]:
     return dict(value)
 
 
+#: The highest major or minor version a target's Python or platform tag
+#: may name, and the most platform tags: the tags a target installs grow
+#: with them (every older Python minor, glibc and macOS is listed), so a
+#: version no machine has would stall the warm (and the server, for
+#: C{/-/warm}) while they were listed.
+MAX_VERSION_NUMBER = 99
+MAX_PLATFORMS = 32
+
+
+def _checkNumbers(tag: str, *numbers: int) -> None:
+    if any(n > MAX_VERSION_NUMBER for n in numbers):
+        raise RequirementsError(
+            f"bad platform {tag!r} (versions go up to {MAX_VERSION_NUMBER})"
+        )
+
+
 _LEGACY_MANYLINUX = {
     "manylinux1": (2, 5),
     "manylinux2010": (2, 12),
@@ -47,6 +63,9 @@ def expandPlatform(tag: str) -> List[str]:
     a manylinux/musllinux tag also accepts older glibc/musl versions (and
     the legacy manylinux aliases), a macOS tag older macOS versions and
     universal wheels.  Anything else stands for itself.
+
+    @raise RequirementsError: a version in the tag is over
+        L{MAX_VERSION_NUMBER}.
     """
     tag = tag.replace("-", "_").replace(".", "_").lower()
     legacy = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014)_(.+)", tag)
@@ -56,6 +75,7 @@ def expandPlatform(tag: str) -> List[str]:
     many = re.fullmatch(r"manylinux_(\d+)_(\d+)_(.+)", tag)
     if many:
         major, minor, arch = int(many.group(1)), int(many.group(2)), many.group(3)
+        _checkNumbers(tag, major, minor)
         result = []
         for m in range(minor, -1, -1):
             result.append(f"manylinux_{major}_{m}_{arch}")
@@ -66,9 +86,11 @@ def expandPlatform(tag: str) -> List[str]:
     musl = re.fullmatch(r"musllinux_(\d+)_(\d+)_(.+)", tag)
     if musl:
         major, minor, arch = int(musl.group(1)), int(musl.group(2)), musl.group(3)
+        _checkNumbers(tag, major, minor)
         return [f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1)]
     mac = re.fullmatch(r"macosx_(\d+)_(\d+)_(.+)", tag)
     if mac:
+        _checkNumbers(tag, int(mac.group(1)), int(mac.group(2)))
         return list(mac_platforms((int(mac.group(1)), int(mac.group(2))), mac.group(3)))
     return [tag]
 
@@ -110,9 +132,11 @@ def platformEnvironment(tag: str) -> Dict[str, str]:
 
 
 def _parsePythonVersion(text: str) -> Tuple[int, ...]:
-    if re.fullmatch(r"\d\d+", text):
+    # Numbers kept within MAX_VERSION_NUMBER (a patch level is only
+    # compared with Requires-Python).
+    if re.fullmatch(r"\d\d\d?", text):
         return (int(text[0]), int(text[1:]))
-    if not re.fullmatch(r"\d+(\.\d+){1,2}", text):
+    if not re.fullmatch(r"\d\d?\.\d\d?(\.\d{1,6})?", text):
         raise RequirementsError(f"bad Python version {text!r} (want X.Y)")
     return tuple(int(p) for p in text.split("."))
 
@@ -176,7 +200,9 @@ class Target:
         leave out is taken from this interpreter.  Another Python version is
         assumed to be CPython.
 
-        @raise RequirementsError: the Python version is not C{X.Y[.Z]}.
+        @raise RequirementsError: the Python version is not C{X.Y[.Z]}, a
+            version is over L{MAX_VERSION_NUMBER}, or there are more than
+            L{MAX_PLATFORMS} platforms.
         """
         if pythonVersion is None and not platforms:
             return cls.current()
@@ -196,9 +222,12 @@ class Target:
                 implementation_version=full,
                 platform_python_implementation="CPython",
             )
-        expanded: List[str] = []
-        for p in platforms:
-            expanded.extend(e for e in expandPlatform(p) if e not in expanded)
+        if len(platforms) > MAX_PLATFORMS:
+            raise RequirementsError(f"more than {MAX_PLATFORMS} platforms")
+        # In order, without repeats.
+        expanded = list(
+            dict.fromkeys(e for p in platforms for e in expandPlatform(p))
+        )
         if platforms:
             environment.update(platformEnvironment(expanded[0]))
         if interpreterTags is None:
