@@ -323,6 +323,44 @@ class ListenTLSTests(TestCase):
         self.assertGreaterEqual(upstream.count(b"/simple/alpha/"), 1)
 
     @inlineCallbacks
+    def test_warmOverTLS(self):  # type: ignore[no-untyped-def]
+        """
+        C{POST /-/warm} to cheesecache listening on TLS: the warm goes to
+        the server's own address over TLS, with the request's credentials.
+        """
+        import io
+        import json
+
+        from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, FileBodyProducer
+        from twisted.web.http_headers import Headers
+
+        from .test_e2e import BIN
+
+        ca, cert, key = makeCertificates(FilePath(self.mktemp()))
+        upstream = upstreamWithWheels()
+        url = listenTLS(self, upstream, cert, key)
+        users = self.mktemp()
+        code, output = yield run(
+            [os.path.join(BIN, "cheesecache"), "adduser", "alice", "--users", users,
+             "--password-stdin"], stdin="wonder\n",
+        )
+        self.assertEqual(code, 0, output)
+        server = TwistdProcess(
+            self, url, self.mktemp(), "--users", users, tls=(cert.path, key.path),
+            env={"SSL_CERT_FILE": ca.path},
+        )
+        yield server.ready()
+        policy = BrowserLikePolicyForHTTPS(trustRoot=Certificate.loadPEM(ca.getContent()))
+        response = yield Agent(reactor, contextFactory=policy).request(
+            b"POST", server.url.replace("/simple/", "/-/warm").encode(),
+            Headers({"Authorization": ["Basic YWxpY2U6d29uZGVy"]}),
+            FileBodyProducer(io.BytesIO(b"alpha\n")),
+        )
+        body = yield readBody(response)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(json.loads(body)["resolved"], {"alpha": "1.0", "beta": "2.0"}, body)
+
+    @inlineCallbacks
     def test_pipThroughMutualTLS(self):  # type: ignore[no-untyped-def]
         """
         pip installs through a cheesecache whose upstream asks for a client

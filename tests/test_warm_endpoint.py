@@ -4,10 +4,19 @@ Tests for C{POST /-/warm} (L{cheesecache.web.warmresource}).
 
 from __future__ import annotations
 
+import io
 import json
+import socket
 
+import treq
+from twisted.internet import reactor
+from twisted.internet.endpoints import TCP6ClientEndpoint, UNIXClientEndpoint
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, FileBodyProducer
+from twisted.web.http_headers import Headers
+from zope.interface import implementer
+from twisted.web.iweb import IAgentEndpointFactory
 
 from .fakeindex import Dist, FakeIndex
 from .harness import Harness, serveIndex
@@ -85,3 +94,58 @@ class WarmEndpointTests(TestCase):
                 f"/-/warm?{query}", {"Authorization": ALICE}, method="POST", body=b"alpha\n",
             )
             self.assertEqual(response.code, 400, body)
+
+
+@implementer(IAgentEndpointFactory)
+class _To:
+    """
+    Sends every request to C{endpoint}, whatever its URL's host.
+    """
+
+    def __init__(self, endpoint) -> None:  # type: ignore[no-untyped-def]
+        self.endpoint = endpoint
+
+    def endpointForURI(self, uri):  # type: ignore[no-untyped-def]
+        return self.endpoint
+
+
+class WarmOverOtherSocketsTests(TestCase):
+    """
+    C{/-/warm} on a server listening on IPv6 or on a UNIX socket.
+    """
+
+    @inlineCallbacks
+    def test_ipv6AndUNIXSocket(self):  # type: ignore[no-untyped-def]
+        """
+        The warm reaches the server through the socket address the request
+        came in on (an IPv6 one, written in brackets in a URL, or a UNIX
+        socket, which has no host at all), with the credentials the
+        request came with: not a 500.
+        """
+        upstream = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0")
+        upstream.add("alpha", Dist(filename, data))
+        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        endpoints = []
+        path = self.mktemp()
+        unix = reactor.listenUNIX(path, harness.site)
+        self.addCleanup(unix.stopListening)
+        endpoints.append(UNIXClientEndpoint(reactor, path))
+        try:
+            socket.socket(socket.AF_INET6).bind(("::1", 0))
+        except OSError:
+            pass
+        else:
+            six = reactor.listenTCP(0, harness.site, interface="::1")
+            self.addCleanup(six.stopListening)
+            endpoints.append(TCP6ClientEndpoint(reactor, "::1", six.getHost().port))
+        for endpoint in endpoints:
+            agent = Agent.usingEndpointFactory(reactor, _To(endpoint))
+            response = yield agent.request(
+                b"POST", b"http://localhost/-/warm",
+                Headers({"Authorization": [ALICE]}), FileBodyProducer(io.BytesIO(b"alpha\n")),
+            )
+            body = yield treq.content(response)
+            self.assertEqual(response.code, 200, (endpoint, body))
+            self.assertEqual(json.loads(body)["resolved"], {"alpha": "1.0"})
+        self.assertTrue(harness.store.exists(upstream.projects["alpha"][0].sha256))

@@ -261,7 +261,7 @@ class Warmer:
     def _headers(self, url: str, accept: str) -> Dict[bytes, List[bytes]]:
         headers = {b"Accept": [accept.encode("ascii")]}
         if self._authorization and _origin(url) == _origin(self.indexURL):
-            headers[b"Authorization"] = [self._authorization.encode("ascii")]
+            headers[b"Authorization"] = [self._authorization.encode("latin-1")]
         return headers
 
     def _get(self, url: str, accept: str) -> Any:

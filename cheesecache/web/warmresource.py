@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable, Optional
-from urllib.parse import quote
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -37,18 +36,29 @@ log = Logger()
 MAX_REQUIREMENTS = 1024 * 1024
 
 
-def _selfClient(reactor: Any, secure: bool) -> Any:
+def _selfClient(reactor: Any, address: Any, secure: bool) -> Any:
     """
-    An HTTP client for requests to this server's own socket address: over
-    TLS the certificate is for the public name, not the address, and the
-    peer is this very process, so it is not verified.
+    An HTTP client whose every request goes to C{address}, this server's
+    own socket address that a request came in on, whatever its URL says:
+    an IPv6 address or a UNIX socket has no host that a URL (and treq)
+    could take.  Over TLS the certificate is for the public name, not the
+    address, and the peer is this very process, so it is not verified.
     """
     import treq
+    from twisted.internet.address import IPv6Address, UNIXAddress
+    from twisted.internet.endpoints import (
+        TCP4ClientEndpoint,
+        TCP6ClientEndpoint,
+        UNIXClientEndpoint,
+        wrapClientTLS,
+    )
+    from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
     from twisted.internet.ssl import CertificateOptions
     from twisted.web.client import Agent, HTTPConnectionPool
-    from twisted.web.iweb import IPolicyForHTTPS
+    from twisted.web.iweb import IAgentEndpointFactory
     from zope.interface import implementer
 
+    @implementer(IOpenSSLClientConnectionCreator)
     class _Unverified:
         def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
             from OpenSSL import SSL
@@ -57,15 +67,20 @@ def _selfClient(reactor: Any, secure: bool) -> Any:
             connection.set_app_data(tlsProtocol)
             return connection
 
-    @implementer(IPolicyForHTTPS)
+    @implementer(IAgentEndpointFactory)
     class _Ourselves:
-        def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-            return _Unverified()
+        def endpointForURI(self, uri: Any) -> Any:
+            endpoint: Any
+            if isinstance(address, UNIXAddress):
+                endpoint = UNIXClientEndpoint(reactor, address.name)
+            elif isinstance(address, IPv6Address):
+                endpoint = TCP6ClientEndpoint(reactor, address.host, address.port)
+            else:
+                endpoint = TCP4ClientEndpoint(reactor, address.host, address.port)
+            return wrapClientTLS(_Unverified(), endpoint) if secure else endpoint
 
     pool = HTTPConnectionPool(reactor, persistent=False)
-    if secure:
-        return treq.client.HTTPClient(Agent(reactor, contextFactory=_Ourselves(), pool=pool))
-    return treq.client.HTTPClient(Agent(reactor, pool=pool))
+    return treq.client.HTTPClient(Agent.usingEndpointFactory(reactor, _Ourselves(), pool))
 
 
 @attrs.define(eq=False)
@@ -115,17 +130,17 @@ class WarmResource(Resource):
             )
         except (RequirementsError, UnicodeDecodeError, ValueError) as e:
             return writeError(request, 400, f"Bad Request: {e}")
-        host = request.getHost()
         secure = request.isSecure()
-        credentials = ""
-        if request.getUser():
-            credentials = (
-                quote(request.getUser().decode(), safe="") + ":"
-                + quote(request.getPassword().decode(), safe="") + "@"
-            )
-        index = f"{'https' if secure else 'http'}://{credentials}{host.host}:{host.port}/simple/"
+        # The host is never looked up (see _selfClient); the request's own
+        # credentials, as it sent them, are sent on.
+        index = f"{'https' if secure else 'http'}://localhost/simple/"
+        authorization = request.getHeader(b"authorization")
         log.info("{user} warms {n} requirements", user=username, n=len(wanted.requirements))
-        warmer = Warmer(_selfClient(self.reactor, secure), index, target, reactor=self.reactor)
+        warmer = Warmer(
+            _selfClient(self.reactor, request.getHost(), secure), index, target,
+            reactor=self.reactor,
+            authorization=authorization.decode("latin-1") if authorization else None,
+        )
         report = yield warmer.warm(
             wanted.requirements, wanted.constraints, wanted.allowPre, wanted.formats
         )
