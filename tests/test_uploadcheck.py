@@ -842,7 +842,6 @@ class ArchiveTests(CheckTestsMixin, SynchronousTestCase):
             "'evil' '1.1', not 'foo-bar' '1.1'.",
         )
 
-
     def test_oldSdistMetadataForAnotherProject(self) -> None:
         """
         An sdist whose PKG-INFO is older than Metadata-Version 2.2 but names
