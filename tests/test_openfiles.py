@@ -179,4 +179,8 @@ class AtStartTests(TestCase):
         with open(f"/proc/{server.transport.pid}/limits") as f:
             [line] = [line for line in f if line.startswith("Max open files")]
         self.assertEqual(line.split()[3], str(wantedLimit(256, hard)), line)
-        self.assertIn(f"Open files limit raised from 256 to {wantedLimit(256, hard)}", server.log())
+        raised = f"Open files limit raised from 256 to {wantedLimit(256, hard)}"
+        # Written as the server starts, but read from its output pipe by
+        # this process's reactor, maybe after the health check's answer.
+        yield server.untilLogged(raised)
+        self.assertIn(raised, server.log())
