@@ -378,4 +378,10 @@ def loadConfig(path: str) -> Config:
         raise ConfigError(f"{path}: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except UnicodeDecodeError as e:
+        # TOML is UTF-8; tomllib decodes the whole file first, and lets
+        # the codec's error out as it is.
+        raise ConfigError(
+            f"{path}: not valid TOML: not UTF-8 text (at byte {e.start})"
+        ) from e
     return parseConfig(data)

@@ -151,6 +151,18 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertIn("not valid TOML", str(self.assertRaises(ConfigError, loadConfig, path)))
         self.assertRaises(ConfigError, loadConfig, path + ".missing")
 
+    def test_notUTF8(self) -> None:
+        """
+        A file that is not UTF-8 (saved as UTF-16 by an editor, say) is a
+        clear error naming the file, not a traceback.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write('data-dir = "/srv/caf\xe9"\n'.encode("utf-16"))
+        e = self.assertRaises(ConfigError, loadConfig, path)
+        self.assertIn(path, str(e))
+        self.assertIn("UTF-8", str(e))
+
 
 class OptionsConfigTests(SynchronousTestCase):
     """
