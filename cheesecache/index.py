@@ -46,7 +46,7 @@ from .simple.parse import (
     parseListSteps,
     parseProjectSteps,
 )
-from .upstream import Fetched, NotModified, Upstream, UpstreamError
+from .upstream import Fetched, LoopDetected, NotModified, Upstream, UpstreamError
 
 log = Logger()
 
@@ -74,11 +74,16 @@ class SourcesUnavailable(Exception):
 
     @ivar retryAfter: the seconds the source's upstream asked to be left
         alone for, if it said (passed on to the client).
+    @ivar looped: the upstream answered 508 Loop Detected (passed on to the
+        client too).
     """
 
-    def __init__(self, message: str, retryAfter: Optional[float] = None) -> None:
+    def __init__(
+        self, message: str, retryAfter: Optional[float] = None, looped: bool = False
+    ) -> None:
         Exception.__init__(self, message)
         self.retryAfter = retryAfter
+        self.looped = looped
 
 
 @attrs.frozen
@@ -664,7 +669,9 @@ class UpstreamSource:
                     upstream=self.upstream.url, seconds=retryAfter,
                 )
             try:
-                lookup = self._withoutUpstream(name, entry, str(e), retryAfter)
+                lookup = self._withoutUpstream(
+                    name, entry, str(e), retryAfter, looped=isinstance(e, LoopDetected)
+                )
             except SourcesUnavailable as unavailable:
                 log.warn(
                     "Upstream {upstream} failed for {name}, nothing cached: {error}",
@@ -698,6 +705,7 @@ class UpstreamSource:
         entry: Optional[PageEntry],
         error: str,
         retryAfter: Optional[float],
+        looped: bool = False,
     ) -> Lookup:
         """
         The page when its upstream gives none: the cached copy, served
@@ -707,7 +715,7 @@ class UpstreamSource:
         """
         stale = self.policy.afterFailure(entry, self.clock.seconds(), retryAfter)
         if stale is None:
-            raise SourcesUnavailable(error, retryAfter)
+            raise SourcesUnavailable(error, retryAfter, looped)
         self.staleServed += 1
         self._keep(name, stale)
         return Lookup(stale, stale=True)

@@ -80,6 +80,15 @@ class UpstreamGone(UpstreamError):
     """
 
 
+class LoopDetected(UpstreamError):
+    """
+    The upstream answered 508 Loop Detected: our request came back to a
+    cheesecache it had passed through (tiers configured in a circle).
+    Passed on to our client as a 508 too, which a cheesecache below does
+    not ask again: a 502 it would, at every tier.
+    """
+
+
 #: What an upstream answers for a file it does not have.
 GONE_CODES = frozenset({404, 410})
 
@@ -563,6 +572,7 @@ class Upstream:
             yield self._discard(response)
             if code == 508:
                 log.error("Loop detected: {url} sent our own request back", url=url)
+                raise LoopDetected(f"{url}: HTTP 508 (Loop Detected)")
             wait = retryAfterOf(response, self.clock.seconds())
             if 500 <= code < 600 and code != 508 and wait is None:
                 raise _Retryable(f"{url}: HTTP {code}")

@@ -161,10 +161,28 @@ class LoopTests(TestCase):
         # Point one at two: a circle.
         one.sources[0].upstream.url = two.simpleURL
         response, body = yield one.get("/simple/alpha/")
-        self.assertEqual(response.code, 502)
+        self.assertEqual(response.code, 508)
         response, body = yield two.get("/simple/alpha/", {"Via": "1.1 one, 1.1 two"})
         self.assertEqual(response.code, 508)
         self.assertIn(b"Loop Detected", body)
+
+    @inlineCallbacks
+    def test_loopThroughThreeTiers(self):  # type: ignore[no-untyped-def]
+        """
+        A circle of three tiers answers the client 508 Loop Detected, for a
+        page and for a file of it, and goes round once: each tier passes
+        the 508 on, which the tier below does not try again (a 502 it
+        would, twice, at every tier: 3 to the power of the tiers).
+        """
+        one = Harness(self, ["http://127.0.0.1:1/simple/"], pseudonym="one")
+        two = Harness(self, [one.simpleURL], pseudonym="two")
+        three = Harness(self, [two.simpleURL], pseudonym="three")
+        one.sources[0].upstream.url = three.simpleURL
+        for path in ("/simple/alpha/", "/files/alpha/" + "a" * 64 + "/alpha-1.0.tar.gz"):
+            response, body = yield one.get(path)
+            self.assertEqual(response.code, 508, (path, body))
+            self.assertIn(b"Loop Detected", body)
+        self.assertEqual([h.sources[0].upstream.errors for h in (one, two, three)], [2, 2, 2])
 
     @inlineCallbacks
     def test_loopInAnyViaLine(self):  # type: ignore[no-untyped-def]

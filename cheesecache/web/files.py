@@ -57,7 +57,7 @@ from .ranges import (
     noneMatch,
     selectRanges,
 )
-from .representation import notModified, writeError, writeRetryLater
+from .representation import notModified, writeError, writeLoopDetected, writeRetryLater
 from .sendfile import SocketSender, sendFile, sendfileTransport
 
 log = Logger()
@@ -402,6 +402,8 @@ def _failFile(request: IRequest, failure: Failure) -> bytes:
     if failure.check(UpstreamGone):
         return writeError(request, 404, _gone(failure.value))
     if failure.check(SourcesUnavailable, UpstreamError):
+        if getattr(failure.value, "looped", False):
+            return writeLoopDetected(request, failure.value)
         if failure.value.retryAfter is not None:
             return writeRetryLater(request, failure.value.retryAfter, str(failure.value))
         return writeError(request, 502, f"Bad Gateway: {failure.value}", phrase=True)

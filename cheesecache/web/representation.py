@@ -797,6 +797,20 @@ def writeError(
     return b"" if request.method == b"HEAD" else body
 
 
+def writeLoopDetected(request: IRequest, error: object) -> bytes:
+    """
+    Answer 508 Loop Detected: the upstream answered so, as the tiers of
+    chained caches configured in a circle do; passed on as it came, the
+    loop is seen by the client and the tier below does not ask again
+    (a 502 it would, a few times, at every tier).
+    """
+    return writeError(
+        request, 508, f"Loop Detected: the upstreams lead back to a cheesecache"
+        f" this request passed through; check their configuration ({error})",
+        phrase=True,
+    )
+
+
 def writeRetryLater(request: IRequest, retryAfter: float, message: str) -> bytes:
     """
     Answer 503 with C{Retry-After}: an upstream asked to be left alone for

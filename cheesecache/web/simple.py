@@ -54,6 +54,7 @@ from .representation import (
     representationOf,
     responseHead,
     writeError,
+    writeLoopDetected,
     writeRetryLater,
     writeRepresentation,
 )
@@ -98,6 +99,8 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
             request, 404, f"Not Found: no index knows {failure.value}", maxAge=60
         )
     if failure.check(SourcesUnavailable):
+        if failure.value.looped:
+            return writeLoopDetected(request, failure.value)
         if failure.value.retryAfter is not None:
             return writeRetryLater(
                 request, failure.value.retryAfter, f"nothing is cached; {failure.value}"
