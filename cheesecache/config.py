@@ -323,6 +323,10 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
                 raise ConfigError(f"{key}.url: missing")
             url = validateUpstreamURL(_expect(entry["url"], str, f"{key}.url"), f"{key}.url")
             name = _expect(entry.get("name", f"upstream-{i + 1}"), str, f"{key}.name")
+            if not name:
+                # A source with no name is named after its URL (see
+                # UpstreamSource): routes to it would name no source.
+                raise ConfigError(f"{key}.name: must not be empty")
             if name in names:
                 raise ConfigError(f"{key}.name: {name!r} is used twice or reserved")
             names.append(name)

@@ -79,6 +79,21 @@ class ParseConfigTests(SynchronousTestCase):
             e = self.assertRaises(ConfigError, parseConfig, data)
             self.assertTrue(str(e).startswith(key), (data, str(e)))
 
+    def test_emptyUpstreamName(self) -> None:
+        """
+        An upstream named C{""} is refused: its source would be named after
+        its URL instead, so a route to C{""}, which the check of routes let
+        through, matched no source and its names were all 404.
+        """
+        e = self.assertRaises(
+            ConfigError, parseConfig,
+            {
+                "upstream": [{"name": "", "url": "http://127.0.0.1:9/simple/"}],
+                "route": [{"match": "acme-*", "sources": [""]}],
+            },
+        )
+        self.assertTrue(str(e).startswith("upstream[0].name"), str(e))
+
     def test_errorsHideSecrets(self) -> None:
         """
         A value of the wrong type is not echoed in the error (which twistd
