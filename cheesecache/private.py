@@ -497,12 +497,8 @@ class PrivateStore:
         """
         imported: List[str] = []
         skipped: List[Tuple[str, str]] = []
-        for path in sorted(directory.walk(), key=lambda p: p.path):
-            if path.isdir():
-                continue
+        for path in sorted(_filesUnder(directory), key=lambda p: p.path):
             rel = "/".join(path.segmentsFrom(directory))
-            if any(part.startswith(".") for part in path.segmentsFrom(directory)):
-                continue
             try:
                 self._importOne(path, uploader)
             except _Skip as e:
@@ -598,6 +594,31 @@ class PrivateStore:
             if temporary.exists():
                 temporary.remove()
         self._changed(name)
+
+
+def _filesUnder(directory: FilePath) -> Iterator[FilePath]:
+    """
+    The files under C{directory} at any depth, but none in a hidden folder
+    nor hidden themselves.  A linked folder is walked as if it were there,
+    unless the folder it leads to was walked already (C{latest -> .}, a
+    loop): its files are not taken twice, nor without end.
+    """
+    walked = set()
+
+    def walk(folder: FilePath) -> Iterator[FilePath]:
+        real = os.path.realpath(folder.path)
+        if real in walked:
+            return
+        walked.add(real)
+        for child in sorted(folder.children(), key=lambda p: p.path):
+            if child.basename().startswith("."):
+                continue
+            if child.isdir():
+                yield from walk(child)
+            else:
+                yield child
+
+    return walk(directory)
 
 
 def _splitSdistFilename(

@@ -637,3 +637,19 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         self.assertEqual(report.imported, ())
         self.assertEqual([p for p, _ in report.skipped], [wheel[0]])
         self.assertEqual(self.dataDir.child("private").globChildren("*.json"), [])
+
+    def test_linkedFolderLoop(self) -> None:
+        """
+        A link to a folder already walked (C{latest -> .}, or a loop) is not
+        walked again: the import does not fail with a cycle error, and each
+        file is imported once.
+        """
+        wheel = makeWheel("alpha", "1.0")
+        source = self.sourceDir(wheel)
+        os.symlink(".", source.child("latest").path)
+        source.child("beta").makedirs()
+        sdist = makeSdist("beta", "2.0")
+        source.child("beta").child(sdist[0]).setContent(sdist[1])
+        os.symlink("..", source.child("beta").child("up").path)
+        report = self.store.importDirectory(source)
+        self.assertEqual((sorted(report.imported), report.skipped), (sorted([wheel[0], sdist[0]]), ()))
