@@ -50,6 +50,7 @@ from .privaterecord import (
     formatUploadTime,
     recordFromJSON,
     recordToJSON,
+    sameVersion,
 )
 from .simple.model import ProjectPage
 from .simple.names import isSafeFilename, isValidName, normalize
@@ -542,6 +543,10 @@ class PrivateStore:
             name, version = _splitSdistFilename(filename, core.name) or (name, version)
         if core.name is not None and canonicalize_name(core.name) != name:
             raise _Skip(f"its metadata is for project {core.name!r}")
+        if core.version is not None and not sameVersion(core.version, str(version)):
+            # As an upload would be refused: installers that chose it for
+            # its filename's version refuse it as inconsistent.
+            raise _Skip(f"its metadata is for version {core.version!r}, not {str(version)!r}")
         displayName = core.name or name
         if not isValidName(displayName):
             # Its record could never be looked up: never served, and its

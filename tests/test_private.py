@@ -653,3 +653,23 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         os.symlink("..", source.child("beta").child("up").path)
         report = self.store.importDirectory(source)
         self.assertEqual((sorted(report.imported), report.skipped), (sorted([wheel[0], sdist[0]]), ()))
+
+    def test_metadataForAnotherVersionSkipped(self) -> None:
+        """
+        A distribution whose metadata is for another version than its
+        filename's (C{gamma-1.0.tar.gz} whose PKG-INFO says 2.0) is skipped,
+        as its upload would be refused: installers refuse it as
+        inconsistent, after choosing it for 1.0.
+        """
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as t:
+            data = metadataText("gamma", "2.0")
+            info = tarfile.TarInfo("gamma-1.0/PKG-INFO")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        report = self.store.importDirectory(self.sourceDir(("gamma-1.0.tar.gz", out.getvalue())))
+        self.assertEqual(report.imported, ())
+        self.assertEqual(
+            report.skipped, (("gamma-1.0.tar.gz", "its metadata is for version '2.0', not '1.0'"),)
+        )
+        self.assertIsNone(self.store.record("gamma"))
