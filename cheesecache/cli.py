@@ -59,6 +59,32 @@ def _store(dataDir: FilePath):  # type: ignore[no-untyped-def]
     return PrivateStore(dataDir, BlobStore(dataDir), _WallClock())
 
 
+def _asOwnerOf(dataDir: FilePath) -> None:
+    """
+    When run by root on a data directory of another user (the one the
+    server runs as: C{sudo cheesecache import}), act as that user from now
+    on.  Otherwise what the private index makes there is root's: the blob
+    store's folders, C{private/} and its lock, the records; and the server,
+    unable to write into them, fails uploads and the caching of every file
+    whose blob goes into such a folder.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    st = os.stat(dataDir.path)
+    if st.st_uid == 0:
+        return
+    import pwd
+
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        os.setgroups([st.st_gid])
+    else:
+        os.initgroups(user, st.st_gid)
+    os.setgid(st.st_gid)
+    os.setuid(st.st_uid)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cheesecache", description="Manage a cheesecache private index."
@@ -114,6 +140,7 @@ def _onDataDir(args: argparse.Namespace, dataDir: FilePath, stdout: TextIO) -> i
         from .eviction import gcCommand, parseSize
 
         return gcCommand(dataDir, parseSize(args.max_cache_size), stdout, args.dry_run)
+    _asOwnerOf(dataDir)
     store = _store(dataDir)
     if args.command == "yank":
         changed = store.yank(args.project, args.target, args.reason)
@@ -153,7 +180,10 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
                 # Not a traceback-like "not parent of" from deep inside.
                 stdout.write(f"No directory at {source.path}\n")
                 return 1
-            report = _store(_dataDir(args)).importDirectory(source, args.uploader)
+            dataDir = _dataDir(args)
+            if dataDir.isdir():
+                _asOwnerOf(dataDir)
+            report = _store(dataDir).importDirectory(source, args.uploader)
             for filename in report.imported:
                 stdout.write(f"imported: {filename}\n")
             for path, reason in report.skipped:

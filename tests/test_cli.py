@@ -7,11 +7,14 @@ from __future__ import annotations
 import getpass
 import io
 import os
+import subprocess
+import sys
 
 import bcrypt
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+import cheesecache
 from cheesecache.cli import main
 from cheesecache.users import parseHtpasswd
 
@@ -169,3 +172,47 @@ class CLITests(SynchronousTestCase):
         code, out = self.run_("yank", "--data-dir", self.dataDir.path, "nope", "1.0")
         self.assertEqual(code, 1)
         self.assertIn("Not found", out)
+
+    def test_rootWritesAsTheDataDirectoryOwner(self) -> None:
+        """
+        Run by root (C{sudo cheesecache import}, C{yank}) on the data
+        directory of another user (the one the server runs as), import and
+        yank leave everything they make that user's: the blob store's
+        folders, C{private/}, its lock and the records, where the server must
+        still write.
+        """
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            raise SkipTest("only root can act as another user")
+        uid, gid = 54321, 54322
+        source = FilePath(self.mktemp())
+        source.makedirs()
+        for here in (self.dataDir.path, source.path):
+            here = os.path.abspath(here)
+            while here != os.path.dirname(here):
+                if here.startswith(os.getcwd() + os.sep):
+                    os.chmod(here, 0o755)  # this test's own folders
+                elif not os.stat(here).st_mode & 0o001:
+                    raise SkipTest(f"another user cannot reach {here}")
+                here = os.path.dirname(here)
+        filename, data = makeWheel("tool", "1.0")
+        source.child(filename).setContent(data)
+        os.chown(self.dataDir.path, uid, gid)
+        project = os.path.dirname(os.path.dirname(os.path.abspath(cheesecache.__file__)))
+        # The codec is loaded before: this Python may be where only root can read.
+        script = "import encodings.cp437, sys; from cheesecache.cli import main; sys.exit(main(sys.argv[1:]))"
+        for argv in (
+            ["import", "--data-dir", self.dataDir.path, source.path],
+            ["yank", "--data-dir", self.dataDir.path, "tool", "1.0"],
+        ):
+            result = subprocess.run(
+                [sys.executable, "-c", script, *argv],
+                env=dict(os.environ, PYTHONPATH=project, PYTHONDONTWRITEBYTECODE="1"),
+                capture_output=True, timeout=60,
+            )
+            self.assertEqual(result.returncode, 0, result)
+        owners = {}
+        for path in self.dataDir.walk():
+            st = os.lstat(path.path)
+            owners[os.path.relpath(path.path, self.dataDir.path)] = (st.st_uid, st.st_gid)
+        self.assertIn("private/tool.json", owners)
+        self.assertEqual({k: v for k, v in owners.items() if v != (uid, gid)}, {})
