@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -526,6 +527,15 @@ class PrivateStore:
                 raise _Skip("not a wheel or sdist (.whl, .tar.gz, .zip)")
         except (InvalidWheelFilename, InvalidSdistFilename) as e:
             raise _Skip(f"not a distribution filename: {e}")
+        try:
+            # Not left to the archive checks: they would wait for ever on a
+            # named pipe, and call what they cannot read a broken archive.
+            if not stat.S_ISREG(os.stat(path.path).st_mode):
+                raise _Skip("not a regular file")
+            with open(path.path, "rb"):
+                pass
+        except OSError as e:
+            raise _Skip(f"cannot be read: {e.strerror}")
         try:
             checkArchive(path.path, filename)
             coreMetadata = coreMetadataOf(path.path, filename)

@@ -673,3 +673,23 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
             report.skipped, (("gamma-1.0.tar.gz", "its metadata is for version '2.0', not '1.0'"),)
         )
         self.assertIsNone(self.store.record("gamma"))
+
+    def test_unreadableFilesSkipped(self) -> None:
+        """
+        A link to nothing and a named pipe, named as distributions, are
+        skipped saying why (not as broken archives; the pipe not waited on
+        for ever), and the rest is imported.
+        """
+        wheel = makeWheel("alpha", "1.0")
+        source = self.sourceDir(wheel)
+        os.symlink("gone-1.0.tar.gz", source.child("beta-1.0.tar.gz").path)
+        os.mkfifo(source.child("gamma-1.0-py3-none-any.whl").path)
+        report = self.store.importDirectory(source)
+        self.assertEqual(report.imported, (wheel[0],))
+        self.assertEqual(
+            dict(report.skipped),
+            {
+                "beta-1.0.tar.gz": "cannot be read: No such file or directory",
+                "gamma-1.0-py3-none-any.whl": "not a regular file",
+            },
+        )
