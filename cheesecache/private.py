@@ -232,7 +232,11 @@ class PrivateStore:
             return cached[1]
         try:
             record = recordFromJSON(path.getContent())
-        except ValueError as e:
+        except FileNotFoundError:
+            self._cache.pop(normalized, None)
+            return None
+        except (ValueError, OSError) as e:
+            # Not readable at all (a file of root's, 0600) is as unreadable.
             log.error("Unreadable private record {path}: {e}", path=path.path, e=str(e))
             raise CorruptRecord(path.path) from e
         if cached is not None and cached[1] == record:

@@ -467,6 +467,19 @@ class YankDeleteTests(StoreTestsMixin, SynchronousTestCase):
         self.dataDir.child("private").child("foo-bar.json").setContent(b"{not json")
         self.assertRaises(CorruptRecord, self.store.page, "foo-bar")
 
+    def test_unreadableRecord(self) -> None:
+        """
+        A record that cannot be read at all (here a folder in its place; a
+        file the server's user may not read is the same) raises
+        L{CorruptRecord} too, as an unparsable one does: not an L{OSError},
+        which the private source lets through as a traceback.
+        """
+        record = self.dataDir.child("private").child("foo-bar.json")
+        record.remove()
+        record.makedirs()
+        self.assertRaises(CorruptRecord, self.store.page, "foo-bar")
+        self.assertRaises(CorruptRecord, self.store.projects)
+
 
 class RecordTests(SynchronousTestCase):
     """
