@@ -172,6 +172,10 @@ def validateUpstreamURL(url: str, key: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{key}: must be an http:// or https:// URL")
     checkURLHost(url, key)
+    if "?" in url or "#" in url:
+        # Page URLs are made by adding names to it: with a query, every
+        # project's page would be asked for as the root list's.
+        raise ConfigError(f"{key}: must have no query (?) or fragment (#)")
     return url
 
 

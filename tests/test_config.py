@@ -115,6 +115,17 @@ class ParseConfigTests(SynchronousTestCase):
         e = self.assertRaises(ConfigError, parseConfig, {"proxy": 3128})
         self.assertEqual(str(e), "proxy: expected str, got 3128")
 
+    def test_upstreamURLWithQuery(self) -> None:
+        """
+        An upstream URL with a query or a fragment, to which page URLs
+        cannot be added, is refused naming the key.
+        """
+        for url in ("http://127.0.0.1/simple/?x=1", "http://127.0.0.1/simple/#top"):
+            e = self.assertRaises(ConfigError, parseConfig, {"upstream": [{"url": url}]})
+            self.assertEqual(str(e), "upstream[0].url: must have no query (?) or fragment (#)")
+            e = self.assertRaises(ConfigError, upstreamNames, [url])
+            self.assertTrue(str(e).startswith("--upstream: "), str(e))
+
     def test_unreadableUpstreamURL(self) -> None:
         """
         An upstream URL whose host or port cannot be read, or with no host,
