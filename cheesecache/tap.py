@@ -111,11 +111,8 @@ class Options(usage.Options):
         self["upstream"].append(url)
 
     def opt_trusted_host(self, host: str) -> None:
-        """
-        An HTTPS host (or host:port) whose certificate is not checked, as
-        pip's trusted-host (repeatable; default: pip's trusted-host
-        setting).
-        """
+        # One line: --help shows the docstring as it is, indentation and all.
+        """An HTTPS host (or host:port) whose certificate is not checked, as pip's trusted-host (repeatable; default: pip's trusted-host setting)."""
         self["trusted-host"].append(host)
 
     def postOptions(self) -> None:

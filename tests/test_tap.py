@@ -62,6 +62,19 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(str(e).startswith("pip's index-url"), str(e))
         self.assertIn("--upstream URL", str(e))
 
+    def test_helpSpacing(self) -> None:
+        """
+        The help of an option documented by a multi-line docstring reads
+        as one sentence: no run of spaces from the docstring's indentation.
+        """
+        text = str(Options())
+        # Where the descriptions start: that of --config, on its own line.
+        column = next(
+            line.index("A TOML") for line in text.splitlines() if "--config=" in line
+        )
+        for line in text.splitlines():
+            self.assertNotIn("  ", line[column:].strip(), line)
+
     def test_repeatable(self) -> None:
         """
         --listen and --upstream are repeatable and keep their order.
