@@ -21,7 +21,13 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
 from cheesecache.proxies import Proxy, ProxySettings
-from cheesecache.tap import SWITCH_INTERVAL, Options, makeService, rotateOnSignal
+from cheesecache.tap import (
+    SWITCH_INTERVAL,
+    Options,
+    defaultDataDir,
+    makeService,
+    rotateOnSignal,
+)
 from cheesecache.trust import TrustedHost
 
 from .test_e2e import BIN, run
@@ -50,6 +56,17 @@ class OptionsTests(SynchronousTestCase):
             [(u.name, u.url) for u in options["upstreams"]],
             [("upstream-1", "http://127.0.0.1:1/simple/")],
         )
+
+    def test_defaultDataDir(self) -> None:
+        """
+        The data directory is C{$XDG_CACHE_HOME/cheesecache}, else
+        C{~/.cache/cheesecache}, as the README and --help say.
+        """
+        self.patch(os, "environ", {**os.environ, "XDG_CACHE_HOME": "/srv/cache"})
+        self.assertEqual(defaultDataDir(), "/srv/cache/cheesecache")
+        environ = {k: v for k, v in os.environ.items() if k != "XDG_CACHE_HOME"}
+        self.patch(os, "environ", {**environ, "HOME": "/home/alice"})
+        self.assertEqual(defaultDataDir(), "/home/alice/.cache/cheesecache")
 
     def test_pipIndexNotHTTP(self) -> None:
         """
