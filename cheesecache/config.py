@@ -31,9 +31,9 @@ Example::
     name = "public"
     url = "https://mirror.example.org/simple/"
 
-    [[route]]            # acme-* only ever comes from the company index
+    [[route]]            # acme-* only from our uploads or the company index
     match = "acme-*"
-    sources = ["company"]
+    sources = ["private", "company"]   # without "private", uploads go unserved
 
     [[route]]            # union of both for this one project
     match = "mylib"
