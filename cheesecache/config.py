@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import math
 import tomllib
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 import attrs
 
-from .routing import Route
+from .routing import Route, routeFor
 from .simple.names import normalize
 
 #: The source name of the private store (uploads), usable in routes.
@@ -235,6 +235,14 @@ class Permission:
 
     pattern: str
     users: Tuple[str, ...] = attrs.field(converter=tuple)
+
+
+def servedPrivately(routes: Sequence[Route], project: str) -> bool:
+    """
+    Are C{project}'s private releases served?  Not when its route sends it
+    to upstreams alone (a route without C{"private"}).
+    """
+    return PRIVATE in routeFor(project, routes, [PRIVATE]).sources
 
 
 def mayUpload(permissions: Tuple[Permission, ...], user: Optional[str], project: str) -> bool:

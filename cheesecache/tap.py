@@ -400,7 +400,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from twisted.cred.portal import Portal
 
     from .auth import Authenticator, Credentials, Realm, Throttle
-    from .config import mayUpload
+    from .config import mayUpload, servedPrivately
     from .tokens import TokenChecker, TokenStore
     from .blobstore import BlobStore
     from .eviction import AccessLog, Evictor
@@ -468,11 +468,13 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     store.cleanTemporary()
     maxUpload = int(options["max-upload-size"] * 1024 * 1024)
     permissions = options["permissions"]
+    routes = options["routes"]
     private = PrivateStore(
         dataDir, store, reactor,
         UploadPolicy(
             maxFileSize=maxUpload,
             mayUpload=lambda user, name: mayUpload(permissions, user, name),
+            servedPrivately=lambda name: servedPrivately(routes, name),
         ),
     )
     privateSource = PrivateSource(private, reactor)

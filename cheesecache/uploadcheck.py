@@ -153,11 +153,15 @@ class UploadPolicy:
     @ivar allowLocalVersions: accept C{1.0+local}?  The public index refuses
         them; a private index often wants them, so the default is yes.
     @ivar mayUpload: may this user upload to this (normalized) project?
+    @ivar servedPrivately: are this (normalized) project's private releases
+        served?  Not when a route sends its name to upstreams alone: an
+        upload would be stored and never seen.
     """
 
     maxFileSize: int = DEFAULT_MAX_FILE_SIZE
     allowLocalVersions: bool = True
     mayUpload: Callable[[Optional[str], str], bool] = lambda user, name: True
+    servedPrivately: Callable[[str], bool] = lambda name: True
 
 
 def formatLimit(limit: int) -> str:
@@ -719,6 +723,12 @@ def checkUpload(
             403,
             f"The user '{user}' isn't allowed to upload to project "
             f"'{projectName}'.",
+        )
+    if not policy.servedPrivately(normalized):
+        return Rejection(
+            403,
+            f"Project '{projectName}' is not served from this index's private"
+            " releases: its route leaves out \"private\".",
         )
     filetype = fields["filetype"][0]
     filename = content.filename

@@ -22,7 +22,7 @@ from twisted.web.http_headers import Headers
 from twisted.cred.portal import Portal
 
 from cheesecache.auth import Authenticator, Credentials, Realm, Throttle
-from cheesecache.config import mayUpload
+from cheesecache.config import mayUpload, servedPrivately
 from cheesecache.tokens import TokenChecker, TokenStore
 from cheesecache.blobstore import BlobStore
 from cheesecache.private import PrivateStore
@@ -120,6 +120,7 @@ class Harness:
             UploadPolicy(
                 maxFileSize=maxUploadSize,
                 mayUpload=lambda user, name: mayUpload(tuple(permissions), user, name),
+                servedPrivately=lambda name: servedPrivately(routes, name),
             ),
         )
         self.privateSource = PrivateSource(self.private, self.clock)

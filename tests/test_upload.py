@@ -20,6 +20,7 @@ from twisted.web.client import ResponseNeverReceived
 from cheesecache.blobstore import BlobStore
 from cheesecache.private import PrivateStore
 from cheesecache.privatesource import PrivateSource
+from cheesecache.routing import Route
 from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 
 from .fakeindex import Dist, FakeIndex
@@ -188,6 +189,31 @@ class UploadTests(TestCase):
             [f["filename"] for f in json.loads(page)["files"]],
             ["internal_lib-1.0-py3-none-any.whl"],
         )
+
+    @inlineCallbacks
+    def test_routedToUpstreamsAlone(self):  # type: ignore[no-untyped-def]
+        """
+        An upload to a name whose route leaves out "private" (served from
+        upstreams alone) is refused with a 403 that says so, rather than
+        stored and never served; names routed through "private" upload as
+        before.
+        """
+        upstream = FakeIndex()
+        routes = [Route("internal-*", ("upstream-1",)), Route("*", ("private", "upstream-1"))]
+        self.harness = Harness(
+            self, [serveIndex(self, upstream)], users={"alice": "wonder:land"}, routes=routes
+        )
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 403, body)
+        self.assertIn(b"its route leaves out", response.phrase)
+        self.assertIsNone(self.harness.private.record("internal-lib"))
+        filename, wheel = makeWheel("other-lib", "1.0")
+        contentType, body = clientBody("twine", "other-lib", "1.0", filename, wheel)
+        response, _ = yield self.harness.get(
+            "/legacy/", {"Content-Type": contentType.decode(), "Authorization": ALICE},
+            method="POST", body=body,
+        )
+        self.assertEqual(response.code, 200)
 
     @inlineCallbacks
     def test_everyClientsShape(self):  # type: ignore[no-untyped-def]
