@@ -1689,3 +1689,82 @@ class UnverifiedTests(TestCase):
                 [e for e in events if str(e.get("reason", "")).startswith(f"{hashName} ")],
                 events,
             )
+
+
+class _FollowedRequest:
+    """
+    The request a L{files.Follower} answers, over one end of a socket pair
+    (its transport), as far as the follower uses it.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        from twisted.internet.testing import MemoryReactorClock
+
+        self.sock = sock
+        self.reactor = MemoryReactorClock()
+        self.channel = self
+        self.transport = self
+        self.aborted = 0
+        self.finished = False
+        self.producer = None
+        self.sentLength = 0
+        self.responseHeaders = Headers()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def abortConnection(self) -> None:
+        self.aborted += 1
+
+    loseConnection = abortConnection
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+class FollowerSendfileTests(SynchronousTestCase):
+    """
+    A L{files.Follower} sending its download with C{sendfile}.
+    """
+
+    def test_clientGoneWhileSending(self) -> None:
+        """
+        A client that goes away while the download is sent to it with
+        C{sendfile} (C{sendfile} fails, and the reactor tells the sender
+        its connection is lost) has its answer aborted and its file
+        closed, rather than the sender failing on the follower.
+        """
+        from cheesecache.filefetch import Download, State
+        from cheesecache.simple.model import DistFile
+        from cheesecache.web.sendfile import SocketSender
+        from twisted.python.failure import Failure
+
+        ours, theirs = socket.socketpair()
+        self.addCleanup(ours.close)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+        ours.setblocking(False)
+        path = FilePath(self.mktemp())
+        data = b"x" * (2 * 1024 * 1024)
+        path.setContent(data)
+        download = Download(
+            DistFile("a-1.tar.gz", "http://127.0.0.1/a-1.tar.gz"), path,
+            total=len(data), written=len(data), state=State.STREAMING, verified=True,
+        )
+        request = _FollowedRequest(ours)
+        follower = files.Follower(download, request)  # type: ignore[arg-type]
+        follower._file = path.open("rb")
+        follower.transport = request
+        sender = follower._sender = SocketSender(follower, 10)
+        sender.start()
+        self.assertEqual(request.reactor.getWriters(), [sender])
+        theirs.close()
+        error = sender.doWrite()
+        self.assertIsNotNone(error)
+        # What the reactor does with a writer whose doWrite failed.
+        request.reactor.removeWriter(sender)
+        sender.connectionLost(Failure(error))
+        self.assertEqual(request.aborted, 1)
+        self.assertTrue(follower.fileObject.closed)

@@ -399,6 +399,8 @@ class _Source:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    done = False
+
     #: How much of the file exists so far (all of it, unless a test says).
     written: Optional[int] = None
 

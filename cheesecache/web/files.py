@@ -357,6 +357,12 @@ class Follower:
     def offset(self) -> int:
         return self._offset
 
+    @property
+    def done(self) -> bool:
+        # Asked by the sender whose connection is lost: without it, a client
+        # gone in the middle of sendfile failed the sender, not this.
+        return self._closed
+
     def available(self) -> int:
         # Less than nothing for a client that asked from a byte that has
         # not come yet.

@@ -183,6 +183,13 @@ class SendfileSource(Protocol):
     offset: int
     transport: tcp.Connection
 
+    @property
+    def done(self) -> bool:
+        """
+        Whether the source has ended already (finished, failed, or its
+        client gone): a lost connection is then nothing to report.
+        """
+
     def available(self) -> int:
         """
         Bytes after C{offset} that may be sent now (none if zero or less).
