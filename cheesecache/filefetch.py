@@ -514,6 +514,18 @@ class FileFetcher:
             nonlocal skip, validator
             # What an earlier answer left to drop is not this one's to drop.
             skip = 0
+            # With no hash to catch it, the rest of another version of the
+            # file (it changed since the first answer, which If-Range asked
+            # about, or the upstream ignored) would be kept as the file.
+            if (
+                offset
+                and checked is None
+                and response.code in (200, 206)
+                and (header(response, b"etag") or header(response, b"last-modified"))
+                != validator
+            ):
+                abandon(response)
+                raise UpstreamError("the file changed upstream while it was fetched")
             if offset and response.code == 206:
                 download.total = resumedSize(response, offset, download.total)
             elif response.code != 200:

@@ -1589,6 +1589,51 @@ class UnverifiedTests(TestCase):
         self.assertEqual(upstream.count(b"/packages/" + name.encode()), 1)
 
     @inlineCallbacks
+    def test_unverifiedChangedBeforeResumed(self):  # type: ignore[no-untyped-def]
+        """
+        A file listed without a hash whose download breaks, and that has
+        changed upstream when the rest is asked for (the answer is the
+        whole new version, under another ETag), is neither completed to
+        the client nor kept: half of one version and half of the other
+        would be served as the file for good.
+        """
+        upstream = FakeIndex(format="html")
+        name, old = makeWheel("alpha", "1.0", padding=200_000)
+        new = bytes(b ^ 0xFF for b in old)
+        upstream.add("alpha", Dist(name, old))
+        url = serveIndex(self, upstream)
+        upstream._projectBody = lambda n: (  # type: ignore[method-assign]
+            b"text/html",
+            f'<a href="../../packages/{name}">{name}</a>'.encode(),
+        )
+        answers = []
+
+        def answer(request, filename, fault):  # type: ignore[no-untyped-def]
+            answers.append(request.getHeader(b"range"))
+            if len(answers) == 1:
+                request.setHeader(b"ETag", b'"old"')
+                return cutShort(request, old)
+            # Another version now: the If-Range does not hold.
+            request.setHeader(b"ETag", b'"new"')
+            return new
+
+        upstream._file = answer  # type: ignore[method-assign]
+        harness = Harness(self, [url])
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        entry = json.loads(body)["files"][0]
+        key = entry["url"].split("/")[-2]
+        path = "/files/" + entry["url"].split("/files/", 1)[1]
+        outcome = yield harness.get(path).addErrback(lambda f: f.value)
+        yield harness.settled()
+        self.assertEqual(len(answers), 2)
+        if isinstance(outcome, tuple):
+            response, got = outcome
+            self.assertNotEqual(response.code, 200, "a mix of two versions was served")
+        self.assertFalse(harness.store.exists(key))
+        self.assertEqual(harness.store.tmp.children(), [])
+        self.flushLoggedErrors()
+
+    @inlineCallbacks
     def test_urlTheAgentRefuses(self):  # type: ignore[no-untyped-def]
         """
         A file whose upstream URL the HTTP client refuses before sending
