@@ -1142,6 +1142,16 @@ class RestOfFileFromTests(SynchronousTestCase):
         ):
             self.assertIsNone(restOfFileFrom(value, 10), value)
 
+    def test_hugeNumbers(self) -> None:
+        """
+        Positions of more digits than C{int()} takes (a C{ValueError}, a
+        500) are past the end of the file.
+        """
+        huge = b"9" * 5000
+        self.assertEqual(restOfFileFrom(b"bytes=4-" + huge, 10), 4)
+        self.assertIsNone(restOfFileFrom(b"bytes=" + huge + b"-", 10))
+        self.assertEqual(restOfFileFrom(b"bytes=" + b"0" * 5000 + b"4-", 10), 4)
+
 
 class MetadataTests(TestCase):
     """

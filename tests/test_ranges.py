@@ -63,6 +63,21 @@ class ByteRangesTests(SynchronousTestCase):
         for value in (b"bytes=100-", b"bytes=100-200", b"bytes=-0", b"bytes=110-120,130-"):
             self.assertEqual(byteRanges(value, 100), [], value)
 
+    def test_hugeNumbers(self) -> None:
+        """
+        Positions of more digits than C{int()} takes (over 4300: a
+        C{ValueError}, a 500) are past the end of the file, however long:
+        a range from there cannot be served, a suffix that long is all of
+        the file, and leading zeros count for nothing.
+        """
+        huge = b"9" * 5000
+        self.assertEqual(byteRanges(b"bytes=" + huge + b"-", 100), [])
+        self.assertEqual(byteRanges(b"bytes=" + huge + b"-" + huge, 100), [])
+        self.assertEqual(byteRanges(b"bytes=10-" + huge, 100), [(10, 90)])
+        self.assertEqual(byteRanges(b"bytes=-" + huge, 100), [(0, 100)])
+        self.assertIsNone(byteRanges(b"bytes=" + huge + b"-5", 100))
+        self.assertEqual(byteRanges(b"bytes=" + b"0" * 5000 + b"5-6", 100), [(5, 2)])
+
     def test_ignored(self) -> None:
         """
         A header in another unit, malformed, or for a file of no bytes is

@@ -51,6 +51,7 @@ from ..via import requestVia
 from .asyncrender import renderLater
 from .ranges import (
     FileValidators,
+    bytePosition,
     contentRange,
     isNotModified,
     multipartRanges,
@@ -101,8 +102,8 @@ def restOfFileFrom(value: Optional[bytes], size: int) -> Optional[int]:
     first, dash, last = spec.strip().partition(b"-")
     if not dash or not first.isdigit() or not (last == b"" or last.isdigit()):
         return None
-    start = int(first)
-    if start >= size or (last and int(last) < size - 1):
+    start = bytePosition(first)
+    if start >= size or (last and bytePosition(last) < size - 1):
         return None
     return start
 

@@ -101,6 +101,22 @@ def ifRangeHolds(value: bytes, validators: FileValidators) -> bool:
     return httpDate(value) == validators.lastModified
 
 
+#: Digits of a byte position beyond which it is past the end of any file.
+_MAX_DIGITS = 18
+
+
+def bytePosition(digits: bytes) -> int:
+    """
+    The byte position (or suffix length) that C{digits}, ASCII digits,
+    stand for: one of more than L{_MAX_DIGITS} significant digits is past
+    the end of any file, and counted as such.  Given to C{int()}, one of
+    more than 4300 digits (a header may hold 16 KiB) was a C{ValueError}:
+    a 500.
+    """
+    digits = digits.lstrip(b"0") or b"0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
 def byteRanges(value: bytes, size: int) -> Optional[List[ByteRange]]:
     """
     The ranges of a file of C{size} bytes that C{Range: value} asks for and
@@ -130,14 +146,14 @@ def byteRanges(value: bytes, size: int) -> Optional[List[ByteRange]]:
         if first == b"":
             if last == b"":
                 return None
-            length = min(int(last), size)
+            length = min(bytePosition(last), size)
             if length:
                 found.append((size - length, length))
             continue
         if not first.isdigit():
             return None
-        start = int(first)
-        end = size - 1 if last == b"" else int(last)
+        start = bytePosition(first)
+        end = size - 1 if last == b"" else bytePosition(last)
         if last and end < start:
             return None
         if start < size:
