@@ -63,6 +63,19 @@ class ByteRangesTests(SynchronousTestCase):
         for value in (b"bytes=100-", b"bytes=100-200", b"bytes=-0", b"bytes=110-120,130-"):
             self.assertEqual(byteRanges(value, 100), [], value)
 
+    def test_overlapping(self) -> None:
+        """
+        Ranges that together are longer than the file (they overlap) are
+        ignored: the whole file, once.  Served, C{bytes=0-,0-,...} from a
+        header of a few KiB made an answer of the file thousands of times
+        over (RFC 9110, 14.2, allows ignoring them).
+        """
+        self.assertIsNone(byteRanges(b"bytes=" + b"0-," * 4000, 100))
+        self.assertIsNone(byteRanges(b"bytes=0-59,40-99", 100))
+        self.assertIsNone(byteRanges(b"bytes=-60,0-59", 100))
+        # Overlapping, but not longer than the file: served as asked.
+        self.assertEqual(byteRanges(b"bytes=0-9,5-14", 100), [(0, 10), (5, 10)])
+
     def test_hugeNumbers(self) -> None:
         """
         Positions of more digits than C{int()} takes (over 4300: a

@@ -125,8 +125,9 @@ def byteRanges(value: bytes, size: int) -> Optional[List[ByteRange]]:
     14.1.2).
 
     @return: C{None} when the header is to be ignored (the whole file is
-        sent): not in bytes, malformed, or a file of no bytes; an empty
-        list when no range can be served (416).
+        sent): not in bytes, malformed, a file of no bytes, or ranges
+        longer together than the file; an empty list when no range can
+        be served (416).
     """
     if size == 0:
         return None
@@ -158,6 +159,11 @@ def byteRanges(value: bytes, size: int) -> Optional[List[ByteRange]]:
             return None
         if start < size:
             found.append((start, min(end, size - 1) - start + 1))
+    if sum(length for _, length in found) > size:
+        # Overlapping ranges, longer together than the file (RFC 9110,
+        # 14.2): served, a header of a few KiB had the file sent
+        # thousands of times over.  The file is sent whole, once.
+        return None
     return found if asked else None
 
 
