@@ -575,8 +575,18 @@ class FileFetcher:
             The answer failed: if its connection broke (or stalled: see
             L{IDLE_TIMEOUT}), ask again for the rest (the clients following
             the download keep their bytes and wait for more); otherwise, or
-            after the last try, give up.
+            after the last try, give up.  If every byte had come (only the
+            end of a chunked answer was lost), the file is whole: the rest,
+            nothing, is not asked for (an upstream refuses it, a 416).
             """
+            if (
+                download.state is not State.FAILED
+                and download.total is not None
+                and received == download.total
+                and connectionBroke(failure.value)
+            ):
+                finished(None)
+                return
             if (
                 resumeDelays
                 and download.state is not State.FAILED

@@ -562,6 +562,40 @@ class FileTests(TestCase):
         yield self.harness.fetcher.settled()
         self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
 
+    @inlineCallbacks
+    def test_brokenAfterTheLastByte(self):  # type: ignore[no-untyped-def]
+        """
+        A chunked answer whose connection breaks after every byte of the
+        file came, before the chunk that ends it: the file is whole, and
+        is served and kept, rather than the rest of it (nothing) asked for
+        and refused (a 416) and the download failed.
+        """
+        size = len(self.wheel.data)
+
+        def wholeUnended(request, data):  # type: ignore[no-untyped-def]
+            request.write(data)  # chunked: no Content-Length
+            request.channel.transport.unregisterProducer()
+            request.channel.transport.loseConnection()
+            return NOT_DONE_YET
+
+        def nothingLeft(request, data):  # type: ignore[no-untyped-def]
+            request.setResponseCode(416)
+            request.setHeader(b"Content-Range", b"bytes */%d" % (size,))
+            return b""
+
+        self.scriptFile(wholeUnended, nothingLeft)
+        urls = yield self.fileURLs()
+        outcome = yield self.harness.get(self.path(urls, self.wheel)).addErrback(
+            lambda f: f.value
+        )
+        self.assertIsInstance(outcome, tuple, str(outcome))
+        response, body = outcome
+        self.assertEqual((response.code, len(body)), (200, size))
+        self.assertEqual(body, self.wheel.data)
+        self.assertEqual([wanted for wanted, _ in self.fileRequests()], [None])
+        yield self.harness.fetcher.settled()
+        self.assertEqual([p.basename() for p in self.blobs()], [self.wheel.sha256])
+
     def test_wrongBytes(self):  # type: ignore[no-untyped-def]
         """
         Bytes that do not match the index's sha256 are never kept nor
