@@ -446,6 +446,21 @@ class ProjectJSONTests(SynchronousTestCase):
         )
 
 
+    def test_emptyFilename(self) -> None:
+        """
+        A file entry whose filename is empty or null is a L{ParseError}, as
+        one without a filename is, never a file without a name (which every
+        rendering of the page then failed on, a 500).
+        """
+        for filename in ["", None]:
+            self.assertRaises(
+                ParseError,
+                parseProjectJSON,
+                jsonPage([jsonFile(filename=filename)]),
+                BASE,
+                "foo-bar",
+            )
+
 class ProjectHTMLTests(SynchronousTestCase):
     """
     Tests for L{parseProjectHTML}.

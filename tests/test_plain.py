@@ -201,6 +201,7 @@ class PlainFileJSONTests(SynchronousTestCase):
             {"url": "https://f\u00ffles.example.invalid/p/foo-1.0.tar.gz"},
             {"requires-python": 3},
             {"upload-time": 5},
+            {"filename": ""},
         ]:
             self.assertIsNone(plainFileJSON("foo", {**plain, **changes}), changes)
 

@@ -452,10 +452,13 @@ def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
     Runs once per file of every page parsed: one dict lookup per key.
     """
     try:
-        filename = entry["filename"]
+        filename = _text(entry["filename"], "filename")
         url = fileLocation(baseURL, entry["url"])
     except (KeyError, TypeError) as e:
         raise ParseError(f"file entry without filename or url: {entry!r}") from e
+    if filename is None:
+        # Empty or null: a file without a name, which no link can show.
+        raise ParseError(f"file entry without filename: {entry!r}")
     get = entry.get
     coreMetadata = get("core-metadata")
     if coreMetadata is None:
@@ -465,7 +468,7 @@ def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
     size = get("size")
     yanked = get("yanked", False)
     return DistFile(
-        filename=_text(filename, "filename"),
+        filename=filename,
         url=url,
         hashes=get("hashes") or {},
         requiresPython=_text(get("requires-python"), "requires-python"),

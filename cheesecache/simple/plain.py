@@ -46,6 +46,7 @@ def plainFileJSON(
     hashes = get("hashes")
     if (
         type(filename) is not str
+        or not filename
         or type(url) is not str
         or type(hashes) is not dict
         or len(hashes) != 1
