@@ -205,6 +205,24 @@ class PlainFileJSONTests(SynchronousTestCase):
         ]:
             self.assertIsNone(plainFileJSON("foo", {**plain, **changes}), changes)
 
+    def test_falsyNotText(self) -> None:
+        """
+        A text field that is not text but is falsy (C{false}, C{0}, an
+        empty list or object), which the model refuses as it refuses any
+        that is not text, is never written: big and small pages alike are
+        unusable with it.
+        """
+        plain = {
+            "filename": "foo-1.0.tar.gz",
+            "hashes": {"sha256": SHA},
+            "url": "https://files.example.invalid/p/foo-1.0.tar.gz",
+        }
+        for field in ["requires-python", "upload-time", "provenance"]:
+            for value in [False, 0, [], {}]:
+                entry = {**plain, field: value}
+                self.assertIsNone(modelEntry("foo", entry), entry)
+                self.assertIsNone(plainFileJSON("foo", entry), entry)
+
     def test_coreMetadata(self) -> None:
         """
         Core metadata as the public index and cheesecache write it (a

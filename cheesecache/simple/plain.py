@@ -77,6 +77,9 @@ def plainFileJSON(
         if type(requiresPython) is not str:
             return None
         listed["requires-python"] = requiresPython
+    elif requiresPython is not None and requiresPython != "":
+        # Not text, if falsy (false, 0, []): the model refuses it.
+        return None
     if metadata is not None:
         # Both names, as the model writes them (see fileJSON).
         listed["core-metadata"] = listed["data-dist-info-metadata"] = metadata
@@ -89,6 +92,8 @@ def plainFileJSON(
             if type(value) is not str:
                 return None
             listed[field] = value
+        elif value is not None and value != "":
+            return None
     return listed
 
 
