@@ -559,6 +559,25 @@ class ProjectHTMLTests(SynchronousTestCase):
         self.assertEqual(dict(f.hashes), {"md5": md5})
         self.assertIsNone(f.sha256)
 
+    def test_severalFragmentPairs(self) -> None:
+        """
+        A fragment of several C{&}-separated pairs (C{#egg=...&sha256=...},
+        C{#md5=...&sha256=...}) gives the hashes among them, as pip reads
+        them, not none: the file is checked and keyed by its sha256.
+        """
+        md5 = "0123456789abcdef" * 2
+        for fragment, hashes in [
+            (f"sha256={SHA}&egg=foo_bar", {"sha256": SHA}),
+            (f"egg=foo_bar&sha256={SHA}", {"sha256": SHA}),
+            (f"md5={md5}&sha256={SHA}", {"md5": md5, "sha256": SHA}),
+            (f"subdirectory=x&MD5={md5.upper()}", {"md5": md5}),
+        ]:
+            f = onlyHTMLFile(f'<a href="/p/f-1.0.tar.gz#{fragment}">x</a>')
+            self.assertEqual(dict(f.hashes), hashes, fragment)
+            self.assertEqual(f.url, "https://index.example.invalid/p/f-1.0.tar.gz")
+        f = onlyHTMLFile(f'<a href="/p/f-1.0.tar.gz#sha256={SHA}&amp;egg=f">x</a>')
+        self.assertEqual(f.key, SHA)
+
     def test_malformedDigestDropped(self) -> None:
         """
         A sha256 that is not 64 hex digits is dropped, so it can never

@@ -830,8 +830,12 @@ def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[Projec
         url, fragment = urldefrag(urljoin(base, href))
         hashes: Dict[str, str] = {}
         if "=" in fragment:
-            algorithm, _, digest = fragment.partition("=")
-            hashes[algorithm.lower()] = digest.lower()
+            # Each of the fragment's "&"-separated pairs may be a hash, as
+            # pip reads them (#egg=name&sha256=...); the first of a name
+            # counts.  What is not a digest, the model drops.
+            for pair in fragment.split("&"):
+                algorithm, _, digest = pair.partition("=")
+                hashes.setdefault(algorithm.lower(), digest.lower())
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or text
         yanked = attributes.get("data-yanked", False)
         files.append(
