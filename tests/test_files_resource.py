@@ -1681,9 +1681,10 @@ class UnverifiedTests(TestCase):
     def test_urlTheAgentRefuses(self):  # type: ignore[no-untyped-def]
         """
         A file whose upstream URL the HTTP client refuses before sending
-        anything (a space in it, as a page may list it) fails its download
-        cleanly: each request gets a 502 at once, none waits on a download
-        that never started, and no temporary file is left open or behind.
+        anything (a host name beyond ASCII, as a page may list it) fails
+        its download cleanly: each request gets a 502 at once, none waits
+        on a download that never started, and no temporary file is left
+        open or behind.
         """
         upstream = FakeIndex()
         name, data = makeWheel("alpha", "1.0")
@@ -1691,7 +1692,7 @@ class UnverifiedTests(TestCase):
         url = serveIndex(self, upstream)
         page = upstream._projectBody
         upstream._projectBody = lambda n: (  # type: ignore[method-assign]
-            page(n)[0], page(n)[1].replace(b"../../packages/", b"../../packages/a%20b/ "),
+            page(n)[0], page(n)[1].replace(b"../../packages/", "http://b\u00fc.invalid/".encode()),
         )
         harness = Harness(self, [url])
         _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})

@@ -660,6 +660,25 @@ class ProjectHTMLTests(SynchronousTestCase):
             f.url, "https://index.example.invalid/p/foo_bar-2.0%2Blocal-py3-none-any.whl"
         )
 
+    def test_unencodedURL(self) -> None:
+        """
+        A link whose URL has what no HTTP request can carry (a space, a
+        letter beyond ASCII) is kept percent-encoded, as pip fetches it, so
+        that the file can be fetched; its filename is as the link shows it,
+        and what was encoded stays so.
+        """
+        for href, url, filename in [
+            ("/p/foo 1.0.tar.gz", "/p/foo%201.0.tar.gz", "foo 1.0.tar.gz"),
+            ("/p/f\u00fco-1.0.tar.gz?a b", "/p/f%C3%BCo-1.0.tar.gz?a%20b", "f\u00fco-1.0.tar.gz"),
+            ("/p/foo%201.0 x.tar.gz", "/p/foo%201.0%20x.tar.gz", "foo 1.0 x.tar.gz"),
+        ]:
+            f = onlyHTMLFile(f'<a href="{href}#sha256={SHA}">x</a>')
+            self.assertEqual(f.url, "https://index.example.invalid" + url)
+            self.assertEqual(f.filename, filename)
+            self.assertEqual(f.sha256, SHA)
+            f = onlyJSONFile(url=href)
+            self.assertEqual(f.url, "https://index.example.invalid" + url)
+
     def test_filenameFromURLNotText(self) -> None:
         """
         The filename comes from the URL, whatever the anchor text says.
@@ -1457,7 +1476,8 @@ class RealSampleTests(SynchronousTestCase):
 class FileLocationTests(SynchronousTestCase):
     """
     L{fileLocation} takes a shortcut for plain absolute URLs; it must always
-    agree with resolving them the long way.
+    agree with resolving them the long way (and making them sendable, see
+    L{sendableURL}).
     """
 
     BASE = "https://index.example.invalid/simple/foo/"
@@ -1465,7 +1485,7 @@ class FileLocationTests(SynchronousTestCase):
     def test_examples(self) -> None:
         from urllib.parse import urldefrag, urljoin
 
-        from cheesecache.simple.parse import fileLocation
+        from cheesecache.simple.parse import fileLocation, sendableURL
 
         for url in [
             "https://files.example.invalid/packages/ab/cd/foo-1.0.tar.gz",
@@ -1485,7 +1505,9 @@ class FileLocationTests(SynchronousTestCase):
             "foo-1.0.tar.gz#md5=00",
         ]:
             self.assertEqual(
-                fileLocation(self.BASE, url), urldefrag(urljoin(self.BASE, url))[0], url
+                fileLocation(self.BASE, url),
+                sendableURL(urldefrag(urljoin(self.BASE, url))[0]),
+                url,
             )
 
     def test_property(self) -> None:
@@ -1494,7 +1516,7 @@ class FileLocationTests(SynchronousTestCase):
         from hypothesis import given, settings
         from hypothesis import strategies as st
 
-        from cheesecache.simple.parse import fileLocation
+        from cheesecache.simple.parse import fileLocation, sendableURL
 
         @settings(max_examples=500, deadline=None)
         @given(
@@ -1512,7 +1534,7 @@ class FileLocationTests(SynchronousTestCase):
         def agrees(prefix: str, rest: str) -> None:
             url = prefix + rest
             try:
-                expected = urldefrag(urljoin(self.BASE, url))[0]
+                expected = sendableURL(urldefrag(urljoin(self.BASE, url))[0])
             except ValueError:
                 return  # malformed (e.g. a bad IPv6 host): the slow path raises too
             self.assertEqual(fileLocation(self.BASE, url), expected, repr(url))

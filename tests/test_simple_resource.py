@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import hashlib
 import json
 import os
 from html.parser import HTMLParser
@@ -369,6 +370,28 @@ class UpstreamValuesTests(TestCase):
         response, body = yield harness.get("/simple/foo/")
         self.assertNotIn("pypi:project-status", anchors(body).meta)
 
+    @inlineCallbacks
+    def test_fileURLNotEncoded(self):  # type: ignore[no-untyped-def]
+        """
+        A file whose upstream link has a space in it (which pip fetches
+        percent-encoded) is fetched, not refused as an invalid URI (a 502).
+        """
+        data = b"hello"
+        sha = hashlib.sha256(data).hexdigest()
+        root, simple, files, project = Resource(), Resource(), Resource(), Resource()
+        root.putChild(b"simple", simple)
+        root.putChild(b"files", files)
+        simple.putChild(b"foo", project)
+        project.putChild(b"", Data(
+            f'<a href="/files/foo 1.0.tar.gz#sha256={sha}">x</a>'.encode(), "text/html"
+        ))
+        files.putChild(b"foo 1.0.tar.gz", Data(data, "application/octet-stream"))
+        port, url = listen(root)
+        self.addCleanup(port.stopListening)
+        harness = Harness(self, [url + "/simple/"])
+        response, body = yield harness.get("/simple/foo/", {"Accept": JSON_ACCEPT})
+        response, body = yield harness.get(fileURL(body, "foo 1.0.tar.gz"))
+        self.assertEqual((response.code, body), (200, data))
 
 class RootListTests(TestCase):
     """

@@ -20,7 +20,7 @@ from json.decoder import scanstring
 from typing import (
     Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union,
 )
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 import attrs
 
@@ -443,7 +443,33 @@ def fileLocation(baseURL: str, url: str) -> str:
     """
     if _PLAIN_URL.match(url):
         return url
-    return urldefrag(urljoin(baseURL, url))[0]
+    return sendableURL(urldefrag(urljoin(baseURL, url))[0])
+
+
+#: What an HTTP request's URL cannot carry as it is (Twisted's client
+#: refuses it): spaces, control characters, anything beyond ASCII.
+_UNSENDABLE = re.compile(r"[^\x21-\x7e]")
+
+#: Printable ASCII, which L{sendableURL} leaves as it is.
+_SENDABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def sendableURL(url: str) -> str:
+    """
+    C{url} with what a request cannot carry in its path and query
+    percent-encoded (as UTF-8), as pip encodes a link before fetching it;
+    what is already encoded, and all else, stays.  An upstream's link
+    with a space in it is so fetched, not refused.
+    """
+    if not _UNSENDABLE.search(url):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(
+        parts._replace(
+            path=quote(parts.path, safe=_SENDABLE),
+            query=quote(parts.query, safe=_SENDABLE),
+        )
+    )
 
 
 def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
@@ -828,6 +854,7 @@ def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[Projec
         if not href:
             continue
         url, fragment = urldefrag(urljoin(base, href))
+        url = sendableURL(url)
         hashes: Dict[str, str] = {}
         if "=" in fragment:
             # Each of the fragment's "&"-separated pairs may be a hash, as
