@@ -578,6 +578,23 @@ class ProjectHTMLTests(SynchronousTestCase):
         f = onlyHTMLFile(f'<a href="/p/f-1.0.tar.gz#sha256={SHA}&amp;egg=f">x</a>')
         self.assertEqual(f.key, SHA)
 
+    def test_fragmentNotAHash(self) -> None:
+        """
+        A fragment pair that names no hash algorithm (C{#egg=cafe}) is not
+        read as a hash, even when its value looks like hex: listed as one,
+        pip fails on the file ("Unknown hash name").  Other algorithms are
+        kept under their names.
+        """
+        blake = "ab" * 64
+        for fragment, hashes in [
+            ("egg=cafe", {}),
+            (f"egg=cafe&sha256={SHA}", {"sha256": SHA}),
+            ("subdirectory=ab&shake_128=ab", {}),
+            (f"blake2b={blake}", {"blake2b": blake}),
+        ]:
+            f = onlyHTMLFile(f'<a href="/p/cafe-1.0.tar.gz#{fragment}">x</a>')
+            self.assertEqual(dict(f.hashes), hashes, fragment)
+
     def test_malformedDigestDropped(self) -> None:
         """
         A sha256 that is not 64 hex digits is dropped, so it can never

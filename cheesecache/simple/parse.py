@@ -13,6 +13,7 @@ serves other requests in between (see L{cheesecache.index}).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from html.parser import HTMLParser
@@ -834,6 +835,12 @@ def _htmlCoreMetadata(attributes: Mapping[str, Optional[str]]) -> CoreMetadata:
     return True
 
 
+#: The names a link's fragment gives a hash under: hashlib's, but for the
+#: shakes (of no fixed length).  Any other pair (C{#egg=cafe}) is no hash:
+#: listed as one, pip fails on the file ("Unknown hash name").
+_FRAGMENT_HASHES = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+
+
 def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 503 project detail page.
@@ -862,7 +869,9 @@ def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[Projec
             # counts.  What is not a digest, the model drops.
             for pair in fragment.split("&"):
                 algorithm, _, digest = pair.partition("=")
-                hashes.setdefault(algorithm.lower(), digest.lower())
+                algorithm = algorithm.lower()
+                if algorithm in _FRAGMENT_HASHES:
+                    hashes.setdefault(algorithm, digest.lower())
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or text
         yanked = attributes.get("data-yanked", False)
         files.append(
