@@ -72,6 +72,17 @@ def freezeStamps(testCase: SynchronousTestCase, *paths: FilePath) -> None:
     testCase.patch(os, "stat", stat)
 
 
+def sdistHolding(member: str, data: bytes) -> bytes:
+    """
+    A gzipped tar holding C{data} as its one member, C{member}.
+    """
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
 class StoreTestsMixin:
     def setUp(self) -> None:
         self.dataDir = FilePath(self.mktemp())  # type: ignore[attr-defined]
@@ -610,13 +621,8 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         not skipped as if its metadata were for another project than
         C{foo-1-0}.
         """
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w:gz") as t:
-            data = metadataText("foo", "1.0.post1")
-            info = tarfile.TarInfo("foo-1.0-1/PKG-INFO")
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-        report = self.store.importDirectory(self.sourceDir(("foo-1.0-1.tar.gz", out.getvalue())))
+        sdist = sdistHolding("foo-1.0-1/PKG-INFO", metadataText("foo", "1.0.post1"))
+        report = self.store.importDirectory(self.sourceDir(("foo-1.0-1.tar.gz", sdist)))
         self.assertEqual((report.imported, report.skipped), (("foo-1.0-1.tar.gz",), ()))
         record = self.store.record("foo")
         assert record is not None
@@ -674,13 +680,8 @@ class ImportTests(StoreTestsMixin, SynchronousTestCase):
         as its upload would be refused: installers refuse it as
         inconsistent, after choosing it for 1.0.
         """
-        out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode="w:gz") as t:
-            data = metadataText("gamma", "2.0")
-            info = tarfile.TarInfo("gamma-1.0/PKG-INFO")
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-        report = self.store.importDirectory(self.sourceDir(("gamma-1.0.tar.gz", out.getvalue())))
+        sdist = sdistHolding("gamma-1.0/PKG-INFO", metadataText("gamma", "2.0"))
+        report = self.store.importDirectory(self.sourceDir(("gamma-1.0.tar.gz", sdist)))
         self.assertEqual(report.imported, ())
         self.assertEqual(
             report.skipped, (("gamma-1.0.tar.gz", "its metadata is for version '2.0', not '1.0'"),)
