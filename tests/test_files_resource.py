@@ -1780,6 +1780,34 @@ class UnverifiedTests(TestCase):
                 events,
             )
 
+    @inlineCallbacks
+    def test_replacedUnderTheSameURL(self):  # type: ignore[no-untyped-def]
+        """
+        A file listed with another hash than sha256 (an md5), replaced
+        upstream under the same URL and then listed with its new md5, is
+        served as the new bytes (which its page's md5 checks), not as the
+        old ones kept before, which no client would accept.
+        """
+        for format in ("json", "html"):
+            upstream = FakeIndex(format=format)
+            name, old = makeWheel("alpha", "1.0")
+            dist = Dist(name, old, hashName="md5")
+            upstream.add("alpha", dist)
+            harness = Harness(self, [serveIndex(self, upstream)], ttl=60)
+            served = []
+            for _ in range(2):
+                _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+                [entry] = json.loads(body)["files"]
+                path = "/files/" + entry["url"].split("/files/", 1)[1]
+                response, got = yield harness.get(path)
+                yield harness.settled()
+                served.append((entry["hashes"]["md5"], hashlib.md5(got).hexdigest()))
+                # Rebuilt upstream, the same wheel has other bytes.
+                dist.data = old + b"\0"
+                harness.clock.advance(120)
+            self.assertEqual(served[1][0], hashlib.md5(dist.data).hexdigest(), format)
+            self.assertEqual(served[1][1], served[1][0], format)
+
 
 class _FollowedRequest:
     """

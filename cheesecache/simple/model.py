@@ -126,11 +126,17 @@ class DistFile:
     def key(self) -> str:
         """
         A stable key naming this file's bytes: its sha256 when known,
-        otherwise a key derived from its upstream URL (marked with C{u}).
+        otherwise a key derived from its upstream URL (marked with C{u})
+        and the hash it is checked against, if any: a file replaced
+        upstream under the same URL, and listed with its new md5, is
+        another file, not the old bytes kept under the URL, which its new
+        md5 would refuse.
         """
         if self.sha256:
             return self.sha256
-        return "u" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()
+        checked = self.checkedHash
+        source = self.url if checked is None else f"{self.url}#{checked[0]}={checked[1]}"
+        return "u" + hashlib.sha256(source.encode("utf-8")).hexdigest()
 
     @property
     def checkedHash(self) -> Optional[Tuple[str, str]]:
