@@ -69,3 +69,28 @@ class CheckedHashTests(SynchronousTestCase):
             self.assertTrue(f.verified)
         self.assertIsNone(checkedHash({"blake2b": "0" * 128}))
         self.assertFalse(DistFile(filename="a-1.0.tar.gz", url="http://x/a-1.0.tar.gz").verified)
+
+
+class DigestLengthTests(SynchronousTestCase):
+    """
+    Digests of the wrong length for their hash name are dropped.
+    """
+
+    def test_hashlibLengths(self) -> None:
+        """
+        A digest under a hashlib name is kept only at the length hashlib's
+        algorithm of that name gives: a C{blake2b} of 64 hex digits (a
+        blake2b-256, which C{hashlib.new("blake2b")} is not) would be
+        listed on cheesecache's JSON page, and pip, which reads it as
+        hashlib's blake2b, would refuse the file it installs from the
+        upstream's HTML page (where it reads no blake2b).
+        """
+        import hashlib
+
+        for name in ("blake2b", "blake2s", "sha3_224", "sha3_256", "sha3_384", "sha3_512"):
+            right = hashlib.new(name, b"x").hexdigest()
+            f = DistFile("a-1.0.tar.gz", "http://x/a-1.0.tar.gz", hashes={name: right})
+            self.assertEqual(dict(f.hashes), {name: right}, name)
+            for wrong in (right[:-2], right + "00"):
+                f = DistFile("a-1.0.tar.gz", "http://x/a-1.0.tar.gz", hashes={name: wrong})
+                self.assertEqual(dict(f.hashes), {}, name)

@@ -24,7 +24,15 @@ Yanked = Union[bool, str]
 CoreMetadata = Union[None, bool, Mapping[str, str]]
 
 
-_HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+#: The length of a hex digest under each of hashlib's names (a page's
+#: hash names are hashlib's, PEP 691): pip checks a JSON page's digest
+#: with C{hashlib.new(name)}, so a C{blake2b} of 64 digits (a blake2b-256,
+#: as some tools write it) is no blake2b.
+_HEX_LENGTHS = {
+    "md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128,
+    "blake2b": 128, "blake2s": 64,
+    "sha3_224": 56, "sha3_256": 64, "sha3_384": 96, "sha3_512": 128,
+}
 
 #: The hashes a file's bytes are checked with, in order of preference: its
 #: sha256 (which also names its blob), else the strongest other that PEP
