@@ -74,7 +74,8 @@ def mergePages(
     The union of several sources' pages for one project, in source order.
 
     A filename is listed once: from the first source that lists it.  When a
-    later source lists the same filename with a different sha256, that is a
+    later source lists the same filename with a different sha256 (or other
+    hash it is checked with, see L{DistFile.checkedHash}), that is a
     conflict (reported; the later file is dropped, never listed twice).
 
     @return: the merged page, the source name of each kept file (by
@@ -93,7 +94,9 @@ def mergePages(
                 byName[f.filename] = f
                 origin[f.filename] = sourceName
                 files.append(f)
-            elif kept.sha256 != f.sha256:
+            elif kept.checkedHash != f.checkedHash:
+                # Compared by the hash each is checked with: two indexes
+                # that give only an md5 conflict as two with a sha256 do.
                 conflicts.append(Conflict(f.filename, origin[f.filename], sourceName))
         versions.update(dict.fromkeys(page.versions or ()))
         if status is None:

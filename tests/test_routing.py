@@ -90,6 +90,31 @@ class MergeTests(SynchronousTestCase):
         self.assertEqual(len(conflicts), 1)
         self.assertEqual((conflicts[0].kept, conflicts[0].dropped), ("a", "b"))
 
+    def test_conflictWithoutSha256(self) -> None:
+        """
+        A filename two sources list with different md5s (indexes that give
+        no sha256) is a conflict too; the same md5, or the same sha256
+        beside other hashes, is not.
+        """
+
+        def md5Dist(label: str, **hashes: str) -> DistFile:
+            return DistFile("x-1.tar.gz", f"http://{label}/x-1.tar.gz", {"md5": hexOf(label)[:32], **hashes})
+
+        sha = hexOf("1")
+        for later, expected in [
+            (md5Dist("evil"), 1),
+            (md5Dist("1"), 0),
+            (md5Dist("2", sha256=sha), 0),
+        ]:
+            _, _, conflicts = mergePages(
+                "x",
+                [
+                    ("a", ProjectPage("x", [md5Dist("1", **({"sha256": sha} if later.sha256 else {}))])),
+                    ("b", ProjectPage("x", [later])),
+                ],
+            )
+            self.assertEqual(len(conflicts), expected, later)
+
     def test_versions(self) -> None:
         """
         The merged versions are the union of the sources' versions.
