@@ -38,6 +38,27 @@ def isValidKey(key: str) -> bool:
     return _KEY.match(key) is not None
 
 
+def readUnused(path: str) -> bytes:
+    """
+    The bytes of the file at C{path}, read without its access time moving
+    where the system allows (C{O_NOATIME}, for the file's owner, on
+    Linux): eviction takes a blob's access time as its last use (see
+    L{cheesecache.eviction.lastUsed}), and a read that is no use of the
+    blob, such as the start-up scan of every metadata blob, would make
+    them all look used then.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        if not noatime:
+            raise
+        fd = os.open(path, flags)  # not the file's owner
+    with open(fd, "rb") as f:
+        return f.read()
+
+
 @attrs.define
 class BlobStore:
     """

@@ -20,14 +20,21 @@ Three layers, so that the decision is tested without I/O:
   - L{Evictor} runs L{runOnce} in a thread pool, every minute and whenever
     the server adds enough bytes to go over the limit, one run at a time.
 
-When a file was last used is its modification time: L{AccessLog.touch} sets
-it (at most once a minute per file) when the file is served.  A blob's bytes
-never change, so its modification time is otherwise only the time it was
-written, which is when it was first used.  Keeping it on disk rather than in
-memory costs one C{utime} a minute per file served, and survives restarts
-and the command-line tool running in another process; the access time is
-not used because backups and other readers move it (and C{noatime} mounts
-freeze it).
+When a file was last used is the later of its access and modification
+times (L{lastUsed}): L{AccessLog.touch} sets the access time (at most once
+a minute per file) when the file is served, and a blob's modification time
+is when it was written, which is when it was first used.  The modification
+time itself is left alone: it is the file's C{Last-Modified}, which must
+not move forward every time the file is served (a client resuming with
+C{If-Range}, or revalidating with C{If-Modified-Since}, would get the whole
+file again).  Keeping the last use on disk rather than in memory costs a
+C{stat} and a C{utime} a minute per file served, and survives restarts and
+the command-line tool running in another process.  An explicit C{utime}
+sets the access time on C{noatime} mounts too.  The server's own reads that
+are no use of a blob (the start-up scan of metadata) leave it alone (see
+L{cheesecache.blobstore.readUnused}); other readers of the data directory
+(a backup) can only make a file look used more recently (with C{relatime},
+at most once a day), so that it goes later than its turn, never sooner.
 
 Deleting a blob that a client is being sent is safe: the response holds the
 file open, and POSIX keeps an unlinked file's bytes until its last
@@ -332,11 +339,12 @@ class AccessLog:
     """
     Records that a blob was used, so that eviction keeps what is in use.
 
-    L{touch} sets the blob file's modification time to now, at most once
+    L{touch} sets the blob file's access time to now (not its modification
+    time, its C{Last-Modified}: see the module's docstring), at most once
     per C{interval} seconds per key (a dictionary lookup otherwise): LRU
     needs minutes of precision, not every request, and the file's time
-    survives restarts.  Call it from the reactor thread; C{utime} is one
-    cheap system call.
+    survives restarts.  Call it from the reactor thread; C{stat} and
+    C{utime} are two cheap system calls.
 
     @ivar touched: how many times a file's time was actually set.
     """
@@ -362,8 +370,9 @@ class AccessLog:
         if len(self._last) >= self.maxRemembered:
             self._forget(now)
         self._last[key] = now
+        path = self.store.location(key)
         try:
-            os.utime(self.store.path(key).path, (now, now))
+            os.utime(path, ns=(int(now * 1e9), os.stat(path).st_mtime_ns))
         except OSError:
             return
         self.touched += 1
@@ -429,12 +438,22 @@ def _files(directory: str, depth: int) -> Iterator[os.DirEntry]:  # type: ignore
                 continue
 
 
+def lastUsed(st: os.stat_result) -> float:
+    """
+    When a blob was last used: served (its access time, set by
+    L{AccessLog.touch}) or written (its modification time).
+    """
+    return max(st.st_atime, st.st_mtime)
+
+
 def _entry(dirEntry: os.DirEntry, kind: str, key: str) -> Optional[CacheEntry]:  # type: ignore[type-arg]
     try:
         st = dirEntry.stat(follow_symlinks=False)
     except FileNotFoundError:
         return None
-    return CacheEntry(dirEntry.path, st.st_size, st.st_mtime, kind, key)
+    # A temporary file is in use as long as it is written to.
+    used = st.st_mtime if kind == TEMPORARY else lastUsed(st)
+    return CacheEntry(dirEntry.path, st.st_size, used, kind, key)
 
 
 def scanCache(dataDir: FilePath, private: Optional[PrivateStore] = None) -> CacheUsage:
@@ -499,7 +518,7 @@ def evict(dataDir: FilePath, plan: EvictionPlan) -> Tuple[CacheEntry, ...]:
             log.error("Refusing to evict {path}: not a cached file", path=entry.path)
             continue
         try:
-            if os.stat(entry.path).st_mtime > entry.lastUsed:
+            if lastUsed(os.stat(entry.path)) > entry.lastUsed:
                 continue
             os.remove(entry.path)
         except FileNotFoundError:

@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 
-from .blobstore import BlobStore
+from .blobstore import BlobStore, readUnused
 from .coalesce import Coalescer
 from .simple.model import DistFile, ProjectPage, checkedHash
 from .upstream import (
@@ -167,8 +167,9 @@ class KnownMetadata:
             for name in names:
                 if name.endswith(".metadata"):
                     try:
-                        with open(os.path.join(folder, name), "rb") as blob:
-                            found[name] = hashlib.sha256(blob.read()).hexdigest()
+                        # Not a use of it, for eviction.
+                        data = readUnused(os.path.join(folder, name))
+                        found[name] = hashlib.sha256(data).hexdigest()
                     except OSError:
                         pass
         return found

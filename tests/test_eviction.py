@@ -18,6 +18,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.test.requesthelper import DummyRequest
 
 from cheesecache.blobstore import BlobStore
 from cheesecache.eviction import (
@@ -39,10 +40,12 @@ from cheesecache.eviction import (
     scanCache,
     statsCommand,
 )
+from cheesecache.metadata import KnownMetadata
 from cheesecache.multipart import parseMultipart
 from cheesecache.pagestore import atomicWrite
 from cheesecache.private import CorruptRecord, PrivateStore
 from cheesecache.uploadcheck import Accepted
+from cheesecache.web.files import serveBlob
 
 from .uploadforms import encode, twineParts
 from .wheels import makeWheel
@@ -222,14 +225,16 @@ class AccessLogTests(DataDirMixin, SynchronousTestCase):
     L{AccessLog.touch}.
     """
 
-    def test_touchSetsModificationTime(self) -> None:
+    def test_touchSetsAccessTime(self) -> None:
         """
-        Touching a blob sets its modification time to the clock's now.
+        Touching a blob sets its access time to the clock's now, and leaves
+        its modification time.
         """
         key = self.upstream(b"x" * 10, age=DAY)
         accessLog = AccessLog(self.blobs, self.clock)
         accessLog.touch(key)
-        self.assertEqual(os.stat(self.blobs.path(key).path).st_mtime, NOW)
+        st = os.stat(self.blobs.path(key).path)
+        self.assertEqual((st.st_atime, st.st_mtime), (NOW, NOW - DAY))
         self.assertEqual(accessLog.touched, 1)
 
     def test_rateLimited(self) -> None:
@@ -243,11 +248,11 @@ class AccessLogTests(DataDirMixin, SynchronousTestCase):
         self.setAge(path, DAY)
         self.clock.advance(59)
         accessLog.touch(key)
-        self.assertEqual(os.stat(path).st_mtime, NOW - DAY)
+        self.assertEqual(os.stat(path).st_atime, NOW - DAY)
         self.assertEqual(accessLog.touched, 1)
         self.clock.advance(1)
         accessLog.touch(key)
-        self.assertEqual(os.stat(path).st_mtime, NOW + 60)
+        self.assertEqual(os.stat(path).st_atime, NOW + 60)
         self.assertEqual(accessLog.touched, 2)
 
     def test_missingAndInvalidKeysIgnored(self) -> None:
@@ -267,6 +272,40 @@ class AccessLogTests(DataDirMixin, SynchronousTestCase):
         for i in range(10):
             accessLog.touch(f"{i:064x}")
             self.assertLessEqual(len(accessLog._last), 3)
+
+    def test_servingKeepsLastModified(self) -> None:
+        """
+        A file served (and so touched) keeps the C{Last-Modified} it had:
+        a client revalidating or resuming with that date gets a 304, not
+        the file again; eviction still sees the use.
+        """
+        key = self.upstream(b"m" * 10, age=DAY) + ".metadata"
+        self.blobs.putBytes(key, b"Metadata-Version: 2.1\n")
+        self.setAge(self.blobs.path(key).path, DAY)
+        path = self.blobs.path(key).path
+        first = DummyRequest([])
+        first.method = b"HEAD"
+        serveBlob(first, path, None)
+        (lastModified,) = first.responseHeaders.getRawHeaders(b"last-modified")
+        AccessLog(self.blobs, self.clock).touch(key)
+        again = DummyRequest([])
+        again.requestHeaders.setRawHeaders(b"if-modified-since", [lastModified])
+        serveBlob(again, path, None)
+        self.assertEqual(again.responseCode, 304)
+        (found,) = [e for e in scanCache(self.dataDir).entries if e.key == key]
+        self.assertEqual(found.lastUsed, NOW)
+
+    def test_metadataScanIsNoUse(self) -> None:
+        """
+        The server's start-up scan, which reads every metadata blob, does
+        not make them look used then (it may move a file's access time).
+        """
+        key = sha(b"wheel") + ".metadata"
+        self.blobs.putBytes(key, b"Metadata-Version: 2.1\n")
+        self.setAge(self.blobs.path(key).path, DAY)
+        self.assertIn(key, KnownMetadata(self.blobs).scan())
+        (found,) = [e for e in scanCache(self.dataDir).entries if e.key == key]
+        self.assertEqual(found.lastUsed, NOW - DAY)
 
     def test_survivesRestart(self) -> None:
         """
@@ -398,6 +437,8 @@ class EvictTests(DataDirMixin, SynchronousTestCase):
         key = self.upstream(data, age=DAY)
         with open(self.blobs.path(key).path, "rb") as f:
             first = f.read(1000)
+            # That read was a use (it may set the access time): a day ago.
+            self.setAge(self.blobs.path(key).path, DAY)
             result = runOnce(self.dataDir, 0, now=NOW)
             self.assertEqual([e.key for e in result.removed], [key])
             self.assertFalse(self.blobs.exists(key))
