@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--users", required=True, help="the htpasswd file (created if need be)")
     q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     withData(sub.add_parser("stats", help="what the cache holds"))
-    q = withData(sub.add_parser("gc", help="evict least recently used upstream files, and remove leftover temporary files"))
+    q = withData(sub.add_parser("gc", help="evict least recently used upstream files and rendered pages, and remove leftover temporary files"))
     q.add_argument("--max-cache-size", required=True, help="e.g. 10G")
     q.add_argument("--dry-run", action="store_true", help="only say what would go")
     q = sub.add_parser("token", help="upload tokens (password of the user __token__)")

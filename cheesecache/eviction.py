@@ -1,16 +1,22 @@
 # -*- test-case-name: tests.test_eviction -*-
 """
 A bounded cache: least-recently-used eviction of upstream files (and their
-core metadata), never of pages or private uploads.
+core metadata) and of big pages rendered to disk, never of pages or private
+uploads.
 
-What counts toward the limit is everything under C{<data-dir>/blobs} and
-C{<data-dir>/pages}: upstream files, their core metadata, cached pages, and
-private uploads too (they use the same disk), but only the upstream part is
-ever removed, and of it only files: pages are read back to find the files
-they list, so they stay.  If private uploads alone exceed the limit, every
-upstream file goes and a warning says so.  Temporary files (C{tmp/}: downloads and uploads
-in progress) are neither counted nor evicted; C{cheesecache gc} removes only
-the ones left over (untouched for an hour).
+What counts toward the limit is everything under C{<data-dir>/blobs},
+C{<data-dir>/pages} and C{<data-dir>/rendered}: upstream files, their core
+metadata, cached pages, big pages rendered to disk (and their gzip twins),
+and private uploads too (they use the same disk), but only the upstream
+part and the rendered pages are ever removed: pages are read back to find
+the files they list, so they stay.  A rendered page is made again from its
+stored page when next asked for (see
+L{cheesecache.web.simple}'s C{_Answer.write}), so it goes in its turn, least
+recently written first, like an upstream file.  If private uploads alone
+exceed the limit, every upstream file goes and a warning says so.
+Temporary files (C{tmp/}: downloads and uploads in progress, and rendered
+pages being written) are neither counted nor evicted; C{cheesecache gc}
+removes only the ones left over (untouched for an hour).
 
 Three layers, so that the decision is tested without I/O:
 
@@ -98,6 +104,7 @@ STALE_TEMPORARY = 3600.0
 BLOB = "blob"
 PAGE = "page"
 TEMPORARY = "temp"
+RENDERED = "rendered"
 
 
 # -- Values -----------------------------------------------------------------
@@ -111,7 +118,7 @@ class CacheEntry:
     @ivar path: its absolute path.
     @ivar size: its size in bytes.
     @ivar lastUsed: when it was last served or written (POSIX time).
-    @ivar kind: L{BLOB}, L{PAGE} or L{TEMPORARY}.
+    @ivar kind: L{BLOB}, L{PAGE}, L{RENDERED} or L{TEMPORARY}.
     @ivar key: the blob key for a blob; the path under the data directory
         for the others (which never looks like a blob key).
     """
@@ -149,9 +156,10 @@ class CacheUsage:
     """
     What L{scanCache} found.
 
-    @ivar entries: every blob (upstream and private) and page: what counts
-        toward the limit.
-    @ivar temporaries: files in C{tmp/} and unfinished page writes.
+    @ivar entries: every blob (upstream and private), page and rendered
+        page: what counts toward the limit.
+    @ivar temporaries: files in C{tmp/}, and unfinished page and rendered
+        page writes.
     @ivar protected: the blob keys of private uploads and their metadata.
     """
 
@@ -174,6 +182,10 @@ class CacheUsage:
     @property
     def pages(self) -> Usage:
         return Usage.of(e for e in self.entries if e.kind == PAGE)
+
+    @property
+    def rendered(self) -> Usage:
+        return Usage.of(e for e in self.entries if e.kind == RENDERED)
 
     @property
     def temporary(self) -> Usage:
@@ -263,6 +275,7 @@ def planEviction(
         their sizes still count.  Pages are never chosen either: the server
         reads a page back from disk to find the files it lists (it keeps
         only rendered pages in memory), so they stay; their sizes count.
+        Rendered pages are chosen as upstream files are.
     @param now: with C{minAge}, entries used less than C{minAge} seconds
         before C{now} are not chosen either.
     """
@@ -446,6 +459,10 @@ def lastUsed(st: os.stat_result) -> float:
     return max(st.st_atime, st.st_mtime)
 
 
+#: The name of a rendered page (its ETag), or of its gzip twin.
+_RENDERED = re.compile(r"^[0-9a-f]{32}(\.gz)?\Z")
+
+
 def _entry(dirEntry: os.DirEntry, kind: str, key: str) -> Optional[CacheEntry]:  # type: ignore[type-arg]
     try:
         st = dirEntry.stat(follow_symlinks=False)
@@ -458,9 +475,9 @@ def _entry(dirEntry: os.DirEntry, kind: str, key: str) -> Optional[CacheEntry]: 
 
 def scanCache(dataDir: FilePath, private: Optional[PrivateStore] = None) -> CacheUsage:
     """
-    Walk C{blobs/}, C{pages/} and C{tmp/} under C{dataDir}: every file's
-    size and last use, and which blobs are private.  Files that vanish
-    during the walk are skipped.
+    Walk C{blobs/}, C{pages/}, C{rendered/} and C{tmp/} under C{dataDir}:
+    every file's size and last use, and which blobs are private.  Files
+    that vanish during the walk are skipped.
 
     @param private: the private store to read records from (default: one
         on C{dataDir}).
@@ -488,6 +505,19 @@ def scanCache(dataDir: FilePath, private: Optional[PrivateStore] = None) -> Cach
             found = _entry(dirEntry, TEMPORARY, relative)
             if found is not None:
                 temporaries.append(found)
+    renderedDir = dataDir.child("rendered").path
+    for depth in (0, 1):
+        for dirEntry in _files(renderedDir, depth):
+            relative = "rendered/" + os.path.relpath(dirEntry.path, renderedDir)
+            if depth == 1 and _RENDERED.match(dirEntry.name):
+                found = _entry(dirEntry, RENDERED, relative)
+                if found is not None:
+                    entries.append(found)
+            else:
+                # A rendered page or its twin being written.
+                found = _entry(dirEntry, TEMPORARY, relative)
+                if found is not None:
+                    temporaries.append(found)
     for dirEntry in _files(dataDir.child("tmp").path, 0):
         found = _entry(dirEntry, TEMPORARY, "tmp/" + dirEntry.name)
         if found is not None:
@@ -505,15 +535,15 @@ def evict(dataDir: FilePath, plan: EvictionPlan) -> Tuple[CacheEntry, ...]:
     """
     Delete the plan's victims.  An entry used (touched or rewritten) since
     it was scanned is kept: it is no longer least recently used.  Only
-    files under C{blobs/} and C{pages/} are ever deleted, never a
-    directory.
+    files under C{blobs/}, C{pages/} and C{rendered/} are ever deleted,
+    never a directory.
 
     @return: the entries deleted.
     """
     removed: List[CacheEntry] = []
     for entry in plan.victims:
-        if entry.kind not in (BLOB, PAGE) or not _inside(
-            dataDir, entry.path, ("blobs", "pages")
+        if entry.kind not in (BLOB, PAGE, RENDERED) or not _inside(
+            dataDir, entry.path, ("blobs", "pages", "rendered")
         ):
             log.error("Refusing to evict {path}: not a cached file", path=entry.path)
             continue
@@ -586,7 +616,9 @@ def removeTemporaries(dataDir: FilePath, entries: Iterable[CacheEntry]) -> Tuple
     """
     removed: List[CacheEntry] = []
     for entry in entries:
-        if entry.kind != TEMPORARY or not _inside(dataDir, entry.path, ("tmp", "pages")):
+        if entry.kind != TEMPORARY or not _inside(
+            dataDir, entry.path, ("tmp", "pages", "rendered")
+        ):
             continue
         try:
             if os.stat(entry.path).st_mtime > entry.lastUsed:
@@ -798,6 +830,7 @@ def statsCommand(dataDir: FilePath, stdout: TextIO) -> int:
         ("upstream files", usage.upstream),
         ("private files", usage.private),
         ("pages", usage.pages),
+        ("rendered pages", usage.rendered),
         ("temporary files", usage.temporary),
         ("total", usage.total),
     ]

@@ -80,7 +80,7 @@ class Options(usage.Options):
     optParameters = [
         ["config", "c", None, "A TOML configuration file (flags override it)."],
         ["log-format", None, None, "text (default) or json: structured events, one JSON object a line."],
-        ["max-cache-size", None, None, "Evict least recently used upstream files beyond this size of cache (e.g. 10G; default: no limit)."],
+        ["max-cache-size", None, None, "Evict least recently used upstream files and rendered pages beyond this size of cache (e.g. 10G; default: no limit)."],
         ["data-dir", "d", None, "Directory for cached pages and files (default: $XDG_CACHE_HOME/cheesecache, else ~/.cache/cheesecache)."],
         ["index-ttl", None, None, "Seconds an upstream page stays fresh (default 600).", float],
         ["upstream-patience", None, None, "Seconds a client waits for an upstream to revalidate a stale page before it gets the cached copy; the upstream's answer still updates the cache (default 3).", float],

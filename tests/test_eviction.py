@@ -6,6 +6,7 @@ C{stats} and C{gc} command helpers.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -24,6 +25,7 @@ from cheesecache.blobstore import BlobStore
 from cheesecache.eviction import (
     BLOB,
     PAGE,
+    RENDERED,
     TEMPORARY,
     AccessLog,
     CacheEntry,
@@ -46,7 +48,15 @@ from cheesecache.pagestore import atomicWrite
 from cheesecache.private import CorruptRecord, PrivateStore
 from cheesecache.uploadcheck import Accepted
 from cheesecache.web.files import serveBlob
+from cheesecache.web.representation import (
+    IN_MEMORY_LIMIT,
+    TWIN_DELAY,
+    RenderedStore,
+    Representation,
+)
 
+from .harness import JSON_ACCEPT, Harness, serveIndex, sleep
+from .test_index import bigProjectIndex
 from .uploadforms import encode, twineParts
 from .wheels import makeWheel
 
@@ -212,6 +222,20 @@ class DataDirMixin:
             self.setAge(self.blobs.path(k).path, age)
         return key, data
 
+    def rendered(self, name: str, age: float) -> Representation:
+        """
+        A big page rendered to disk (with its gzip twin) by a
+        L{RenderedStore}, as the server keeps it, written C{age} seconds
+        before L{NOW}.
+        """
+        store = RenderedStore(self.dataDir.child("rendered"))
+        body = b"".join(b"<a>%s-%d</a>\n" % (name.encode(), i) for i in range(8000))
+        rep = store.make("text/html", body)
+        assert rep.path is not None
+        for path in (rep.path, rep.path + ".gz"):
+            self.setAge(path, age)
+        return rep
+
     def temporary(self, name: str, data: bytes, age: float) -> FilePath:
         path = self.blobs.tmp.child(name)
         self.blobs.tmp.makedirs(ignoreExistingDirectory=True)
@@ -353,6 +377,23 @@ class ScanTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(pages, ["pages/pypi/requests.json", "pages/pypi/treq.page"])
         self.assertEqual({t.kind for t in usage.temporaries}, {TEMPORARY})
 
+    def test_renderedCounted(self) -> None:
+        """
+        Big rendered pages on disk and their gzip twins count toward the
+        limit; one being written is a temporary file.
+        """
+        self.upstream(b"a" * 100, age=10)
+        rep = self.rendered("big", age=5)
+        assert rep.path is not None
+        renderedSize = rep.size + rep.gzSize
+        self.dataDir.child("rendered").child("spill-x.tmp").setContent(b"s" * 3)
+        usage = scanCache(self.dataDir)
+        self.assertEqual((usage.rendered.count, usage.rendered.size), (2, renderedSize))
+        self.assertEqual(usage.cacheSize, 100 + renderedSize)
+        self.assertEqual((usage.temporary.count, usage.temporary.size), (1, 3))
+        (e,) = [e for e in usage.entries if e.path == rep.path]
+        self.assertEqual((e.kind, e.lastUsed), (RENDERED, NOW - 5))
+
     def test_empty(self) -> None:
         """
         A data directory with nothing cached yet scans as empty.
@@ -406,6 +447,26 @@ class EvictTests(DataDirMixin, SynchronousTestCase):
         record = self.private.record("mine")
         assert record is not None
         self.assertEqual([f.sha256 for f in record.files], [key])
+
+    def test_renderedEvicted(self) -> None:
+        """
+        Rendered pages count toward the limit, and go in their turn, least
+        recently written first, like upstream files: the disk used stays
+        under the limit.
+        """
+        recent = self.upstream(b"r" * 1000, age=DAY)
+        old = self.rendered("old", age=2 * DAY)
+        new = self.rendered("new", age=10)
+        assert old.path is not None and new.path is not None
+        limit = 1000 + new.size + new.gzSize
+        result = runOnce(self.dataDir, limit, now=NOW, lowWaterRatio=1.0)
+        self.assertEqual(
+            sorted(e.path for e in result.removed), [old.path, old.path + ".gz"]
+        )
+        self.assertTrue(self.blobs.exists(recent))
+        self.assertTrue(os.path.exists(new.path) and os.path.exists(new.path + ".gz"))
+        self.assertEqual(scanCache(self.dataDir).cacheSize, result.sizeAfter)
+        self.assertLessEqual(result.sizeAfter, limit)
 
     def test_zeroLimit(self) -> None:
         """
@@ -750,6 +811,43 @@ class RealThreadEvictorTests(DataDirMixin, TestCase):
         self.assertEqual(evictor.evicted, 1)
 
 
+class RenderedEvictedTests(TestCase):
+    """
+    A server whose rendered pages eviction removed.
+    """
+
+    @inlineCallbacks
+    def test_renderedAgain(self):  # type: ignore[no-untyped-def]
+        """
+        A big page whose rendered files (and gzip twin) eviction removed,
+        here C{cheesecache gc} beside the server, is rendered again when
+        next asked for: the same page, plain and gzipped.
+        """
+        harness = Harness(self, [serveIndex(self, bigProjectIndex("big"))])
+        accept = {"Accept": JSON_ACCEPT}
+        gzipped = {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        response, body = yield harness.get("/simple/big/", accept)
+        self.assertEqual(response.code, 200)
+        self.assertGreater(len(body), IN_MEMORY_LIMIT)
+        harness.clock.advance(TWIN_DELAY)
+        for _ in range(200):
+            response, zipped = yield harness.get("/simple/big/", gzipped)
+            if response.headers.hasHeader(b"content-encoding"):
+                break
+            yield sleep(0.01)
+        self.assertEqual(gzip.decompress(zipped), body)
+        result = runOnce(harness.dataDir, 0, now=time.time() + 3600)
+        self.assertEqual(len([e for e in result.removed if e.kind == RENDERED]), 2)
+        self.assertEqual(scanCache(harness.dataDir).rendered.count, 0)
+        response, again = yield harness.get("/simple/big/", gzipped)
+        self.assertEqual(response.code, 200)
+        if response.headers.hasHeader(b"content-encoding"):
+            again = gzip.decompress(again)
+        self.assertEqual(again, body)
+        response, again = yield harness.get("/simple/big/", accept)
+        self.assertEqual((response.code, again), (200, body))
+
+
 class CommandTests(DataDirMixin, SynchronousTestCase):
     """
     L{statsCommand} and L{gcCommand}.
@@ -763,18 +861,22 @@ class CommandTests(DataDirMixin, SynchronousTestCase):
         self.upstream(b"b" * 1024, age=DAY)
         self.upload("mine", "1.0", age=DAY)
         self.page("pypi", "x", b"p" * 100, age=DAY)
+        rep = self.rendered("big", age=DAY)
         self.temporary("x.part", b"t" * 10, age=0)
         out = io.StringIO()
         self.assertEqual(statsCommand(self.dataDir, out), 0)
         lines = out.getvalue().splitlines()
         self.assertEqual(lines[0], f"Cache in {self.dataDir.path}")
-        rows = {line[:19].strip(): line[19:].split(None, 1) for line in lines[1:6]}
+        rows = {line[:19].strip(): line[19:].split(None, 1) for line in lines[1:7]}
         self.assertEqual(rows["upstream files"], ["2", "3.0 KiB"])
         self.assertEqual(rows["private files"][0], "2")
         self.assertEqual(rows["pages"], ["1", "100 B"])
+        self.assertEqual(
+            rows["rendered pages"], ["2", formatSize(rep.size + rep.gzSize)]
+        )
         self.assertEqual(rows["temporary files"], ["1", "10 B"])
-        self.assertEqual(rows["total"][0], "6")
-        self.assertTrue(lines[6].startswith("  least recently used: "))
+        self.assertEqual(rows["total"][0], "8")
+        self.assertTrue(lines[7].startswith("  least recently used: "))
 
     def test_statsLeastRecentlyUsedIsAnUpstreamFile(self) -> None:
         """
@@ -787,7 +889,7 @@ class CommandTests(DataDirMixin, SynchronousTestCase):
         out = io.StringIO()
         self.assertEqual(statsCommand(self.dataDir, out), 0)
         self.assertEqual(
-            out.getvalue().splitlines()[6],
+            out.getvalue().splitlines()[7],
             "  least recently used: "
             + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(NOW - DAY)),
         )
