@@ -130,8 +130,11 @@ def parser() -> argparse.ArgumentParser:
 
 def _onDataDir(args: argparse.Namespace, dataDir: FilePath, stdout: TextIO) -> int:
     """
-    Run one of the L{NEEDS_DATA_DIR} commands on C{dataDir}, which is there.
+    Run one of the L{NEEDS_DATA_DIR} commands on C{dataDir}, which is there,
+    as its owner (see L{_asOwnerOf}): C{gc} too takes the private store's
+    lock, which it makes on a server with no private project yet.
     """
+    _asOwnerOf(dataDir)
     if args.command == "stats":
         from .eviction import statsCommand
 
@@ -140,7 +143,6 @@ def _onDataDir(args: argparse.Namespace, dataDir: FilePath, stdout: TextIO) -> i
         from .eviction import gcCommand, parseSize
 
         return gcCommand(dataDir, parseSize(args.max_cache_size), stdout, args.dry_run)
-    _asOwnerOf(dataDir)
     store = _store(dataDir)
     if args.command == "yank":
         changed = store.yank(args.project, args.target, args.reason)

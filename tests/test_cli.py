@@ -5,6 +5,7 @@ Tests for L{cheesecache.cli}, the C{cheesecache} command.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import io
 import os
 import subprocess
@@ -15,6 +16,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 import cheesecache
+from cheesecache.blobstore import BlobStore
 from cheesecache.cli import main
 from cheesecache.users import parseHtpasswd
 
@@ -173,20 +175,17 @@ class CLITests(SynchronousTestCase):
         self.assertEqual(code, 1)
         self.assertIn("Not found", out)
 
-    def test_rootWritesAsTheDataDirectoryOwner(self) -> None:
+    def runAsRoot(self, *argvs: "list[str]", reach: "tuple[str, ...]" = ()) -> "dict[str, tuple[int, int]]":
         """
-        Run by root (C{sudo cheesecache import}, C{yank}) on the data
-        directory of another user (the one the server runs as), import and
-        yank leave everything they make that user's: the blob store's
-        folders, C{private/}, its lock and the records, where the server must
-        still write.
+        Run C{cheesecache} with each of C{argvs} in a process of its own, as
+        root, on L{dataDir} made another user's.
+
+        @param reach: other folders that user must be able to reach.
+        @return: the owners of everything in L{dataDir} after, by path.
         """
         if not hasattr(os, "geteuid") or os.geteuid() != 0:
             raise SkipTest("only root can act as another user")
-        uid, gid = 54321, 54322
-        source = FilePath(self.mktemp())
-        source.makedirs()
-        for here in (self.dataDir.path, source.path):
+        for here in (self.dataDir.path, *reach):
             here = os.path.abspath(here)
             while here != os.path.dirname(here):
                 if here.startswith(os.getcwd() + os.sep):
@@ -194,16 +193,12 @@ class CLITests(SynchronousTestCase):
                 elif not os.stat(here).st_mode & 0o001:
                     raise SkipTest(f"another user cannot reach {here}")
                 here = os.path.dirname(here)
-        filename, data = makeWheel("tool", "1.0")
-        source.child(filename).setContent(data)
-        os.chown(self.dataDir.path, uid, gid)
+        for path in self.dataDir.walk():
+            os.lchown(path.path, self.uid, self.gid)
         project = os.path.dirname(os.path.dirname(os.path.abspath(cheesecache.__file__)))
         # The codec is loaded before: this Python may be where only root can read.
         script = "import encodings.cp437, sys; from cheesecache.cli import main; sys.exit(main(sys.argv[1:]))"
-        for argv in (
-            ["import", "--data-dir", self.dataDir.path, source.path],
-            ["yank", "--data-dir", self.dataDir.path, "tool", "1.0"],
-        ):
+        for argv in argvs:
             result = subprocess.run(
                 [sys.executable, "-c", script, *argv],
                 env=dict(os.environ, PYTHONPATH=project, PYTHONDONTWRITEBYTECODE="1"),
@@ -214,5 +209,42 @@ class CLITests(SynchronousTestCase):
         for path in self.dataDir.walk():
             st = os.lstat(path.path)
             owners[os.path.relpath(path.path, self.dataDir.path)] = (st.st_uid, st.st_gid)
+        return owners
+
+    uid, gid = 54321, 54322
+
+    def test_rootWritesAsTheDataDirectoryOwner(self) -> None:
+        """
+        Run by root (C{sudo cheesecache import}, C{yank}) on the data
+        directory of another user (the one the server runs as), import and
+        yank leave everything they make that user's: the blob store's
+        folders, C{private/}, its lock and the records, where the server must
+        still write.
+        """
+        source = FilePath(self.mktemp())
+        source.makedirs()
+        filename, data = makeWheel("tool", "1.0")
+        source.child(filename).setContent(data)
+        owners = self.runAsRoot(
+            ["import", "--data-dir", self.dataDir.path, source.path],
+            ["yank", "--data-dir", self.dataDir.path, "tool", "1.0"],
+            reach=(source.path,),
+        )
         self.assertIn("private/tool.json", owners)
-        self.assertEqual({k: v for k, v in owners.items() if v != (uid, gid)}, {})
+        self.assertEqual({k: v for k, v in owners.items() if v != (self.uid, self.gid)}, {})
+
+    def test_rootGcAsTheDataDirectoryOwner(self) -> None:
+        """
+        C{sudo cheesecache gc} on the data directory of the user the server
+        runs as leaves nothing of root's there: on a server with no private
+        project yet, the private store's lock it takes to evict would be
+        root's, and every upload would then fail.
+        """
+        data = b"u" * 1000
+        BlobStore(self.dataDir).putBytes(hashlib.sha256(data).hexdigest(), data)
+        owners = self.runAsRoot(
+            ["gc", "--data-dir", self.dataDir.path, "--max-cache-size", "10"],
+            ["stats", "--data-dir", self.dataDir.path],
+        )
+        self.assertIn("private/.lock", owners)
+        self.assertEqual({k: v for k, v in owners.items() if v != (self.uid, self.gid)}, {})
