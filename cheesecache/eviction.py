@@ -778,11 +778,12 @@ class Evictor(Service):
         if result.sizeAfter > self.maxSize:
             log.warn(
                 "The cache takes {after}, over its limit of {limit}: what is"
-                " left is private uploads ({private}) or was used in the last"
-                " {minAge:.0f} seconds",
+                " left is private uploads ({private}) and pages ({pages}),"
+                " never evicted, or was used in the last {minAge:.0f} seconds",
                 after=formatSize(result.sizeAfter),
                 limit=formatSize(self.maxSize),
                 private=formatSize(result.usage.private.size),
+                pages=formatSize(result.usage.pages.size),
                 minAge=self.minAge,
             )
         return result
@@ -898,7 +899,8 @@ def gcCommand(
     if sizeAfter > maxSize:
         stdout.write(
             f"Still over the limit: private uploads take"
-            f" {formatSize(result.usage.private.size)} and are never evicted,"
-            f" and files used in the last {minAge:.0f} seconds are kept.\n"
+            f" {formatSize(result.usage.private.size)} and pages take"
+            f" {formatSize(result.usage.pages.size)}, and neither is ever"
+            f" evicted; files used in the last {minAge:.0f} seconds are kept.\n"
         )
     return 0

@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional, Tuple
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -55,7 +56,7 @@ from cheesecache.web.representation import (
     Representation,
 )
 
-from .harness import JSON_ACCEPT, Harness, serveIndex, sleep
+from .harness import JSON_ACCEPT, Harness, logEvents, serveIndex, sleep
 from .test_index import bigProjectIndex
 from .uploadforms import encode, twineParts
 from .wheels import makeWheel
@@ -694,6 +695,17 @@ class EvictorTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(evictor.runs, 2)
         self.assertFalse(self.blobs.exists(a))
 
+    def test_overLimitWarningNamesPages(self) -> None:
+        """
+        The warning that a pass left the cache over its limit says how much
+        the pages, which are never evicted, take.
+        """
+        events = logEvents(self)  # type: ignore[arg-type]
+        self.page("pypi", "big", b"p" * 2048, age=DAY)
+        self.evictor(1024).run()
+        (warning,) = [e for e in events if "over its limit" in e.get("log_format", "")]
+        self.assertIn("pages (2.0 KiB", formatEvent(warning))
+
     def test_overLimitAfterPassWaitsForTimer(self) -> None:
         """
         When a pass could not bring the cache under the limit (private
@@ -701,8 +713,6 @@ class EvictorTests(DataDirMixin, SynchronousTestCase):
         pass that would find the same and warn again: the timer's next
         pass evicts them once they are old enough.
         """
-        from .harness import logEvents
-
         events = logEvents(self)  # type: ignore[arg-type]
         self.upload("mine", "1.0", age=DAY)
         evictor = self.evictor(10)
@@ -946,6 +956,18 @@ class CommandTests(DataDirMixin, SynchronousTestCase):
         self.assertEqual(gcCommand(self.dataDir, 10, out, False, now=NOW), 0)
         self.assertTrue(self.blobs.exists(key))
         self.assertIn("Still over the limit: private uploads take", out.getvalue())
+
+    def test_gcOverLimitWithPages(self) -> None:
+        """
+        When pages (never evicted) keep the cache over the limit, gc says
+        so, rather than blame private uploads that take nothing.
+        """
+        up = self.upstream(b"u" * 10, age=DAY)
+        self.page("pypi", "big", b"p" * 2048, age=DAY)
+        out = io.StringIO()
+        self.assertEqual(gcCommand(self.dataDir, 1024, out, False, now=NOW), 0)
+        self.assertFalse(self.blobs.exists(up))
+        self.assertIn("pages take 2.0 KiB", out.getvalue())
 
     def test_gcCorruptRecord(self) -> None:
         """
