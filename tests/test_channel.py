@@ -407,3 +407,62 @@ class _Later(Resource):
     def render_GET(self, request: Request) -> object:
         self.pending.append(request)
         return NOT_DONE_YET
+
+
+class _SmallBufferTransport(StringTransport):
+    """
+    A transport that, like a socket's, asks its producer to pause once more
+    than C{bufferSize} bytes wait to be sent, and to resume once they are.
+    """
+
+    bufferSize = 100
+
+    def write(self, data: bytes) -> None:
+        StringTransport.write(self, data)
+        if len(self.io.getvalue()) > self.bufferSize:
+            self.producer.pauseProducing()
+
+    def writeSequence(self, data) -> None:  # type: ignore[no-untyped-def]
+        self.write(b"".join(data))
+
+    def drain(self) -> None:
+        self.clear()
+        self.producer.resumeProducing()
+
+
+class BackpressureTests(TestCase):
+    """
+    A client that sends requests but does not read the responses is not
+    answered faster than it reads.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        root = Resource()
+        root.putChild(b"", Data(b"ok" * 100, "text/plain"))
+        self.site = GuardedSite(root, reactor=self.clock)
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.transport = _SmallBufferTransport()
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_pipelinedRequestsWaitForTheClient(self) -> None:
+        """
+        Pipelined requests answered at once (as warm pages are) are held,
+        and no more is read from the connection, while the responses
+        already written wait for the client: they would pile up in memory
+        however many it sends.
+        """
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 5)
+        self.assertEqual(self.transport.value().count(b"200 OK"), 1)
+        self.assertEqual(self.transport.producerState, "paused")
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 5)
+        self.assertEqual(self.transport.value().count(b"200 OK"), 1)
+        for _ in range(9):
+            self.transport.drain()
+            self.assertEqual(self.transport.value().count(b"200 OK"), 1)
+        self.assertEqual(self.transport.producerState, "paused")
+        self.transport.drain()
+        self.assertEqual(self.transport.value(), b"")
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertFalse(self.transport.disconnecting)

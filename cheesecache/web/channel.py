@@ -109,7 +109,7 @@ class GuardedChannel(HTTPChannel):
     def dataReceived(self, data: bytes) -> None:
         # The clock starts when the bytes of a request's head start to
         # arrive (checked here, once per read, rather than for every line).
-        if self._headersSince is None and self.line_mode:
+        if self._headersSince is None and self.line_mode and not self.paused:
             self._headersSince = self.seconds()
             if self._headerTimer is None:
                 self._headerTimer = self.callLater(self.headerDeadline, self._checkHeaders)
@@ -199,10 +199,30 @@ class GuardedChannel(HTTPChannel):
                 f"client read nothing for {self.writeStallTimeout}s",
             )
         HTTPChannel.pauseProducing(self)
+        if not self._handlingRequest:
+            # Twisted stopped reading; parse nothing more of what was read.
+            self.paused = True
 
     def resumeProducing(self) -> None:
         self._cancel("_stallTimer")
+        self.paused = False
         HTTPChannel.resumeProducing(self)
+        if self._buffer and not self.paused:
+            self.dataReceived(b"")  # what was read before the pause
+
+    def requestDone(self, request: Any) -> None:
+        """
+        A response is written: if the client has not read what came before
+        it, the next request waits until it has.  Twisted only stops reading
+        for a full transport between requests, and a request answered at
+        once (a warm page) ends before the next is read, so a client
+        sending pipelined requests and reading nothing had its responses
+        pile up in memory for as long as it sent.
+        """
+        if self._waitingForTransport and self.persistent:
+            self.paused = True
+            self._networkProducer.pauseProducing()
+        HTTPChannel.requestDone(self, request)
 
     def setTimeout(self, period: Optional[float]) -> Optional[float]:
         """
