@@ -309,6 +309,75 @@ class HeaderDeadlineTests(TestCase):
         self.assertFalse(self.transport.disconnecting)
 
 
+class BodyRateTests(TestCase):
+    """
+    A request body must come at C{minBodyRate} at least, after a grace
+    period, from its first byte to its last.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.site = GuardedSite(_Taken(), reactor=self.clock)
+        self.site.channelSettings.update(bodyGrace=10.0, minBodyRate=1000)
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.transport = StringTransport()
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def dribble(self, head: bytes, piece: bytes) -> float:
+        """
+        Send C{head}, then C{piece} every 5 seconds until the connection
+        is closed; how long that took.
+        """
+        self.channel.dataReceived(head)
+        for second in range(0, 2000, 5):
+            if self.transport.disconnecting:
+                return float(second)
+            self.channel.dataReceived(piece)
+            self.clock.advance(5)
+        self.fail("never cut off")
+
+    def test_announcedBodyTooSlow(self) -> None:
+        """
+        A body announced long but sent far slower than the minimum rate is
+        cut off once it falls behind, not after the time its whole length
+        would take at that rate.
+        """
+        took = self.dribble(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", b"x" * 10
+        )
+        self.assertLessEqual(took, 20)
+        self.assertTrue(self.transport.disconnected)
+
+    def test_chunkedBodyTooSlow(self) -> None:
+        """
+        So is a chunked body, whose length is not known.
+        """
+        took = self.dribble(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"a\r\n" + b"x" * 10 + b"\r\n",
+        )
+        self.assertLessEqual(took, 20)
+
+    def test_unevenBodyInTime(self) -> None:
+        """
+        A body that keeps to the minimum rate on the whole, quickly at first
+        and then not at all for a while, or not at all in the grace period
+        and quickly after, is taken.
+        """
+        for pieces in [[20_000, 0, 0, 0, 0, 0, 0, 10_000], [0, 0, 5_000, 5_000, 5_000, 5_000]]:
+            self.transport.clear()
+            length = sum(pieces)
+            self.channel.dataReceived(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (length,)
+            )
+            for size in pieces:
+                self.channel.dataReceived(b"x" * size)
+                self.clock.advance(4)
+            self.assertTrue(self.transport.value().endswith(b"\r\n\r\n%d" % (length,)))
+            self.assertFalse(self.transport.disconnecting)
+
+
 class IdleTimeoutTests(TestCase):
     """
     A kept-alive connection with no request in progress is closed after
@@ -391,6 +460,17 @@ class IdleTimeoutTests(TestCase):
         self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.channel.connectionLost(Failure(ConnectionDone()))
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class _Taken(Resource):
+    """
+    Answers a POST with the length of its body.
+    """
+
+    isLeaf = True
+
+    def render_POST(self, request: Request) -> bytes:
+        return b"%d" % (len(request.content.read()),)
 
 
 class _Later(Resource):

@@ -35,7 +35,9 @@ class GuardedChannel(HTTPChannel):
 
     @ivar headerDeadline: seconds from a request's first byte to its last
         header.
-    @ivar bodyGrace: seconds a body may take, plus C{length / minBodyRate}.
+    @ivar bodyGrace: seconds a body may come at less than C{minBodyRate}:
+        at any time after its headers, C{minBodyRate} bytes for every second
+        past these must have come.
     @ivar minBodyRate: bytes per second a request body must at least come at.
     @ivar writeStallTimeout: seconds a client may read nothing of a response
         that is waiting to be sent.
@@ -69,6 +71,8 @@ class GuardedChannel(HTTPChannel):
     _peer: Optional[Any] = None
     _headerTimer: Optional[Any] = None
     _bodyTimer: Optional[Any] = None
+    #: When the headers of the body now arriving were complete.
+    _bodySince: float = 0.0
     _stallTimer: Optional[Any] = None
     #: The idle timeout (Twisted's C{TimeoutMixin} period): seconds, or
     #: None while a request is being answered.
@@ -141,12 +145,27 @@ class GuardedChannel(HTTPChannel):
             return
         self._bodyLimit, self._bodyArrived = limit, 0
         if self.length or self._transferDecoder is not None:
-            expected = self.length if self.length else limit
-            deadline = self.bodyGrace + expected / self.minBodyRate
-            self._bodyTimer = self.callLater(
-                deadline, self._abort, f"request body not complete within {deadline:.0f}s"
-            )
+            self._bodySince = self.seconds()
+            self._bodyTimer = self.callLater(self.bodyGrace, self._checkBody)
         HTTPChannel.allHeadersReceived(self)
+
+    def _checkBody(self) -> None:
+        """
+        The minimum body rate, checked again when what has come will no
+        longer do (at most once a second).  A deadline for the whole body,
+        from its announced length or the limit, let a client sending a
+        byte a minute hold a connection for hours.
+        """
+        self._bodyTimer = None
+        elapsed = self.seconds() - self._bodySince - self.bodyGrace
+        ahead = self._bodyArrived / self.minBodyRate - elapsed
+        if ahead < 0:
+            self._abort(
+                f"request body slower than {self.minBodyRate} bytes/s"
+                f" ({self._bodyArrived} bytes in {elapsed + self.bodyGrace:.0f}s)"
+            )
+        else:
+            self._bodyTimer = self.callLater(max(ahead, 1.0), self._checkBody)
 
     def bodyArrived(self, size: int) -> bool:
         """
