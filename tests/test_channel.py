@@ -378,6 +378,54 @@ class BodyRateTests(TestCase):
             self.assertFalse(self.transport.disconnecting)
 
 
+class RequestTargetTests(TestCase):
+    """
+    Request targets in the absolute form, which a server must accept (RFC
+    9112, section 3.2.2), are served as their path.
+    """
+
+    def setUp(self) -> None:
+        root = Resource()
+        root.putChild(b"", Data(b"root", "text/plain"))
+        root.putChild(b"simple", Data(b"simple", "text/plain"))
+        self.site = GuardedSite(root, reactor=Clock())
+        self.site.channelSettings["takesBigBody"] = lambda method, path: path == b"/simple"
+        self.site.channelSettings["maxSmallBodySize"] = 10
+
+    def answer(self, request: bytes) -> bytes:
+        channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        self.addCleanup(channel.connectionLost, Failure(ConnectionDone()))
+        channel.dataReceived(request)
+        return transport.value()
+
+    def test_absoluteForm(self) -> None:
+        """
+        The scheme and authority are dropped; an empty path is C{/}.
+        """
+        for target, body in [
+            (b"http://x/simple", b"simple"),
+            (b"http://127.0.0.1:3141/simple?a=b", b"simple"),
+            (b"HTTP://x/", b"root"),
+            (b"http://x", b"root"),
+            (b"https://x?a", b"root"),
+        ]:
+            response = self.answer(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % (target,))
+            self.assertTrue(response.startswith(b"HTTP/1.1 200 "), target)
+            self.assertTrue(response.endswith(b"\r\n\r\n" + body), target)
+
+    def test_absoluteFormLimits(self) -> None:
+        """
+        The body size limit is chosen by the path too.
+        """
+        response = self.answer(
+            b"POST http://x/simple HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n"
+            + b"x" * 20
+        )
+        self.assertFalse(response.startswith(b"HTTP/1.1 413 "))
+
+
 class IdleTimeoutTests(TestCase):
     """
     A kept-alive connection with no request in progress is closed after

@@ -17,6 +17,7 @@ could fill the disk.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Optional
 
@@ -138,6 +139,8 @@ class GuardedChannel(HTTPChannel):
         self._headersSince = None
         # Twisted's channel holds the request line until the body is in.
         method, path = getattr(self, "_command", b""), getattr(self, "_path", b"")
+        if path[:1] != b"/":
+            path = self._path = originForm(path)
         self._bigBody = self.takesBigBody(method, path)
         limit = self.maxBodySize if self._bigBody else self.maxSmallBodySize
         if self.length is not None and self.length > limit:
@@ -283,6 +286,22 @@ class GuardedChannel(HTTPChannel):
             self._cancel(name)
         HTTPChannel.connectionLost(self, reason)
         self._cancel("_idleTimer")
+
+
+_ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^#]*)")
+
+
+def originForm(target: bytes) -> bytes:
+    """
+    The path and query of a request target in the absolute form
+    (C{http://host/simple/}), which a server must accept (RFC 9112, section
+    3.2.2) and Twisted takes for a path; any other target as it is.
+    """
+    match = _ABSOLUTE_FORM.fullmatch(target)
+    if match is None:
+        return target
+    rest = match.group(1)
+    return rest if rest.startswith(b"/") else b"/" + rest
 
 
 class GuardedRequest(server.Request):
