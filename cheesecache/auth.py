@@ -215,6 +215,22 @@ class Throttle:
                 d.callback(None)
 
 
+def asUTF8(value: bytes) -> bytes:
+    """
+    C{value}, a user name or password of Basic credentials, as the UTF-8
+    the users file holds.  RFC 7617 leaves their encoding to the client:
+    uv and curl send UTF-8, but pip and twine (through requests) send
+    Latin-1, whose text beyond ASCII is practically never valid UTF-8; so
+    bytes that are not UTF-8 are read as Latin-1, and those users log in
+    with either.
+    """
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1").encode("utf-8")
+    return value
+
+
 #: How much of a user name the throttle keys failures by: more than any
 #: real name, and 100,000 of them are a few tens of megabytes.
 MAX_NAME_KEY = 256
@@ -235,6 +251,7 @@ class Authenticator:
             L{UnauthorizedLogin} (answer 401) or L{TooManyFailures} (429).
         """
         username, password = request.getUser(), request.getPassword()
+        username, password = asUTF8(username), asUTF8(password)
         if not username:
             return fail(MissingCredentials())
         host = getattr(request.getClientAddress(), "host", "?")

@@ -172,6 +172,35 @@ class ReadAuthTests(TestCase):
         self.assertEqual(response.code, 200)
 
 
+class NonASCIICredentialsTests(TestCase):
+    """
+    Passwords and user names beyond ASCII, as each client encodes them.
+    """
+
+    def setUp(self) -> None:
+        self.upstream = sampleIndex()
+        self.harness = Harness(
+            self, [serveIndex(self, self.upstream)],
+            users={"jos\u00e9": "p\u00e2ss-w\u00f6rd"}, readAuth=True,
+        )
+
+    @inlineCallbacks
+    def test_latin1AndUTF8(self):  # type: ignore[no-untyped-def]
+        """
+        The right credentials log in whether the client encoded them as
+        UTF-8 (uv, curl) or as Latin-1 (pip and twine, through requests);
+        a wrong password still does not.
+        """
+        credentials = "jos\u00e9:p\u00e2ss-w\u00f6rd"
+        for encoding in ("utf-8", "latin-1"):
+            auth = "Basic " + base64.b64encode(credentials.encode(encoding)).decode()
+            response, _ = yield self.harness.get("/simple/", {"Authorization": auth})
+            self.assertEqual((encoding, response.code), (encoding, 200))
+        wrong = "Basic " + base64.b64encode("jos\u00e9:p\u00e2ss".encode("latin-1")).decode()
+        response, _ = yield self.harness.get("/simple/", {"Authorization": wrong})
+        self.assertEqual(response.code, 401)
+
+
 class ThrottleTests(SynchronousTestCase):
     """
     L{cheesecache.auth.Throttle} over a fake clock.
