@@ -174,21 +174,29 @@ def atomicWrite(
 
 
 @contextlib.contextmanager
-def lockedBeside(path: FilePath) -> Iterator[None]:
+def locked(lockPath: FilePath, mode: int = 0o666) -> Iterator[None]:
     """
-    Hold an exclusive lock on C{<path>.lock}, beside C{path}, for one
-    read-modify-write of C{path} at a time, also across processes (two
-    command-line tools at once, or one beside the server).  L{atomicWrite}
-    alone does not give it: two writers that read the same old content
-    each replace the file with their own change, and one change is lost.
+    Hold an exclusive lock on the file C{lockPath} (made with C{mode}, less
+    the umask, if need be), also across processes: the server and the
+    command-line tool, or two command-line tools at once.
     """
-    path.parent().makedirs(ignoreExistingDirectory=True)
-    fd = os.open(path.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lockPath.parent().makedirs(ignoreExistingDirectory=True)
+    fd = os.open(lockPath.path, os.O_RDWR | os.O_CREAT, mode)
     with open(fd, "r+b") as lock:
         if fcntl is not None:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         # Closing the file releases the lock.
         yield
+
+
+def lockedBeside(path: FilePath) -> "contextlib.AbstractContextManager[None]":
+    """
+    Hold an exclusive lock on C{<path>.lock}, beside C{path}, for one
+    read-modify-write of C{path} at a time (see L{locked}).  L{atomicWrite}
+    alone does not give it: two writers that read the same old content
+    each replace the file with their own change, and one change is lost.
+    """
+    return locked(path.siblingExtension(".lock"), 0o600)
 
 
 def _takeOwner(fd: int, path: FilePath) -> None:

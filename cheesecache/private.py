@@ -44,7 +44,7 @@ from twisted.python.filepath import FilePath
 
 from .blobstore import BlobStore
 from .multipart import Form
-from .pagestore import atomicWrite
+from .pagestore import atomicWrite, locked
 from .privaterecord import (
     PrivateFile,
     ProjectRecord,
@@ -67,11 +67,6 @@ from .uploadcheck import (
     readCoreMetadata,
     sdistPkgInfo,
 )
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover (not on Windows)
-    fcntl = None  # type: ignore[assignment]
 
 log = Logger()
 
@@ -186,15 +181,8 @@ class PrivateStore:
         Hold the store's lock: one read-modify-write at a time, also across
         processes (the server and the command-line tool).
         """
-        self.root.makedirs(ignoreExistingDirectory=True)
-        with open(self.root.child(".lock").path, "a+b") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        with locked(self.root.child(".lock")):
+            yield
 
     def subscribe(self, observer: Callable[[str], None]) -> None:
         """
