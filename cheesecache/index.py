@@ -1015,13 +1015,12 @@ class Index:
         # left out, as one that failed is (its page is fetched again on
         # the next request).
         read = [(s, l, l.entry.content) for s, l in found]
-        found = [(s, l) for s, l, content in read if content is not None]
-        if not found:
+        read = [(s, l, content) for s, l, content in read if content is not None]
+        if not read:
             raise SourcesUnavailable("the cached pages could not be read back")
+        found = [(s, l) for s, l, _ in read]
         key = tuple(lookup.entry.rendered for _, lookup in found)
-        page, origins, conflicts = mergePages(
-            name, [(s.name, content) for s, _, content in read if content is not None]
-        )
+        page, origins, conflicts = mergePages(name, [(s.name, content) for s, _, content in read])
         for conflict in conflicts:
             log.error(
                 "{filename} is listed by {kept} and {dropped} with different"
