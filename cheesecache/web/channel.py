@@ -26,6 +26,7 @@ from twisted.web import server
 from twisted.web.http import HTTPChannel
 
 from ..logs import combinedLogLine
+from .representation import reasonPhrase
 
 log = Logger()
 
@@ -193,8 +194,7 @@ class GuardedChannel(HTTPChannel):
         text = f"{what} is larger than the limit of {limit} bytes"
         if self._bigBody and self.bigBodyRefusal is not None:
             text = self.bigBodyRefusal
-        # Plain ASCII on one line, as the reason phrase must be.
-        phrase = " ".join(text.split()).encode("ascii", "replace")[:400]
+        phrase = reasonPhrase(text)  # ASCII: sizes, and the site's message
         message = phrase + b"\n"
         self.transport.write(
             b"HTTP/1.1 413 %s\r\nContent-Type: text/plain\r\n"

@@ -774,6 +774,15 @@ def _reasonPhrase(code: int) -> Optional[bytes]:
         return None
 
 
+def reasonPhrase(message: str) -> bytes:
+    """
+    C{message} as an HTTP reason phrase: one latin-1 line, not too long
+    (pip and twine show an error's reason phrase, not its body).
+    """
+    line = " ".join(message.split())
+    return line.encode("latin-1", "replace")[:400]
+
+
 def writeError(
     request: IRequest, code: int, message: str, maxAge: int = 0, phrase: bool = False
 ) -> bytes:
@@ -783,11 +792,7 @@ def writeError(
     @param phrase: the message is the reason phrase too, which is all pip
         and twine show of an error.
     """
-    if phrase:
-        line = " ".join(message.split()).encode("latin-1", "replace")[:400]
-        request.setResponseCode(code, line)
-    else:
-        request.setResponseCode(code, _reasonPhrase(code))
+    request.setResponseCode(code, reasonPhrase(message) if phrase else _reasonPhrase(code))
     request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
     request.setHeader(
         b"Cache-Control", f"max-age={maxAge}".encode() if maxAge else b"no-store"

@@ -24,18 +24,9 @@ from ..auth import Authenticator, User, renderAuthenticated
 from ..multipart import MultipartError, boundaryFromContentType, parseMultipart
 from ..private import CorruptRecord, PrivateStore
 from ..uploadcheck import Accepted, AlreadyUploaded, Rejection, formProject
-from .representation import writeError
+from .representation import reasonPhrase, writeError
 
 log = Logger()
-
-
-def reasonPhrase(message: str) -> bytes:
-    """
-    C{message} as an HTTP reason phrase: one latin-1 line (twine shows the
-    reason phrase).
-    """
-    line = " ".join(message.split())
-    return line.encode("latin-1", "replace")[:400]
 
 
 def answer(request: IRequest, code: int, message: str) -> bytes:
