@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from typing import Tuple
 
 import treq
 from twisted.internet import reactor
@@ -24,6 +25,22 @@ from .test_upload import ALICE
 from .wheels import makeWheel
 
 
+def serverWithAlpha(
+    case: TestCase, dependencies: Tuple[str, ...] = ()
+) -> Tuple[FakeIndex, Harness]:
+    """
+    A cheesecache whose user alice may warm, in front of an upstream
+    listing a wheel of alpha 1.0 (needing C{dependencies}) and one of each
+    dependency.
+    """
+    upstream = FakeIndex()
+    for name, requires in (("alpha", list(dependencies)), *((d, []) for d in dependencies)):
+        filename, data = makeWheel(name, "1.0", requires=requires)
+        upstream.add(name, Dist(filename, data))
+    harness = Harness(case, [serveIndex(case, upstream)], users={"alice": "wonder:land"})
+    return upstream, harness
+
+
 class WarmEndpointTests(TestCase):
     """
     Warming a server over HTTP.
@@ -36,11 +53,7 @@ class WarmEndpointTests(TestCase):
         file (dependencies included) ends up in the store; without, 401;
         a bad body is a 400.
         """
-        upstream = FakeIndex()
-        for name, requires in (("alpha", ["beta"]), ("beta", [])):
-            filename, data = makeWheel(name, "1.0", requires=requires)
-            upstream.add(name, Dist(filename, data))
-        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        upstream, harness = serverWithAlpha(self, ("beta",))
         response, _ = yield harness.get("/-/warm", method="POST", body=b"alpha\n")
         self.assertEqual(response.code, 401)
         response, body = yield harness.get(
@@ -65,10 +78,7 @@ class WarmEndpointTests(TestCase):
         PowerShell, or UTF-8) and CRLF line ends is read as pip reads a
         requirements file; one that is not text is a 400 that says so.
         """
-        upstream = FakeIndex()
-        filename, data = makeWheel("alpha", "1.0")
-        upstream.add("alpha", Dist(filename, data))
-        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        _, harness = serverWithAlpha(self)
         for body in ["\ufeffalpha\r\n".encode("utf-8"), "alpha\r\n".encode("utf-16")]:
             response, answer = yield harness.get(
                 "/-/warm", {"Authorization": ALICE}, method="POST", body=body,
@@ -88,7 +98,7 @@ class WarmEndpointTests(TestCase):
         thousands), whose tags would take the server long to list, is a
         400 before anything is warmed.
         """
-        harness = Harness(self, [serveIndex(self, FakeIndex())], users={"alice": "wonder:land"})
+        _, harness = serverWithAlpha(self)
         for query in ["python-version=3.1000", "platform=manylinux_2_1000_x86_64"]:
             response, body = yield harness.get(
                 f"/-/warm?{query}", {"Authorization": ALICE}, method="POST", body=b"alpha\n",
@@ -122,10 +132,7 @@ class WarmOverOtherSocketsTests(TestCase):
         socket, which has no host at all), with the credentials the
         request came with: not a 500.
         """
-        upstream = FakeIndex()
-        filename, data = makeWheel("alpha", "1.0")
-        upstream.add("alpha", Dist(filename, data))
-        harness = Harness(self, [serveIndex(self, upstream)], users={"alice": "wonder:land"})
+        upstream, harness = serverWithAlpha(self)
         endpoints = []
         path = self.mktemp()
         unix = reactor.listenUNIX(path, harness.site)
