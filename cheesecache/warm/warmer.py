@@ -76,6 +76,15 @@ def _header(response: Any, name: str) -> Optional[str]:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
+
+def _notFollowed(resolution: Resolution, release: Release, why: str) -> None:
+    """
+    Warn that C{release}'s dependencies are not followed, and why.
+    """
+    resolution.warnings.append(
+        f"{release.name} {release.version}: dependencies not followed ({why})"
+    )
+
 @attrs.define
 class Warmer:
     """
@@ -187,10 +196,7 @@ class Warmer:
             try:
                 metadata = yield self._semaphore.run(self._fetchMetadata, f)
             except Exception as e:
-                resolution.warnings.append(
-                    f"{release.name} {release.version}: dependencies not followed "
-                    f"(metadata: {_describe(e)})"
-                )
+                _notFollowed(resolution, release, f"metadata: {_describe(e)}")
             else:
                 resolution.learnMetadata(release.name, metadata)
             needMetadata = False
@@ -241,9 +247,8 @@ class Warmer:
                 else:
                     metadata = metadataFromSdist(kept, release.file.filename)
             if metadata is None:
-                resolution.warnings.append(
-                    f"{release.name} {release.version}: dependencies not followed "
-                    f"({release.file.filename} has no static metadata)"
+                _notFollowed(
+                    resolution, release, f"{release.file.filename} has no static metadata"
                 )
             else:
                 resolution.learnMetadata(release.name, metadata)
