@@ -31,7 +31,16 @@ from cheesecache.simple.model import DistFile, ProjectPage
 from cheesecache.upstream import splitCredentials
 from cheesecache.warm.choice import NoMatch, Want, chooseRelease, mergeWants
 from cheesecache.warm.command import _parser, _ProgressDisplay, warmCommand
-from cheesecache.warm.dependencies import dependencies, metadataFromSdist, requiresDist
+from cheesecache.warm.dependencies import (
+    DEFAULT_BUILD_REQUIRES,
+    NoBuildRequirements,
+    UnreadableSdist,
+    buildRequires,
+    dependencies,
+    metadataFromSdist,
+    requiresDist,
+    sdistMembers,
+)
 from cheesecache.warm.report import Progress
 from cheesecache.warm.requirements import (
     NO_BINARY,
@@ -50,7 +59,7 @@ from cheesecache.warm.warmer import Warmer
 from .fakeindex import Dist, FakeIndex
 from .harness import Harness, serveIndex
 from .test_e2e import BIN, CLIENT_ENV, TwistdProcess, run
-from .wheels import makeSdist, makeWheel, metadataText
+from .wheels import makeBackendWheel, makeSdist, makeWheel, metadataText
 
 LINUX38 = Target.fromOptions("3.8", ["manylinux_2_17_x86_64"])
 WIN312 = Target.fromOptions("3.12", ["win_amd64"])
@@ -840,6 +849,67 @@ class DependencyTests(SynchronousTestCase):
         )
 
 
+class BuildRequiresTests(SynchronousTestCase):
+    """
+    What an sdist is built with, read as pip reads it.
+    """
+
+    def test_buildRequires(self) -> None:
+        """
+        C{build-system.requires} of the sdist's C{pyproject.toml}; without
+        the file or its table, pip's setuptools default.
+        """
+        self.assertEqual(buildRequires(None), DEFAULT_BUILD_REQUIRES)
+        self.assertEqual(buildRequires(b"[project]\nname = 'a'\n"), DEFAULT_BUILD_REQUIRES)
+        self.assertEqual(
+            buildRequires(
+                b'[build-system]\nrequires = ["flit_core >=3.2,<4", "x; os_name == \'nt\'"]\n'
+                b'build-backend = "flit_core.buildapi"\n'
+            ),
+            ("flit_core >=3.2,<4", "x; os_name == 'nt'"),
+        )
+        self.assertEqual(buildRequires(b"[build-system]\nrequires = []\n"), ())
+
+    def test_badPyproject(self) -> None:
+        """
+        A C{pyproject.toml} pip would refuse is refused with why: not TOML,
+        not UTF-8, a C{[build-system]} without C{requires}, or with other
+        than a list of strings there.
+        """
+        for text, why in [
+            (b"[build-system\n", "does not parse"),
+            (b"\xff = 1\n", "does not parse"),
+            (b"[build-system]\nbuild-backend = 'x'\n", "not a list of strings"),
+            (b"[build-system]\nrequires = 'setuptools'\n", "not a list of strings"),
+            (b"[build-system]\nrequires = [1]\n", "not a list of strings"),
+            (b"build-system = 1\n", "not a list of strings"),
+        ]:
+            with self.assertRaises(NoBuildRequirements, msg=text) as caught:
+                buildRequires(text)
+            self.assertIn(why, str(caught.exception))
+
+    def test_sdistMembers(self) -> None:
+        """
+        The files asked for at the top of the project folder, from a tar or
+        a zip, in one pass; a damaged archive is refused with why.
+        """
+        filename, data = makeSdist("alpha", "1.0", pyproject="[build-system]\nrequires = []\n")
+        found = sdistMembers(io.BytesIO(data), filename, ["PKG-INFO", "pyproject.toml"])
+        self.assertEqual(found["pyproject.toml"], b"[build-system]\nrequires = []\n")
+        self.assertIn(b"Name: alpha", found["PKG-INFO"])
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as z:
+            z.writestr("alpha-1.0/pyproject.toml", "[build-system]\n")
+            z.writestr("alpha-1.0/sub/PKG-INFO", "not this one")
+        self.assertEqual(
+            sdistMembers(io.BytesIO(buffer.getvalue()), "alpha-1.0.zip", ["PKG-INFO", "pyproject.toml"]),
+            {"pyproject.toml": b"[build-system]\n"},
+        )
+        with self.assertRaises(UnreadableSdist) as caught:
+            sdistMembers(io.BytesIO(data[:40]), filename, ["PKG-INFO"])
+        self.assertIn(filename, str(caught.exception))
+
+
 class Cached(Resource):
     """
     A fake index whose files are said to be cached (as cheesecache says).
@@ -937,6 +1007,25 @@ class WarmerStubTests(SynchronousTestCase):
         self.assertEqual(sorted(o.name for o in report.fetched), ["alpha", "beta"])
         self.assertTrue(report.ok)
         self.assertIn("no static metadata", " ".join(report.warnings))
+
+    def test_unreadableBuildSystem(self) -> None:
+        """
+        An sdist whose C{pyproject.toml} pip would refuse is fetched with a
+        warning that what it is built with is not warmed; the warm goes on.
+        """
+        index = self.index()
+        index.projects.pop("alpha")
+        filename, data = makeSdist("alpha", "1.0", pyproject="[build-system]\n")
+        index.add("alpha", Dist(filename, data))
+        report, _ = self.warm(index, "alpha", "beta")
+        self.assertEqual(sorted(o.name for o in report.fetched), ["alpha", "beta"])
+        self.assertTrue(report.ok)
+        self.assertIn(
+            "alpha 1.0: what it is built with is not warmed"
+            " (pyproject.toml's build-system.requires is not a list of strings)",
+            report.warnings,
+        )
+        self.assertEqual(report.resolvedForBuilds, ())
 
     def test_credentials(self) -> None:
         """
@@ -1184,14 +1273,64 @@ class WarmCheesecacheTests(TestCase):
         """
         filename, data = makeSdist("gamma", "1.0")
         self.upstream.add("gamma", Dist(filename, data))
+        for name in ("setuptools", "wheel"):
+            filename, data = makeWheel(name, "80.0")
+            self.upstream.add(name, Dist(filename, data))
         report = yield self.warmer().warm(
             [Requirement.parse("gamma")], formats=Formats.read([(NO_BINARY, "gamma")])
         )
         yield self.harness.settled()
         self.assertEqual(report.failed, ())
-        self.assertEqual([o.filename for o in report.fetched], ["gamma-1.0.tar.gz"])
+        self.assertEqual(report.fetched[0].filename, "gamma-1.0.tar.gz")
         self.assertTrue(self.harness.store.exists(self.sha("gamma-1.0.tar.gz")))
         self.assertFalse(self.harness.store.exists(self.sha("gamma-1.0-py3-none-any.whl")))
+        # It has no pyproject.toml: pip builds it with setuptools (and,
+        # before pip 24, wheel), which are warmed too.
+        self.assertEqual(
+            report.resolvedForBuilds, (("setuptools", "80.0"), ("wheel", "80.0"))
+        )
+        for filename in ("setuptools-80.0-py3-none-any.whl", "wheel-80.0-py3-none-any.whl"):
+            self.assertTrue(self.harness.store.exists(self.sha(filename)), filename)
+
+    @inlineCallbacks
+    def test_buildRequirementsApart(self):  # type: ignore[no-untyped-def]
+        """
+        What an sdist is built with is resolved apart from what is
+        installed, as pip's isolated build environment is: the backend's
+        own dependency in the version the backend wants, beside the one the
+        requirements pin.  One not on the index fails, saying what it was
+        for.
+        """
+        filename, data = makeSdist(
+            "omega", "1.0",
+            pyproject='[build-system]\nrequires = ["tinybackend", "absent"]\n'
+            'build-backend = "tinybackend"\n',
+        )
+        self.upstream.add("omega", Dist(filename, data))
+        filename, data = makeBackendWheel("tinybackend", "1.0", ["helper>=2"])
+        self.upstream.add("tinybackend", Dist(filename, data))
+        for version in ("1.0", "2.0"):
+            filename, data = makeWheel("helper", version)
+            self.upstream.add("helper", Dist(filename, data))
+        report = yield self.warmer().warm(
+            [Requirement.parse("omega"), Requirement.parse("helper==1.0")]
+        )
+        yield self.harness.settled()
+        self.assertEqual(dict(report.resolved), {"omega": "1.0", "helper": "1.0"})
+        self.assertEqual(
+            report.resolvedForBuilds, (("helper", "2.0"), ("tinybackend", "1.0"))
+        )
+        for filename in [
+            "omega-1.0.tar.gz",
+            "tinybackend-1.0-py3-none-any.whl",
+            "helper-1.0-py3-none-any.whl",
+            "helper-2.0-py3-none-any.whl",
+        ]:
+            self.assertTrue(self.harness.store.exists(self.sha(filename)), filename)
+        self.assertEqual(
+            [(p.subject, p.reason) for p in report.failed],
+            [("absent (to build omega 1.0)", "absent is not on the index")],
+        )
 
     @inlineCallbacks
     def test_unsatisfiable(self):  # type: ignore[no-untyped-def]
@@ -1278,3 +1417,41 @@ class EndToEndTests(TestCase):
         self.assertEqual(code, 0, output + server.log())
         for module in ("alpha_mod", "beta_mod", "delta_mod"):
             self.assertTrue(FilePath(target).child(module).isdir(), module)
+
+    @inlineCallbacks
+    def test_warmThenPipBuildsOffline(self):  # type: ignore[no-untyped-def]
+        """
+        A project with only an sdist is warmed with what pip builds it
+        with (a backend, and the backend's own dependency); then, with the
+        upstream down, pip builds and installs it from the server.
+        """
+        upstream = FakeIndex()
+        filename, data = makeSdist(
+            "omega", "1.0", module=True,
+            pyproject='[build-system]\nrequires = ["tinybackend"]\n'
+            'build-backend = "tinybackend"\n',
+        )
+        upstream.add("omega", Dist(filename, data))
+        filename, data = makeBackendWheel("tinybackend", "1.0", ["helper"])
+        upstream.add("tinybackend", Dist(filename, data))
+        filename, data = makeWheel("helper", "1.0")
+        upstream.add("helper", Dist(filename, data))
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        code, output = yield run(
+            [sys.executable, "-m", "cheesecache.warm", "--index", server.url, "omega"]
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertIn("3 files: 3 fetched", output)
+
+        upstream.down = True
+        target = self.mktemp()
+        code, output = yield run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir",
+             "--target", target, "--index-url", server.url, "omega"],
+            CLIENT_ENV,
+        )
+        self.assertEqual(code, 0, output + server.log())
+        self.assertTrue(FilePath(target).child("omega_mod").isdir())
+        # Built, not just unpacked: the wheel the backend made was installed.
+        self.assertTrue(FilePath(target).child("omega-1.0.dist-info").isdir())

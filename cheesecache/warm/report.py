@@ -32,6 +32,10 @@ class Report:
     """
     What a warm did: the files fetched (now cached), those the server
     already had, what failed and why, and what was skipped.
+
+    @ivar resolved: the versions chosen to install.
+    @ivar resolvedForBuilds: the versions chosen to build the sdists among
+        them with (see L{cheesecache.warm.dependencies.buildRequires}).
     """
 
     fetched: Tuple[FileOutcome, ...] = ()
@@ -39,6 +43,7 @@ class Report:
     failed: Tuple[Problem, ...] = ()
     warnings: Tuple[str, ...] = ()
     resolved: Tuple[Tuple[str, str], ...] = ()
+    resolvedForBuilds: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -63,6 +68,8 @@ class Report:
             "failed": [{"subject": p.subject, "reason": p.reason} for p in self.failed],
             "warnings": list(self.warnings),
             "resolved": dict(self.resolved),
+            # A list: builds may need versions of one project apart.
+            "resolved-for-builds": [list(pair) for pair in self.resolvedForBuilds],
         }
 
 

@@ -5,7 +5,7 @@ The bookkeeping of a breadth-first, no-backtracking resolution.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import attrs
 from packaging.requirements import Requirement as PackagingRequirement
@@ -45,12 +45,16 @@ class Resolution:
     constraints: Tuple[Requirement, ...] = ()
     allowPre: bool = False
     formats: Formats = Formats()
+    #: What the resolution is for, said beside its problems (a build's).
+    purpose: str = ""
     chosen: Dict[str, Release] = attrs.field(factory=dict)
     problems: List[Problem] = attrs.field(factory=list)
     warnings: List[str] = attrs.field(factory=list)
     _requires: Dict[str, List[PackagingRequirement]] = attrs.field(factory=dict)
     _failed: Dict[str, str] = attrs.field(factory=dict)
     _pending: List[Requirement] = attrs.field(factory=list)
+    #: The chosen sdists' build requirements, by the releases they build.
+    _builds: Dict[Tuple[str, ...], List[Release]] = attrs.field(factory=dict)
 
     def add(self, requirements: Iterable[Requirement]) -> None:
         """
@@ -77,7 +81,7 @@ class Resolution:
             if not r.specifier.contains(release.version, prereleases=True):
                 self.problems.append(
                     Problem(
-                        str(r),
+                        self._subject(str(r)),
                         f"{release.name} {release.version} was chosen first; "
                         f"{r.origin or 'a requirement'} wants {r.specifier} "
                         f"(no backtracking)",
@@ -109,7 +113,25 @@ class Resolution:
         Record that project C{name} could not be resolved; it is not retried.
         """
         self._failed[normalize(name)] = reason
-        self.problems.append(Problem(subject, reason))
+        self.problems.append(Problem(self._subject(subject), reason))
+
+    def _subject(self, subject: str) -> str:
+        return f"{subject} ({self.purpose})" if self.purpose else subject
+
+    def learnBuildRequires(self, release: Release, requires: Iterable[str]) -> None:
+        """
+        The chosen sdist C{release} is built with C{requires} (see
+        L{cheesecache.warm.dependencies.buildRequires}).
+        """
+        self._builds.setdefault(tuple(sorted(set(requires))), []).append(release)
+
+    def builds(self) -> Iterator[Tuple[Tuple[str, ...], List[Release]]]:
+        """
+        Each set of build requirements the chosen sdists have, with the
+        sdists built with it: pip installs each sdist's in an environment
+        of its own, resolved apart from the one it installs into.
+        """
+        return iter(self._builds.items())
 
     def learnMetadata(self, name: str, metadata: bytes) -> None:
         """

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (
+    IO, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple,
+)
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,9 +28,15 @@ from ..simple.names import normalize
 from ..simple.parse import ParseError, parseProject
 from ..upstream import splitCredentials
 from .choice import NoMatch, Release, Want
-from .dependencies import metadataFromSdist
+from .dependencies import (
+    NoBuildRequirements,
+    UnreadableSdist,
+    buildRequires,
+    sdistMembers,
+    staticMetadata,
+)
 from .report import FileOutcome, Progress, Report
-from .requirements import PIN_ALGORITHMS, Formats, Requirement
+from .requirements import PIN_ALGORITHMS, Formats, Requirement, RequirementsError
 from .resolution import Problem, Resolution
 from .target import Target
 
@@ -85,6 +93,40 @@ def _notFollowed(resolution: Resolution, release: Release, why: str) -> None:
         f"{release.name} {release.version}: dependencies not followed ({why})"
     )
 
+
+#: The most build environments one warm resolves (sdists built with
+#: sdists built with sdists...).
+MAX_BUILD_ENVIRONMENTS = 100
+
+
+def _newBuilds(
+    resolutions: Iterable[Resolution], seen: Set[Tuple[str, ...]], main: Resolution
+) -> Iterator[Tuple[Tuple[str, ...], List[Release]]]:
+    """
+    The sets of build requirements of C{resolutions}' sdists not in
+    C{seen} (which they are added to), up to L{MAX_BUILD_ENVIRONMENTS} in
+    all; past it, a warning in C{main}.
+    """
+    for resolution in resolutions:
+        for requires, releases in resolution.builds():
+            if requires in seen:
+                continue
+            if len(seen) >= MAX_BUILD_ENVIRONMENTS:
+                main.warnings.append(
+                    f"not warming what {releases[0].name} {releases[0].version}"
+                    f" is built with: over {MAX_BUILD_ENVIRONMENTS} build environments"
+                )
+                continue
+            seen.add(requires)
+            yield requires, releases
+
+
+def _resolved(resolutions: Iterable[Resolution]) -> Tuple[Tuple[str, str], ...]:
+    return tuple(
+        sorted({(r.name, r.version) for res in resolutions for r in res.chosen.values()})
+    )
+
+
 @attrs.define
 class Warmer:
     """
@@ -132,16 +174,61 @@ class Warmer:
         """
         Resolve C{requirements} (breadth-first, first good version, no
         backtracking) and fetch a file for each project chosen: of the
-        kind pip will install under C{formats}.
+        kind pip will install under C{formats}.  Then do the same for what
+        the sdists among them are built with, each set of build
+        requirements on its own, as pip builds them in isolated
+        environments (and again for sdists among those).
 
         @return: a L{Deferred} that fires with a L{Report}; it does not
             fail for what could not be warmed (that is in the report).
         """
         resolution = Resolution(self.target, tuple(constraints), allowPre, formats)
         resolution.add(requirements)
-        downloads: List[Deferred[Any]] = []
         fetched: List[FileOutcome] = []
         cached: List[FileOutcome] = []
+        yield self._resolve(resolution, fetched, cached)
+        builds: List[Resolution] = []
+        seen: Set[Tuple[str, ...]] = set()
+        todo = [resolution]
+        while todo:
+            todo = [
+                self._buildResolution(requires, releases, resolution)
+                for requires, releases in _newBuilds(todo, seen, resolution)
+            ]
+            yield gatherResults(
+                [self._resolve(build, fetched, cached) for build in todo],
+                consumeErrors=True,
+            )
+            builds.extend(todo)
+        everything = [resolution, *builds]
+        report = Report(
+            fetched=tuple(fetched),
+            cached=tuple(cached),
+            failed=tuple(p for r in everything for p in r.problems),
+            warnings=tuple(w for r in everything for w in r.warnings),
+            resolved=_resolved([resolution]),
+            resolvedForBuilds=_resolved(builds),
+        )
+        log.info(
+            "warmed {fetched} files, {cached} already cached, {failed} failed",
+            fetched=len(report.fetched),
+            cached=len(report.cached),
+            failed=len(report.failed),
+        )
+        return report
+
+    @inlineCallbacks
+    def _resolve(
+        self,
+        resolution: Resolution,
+        fetched: List[FileOutcome],
+        cached: List[FileOutcome],
+    ) -> Any:
+        """
+        Resolve C{resolution} level by level, and download every file it
+        chooses.
+        """
+        downloads: List[Deferred[Any]] = []
         while True:
             wants = resolution.nextLevel()
             if not wants:
@@ -155,23 +242,30 @@ class Warmer:
                 ],
                 consumeErrors=True,
             )
+        # The sdists among them, downloaded, say what they are built with.
         yield gatherResults(downloads, consumeErrors=True)
-        report = Report(
-            fetched=tuple(fetched),
-            cached=tuple(cached),
-            failed=tuple(resolution.problems),
-            warnings=tuple(resolution.warnings),
-            resolved=tuple(
-                sorted((r.name, r.version) for r in resolution.chosen.values())
-            ),
+
+    def _buildResolution(
+        self, requires: Tuple[str, ...], releases: List[Release], main: Resolution
+    ) -> Resolution:
+        """
+        The resolution of what C{releases} (sdists) are built with: pip
+        installs it as it installs the main requirements (the same
+        interpreter, pre-releases and formats), but apart from them and
+        their constraints.
+        """
+        purpose = "to build " + ", ".join(f"{r.name} {r.version}" for r in releases)
+        build = Resolution(
+            self.target, (), main.allowPre, main.formats, purpose=purpose
         )
-        log.info(
-            "warmed {fetched} files, {cached} already cached, {failed} failed",
-            fetched=len(report.fetched),
-            cached=len(report.cached),
-            failed=len(report.failed),
-        )
-        return report
+        parsed: List[Requirement] = []
+        for text in requires:
+            try:
+                parsed.append(Requirement.parse(text, purpose))
+            except RequirementsError as e:
+                build.warnings.append(str(e))
+        build.add(parsed)
+        return build
 
     @inlineCallbacks
     def _resolveOne(
@@ -201,7 +295,9 @@ class Warmer:
                 resolution.learnMetadata(release.name, metadata)
             needMetadata = False
         self._total += 1
-        download = self._semaphore.run(self._download, release, needMetadata)
+        # An sdist is kept to read what it is built with.
+        keep = needMetadata or not release.isWheel
+        download = self._semaphore.run(self._download, release, keep)
         done = download.addCallbacks(
             lambda result: self._downloaded(
                 resolution, release, needMetadata, result, fetched, cached
@@ -236,22 +332,47 @@ class Warmer:
                 "cached" if hit else "fetched",
             )
         )
-        if kept is not None:
-            with kept:
-                kept.seek(0)
-                if release.isWheel:
-                    try:
-                        metadata: Optional[bytes] = wheelMetadata(kept)
-                    except NoMetadata:
-                        metadata = None
-                else:
-                    metadata = metadataFromSdist(kept, release.file.filename)
-            if metadata is None:
-                _notFollowed(
-                    resolution, release, f"{release.file.filename} has no static metadata"
-                )
+        if kept is None:
+            return
+        with kept:
+            kept.seek(0)
+            if release.isWheel:
+                try:
+                    metadata: Optional[bytes] = wheelMetadata(kept)
+                except NoMetadata:
+                    metadata = None
             else:
-                resolution.learnMetadata(release.name, metadata)
+                metadata = self._readSdist(resolution, release, kept)
+        if not needMetadata:
+            return
+        if metadata is None:
+            _notFollowed(
+                resolution, release, f"{release.file.filename} has no static metadata"
+            )
+        else:
+            resolution.learnMetadata(release.name, metadata)
+
+    @staticmethod
+    def _readSdist(
+        resolution: Resolution, release: Release, kept: IO[bytes]
+    ) -> Optional[bytes]:
+        """
+        Learn what the sdist C{release}, held in C{kept}, is built with.
+
+        @return: its static metadata, if it has any.
+        """
+        filename = release.file.filename
+        try:
+            members = sdistMembers(kept, filename, ["PKG-INFO", "pyproject.toml"])
+            requires = buildRequires(members.get("pyproject.toml"))
+        except (UnreadableSdist, NoBuildRequirements) as e:
+            resolution.warnings.append(
+                f"{release.name} {release.version}: what it is built with is"
+                f" not warmed ({e})"
+            )
+            return None
+        resolution.learnBuildRequires(release, requires)
+        return staticMetadata(members.get("PKG-INFO"))
 
     def _downloadFailed(
         self, resolution: Resolution, release: Release, error: BaseException
