@@ -1320,6 +1320,11 @@ class WarmCheesecacheTests(TestCase):
         self.assertEqual(
             report.resolvedForBuilds, (("helper", "2.0"), ("tinybackend", "1.0"))
         )
+        # In /-/warm's answer, a list, as one project may be there twice.
+        self.assertEqual(
+            report.toJSON()["resolved-for-builds"],
+            [["helper", "2.0"], ["tinybackend", "1.0"]],
+        )
         for filename in [
             "omega-1.0.tar.gz",
             "tinybackend-1.0-py3-none-any.whl",
