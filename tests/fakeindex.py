@@ -275,6 +275,12 @@ class FakeIndex(Resource):
             if fault == "truncate-once":
                 del self.faults[request.path]
             return cutShort(request, data)
+        if fault == "headers-then-reset":
+            # The headers of the whole file, then not one byte of it.
+            request.setHeader(b"Content-Length", str(len(data)).encode())
+            request.write(b"")
+            request.channel.transport.abortConnection()
+            return server.NOT_DONE_YET
         if fault in ("midway500", "hang"):
             request.setHeader(b"Content-Length", str(len(data)).encode())
             request.write(data[: len(data) // 2])

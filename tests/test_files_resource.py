@@ -426,6 +426,32 @@ class FileTests(TestCase):
         self.assertEqual(body, self.wheel.data)
 
     @inlineCallbacks
+    def test_failedBeforeTheFirstByte(self):  # type: ignore[no-untyped-def]
+        """
+        A client following a download that fails before any byte of the file
+        came (the upstream sends its headers, then resets, each time it is
+        asked) is answered 502 with why, as a client waiting for the whole
+        file is, not with a cut connection: nothing of the file went out.
+        The file's own headers are not on the error.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = (
+            "headers-then-reset"
+        )
+        response, body = yield self.harness.get(path)
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"Bad Gateway", body)
+        self.assertIn(b"Bad Gateway", response.phrase)
+        for name in (b"ETag", b"Accept-Ranges", b"Content-Range"):
+            self.assertFalse(response.headers.hasHeader(name), name)
+        self.assertEqual(
+            response.headers.getRawHeaders(b"Cache-Control"), [b"no-store"]
+        )
+        self.assertEqual(self.blobs(), [])
+        self.assertEqual(self.temporaries(), [])
+
+    @inlineCallbacks
     def test_truncated(self):  # type: ignore[no-untyped-def]
         """
         An upstream body cut short is never kept nor completed to a client,
