@@ -680,9 +680,11 @@ class UpstreamSource:
                 raise unavailable from e
             log.warn(
                 "Upstream {upstream} failed for {name}; serving the copy fetched"
-                " at {fetchedAt}: {error}",
+                " {age:.0f} s ago: {error}",
                 upstream=self.upstream.url, name=name or "/",
-                fetchedAt=lookup.entry.fetchedAt, error=str(e),
+                fetchedAt=lookup.entry.fetchedAt,
+                age=max(0.0, self.clock.seconds() - lookup.entry.fetchedAt),
+                error=str(e),
             )
             return lookup
         self._storing(name, store)

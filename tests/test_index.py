@@ -14,6 +14,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import (
     CancelledError, Deferred, gatherResults, inlineCallbacks, succeed,
 )
+from twisted.logger import formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -26,7 +27,7 @@ from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
 from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
-from .harness import Harness, serveIndex, sleep
+from .harness import Harness, logEvents, serveIndex, sleep
 from .wheels import makeSdist, makeWheel
 
 
@@ -373,12 +374,18 @@ class UpstreamSourceTests(TestCase):
         """
         When the upstream fails (5xx), the cached copy is served, marked
         stale, and the upstream is not asked again during the back-off.
+        The log says how old the copy is.
         """
         yield self.source.page("alpha")
         self.clock.advance(601)
         self.upstream.down = True
+        events = logEvents(self)
         lookup = yield self.source.page("alpha")
         self.assertTrue(lookup.stale)
+        self.assertIn(
+            "failed for alpha; serving the copy fetched 601 s ago: ",
+            " ".join(formatEvent(e) for e in events),
+        )
         self.assertEqual(lookup.entry.content.name, "alpha")
         asked = self.upstream.count(b"/simple/alpha/")
         yield self.source.page("alpha")
