@@ -43,8 +43,10 @@ from cheesecache.warm.dependencies import (
 )
 from cheesecache.warm.report import Progress
 from cheesecache.warm.requirements import (
+    ALL_RELEASES,
     NO_BINARY,
     ONLY_BINARY,
+    ONLY_FINAL,
     Formats,
     Requirement,
     RequirementsError,
@@ -300,6 +302,19 @@ class RequirementsFileTests(SynchronousTestCase):
         formats = parsed.formats
         self.assertTrue(formats.preferBinary)
         self.assertEqual(formats.allows("alpha"), (True, False))
+        # pip 26.3's --all-releases and --only-final, read the same way.
+        parsed = parseRequirements(
+            "--only-final :all:\n--all-releases=Alpha_One,beta\nalpha-one\n",
+            "req.txt", reader({}),
+        )
+        self.assertEqual(parsed.warnings, ())
+        self.assertEqual(
+            parsed.formatOptions,
+            ((ONLY_FINAL, ":all:"), (ALL_RELEASES, "Alpha_One,beta")),
+        )
+        self.assertTrue(parsed.formats.prereleases("alpha-one"))
+        self.assertFalse(parsed.formats.prereleases("gamma"))
+        self.assertIsNone(Formats().prereleases("gamma"))
         self.assertEqual(formats.allows("beta"), (False, True))
         later = parseRequirements(
             "-r inc.txt\n--no-binary :all:\n", "req.txt", reader(files)
@@ -543,6 +558,39 @@ class ChooseTests(SynchronousTestCase):
             chooseRelease(p, want("alpha==2.0b1"), LINUX38).version, "2.0b1"
         )
         self.assertEqual(chooseRelease(p, want("alpha>1"), LINUX38).version, "2.0b1")
+
+    def test_releaseOptions(self) -> None:
+        """
+        C{--all-releases} makes a project's prereleases candidates, as
+        C{--pre} makes every project's; C{--only-final} keeps them out
+        always, even when the specifier names one or only prereleases
+        suit.  A project named outweighs C{:all:} in the other option.
+        """
+        p = page("alpha", "alpha-1.0.tar.gz", "alpha-2.0b1.tar.gz")
+
+        def chosen(spec: str, *options: tuple) -> str:
+            return chooseRelease(p, want(spec), LINUX38, Formats.read(options)).version
+
+        self.assertEqual(chosen("alpha", (ALL_RELEASES, "alpha")), "2.0b1")
+        self.assertEqual(chosen("alpha", (ALL_RELEASES, "beta")), "1.0")
+        self.assertEqual(chosen("alpha>=2.0b1", (ALL_RELEASES, ":all:")), "2.0b1")
+        self.assertEqual(chosen("alpha", (ALL_RELEASES, ":all:"), (ONLY_FINAL, "alpha")), "1.0")
+        self.assertEqual(chosen("alpha", (ONLY_FINAL, ":all:"), (ALL_RELEASES, "alpha")), "2.0b1")
+        self.assertEqual(chosen("alpha>=1.0", (ONLY_FINAL, "alpha")), "1.0")
+        for spec in ("alpha>=2.0b1", "alpha==2.0b1"):
+            with self.assertRaises(NoMatch, msg=spec):
+                chosen(spec, (ONLY_FINAL, ":all:"))
+        self.assertEqual(
+            chooseRelease(
+                p, want("alpha", allowPre=True), LINUX38,
+                Formats.read([(ONLY_FINAL, "alpha")]),
+            ).version,
+            "1.0",
+        )
+        self.assertEqual(
+            Formats.read([(ONLY_FINAL, ":all:"), (ALL_RELEASES, "alpha")]).describe(),
+            "--all-releases=alpha --only-final=:all:",
+        )
 
     def test_prereleaseWhenNoFinalSuits(self) -> None:
         """
@@ -1091,10 +1139,13 @@ class CommandTests(SynchronousTestCase):
         """
         options = _parser().parse_args(
             ["--index", "http://127.0.0.1:1/simple/", "--only-binary", ":all:",
-             "--no-binary=alpha", "--prefer-binary", "alpha"]
+             "--no-binary=alpha", "--prefer-binary", "--only-final", ":all:",
+             "--all-releases=alpha", "alpha"]
         )
         self.assertEqual(
-            options.formatOptions, [(ONLY_BINARY, ":all:"), (NO_BINARY, "alpha")]
+            options.formatOptions,
+            [(ONLY_BINARY, ":all:"), (NO_BINARY, "alpha"), (ONLY_FINAL, ":all:"),
+             (ALL_RELEASES, "alpha")],
         )
         self.assertTrue(options.prefer_binary)
         out = io.StringIO()

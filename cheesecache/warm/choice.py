@@ -187,9 +187,10 @@ def chooseRelease(
     C{formats} rule out for the project, or do not match pinned hashes are
     not candidates; with C{formats.preferBinary}, the newest version with a
     wheel wins over newer ones with an sdist only.
-    Prereleases are candidates when asked for (C{--pre}), when the
-    specifier names one, or, as pip does, when no final version matching
-    it has a file for the target.
+    Prereleases are candidates when asked for (C{--pre}, or
+    C{--all-releases} in C{formats}), when the specifier names one, or, as
+    pip does, when no final version matching it has a file for the target;
+    never under C{--only-final}.
 
     @raise NoMatch: nothing suits.
     """
@@ -231,7 +232,10 @@ def chooseRelease(
             if (unyanked := [(p, f) for p, f in files if not f.yanked])
         }
     versions = list(usable)
-    if not (want.allowPre or want.specifier.prereleases):
+    prereleases = formats.prereleases(want.name)
+    if prereleases is False:
+        versions = [v for v in versions if not v.is_prerelease]
+    elif not (want.allowPre or prereleases or want.specifier.prereleases):
         if any(not v.is_prerelease for v in suits):
             versions = [v for v in versions if not v.is_prerelease]
     if formats.preferBinary:

@@ -5,6 +5,7 @@ C{cheesecache warm}: the command line.
     cheesecache warm --index URL [-r FILE]... [-c FILE]... [--pylock FILE]
                      [--python-version X.Y] [--platform TAG]... [--pre]
                      [--no-binary NAMES]... [--only-binary NAMES]...
+                     [--all-releases NAMES]... [--only-final NAMES]...
                      [--prefer-binary] [SPEC]...
 """
 
@@ -20,8 +21,10 @@ from twisted.internet.defer import Deferred
 from ..upstream import splitCredentials
 from .report import Progress, Report
 from .requirements import (
+    ALL_RELEASES,
     NO_BINARY,
     ONLY_BINARY,
+    ONLY_FINAL,
     Requirement,
     RequirementsError,
     RequirementsFile,
@@ -87,7 +90,12 @@ def _parser() -> argparse.ArgumentParser:
         "default: this machine)",
     )
     p.add_argument("--pre", action="store_true", help="consider prereleases")
-    for option, kind in ((NO_BINARY, "sdists"), (ONLY_BINARY, "wheels")):
+    for option, kind in (
+        (NO_BINARY, "sdists only"),
+        (ONLY_BINARY, "wheels only"),
+        (ALL_RELEASES, "pre-releases too"),
+        (ONLY_FINAL, "final releases only"),
+    ):
         p.add_argument(
             option,
             action="append",
@@ -95,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
             default=[],
             metavar="NAMES",
             type=functools.partial(_formatOption, option),
-            help=f"warm {kind} only for these projects (comma-separated, :all: or "
+            help=f"warm {kind} for these projects (comma-separated, :all: or "
             f":none:), as pip's {option} installs them; before the requirements "
             "files' own (repeatable)",
         )

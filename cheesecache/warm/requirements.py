@@ -23,6 +23,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Set,
     Tuple,
 )
 
@@ -153,18 +154,53 @@ class Requirement:
 #: The options that choose between wheels and sdists, as pip names them.
 NO_BINARY = "--no-binary"
 ONLY_BINARY = "--only-binary"
+#: The options that choose between pre-releases and final releases (pip
+#: 26.3): read as the two above are.
+ALL_RELEASES = "--all-releases"
+ONLY_FINAL = "--only-final"
 
-#: A step of L{Formats}: C{(NO_BINARY or ONLY_BINARY, value)}.
+#: Each option that chooses among a project's files, and the option whose
+#: list a name it names leaves.
+_OPPOSITE = {
+    NO_BINARY: ONLY_BINARY,
+    ONLY_BINARY: NO_BINARY,
+    ALL_RELEASES: ONLY_FINAL,
+    ONLY_FINAL: ALL_RELEASES,
+}
+
+#: The options L{Formats} reads.
+FORMAT_OPTIONS = tuple(_OPPOSITE)
+
+#: A step of L{Formats}: C{(option, value)}, the option one of
+#: L{FORMAT_OPTIONS}.
 FormatOption = Tuple[str, str]
+
+
+def _chosen(lists: Dict[str, Set[str]], name: str, first: str, second: str) -> Optional[str]:
+    """
+    Which of the options C{first} and C{second} (opposites) rules for
+    project C{name}, if either: a project named in a list outweighs
+    C{:all:} in the other, and C{:all:} in C{first} outweighs C{:all:} in
+    C{second}.
+    """
+    for option in (first, second):
+        if name in lists[option]:
+            return option
+    for option in (first, second):
+        if ":all:" in lists[option]:
+            return option
+    return None
 
 
 @attrs.frozen
 class Formats:
     """
-    Which kinds of file pip may install for each project, as C{--no-binary}
-    and C{--only-binary} (in requirements files or on the command line) and
-    C{--prefer-binary} leave them.  A warmed cache must hold the file pip
-    will ask for: the sdist of a project it may not install from a wheel.
+    Which files pip may install for each project, as C{--no-binary} and
+    C{--only-binary}, C{--all-releases} and C{--only-final} (in
+    requirements files or on the command line) and C{--prefer-binary}
+    leave them.  A warmed cache must hold the file pip will ask for: the
+    sdist of a project it may not install from a wheel, the final release
+    of one it may not install a pre-release of.
 
     @ivar noBinary: projects (normalized), or C{":all:"}, that pip installs
         from sdists only.
@@ -172,26 +208,31 @@ class Formats:
         wheels only.
     @ivar preferBinary: a wheel of an older version wins over an sdist of a
         newer one.
+    @ivar allReleases: projects, or C{":all:"}, whose pre-releases are
+        candidates, as C{--pre} makes every project's.
+    @ivar onlyFinal: projects, or C{":all:"}, whose pre-releases never are.
     """
 
     noBinary: FrozenSet[str] = frozenset()
     onlyBinary: FrozenSet[str] = frozenset()
     preferBinary: bool = False
+    allReleases: FrozenSet[str] = frozenset()
+    onlyFinal: FrozenSet[str] = frozenset()
 
     @classmethod
     def read(cls, options: Iterable[FormatOption], preferBinary: bool = False) -> "Formats":
         """
         The formats the options leave, taken in order, each as pip reads
         it: a comma-separated list in which C{:all:} stands for every
-        project (and empties both lists first; what follows it in the same
-        value counts only if a C{:none:} does), C{:none:} empties the
-        option's own list, and a name moves to the option's list from the
-        other's.
+        project (and empties both its own and the opposite option's lists
+        first; what follows it in the same value counts only if a
+        C{:none:} does), C{:none:} empties the option's own list, and a
+        name moves to the option's list from the opposite one's.
         """
-        lists = {NO_BINARY: set(), ONLY_BINARY: set()}
+        lists: Dict[str, Set[str]] = {option: set() for option in FORMAT_OPTIONS}
         for option, value in options:
             own = lists[option]
-            other = lists[ONLY_BINARY if option == NO_BINARY else NO_BINARY]
+            other = lists[_OPPOSITE[option]]
             items = value.split(",")
             while ":all:" in items:
                 own.clear()
@@ -207,24 +248,40 @@ class Formats:
                     name = canonicalize_name(item)
                     other.discard(name)
                     own.add(name)
-        return cls(frozenset(lists[NO_BINARY]), frozenset(lists[ONLY_BINARY]), preferBinary)
+        return cls(
+            frozenset(lists[NO_BINARY]),
+            frozenset(lists[ONLY_BINARY]),
+            preferBinary,
+            frozenset(lists[ALL_RELEASES]),
+            frozenset(lists[ONLY_FINAL]),
+        )
+
+    @property
+    def _lists(self) -> Dict[str, Set[str]]:
+        return {
+            NO_BINARY: set(self.noBinary),
+            ONLY_BINARY: set(self.onlyBinary),
+            ALL_RELEASES: set(self.allReleases),
+            ONLY_FINAL: set(self.onlyFinal),
+        }
 
     def allows(self, name: str) -> Tuple[bool, bool]:
         """
         May project C{name} (normalized) be installed from a wheel, and from
-        an sdist?  A project named in a list outweighs C{:all:} in the
-        other, and C{:all:} in C{--only-binary} outweighs C{:all:} in
-        C{--no-binary}.
+        an sdist?  (C{--only-binary=:all:} outweighs C{--no-binary=:all:}.)
         """
-        if name in self.onlyBinary:
-            return True, False
-        if name in self.noBinary:
-            return False, True
-        if ":all:" in self.onlyBinary:
-            return True, False
-        if ":all:" in self.noBinary:
-            return False, True
-        return True, True
+        rule = _chosen(self._lists, name, ONLY_BINARY, NO_BINARY)
+        return rule != NO_BINARY, rule != ONLY_BINARY
+
+    def prereleases(self, name: str) -> Optional[bool]:
+        """
+        May pre-releases of project C{name} (normalized) be installed:
+        C{True} (C{--all-releases}), C{False} (C{--only-final}, even if its
+        specifier names one), or C{None}, pip's default (when the specifier
+        names one, or no final release suits)?
+        """
+        rule = _chosen(self._lists, name, ONLY_FINAL, ALL_RELEASES)
+        return None if rule is None else rule == ALL_RELEASES
 
     def describe(self) -> str:
         """
@@ -232,7 +289,7 @@ class Formats:
         """
         parts = [
             f"{option}={','.join(sorted(names))}"
-            for option, names in ((NO_BINARY, self.noBinary), (ONLY_BINARY, self.onlyBinary))
+            for option, names in self._lists.items()
             if names
         ]
         if self.preferBinary:
@@ -454,7 +511,7 @@ def parseRequirements(
                 elif option == "--pre":
                     allowPre = True
                     i += 1
-                elif option in (NO_BINARY, ONLY_BINARY):
+                elif option in FORMAT_OPTIONS:
                     value, i = _optionValue(tokens, i, origin)
                     if value.startswith("-"):
                         raise RequirementsError(f"{origin}: {option} needs a value")
