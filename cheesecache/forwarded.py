@@ -1,0 +1,91 @@
+# -*- test-case-name: tests.test_forwarded -*-
+"""
+Where a request came from, when it came through reverse proxies that
+cheesecache is told to trust (C{--trusted-proxy}): each such proxy appends
+the address it got the request from to C{X-Forwarded-For}.
+
+Behind a proxy every request comes from the proxy's address: the access
+log would name no client, and the login throttle, which counts failures
+per address, would count every client's together, so that one client's
+guesses at a password locked out everyone.  The header is read only from
+a trusted proxy: anyone else may send it, saying anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Sequence, Tuple, Union
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+#: The networks whose hosts are trusted proxies.
+TrustedProxies = Tuple[Network, ...]
+
+
+def parseNetwork(text: str) -> Network:
+    """
+    A trusted proxy's address, or a network of them (C{10.0.0.0/8}).
+
+    @raise ValueError: C{text} is neither, with a message saying so.
+    """
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or network") from None
+
+
+def _address(text: str) -> Address:
+    """
+    An address as it is written in C{X-Forwarded-For} or given for a peer;
+    an IPv4 address mapped into IPv6 (a dual-stack listener's peers) as the
+    IPv4 address it is.
+
+    @raise ValueError: not an address.
+    """
+    text = text.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]  # "[::1]:8080", as some proxies write
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def isTrusted(address: Address, trusted: TrustedProxies) -> bool:
+    return any(address in network for network in trusted)
+
+
+def clientAddress(peer: str, forwardedFor: Sequence[bytes], trusted: TrustedProxies) -> str:
+    """
+    The address of the client a request with the C{X-Forwarded-For} lines
+    C{forwardedFor} came from, over a connection from C{peer}.
+
+    C{peer} itself, unless it is a trusted proxy; then the header is read
+    from its end (each proxy appends to it) to the first address that is
+    not a trusted proxy: what the last trusted proxy saw.  Where the header
+    stops making sense (a word that is no address), the last address
+    reached is the answer: what comes before it was written by the client.
+    """
+    try:
+        current = _address(peer)
+    except ValueError:
+        return peer
+    if not isTrusted(current, trusted):
+        return peer
+    hops = [
+        hop
+        for line in forwardedFor
+        for hop in line.decode("latin-1").split(",")
+        if hop.strip()
+    ]
+    if not hops:
+        return peer
+    for hop in reversed(hops):
+        try:
+            current = _address(hop)
+        except ValueError:
+            break
+        if not isTrusted(current, trusted):
+            break
+    return str(current)
