@@ -18,6 +18,7 @@ Example::
     log-format = "text"                        # or "json"
     max-cache-size = "20G"                     # LRU-evict upstream files beyond this
     trusted-host = ["index.corp.example"]      # certificates not checked, as pip's
+    trusted-proxy = ["127.0.0.1"]              # its X-Forwarded-For names the client
 
     [[permission]]       # only these users may upload acme-* projects
     match = "acme-*"
@@ -95,6 +96,7 @@ class Config:
     caBundle: Optional[str] = None
     clientCert: Optional[str] = None
     trustedHosts: Tuple[str, ...] = ()
+    trustedProxies: Tuple[str, ...] = ()
     permissions: Tuple["Permission", ...] = ()
     upstreams: Optional[Tuple[UpstreamConfig, ...]] = None
     routes: Tuple[Route, ...] = ()
@@ -222,7 +224,7 @@ _KEYS = {
     "listen", "data-dir", "index-ttl", "offline", "upstream", "route", "users",
     "max-upload-size", "read-auth", "permission", "log-format", "max-cache-size", "proxy",
     "ca-bundle", "client-cert", "trusted-host", "upstream-patience",
-    "upstream-timeout",
+    "upstream-timeout", "trusted-proxy",
 }
 
 
@@ -300,6 +302,8 @@ def parseConfig(data: Mapping[str, Any]) -> Config:
         kw["clientCert"] = _expect(data["client-cert"], str, "client-cert")
     if "trusted-host" in data:
         kw["trustedHosts"] = _strings(data["trusted-host"], "trusted-host")
+    if "trusted-proxy" in data:
+        kw["trustedProxies"] = _strings(data["trusted-proxy"], "trusted-proxy")
     if "log-format" in data:
         kw["logFormat"] = _expect(data["log-format"], str, "log-format")
         if kw["logFormat"] not in ("text", "json"):

@@ -32,6 +32,7 @@ from .config import (
     loadConfig,
     upstreamNames,
 )
+from .forwarded import parseNetwork
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
 from .outbound import Outbound, netrcAuthorization
@@ -97,6 +98,7 @@ class Options(usage.Options):
         self["listen"] = []
         self["upstream"] = []
         self["trusted-host"] = []
+        self["trusted-proxy"] = []
 
     def opt_listen(self, endpoint: str) -> None:
         """
@@ -114,6 +116,10 @@ class Options(usage.Options):
         # One line: --help shows the docstring as it is, indentation and all.
         """An HTTPS host (or host:port) whose certificate is not checked, as pip's trusted-host (repeatable; default: pip's trusted-host setting)."""
         self["trusted-host"].append(host)
+
+    def opt_trusted_proxy(self, network: str) -> None:
+        """A reverse proxy (address or network) whose X-Forwarded-For names the client, for logs and the login throttle (repeatable; default: none)."""
+        self["trusted-proxy"].append(network)
 
     def postOptions(self) -> None:
         try:
@@ -184,6 +190,12 @@ class Options(usage.Options):
         )
         checkRoutes(config.routes, [PRIVATE, *(u.name for u in upstreams)])
         self["routes"] = config.routes
+        try:
+            self["trusted-proxies"] = tuple(
+                parseNetwork(n) for n in self["trusted-proxy"] or config.trustedProxies
+            )
+        except ValueError as e:
+            raise ConfigError(f"--trusted-proxy: {e}")
 
 
 def checkDataDir(path: str) -> None:
@@ -532,6 +544,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     site = makeSite(
         root, status, observer, maxBodySize=maxUpload + 1024 * 1024,
         bigBodyRefusal=f"File too large. Limit for uploads is {formatLimit(maxUpload)}.",
+        trustedProxies=options["trusted-proxies"],
     )
     top = CheesecacheService(
         pool, fetcher, observer, prepareProcess=functools.partial(raiseOpenFileLimit, reactor)

@@ -19,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from cheesecache.cli import main as cli
 from cheesecache.auth import Credentials
 from cheesecache.config import Permission
+from cheesecache.forwarded import parseNetwork
 from cheesecache.users import removeUser
 
 from .harness import JSON_ACCEPT, Harness, header, logEvents, rawExchange, serveIndex, sleep
@@ -170,6 +171,64 @@ class ReadAuthTests(TestCase):
         self.harness.throttle._failures.clear()  # the window passing
         response, _ = yield self.harness.get("/simple/", {"Authorization": ALICE})
         self.assertEqual(response.code, 200)
+
+
+class TrustedProxyTests(TestCase):
+    """
+    Behind a trusted reverse proxy (C{--trusted-proxy}), the client's
+    address is the one the proxy's C{X-Forwarded-For} names.
+    """
+
+    def harness(self, trusted: tuple) -> Harness:
+        return Harness(
+            self, [serveIndex(self, sampleIndex())],
+            users={"alice": "al1ce-pw"}, readAuth=True,
+            channelSettings={"trustedProxies": trusted},
+        )
+
+    @inlineCallbacks
+    def guessesFrom(self, harness: Harness, address: str):  # type: ignore[no-untyped-def]
+        for i in range(10):
+            response, _ = yield harness.get(
+                "/simple/",
+                {"Authorization": basic(f"guess-{i}", "x"), "X-Forwarded-For": address},
+            )
+            self.assertEqual(response.code, 401)
+
+    @inlineCallbacks
+    def test_throttledPerClient(self):  # type: ignore[no-untyped-def]
+        """
+        Failed logins from one client behind the proxy throttle that client,
+        not every other one behind it; the access log names the client.
+        """
+        harness = self.harness((parseNetwork("127.0.0.0/8"),))
+        events = logEvents(self)
+        yield self.guessesFrom(harness, "203.0.113.5")
+        response, _ = yield harness.get(
+            "/simple/", {"Authorization": ALICE, "X-Forwarded-For": "203.0.113.5"}
+        )
+        self.assertEqual(response.code, 429)
+        response, _ = yield harness.get(
+            "/simple/", {"Authorization": ALICE, "X-Forwarded-For": "203.0.113.6"}
+        )
+        self.assertEqual(response.code, 200)
+        lines = [formatEvent(e) for e in events if "GET /simple/ HTTP/1.1" in formatEvent(e)]
+        self.assertTrue(lines[0].startswith('"203.0.113.5" - - '), lines[0])
+        self.assertTrue(lines[-1].startswith('"203.0.113.6" - - '), lines[-1])
+
+    @inlineCallbacks
+    def test_untrustedHeaderIgnored(self):  # type: ignore[no-untyped-def]
+        """
+        Without the peer among the trusted proxies, the header is anyone's
+        word and is not read: the guesses count against the peer, whatever
+        address each request names.
+        """
+        harness = self.harness((parseNetwork("192.0.2.0/24"),))
+        yield self.guessesFrom(harness, "203.0.113.5")
+        response, _ = yield harness.get(
+            "/simple/", {"Authorization": ALICE, "X-Forwarded-For": "203.0.113.6"}
+        )
+        self.assertEqual(response.code, 429)
 
 
 class NonASCIICredentialsTests(TestCase):

@@ -33,8 +33,10 @@ class ParseConfigTests(SynchronousTestCase):
                 "ca-bundle": "/etc/company-ca.pem",
                 "client-cert": "/etc/cheesecache/client.pem",
                 "trusted-host": ["index.corp.test", "other.corp.test:8443"],
+                "trusted-proxy": ["10.0.0.0/8"],
             }
         )
+        self.assertEqual(config.trustedProxies, ("10.0.0.0/8",))
         self.assertEqual(config.proxy, "http://proxy.corp.test:3128")
         self.assertEqual(config.caBundle, "/etc/company-ca.pem")
         self.assertEqual(config.clientCert, "/etc/cheesecache/client.pem")

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from ipaddress import ip_network
 from typing import Any, Callable, List, Optional, Tuple
 
 from twisted.application.service import IServiceMaker
@@ -539,6 +540,42 @@ class TrustedHostOptionsTests(_PipEnvironment):
         e = self.assertRaises(usage.UsageError, self.options)
         self.assertTrue(
             str(e).startswith("pip's trusted-host setting: 'https://a.test/'"), str(e)
+        )
+
+
+class TrustedProxyOptionsTests(_PipEnvironment):
+    """
+    The reverse proxies whose C{X-Forwarded-For} is believed:
+    C{--trusted-proxy} (repeatable), else the config file's
+    C{trusted-proxy}; none by default.
+    """
+
+    def test_given(self) -> None:
+        """
+        Addresses and networks; the flags win over the config file.
+        """
+        self.assertEqual(self.options()["trusted-proxies"], ())
+        config = FilePath(self.mktemp())
+        config.setContent(b'trusted-proxy = ["10.0.0.0/8"]\n')
+        self.assertEqual(
+            self.options("--config", config.path)["trusted-proxies"],
+            (ip_network("10.0.0.0/8"),),
+        )
+        self.assertEqual(
+            self.options(
+                "--config", config.path, "--trusted-proxy", "127.0.0.1",
+                "--trusted-proxy", "fd00::/8",
+            )["trusted-proxies"],
+            (ip_network("127.0.0.1/32"), ip_network("fd00::/8")),
+        )
+
+    def test_bad(self) -> None:
+        """
+        An entry that is neither an address nor a network is a usage error.
+        """
+        e = self.assertRaises(usage.UsageError, self.options, "--trusted-proxy", "proxy.test")
+        self.assertEqual(
+            str(e), "--trusted-proxy: 'proxy.test' is not an IP address or network"
         )
 
 

@@ -21,10 +21,12 @@ import re
 import time
 from typing import Any, Callable, Optional
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.http import HTTPChannel
 
+from ..forwarded import TrustedProxies, clientAddress
 from ..logs import combinedLogLine
 from .representation import reasonPhrase
 
@@ -46,6 +48,8 @@ class GuardedChannel(HTTPChannel):
     @ivar maxBodySize: the largest request body accepted (413 above it), for
         requests that L{takesBigBody} picks (uploads).
     @ivar maxSmallBodySize: the largest body of any other request.
+    @ivar trustedProxies: the reverse proxies whose C{X-Forwarded-For} is
+        believed (see L{GuardedRequest.getClientAddress}).
     @ivar bigBodyRefusal: the message of a 413 for a body over
         C{maxBodySize} (an upload too big), as its reason phrase too, which
         is what twine shows; by default, the sizes in bytes.
@@ -58,6 +62,7 @@ class GuardedChannel(HTTPChannel):
     maxBodySize = 1024 * 1024 * 1024
     maxSmallBodySize = 2 * 1024 * 1024
     bigBodyRefusal: Optional[str] = None
+    trustedProxies: TrustedProxies = ()
 
     #: Whether a request, given its method and path, may have a body of up
     #: to C{maxBodySize}, not C{maxSmallBodySize}: by default every one.
@@ -307,12 +312,30 @@ def originForm(target: bytes) -> bytes:
 class GuardedRequest(server.Request):
     """
     A request that counts its body for its L{GuardedChannel} as it arrives,
-    and stops taking it once the channel refuses it.
+    and stops taking it once the channel refuses it.  Its client's address
+    is the one a trusted proxy says it is (see L{cheesecache.forwarded}).
     """
+
+    def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
+        server.Request.__init__(self, channel, *args, **kwargs)
+        self._trustedProxies: TrustedProxies = getattr(channel, "trustedProxies", ())
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.channel.bodyArrived(len(data)):
             server.Request.handleContentChunk(self, data)
+
+    def getClientAddress(self) -> Any:
+        address = server.Request.getClientAddress(self)
+        if not self._trustedProxies or not isinstance(address, (IPv4Address, IPv6Address)):
+            return address
+        forwardedFor = self.requestHeaders.getRawHeaders(b"x-forwarded-for")
+        if not forwardedFor:
+            return address
+        host = clientAddress(address.host, forwardedFor, self._trustedProxies)
+        if host == address.host:
+            return address
+        kind = IPv6Address if ":" in host else IPv4Address
+        return kind("TCP", host, 0)
 
 
 class GuardedSite(server.Site):
