@@ -49,7 +49,7 @@ class GuardedChannel(HTTPChannel):
         requests that L{takesBigBody} picks (uploads).
     @ivar maxSmallBodySize: the largest body of any other request.
     @ivar trustedProxies: the reverse proxies whose C{X-Forwarded-For} is
-        believed (see L{GuardedRequest.getClientAddress}).
+        believed, by requests that are L{ForwardedFor}.
     @ivar bigBodyRefusal: the message of a 413 for a body over
         C{maxBodySize} (an upload too big), as its reason phrase too, which
         is what twine shows; by default, the sizes in bytes.
@@ -312,26 +312,32 @@ def originForm(target: bytes) -> bytes:
 class GuardedRequest(server.Request):
     """
     A request that counts its body for its L{GuardedChannel} as it arrives,
-    and stops taking it once the channel refuses it.  Its client's address
-    is the one a trusted proxy says it is (see L{cheesecache.forwarded}).
+    and stops taking it once the channel refuses it.
     """
-
-    def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
-        server.Request.__init__(self, channel, *args, **kwargs)
-        self._trustedProxies: TrustedProxies = getattr(channel, "trustedProxies", ())
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.channel.bodyArrived(len(data)):
             server.Request.handleContentChunk(self, data)
 
+
+class ForwardedFor:
+    """
+    A request mixin: its client's address is the one its channel's trusted
+    proxies say it is (see L{cheesecache.forwarded}).  Only a site with
+    trusted proxies makes such requests, so others pay nothing for it.
+    """
+
+    channel: Any
+    requestHeaders: Any
+
     def getClientAddress(self) -> Any:
-        address = server.Request.getClientAddress(self)
-        if not self._trustedProxies or not isinstance(address, (IPv4Address, IPv6Address)):
+        address = super().getClientAddress()  # type: ignore[misc]
+        if not isinstance(address, (IPv4Address, IPv6Address)):
             return address
         forwardedFor = self.requestHeaders.getRawHeaders(b"x-forwarded-for")
         if not forwardedFor:
             return address
-        host = clientAddress(address.host, forwardedFor, self._trustedProxies)
+        host = clientAddress(address.host, forwardedFor, self.channel.trustedProxies)
         if host == address.host:
             return address
         kind = IPv6Address if ":" in host else IPv4Address

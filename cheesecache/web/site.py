@@ -21,7 +21,7 @@ from ..logs import AccessLogFile, BufferedLogObserver
 from ..metadata import MetadataService, fileWithKnownMetadata, withKnownMetadata
 from ..private import PrivateStore
 from ..via import requestVia
-from .channel import GuardedRequest, GuardedSite
+from .channel import ForwardedFor, GuardedRequest, GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
 from .representation import NotFound, RenderedStore, securityHeaders, writeError
@@ -101,6 +101,12 @@ class PageRequest(GuardedRequest):
                     self.channel.transport.abortConnection()
                     return
         server.Request.process(self)
+
+
+class ForwardedPageRequest(ForwardedFor, PageRequest):
+    """
+    A L{PageRequest} from behind trusted reverse proxies.
+    """
 
 
 class LoopGuard(Resource):
@@ -242,10 +248,12 @@ def makeSite(
 
     @param logObserver: twistd's observer, if cheesecache made it: the
         access log is written to it directly.
+    @param channelSettings: with C{trustedProxies}, requests are
+        L{ForwardedFor} them.
     """
+    request = ForwardedPageRequest if channelSettings.get("trustedProxies") else PageRequest
     site = GuardedSite(
-        root,
-        requestFactory=functools.partial(PageRequest, parsePOSTFormSubmission=False),
+        root, requestFactory=functools.partial(request, parsePOSTFormSubmission=False)
     )
     site.warmPages = getattr(root, "warmPages", None)
     if logObserver is not None:
