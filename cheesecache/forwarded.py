@@ -39,7 +39,9 @@ def _address(text: str) -> Address:
     """
     An address as it is written in C{X-Forwarded-For} or given for a peer;
     an IPv4 address mapped into IPv6 (a dual-stack listener's peers) as the
-    IPv4 address it is.
+    IPv4 address it is.  An IPv6 zone (C{fe80::1%eth0}) is dropped: it means
+    something only on the host that wrote it, and it may be any text, which
+    the address would otherwise carry into the log and the throttle's keys.
 
     @raise ValueError: not an address.
     """
@@ -47,8 +49,11 @@ def _address(text: str) -> Address:
     if text.startswith("[") and "]" in text:
         text = text[1 : text.index("]")]  # "[::1]:8080", as some proxies write
     address = ipaddress.ip_address(text)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+        if address.scope_id is not None:
+            return ipaddress.IPv6Address(int(address))
     return address
 
 

@@ -230,6 +230,22 @@ class TrustedProxyTests(TestCase):
         )
         self.assertEqual(response.code, 429)
 
+    @inlineCallbacks
+    def test_zoneInHeader(self):  # type: ignore[no-untyped-def]
+        """
+        An IPv6 hop with a zone (C{%...}, any text a client in a trusted
+        network wrote) names its address alone: the request is answered and
+        logged, not failed in writing its access line.
+        """
+        harness = self.harness((parseNetwork("127.0.0.0/8"),))
+        events = logEvents(self)
+        response, body = yield harness.get(
+            "/simple/", {"Authorization": ALICE, "X-Forwarded-For": "2001:db8::5%\u00e9\x1b"}
+        )
+        self.assertEqual(response.code, 200, body)
+        lines = [formatEvent(e) for e in events if "GET /simple/ HTTP/1.1" in formatEvent(e)]
+        self.assertIn(True, [line.startswith('"2001:db8::5" - - ') for line in lines], lines)
+
 
 class NonASCIICredentialsTests(TestCase):
     """
