@@ -22,17 +22,27 @@ Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 #: The networks whose hosts are trusted proxies.
 TrustedProxies = Tuple[Network, ...]
 
+#: IPv4 addresses mapped into IPv6.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
 
 def parseNetwork(text: str) -> Network:
     """
-    A trusted proxy's address, or a network of them (C{10.0.0.0/8}).
+    A trusted proxy's address, or a network of them (C{10.0.0.0/8}).  IPv4
+    mapped into IPv6 (C{::ffff:10.0.0.1}, as a dual-stack listener's log
+    names its peers) is the IPv4 it is, as the peers it is matched against.
 
     @raise ValueError: C{text} is neither, with a message saying so.
     """
     try:
-        return ipaddress.ip_network(text.strip(), strict=False)
+        network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise ValueError(f"{text!r} is not an IP address or network") from None
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        return ipaddress.IPv4Network(
+            (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)
+        )
+    return network
 
 
 def _address(text: str) -> Address:

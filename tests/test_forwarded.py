@@ -68,6 +68,20 @@ class ClientAddressTests(SynchronousTestCase):
             clientAddress("::1", [b"[2001:db8::5]:4711"], PROXIES), "2001:db8::5"
         )
 
+    def test_mappedProxy(self) -> None:
+        """
+        A trusted proxy given as an IPv4 address (or network) mapped into
+        IPv6, as a dual-stack listener's access log names its peers, is
+        that IPv4 proxy: the peer it is matched against is the IPv4 address.
+        """
+        for proxy in ("::ffff:192.0.2.1", "::ffff:192.0.2.0/120"):
+            self.assertEqual(
+                clientAddress("::ffff:192.0.2.1", [b"198.51.100.1"], (parseNetwork(proxy),)),
+                "198.51.100.1",
+            )
+        self.assertEqual(str(parseNetwork("::ffff:10.0.0.0/104")), "10.0.0.0/8")
+        self.assertEqual(str(parseNetwork("::ffff:0:0/95")), "::fffe:0:0/95")
+
     def test_parseNetwork(self) -> None:
         """
         An address or a network; anything else is refused, saying what.
