@@ -58,6 +58,10 @@ def _address(text: str) -> Address:
     text = text.strip()
     if text.startswith("[") and "]" in text:
         text = text[1 : text.index("]")]  # "[::1]:8080", as some proxies write
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")  # "192.0.2.1:8080", as some write
+        if not port.isdigit():
+            raise ValueError(f"not an address: {text!r}")
     address = ipaddress.ip_address(text)
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped:

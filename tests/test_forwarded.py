@@ -68,6 +68,21 @@ class ClientAddressTests(SynchronousTestCase):
             clientAddress("::1", [b"[2001:db8::5]:4711"], PROXIES), "2001:db8::5"
         )
 
+    def test_addressWithPort(self) -> None:
+        """
+        An IPv4 hop with a port (C{198.51.100.1:4711}), as some proxies
+        write it, is that address, as a bracketed IPv6 one with a port is:
+        not the end of the header, which made the proxy itself the client
+        of every request.
+        """
+        self.assertEqual(
+            clientAddress("192.0.2.1", [b"198.51.100.1:4711"], PROXIES), "198.51.100.1"
+        )
+        self.assertEqual(
+            clientAddress("192.0.2.1", [b"198.51.100.1:4711, 10.0.0.5:80"], PROXIES),
+            "198.51.100.1",
+        )
+
     def test_mappedProxy(self) -> None:
         """
         A trusted proxy given as an IPv4 address (or network) mapped into
