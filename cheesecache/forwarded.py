@@ -14,10 +14,29 @@ a trusted proxy: anyone else may send it, saying anything.
 from __future__ import annotations
 
 import ipaddress
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+class UNIXPeers:
+    """
+    The peers of UNIX-socket listeners, as trusted proxies (C{unix}): a
+    proxy in front of C{--listen unix:PATH} has no address, and only local
+    processes the socket's permissions let in can connect.
+    """
+
+    def __contains__(self, address: object) -> bool:
+        return False  # No network address is one.
+
+    def __repr__(self) -> str:
+        return "UNIX_PEERS"
+
+
+#: Given as C{--trusted-proxy unix}.
+UNIX_PEERS = UNIXPeers()
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network, UNIXPeers]
 
 #: The networks whose hosts are trusted proxies.
 TrustedProxies = Tuple[Network, ...]
@@ -28,16 +47,19 @@ _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 def parseNetwork(text: str) -> Network:
     """
-    A trusted proxy's address, or a network of them (C{10.0.0.0/8}).  IPv4
-    mapped into IPv6 (C{::ffff:10.0.0.1}, as a dual-stack listener's log
-    names its peers) is the IPv4 it is, as the peers it is matched against.
+    A trusted proxy's address, or a network of them (C{10.0.0.0/8}), or
+    C{unix}: whatever connects to a UNIX-socket listener.  IPv4 mapped into
+    IPv6 (C{::ffff:10.0.0.1}, as a dual-stack listener's log names its
+    peers) is the IPv4 it is, as the peers it is matched against.
 
-    @raise ValueError: C{text} is neither, with a message saying so.
+    @raise ValueError: C{text} is none of those, with a message saying so.
     """
+    if text.strip().lower() == "unix":
+        return UNIX_PEERS
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise ValueError(f"{text!r} is not an IP address or network") from None
+        raise ValueError(f"{text!r} is not an IP address or network, nor unix") from None
     if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
         return ipaddress.IPv4Network(
             (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)
@@ -78,28 +100,35 @@ def isTrusted(address: Address, trusted: TrustedProxies) -> bool:
 def clientAddress(peer: str, forwardedFor: Sequence[bytes], trusted: TrustedProxies) -> str:
     """
     The address of the client a request with the C{X-Forwarded-For} lines
-    C{forwardedFor} came from, over a connection from C{peer}.
-
-    C{peer} itself, unless it is a trusted proxy; then the header is read
-    from its end (each proxy appends to it) to the first address that is
-    not a trusted proxy: what the last trusted proxy saw.  Where the header
-    stops making sense (a word that is no address), the last address
-    reached is the answer: what comes before it was written by the client.
+    C{forwardedFor} came from, over a connection from C{peer}: C{peer}
+    itself, unless it is a trusted proxy (then see L{forwardedClient}).
     """
     try:
-        current = _address(peer)
+        address = _address(peer)
     except ValueError:
         return peer
-    if not isTrusted(current, trusted):
+    if not isTrusted(address, trusted):
         return peer
+    return forwardedClient(forwardedFor, trusted) or peer
+
+
+def forwardedClient(forwardedFor: Sequence[bytes], trusted: TrustedProxies) -> Optional[str]:
+    """
+    The client that the C{X-Forwarded-For} lines C{forwardedFor}, sent by
+    a trusted proxy, name: the header is read from its end (each proxy
+    appends to it) to the first address that is not a trusted proxy, what
+    the last trusted proxy saw.  Where the header stops making sense (a
+    word that is no address), the last address reached is the answer:
+    what comes before it was written by the client.  C{None} if it names
+    none.
+    """
     hops = [
         hop
         for line in forwardedFor
         for hop in line.decode("latin-1").split(",")
         if hop.strip()
     ]
-    if not hops:
-        return peer
+    current: Optional[Address] = None
     for hop in reversed(hops):
         try:
             current = _address(hop)
@@ -107,4 +136,4 @@ def clientAddress(peer: str, forwardedFor: Sequence[bytes], trusted: TrustedProx
             break
         if not isTrusted(current, trusted):
             break
-    return str(current)
+    return None if current is None else str(current)

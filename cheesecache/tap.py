@@ -118,7 +118,7 @@ class Options(usage.Options):
         self["trusted-host"].append(host)
 
     def opt_trusted_proxy(self, network: str) -> None:
-        """A reverse proxy (address or network) whose X-Forwarded-For names the client, for logs and the login throttle (repeatable; default: none)."""
+        """A reverse proxy (address, network, or unix for a unix: listener's peers) whose X-Forwarded-For names the client, for logs and the login throttle (repeatable; default: none)."""
         self["trusted-proxy"].append(network)
 
     def postOptions(self) -> None:

@@ -15,11 +15,12 @@ from twisted.internet.defer import Deferred, fail, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import readBody
 
 from cheesecache.cli import main as cli
 from cheesecache.auth import Credentials
 from cheesecache.config import Permission
-from cheesecache.forwarded import parseNetwork
+from cheesecache.forwarded import UNIX_PEERS, parseNetwork
 from cheesecache.users import removeUser
 
 from .harness import JSON_ACCEPT, Harness, header, logEvents, rawExchange, serveIndex, sleep
@@ -187,13 +188,64 @@ class TrustedProxyTests(TestCase):
         )
 
     @inlineCallbacks
-    def guessesFrom(self, harness: Harness, address: str):  # type: ignore[no-untyped-def]
+    def guessesFrom(self, harness: Harness, address: str, get=None):  # type: ignore[no-untyped-def]
         for i in range(10):
-            response, _ = yield harness.get(
+            response, _ = yield (get or harness.get)(
                 "/simple/",
                 {"Authorization": basic(f"guess-{i}", "x"), "X-Forwarded-For": address},
             )
             self.assertEqual(response.code, 401)
+
+    def overUNIXSocket(self, harness: Harness):  # type: ignore[no-untyped-def]
+        """
+        A function that sends requests to C{harness}'s site over a UNIX
+        socket, as a proxy in front of C{--listen unix:PATH} does.
+        """
+        from twisted.internet.endpoints import UNIXClientEndpoint
+        from twisted.web.client import Agent
+        from twisted.web.http_headers import Headers
+
+        path = self.mktemp()
+        port = reactor.listenUNIX(path, harness.site)
+        self.addCleanup(port.stopListening)
+        endpoint = UNIXClientEndpoint(reactor, path)
+
+        class To:
+            def endpointForURI(self, uri):  # type: ignore[no-untyped-def]
+                return endpoint
+
+        agent = Agent.usingEndpointFactory(reactor, To())
+
+        @inlineCallbacks
+        def get(path, headers):  # type: ignore[no-untyped-def]
+            response = yield agent.request(
+                b"GET", b"http://localhost" + path.encode(),
+                Headers({k: [v] for k, v in headers.items()}),
+            )
+            body = yield readBody(response)
+            return response, body
+
+        return get
+
+    @inlineCallbacks
+    def test_UNIXSocket(self):  # type: ignore[no-untyped-def]
+        """
+        With C{unix} among the trusted proxies, a proxy that connects over a
+        UNIX socket (which has no address) is believed too; without it, its
+        header is not, and every client behind it counts as one.
+        """
+        for trusted, second in [((UNIX_PEERS,), 200), ((parseNetwork("::1"),), 429)]:
+            harness = self.harness(trusted)
+            get = self.overUNIXSocket(harness)
+            events = logEvents(self)
+            yield self.guessesFrom(harness, "203.0.113.5", get)
+            response, _ = yield get(
+                "/simple/", {"Authorization": ALICE, "X-Forwarded-For": "203.0.113.6"}
+            )
+            self.assertEqual(response.code, second, trusted)
+            if second == 200:
+                lines = [formatEvent(e) for e in events if "GET /simple/" in formatEvent(e)]
+                self.assertTrue(lines[-1].startswith('"203.0.113.6" - - '), lines[-1])
 
     @inlineCallbacks
     def test_throttledPerClient(self):  # type: ignore[no-untyped-def]

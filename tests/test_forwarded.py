@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.forwarded import clientAddress, parseNetwork
+from cheesecache.forwarded import UNIX_PEERS, clientAddress, forwardedClient, parseNetwork
 
 PROXIES = (parseNetwork("10.0.0.0/8"), parseNetwork("192.0.2.1"), parseNetwork("::1"))
 
@@ -97,6 +97,18 @@ class ClientAddressTests(SynchronousTestCase):
         self.assertEqual(str(parseNetwork("::ffff:10.0.0.0/104")), "10.0.0.0/8")
         self.assertEqual(str(parseNetwork("::ffff:0:0/95")), "::fffe:0:0/95")
 
+    def test_UNIXPeers(self) -> None:
+        """
+        C{unix} stands for the peers of UNIX-socket listeners, which have no
+        address: it contains none, and trusts only those.
+        """
+        self.assertIs(parseNetwork(" UNIX "), UNIX_PEERS)
+        self.assertEqual(clientAddress("192.0.2.1", [b"198.51.100.1"], (UNIX_PEERS,)), "192.0.2.1")
+        self.assertEqual(
+            forwardedClient([b"198.51.100.1, 10.0.0.2"], (UNIX_PEERS, *PROXIES)), "198.51.100.1"
+        )
+        self.assertIsNone(forwardedClient([b"unknown"], (UNIX_PEERS,)))
+
     def test_parseNetwork(self) -> None:
         """
         An address or a network; anything else is refused, saying what.
@@ -106,5 +118,5 @@ class ClientAddressTests(SynchronousTestCase):
         with self.assertRaises(ValueError) as caught:
             parseNetwork("proxy.example")
         self.assertEqual(
-            str(caught.exception), "'proxy.example' is not an IP address or network"
+            str(caught.exception), "'proxy.example' is not an IP address or network, nor unix"
         )

@@ -575,7 +575,7 @@ class TrustedProxyOptionsTests(_PipEnvironment):
         """
         e = self.assertRaises(usage.UsageError, self.options, "--trusted-proxy", "proxy.test")
         self.assertEqual(
-            str(e), "--trusted-proxy: 'proxy.test' is not an IP address or network"
+            str(e), "--trusted-proxy: 'proxy.test' is not an IP address or network, nor unix"
         )
 
 

@@ -21,12 +21,12 @@ import re
 import time
 from typing import Any, Callable, Optional
 
-from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.http import HTTPChannel
 
-from ..forwarded import TrustedProxies, clientAddress
+from ..forwarded import UNIX_PEERS, TrustedProxies, clientAddress, forwardedClient
 from ..logs import combinedLogLine
 from .representation import reasonPhrase
 
@@ -332,13 +332,19 @@ class ForwardedFor:
 
     def getClientAddress(self) -> Any:
         address = super().getClientAddress()  # type: ignore[misc]
-        if not isinstance(address, (IPv4Address, IPv6Address)):
-            return address
         forwardedFor = self.requestHeaders.getRawHeaders(b"x-forwarded-for")
         if not forwardedFor:
             return address
-        host = clientAddress(address.host, forwardedFor, self.channel.trustedProxies)
-        if host == address.host:
+        trusted = self.channel.trustedProxies
+        if isinstance(address, (IPv4Address, IPv6Address)):
+            host: Optional[str] = clientAddress(address.host, forwardedFor, trusted)
+            if host == address.host:
+                return address
+        elif isinstance(address, UNIXAddress) and UNIX_PEERS in trusted:
+            host = forwardedClient(forwardedFor, trusted)
+        else:
+            return address
+        if host is None:
             return address
         kind = IPv6Address if ":" in host else IPv4Address
         return kind("TCP", host, 0)
