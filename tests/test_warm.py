@@ -1075,6 +1075,26 @@ class WarmerStubTests(SynchronousTestCase):
         )
         self.assertEqual(report.resolvedForBuilds, ())
 
+    def test_buildRequirementMarkerUndefined(self) -> None:
+        """
+        A build requirement whose marker cannot be evaluated on the target
+        is skipped with a warning; the warm goes on and reports.
+        """
+        index = self.index()
+        index.projects.pop("alpha")
+        filename, data = makeSdist(
+            "alpha", "1.0",
+            pyproject="[build-system]\nrequires = [\"beta\", \"gamma; os_name ~= 'posix'\"]\n",
+        )
+        index.add("alpha", Dist(filename, data))
+        report, _ = self.warm(index, "alpha")
+        self.assertEqual(report.resolvedForBuilds, (("beta", "1.0"),))
+        self.assertIn(
+            "to build alpha 1.0: not following \"gamma; os_name ~= 'posix'\""
+            " (Undefined <Op('~=')> on 'posix' and 'posix'.)",
+            report.warnings,
+        )
+
     def test_credentials(self) -> None:
         """
         Credentials in the index URL are sent as Basic auth to the index's

@@ -261,9 +261,17 @@ class Warmer:
         parsed: List[Requirement] = []
         for text in requires:
             try:
-                parsed.append(Requirement.parse(text, purpose))
+                requirement = Requirement.parse(text, purpose)
+                # Evaluated here: a marker that cannot be (an undefined
+                # comparison, as os_name ~= 'posix') is the sdist's fault,
+                # and must not stop the whole warm.
+                requirement.appliesTo(self.target)
             except RequirementsError as e:
                 build.warnings.append(str(e))
+            except Exception as e:
+                build.warnings.append(f"{purpose}: not following {text!r} ({e})")
+            else:
+                parsed.append(requirement)
         build.add(parsed)
         return build
 
