@@ -592,6 +592,24 @@ class ChooseTests(SynchronousTestCase):
             "--all-releases=alpha --only-final=:all:",
         )
 
+    def test_onlyFinalSaysSo(self) -> None:
+        """
+        When only pre-releases suit and C{--only-final} rules them out, the
+        message says so, not that the files are yanked or for other
+        platforms.
+        """
+        p = page("alpha", "alpha-1.0.tar.gz", "alpha-2.0b1.tar.gz", "alpha-2.0b2.tar.gz")
+        with self.assertRaises(NoMatch) as caught:
+            chooseRelease(
+                p, want("alpha>=2.0b1"), LINUX38, Formats.read([(ONLY_FINAL, "alpha")])
+            )
+        self.assertEqual(
+            str(caught.exception),
+            "no final version of alpha>=2.0b1 suits Python 3.8.0 on "
+            "manylinux_2_17_x86_64 (pre-releases 2.0b1, 2.0b2: --only-final "
+            "rules them out)",
+        )
+
     def test_prereleaseWhenNoFinalSuits(self) -> None:
         """
         A final version with no file for the target (another Python or

@@ -234,7 +234,16 @@ def chooseRelease(
     versions = list(usable)
     prereleases = formats.prereleases(want.name)
     if prereleases is False:
-        versions = [v for v in versions if not v.is_prerelease]
+        finals = [v for v in versions if not v.is_prerelease]
+        if versions and not finals:
+            # Said as pip says it: the files are there, the option is why.
+            raise NoMatch(
+                f"no final version of {want.name}{want.specifier} suits "
+                f"{target.description} (pre-releases "
+                f"{', '.join(str(v) for v in sorted(versions)[-5:])}: "
+                f"--only-final rules them out)"
+            )
+        versions = finals
     elif not (want.allowPre or prereleases or want.specifier.prereleases):
         if any(not v.is_prerelease for v in suits):
             versions = [v for v in versions if not v.is_prerelease]
