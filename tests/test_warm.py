@@ -1113,6 +1113,38 @@ class WarmerStubTests(SynchronousTestCase):
             report.warnings,
         )
 
+    def test_fileChosenAgainForABuild(self) -> None:
+        """
+        A file chosen both to install and for build environments (as
+        setuptools often is) is downloaded and counted once.
+        """
+        index = FakeIndex()
+        for name in ("setuptools", "wheel"):
+            filename, data = makeWheel(name, "80.0")
+            index.add(name, Dist(filename, data))
+        filename, data = makeSdist("gamma", "1.0")
+        index.add("gamma", Dist(filename, data))
+        filename, data = makeSdist(
+            "delta", "1.0", pyproject='[build-system]\nrequires = ["setuptools"]\n'
+        )
+        index.add("delta", Dist(filename, data))
+        report, seen = self.warm(index, "setuptools", "gamma", "delta")
+        self.assertEqual(
+            sorted(o.filename for o in report.fetched),
+            ["delta-1.0.tar.gz", "gamma-1.0.tar.gz",
+             "setuptools-80.0-py3-none-any.whl", "wheel-80.0-py3-none-any.whl"],
+        )
+        self.assertEqual(
+            report.resolvedForBuilds, (("setuptools", "80.0"), ("wheel", "80.0"))
+        )
+        self.assertEqual([(p.done, p.total) for p in seen][-1], (4, 4))
+        self.assertEqual(
+            [p for _, p, _ in index.requests if p.endswith(b".whl")].count(
+                b"/packages/setuptools-80.0-py3-none-any.whl"
+            ),
+            1,
+        )
+
     def test_credentials(self) -> None:
         """
         Credentials in the index URL are sent as Basic auth to the index's

@@ -21,6 +21,7 @@ from twisted.internet.defer import (
     inlineCallbacks,
 )
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ..metadata import MAX_METADATA_SIZE, NoMetadata, wheelMetadata
 from ..simple.model import DistFile
@@ -127,6 +128,38 @@ def _resolved(resolutions: Iterable[Resolution]) -> Tuple[Tuple[str, str], ...]:
     )
 
 
+@attrs.frozen
+class _Read:
+    """
+    What a downloaded file says of its release.
+
+    @ivar metadata: its core metadata (a wheel's, or an sdist's static
+        C{PKG-INFO}), if it was read and has any.
+    @ivar buildRequires: what an sdist is built with, if it could be read.
+    """
+
+    metadata: Optional[bytes] = None
+    buildRequires: Optional[Tuple[str, ...]] = None
+
+
+def _waitFor(shared: "Deferred[Any]") -> "Deferred[Any]":
+    """
+    A L{Deferred} that fires with C{shared}'s result, left for others to
+    wait for too (a failure goes to the first only: the warm stops at it).
+    """
+    d: "Deferred[Any]" = Deferred()
+
+    def fire(result: Any) -> Any:
+        if isinstance(result, Failure):
+            d.errback(result)
+            return None
+        d.callback(result)
+        return result
+
+    shared.addBoth(fire)
+    return d
+
+
 @attrs.define
 class Warmer:
     """
@@ -154,6 +187,11 @@ class Warmer:
     authorization: Optional[str] = None
     _authorization: Optional[str] = attrs.field(init=False, default=None)
     _semaphore: DeferredSemaphore = attrs.field(init=False)
+    #: Each file downloaded (by URL, pinned hashes and whether it is read):
+    #: what was read of it, or C{None} when it failed.
+    _files: Dict[Tuple[str, Any, bool], "Deferred[Optional[_Read]]"] = attrs.field(
+        init=False, factory=dict
+    )
     _done: int = attrs.field(init=False, default=0)
     _total: int = attrs.field(init=False, default=0)
 
@@ -184,6 +222,7 @@ class Warmer:
         """
         resolution = Resolution(self.target, tuple(constraints), allowPre, formats)
         resolution.add(requirements)
+        self._files = {}  # each warm reports the files it downloaded
         fetched: List[FileOutcome] = []
         cached: List[FileOutcome] = []
         yield self._resolve(resolution, fetched, cached)
@@ -302,15 +341,26 @@ class Warmer:
             else:
                 resolution.learnMetadata(release.name, metadata)
             needMetadata = False
-        self._total += 1
         # An sdist is kept to read what it is built with.
         keep = needMetadata or not release.isWheel
-        download = self._semaphore.run(self._download, release, keep)
-        done = download.addCallbacks(
-            lambda result: self._downloaded(
-                resolution, release, needMetadata, result, fetched, cached
-            ),
-            lambda failure: self._downloadFailed(resolution, release, failure.value),
+        # A file chosen again (setuptools, to install and to build with) is
+        # downloaded and counted once; what was read of it is learnt again.
+        key = (f.url, release.hashes, keep)
+        shared = self._files.get(key)
+        if shared is None:
+            self._total += 1
+            shared = self._files[key] = self._semaphore.run(
+                self._download, release, keep
+            ).addCallbacks(
+                lambda result: self._downloaded(
+                    resolution, release, result, fetched, cached
+                ),
+                lambda failure: self._downloadFailed(resolution, release, failure.value),
+            )
+        done = _waitFor(shared).addCallback(
+            lambda read: None
+            if read is None
+            else self._learn(resolution, release, needMetadata, read)
         )
         if needMetadata:
             yield done  # its dependencies belong to the next level
@@ -321,11 +371,13 @@ class Warmer:
         self,
         resolution: Resolution,
         release: Release,
-        needMetadata: bool,
         result: Tuple[int, bool, Optional[IO[bytes]]],
         fetched: List[FileOutcome],
         cached: List[FileOutcome],
-    ) -> None:
+    ) -> "_Read":
+        """
+        Count the downloaded file, and read what it says of the release.
+        """
         size, hit, kept = result
         outcome = FileOutcome(
             release.name, release.version, release.file.filename, size, hit
@@ -341,33 +393,40 @@ class Warmer:
             )
         )
         if kept is None:
-            return
+            return _Read()
         with kept:
             kept.seek(0)
             if release.isWheel:
                 try:
-                    metadata: Optional[bytes] = wheelMetadata(kept)
+                    return _Read(metadata=wheelMetadata(kept))
                 except NoMetadata:
-                    metadata = None
-            else:
-                metadata = self._readSdist(resolution, release, kept)
+                    return _Read()
+            return self._readSdist(resolution, release, kept)
+
+    @staticmethod
+    def _learn(
+        resolution: Resolution, release: Release, needMetadata: bool, read: "_Read"
+    ) -> None:
+        """
+        Tell C{resolution} what was read of the file of C{release}.
+        """
+        if read.buildRequires is not None:
+            resolution.learnBuildRequires(release, read.buildRequires)
         if not needMetadata:
             return
-        if metadata is None:
+        if read.metadata is None:
             _notFollowed(
                 resolution, release, f"{release.file.filename} has no static metadata"
             )
         else:
-            resolution.learnMetadata(release.name, metadata)
+            resolution.learnMetadata(release.name, read.metadata)
 
     @staticmethod
-    def _readSdist(
-        resolution: Resolution, release: Release, kept: IO[bytes]
-    ) -> Optional[bytes]:
+    def _readSdist(resolution: Resolution, release: Release, kept: IO[bytes]) -> "_Read":
         """
-        Learn what the sdist C{release}, held in C{kept}, is built with.
-
-        @return: its static metadata, if it has any.
+        Read what the sdist C{release}, held in C{kept}, is built with, and
+        its static metadata, if it has any; why not in a warning in
+        C{resolution}.
         """
         filename = release.file.filename
         try:
@@ -378,13 +437,16 @@ class Warmer:
                 f"{release.name} {release.version}: what it is built with is"
                 f" not warmed ({e})"
             )
-            return None
-        resolution.learnBuildRequires(release, requires)
-        return staticMetadata(members.get("PKG-INFO"))
+            return _Read()
+        return _Read(staticMetadata(members.get("PKG-INFO")), requires)
 
     def _downloadFailed(
         self, resolution: Resolution, release: Release, error: BaseException
     ) -> None:
+        """
+        Count the file that could not be downloaded, as a problem of the
+        resolution that chose it first.
+        """
         reason = _describe(error)
         resolution.problems.append(Problem(release.file.filename, reason))
         self._done += 1
