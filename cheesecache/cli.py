@@ -219,9 +219,14 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stdin: T
         if args.command == "token":
             from .tokens import TokenStore
 
-            store = TokenStore(_dataDir(args).child("tokens.json"))
+            dataDir = _dataDir(args)
+            if dataDir.isdir():
+                # The tokens file is the server's to read, and only its
+                # owner may (0600).
+                _asOwnerOf(dataDir)
+            store = TokenStore(dataDir.child("tokens.json"))
             if args.tokenCommand == "create":
-                _dataDir(args).makedirs(ignoreExistingDirectory=True)
+                dataDir.makedirs(ignoreExistingDirectory=True)
                 secret = store.create(args.username, tuple(args.scope))
                 stdout.write(
                     f"{secret}\nUse it as the password of the user __token__;"

@@ -248,3 +248,17 @@ class CLITests(SynchronousTestCase):
         )
         self.assertIn("private/.lock", owners)
         self.assertEqual({k: v for k, v in owners.items() if v != (self.uid, self.gid)}, {})
+
+    def test_rootTokenAsTheDataDirectoryOwner(self) -> None:
+        """
+        C{sudo cheesecache token create} on the data directory of the user
+        the server runs as leaves the tokens file (made readable by its
+        owner only) and its lock that user's: root's, the server could not
+        read it, and every token would be refused.
+        """
+        owners = self.runAsRoot(
+            ["token", "create", "alice", "--data-dir", self.dataDir.path],
+            ["token", "list", "--data-dir", self.dataDir.path],
+        )
+        self.assertIn("tokens.json", owners)
+        self.assertEqual({k: v for k, v in owners.items() if v != (self.uid, self.gid)}, {})
