@@ -245,8 +245,11 @@ class CheesecacheService(service.MultiService):
     upstream connection pool.
 
     On stop (SIGTERM) the ports close first, then downloads in progress get
-    C{drainTimeout} seconds to finish (their clients then have whole files),
-    and whatever is still running is cancelled, leaving no partial file.
+    C{drainTimeout} seconds to finish, and whatever is still running is
+    cancelled, leaving no partial file.  Within the same time, responses
+    being sent are let finish (a client reading slower than the upstream
+    sends, or sent a cached file, would otherwise get part of it), and
+    every connection is closed once its response is done.
     """
 
     def __init__(
@@ -256,11 +259,16 @@ class CheesecacheService(service.MultiService):
         logObserver: Any = None,
         drainTimeout: float = 30.0,
         prepareProcess: Callable[[], object] = lambda: None,
+        site: Any = None,
+        clock: Any = None,
     ) -> None:
         """
         @param prepareProcess: called once as the server starts (under
             twistd, once it has daemonized and dropped privileges):
             process-wide settings such as the open files limit.
+        @param site: the L{cheesecache.web.channel.GuardedSite} whose
+            connections are closed once done, on stop.
+        @param clock: times the stop (default: the global reactor).
         """
         service.MultiService.__init__(self)
         self.pool = pool
@@ -268,6 +276,10 @@ class CheesecacheService(service.MultiService):
         self.logObserver = logObserver
         self.drainTimeout = drainTimeout
         self.prepareProcess = prepareProcess
+        self.site = site
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
 
     def startService(self) -> None:
         self.prepareProcess()
@@ -282,14 +294,38 @@ class CheesecacheService(service.MultiService):
         service.MultiService.setServiceParent(self, parent)
 
     def stopService(self) -> "Deferred[None]":
+        deadline = self.clock.seconds() + self.drainTimeout
         d = service.MultiService.stopService(self)
         if self.fetcher is not None:
             d.addCallback(lambda _: self.fetcher.drain(self.drainTimeout))
+        if self.site is not None:
+            d.addCallback(lambda _: self._closeConnections(deadline))
         d.addCallback(lambda _: self.pool.closeCachedConnections())
         flush = getattr(self.logObserver, "flush", None)
         if flush is not None:
             d.addBoth(lambda result: (flush(), result)[1])
         return d
+
+    def _closeConnections(self, deadline: float) -> "Deferred[None]":
+        """
+        Close the site's connections once their responses are sent; those
+        still sending at C{deadline} are left to be cut as the process
+        exits.
+        """
+        done: "Deferred[None]" = Deferred()
+
+        def finish(_: object = None) -> None:
+            if not done.called:
+                done.callback(None)
+
+        busy = sum(1 for channel in self.site.channels if channel.requests)
+        closing = self.site.closeConnections()
+        if busy:
+            log.info("Waiting for {n} responses being sent", n=busy)
+        timer = self.clock.callLater(max(0.0, deadline - self.clock.seconds()), finish)
+        closing.addCallback(finish)
+        done.addCallback(lambda _: timer.cancel() if timer.active() else None)
+        return done
 
 
 def inThreads(reactor: Any) -> Any:
@@ -547,7 +583,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
         trustedProxies=options["trusted-proxies"],
     )
     top = CheesecacheService(
-        pool, fetcher, observer, prepareProcess=functools.partial(raiseOpenFileLimit, reactor)
+        pool, fetcher, observer, prepareProcess=functools.partial(raiseOpenFileLimit, reactor),
+        site=site, clock=reactor,
     )
     if evictor is not None:
         evictor.setServiceParent(top)

@@ -594,3 +594,44 @@ class BackpressureTests(TestCase):
         self.assertEqual(self.transport.value(), b"")
         self.assertEqual(self.transport.producerState, "producing")
         self.assertFalse(self.transport.disconnecting)
+
+
+class CloseWhenDoneTests(TestCase):
+    """
+    On stop, connections are closed once the responses they carry are done.
+    """
+
+    def setUp(self) -> None:
+        self.pending: List[Request] = []
+        root = Resource()
+        root.putChild(b"later", _Later(self.pending))
+        self.site = GuardedSite(root, reactor=Clock())
+
+    def connect(self) -> "tuple[object, StringTransport]":
+        channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def test_busyClosedOnceAnswered(self) -> None:
+        """
+        An idle connection is closed at once; one whose response is not
+        done is closed only once it is, its response whole, and the site's
+        L{GuardedSite.closeConnections} fires once both are gone.
+        """
+        idle, idleTransport = self.connect()
+        busy, busyTransport = self.connect()
+        busy.dataReceived(b"GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(len(self.pending), 1)
+        closed = self.site.closeConnections()
+        self.assertTrue(idleTransport.disconnecting)
+        idle.connectionLost(Failure(ConnectionDone()))
+        self.assertFalse(busyTransport.disconnecting)
+        self.assertNoResult(closed)
+        self.pending[0].write(b"whole")
+        self.pending[0].finish()
+        self.assertTrue(busyTransport.disconnecting)
+        self.assertIn(b"whole", busyTransport.value())
+        busy.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(closed)
+        self.assertEqual(self.site.channels, set())

@@ -9,10 +9,12 @@ import hashlib
 import json
 import os
 import signal
+import socket
+import time
 from urllib.parse import urljoin
 
 import treq
-from twisted.internet import reactor
+from twisted.internet import reactor, threads
 from twisted.internet.defer import inlineCallbacks
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -189,3 +191,52 @@ class ProcessTests(TestCase):
         self.assertEqual(dataDir.child("tmp").children(), [])
         sha = dist.sha256
         self.assertTrue(dataDir.child("blobs").child(sha[:2]).child(sha[2:4]).child(sha).exists())
+
+    @inlineCallbacks
+    def test_sigtermFinishesSlowClientsResponse(self):  # type: ignore[no-untyped-def]
+        """
+        SIGTERM while a client that reads slowly is sent a cached file lets
+        that response finish: the client gets the whole file, then the
+        process exits.
+        """
+        # More than the kernel's socket buffers hold between the two ends.
+        upstream = bigIndex(1, 16_000_000)
+        dist = upstream.projects["big"][0]
+        server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
+        yield server.ready()
+        agent = Agent(reactor)
+        response = yield agent.request(
+            b"GET", (server.url + "big/").encode(),
+            Headers({b"Accept": [JSON_ACCEPT.encode()]}),
+        )
+        page = json.loads((yield treq.content(response)))
+        url = urljoin(server.url + "big/", page["files"][0]["url"])
+        response = yield agent.request(b"GET", url.encode())
+        self.assertEqual(len((yield treq.content(response))), len(dist.data))
+        path = url[len(f"http://127.0.0.1:{server.port}"):]
+        client = socket.socket()
+        self.addCleanup(client.close)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.settimeout(30)
+        client.connect(("127.0.0.1", server.port))
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+        def receive() -> bytes:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += client.recv(4096)
+            # The server is told to stop while the response is on its way.
+            server.transport.signalProcess("TERM")
+            time.sleep(1)
+            while True:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return received
+                received += chunk
+
+        received = yield threads.deferToThread(receive)
+        head, _, body = received.partition(b"\r\n\r\n")
+        self.assertIn(b"200 OK", head.split(b"\r\n")[0])
+        self.assertEqual(len(body), len(dist.data))
+        self.assertEqual(hashlib.sha256(body).hexdigest(), dist.sha256)
+        yield server.collector.ended

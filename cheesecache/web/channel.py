@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Set
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 from twisted.web import server
 from twisted.web.http import HTTPChannel
@@ -91,6 +92,8 @@ class GuardedChannel(HTTPChannel):
     _bodyArrived: int = 0
     _bigBody: bool = False
     _refused: bool = False
+    #: Fired when the connection is gone, once L{closeWhenDone} was called.
+    _closeWaiters: Optional[List["Deferred[None]"]] = None
 
     def _cancel(self, name: str) -> None:
         timer = getattr(self, name)
@@ -286,11 +289,51 @@ class GuardedChannel(HTTPChannel):
             self._idlePeriod = None
             self.timeoutConnection()
 
+    def connectionMade(self) -> None:
+        HTTPChannel.connectionMade(self)
+        site = getattr(self, "site", None)
+        if site is not None:
+            site.channels.add(self)
+
+    def closeWhenDone(self) -> "Deferred[None]":
+        """
+        Close the connection once the requests it has begun are answered
+        and their responses sent, at once if there are none (the server is
+        stopping): its listening ports are closed already, and a response
+        cut short when the process exits would leave its client a partial
+        file.
+
+        @return: fires once the connection is closed.
+        """
+        closed: "Deferred[None]" = Deferred()
+        if self._closeWaiters is None:
+            self._closeWaiters = []
+        self._closeWaiters.append(closed)
+        # Twisted closes a connection that is not persistent once its
+        # response is done (see checkPersistence for the requests to come).
+        self.persistent = False
+        if not self.requests:
+            self.loseConnection()
+        return closed
+
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        if self._closeWaiters is not None:
+            # Closing (see closeWhenDone): this request is the last.
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return bool(HTTPChannel.checkPersistence(self, request, version))
+
     def connectionLost(self, reason: Any) -> None:
         for name in ("_headerTimer", "_bodyTimer", "_stallTimer"):
             self._cancel(name)
         HTTPChannel.connectionLost(self, reason)
         self._cancel("_idleTimer")
+        site = getattr(self, "site", None)
+        if site is not None:
+            site.channels.discard(self)
+        waiters, self._closeWaiters = self._closeWaiters or [], None
+        for closed in waiters:
+            closed.callback(None)
 
 
 _ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^#]*)")
@@ -373,6 +416,8 @@ class GuardedSite(server.Site):
         #: What may answer a warm page before the resource tree is walked
         #: (L{cheesecache.web.site.PageRequest}), or None.
         self.warmPages: Optional[Any] = None
+        #: The open connections (see L{closeConnections}).
+        self.channels: Set[GuardedChannel] = set()
 
     def startFactory(self) -> None:
         server.Site.startFactory(self)
@@ -392,3 +437,14 @@ class GuardedSite(server.Site):
         for name, value in self.channelSettings.items():
             setattr(channel, name, value)
         return channel
+
+    def closeConnections(self) -> "Deferred[None]":
+        """
+        Close every open connection once the responses it is sending are
+        done (see L{GuardedChannel.closeWhenDone}), for a stop that lets
+        clients finish their downloads.
+
+        @return: fires once they are all closed.
+        """
+        closing = [channel.closeWhenDone() for channel in list(self.channels)]
+        return DeferredList(closing).addCallback(lambda _: None)
