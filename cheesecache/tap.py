@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from twisted.application import service, strports
 from twisted.internet import endpoints
@@ -220,10 +220,48 @@ def checkDataDir(path: str) -> None:
         raise ConfigError(f"--data-dir: {existing}: permission denied (not writable)")
 
 
-def instancePseudonym(dataDir: FilePath) -> str:
+def runAs(options: usage.Options) -> Optional[Tuple[int, int]]:
+    """
+    The user and group twistd runs the server as once it has started
+    (C{twistd --uid --gid}; C{-1} for either it leaves as it is), when
+    they are given and this process, making the service, is root.
+    """
+    parent = getattr(options, "parent", None)
+    if parent is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    uid, gid = parent.get("uid"), parent.get("gid")
+    if uid is None and gid is None:
+        return None
+    if uid is not None and gid is None:
+        # twistd's default: the user's own group.
+        import pwd
+
+        try:
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            pass
+    return (-1 if uid is None else uid, -1 if gid is None else gid)
+
+
+def makeDataDir(dataDir: FilePath, owner: Optional[Tuple[int, int]]) -> None:
+    """
+    Make the data directory if it is not there, and give it to C{owner}
+    (see L{runAs}): the service is made before twistd switches to that
+    user, who must write in it.
+    """
+    if dataDir.isdir():
+        return
+    dataDir.makedirs(ignoreExistingDirectory=True)
+    if owner is not None:
+        os.chown(dataDir.path, *owner)
+
+
+def instancePseudonym(dataDir: FilePath, owner: Optional[Tuple[int, int]] = None) -> str:
     """
     This cheesecache's pseudonym in C{Via} headers: random, kept in the data
     directory so it survives restarts.
+
+    @param owner: who the file is given to if it is made (see L{runAs}).
     """
     path = dataDir.child("instance-id")
     try:
@@ -236,6 +274,8 @@ def instancePseudonym(dataDir: FilePath) -> str:
     from .pagestore import atomicWrite
 
     atomicWrite(path, value.encode("ascii") + b"\n")
+    if owner is not None:
+        os.chown(path.path, *owner)
     return value
 
 
@@ -466,8 +506,9 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     from .web.status import Status
 
     dataDir = FilePath(os.path.abspath(options["data-dir"]))
-    dataDir.makedirs(ignoreExistingDirectory=True)
-    pseudonym = instancePseudonym(dataDir)
+    owner = runAs(options)
+    makeDataDir(dataDir, owner)
+    pseudonym = instancePseudonym(dataDir, owner)
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
     outbound: Outbound = options["outbound"]

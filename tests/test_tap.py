@@ -18,7 +18,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.python import usage
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from cheesecache.logs import AccessLogFile, BufferedLogObserver
 from cheesecache.proxies import Proxy, ProxySettings
@@ -715,6 +715,35 @@ class UsersFileAtStartTests(SynchronousTestCase):
             f"Line 1 of {users.path} is not user:hash: it is ignored",
             [formatEvent(e) for e in events],
         )
+
+
+class RunAsTests(SynchronousTestCase):
+    """
+    C{twistd --uid --gid}: the service is made as root, and runs as another
+    user.
+    """
+
+    def test_newDataDirectoryTheirs(self) -> None:
+        """
+        A data directory made as the service is (by root), and the instance
+        id written into it, are the user's the server then runs as: root's,
+        the server could write nothing there, neither pages nor files.
+        """
+        from twisted.internet import reactor
+
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            raise SkipTest("only root can give files to another user")
+        options = offlineOptions(self)
+        options.parent = {  # type: ignore[attr-defined]
+            "uid": 54321, "gid": 54322, "logfile": "-", "nodaemon": True, "syslog": False,
+        }
+        makeService(options, reactor)
+        dataDir = options["data-dir"]
+        owners = {
+            path: (os.stat(path).st_uid, os.stat(path).st_gid)
+            for path in (dataDir, os.path.join(dataDir, "instance-id"))
+        }
+        self.assertEqual(set(owners.values()), {(54321, 54322)}, owners)
 
 
 def takenPort(case: SynchronousTestCase) -> int:
