@@ -317,6 +317,32 @@ class SendfileTests(TestCase):
         self.assertTrue(self.calls)
 
     @inlineCallbacks
+    def test_bigPageNotModifiedOnlyWhenItMatches(self):  # type: ignore[no-untyped-def]
+        """
+        An C{If-None-Match} that Twisted's own check would take for a match
+        (a C{*} among other tokens), but that names no tag of the page, gets
+        the page (200): a 304 followed by the page's bytes, sent with
+        C{sendfile} where no body may be, broke the framing of the
+        connection, and the next response read on it was those bytes.
+        """
+        store = RenderedStore(FilePath(self.mktemp()))
+        text = b"".join(b'<a href="x-%d.whl">x-%d.whl</a><br/>\n' % (i, i) for i in range(20000))
+        rep = Representation.of("text/html", text, store)
+        port, _, _ = self.serve(_Page(rep))
+        for value in [b'"other" *', b'*, "other"', b'"q "%s" q"' % (rep.etag.encode(),)]:
+            raw = yield connect(
+                port,
+                RawClient(
+                    get(b"/f", b"If-None-Match: " + value + b"\r\n", close=False)
+                    + get(b"/f", b"If-None-Match: \"%s\"\r\n" % (rep.etag.encode(),))
+                ),
+            ).closed
+            [(first, body), (second, _)] = responses(raw)
+            self.assertTrue(first.startswith(b"HTTP/1.1 200 "), value)
+            self.assertEqual(body, text, value)
+            self.assertTrue(second.startswith(b"HTTP/1.1 304 "), value)
+
+    @inlineCallbacks
     def test_tlsUsesOrdinaryWrites(self):  # type: ignore[no-untyped-def]
         """
         Over TLS the bytes must be encrypted in the process: the file is sent

@@ -668,8 +668,12 @@ def writeRepresentation(
     request.setHeader(b"Content-Type", headers.contentType)
     etag = headers.etagFor(compressed)
     # Given to Twisted, which writes it where the quick path does (see
-    # responseHead); whether the client has it is ours to say.
-    request.setETag(etag)
+    # responseHead); whether the client has it is ours to say.  Not with
+    # setETag, which also makes the answer a 304 by Twisted's own reading
+    # of If-None-Match (any "*" word in it): the page's bytes then went
+    # out after a 304 by sendfile, and the next response on the
+    # connection was read from them.
+    request.etag = etag
     if clientHas(request, etag):
         request.setResponseCode(NOT_MODIFIED)
         return notModified(request)
