@@ -378,6 +378,52 @@ class BodyRateTests(TestCase):
             self.assertFalse(self.transport.disconnecting)
 
 
+class ConnectionOptionTests(TestCase):
+    """
+    A request's C{Connection} header is a comma-separated list of options
+    (RFC 9110, 7.6.1), on one line or several.
+    """
+
+    def setUp(self) -> None:
+        root = Resource()
+        root.putChild(b"", Data(b"ok", "text/plain"))
+        self.site = GuardedSite(root, reactor=Clock())
+
+    def answer(self, headers: bytes) -> "tuple[bytes, bool]":
+        channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        self.addCleanup(channel.connectionLost, Failure(ConnectionDone()))
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+        return transport.value(), transport.disconnecting
+
+    def test_closeAmongOtherOptions(self) -> None:
+        """
+        C{close} among other options without a space (C{close,TE}), or on
+        another line than the first, closes the connection after the
+        response, which says so.
+        """
+        for headers in [
+            b"Connection: TE, close\r\n",
+            b"Connection: close,TE\r\n",
+            b"Connection: keep-alive\r\nConnection: Close\r\n",
+        ]:
+            response, closed = self.answer(headers)
+            self.assertTrue(response.endswith(b"\r\n\r\nok"), headers)
+            self.assertIn(b"\r\nConnection: close\r\n", response, headers)
+            self.assertTrue(closed, headers)
+
+    def test_otherOptionsKeepItOpen(self) -> None:
+        """
+        Without C{close}, an HTTP/1.1 connection stays open.
+        """
+        for headers in [b"", b"Connection: keep-alive\r\n", b"Connection: TE, closed\r\n"]:
+            response, closed = self.answer(headers)
+            self.assertTrue(response.endswith(b"\r\n\r\nok"), headers)
+            self.assertNotIn(b"Connection: close", response, headers)
+            self.assertFalse(closed, headers)
+
+
 class RequestTargetTests(TestCase):
     """
     Request targets in the absolute form, which a server must accept (RFC

@@ -240,6 +240,24 @@ class GuardedChannel(HTTPChannel):
         if self._buffer and not self.paused:
             self.dataReceived(b"")  # what was read before the pause
 
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        """
+        Twisted's, but with C{Connection} read as the comma-separated list
+        of options it is (RFC 9110, 7.6.1), on however many lines: Twisted
+        looked for C{close} among the words of its first line only, so a
+        client sending C{close,TE}, or C{close} on a second line, had its
+        connection kept open, and its response did not say it would close.
+        """
+        connection = request.requestHeaders.getRawHeaders(b"connection")
+        if version == b"HTTP/1.1" and connection and any(
+            option.strip().lower() == b"close"
+            for line in connection
+            for option in line.split(b",")
+        ):
+            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+            return False
+        return HTTPChannel.checkPersistence(self, request, version)  # type: ignore[no-any-return]
+
     def requestDone(self, request: Any) -> None:
         """
         A response is written: if the client has not read what came before
