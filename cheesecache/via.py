@@ -29,6 +29,28 @@ def parseVia(header: Union[None, str, bytes]) -> Tuple[str, ...]:
     return tuple(chain)
 
 
+#: The most hops of a request's C{Via} chain that is passed on: chains of
+#: caches and proxies have a handful.
+MAX_HOPS = 32
+
+#: The longest C{Via} header, as passed on (see L{formatVia}), of a
+#: request's chain.
+MAX_LENGTH = 4096
+
+
+def isOverlong(chain: Tuple[str, ...]) -> bool:
+    """
+    Is C{chain}, a request's, longer than any chain of caches (more than
+    L{MAX_HOPS} hops, or more than L{MAX_LENGTH} bytes passed on)?  Only a
+    forged one is: passed on to the upstream, as it is on behalf of every
+    client waiting for the same page or file, it made the upstream's
+    request longer than the upstream takes (the chain passed on grows at
+    every hop: its own, and every forged one written out in full), which
+    failed for them all, and held the page as failing.
+    """
+    return len(chain) > MAX_HOPS or len(formatVia(chain)) > MAX_LENGTH
+
+
 def requestVia(request: IRequest) -> Tuple[str, ...]:
     """
     The pseudonyms of all of C{request}'s C{Via} header lines, in order: a

@@ -123,6 +123,32 @@ class ChainTests(TestCase):
         self.assertEqual(headers[b"via"], b"1.1 laptop, 1.1 company")
         self.assertTrue(headers[b"user-agent"].startswith(b"cheesecache/"))
 
+    @inlineCallbacks
+    def test_forgedViaChainNotPassedOn(self):  # type: ignore[no-untyped-def]
+        """
+        A client's C{Via} chain longer than any chain of caches is refused
+        (400), not passed on: the laptop's request for the page, made for
+        every client that wants it, carried the forged chain, longer than
+        the company takes, and failed; the page, held as failing, was then
+        served stale to everyone, without the origin's new release.
+        """
+        yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        filename, data = makeWheel("alpha", "2.0")
+        self.origin.add("alpha", Dist(filename, data))
+        self.company.clock.advance(10_000)
+        self.laptop.clock.advance(10_000)
+        # 14 KiB, taken; passed on as "1.1 a, 1.1 a, ...", 24 KiB.
+        forged = ",".join(["1 a"] * 3500)
+        response, body = yield self.laptop.get(
+            "/simple/alpha/", {"Accept": JSON_ACCEPT, "Via": forged}
+        )
+        self.assertEqual(response.code, 400)
+        self.assertIn(b"Via", body)
+        response, body = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertIn(filename, [f["filename"] for f in json.loads(body)["files"]])
+        self.assertTrue(self.laptop.sources[0].reachable)
+
 
 class ThreeTierTests(TestCase):
     """

@@ -4,7 +4,7 @@ Tests for L{cheesecache.via}.
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from cheesecache.via import formatVia, parseVia
+from cheesecache.via import MAX_HOPS, MAX_LENGTH, formatVia, isOverlong, parseVia
 
 
 class ViaTests(SynchronousTestCase):
@@ -28,3 +28,14 @@ class ViaTests(SynchronousTestCase):
         )
         self.assertEqual(parseVia(None), ())
         self.assertEqual(parseVia(""), ())
+
+    def test_overlong(self) -> None:
+        """
+        A chain is overlong past L{MAX_HOPS} hops, or once passed on it
+        would be longer than L{MAX_LENGTH} bytes, however few its hops.
+        """
+        self.assertFalse(isOverlong(()))
+        self.assertFalse(isOverlong(("a",) * MAX_HOPS))
+        self.assertTrue(isOverlong(("a",) * (MAX_HOPS + 1)))
+        self.assertFalse(isOverlong(("a" * (MAX_LENGTH - 4),)))
+        self.assertTrue(isOverlong(("a" * (MAX_LENGTH - 3),)))

@@ -20,7 +20,7 @@ from ..index import Index
 from ..logs import AccessLogFile, BufferedLogObserver
 from ..metadata import MetadataService, fileWithKnownMetadata, withKnownMetadata
 from ..private import PrivateStore
-from ..via import requestVia
+from ..via import MAX_HOPS, MAX_LENGTH, isOverlong, requestVia
 from .channel import ForwardedFor, GuardedRequest, GuardedSite
 from .files import FilesResource
 from .manage import ACTIONS, ManageAction
@@ -126,17 +126,31 @@ class LoopGuard(Resource):
         #: L{PageRequest}): given only when reads need no credentials.
         self.warmPages = warmPages
 
-    def _looped(self, request: IRequest) -> bool:
-        return self.pseudonym in requestVia(request)
+    def _refusal(self, request: IRequest) -> Optional[Resource]:
+        """
+        What answers C{request} instead of the tree, if its C{Via} chain
+        is refused: one that holds this cheesecache, or is longer than any
+        chain of caches (see L{isOverlong}).
+        """
+        chain = requestVia(request)
+        if not chain:
+            return None
+        if self.pseudonym in chain:
+            return _LoopDetected()
+        if isOverlong(chain):
+            return _OverlongVia()
+        return None
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> Resource:
-        if self._looped(request):
-            return _LoopDetected()
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         return self.wrapped.getChildWithDefault(path, request)
 
     def render(self, request: IRequest) -> bytes:
-        if self._looped(request):
-            return _LoopDetected().render(request)
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal.render(request)  # type: ignore[no-any-return]
         return self.wrapped.render(request)  # type: ignore[no-any-return]
 
 
@@ -151,6 +165,16 @@ class _LoopDetected(Resource):
         return writeError(
             request, 508, "Loop Detected: this request already passed through"
             " this cheesecache; check the upstream configuration",
+        )
+
+
+class _OverlongVia(Resource):
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return writeError(
+            request, 400, f"Bad Request: the Via header is longer than any chain of"
+            f" caches (at most {MAX_HOPS} hops, {MAX_LENGTH} bytes)",
         )
 
 
