@@ -247,12 +247,18 @@ class GuardedChannel(HTTPChannel):
         looked for C{close} among the words of its first line only, so a
         client sending C{close,TE}, or C{close} on a second line, had its
         connection kept open, and its response did not say it would close.
+        Once the connection is closing (see L{closeWhenDone}), every
+        request is its last.
         """
         connection = request.requestHeaders.getRawHeaders(b"connection")
-        if version == b"HTTP/1.1" and connection and any(
-            option.strip().lower() == b"close"
-            for line in connection
-            for option in line.split(b",")
+        if self._closeWaiters is not None or (
+            version == b"HTTP/1.1"
+            and connection
+            and any(
+                option.strip().lower() == b"close"
+                for line in connection
+                for option in line.split(b",")
+            )
         ):
             request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
             return False
@@ -333,13 +339,6 @@ class GuardedChannel(HTTPChannel):
         if not self.requests:
             self.loseConnection()
         return closed
-
-    def checkPersistence(self, request: Any, version: bytes) -> bool:
-        if self._closeWaiters is not None:
-            # Closing (see closeWhenDone): this request is the last.
-            request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
-            return False
-        return bool(HTTPChannel.checkPersistence(self, request, version))
 
     def connectionLost(self, reason: Any) -> None:
         for name in ("_headerTimer", "_bodyTimer", "_stallTimer"):
