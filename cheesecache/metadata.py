@@ -332,20 +332,40 @@ class MetadataService:
         """
         Fetch, verify and keep C{f}'s metadata, trying again when the
         connection breaks before it is whole.
+
+        @raise UpstreamError: the upstream gave no usable answer, refused
+            or timed out too: the client is told so (a 502), as for the
+            wheel itself, not with a 500.
         """
-        path = yield tryAgain(
-            self.clock,
-            self.retryDelays,
-            lambda: self._fetchOnce(f, upstream, via),
-            connectionBroke,
-            f.url + ".metadata",
-        )
+        url = f.url + ".metadata"
+        try:
+            path = yield tryAgain(
+                self.clock,
+                self.retryDelays,
+                lambda: self._fetchOnce(f, upstream, via),
+                connectionBroke,
+                url,
+            )
+        except UpstreamError:
+            raise
+        except Exception as e:
+            # Refused, or broken, at each try.
+            if not connectionBroke(e):
+                raise
+            raise UpstreamError(f"{url}: {e}") from e
         return path
 
     @inlineCallbacks
     def _fetchOnce(self, f: DistFile, upstream: Upstream, via: Sequence[str]):  # type: ignore[no-untyped-def]
         url = f.url + ".metadata"
-        response = yield upstream.get(url, via=via)
+        try:
+            response = yield upstream.get(url, via=via)
+        except Exception as e:
+            if connectionBroke(e):
+                raise
+            # Timed out, or a redirect that cannot be followed: not tried
+            # again (see connectionBroke).
+            raise UpstreamError(f"{url}: {e}") from e
         chunks: list[bytes] = []
         done, _ = readBody(
             response, chunks.append, self.clock, self.idleTimeout, MAX_METADATA_SIZE

@@ -406,6 +406,44 @@ class OfflineTests(TestCase):
         self.assertEqual(origin.count(b"/packages/" + good.filename.encode() + b".metadata"), 0)
 
 
+    @inlineCallbacks
+    def test_listedMetadataUpstreamDown(self):  # type: ignore[no-untyped-def]
+        """
+        Listed core metadata never cached, with the company tier down, is a
+        502 saying so, as its wheel is: not a 500 (which pip retries for
+        seconds) with a traceback in the log.
+        """
+        origin = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0")
+        origin.add("alpha", Dist(filename, data, metadata=metadataText("alpha", "1.0")))
+        company = Harness(self, [serveIndex(self, origin)], pseudonym="company")
+        laptop = Harness(self, [company.simpleURL], pseudonym="laptop")
+        _, page = yield laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        yield company.port.stopListening()
+        yield laptop.upstreamPool.closeCachedConnections()
+        response, body = yield laptop.get(fileURL(page, filename) + ".metadata")
+        self.assertEqual(response.code, 502, body)
+        self.assertIn(b"refused", body)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    @inlineCallbacks
+    def test_listedMetadataRedirectLoop(self):  # type: ignore[no-untyped-def]
+        """
+        Listed core metadata that the upstream redirects in a loop (an
+        answer not asked again, as a timeout is not) is a 502 too, not a 500.
+        """
+        origin = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0")
+        origin.add("alpha", Dist(filename, data, metadata=metadataText("alpha", "1.0")))
+        path = f"/packages/{filename}.metadata"
+        origin.faults[path.encode()] = "redirect:" + path
+        harness = Harness(self, [serveIndex(self, origin)])
+        _, page = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        response, body = yield harness.get(fileURL(page, filename) + ".metadata")
+        self.assertEqual(response.code, 502, body)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+
 class RetryTests(TestCase):
     """
     Upstream politeness.
