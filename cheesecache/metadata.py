@@ -319,7 +319,28 @@ class MetadataService:
             if self.store.exists(f.key):
                 return self.extract(f).addCallback(self._orNone, f)
             return self._orNone(None, f)
-        return self._coalescer.run(key, lambda: self._fetch(f, upstream, via))
+        return self._coalescer.run(key, lambda: self._fromWheelOrFetched(f, upstream, via))
+
+    def _fromWheelOrFetched(
+        self, f: DistFile, upstream: Upstream, via: Sequence[str]
+    ) -> "Deferred[Metadata]":
+        """
+        C{f}'s listed metadata read from its wheel, if that is cached
+        (fetched by a client that asked for no metadata: poetry or pdm
+        installing from their lock) and it is what the page lists; else
+        fetched.  The upstream is not asked for what is here: it may be
+        down, and the install of a cached release would fail.
+        """
+        if not self.store.exists(f.key):
+            return self._fetch(f, upstream, via)
+
+        def fetchUnlessRead(path: Optional[Metadata]) -> "Union[Metadata, Deferred[Metadata]]":
+            if path is None:
+                # Not in the wheel, or not what the page lists.
+                return self._fetch(f, upstream, via)
+            return path
+
+        return self.extract(f).addCallback(fetchUnlessRead)
 
     def _orNone(self, path: Optional[Metadata], f: DistFile) -> Metadata:
         if path is None:

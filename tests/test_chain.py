@@ -443,6 +443,27 @@ class OfflineTests(TestCase):
         self.assertEqual(response.code, 502, body)
         self.assertEqual(self.flushLoggedErrors(), [])
 
+    @inlineCallbacks
+    def test_listedMetadataOfCachedWheelUpstreamDown(self):  # type: ignore[no-untyped-def]
+        """
+        With the upstream down, the core metadata a page lists for a cached
+        wheel (fetched by a client that asks for no metadata: poetry or pdm
+        installing from their lock) is read from the wheel, as offline,
+        rather than a 502 that fails pip's install of a cached release.
+        """
+        origin = FakeIndex()
+        filename, data = makeWheel("alpha", "1.0")
+        listed = metadataText("alpha", "1.0")
+        origin.add("alpha", Dist(filename, data, metadata=listed))
+        harness = Harness(self, [serveIndex(self, origin)])
+        _, page = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        response, _ = yield harness.get(fileURL(page, filename))
+        self.assertEqual(response.code, 200)
+        yield harness.settled()
+        origin.down = True
+        response, body = yield harness.get(fileURL(page, filename) + ".metadata")
+        self.assertEqual((response.code, body), (200, listed))
+
 
 class RetryTests(TestCase):
     """
