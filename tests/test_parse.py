@@ -909,6 +909,22 @@ class PageTextTests(SynchronousTestCase):
         """
         self.assertEqual(pageText(b"<a>caf\xc3\xa9\xff</a>", "text/html"), "<a>caf\u00e9\ufffd</a>")
 
+    def test_htmlCharset(self) -> None:
+        """
+        HTML is read in the charset its Content-Type names, as pip and uv
+        read it; an unknown charset is read as UTF-8.
+        """
+        body = '<a href="foo-1.0.tar.gz" data-yanked="D\u00e9faut">x</a>'.encode("latin-1")
+        for contentType in ['text/html; charset=ISO-8859-1', 'text/html;Charset="latin-1"']:
+            self.assertEqual(pageText(body, contentType), body.decode("latin-1"))
+            for text in (body, pageText(body, contentType)):
+                page = parseProject(text, contentType, BASE, "foo")
+                self.assertEqual(page.files[0].yanked, "D\u00e9faut")
+        for charset in ("nonesuch", "rot13", "zlib", ""):
+            self.assertEqual(
+                pageText(b"caf\xc3\xa9", f"text/html; charset={charset}"), "caf\u00e9"
+            )
+
     def test_parsersTakeText(self) -> None:
         """
         Every parser reads the text of a page as it reads its bytes.

@@ -12,6 +12,7 @@ serves other requests in between (see L{cheesecache.index}).
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import json
@@ -78,17 +79,41 @@ _SURROGATE_ESCAPE_TEXT = re.compile(r"\\[uU][dD]")
 Body = Union[bytes, str]
 
 
+def _htmlEncoding(contentType: str) -> str:
+    """
+    The encoding an HTML page labelled C{contentType} is read in: the
+    C{charset} its parameters name, as pip and uv read it (an index serving
+    its pages as C{ISO-8859-1} writes a yanked reason in it), else, or for
+    a charset Python does not know as a text encoding, UTF-8.
+    """
+    for parameter in contentType.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            try:
+                codec = codecs.lookup(value.strip().strip("\"'"))
+            except LookupError:
+                break
+            # Not a codec of bytes to bytes (zlib) or text to text (rot13),
+            # which bytes.decode refuses.
+            if getattr(codec, "_is_text_encoding", True):
+                return codec.name
+            break
+    return "utf-8"
+
+
 def pageText(body: bytes, contentType: str) -> str:
     """
     A page's bytes as the text the parsers read: JSON decoded as C{json}
-    does (UTF-8, -16 or -32), HTML as UTF-8 with undecodable bytes replaced.
-    A caller that passes on the text and drops the bytes does not keep a
-    big page twice while it is parsed.
+    does (UTF-8, -16 or -32), HTML in the charset its C{contentType} names
+    (see L{_htmlEncoding}) with undecodable bytes replaced.  A caller that
+    passes on the text and drops the bytes does not keep a big page twice
+    while it is parsed.
 
     @raise ParseError: JSON that is not in a Unicode encoding.
     """
     if not isJSONType(contentType):
-        return body.decode("utf-8", errors="replace")
+        encoding = _htmlEncoding(contentType) if ";" in contentType else "utf-8"
+        return body.decode(encoding, errors="replace")
     try:
         return body.decode(json.detect_encoding(body), "surrogatepass")
     except UnicodeDecodeError as e:
@@ -924,6 +949,9 @@ def parseProjectSteps(
     """
     if isJSONType(contentType):
         return (yield from _parseProjectJSONSteps(body, baseURL, name))
+    if isinstance(body, bytes):
+        # Read in its charset, which the HTML parser is not told.
+        body = pageText(body, contentType)
     return (yield from _parseProjectHTMLSteps(body, baseURL, name))
 
 
@@ -940,4 +968,6 @@ def parseListSteps(body: Body, contentType: str) -> "Steps[ProjectList]":
     """
     if isJSONType(contentType):
         return (yield from _parseListJSONSteps(body))
+    if isinstance(body, bytes):
+        body = pageText(body, contentType)
     return (yield from _parseListHTMLSteps(body))
