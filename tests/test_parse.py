@@ -237,6 +237,15 @@ class ProjectJSONTests(SynchronousTestCase):
         f = onlyJSONFile(**{"core-metadata": {"SHA256": META_SHA.upper(), "md5": 1}})
         self.assertEqual(dict(f.coreMetadata), {"sha256": META_SHA})  # type: ignore[arg-type]
 
+    def test_coreMetadataWithoutUsableHash(self) -> None:
+        """
+        Core metadata listed with no hash, or none that is a digest, is
+        metadata without a hash, as pip and uv read it: not no metadata.
+        """
+        for listed in ({}, {"sha256": "xyz"}, {"md5": 1}):
+            f = onlyJSONFile(**{"core-metadata": listed})
+            self.assertIs(f.coreMetadata, True, listed)
+
     def test_dataDistInfoMetadata(self) -> None:
         """
         The PEP 714 alias C{data-dist-info-metadata} is read when
@@ -770,6 +779,15 @@ class ProjectHTMLTests(SynchronousTestCase):
             onlyHTMLFile('<a href="f-1.0.whl" data-core-metadata="true">f</a>').coreMetadata,
             True,
         )
+
+    def test_coreMetadataWithoutUsableHash(self) -> None:
+        """
+        C{data-core-metadata} whose hash is no digest is metadata without
+        a hash, as pip reads it: not no metadata.
+        """
+        for value in ("sha256=", "sha256=xyz", "md5=" + "1" * 31):
+            f = onlyHTMLFile(f'<a href="f-1.0.whl" data-core-metadata="{value}">f</a>')
+            self.assertIs(f.coreMetadata, True, value)
 
     def test_coreMetadataFalse(self) -> None:
         """

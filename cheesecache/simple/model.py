@@ -97,9 +97,14 @@ def _frozenHashes(value: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def _frozenCoreMetadata(value: CoreMetadata) -> CoreMetadata:
+    """
+    Core metadata as a file keeps it.  Hashes of which none is a digest
+    (none at all, C{{}}) still list metadata, as pip and uv read them:
+    it is metadata without a hash, C{True}, not no metadata.
+    """
     if value is None or isinstance(value, bool):
         return value
-    return _frozenHashes(value)
+    return _frozenHashes(value) or True
 
 
 @attrs.frozen
