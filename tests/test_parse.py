@@ -334,6 +334,23 @@ class ProjectJSONTests(SynchronousTestCase):
             "https://index.example.invalid/p/x.tar.gz",
         )
 
+    def test_fragmentHashes(self) -> None:
+        """
+        A hash in a JSON URL's fragment is the file's, as pip reads it, when
+        C{hashes} does not give one under its name: the file is checked
+        against it, and listed with it.
+        """
+        f = onlyJSONFile(url="/p/x.tar.gz#sha256=" + SHA.upper(), hashes={})
+        self.assertEqual(dict(f.hashes), {"sha256": SHA})
+        self.assertEqual(f.key, SHA)
+        f = onlyJSONFile(
+            url=f"/p/x.tar.gz#egg=x&sha256={'1' * 64}&md5={'2' * 32}",
+            hashes={"sha256": SHA},
+        )
+        self.assertEqual(dict(f.hashes), {"sha256": SHA, "md5": "2" * 32})
+        f = onlyJSONFile(url="/p/x.tar.gz#main", hashes={"sha256": SHA})
+        self.assertEqual(dict(f.hashes), {"sha256": SHA})
+
     def test_nameNormalized(self) -> None:
         """
         The page's name is the normalized C{name} from the body, or else the

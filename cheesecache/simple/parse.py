@@ -505,7 +505,8 @@ def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
     """
     try:
         filename = _text(entry["filename"], "filename")
-        url = fileLocation(baseURL, entry["url"])
+        location = entry["url"]
+        url = fileLocation(baseURL, location)
     except (KeyError, TypeError) as e:
         raise ParseError(f"file entry without filename or url: {entry!r}") from e
     if filename is None:
@@ -519,10 +520,17 @@ def fileFromJSON(entry: Any, baseURL: str) -> DistFile:
             coreMetadata = get("dist-info-metadata")
     size = get("size")
     yanked = get("yanked", False)
+    hashes = get("hashes") or {}
+    if "#" in location:
+        # A hash in the URL's fragment is the file's too, as pip reads it
+        # (and as an HTML page gives it): the entry's own come first.
+        fromFragment = _fragmentHashes(location.partition("#")[2])
+        if fromFragment:
+            hashes = {**fromFragment, **hashes}
     return DistFile(
         filename=filename,
         url=url,
-        hashes=get("hashes") or {},
+        hashes=hashes,
         requiresPython=_text(get("requires-python"), "requires-python"),
         yanked=yanked if yanked is False else _yanked(yanked),
         coreMetadata=None if coreMetadata is None else _coreMetadata(coreMetadata),
@@ -866,6 +874,22 @@ def _htmlCoreMetadata(attributes: Mapping[str, Optional[str]]) -> CoreMetadata:
 _FRAGMENT_HASHES = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
 
 
+def _fragmentHashes(fragment: str) -> Dict[str, str]:
+    """
+    The hashes a link's C{fragment} gives.  Each of its C{&}-separated
+    pairs may be a hash, as pip reads them (C{#egg=name&sha256=...}); the
+    first of a name counts.  What is not a digest, the model drops.
+    """
+    hashes: Dict[str, str] = {}
+    if "=" in fragment:
+        for pair in fragment.split("&"):
+            algorithm, _, digest = pair.partition("=")
+            algorithm = algorithm.lower()
+            if algorithm in _FRAGMENT_HASHES:
+                hashes.setdefault(algorithm, digest.lower())
+    return hashes
+
+
 def parseProjectHTML(body: Body, baseURL: str, name: str) -> ProjectPage:
     """
     Parse a PEP 503 project detail page.
@@ -887,16 +911,7 @@ def _parseProjectHTMLSteps(body: Body, baseURL: str, name: str) -> "Steps[Projec
             continue
         url, fragment = urldefrag(urljoin(base, href))
         url = sendableURL(url)
-        hashes: Dict[str, str] = {}
-        if "=" in fragment:
-            # Each of the fragment's "&"-separated pairs may be a hash, as
-            # pip reads them (#egg=name&sha256=...); the first of a name
-            # counts.  What is not a digest, the model drops.
-            for pair in fragment.split("&"):
-                algorithm, _, digest = pair.partition("=")
-                algorithm = algorithm.lower()
-                if algorithm in _FRAGMENT_HASHES:
-                    hashes.setdefault(algorithm, digest.lower())
+        hashes = _fragmentHashes(fragment)
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or text
         yanked = attributes.get("data-yanked", False)
         files.append(

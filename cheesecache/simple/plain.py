@@ -57,6 +57,8 @@ def plainFileJSON(
         or not url.isascii()
         or "[" in url
         or "]" in url
+        # A fragment may give hashes too (see fileFromJSON).
+        or "#" in url
     ):
         return None
     key = hashes.get("sha256")
