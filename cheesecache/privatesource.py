@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
@@ -59,6 +59,10 @@ class PrivateSource:
     _lastStamp: int = 0
     _lastSettled: bool = True
     _stampedAt: float = -1.0
+    #: Called with each representation of a page that changed (to remove
+    #: its file): a big page rendered to disk is served no more once its
+    #: project changes, and nothing else would remove it.
+    discard: Optional[Callable[[object], None]] = None
 
     @property
     def _root(self) -> str:
@@ -139,6 +143,8 @@ class PrivateSource:
         else:
             content = None if version is None else version.toPage()  # type: ignore[attr-defined]
         entry = PageEntry(content, f"private:{name or ''}", Validators(), 0.0)  # type: ignore[arg-type]
+        if cached is not None:
+            self._discard(cached[1])
         self._entries[name] = (version, entry, now, checkedAt)
         if name is not None:
             self._noteNotPrivate(name, version is None)
@@ -162,6 +168,19 @@ class PrivateSource:
         """
         Drop what is cached for project C{name} and for the root list.
         """
-        self._entries.pop(normalize(name), None)
-        self._entries.pop(None, None)
+        for key in (normalize(name), None):
+            cached = self._entries.pop(key, None)
+            if cached is not None:
+                self._discard(cached[1])
         self._stampedAt = -1.0
+
+    def _discard(self, entry: PageEntry) -> None:
+        """
+        Let the representations of C{entry}, a page replaced, go.  The
+        dictionary is emptied too: a gzip twin still to be made for one
+        of them is then not made (see L{RenderedStore.place}).
+        """
+        if self.discard is not None:
+            for rep in entry.rendered.values():
+                self.discard(rep)
+        entry.rendered.clear()

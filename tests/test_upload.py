@@ -610,3 +610,86 @@ class YankReasonTests(SynchronousTestCase):
             ({}, b"application/json", b" " * (MAX_REASON_BODY + 1) + b"{}"),
         ):
             self.assertRaises(BadReason, yankReason, query, contentType, body)
+
+
+def bigRecord(name: str, count: int = 600) -> Any:
+    """
+    The record of private project C{name} with C{count} sdists: its pages
+    are big enough to be rendered to disk.
+    """
+    from cheesecache.privaterecord import PrivateFile, ProjectRecord
+
+    return ProjectRecord(name=name, files=[
+        PrivateFile(
+            filename=f"{name}-1.{i}.tar.gz", version=f"1.{i}", filetype="sdist",
+            size=i + 1, sha256="%064x" % i, md5="%032x" % i, blake2_256="%064x" % (i + 1),
+            uploadTime="2026-01-01T00:00:00.000000Z",
+        )
+        for i in range(count)
+    ])
+
+
+class PrivateRenderedTests(TestCase):
+    """
+    The files of big private pages rendered to disk.
+    """
+
+    def setUp(self) -> None:
+        self.harness = Harness(self, [serveIndex(self, FakeIndex())])
+        self.harness.private._save(bigRecord("big"))
+
+    @inlineCallbacks
+    def renderedFiles(self):  # type: ignore[no-untyped-def]
+        """
+        Ask for the page as JSON and HTML, gzipped once its twins are made;
+        the paths of the files of its representations.
+        """
+        for accept in (JSON_ACCEPT, "text/html"):
+            response, _ = yield self.harness.get("/simple/big/", {"Accept": accept})
+            self.assertEqual(response.code, 200)
+        from cheesecache.web.representation import TWIN_DELAY
+
+        self.harness.clock.advance(TWIN_DELAY)
+        for _ in range(100):
+            reps = self.harness.privateSource.cachedEntry("big").rendered.values()
+            if all(rep.twin for rep in reps):
+                break
+            yield sleep(0.02)
+        paths = [rep.path for rep in reps]
+        self.assertEqual(len(paths), 2)
+        self.assertNotIn(None, paths)
+        return {p for path in paths for p in (path, path + ".gz")}
+
+    def assertGone(self, paths: Any) -> None:
+        import os
+
+        self.assertEqual([p for p in sorted(paths) if os.path.exists(p)], [])
+
+    @inlineCallbacks
+    def test_changedHere(self):  # type: ignore[no-untyped-def]
+        """
+        Once a big private page changes (an upload, a yank, a delete by
+        this server), the files of its old representations and their
+        twins go: they are served no more, and would otherwise pile up in
+        the data directory with every change.
+        """
+        before = yield self.renderedFiles()
+        self.harness.private.yank("big", "big-1.0.tar.gz")
+        after = yield self.renderedFiles()
+        self.assertFalse(before & after)
+        self.assertGone(before)
+
+    @inlineCallbacks
+    def test_changedByTheTool(self):  # type: ignore[no-untyped-def]
+        """
+        So do they when the command-line tool changes the project.
+        """
+        before = yield self.renderedFiles()
+        other = PrivateStore(
+            self.harness.dataDir, BlobStore(self.harness.dataDir), self.harness.clock
+        )
+        other.yank("big", "big-1.0.tar.gz")
+        self.harness.clock.advance(self.harness.privateSource.recheck)
+        after = yield self.renderedFiles()
+        self.assertFalse(before & after)
+        self.assertGone(before)

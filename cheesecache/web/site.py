@@ -230,6 +230,7 @@ def makeRoot(
     for source in index.sources:
         if hasattr(source, "discard"):
             source.discard = disk.discard
+        if hasattr(source, "renderWhileParsing"):
             source.renderWhileParsing = functools.partial(
                 renderingsWhileParsing, disk, prepareFile, extracted=metadata.known.extracted
             )
