@@ -1045,11 +1045,16 @@ class Index:
         """
         Drop the rendered representations of project C{name}'s pages, so the
         next request renders them again (after what they show changed).
+        Their files go too: the page is rendered as something else, and
+        nothing would remove them.
         """
         self._keepMerged(name, None)
         for source in self.sources:
             entry = source.cachedEntry(name)
             if entry is not None:
+                if self.discard is not None:
+                    for rep in entry.rendered.values():
+                        self.discard(rep)
                 entry.rendered.clear()
 
     @inlineCallbacks

@@ -974,6 +974,41 @@ class _OneEntrySource:
         self.entry = PageEntry(page, "", Validators(), 0.0)
 
 
+class ForgetRenderedTests(TestCase):
+    """
+    L{Index.forgetRendered} on pages rendered to disk.
+    """
+
+    @inlineCallbacks
+    def test_filesGo(self):  # type: ignore[no-untyped-def]
+        """
+        The files of the representations forgotten go: the page is
+        rendered again, as something else (metadata extracted since, a
+        release added upstream), when next asked for, and nothing would
+        remove the old files, which are served no more.
+        """
+        import os
+
+        from cheesecache.simple.render import JSON_TYPE
+
+        upstream = bigProjectIndex("big")
+        harness = Harness(self, [serveIndex(self, upstream)], ttl=600)
+        response, _ = yield harness.get("/simple/big/", {"Accept": JSON_TYPE})
+        self.assertEqual(response.code, 200)
+        old = harness.sources[0].cachedEntry("big").rendered[JSON_TYPE].path
+        self.assertTrue(os.path.exists(old))
+        # As the Rerenderer does for a page it cannot render again on the
+        # spot (stale, or merged from several sources).
+        harness.index.forgetRendered("big")
+        upstream.add("big", Dist("big-2.0.tar.gz", b"new"))
+        harness.clock.advance(601)
+        response, body = yield harness.get("/simple/big/", {"Accept": JSON_TYPE})
+        self.assertIn(b"big-2.0.tar.gz", body)
+        new = harness.sources[0].cachedEntry("big").rendered[JSON_TYPE].path
+        self.assertNotEqual(new, old)
+        self.assertFalse(os.path.exists(old))
+
+
 class MergedPageTests(SynchronousTestCase):
     """
     The merged page of a project on a C{merge = true} route.
