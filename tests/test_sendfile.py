@@ -594,3 +594,26 @@ class SocketSenderTests(TestCase):
         self.assertIsNone(sender.doWrite())
         self.assertEqual(source.finished, [128 * 1024])
         self.assertEqual(theirs.recv(len(content)), content[128 * 1024 :])
+
+    def test_stoppedDuplicateOutlivesTheRound(self) -> None:
+        """
+        A sender stopped while its duplicate is watched (its client went
+        away: the reactor is handling the client's socket) keeps the
+        duplicate open until the reactor's next round, so that no socket
+        opened in this round (a connection accepted) takes its number.
+        """
+        source, theirs, content = self.source(2 * 1024 * 1024, 16 * 1024)
+        sender = sendfile.SocketSender(source, stallTimeout=10)
+        sender.start()
+        duplicate = sender.fileno()
+        self.assertEqual(source.reactor.getWriters(), [sender])
+        sender.stop()
+        self.assertEqual(source.reactor.getWriters(), [])
+        accepted = socket.socket()
+        self.addCleanup(accepted.close)
+        self.assertNotEqual(accepted.fileno(), duplicate)
+        self.assertEqual(
+            os.fstat(duplicate).st_ino, os.fstat(source.fileno()).st_ino
+        )
+        source.reactor.advance(0)
+        self.assertRaises(OSError, os.fstat, duplicate)

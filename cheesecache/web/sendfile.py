@@ -340,7 +340,17 @@ class SocketSender:
             self.producer._failed(reason)
 
     def stop(self) -> None:
-        self._close()
+        """
+        The source is done (its client went away, or its file failed): stop
+        watching the duplicate, and close it in the reactor's next round.
+        This is called while the reactor handles another descriptor's event
+        (the client's socket, an upstream's), and an event of the duplicate
+        (a hang-up) may be waiting in the same round: closed now, its
+        number could go to a connection accepted in that round, and the
+        reactor, which knows descriptors by number, would hand it the
+        hang-up, closing it before its request was read.
+        """
+        self._close(later=True)
 
     def _armStallTimer(self) -> None:
         if self.stallTimer is None:
@@ -361,7 +371,7 @@ class SocketSender:
         self._close()
         self.producer._failed(Failure(ConnectionLost("client stopped reading")))
 
-    def _close(self, removeWriter: bool = True) -> None:
+    def _close(self, removeWriter: bool = True, later: bool = False) -> None:
         if self.stallTimer is not None:
             if self.stallTimer.active():
                 self.stallTimer.cancel()
@@ -369,5 +379,8 @@ class SocketSender:
         if self.fd >= 0:
             if removeWriter and not self.idle:
                 self.reactor.removeWriter(self)
-            os.close(self.fd)
+            if later:
+                self.reactor.callLater(0, os.close, self.fd)
+            else:
+                os.close(self.fd)
             self.fd = -1
