@@ -266,10 +266,11 @@ class UpstreamSource:
     )
     _loadedTotal: int = 0
     _entries: Dict[Optional[str], PageEntry] = attrs.field(factory=dict)
-    #: How many "not found" answers are held in memory; beyond it the
-    #: least recently kept are let go (read back from disk when asked
-    #: again).  Names no source has are without number: each asked for
-    #: would otherwise stay for good.
+    #: How many "not found" answers are held in memory and on disk; beyond
+    #: it the least recently kept are let go, and their stored copies
+    #: removed (the name is asked for again).  Names no source has are
+    #: without number: each asked for would otherwise stay for good, in
+    #: memory and as a file of the page store.
     notFoundBudget: int = 10_000
     _notFound: "collections.OrderedDict[Optional[str], None]" = attrs.field(
         factory=collections.OrderedDict
@@ -334,7 +335,10 @@ class UpstreamSource:
     def _noteNotFound(self, name: Optional[str], entry: PageEntry) -> None:
         """
         Account for the entry of C{name} now in memory, letting the least
-        recently kept "not found" ones go while over L{notFoundBudget}.
+        recently kept "not found" ones go while over L{notFoundBudget},
+        from memory and from the page store: a "not found" is fresh for a
+        minute only, and one stored for every unknown name ever asked for
+        (a scanner, a resolver trying names) filled the disk, never evicted.
         """
         if entry.found:
             self._notFound.pop(name, None)
@@ -343,6 +347,9 @@ class UpstreamSource:
             old = self._entries.get(oldName)
             if old is not None and not old.found:
                 del self._entries[oldName]
+                self._storing(
+                    oldName, functools.partial(self.store.remove, self.sourceID, oldName)
+                )
 
     def _noteLoaded(self, name: Optional[str], content: Optional[object]) -> None:
         """

@@ -522,7 +522,7 @@ class UpstreamSourceTests(TestCase):
         """
         Only the latest "not found" answers, up to L{notFoundBudget}, are
         held in memory: requests for ever new unknown names do not grow it
-        for good.  One let go is read back from disk, not asked again.
+        for good.  One let go is asked again (its stored copy went too).
         """
         self.source.notFoundBudget = 3
         yield self.source.page("alpha")
@@ -534,8 +534,25 @@ class UpstreamSourceTests(TestCase):
         self.assertEqual(held, ["alpha", "nope-7", "nope-8", "nope-9"])
         lookup = yield self.source.page("nope-0")
         self.assertFalse(lookup.entry.found)
-        self.assertEqual(self.upstream.count(b"/simple/nope-0/"), 1)
+        self.assertEqual(self.upstream.count(b"/simple/nope-0/"), 2)
         self.assertIsNone(self.source.cachedEntry("nope-7"))
+
+    @inlineCallbacks
+    def test_notFoundStoredWithinBudget(self):  # type: ignore[no-untyped-def]
+        """
+        A "not found" let go from memory is let go from the page store too:
+        requests for ever new unknown names do not fill the disk with a
+        file each, for good.
+        """
+        self.source.notFoundBudget = 3
+        yield self.source.page("alpha")
+        for i in range(10):
+            yield self.source.page(f"nope-{i}")
+        stored = self.harness.dataDir.child("pages").child(self.source.sourceID)
+        self.assertEqual(
+            sorted(stored.listdir()),
+            ["alpha.page", "nope-7.json", "nope-8.json", "nope-9.json"],
+        )
 
     @inlineCallbacks
     def test_bodyLetGoOnceParsed(self):  # type: ignore[no-untyped-def]
