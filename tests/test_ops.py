@@ -101,6 +101,20 @@ class EvictionTests(TestCase):
         self.assertEqual(data, dist.data)
 
 
+@inlineCallbacks
+def bigFileURL(agent: Agent, simpleURL: str):  # type: ignore[no-untyped-def]
+    """
+    The URL of the first file on the project page of C{big} (see
+    L{bigIndex}) that the server at C{simpleURL} lists.
+    """
+    response = yield agent.request(
+        b"GET", (simpleURL + "big/").encode(),
+        Headers({b"Accept": [JSON_ACCEPT.encode()]}),
+    )
+    page = json.loads((yield treq.content(response)))
+    return urljoin(simpleURL + "big/", page["files"][0]["url"])
+
+
 class ProcessTests(TestCase):
     """
     The twistd process.
@@ -173,12 +187,7 @@ class ProcessTests(TestCase):
         server = TwistdProcess(self, serveIndex(self, upstream), dataDir.path)
         yield server.ready()
         agent = Agent(reactor)
-        response = yield agent.request(
-            b"GET", (server.url + "big/").encode(),
-            Headers({b"Accept": [JSON_ACCEPT.encode()]}),
-        )
-        page = json.loads((yield treq.content(response)))
-        url = urljoin(server.url + "big/", page["files"][0]["url"])
+        url = yield bigFileURL(agent, server.url)
         pending = agent.request(b"GET", url.encode()).addCallback(treq.content)
         while not dataDir.child("tmp").exists() or not any(
             c.getsize() for c in dataDir.child("tmp").children()
@@ -205,12 +214,7 @@ class ProcessTests(TestCase):
         server = TwistdProcess(self, serveIndex(self, upstream), self.mktemp())
         yield server.ready()
         agent = Agent(reactor)
-        response = yield agent.request(
-            b"GET", (server.url + "big/").encode(),
-            Headers({b"Accept": [JSON_ACCEPT.encode()]}),
-        )
-        page = json.loads((yield treq.content(response)))
-        url = urljoin(server.url + "big/", page["files"][0]["url"])
+        url = yield bigFileURL(agent, server.url)
         response = yield agent.request(b"GET", url.encode())
         self.assertEqual(len((yield treq.content(response))), len(dist.data))
         path = url[len(f"http://127.0.0.1:{server.port}"):]
