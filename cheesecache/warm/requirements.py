@@ -15,6 +15,7 @@ import shlex
 import tomllib
 from typing import (
     TYPE_CHECKING,
+    AbstractSet,
     Any,
     Callable,
     Dict,
@@ -176,7 +177,9 @@ FORMAT_OPTIONS = tuple(_OPPOSITE)
 FormatOption = Tuple[str, str]
 
 
-def _chosen(lists: Dict[str, Set[str]], name: str, first: str, second: str) -> Optional[str]:
+def _chosen(
+    lists: Mapping[str, AbstractSet[str]], name: str, first: str, second: str
+) -> Optional[str]:
     """
     Which of the options C{first} and C{second} (opposites) rules for
     project C{name}, if either: a project named in a list outweighs
@@ -257,12 +260,12 @@ class Formats:
         )
 
     @property
-    def _lists(self) -> Dict[str, Set[str]]:
+    def _lists(self) -> Dict[str, FrozenSet[str]]:
         return {
-            NO_BINARY: set(self.noBinary),
-            ONLY_BINARY: set(self.onlyBinary),
-            ALL_RELEASES: set(self.allReleases),
-            ONLY_FINAL: set(self.onlyFinal),
+            NO_BINARY: self.noBinary,
+            ONLY_BINARY: self.onlyBinary,
+            ALL_RELEASES: self.allReleases,
+            ONLY_FINAL: self.onlyFinal,
         }
 
     def allows(self, name: str) -> Tuple[bool, bool]:
