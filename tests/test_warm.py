@@ -13,7 +13,7 @@ import platform
 import sys
 import tarfile
 import zipfile
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import treq
 from packaging.specifiers import SpecifierSet
@@ -37,9 +37,9 @@ from cheesecache.warm.dependencies import (
     UnreadableSdist,
     buildRequires,
     dependencies,
-    metadataFromSdist,
     requiresDist,
     sdistMembers,
+    staticMetadata,
 )
 from cheesecache.warm.report import Progress
 from cheesecache.warm.requirements import (
@@ -97,6 +97,13 @@ def want(spec: str, **kwargs: Any) -> Want:
     return mergeWants([Requirement.parse(spec)], [], LINUX38, **kwargs)[
         Requirement.parse(spec).name
     ]
+
+
+def sdistPKGInfo(data: bytes, filename: str) -> Optional[bytes]:
+    """
+    The C{PKG-INFO} of the sdist C{data}, as the warm reads it.
+    """
+    return sdistMembers(io.BytesIO(data), filename, ["PKG-INFO"]).get("PKG-INFO")
 
 
 class RequirementsFileTests(SynchronousTestCase):
@@ -892,7 +899,7 @@ class DependencyTests(SynchronousTestCase):
         _, wheel = makeWheel("alpha", "1.0", ["beta"])
         self.assertIn(b"Requires-Dist: beta", wheelMetadata(io.BytesIO(wheel)))
         name, sdist = makeSdist("alpha", "1.0")  # metadata 2.1
-        self.assertIsNone(metadataFromSdist(io.BytesIO(sdist), name))
+        self.assertIsNone(staticMetadata(sdistPKGInfo(sdist, name)))
         self.assertRaises(NoMetadata, wheelMetadata, io.BytesIO(b"not a zip"))
 
     def test_sdistMembersUnderDot(self) -> None:
@@ -911,7 +918,7 @@ class DependencyTests(SynchronousTestCase):
             member.size = len(info)
             t.addfile(member, io.BytesIO(info))
         self.assertEqual(
-            metadataFromSdist(io.BytesIO(out.getvalue()), "alpha-1.0.tar.gz"), info
+            staticMetadata(sdistPKGInfo(out.getvalue(), "alpha-1.0.tar.gz")), info
         )
 
 

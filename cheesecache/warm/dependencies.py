@@ -154,17 +154,6 @@ def staticMetadata(pkgInfo: Optional[bytes]) -> Optional[bytes]:
     return None if "requires-dist" in dynamic else pkgInfo
 
 
-def metadataFromSdist(f: IO[bytes], filename: str) -> Optional[bytes]:
-    """
-    The C{PKG-INFO} of an sdist when its dependencies can be trusted (see
-    L{staticMetadata}); C{None} too when the archive cannot be read.
-    """
-    try:
-        return staticMetadata(sdistMembers(f, filename, ["PKG-INFO"]).get("PKG-INFO"))
-    except UnreadableSdist:
-        return None
-
-
 #: What pip builds an sdist with when it names no build system (it has no
 #: C{pyproject.toml}, or one without a C{[build-system]} table).  pip
 #: before 24 asks for C{wheel} too: one small file more keeps those able
