@@ -78,6 +78,21 @@ def _sameDate(a: str, b: str) -> bool:
         return a.strip() == b.strip()
 
 
+def discardRendered(
+    rendered: Dict[str, object], discard: Optional[Callable[[object], None]]
+) -> None:
+    """
+    Let every representation in C{rendered} (a page's, replaced or to be
+    rendered again) go: each handed to C{discard}, which removes its files
+    (none to remove without it), and the dictionary emptied, so that a gzip
+    twin still to be made for one of them is not made.
+    """
+    if discard is not None:
+        for rep in rendered.values():
+            discard(rep)
+    rendered.clear()
+
+
 @attrs.define(eq=False)
 class PageEntry:
     """

@@ -28,7 +28,14 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from .coalesce import Coalescer
-from .freshness import MAX_RETRY_AFTER, Decision, PageEntry, Policy, Validators
+from .freshness import (
+    MAX_RETRY_AFTER,
+    Decision,
+    PageEntry,
+    Policy,
+    Validators,
+    discardRendered,
+)
 from .memory import releaseFreeMemory
 from .pagestore import FileNotListed, PageStore
 from .recent import noteRecent
@@ -1059,10 +1066,7 @@ class Index:
         for source in self.sources:
             entry = source.cachedEntry(name)
             if entry is not None:
-                if self.discard is not None:
-                    for rep in entry.rendered.values():
-                        self.discard(rep)
-                entry.rendered.clear()
+                discardRendered(entry.rendered, self.discard)
 
     @inlineCallbacks
     def file(self, name: str, key: str, filename: str, via: Via = ()):  # type: ignore[no-untyped-def]
@@ -1143,6 +1147,4 @@ class Index:
         rendered = old[1].lookup.entry.rendered
         if any(rendered is mergedFrom for mergedFrom in old[0]):
             return
-        for rep in rendered.values():
-            self.discard(rep)
-        rendered.clear()
+        discardRendered(rendered, self.discard)

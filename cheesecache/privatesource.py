@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from .config import PRIVATE
-from .freshness import PageEntry, Validators
+from .freshness import PageEntry, Validators, discardRendered
 from .index import ISource, Lookup, SourcesUnavailable, Via
 from .private import CorruptRecord, PrivateStore, settled
 from .recent import noteRecent
@@ -144,7 +144,7 @@ class PrivateSource:
             content = None if version is None else version.toPage()  # type: ignore[attr-defined]
         entry = PageEntry(content, f"private:{name or ''}", Validators(), 0.0)  # type: ignore[arg-type]
         if cached is not None:
-            self._discard(cached[1])
+            discardRendered(cached[1].rendered, self.discard)
         self._entries[name] = (version, entry, now, checkedAt)
         if name is not None:
             self._noteNotPrivate(name, version is None)
@@ -171,16 +171,5 @@ class PrivateSource:
         for key in (normalize(name), None):
             cached = self._entries.pop(key, None)
             if cached is not None:
-                self._discard(cached[1])
+                discardRendered(cached[1].rendered, self.discard)
         self._stampedAt = -1.0
-
-    def _discard(self, entry: PageEntry) -> None:
-        """
-        Let the representations of C{entry}, a page replaced, go.  The
-        dictionary is emptied too: a gzip twin still to be made for one
-        of them is then not made (see L{RenderedStore.place}).
-        """
-        if self.discard is not None:
-            for rep in entry.rendered.values():
-                self.discard(rep)
-        entry.rendered.clear()

@@ -19,7 +19,7 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from ..coalesce import Coalescer
-from ..freshness import PageEntry
+from ..freshness import PageEntry, discardRendered
 from ..index import (
     Found, Index, IPageRendering, Lookup, ProjectNotFound, SourcesUnavailable,
 )
@@ -692,9 +692,7 @@ class Rerenderer:
             self.index.forgetRendered(name)
         found = self.index.projectNow(name)
         if found is None or found.lookup.entry.rendered is not rendered:
-            for rep in rendered.values():
-                self._discard(rep)
-            rendered.clear()
+            discardRendered(rendered, self._discard)
 
     def _discard(self, rep: object) -> None:
         if self.disk is not None and rep is not None:
