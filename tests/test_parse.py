@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import string
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import attrs
 from hypothesis import HealthCheck, given, settings
@@ -1700,3 +1700,66 @@ class FindFileJSONTests(SynchronousTestCase):
         self.assertEqual(parse.findFileJSON(spaced, BASE, SHA, "foo-1.0.tar.gz").url, entry["url"])
         self.assertIsNone(parse.findFileJSON(compact, BASE, SHA, "foo-2.0.tar.gz"))
         self.assertEqual(decoded, ["foo\u00e9-1.0.tar.gz", "foo-1.0.tar.gz", "foo-2.0.tar.gz"])
+
+
+class LoadStreamingOnRunTests(SynchronousTestCase):
+    """
+    L{loadStreamingSteps} offers each run of an array's objects, as text,
+    to C{onRun} before decoding it.
+    """
+
+    def setUp(self) -> None:
+        self.patch(parse, "DECODE_AT_ONCE", 0)
+        self.items = [{"n": i, "s": "x" * i} for i in range(7)]
+        self.patch(parse, "RUN_CHARS", len(json.dumps(self.items[0])) + 1)
+        self.text = json.dumps({"files": self.items, "k": 1}, separators=(",", ":"))
+        self.offered: List[List[Any]] = []
+
+    def load(self, take: Callable[[List[Any]], bool]) -> Tuple[Any, List[Any]]:
+        seen: List[Any] = []
+
+        def onRun(text: str, start: int, end: int) -> bool:
+            run = json.loads("[" + text[start:end] + "]")
+            self.offered.append(run)
+            return take(run)
+
+        value = finish(loadStreamingSteps(self.text, ("files",), seen.append, onRun))
+        return value, seen
+
+    def test_taken(self) -> None:
+        """
+        The objects of the runs C{onRun} takes, the last one too (from the
+        last boundary to the array's end), are not decoded and handed on;
+        the rest are, in order.  Every object is offered once.
+        """
+        value, seen = self.load(lambda run: run[0]["n"] != 2)
+        self.assertEqual(self.offered, [self.items[:2], self.items[2:4], self.items[4:6], self.items[6:]])
+        self.assertEqual(seen, self.items[2:4])
+        self.assertEqual(value["k"], 1)
+
+    def test_lastRefused(self) -> None:
+        """
+        The last run refused, its objects are decoded one by one.
+        """
+        value, seen = self.load(lambda run: run[0]["n"] < 6)
+        self.assertEqual(seen, self.items[6:])
+
+    def test_lastRunIsTheRest(self) -> None:
+        """
+        The last run offered ends at the first closing bracket after its
+        start: a bracket inside a string makes a run that is not whole
+        objects, which the taker refuses.
+        """
+        self.items[6]["s"] = "a]b"
+        self.text = json.dumps({"files": self.items}, separators=(",", ":"))
+        offeredTexts: List[str] = []
+
+        def onRun(text: str, start: int, end: int) -> bool:
+            offeredTexts.append(text[start:end])
+            return False
+
+        seen: List[Any] = []
+        value = finish(loadStreamingSteps(self.text, ("files",), seen.append, onRun))
+        self.assertEqual(offeredTexts[-1], json.dumps(self.items[6], separators=(",", ":"))[:-4])
+        self.assertEqual(seen, self.items)
+        self.assertEqual(value["files"], [None] * 7)

@@ -185,15 +185,21 @@ def loadStreaming(text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
 
 
 def loadStreamingSteps(
-    text: str, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+    text: str,
+    path: Tuple[str, ...],
+    onItem: Callable[[Any], Any],
+    onRun: Optional["RunTaker"] = None,
 ) -> "Steps[Any]":
     """
-    L{loadStreaming} in steps of L{STEP_ITEMS} items, or of a run.
+    L{loadStreaming} in steps of L{STEP_ITEMS} items, or of a run.  With
+    C{onRun}, each run of the array's items (see L{_runEnd}) is first
+    offered to it as text, undecoded: the items of a run it takes are not
+    decoded nor given to C{onItem}.
     """
     if len(text) <= DECODE_AT_ONCE:
         return (yield from _handDecoded(loads(text), path, onItem))
     pos = _SPACE.match(text).end()  # type: ignore[union-attr]
-    value, pos = yield from _streamValue(text, pos, path, onItem)
+    value, pos = yield from _streamValue(text, pos, path, onItem, onRun)
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     if pos != len(text):
         raise json.JSONDecodeError("Extra data", text, pos)
@@ -208,33 +214,41 @@ def loadStreamingSteps(
 DECODE_AT_ONCE = 256 * 1024
 
 #: About how many characters of an array are decoded together (see
-#: L{_decodedRun}).
+#: L{_runEnd}).
 RUN_CHARS = 64 * 1024
 
+#: Given a text and the start and end of a run of an array's items in it
+#: (see L{_runEnd}), takes the run and says C{True}, or leaves it to be
+#: decoded (C{False}).
+RunTaker = Callable[[str, int, int], bool]
 
-def _decodedRun(text: str, pos: int) -> Optional[Tuple[List[Any], int]]:
+
+def _runEnd(text: str, pos: int) -> int:
     """
-    The objects of a compact array from C{pos} (the start of one) to the
-    first object boundary (C{},{"}) after L{RUN_CHARS} more characters,
-    decoded together, and the position of the next object; C{None} if
-    there is no such boundary or the run does not decode.
+    Where a run of a compact array's objects that starts at C{pos} (the
+    start of one) may end: after the first object boundary (C{},{"}) past
+    L{RUN_CHARS} more characters; -1 if there is none.
 
     Decoding a run as one array takes a third of the time of decoding its
-    objects one by one.  The boundary never falls inside a string (where
-    a quote is escaped), so a run that decodes ends with an object of the
-    array: one that ends inside a nested object is not balanced and does
-    not decode.
+    objects one by one.  The boundary may fall inside a string (one that
+    ends with C{"},{"}), so a run is only a run if it decodes (see
+    L{_decodedRun}): one that ends inside an object is not balanced.
     """
     if not text.startswith("{", pos):
-        return None
+        return -1
     end = text.find('},{"', pos + RUN_CHARS)
-    if end < 0:
-        return None
+    return end + 1 if end >= 0 else -1
+
+
+def _decodedRun(text: str, pos: int, end: int) -> Optional[List[Any]]:
+    """
+    The objects of the run from C{pos} to C{end} (see L{_runEnd}), decoded
+    together; C{None} if it does not decode.
+    """
     try:
-        items = loads("[" + text[pos : end + 1] + "]")
+        return loads("[" + text[pos:end] + "]")  # type: ignore[no-any-return]
     except ValueError:
         return None
-    return items, end + 2
 
 
 def _handDecoded(
@@ -277,17 +291,25 @@ def _scanValue(text: str, pos: int) -> Tuple[Any, int]:
 
 
 def _streamValue(
-    text: str, pos: int, path: Optional[Tuple[str, ...]], onItem: Callable[[Any], Any]
+    text: str,
+    pos: int,
+    path: Optional[Tuple[str, ...]],
+    onItem: Callable[[Any], Any],
+    onRun: Optional[RunTaker] = None,
 ) -> "Steps[Tuple[Any, int]]":
     if path and text.startswith("{", pos):
-        return (yield from _streamObject(text, pos + 1, path, onItem))
+        return (yield from _streamObject(text, pos + 1, path, onItem, onRun))
     if path == () and text.startswith("[", pos):
-        return (yield from _streamArray(text, pos + 1, onItem))
+        return (yield from _streamArray(text, pos + 1, onItem, onRun))
     return _scanValue(text, pos)
 
 
 def _streamObject(
-    text: str, pos: int, path: Tuple[str, ...], onItem: Callable[[Any], Any]
+    text: str,
+    pos: int,
+    path: Tuple[str, ...],
+    onItem: Callable[[Any], Any],
+    onRun: Optional[RunTaker] = None,
 ) -> "Steps[Tuple[Dict[str, Any], int]]":
     result: Dict[str, Any] = {}
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
@@ -304,7 +326,7 @@ def _streamObject(
             raise json.JSONDecodeError("Expecting ':' delimiter", text, pos)
         pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
         result[key], pos = yield from _streamValue(
-            text, pos, path[1:] if key == path[0] else None, onItem
+            text, pos, path[1:] if key == path[0] else None, onItem, onRun
         )
         pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
         if text.startswith(",", pos):
@@ -316,7 +338,7 @@ def _streamObject(
 
 
 def _streamArray(
-    text: str, pos: int, onItem: Callable[[Any], Any]
+    text: str, pos: int, onItem: Callable[[Any], Any], onRun: Optional[RunTaker] = None
 ) -> "Steps[Tuple[Streamed, int]]":
     result = Streamed()
     pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
@@ -330,15 +352,27 @@ def _streamArray(
     # Runs of objects are decoded together until one fails to (a boundary
     # in a nested array of objects): then item by item to the end.
     inRuns = True
-    while True:
-        run = _decodedRun(text, pos) if inRuns else None
-        if run is not None:
-            items, pos = run
-            for item in draining(items):
-                append(onItem(item))
+    while inRuns:
+        end = _runEnd(text, pos)
+        if end < 0:
+            # The last run: to the first closing bracket, which ends the
+            # array if what comes before it is a run onRun takes.
+            close = text.find("]", pos)
+            if onRun is not None and close > pos and onRun(text, pos, close):
+                return result, close + 1
+            break
+        if onRun is not None and onRun(text, pos, end):
+            pos = end + 1
             yield
             continue
-        inRuns = False
+        items = _decodedRun(text, pos, end)
+        if items is None:
+            break
+        for item in draining(items):
+            append(onItem(item))
+        pos = end + 1
+        yield
+    while True:
         try:
             item, pos = scan(text, pos)
         except StopIteration as e:
@@ -382,11 +416,15 @@ def _checkingUnicode(onItem: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _loadJSONSteps(
-    body: Body, key: str = "", onItem: Optional[Callable[[Any], Any]] = None
+    body: Body,
+    key: str = "",
+    onItem: Optional[Callable[[Any], Any]] = None,
+    onRun: Optional[RunTaker] = None,
 ) -> "Steps[Dict[str, Any]]":
     """
     Decode a Simple JSON page; with C{onItem}, the array under C{key} (the
-    files, the projects) is streamed through it (see L{loadStreaming}).
+    files, the projects) is streamed through it (see L{loadStreaming}),
+    its runs offered to C{onRun} first.
     """
     escape = _SURROGATE_ESCAPE_TEXT if isinstance(body, str) else _SURROGATE_ESCAPE
     suspect = escape.search(body) is not None  # type: ignore[arg-type]
@@ -396,7 +434,7 @@ def _loadJSONSteps(
         else:
             text = body if isinstance(body, str) else pageText(body, JSON_TYPE)
             each = _checkingUnicode(onItem) if suspect else onItem
-            data = yield from loadStreamingSteps(text, (key,), each)
+            data = yield from loadStreamingSteps(text, (key,), each, onRun)
     except (ValueError, RecursionError) as e:
         # RecursionError: valid JSON nested deeper than the decoder goes,
         # which no Simple page is.
@@ -578,14 +616,19 @@ def handProjectJSONSteps(
 
 @_shapeErrors
 def handProjectJSONEntrySteps(
-    body: Body, name: str, onEntry: Callable[[Any], object]
+    body: Body,
+    name: str,
+    onEntry: Callable[[Any], object],
+    onRun: Optional[RunTaker] = None,
 ) -> "Steps[ProjectPage]":
     """
     Like L{handProjectJSONSteps}, handing each file's entry as decoded,
     before it is made a L{DistFile} (see L{fileFromJSON}): a big page's
-    rendering can write most entries without the model.
+    rendering can write most entries without the model, and, given
+    C{onRun}, whole runs of them without decoding them (see
+    L{loadStreamingSteps}).
     """
-    data = yield from _loadJSONSteps(body, "files", onEntry)
+    data = yield from _loadJSONSteps(body, "files", onEntry, onRun)
     files = data.get("files", ())
     if not isinstance(files, Streamed):
         for entry in draining(files):
