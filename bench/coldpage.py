@@ -66,7 +66,9 @@ def coldPath(store: RenderedStore, body: bytes, base: str, name: str) -> None:
         store, lambda f: f, name, len(body), extracted=lambda key: False
     )
     kept = _Kept(rendering, attrs.fields(UpstreamSource).modelBudget.default, base)
-    page = finish(handProjectJSONEntrySteps(pageText(body, JSON_TYPE), name, kept.addEntry))
+    page = finish(
+        handProjectJSONEntrySteps(pageText(body, JSON_TYPE), name, kept.addEntry, kept.addRun)
+    )
     rendered: Dict[str, object] = {}
     rendering.finish(page, rendered)
     for representation in rendered.values():

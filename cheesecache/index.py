@@ -187,6 +187,15 @@ class IPageRendering(Interface):
         C{False}, and the file is to be given to L{add}, if not.
         """
 
+    def addRun(text: str, start: int, end: int) -> bool:
+        """
+        The next files of the page, a run of their entries in C{text} from
+        C{start} to C{end}, undecoded: written straight from the text if
+        they can be (see L{cheesecache.simple.plain.plainRun}), in which
+        case C{True}; C{False}, and they are decoded and given to
+        L{addPlain} one by one, if not.
+        """
+
     def finish(page: ProjectPage, rendered: Dict[str, object]) -> None:
         """
         Every file was given: C{page} is the rest of the page (without its
@@ -785,7 +794,7 @@ class UpstreamSource:
         if name is None:
             steps: Steps[object] = parseListSteps(body, outcome.contentType)
         elif kept is not None:
-            steps = handProjectJSONEntrySteps(body, name, kept.addEntry)
+            steps = handProjectJSONEntrySteps(body, name, kept.addEntry, kept.addRun)
         else:
             steps = parseProjectSteps(body, outcome.contentType, outcome.url, name)
         del body
@@ -829,6 +838,17 @@ class _Kept:
             self.files.append(f)
             if len(self.files) > self.budget:
                 self.files = None
+
+    def addRun(self, text: str, start: int, end: int) -> bool:
+        """
+        The next files, a run of their entries in C{text}, undecoded:
+        C{True} if the rendering wrote them (and so none is kept, as for
+        L{addEntry}).
+        """
+        if self.rendering.addRun(text, start, end):
+            self.files = None
+            return True
+        return False
 
     def page(self, page: ProjectPage) -> Optional[ProjectPage]:
         """

@@ -38,6 +38,9 @@ class Dist:
     listedSize: Optional[int] = None  # default: the real size
     #: The hash the page lists the file with.
     hashName: str = "sha256"
+    #: Its PEP 740 provenance URL (listed only on pages in the public
+    #: index's style).
+    provenance: Optional[str] = None
 
     @property
     def sha256(self) -> str:
@@ -74,6 +77,10 @@ class FakeIndex(Resource):
     format: str = "json"
     validators: bool = True
     gzipPages: bool = False
+    #: JSON pages written as the public index writes them: compact, keys
+    #: in order, C{null} for what a file lacks, core metadata under both
+    #: names.
+    publicStyle: bool = False
     fileRanges: bool = True
     faults: Dict[bytes, str] = attrs.field(factory=dict)
     down: bool = False
@@ -224,13 +231,18 @@ class FakeIndex(Resource):
                     entry["core-metadata"] = {
                         d.hashName: hashlib.new(d.hashName, d.metadata).hexdigest()
                     }
+                if self.publicStyle:
+                    entry.setdefault("requires-python", None)
+                    entry["provenance"] = d.provenance
+                    if "core-metadata" in entry:
+                        entry["data-dist-info-metadata"] = entry["core-metadata"]
                 files.append(entry)
-            return (
-                b"application/vnd.pypi.simple.v1+json",
-                json.dumps(
-                    {"meta": {"api-version": "1.1"}, "name": name, "files": files}
-                ).encode(),
-            )
+            page = {"meta": {"api-version": "1.1"}, "name": name, "files": files}
+            if self.publicStyle:
+                text = json.dumps(page, separators=(",", ":"), sort_keys=True)
+            else:
+                text = json.dumps(page)
+            return (b"application/vnd.pypi.simple.v1+json", text.encode())
         anchors = []
         for d in dists:
             attributes = f'href="../../packages/{d.filename}#{d.hashName}={d.listedDigest}"'

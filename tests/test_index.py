@@ -1315,6 +1315,9 @@ class _RecordingRendering:
     def addPlain(self, entry: object) -> bool:
         return False
 
+    def addRun(self, text: str, start: int, end: int) -> bool:
+        return False
+
     def finish(self, page: object, rendered: dict) -> None:
         self.finished.append(page)
         rendered["made"] = f"{len(self.files)} files"

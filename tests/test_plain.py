@@ -5,7 +5,8 @@ the upstream's JSON says what the model would have written.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import json
+from typing import Any, Dict, List, Optional
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from cheesecache.simple.jsoncodec import dumps
 from cheesecache.simple.parse import fileFromJSON
-from cheesecache.simple.plain import plainFileHTML, plainFileJSON
+from cheesecache.simple.plain import plainFileHTML, plainFileJSON, plainRun
 from cheesecache.simple.render import fileHTML, fileJSON
 
 BASE = "https://index.example.invalid/simple/foo-bar/"
@@ -343,3 +344,160 @@ class PlainFileHTMLTests(SynchronousTestCase):
             f' data-dist-info-metadata="sha256={SHA[::-1]}">'
             "foo_bar-1.0-py3-none-any.whl</a><br />\n",
         )
+
+
+def publicEntry(entry: Dict[str, Any]) -> Dict[str, Any]:
+    """
+    C{entry} as the public index writes it: C{null} for what it lacks of
+    requires-python and provenance, core metadata under both names, keys
+    in order.
+    """
+    written = {"requires-python": None, "provenance": None, **entry}
+    if "core-metadata" in written:
+        written["data-dist-info-metadata"] = written["core-metadata"]
+    return dict(sorted(written.items()))
+
+
+def compact(entries: List[Any], sortKeys: bool = False) -> str:
+    return ",".join(
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False, sort_keys=sortKeys)
+        for e in entries
+    )
+
+
+class PlainRunTests(SynchronousTestCase):
+    """
+    L{plainRun} writes a run of entries, from their text, as
+    L{plainFileJSON} writes each, or leaves the run to it.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(plainEntries().map(publicEntry), anyEntries()), min_size=1, max_size=5))
+    def test_sameAsPlain(self, entries: List[Any]) -> None:
+        """
+        Whatever the entries, a run written is each entry as
+        L{plainFileJSON} writes it (the model's), in order; its filenames
+        are theirs, and its bare keys those of the ones without core
+        metadata.
+        """
+        for text in (compact(entries), compact(entries, sortKeys=True)):
+            run = plainRun("foo-bar", "[" + text + "]", 1, len(text) + 1)
+            if run is None:
+                continue
+            written = [plainFileJSON("foo-bar", e) for e in entries]
+            self.assertNotIn(None, written)
+            self.assertEqual(run.listed.encode("utf-8"), dumps(written)[1:-1])
+            self.assertEqual(run.filenames, [e["filename"] for e in entries])
+            self.assertEqual(
+                run.bare, [e["hashes"]["sha256"] for e in entries if "core-metadata" not in e]
+            )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(plainEntries(), min_size=1, max_size=5))
+    def test_publicWritten(self, entries: List[Dict[str, Any]]) -> None:
+        """
+        Entries as the public index writes them, plain in the ways it
+        knows (a sha256 core metadata or none, a size, an upload time, the
+        yank), make a run.
+        """
+        written = []
+        for entry in entries:
+            entry = {**entry, "yanked": False}
+            if type(entry.get("size")) is not int:
+                entry["size"] = 1
+            if not entry.get("upload-time"):
+                entry["upload-time"] = "2025-01-02T03:04:05Z"
+            if type(entry.get("core-metadata")) is not dict:
+                entry.pop("core-metadata", None)
+            if not entry.get("requires-python"):
+                entry["requires-python"] = None
+            written.append(publicEntry(entry))
+        text = compact(written)
+        self.assertIsNotNone(plainRun("foo-bar", text, 0, len(text)))
+
+    def test_example(self) -> None:
+        """
+        Two entries as the public index writes them: a wheel with core
+        metadata and provenance, an sdist without.
+        """
+        wheel = publicEntry({
+            "filename": "foo_bar-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "core-metadata": {"sha256": SHA[::-1]},
+            "provenance": "https://p.example.invalid/1",
+            "requires-python": ">=3.9",
+            "size": 12,
+            "upload-time": "2025-01-02T03:04:05.678Z",
+            "url": "https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+            "yanked": False,
+        })
+        sdist = publicEntry({
+            "filename": "foo_bar-1.0.tar.gz",
+            "hashes": {"sha256": SHA[::-1]},
+            "size": 0,
+            "upload-time": "2025-01-02T03:04:05Z",
+            "url": "https://files.example.invalid/p/foo_bar-1.0.tar.gz",
+            "yanked": False,
+        })
+        text = compact([wheel, sdist])
+        run = plainRun("foo-bar", text, 0, len(text))
+        assert run is not None
+        self.assertEqual(
+            run.listed,
+            '{"filename":"foo_bar-1.0-py3-none-any.whl",'
+            f'"url":"../../files/foo-bar/{SHA}/foo_bar-1.0-py3-none-any.whl",'
+            f'"hashes":{{"sha256":"{SHA}"}},"requires-python":">=3.9",'
+            f'"core-metadata":{{"sha256":"{SHA[::-1]}"}},'
+            f'"data-dist-info-metadata":{{"sha256":"{SHA[::-1]}"}},'
+            '"size":12,"upload-time":"2025-01-02T03:04:05.678Z",'
+            '"provenance":"https://p.example.invalid/1"},'
+            '{"filename":"foo_bar-1.0.tar.gz",'
+            f'"url":"../../files/foo-bar/{SHA[::-1]}/foo_bar-1.0.tar.gz",'
+            f'"hashes":{{"sha256":"{SHA[::-1]}"}},'
+            '"size":0,"upload-time":"2025-01-02T03:04:05Z"}',
+        )
+        self.assertEqual(run.filenames, [wheel["filename"], sdist["filename"]])
+        self.assertEqual(run.bare, [SHA[::-1]])
+
+    def test_notRuns(self) -> None:
+        """
+        A run is refused when any of its entries is not plain as the
+        public index writes it, or the text is not whole entries separated
+        by commas.
+        """
+        base = publicEntry({
+            "filename": "foo-1.0.tar.gz", "hashes": {"sha256": SHA}, "size": 1,
+            "upload-time": "2025-01-02T03:04:05Z",
+            "url": "https://files.example.invalid/p/foo-1.0.tar.gz", "yanked": False,
+        })
+        plain = compact([base])
+        self.assertIsNotNone(plainRun("foo", plain, 0, len(plain)))
+        refused = [
+            {**base, "yanked": True},
+            {**base, "yanked": "broken"},
+            {**base, "filename": "foo-1.0+local.tar.gz"},
+            {**base, "filename": "foo\u00e9-1.0.tar.gz"},
+            {**base, "hashes": {"sha256": SHA, "md5": SHA[:32]}},
+            {**base, "hashes": {"sha256": SHA.upper()}},
+            {**base, "url": "https://files.example.invalid/p/foo-1.0.tar.gz#sha256=" + SHA},
+            {**base, "url": "https://[::1]/p/foo-1.0.tar.gz"},
+            {**base, "requires-python": ""},
+            {**base, "requires-python": ">=3.9\u2028"[:-1] + '"'},
+            {**base, "size": None},
+            {**base, "size": 1.0},
+            {**base, "upload-time": None},
+            publicEntry({**base, "core-metadata": True}),
+            {**base, "data-dist-info-metadata": {"sha256": SHA}},
+            {**base, "gpg-sig": False},
+        ]
+        for entry in refused:
+            text = compact([base, entry, base], sortKeys=True)
+            self.assertIsNone(plainRun("foo", text, 0, len(text)), entry)
+        # Not sorted; cut short; a separator other than a comma; a
+        # trailing comma.
+        unsorted = json.dumps(dict(reversed(list(base.items()))), separators=(",", ":"))
+        for text in (unsorted, plain[:-1], plain + " ," + plain, plain + ",", "," + plain, ""):
+            self.assertIsNone(plainRun("foo", text, 0, len(text)), text)
+        # An escape, though it says the same.
+        escaped = plain.replace("foo-1.0", "foo\\u002d1.0", 1)
+        self.assertIsNone(plainRun("foo", escaped, 0, len(escaped)))

@@ -752,6 +752,51 @@ class BigPageRenderedWhileParsedTests(TestCase):
         self.assertTrue(streamed.sources[0].renderWhileParsing is not None)
 
     @inlineCallbacks
+    def test_publicStyleSameAsRenderedWhole(self):  # type: ignore[no-untyped-def]
+        """
+        A big page written as the public index writes its pages, most of
+        its files plain and a few not (yanked, with core metadata or with
+        a filename that must be quoted), is rendered while parsed, mostly
+        in runs written from its text (L{plainRun}), to the same bytes as
+        rendered whole.
+        """
+        upstream = FakeIndex(publicStyle=True)
+        dists = [
+            Dist(f"big-1.{i}.tar.gz", b"%d" % i, provenance=f"https://p.example.invalid/{i}" if i % 7 else None)
+            for i in range(3000)
+        ]
+        dists[10] = Dist("big-2.0.tar.gz", b"yanked", yanked="broken")
+        dists[1500] = Dist("big-2.1-py3-none-any.whl", b"wheel", metadata=b"Metadata-Version: 2.1")
+        dists[2999] = Dist("big-2.2+local.tar.gz", b"local", requiresPython=">=3.9")
+        dists[2998] = Dist("big-2.3-py3-none-any.whl", b"w2", requiresPython="<4,>=3.10")
+        upstream.add("big", *dists)
+        taken = []
+        original = RenderingWhileParsing.addRun
+
+        def addRun(rendering, text, start, end):  # type: ignore[no-untyped-def]
+            taken.append(original(rendering, text, start, end))
+            return taken[-1]
+
+        self.patch(RenderingWhileParsing, "addRun", addRun)
+        streamed = Harness(self, [serveIndex(self, upstream)])
+        whole = Harness(self, [serveIndex(self, upstream)])
+        whole.sources[0].renderWhileParsing = None
+        bodies = []
+        for harness in (streamed, whole):
+            response, body = yield harness.get("/simple/big/", {"Accept": PIP_ACCEPT})
+            self.assertEqual(response.code, 200)
+            bodies.append(body)
+        self.assertEqual(bodies[0], bodies[1])
+        files = json.loads(bodies[0])["files"]
+        self.assertEqual(len(files), 3000)
+        self.assertEqual(files[10]["yanked"], "broken")
+        self.assertEqual(files[1500]["core-metadata"], files[1500]["data-dist-info-metadata"])
+        self.assertEqual(files[2998]["requires-python"], "<4,>=3.10")
+        self.assertEqual(files[1]["provenance"], "https://p.example.invalid/1")
+        self.assertIn(True, taken)
+        self.assertIn(False, taken)
+
+    @inlineCallbacks
     def test_notHeld(self):  # type: ignore[no-untyped-def]
         """
         Once the cold JSON request of a page over the model budget is

@@ -198,6 +198,20 @@ class ProjectJSONWriter:
         self._started = True
         return prefix + listed
 
+    def run(self, listed: str, filenames: Sequence[str]) -> bytes:
+        """
+        The piece listing a run of the next files, their entries written
+        as L{entries} writes them, as C{listed} (see
+        L{cheesecache.simple.plain.plainRun}: every one has a size), their
+        names C{filenames}.
+        """
+        versions = self._fileVersions
+        for filename in filenames:
+            versions.setdefault(versionOf(filename), None)
+        prefix = b"," if self._started else b'{"files":['
+        self._started = True
+        return prefix + listed.encode("utf-8")
+
     def end(self, page: ProjectPage) -> bytes:
         """
         The last piece: C{page}'s name, versions and status (its files have

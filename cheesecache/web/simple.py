@@ -26,7 +26,7 @@ from ..index import (
 from ..simple.model import DistFile, ProjectPage
 from ..simple.names import isValidName, normalize
 from ..simple.negotiate import negotiate
-from ..simple.plain import plainFileHTML, plainFileJSON
+from ..simple.plain import plainFileHTML, plainFileJSON, plainRun
 from ..simple.render import (
     CHUNK_ITEMS,
     JSON_TYPE,
@@ -478,6 +478,23 @@ class RenderingWhileParsing:
             return None
         return plainFileJSON(self.name, entry, self.extracted)
 
+    def addRun(self, text: str, start: int, end: int) -> bool:
+        """
+        The next files, a run of their entries in C{text}, undecoded (see
+        L{cheesecache.simple.plain.plainRun}): written as they are here if
+        they are plain as JSON, in which case C{True}.
+        """
+        if self.extracted is None or self._writer is None or self._failed:
+            return False
+        run = plainRun(self.name, text, start, end)
+        if run is None or any(map(self.extracted, run.bare)):
+            return False
+        if self._batch:
+            self._write(self._files(self._batch))
+            self._batch = []
+        self._write(self._writer.run(run.listed, run.filenames))
+        return True
+
     def addListed(self, listed: Dict[str, Any]) -> None:
         """
         The next file, as L{plainEntry} wrote it.
@@ -571,6 +588,10 @@ class Renderings:
     def add(self, f: DistFile) -> None:
         for rendering in self.each:
             rendering.add(f)
+
+    def addRun(self, text: str, start: int, end: int) -> bool:
+        # The HTML is written from decoded entries.
+        return False
 
     def addPlain(self, entry: Any) -> bool:
         # One entry, written once, for all: they render the same page.
