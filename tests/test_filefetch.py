@@ -14,6 +14,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
 
+from cheesecache import filefetch
 from cheesecache.filefetch import HASH_BATCH, BackgroundHash, resumedSize
 from cheesecache.upstream import UpstreamError
 
@@ -134,8 +135,8 @@ class BackgroundWriteTests(SynchronousTestCase):
         """
         The first piece is written and hashed at once, on the reactor: the
         first byte waits neither for a megabyte nor for a thread.  The next
-        goes to the thread; what comes while a batch runs goes as the next
-        batch as soon as it is done, whatever its size.  Each batch is told
+        goes to the thread; what comes before that batch runs is taken on
+        by it (no trip back to the reactor for each).  Each batch is told
         once written, in order, and the file and the digest hold every byte.
         """
         self.hasher.update(b"a" * 10)
@@ -149,16 +150,53 @@ class BackgroundWriteTests(SynchronousTestCase):
         self.hasher.update(b"d" * 40)
         self.assertEqual(len(self.held.calls), 1)
         self.held.runOne()
-        self.assertEqual(self.written, [10, 20])
-        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20)
-        self.assertEqual(len(self.held.calls), 1)  # c and d, together
-        self.held.runOne()
-        self.assertEqual(self.written, [10, 20, 70])
+        self.assertEqual(self.written, [10, 90])
+        self.assertEqual(self.held.calls, [])
+        self.hasher.update(b"e" * 50)
+        self.assertEqual(len(self.held.calls), 1)
         digest = self.hasher.hexdigest()
         self.held.runAll()
-        whole = b"a" * 10 + b"b" * 20 + b"c" * 30 + b"d" * 40
+        self.assertEqual(self.written, [10, 90, 50])
+        whole = b"a" * 10 + b"b" * 20 + b"c" * 30 + b"d" * 40 + b"e" * 50
         self.assertEqual(self.out.getvalue(), whole)
         self.assertEqual(self.successResultOf(digest), hashlib.sha256(whole).hexdigest())
+
+    def test_goesOnUpToTheLimit(self) -> None:
+        """
+        A batch takes on what came only while it has written less than
+        L{DRAIN_LIMIT}: then it reports, and what is left goes next.
+        """
+        self.patch(filefetch, "DRAIN_LIMIT", 15)
+        self.hasher.update(b"a" * 10)
+        self.hasher.update(b"b" * 20)
+        self.hasher.update(b"c" * 30)
+        self.held.runOne()
+        self.assertEqual(self.written, [10, 20])
+        self.hasher.update(b"d" * 5)
+        self.held.runOne()
+        self.assertEqual(self.written, [10, 20, 30])
+        self.held.runAll()
+        self.assertEqual(self.written, [10, 20, 30, 5])
+        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20 + b"c" * 30 + b"d" * 5)
+
+    def test_orderKept(self) -> None:
+        """
+        However much comes while a batch waits to run (megabytes, and a
+        piece more), every byte is written and hashed in the order it came.
+        """
+        pieces = [os.urandom(HASH_BATCH // 2 + i) for i in range(12)]
+        for piece in pieces[:9]:
+            self.hasher.update(piece)
+        self.held.runOne()
+        for piece in pieces[9:]:
+            self.hasher.update(piece)
+        digest = self.hasher.hexdigest()
+        self.held.runAll()
+        self.assertEqual(self.out.getvalue(), b"".join(pieces))
+        self.assertEqual(sum(self.written), len(b"".join(pieces)))
+        self.assertEqual(
+            self.successResultOf(digest), hashlib.sha256(b"".join(pieces)).hexdigest()
+        )
 
     def test_abandonWaitsForTheRunningBatch(self) -> None:
         """
