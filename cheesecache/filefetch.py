@@ -215,8 +215,11 @@ class BackgroundHash:
         self._abandoned = False
         self._first = True
         #: Guards C{_batch} and C{_size}, which a batch running in a thread
-        #: takes on from (see L{_takeMore}).
+        #: takes on from (see L{_takeMore}), and C{_tookOn}.
         self._lock = threading.Lock()
+        #: Bytes the running batch took on: if it fails, they too are never
+        #: hashed, and no longer count as waiting (see L{_hashed}).
+        self._tookOn = 0
 
     def update(self, data: bytes) -> "Optional[Deferred[None]]":
         """
@@ -296,8 +299,12 @@ class BackgroundHash:
         took in all (see L{_hashAll}), or why it failed.
         """
         self._running -= 1
+        with self._lock:
+            took, self._tookOn = self._tookOn, 0
         if isinstance(result, Failure):
-            self.pending -= size
+            # What it took on is dropped too: counted still, it would hold
+            # reading back for ever once past MAX_PENDING.
+            self.pending -= size + took
         else:
             size = result  # type: ignore[assignment]
             self.pending -= size
@@ -341,7 +348,9 @@ class BackgroundHash:
         with self._lock:
             if self._abandoned:
                 return []
-            batch, self._batch, self._size = self._batch, [], 0
+            batch, self._batch = self._batch, []
+            self._tookOn += self._size
+            self._size = 0
         return batch
 
 

@@ -73,7 +73,13 @@ class HeldCalls:
 
     def runOne(self) -> None:
         d, f, args = self.calls.pop(0)
-        d.callback(f(*args))
+        try:
+            result = f(*args)
+        except Exception:
+            # As the pool does: the call's Deferred fails.
+            d.errback()
+        else:
+            d.callback(result)
 
     def runAll(self) -> None:
         while self.calls:
@@ -242,6 +248,34 @@ class BackgroundWriteTests(SynchronousTestCase):
         hasher = BackgroundHash(self.held, Full(), self.written.append)
         hasher.update(b"a" * 10)
         self.assertEqual(self.written, [])
+        self.failureResultOf(hasher.hexdigest(), OSError)
+
+    def test_failedTakeOnReleasesItsBytes(self) -> None:
+        """
+        A batch that fails after taking on what came no longer counts those
+        bytes as waiting: reading is not held back for ever by bytes that
+        will never be hashed.
+        """
+        class FullAfterTwo(io.BytesIO):
+            writes = 0
+
+            def write(self, data: bytes) -> int:  # type: ignore[override]
+                self.writes += 1
+                if self.writes > 2:
+                    raise OSError("no space left")
+                return super().write(data)
+
+        hasher = BackgroundHash(self.held, FullAfterTwo(), self.written.append)
+        hasher.update(b"a")
+        hasher.update(b"b")
+        backlog = None
+        while backlog is None:
+            backlog = hasher.update(b"c" * (HASH_BATCH + 1))
+        # b is written, the c's are taken on and fail.
+        self.held.runOne()
+        self.successResultOf(backlog)
+        self.assertIsNone(hasher.update(b"d"))
+        self.assertEqual(hasher.pending, 0)
         self.failureResultOf(hasher.hexdigest(), OSError)
 
     def test_abandonIdle(self) -> None:
