@@ -272,7 +272,13 @@ class BackgroundHash:
 
         def close(result: object) -> None:
             if self._out is not None:
-                self._out.close()
+                try:
+                    self._out.close()
+                except OSError:
+                    # A failed batch left bytes it could not flush (the disk
+                    # is full): close flushes them again, fails again, and
+                    # closes the file all the same.  They are dropped.
+                    pass
             closed.callback(None)
             # A failed batch was the download's failure, reported there.
 

@@ -278,6 +278,26 @@ class BackgroundWriteTests(SynchronousTestCase):
         self.assertEqual(hasher.pending, 0)
         self.failureResultOf(hasher.hexdigest(), OSError)
 
+    def test_abandonAfterFailedFlush(self) -> None:
+        """
+        A batch that could not be flushed (the disk is full) leaves bytes in
+        the file's buffer: C{abandon} closes the file all the same and
+        fires, rather than failing with the flush again.
+        """
+        class Full(io.RawIOBase):
+            def writable(self) -> bool:
+                return True
+
+            def write(self, data: Any) -> int:
+                raise OSError(28, "no space left")
+
+        out = io.BufferedWriter(Full())
+        hasher = BackgroundHash(self.held, out, self.written.append)  # type: ignore[arg-type]
+        hasher.update(b"a" * 10)
+        self.assertEqual(self.written, [])
+        self.successResultOf(hasher.abandon())
+        self.assertTrue(out.raw.closed)
+
     def test_abandonIdle(self) -> None:
         """
         With no batch running, C{abandon} closes the file at once.
