@@ -214,6 +214,8 @@ class BackgroundHash:
         self._drained: "Optional[Deferred[None]]" = None
         self._abandoned = False
         self._first = True
+        #: Why a batch failed, if one did: every later one fails with it.
+        self._failure: Optional[Failure] = None
         #: Guards C{_batch} and C{_size}, which a batch running in a thread
         #: takes on from (see L{_takeMore}), and C{_tookOn}.
         self._lock = threading.Lock()
@@ -228,9 +230,14 @@ class BackgroundHash:
         @return: C{None}, or, when too much is waiting to be hashed, a
             L{Deferred} that fires once the backlog is down again: the
             caller should stop reading until then.
+        @raise Exception: why a batch failed (the disk is full), if one
+            did: the rest would only be read to be dropped, while the
+            clients following the download wait for it.
         """
         if self._abandoned:
             return None
+        if self._failure is not None:
+            raise self._failure.value
         with self._lock:
             self._batch.append(data)
             self._size += len(data)
@@ -308,6 +315,8 @@ class BackgroundHash:
         with self._lock:
             took, self._tookOn = self._tookOn, 0
         if isinstance(result, Failure):
+            if self._failure is None:
+                self._failure = result
             # What it took on is dropped too: counted still, it would hold
             # reading back for ever once past MAX_PENDING.
             self.pending -= size + took

@@ -274,8 +274,8 @@ class BackgroundWriteTests(SynchronousTestCase):
         # b is written, the c's are taken on and fail.
         self.held.runOne()
         self.successResultOf(backlog)
-        self.assertIsNone(hasher.update(b"d"))
         self.assertEqual(hasher.pending, 0)
+        self.assertRaises(OSError, hasher.update, b"d")
         self.failureResultOf(hasher.hexdigest(), OSError)
 
     def test_abandonAfterFailedFlush(self) -> None:
@@ -377,3 +377,103 @@ class BacklogTests(SynchronousTestCase):
         held.calls[0][0].errback(OSError("disk on fire"))
         self.successResultOf(backlog)
         self.failureResultOf(hasher.hexdigest(), OSError)
+
+
+class _Streamed:
+    """
+    A 200 answer whose body the test hands over piece by piece; also the
+    transport it comes over.
+    """
+
+    code = 200
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.headers = Headers()
+        self.protocol: Any = None
+        self.stopped = False
+
+    def deliverBody(self, protocol: Any) -> None:
+        self.protocol = protocol
+        protocol.makeConnection(self)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        from twisted.internet.error import ConnectionAborted
+        from twisted.python.failure import Failure
+
+        if not self.stopped:
+            self.stopped = True
+            self.protocol.connectionLost(Failure(ConnectionAborted()))
+
+
+class _FillsUp:
+    """
+    A temporary file on a disk that fills up after its first write.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes > 1:
+            raise OSError(28, "No space left on device")
+        return self._out.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
+
+
+class FetchFailureTests(SynchronousTestCase):
+    def test_failedWriteFailsAtOnce(self) -> None:
+        """
+        A download whose file cannot be written (the disk is full) fails
+        at once: the rest of the body is not read, its temporary file is
+        removed and its followers are told, rather than all of them waiting
+        for every byte to come only to be dropped.
+        """
+        from twisted.internet.defer import succeed
+        from twisted.internet.task import Clock
+        from twisted.python.filepath import FilePath
+
+        from cheesecache.blobstore import BlobStore
+        from cheesecache.filefetch import FileFetcher, State
+        from cheesecache.simple.model import DistFile
+
+        store = BlobStore(FilePath(self.mktemp()))
+        newTemporary = BlobStore.newTemporary
+
+        def fillsUp(self: BlobStore) -> Any:
+            path, out = newTemporary(self)
+            return path, _FillsUp(out)
+
+        self.patch(BlobStore, "newTemporary", fillsUp)
+        piece = b"x" * 1000
+        answer = _Streamed(100 * len(piece))
+
+        class Upstream:
+            def get(self, url: str, headers: dict, via: Any = ()) -> Any:
+                return succeed(answer)
+
+        f = DistFile(
+            "alpha-1.0.tar.gz", "http://127.0.0.1/alpha-1.0.tar.gz",
+            {"sha256": hashlib.sha256(piece * 100).hexdigest()}, size=100 * len(piece),
+        )
+        fetcher = FileFetcher(store, Clock())
+        download = fetcher.fetch(f, Upstream())  # type: ignore[arg-type]
+        failed = download.whenDone()
+        for _ in range(3):
+            if not answer.stopped:
+                answer.protocol.dataReceived(piece)
+        self.assertTrue(answer.stopped)
+        self.assertIs(download.state, State.FAILED)
+        self.assertIn("No space left", str(self.failureResultOf(failed, UpstreamError).value))
+        self.assertFalse(download.path.exists())
+        self.assertIsNone(fetcher.inProgress(f.key))
