@@ -354,18 +354,26 @@ class BackgroundHash:
     def _takeMore(self, taken: int) -> List[bytes]:
         """
         What came while a batch that took C{taken} bytes ran, for it to go
-        on with: nothing past L{DRAIN_LIMIT}, so that the reactor hears of
-        the bytes written (the clients following the download are sent
-        them) at least that often.
+        on with, up to about L{DRAIN_LIMIT} in all (a piece more at most),
+        so that the reactor hears of the bytes written (the clients
+        following the download are sent them) at least that often.
         """
         if taken >= DRAIN_LIMIT:
             return []
+        room = DRAIN_LIMIT - taken
         with self._lock:
             if self._abandoned:
                 return []
-            batch, self._batch = self._batch, []
-            self._tookOn += self._size
-            self._size = 0
+            count = size = 0
+            for data in self._batch:
+                if size >= room:
+                    break
+                count += 1
+                size += len(data)
+            batch = self._batch[:count]
+            del self._batch[:count]
+            self._size -= size
+            self._tookOn += size
         return batch
 
 

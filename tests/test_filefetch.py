@@ -185,6 +185,22 @@ class BackgroundWriteTests(SynchronousTestCase):
         self.assertEqual(self.written, [10, 20, 30, 5])
         self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20 + b"c" * 30 + b"d" * 5)
 
+    def test_takesOnNoMoreThanTheLimit(self) -> None:
+        """
+        A batch takes on at most about L{DRAIN_LIMIT} bytes in all (the
+        piece that crosses it, no more): the rest goes next.
+        """
+        self.patch(filefetch, "DRAIN_LIMIT", 50)
+        self.hasher.update(b"a" * 10)
+        self.hasher.update(b"b" * 20)
+        for piece in (b"c" * 20, b"d" * 20, b"e" * 20, b"f" * 20):
+            self.hasher.update(piece)
+        self.held.runOne()
+        self.assertEqual(self.written, [10, 60])
+        self.held.runAll()
+        self.assertEqual(self.written, [10, 60, 40])
+        self.assertEqual(self.out.getvalue(), b"a" * 10 + b"b" * 20 + b"c" * 20 + b"d" * 20 + b"e" * 20 + b"f" * 20)
+
     def test_orderKept(self) -> None:
         """
         However much comes while a batch waits to run (megabytes, and a
