@@ -938,6 +938,20 @@ class PageTextTests(SynchronousTestCase):
         """
         self.assertRaises(ParseError, pageText, b'{"name": "\xff"}', JSON_TYPE)
 
+    def test_jsonEncodedSurrogate(self) -> None:
+        """
+        A surrogate encoded as UTF-8 bytes (no Unicode text, which no
+        rendering can write back) makes a JSON page a L{ParseError}, small
+        or big, as a lone surrogate escape does, not a page that fails.
+        """
+        entry = '{"filename":"a-1.%d.tar.gz","url":"x","hashes":{},"upload-time":"%s"}'
+        for count in (1, 3000):
+            entries = [entry % (i, "2025") for i in range(count)]
+            entries[-1] = entries[-1].replace("2025", "2025\ud800")
+            body = ('{"files":[' + ",".join(entries) + "]}").encode("utf-8", "surrogatepass")
+            self.assertRaises(ParseError, pageText, body, JSON_TYPE)
+            self.assertRaises(ParseError, parseProjectJSON, body, BASE, "a")
+
     def test_html(self) -> None:
         """
         HTML is read as UTF-8, bytes that are not replaced.

@@ -104,10 +104,15 @@ def _htmlEncoding(contentType: str) -> str:
 def pageText(body: bytes, contentType: str) -> str:
     """
     A page's bytes as the text the parsers read: JSON decoded as C{json}
-    does (UTF-8, -16 or -32), HTML in the charset its C{contentType} names
-    (see L{_htmlEncoding}) with undecodable bytes replaced.  A caller that
-    passes on the text and drops the bytes does not keep a big page twice
-    while it is parsed.
+    does (UTF-8, -16 or -32), but strictly, HTML in the charset its
+    C{contentType} names (see L{_htmlEncoding}) with undecodable bytes
+    replaced.  A caller that passes on the text and drops the bytes does
+    not keep a big page twice while it is parsed.
+
+    C{json} lets a surrogate encoded on its own through
+    (C{surrogatepass}), which no rendering can write: such a page parsed,
+    past the check for lone surrogate escapes, then failed every
+    rendering with a 500.
 
     @raise ParseError: JSON that is not in a Unicode encoding.
     """
@@ -115,7 +120,7 @@ def pageText(body: bytes, contentType: str) -> str:
         encoding = _htmlEncoding(contentType) if ";" in contentType else "utf-8"
         return body.decode(encoding, errors="replace")
     try:
-        return body.decode(json.detect_encoding(body), "surrogatepass")
+        return body.decode(json.detect_encoding(body))
     except UnicodeDecodeError as e:
         raise ParseError(f"not JSON: {e}") from e
 
