@@ -1777,3 +1777,14 @@ class LoadStreamingOnRunTests(SynchronousTestCase):
         self.assertEqual(offeredTexts[-1], json.dumps(self.items[6], separators=(",", ":"))[:-4])
         self.assertEqual(seen, self.items)
         self.assertEqual(value["files"], [None] * 7)
+
+    def test_spacedNotOfferedWhole(self) -> None:
+        """
+        An array written with spaces has no runs, and its rest is not
+        offered whole as a last run (a copy of a big page's files): only
+        a rest shorter than two runs is.
+        """
+        self.text = json.dumps({"files": self.items * 20})
+        value, seen = self.load(lambda run: True)
+        self.assertEqual(self.offered, [])
+        self.assertEqual(seen, self.items * 20)

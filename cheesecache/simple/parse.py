@@ -361,8 +361,10 @@ def _streamArray(
         end = _runEnd(text, pos)
         if end < 0:
             # The last run: to the first closing bracket, which ends the
-            # array if what comes before it is a run onRun takes.
-            close = text.find("]", pos)
+            # array if what comes before it is a run onRun takes.  A
+            # compact array's last run is shorter than two runs; anything
+            # longer (a page written with spaces) is not offered whole.
+            close = text.find("]", pos, pos + 2 * RUN_CHARS)
             if onRun is not None and close > pos and onRun(text, pos, close):
                 return result, close + 1
             break
