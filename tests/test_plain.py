@@ -389,7 +389,11 @@ class PlainRunTests(SynchronousTestCase):
             self.assertEqual(run.listed.encode("utf-8"), dumps(written)[1:-1])
             self.assertEqual(run.filenames, [e["filename"] for e in entries])
             self.assertEqual(
-                run.bare, [e["hashes"]["sha256"] for e in entries if "core-metadata" not in e]
+                run.bare,
+                [
+                    e["hashes"]["sha256"] for e in entries
+                    if "core-metadata" not in e and e["filename"].endswith(".whl")
+                ],
             )
 
     @settings(max_examples=200, deadline=None)
@@ -457,7 +461,14 @@ class PlainRunTests(SynchronousTestCase):
             '"size":0,"upload-time":"2025-01-02T03:04:05Z"}',
         )
         self.assertEqual(run.filenames, [wheel["filename"], sdist["filename"]])
-        self.assertEqual(run.bare, [SHA[::-1]])
+        self.assertEqual(run.bare, [])
+        bareWheel = {
+            k: v for k, v in wheel.items() if k not in ("core-metadata", "data-dist-info-metadata")
+        }
+        text = compact([sdist, bareWheel])
+        run = plainRun("foo-bar", text, 0, len(text))
+        assert run is not None
+        self.assertEqual(run.bare, [SHA])
 
     def test_notRuns(self) -> None:
         """

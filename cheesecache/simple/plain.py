@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from itertools import chain, compress, repeat
+from operator import and_, is_
 from typing import Any, Callable, Dict, List, Optional
 
 import attrs
@@ -160,8 +161,8 @@ class PlainRun:
     @ivar listed: their entries as L{plainFileJSON} writes them, encoded
         and separated by commas, as in the page's C{files} array.
     @ivar filenames: their files' names, in order.
-    @ivar bare: the keys of those without core metadata (wheels among them
-        may have had theirs extracted by cheesecache, which the model
+    @ivar bare: the keys of the wheels among them without core metadata
+        (cheesecache may have extracted theirs, which the model
         advertises: see L{plainFileJSON}'s C{extracted}).
     """
 
@@ -210,12 +211,11 @@ def plainRun(name: str, text: str, start: int, end: int) -> Optional[PlainRun]:
     ))
     # filter drops the groups that are absent (None).
     listed = "".join(filter(None, pieces))
-    bare = list(compress(keys, map(_isNone, metadata)))
+    # The wheels without core metadata, found without a Python step each.
+    bare = list(compress(keys, map(
+        and_, map(is_, metadata, repeat(None)), map(str.endswith, filenames, repeat(".whl"))
+    )))
     return PlainRun(listed, filenames, bare)
-
-
-def _isNone(value: object) -> bool:
-    return value is None
 
 
 #: A JSON string's character that needs no escape in it, written as is:
