@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import attrs
 from twisted.internet.defer import (
-    CancelledError, Deferred, DeferredSemaphore, inlineCallbacks, maybeDeferred, succeed,
+    CancelledError, Deferred, DeferredSemaphore, fail, inlineCallbacks, maybeDeferred, succeed,
 )
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import CooperativeTask, Cooperator
@@ -790,7 +790,11 @@ class UpstreamSource:
         big = len(outcome.body) > COOPERATIVE_PARSE
         # The upstream's bytes go once decoded: neither they nor the text
         # stay while the page is stored and rendered.
-        body = pageText(outcome.takeBody(), outcome.contentType)
+        try:
+            body = pageText(outcome.takeBody(), outcome.contentType)
+        except ParseError:
+            # Bytes that are not text fail as a parse does, in the result.
+            return fail()
         if name is None:
             steps: Steps[object] = parseListSteps(body, outcome.contentType)
         elif kept is not None:

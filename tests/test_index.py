@@ -24,6 +24,7 @@ from cheesecache import pagestore as pagestoreModule
 from cheesecache.index import Index, Lookup, ProjectNotFound, SourcesUnavailable
 from cheesecache.routing import Route
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
+from cheesecache.simple.parse import JSON_TYPE, ParseError
 from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
@@ -614,6 +615,19 @@ class UpstreamSourceTests(TestCase):
         answer = Fetched(b"page", "text/html", "https://example.invalid/", Validators())
         self.assertEqual(answer.takeBody(), b"page")
         self.assertEqual((answer.body, answer.takeBody()), (b"", b""))
+
+    def test_undecodableIsAFailedParse(self) -> None:
+        """
+        A page whose bytes are not text (a surrogate encoded on its own) is
+        a failed parse, as a L{Deferred}, never an exception raised at the
+        caller (whose errback abandons the rendering of a big stored page
+        read back so).
+        """
+        rendering = _RecordingRendering("alpha")
+        body = b'{"files":[],"name":"alpha","x":"\xed\xa0\x80"}'
+        answer = Fetched(body, JSON_TYPE, "https://example.invalid/", Validators())
+        kept = indexModule._Kept(rendering, 0, answer.url)
+        self.failureResultOf(self.source._parse("alpha", answer, kept), ParseError)
 
     @inlineCallbacks
     def test_rootList(self):  # type: ignore[no-untyped-def]
