@@ -343,7 +343,11 @@ class BackgroundHash:
         size = 0
         while batch:
             if self._out is not None:
-                self._out.write(b"".join(batch) if len(batch) > 1 else batch[0])
+                # Piece by piece: joined, a batch made a string of up to
+                # DRAIN_LIMIT, which the allocator kept (13 MB more held
+                # after a cold 83 MB wheel).
+                for data in batch:
+                    self._out.write(data)
                 self._out.flush()
             for data in batch:
                 self._hash.update(data)
