@@ -1111,7 +1111,10 @@ class Index:
     def projectList(self, via: Via = ()):  # type: ignore[no-untyped-def]
         """
         The root list: every source's names (sources that fail with nothing
-        cached are left out, unless all fail).
+        cached are left out, unless all fail, or all the others list nothing:
+        an empty private store's list, served alone as a 200, would say the
+        index has no project, and a cheesecache downstream, revalidating its
+        cached list, would take that empty one in its place).
         """
         lookups: List[Lookup] = []
         failures: List[Exception] = []
@@ -1120,8 +1123,13 @@ class Index:
                 lookups.append((yield source.page(None, via)))
             except (SourcesUnavailable, ProjectNotFound) as e:
                 failures.append(e)
+        if failures and all(
+            isinstance(l.entry.content, ProjectList) and not l.entry.content.names
+            for l in lookups
+        ):
+            raise failures[0]
         if not lookups:
-            raise failures[0] if failures else ProjectNotFound("/")
+            raise ProjectNotFound("/")
         if len(lookups) == 1:
             return lookups[0]
         key = tuple(l.entry.rendered for l in lookups)

@@ -659,3 +659,48 @@ class StallInChainTests(TestCase):
         yield laptop.settled()
         self.assertTrue(company.store.exists(hashlib.sha256(data).hexdigest()))
         self.assertTrue(laptop.store.exists(hashlib.sha256(data).hexdigest()))
+
+
+class RootListInChainTests(TestCase):
+    """
+    The root list (C{/simple/}) when an upstream fails.
+    """
+
+    @inlineCallbacks
+    def test_rootListUpstreamDownNothingCached(self):  # type: ignore[no-untyped-def]
+        """
+        With its upstream down and no root list cached, the company tier
+        answers C{/simple/} with a 502, as it does a project page, not a 200
+        listing no project: the laptop, revalidating its cached root list,
+        would take the empty one in its place.
+        """
+        origin = sampleIndex()
+        company = Harness(self, [serveIndex(self, origin)], pseudonym="company")
+        laptop = Harness(self, [company.simpleURL], pseudonym="laptop")
+        response, body = yield laptop.get("/simple/", {"Accept": JSON_ACCEPT})
+        names = [p["name"] for p in json.loads(body)["projects"]]
+        self.assertIn("alpha", names)
+        # A company tier that has nothing cached (a new data directory), its
+        # upstream down.
+        origin.down = True
+        fresh = Harness(self, [serveIndex(self, origin)], pseudonym="company")
+        response, body = yield fresh.get("/simple/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 502, body)
+        laptop.sources[0].upstream.url = fresh.simpleURL
+        laptop.clock.advance(10_000)
+        response, body = yield laptop.get("/simple/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200)
+        self.assertEqual([p["name"] for p in json.loads(body)["projects"]], names)
+
+    @inlineCallbacks
+    def test_rootListLoopDetected(self):  # type: ignore[no-untyped-def]
+        """
+        Caches configured in a circle answer C{/simple/} with 508 Loop
+        Detected, as they do a project page, not a 200 listing no project.
+        """
+        one = Harness(self, ["http://127.0.0.1:1/simple/"], pseudonym="one")
+        two = Harness(self, [one.simpleURL], pseudonym="two")
+        one.sources[0].upstream.url = two.simpleURL
+        response, body = yield one.get("/simple/")
+        self.assertEqual(response.code, 508, body)
+        self.assertIn(b"Loop Detected", body)
