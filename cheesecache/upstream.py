@@ -41,7 +41,7 @@ from . import __version__
 from .contentcoding import PAGE_ENCODINGS, BodyDecoder, UndecodableBody
 from .freshness import Validators, parseRetryAfter
 from .metrics import Histogram
-from .via import formatVia
+from .via import formatVia, upstreamTried
 
 log = Logger()
 
@@ -574,7 +574,12 @@ class Upstream:
                 log.error("Loop detected: {url} sent our own request back", url=url)
                 raise LoopDetected(f"{url}: HTTP 508 (Loop Detected)")
             wait = retryAfterOf(response, self.clock.seconds())
-            if 500 <= code < 600 and code != 508 and wait is None:
+            if (
+                500 <= code < 600
+                and code != 508
+                and wait is None
+                and not upstreamTried(header(response, b"proxy-status"))
+            ):
                 raise _Retryable(f"{url}: HTTP {code}")
             # Asked to wait: not asked again at once, and the wait is
             # passed on (see Policy.afterFailure, failPage).

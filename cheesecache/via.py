@@ -8,7 +8,7 @@ holds its own pseudonym.
 
 from __future__ import annotations
 
-from typing import Iterable, Tuple, Union
+from typing import Iterable, Optional, Tuple, Union
 
 from twisted.web.iweb import IRequest
 
@@ -65,3 +65,26 @@ def formatVia(chain: Iterable[str]) -> str:
     A C{Via} header for a chain of pseudonyms.
     """
     return ", ".join(f"1.1 {hop}" for hop in chain)
+
+
+#: The C{Proxy-Status} (RFC 9209) of a cheesecache's 502 for a page its
+#: upstream failed, after the tries it makes of every page: a cheesecache
+#: below, tier of the same chain, does not try again.  It did, at every
+#: tier: the origin was asked 3 to the power of the tiers times for one
+#: client's request, which waited as many times the top tier's tries.
+UPSTREAM_FAILED = b"cheesecache; error=destination_unavailable"
+
+
+def upstreamTried(proxyStatus: Optional[str]) -> bool:
+    """
+    Does a 5xx answer's C{Proxy-Status} say a cheesecache made it, after
+    trying its own upstream (see L{UPSTREAM_FAILED})?  Proxies between
+    the two tiers may add their own members to the list.
+    """
+    if not proxyStatus:
+        return False
+    for member in proxyStatus.split(","):
+        name, _, parameters = member.partition(";")
+        if name.strip() == "cheesecache" and "error=" in parameters:
+            return True
+    return False

@@ -704,3 +704,47 @@ class RootListInChainTests(TestCase):
         response, body = yield one.get("/simple/")
         self.assertEqual(response.code, 508, body)
         self.assertIn(b"Loop Detected", body)
+
+
+class FailingOriginInChainTests(TestCase):
+    """
+    An origin that fails, below a chain of caches.
+    """
+
+    @inlineCallbacks
+    def test_upstreamFailureNotRetriedAtEveryTier(self):  # type: ignore[no-untyped-def]
+        """
+        A page the origin fails (a 500), nothing cached, is tried three
+        times by the company tier, whose 502 the laptop passes on without
+        asking again: the laptop's own tries made each tier multiply the
+        origin's requests by three (27 for one client's request through
+        three tiers, and as many times the company's wait for the client,
+        past pip's timeout).
+        """
+        origin = sampleIndex()
+        origin.faults[b"/simple/alpha/"] = "500"
+        company = Harness(self, [serveIndex(self, origin)], pseudonym="company")
+        team = Harness(self, [company.simpleURL], pseudonym="team")
+        laptop = Harness(self, [team.simpleURL], pseudonym="laptop")
+        response, body = yield laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 502, body)
+        self.assertIn(b"HTTP 502", body)
+        self.assertEqual(origin.count(b"/simple/alpha/"), 3)
+        self.assertEqual(company.sources[0].requests, 1)
+        self.assertEqual(team.sources[0].requests, 1)
+        # Another upstream's 502 is still tried again.
+        del origin.faults[b"/simple/alpha/"]
+        calls: list = []
+        original = origin._respond
+
+        def flaky(request):  # type: ignore[no-untyped-def]
+            calls.append(request.path)
+            if len(calls) == 1:
+                request.setResponseCode(502)
+                return b"busy"
+            return original(request)
+
+        origin._respond = flaky  # type: ignore[method-assign]
+        response, body = yield company.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(len(calls), 2)

@@ -41,7 +41,7 @@ from ..simple.render import (
     projectHTMLHead,
     projectJSONChunks,
 )
-from ..via import requestVia
+from ..via import UPSTREAM_FAILED, requestVia
 from .asyncrender import renderLater
 from .representation import (
     NotFound,
@@ -105,6 +105,7 @@ def failPage(request: IRequest, failure: Failure) -> bytes:
             return writeRetryLater(
                 request, failure.value.retryAfter, f"nothing is cached; {failure.value}"
             )
+        request.setHeader(b"Proxy-Status", UPSTREAM_FAILED)
         return writeError(
             request,
             502,
