@@ -367,6 +367,22 @@ class UpstreamSource:
                     oldName, functools.partial(self.store.remove, self.sourceID, oldName)
                 )
 
+    def trimStored(self) -> int:
+        """
+        Remove the stored "not found" answers beyond L{notFoundBudget} that
+        an earlier run left (see L{PageStore.trimNotFound}): none of them
+        is in memory at start, so none would ever go.  Call before serving.
+
+        @return: how many were removed.
+        """
+        removed = self.store.trimNotFound(self.sourceID, self.notFoundBudget)
+        if removed:
+            log.info(
+                "Removed {n} stored \"not found\" answers of {name} beyond the"
+                " {budget} kept", n=removed, name=self.name, budget=self.notFoundBudget,
+            )
+        return removed
+
     def _noteLoaded(self, name: Optional[str], content: Optional[object]) -> None:
         """
         Account for a parsed page now in memory, letting the least recently

@@ -249,6 +249,11 @@ def _writeBeside(
     return tmp
 
 
+#: The largest stored "not found" answer read by L{PageStore.trimNotFound}:
+#: its URL and validators, with room for a long URL.
+NOT_FOUND_MAX_SIZE = 16 * 1024
+
+
 #: The version in the first line of a page kept as fetched.
 AS_FETCHED = 2
 
@@ -481,6 +486,48 @@ class PageStore:
             return
         atomicWrite(self._path(sourceID, name), entryChunks(entry), durable=False)
         _removeIfThere(self._path(sourceID, name, ".page"))
+
+    def trimNotFound(self, sourceID: str, keep: int) -> int:
+        """
+        Remove the stored "not found" answers of C{sourceID} but the C{keep}
+        most recently stored.  The server holds no more of them than its
+        budget, in memory and on disk, but only those it has in memory are
+        ever removed: those an earlier run left (every unknown name ever
+        asked for, before cheesecache let them go at all) would otherwise
+        stay for good, never evicted.  Blocking.
+
+        @return: how many were removed.
+        """
+        try:
+            entries = os.scandir(self.root.child(sourceID).path)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        notFound = []
+        with entries:
+            for entry in entries:
+                if not entry.name.endswith(".json"):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    # A "not found" is its first fields alone; a found page
+                    # in parsed form (an older cheesecache's) is not read.
+                    if st.st_size > NOT_FOUND_MAX_SIZE:
+                        continue
+                    with open(entry.path, "rb") as f:
+                        raw = json.loads(f.read())
+                except (OSError, ValueError):
+                    continue
+                if isinstance(raw, dict) and "content" in raw and raw["content"] is None:
+                    notFound.append((st.st_mtime, entry.path))
+        notFound.sort(reverse=True)
+        removed = 0
+        for _, path in notFound[max(keep, 0):]:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            removed += 1
+        return removed
 
     def remove(self, sourceID: str, name: Optional[str]) -> None:
         """

@@ -553,6 +553,8 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
             "Upstream {name}: {url}{offline}", name=configured.name, url=upstream.url,
             offline=" (offline: not contacted)" if options["offline"] else "",
         )
+    for source in sources:
+        source.trimStored()
     store = BlobStore(dataDir)
     store.cleanTemporary()
     maxUpload = int(options["max-upload-size"] * 1024 * 1024)

@@ -817,3 +817,55 @@ class PluginTests(TestCase):
         # 1, not None: it ended by itself, not killed when the time ran out.
         self.assertEqual(code, 1, output)
         self.assertIn(f"Couldn't listen on 127.0.0.1:{port}", output)
+
+
+class StoredNotFoundTests(SynchronousTestCase):
+    """
+    Stored "not found" answers an earlier run left are trimmed at start.
+    """
+
+    def test_trimmedAtStart(self) -> None:
+        """
+        A data directory holding more stored "not found" answers than the
+        budget (an older cheesecache stored one for every unknown name ever
+        asked for, for good) keeps only the most recent at start, and every
+        found page.
+        """
+        import hashlib
+
+        import attrs
+        from twisted.internet import reactor
+
+        from cheesecache.freshness import PageEntry, Validators
+        from cheesecache.index import UpstreamSource
+        from cheesecache.pagestore import entryToJSON
+        from cheesecache.simple.model import ProjectPage
+
+        budget = attrs.fields(UpstreamSource).notFoundBudget.default
+        options = offlineOptions(self)
+        url = "http://127.0.0.1:1/simple/"
+        folder = FilePath(options["data-dir"]).child("pages").child(
+            hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+        )
+        folder.makedirs()
+        for i in range(budget + 5):
+            path = folder.child(f"nope-{i}.json").path
+            with open(path, "wb") as f:
+                f.write(entryToJSON(PageEntry(
+                    content=None, url=f"{url}nope-{i}/", validators=Validators(None, None),
+                    fetchedAt=1000.0 + i,
+                )))
+            os.utime(path, (1000.0 + i, 1000.0 + i))
+        folder.child("alpha.page").setContent(b"kept as fetched")
+        # A found page in parsed form, as an older cheesecache kept them.
+        folder.child("beta.json").setContent(entryToJSON(PageEntry(
+            content=ProjectPage(name="beta", files=[]), url=f"{url}beta/",
+            validators=Validators(None, None), fetchedAt=1.0,
+        )))
+        makeService(options, reactor)
+        left = set(folder.listdir())
+        self.assertEqual(len(left), budget + 2)
+        self.assertIn("alpha.page", left)
+        self.assertIn("beta.json", left)
+        self.assertNotIn("nope-4.json", left)
+        self.assertIn("nope-5.json", left)
