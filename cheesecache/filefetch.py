@@ -35,6 +35,7 @@ from .upstream import (
     abandon,
     connectionBroke,
     contentRange,
+    describeError,
     header,
     readBody,
     retryAfterOf,
@@ -688,7 +689,7 @@ class FileFetcher:
                     "Download of {filename} broke after {received} bytes; asking"
                     " again in {delay} s for the rest: {reason}",
                     filename=f.filename, received=received, delay=delay,
-                    reason=str(failure.value),
+                    reason=describeError(failure.value),
                 )
                 later = self.clock.callLater(delay, request, received)
 
@@ -700,7 +701,7 @@ class FileFetcher:
                 download._stop = stop
                 return
             fail(
-                str(failure.value),
+                describeError(failure.value),
                 failure.check(UpstreamGone) is not None,
                 getattr(failure.value, "retryAfter", None),
             )

@@ -31,6 +31,7 @@ from .upstream import (
     Upstream,
     UpstreamError,
     connectionBroke,
+    describeError,
     readBody,
     retryAfterOf,
     statusError,
@@ -373,7 +374,7 @@ class MetadataService:
             # Refused, or broken, at each try.
             if not connectionBroke(e):
                 raise
-            raise UpstreamError(f"{url}: {e}") from e
+            raise UpstreamError(f"{url}: {describeError(e)}") from e
         return path
 
     @inlineCallbacks
@@ -386,7 +387,7 @@ class MetadataService:
                 raise
             # Timed out, or a redirect that cannot be followed: not tried
             # again (see connectionBroke).
-            raise UpstreamError(f"{url}: {e}") from e
+            raise UpstreamError(f"{url}: {describeError(e)}") from e
         chunks: list[bytes] = []
         done, _ = readBody(
             response, chunks.append, self.clock, self.idleTimeout, MAX_METADATA_SIZE

@@ -158,6 +158,18 @@ def connectionBroke(error: Exception) -> bool:
     return False
 
 
+def describeError(error: BaseException) -> str:
+    """
+    What went wrong, in words, for a log line or an error page: Twisted's
+    HTTP client fails with lists of failures (L{ResponseFailed} and its
+    kin), whose own text is their repr; theirs are given instead.
+    """
+    if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
+        said = [reason.getErrorMessage() for reason in error.reasons]
+        return "; ".join(dict.fromkeys(said)) or type(error).__name__
+    return str(error)
+
+
 class ChainedRedirectAgent(RedirectAgent):
     """
     A L{RedirectAgent} that resolves each C{Location} against the URL that
@@ -256,7 +268,7 @@ def tryAgain(  # type: ignore[no-untyped-def]
         except Exception as e:
             if delay is None or not worthAnother(e):
                 raise
-            log.info("Retrying {url} in {delay}s: {error}", url=what, delay=delay, error=str(e))
+            log.info("Retrying {url} in {delay}s: {error}", url=what, delay=delay, error=describeError(e))
             yield deferLater(clock, delay, lambda: None)
 
 
@@ -551,8 +563,8 @@ class Upstream:
             response = yield self.get(url, extra, via)
         except Exception as e:
             if connectionBroke(e):
-                raise _Retryable(f"{url}: {e}") from e
-            raise UpstreamError(f"{url}: {e}") from e
+                raise _Retryable(f"{url}: {describeError(e)}") from e
+            raise UpstreamError(f"{url}: {describeError(e)}") from e
         code = response.code
         if code == 304:
             yield self._discard(response)
@@ -590,7 +602,7 @@ class Upstream:
             decoder = BodyDecoder(header(response, b"content-encoding") or "", self.maxPageSize)
         except UndecodableBody as e:
             yield self._discard(response)
-            raise UpstreamError(f"{url}: {e}") from e
+            raise UpstreamError(f"{url}: {describeError(e)}") from e
         chunks: list[bytes] = []
         # The limit holds for the body as it comes too: gzipped, it is
         # smaller than decoded, and the decoder holds the decoding to it.
@@ -602,9 +614,9 @@ class Upstream:
             yield done
             decoder.finish()
         except BodyCutShort as e:
-            raise _Retryable(f"{url}: {e}") from e
+            raise _Retryable(f"{url}: {describeError(e)}") from e
         except Exception as e:
-            raise UpstreamError(f"{url}: {e}") from e
+            raise UpstreamError(f"{url}: {describeError(e)}") from e
         body = b"".join(chunks)
         # The reader keeps its callback until the whole callback chain of
         # this response (parsing, storing, rendering the page) has run.

@@ -452,6 +452,25 @@ class FileTests(TestCase):
         self.assertEqual(self.temporaries(), [])
 
     @inlineCallbacks
+    def test_failureSaysWhy(self):  # type: ignore[no-untyped-def]
+        """
+        The 502 for a download whose connection broke says why in words
+        (the connection was lost), not as the repr of Twisted's failures:
+        what a cheesecache below passes on to its own clients.
+        """
+        urls = yield self.fileURLs()
+        path = self.path(urls, self.wheel)
+        self.upstream.faults[b"/packages/" + self.wheel.filename.encode()] = (
+            "headers-then-reset"
+        )
+        response, body = yield self.harness.get(path)
+        self.assertEqual(response.code, 502)
+        for said in (body, response.phrase):
+            self.assertNotIn(b"<twisted", said)
+            self.assertNotIn(b"Failure", said)
+            self.assertIn(b"onnection", said)
+
+    @inlineCallbacks
     def test_truncated(self):  # type: ignore[no-untyped-def]
         """
         An upstream body cut short is never kept nor completed to a client,

@@ -23,7 +23,7 @@ from twisted.web.resource import Resource
 from cheesecache.contentcoding import BodyDecoder
 from cheesecache.index import SourcesUnavailable
 from cheesecache.upstream import (
-    BodyCutShort, BodyStalled, connectionBroke, contentRange, readBody,
+    BodyCutShort, BodyStalled, connectionBroke, contentRange, describeError, readBody,
 )
 
 from .fakeindex import FakeIndex, listen
@@ -382,3 +382,28 @@ class DiscardedBodyTests(TestCase):
         lookup = yield harness.sources[0].page("alpha")
         self.assertFalse(lookup.entry.found)
         self.assertLess(upstream.sent, 64 * 1024 * 1024)
+
+
+class DescribeErrorTests(SynchronousTestCase):
+    """
+    L{describeError} says what went wrong in words.
+    """
+
+    def test_failuresListed(self) -> None:
+        """
+        Twisted's HTTP client's lists of failures are given by their
+        messages, each once, not by their repr.
+        """
+        from twisted.internet.error import ConnectionDone, ConnectionLost
+        from twisted.python.failure import Failure
+        from twisted.web._newclient import ResponseFailed
+
+        error = ResponseFailed(
+            [Failure(ConnectionLost("gone")), Failure(ConnectionLost("gone")), Failure(ConnectionDone())]
+        )
+        said = describeError(error)
+        self.assertNotIn("<", said)
+        self.assertEqual(said.count("gone"), 1)
+        self.assertIn("Connection was closed cleanly", said)
+        self.assertEqual(describeError(ResponseFailed([])), "ResponseFailed")
+        self.assertEqual(describeError(ValueError("plain")), "plain")
