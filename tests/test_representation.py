@@ -170,6 +170,34 @@ class DiskRepresentationTests(TestCase):
         self.assertEqual(header(later, "etag"), header(first, "etag")[:-1] + '-gz"')
 
     @inlineCallbacks
+    def test_plainCopyStillCurrent(self):  # type: ignore[no-untyped-def]
+        """
+        A client that got the page plain before its twin was made, and
+        asks whether its copy is current (its ETag in C{If-None-Match},
+        gzip accepted), is told so: a 304 with the plain ETag, rather than
+        the whole page again gzipped.  A copy of the twin is current too;
+        another ETag gets the twin.
+        """
+        gzipped = {"Accept": JSON_ACCEPT, "Accept-Encoding": "gzip"}
+        first, body = yield self.harness.get("/simple/big/", gzipped)
+        plain = header(first, "etag")
+        yield twinsMade(self.harness, "big")
+        for _ in range(2):  # answered by the tree, then as a warm page
+            cached, cbody = yield self.harness.get(
+                "/simple/big/", {**gzipped, "If-None-Match": plain}
+            )
+            self.assertEqual((cached.code, cbody, header(cached, "etag")), (304, b"", plain))
+            self.assertIsNone(header(cached, "content-encoding"))
+        twin = plain[:-1] + '-gz"'
+        cached, _ = yield self.harness.get("/simple/big/", {**gzipped, "If-None-Match": twin})
+        self.assertEqual((cached.code, header(cached, "etag")), (304, twin))
+        other, obody = yield self.harness.get(
+            "/simple/big/", {**gzipped, "If-None-Match": '"other"'}
+        )
+        self.assertEqual((other.code, header(other, "etag")), (200, twin))
+        self.assertEqual(gzip.decompress(obody), body)
+
+    @inlineCallbacks
     def test_twinWaits(self):  # type: ignore[no-untyped-def]
         """
         The gzip twin is made only L{TWIN_DELAY} seconds after the page is

@@ -659,7 +659,7 @@ def writeRepresentation(
     @param bodies: where bodies read from disk are kept for next time.
     @return: the body to return from C{render}.
     """
-    compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
+    compressed, current = chosenFor(request, rep)
     headers = rep.headers
     for name, value in SECURITY_HEADERS if headers.html else _NOT_HTML_HEADERS:
         request.setHeader(name, value)
@@ -674,7 +674,7 @@ def writeRepresentation(
     # out after a 304 by sendfile, and the next response on the
     # connection was read from them.
     request.etag = etag
-    if clientHas(request, etag):
+    if current:
         request.setResponseCode(NOT_MODIFIED)
         return notModified(request)
     if compressed:
@@ -702,14 +702,25 @@ def writeRepresentation(
     return NOT_DONE_YET  # type: ignore[no-any-return]
 
 
-def clientHas(request: IRequest, etag: bytes) -> bool:
+def chosenFor(request: IRequest, rep: Representation) -> Tuple[bool, bool]:
     """
-    Does C{request}'s C{If-None-Match} name the representation tagged
-    C{etag} (quoted), in a list or weakened as RFC 9110 allows (see
-    L{cheesecache.web.ranges.noneMatch})?
+    Which of C{rep}'s encodings answers C{request}, and whether the client
+    has it already: C{(compressed, current)}.  Gzip when it is accepted and
+    the twin is made, except for a client whose copy is the plain one (its
+    ETag in C{If-None-Match}): a page is served plain until its twin is
+    made, and a client revalidating that copy was sent the whole page
+    again, gzipped, rather than a 304.
     """
+    compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
     value = request.getHeader(b"if-none-match")
-    return value is not None and noneMatch(value, etag[1:-1].decode("ascii"))
+    if value is None:
+        return compressed, False
+    headers = rep.headers
+    if noneMatch(value, headers.etagFor(compressed)[1:-1].decode("ascii")):
+        return compressed, True
+    if compressed and noneMatch(value, headers.etagFor(False)[1:-1].decode("ascii")):
+        return False, True
+    return compressed, False
 
 
 def notModified(request: IRequest) -> Any:

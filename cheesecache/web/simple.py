@@ -49,8 +49,7 @@ from .representation import (
     RenderedStore,
     Representation,
     RepresentationWriter,
-    acceptsGzip,
-    clientHas,
+    chosenFor,
     representationOf,
     responseHead,
     writeError,
@@ -373,8 +372,7 @@ class SimpleResource(Resource):
         rep = found.lookup.entry.rendered.get(_negotiated(request))
         if not isinstance(rep, Representation):
             return False
-        compressed = rep.twin and acceptsGzip(request.getHeader(b"accept-encoding"))
-        notModified = clientHas(request, rep.headers.etagFor(compressed))
+        compressed, notModified = chosenFor(request, rep)
         body = b"" if notModified else rep.inMemory(
             compressed, self.disk.bodies if self.disk is not None else None
         )
