@@ -6,9 +6,11 @@ L{cheesecache.web.manage}, L{cheesecache.privatesource}, L{cheesecache.auth}.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import json
+import os
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
@@ -21,6 +23,7 @@ from cheesecache.blobstore import BlobStore
 from cheesecache.private import PrivateStore
 from cheesecache.privatesource import PrivateSource
 from cheesecache.routing import Route
+from cheesecache.web import upload
 from cheesecache.web.manage import MAX_REASON_BODY, BadReason, yankReason
 
 from .fakeindex import Dist, FakeIndex
@@ -272,6 +275,43 @@ class UploadTests(TestCase):
         )
         self.assertEqual(response.code, 400)
         self.assertIn(b"multipart/form-data", body)
+
+    @inlineCallbacks
+    def test_diskFullWhileReceiving(self):  # type: ignore[no-untyped-def]
+        """
+        An upload whose body cannot be spooled to a full disk is a 507
+        that says so in its reason phrase (all twine shows), not a 500.
+        """
+        def full(*args: Any) -> Any:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(upload, "parseMultipart", full)
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 507, body)
+        self.assertIn(b"No space left on device", response.phrase)
+        self.assertEqual(self.harness.private.projects(), ())
+
+    @inlineCallbacks
+    def test_diskReadOnlyWhileStoring(self):  # type: ignore[no-untyped-def]
+        """
+        An upload whose record cannot be written (a read-only disk) is a
+        503 that says so, not a 500; nothing is listed, and the next upload,
+        once the disk takes writes again, is kept.
+        """
+        save = PrivateStore._save
+
+        def readOnly(store: PrivateStore, record: Any) -> None:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+        self.patch(PrivateStore, "_save", readOnly)
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 503, body)
+        self.assertIn(b"Read-only file system", response.phrase)
+        self.assertEqual(self.harness.private.projects(), ())
+        self.patch(PrivateStore, "_save", save)
+        response, body = yield self.upload()
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(self.harness.private.projects(), ("internal-lib",))
 
     @inlineCallbacks
     def test_outcomesCounted(self):  # type: ignore[no-untyped-def]

@@ -11,8 +11,9 @@ reactor thread, then validated and stored by the L{PrivateStore}.
 
 from __future__ import annotations
 
+import errno
 import json
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred
@@ -45,6 +46,19 @@ def answer(request: IRequest, code: int, message: str) -> bytes:
     request.setHeader(b"Cache-Control", b"no-store")
     request.setHeader(b"Content-Length", str(len(body)).encode())
     return body
+
+
+def storageFailure(error: OSError) -> Tuple[int, str]:
+    """
+    The status and message that answer an upload the disk would not take
+    (full, over quota, read-only, failing): a client told so, and told it
+    may try again later, rather than a bare 500 that reads as a bug in the
+    server or in the upload.
+    """
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 507, f"Insufficient Storage: the upload could not be stored: {reason}"
+    return 503, f"Service Unavailable: the upload could not be stored: {reason}"
 
 
 @attrs.define(eq=False)
@@ -100,6 +114,19 @@ class UploadResource(Resource):
         )
         return answer(request, code, message)
 
+    def _failed(self, request: IRequest, username: str, error: OSError) -> bytes:
+        """
+        Answer an upload that the disk would not take (see
+        L{storageFailure}).  The client may send it again: the same file,
+        should it have been listed after all (only the record's final sync
+        failing), is then a 200.
+        """
+        self._count("failed")
+        log.error(
+            "Upload by {user} could not be stored: {error}", user=username, error=str(error)
+        )
+        return answer(request, *storageFailure(error))
+
     @inlineCallbacks
     def _upload(self, request: IRequest, user: User):  # type: ignore[no-untyped-def]
         username = user.username
@@ -116,6 +143,8 @@ class UploadResource(Resource):
             )
         except MultipartError as e:
             return self._refuse(request, username, 400, f"Invalid upload body: {e}")
+        except OSError as e:
+            return self._failed(request, username, e)
         try:
             project = formProject(form)
             if not user.mayUploadTo(project):
@@ -132,6 +161,8 @@ class UploadResource(Resource):
         except CorruptRecord as e:
             log.error("Refusing an upload: {error}", error=str(e))
             return answer(request, 500, "Internal Server Error: the project's record is unreadable")
+        except OSError as e:
+            return self._failed(request, username, e)
         finally:
             form.discard()
         if isinstance(decision, Rejection):
