@@ -314,6 +314,36 @@ class UploadTests(TestCase):
         self.assertEqual(self.harness.private.projects(), ("internal-lib",))
 
     @inlineCallbacks
+    def test_yankOnAReadOnlyDisk(self):  # type: ignore[no-untyped-def]
+        """
+        A yank or delete whose record cannot be written (a read-only or
+        full disk) is a 503 or 507 that says so, not a 500, and changes
+        nothing.
+        """
+        yield self.upload()
+
+        def failing(code: int) -> Any:
+            def save(store: PrivateStore, record: Any) -> None:
+                raise OSError(code, os.strerror(code))
+            return save
+
+        self.patch(PrivateStore, "_save", failing(errno.EROFS))
+        response, body = yield self.harness.get(
+            "/-/yank/internal-lib/1.0", {"Authorization": ALICE}, method="POST"
+        )
+        self.assertEqual(response.code, 503, body)
+        self.assertIn(b"Read-only file system", body)
+        self.patch(PrivateStore, "_save", failing(errno.ENOSPC))
+        response, body = yield self.harness.get(
+            "/-/delete/internal-lib/1.0", {"Authorization": ALICE}, method="DELETE"
+        )
+        self.assertEqual(response.code, 507, body)
+        self.assertIn(b"No space left on device", body)
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        [entry] = json.loads(page)["files"]
+        self.assertNotIn("yanked", entry)
+
+    @inlineCallbacks
     def test_outcomesCounted(self):  # type: ignore[no-untyped-def]
         """
         C{/-/metrics} counts every upload refused, whatever refused it: a

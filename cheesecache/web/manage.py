@@ -29,6 +29,7 @@ from ..auth import Authenticator, User, renderAuthenticated
 from ..private import NoSuchFile, NoSuchProject, PrivateStore
 from ..simple.names import normalize
 from .representation import writeError
+from .upload import storageFailure
 
 log = Logger()
 
@@ -182,12 +183,22 @@ class ManageAction(Resource):
             request.setHeader(b"Cache-Control", b"no-store")
             return body
 
-        def missing(failure: Failure) -> bytes:
-            failure.trap(NoSuchProject, NoSuchFile)
+        def failed(failure: Failure) -> bytes:
+            failure.trap(NoSuchProject, NoSuchFile, OSError)
             e = failure.value
+            if isinstance(e, OSError):
+                # The disk would not take the record (full, read-only): the
+                # change was not made, and the client is told so.
+                log.error(
+                    "{user} could not {action} on {project} {target}: {error}",
+                    user=username, action=self.action, project=project,
+                    target=target, error=str(e),
+                )
+                code, message = storageFailure(e, f"the {self.action}")
+                return writeError(request, code, message, phrase=True)
             return writeError(request, 404, f"Not Found: {e.args[0] if e.args else e}")
 
-        return changing.addCallbacks(changed, missing)
+        return changing.addCallbacks(changed, failed)
 
     def _refusal(self, user: User, project: str) -> Optional[str]:
         """

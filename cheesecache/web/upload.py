@@ -48,17 +48,17 @@ def answer(request: IRequest, code: int, message: str) -> bytes:
     return body
 
 
-def storageFailure(error: OSError) -> Tuple[int, str]:
+def storageFailure(error: OSError, what: str = "the upload") -> Tuple[int, str]:
     """
-    The status and message that answer an upload the disk would not take
-    (full, over quota, read-only, failing): a client told so, and told it
-    may try again later, rather than a bare 500 that reads as a bug in the
-    server or in the upload.
+    The status and message that answer an upload (or a change, C{what})
+    the disk would not take (full, over quota, read-only, failing): a
+    client told so, and told it may try again later, rather than a bare
+    500 that reads as a bug in the server or in the upload.
     """
     reason = error.strerror or str(error)
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return 507, f"Insufficient Storage: the upload could not be stored: {reason}"
-    return 503, f"Service Unavailable: the upload could not be stored: {reason}"
+        return 507, f"Insufficient Storage: {what} could not be stored: {reason}"
+    return 503, f"Service Unavailable: {what} could not be stored: {reason}"
 
 
 @attrs.define(eq=False)
