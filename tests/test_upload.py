@@ -194,6 +194,32 @@ class UploadTests(TestCase):
         )
 
     @inlineCallbacks
+    def test_shadowedUpstreamFileNotServed(self):  # type: ignore[no-untyped-def]
+        """
+        Once a name is private, the upstream's file of that name cached
+        before is a 404 at its old URL (and so is its metadata), as it is
+        when it was never cached: a client with the old page or a lock
+        file is not handed the upstream's project.
+        """
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        url = fileURL(page, "internal_lib-9.9-py3-none-any.whl")
+        response, _ = yield self.harness.get(url)
+        self.assertEqual(response.code, 200)
+        response, _ = yield self.harness.get(url + ".metadata")
+        self.assertEqual(response.code, 200)
+        yield self.upload()
+        response, _ = yield self.harness.get(url)
+        self.assertEqual(response.code, 404)
+        response, _ = yield self.harness.get(url + ".metadata")
+        self.assertEqual(response.code, 404)
+        # The private file itself is served.
+        _, page = yield self.harness.get("/simple/internal-lib/", {"Accept": JSON_ACCEPT})
+        response, _ = yield self.harness.get(
+            fileURL(page, "internal_lib-1.0-py3-none-any.whl")
+        )
+        self.assertEqual(response.code, 200)
+
+    @inlineCallbacks
     def test_routedToUpstreamsAlone(self):  # type: ignore[no-untyped-def]
         """
         An upload to a name whose route leaves out "private" (served from

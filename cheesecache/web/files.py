@@ -41,6 +41,7 @@ from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import deferLater
 
 from ..blobstore import BlobStore, isValidKey
+from ..config import PRIVATE
 from ..filefetch import Download, FileFetcher, State
 from ..index import ISource, Index, ProjectNotFound, SourcesUnavailable, Via
 from ..metadata import Metadata, MetadataService, NoMetadata
@@ -470,7 +471,7 @@ class FilesResource(Resource):
             return writeError(request, 404, "Not Found")
         if filename.endswith(".metadata"):
             return self._metadata(request, name, key, filename[: -len(".metadata")])
-        if self.store.exists(key):
+        if self.store.exists(key) and not self._shadowed(name, key, filename):
             return self._blobBody(request, key)
         via = requestVia(request)
         return renderLater(
@@ -481,6 +482,22 @@ class FilesResource(Resource):
         )
 
     render_HEAD = render_GET
+
+    def _shadowed(self, name: str, key: str, filename: str) -> bool:
+        """
+        Is the stored blob C{key} one the private project C{name} does not
+        list: an upstream file of that name, cached before the name was
+        uploaded to?  The private project answers for its name alone, so
+        that file is a 404, as it is when it was never cached (a client with
+        an old page or a lock file must not be handed it).  Asked of pages
+        in memory only: a name that is not private is served as before.
+        """
+        found = self.index.projectNow(name)
+        return (
+            found is not None
+            and found.source.name == PRIVATE
+            and found.page.fileByKey(key, filename) is None
+        )
 
     def _serveListed(
         self, request: IRequest, name: str, via: Via, f: DistFile, source: ISource
@@ -571,7 +588,7 @@ class FilesResource(Resource):
 
     def _metadata(self, request: IRequest, name: str, key: str, filename: str) -> object:
         mkey = key + ".metadata"
-        if self.store.exists(mkey):
+        if self.store.exists(mkey) and not self._shadowed(name, key, filename):
             return self._blobBody(request, mkey)
 
         via = requestVia(request)
