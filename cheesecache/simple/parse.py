@@ -355,9 +355,9 @@ def _streamArray(
     append, scan, space, blank = result.append, _scanOnce, _SPACE.match, " \t\n\r"
     untilStep = STEP_ITEMS
     # Runs of objects are decoded together until one fails to (a boundary
-    # in a nested array of objects): then item by item to the end.
-    inRuns = True
-    while inRuns:
+    # in a nested array of objects), or there is none: then item by item
+    # to the end.
+    while True:
         end = _runEnd(text, pos)
         if end < 0:
             # The last run: to the first closing bracket, which ends the
