@@ -191,12 +191,7 @@ class ProjectJSONWriter:
             return b""
         # A file has a size in the API's terms exactly when its entry does.
         self._allSized = self._allSized and all("size" in entry for entry in batch)
-        for entry in batch:
-            self._fileVersions.setdefault(versionOf(entry["filename"]), None)
-        listed = dumps(batch)[1:-1]
-        prefix = b"," if self._started else b'{"files":['
-        self._started = True
-        return prefix + listed
+        return self._piece(dumps(batch)[1:-1], [entry["filename"] for entry in batch])
 
     def run(self, listed: str, filenames: Sequence[str]) -> bytes:
         """
@@ -205,12 +200,19 @@ class ProjectJSONWriter:
         L{cheesecache.simple.plain.plainRun}: every one has a size), their
         names C{filenames}.
         """
+        return self._piece(listed.encode("utf-8"), filenames)
+
+    def _piece(self, listed: bytes, filenames: Iterable[str]) -> bytes:
+        """
+        The piece listing the next files, their entries written as
+        C{listed}, their names C{filenames}, whose versions are noted.
+        """
         versions = self._fileVersions
         for filename in filenames:
             versions.setdefault(versionOf(filename), None)
         prefix = b"," if self._started else b'{"files":['
         self._started = True
-        return prefix + listed.encode("utf-8")
+        return prefix + listed
 
     def end(self, page: ProjectPage) -> bytes:
         """
