@@ -488,9 +488,7 @@ class RenderingWhileParsing:
         run = plainRun(self.name, text, start, end)
         if run is None or any(map(self.extracted, run.bare)):
             return False
-        if self._batch:
-            self._write(self._files(self._batch))
-            self._batch = []
+        self._flush()
         self._write(self._writer.run(run.listed, run.filenames))
         return True
 
@@ -505,6 +503,13 @@ class RenderingWhileParsing:
             return
         self._batch.append(item)
         if len(self._batch) >= CHUNK_ITEMS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """
+        Write the files waiting in the batch, if any.
+        """
+        if self._batch:
             self._write(self._files(self._batch))
             self._batch = []
 
@@ -543,7 +548,7 @@ class RenderingWhileParsing:
         if not self._fits(page):
             self.abandon()
             return
-        self._write(self._files(self._batch))
+        self._flush()
         self._write(self._end(page))
         if self._failed:
             return
