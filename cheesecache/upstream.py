@@ -139,6 +139,11 @@ class BodyStalled(BodyCutShort):
 IDLE_TIMEOUT = 10.0
 
 
+#: What Twisted's HTTP client fails with when a request or its answer
+#: failed: each holds the failures that made it (C{reasons}).
+_CLIENT_FAILURES = (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)
+
+
 def connectionBroke(error: Exception) -> bool:
     """
     Did a request fail because its connection was refused, or broke (or
@@ -150,7 +155,7 @@ def connectionBroke(error: Exception) -> bool:
     """
     if isinstance(error, (ConnectError, BodyCutShort)):
         return True
-    if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
+    if isinstance(error, _CLIENT_FAILURES):
         return not any(
             reason.check(CancelledError, InfiniteRedirection, RedirectWithNoLocation)
             for reason in error.reasons
@@ -164,7 +169,7 @@ def describeError(error: BaseException) -> str:
     HTTP client fails with lists of failures (L{ResponseFailed} and its
     kin), whose own text is their repr; theirs are given instead.
     """
-    if isinstance(error, (RequestTransmissionFailed, ResponseNeverReceived, ResponseFailed)):
+    if isinstance(error, _CLIENT_FAILURES):
         said = [reason.getErrorMessage() for reason in error.reasons]
         return "; ".join(dict.fromkeys(said)) or type(error).__name__
     return str(error)
