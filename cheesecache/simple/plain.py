@@ -184,9 +184,9 @@ def plainRun(name: str, text: str, start: int, end: int) -> Optional[PlainRun]:
     and string joins, without a Python step per file: decoding each entry
     and writing it again (L{plainFileJSON}) was most of the time a big
     page took the reactor, 2.2 us a file against 1.4 here for the runs of
-    the biggest pages of a uv install.  What the expression accepts is what L{plainFileJSON} writes
-    the same way; anything else (a yank, another hash, an escape, a key
-    out of order) sends the run to it.
+    the biggest pages of a uv install.  What the expression accepts is
+    what L{plainFileJSON} writes the same way; anything else (a yank,
+    another hash, an escape, a key out of order) sends the run to it.
     """
     parts = _PLAIN_ENTRY.split(text[start:end])
     separators = parts[0::_GROUPS]
