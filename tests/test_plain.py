@@ -50,6 +50,22 @@ def plainEntries() -> st.SearchStrategy[Dict[str, Any]]:
     )
 
 
+#: Yanks of every kind, plain ones (true, a reason without escapes or
+#: with escaped quotes and backslashes) and others.
+_yanks = st.one_of(
+    st.booleans(),
+    st.sampled_from(["broken", 'said "no"', "a\\b", "", "caf\u00e9", "tab\there", "\u2028"]),
+    st.text(max_size=6),
+)
+
+
+def yankedEntries() -> st.SearchStrategy[Dict[str, Any]]:
+    """
+    Entries plain but for their yank, of any kind.
+    """
+    return st.builds(lambda entry, yank: {**entry, "yanked": yank}, plainEntries(), _yanks)
+
+
 _anything = st.one_of(
     st.none(), st.booleans(), st.integers(-2, 2**65), st.floats(allow_nan=False),
     st.text(max_size=8), st.lists(st.integers(), max_size=2),
@@ -367,24 +383,32 @@ def compact(entries: List[Any], sortKeys: bool = False) -> str:
 
 class PlainRunTests(SynchronousTestCase):
     """
-    L{plainRun} writes a run of entries, from their text, as
-    L{plainFileJSON} writes each, or leaves the run to it.
+    L{plainRun} writes a run of entries, from their text, as the model
+    writes each (as L{plainFileJSON} does), or leaves the run to them.
     """
 
-    @settings(max_examples=300, deadline=None)
-    @given(st.lists(st.one_of(plainEntries().map(publicEntry), anyEntries()), min_size=1, max_size=5))
-    def test_sameAsPlain(self, entries: List[Any]) -> None:
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.lists(
+            st.one_of(
+                plainEntries().map(publicEntry), yankedEntries().map(publicEntry), anyEntries()
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    def test_sameAsModel(self, entries: List[Any]) -> None:
         """
-        Whatever the entries, a run written is each entry as
-        L{plainFileJSON} writes it (the model's), in order; its filenames
-        are theirs, and its bare keys those of the ones without core
-        metadata.
+        Whatever the entries, a run written is each entry as the model
+        writes it, in order (as L{plainFileJSON} does for the ones not
+        yanked); its filenames are theirs, and its bare keys those of the
+        ones without core metadata.
         """
         for text in (compact(entries), compact(entries, sortKeys=True)):
             run = plainRun("foo-bar", "[" + text + "]", 1, len(text) + 1)
             if run is None:
                 continue
-            written = [plainFileJSON("foo-bar", e) for e in entries]
+            written = [modelEntry("foo-bar", e) for e in entries]
             self.assertNotIn(None, written)
             self.assertEqual(run.listed.encode("utf-8"), dumps(written)[1:-1])
             self.assertEqual(run.filenames, [e["filename"] for e in entries])
@@ -418,6 +442,65 @@ class PlainRunTests(SynchronousTestCase):
             written.append(publicEntry(entry))
         text = compact(written)
         self.assertIsNotNone(plainRun("foo-bar", text, 0, len(text)))
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(plainEntries(), min_size=1, max_size=5),
+        st.lists(st.sampled_from([False, True, "broken", 'said "no"', "a\\b", "caf\u00e9"]), min_size=5, max_size=5),
+    )
+    def test_publicYankedWritten(self, entries: List[Dict[str, Any]], yanks: List[Any]) -> None:
+        """
+        Entries as the public index writes them, plain but for their yanks
+        (true, or a reason whose escapes are a quote's or a backslash's),
+        make a run too.
+        """
+        written = []
+        for entry, yank in zip(entries, yanks):
+            entry = {**entry, "yanked": yank, "size": 1, "upload-time": "2025-01-02T03:04:05Z"}
+            entry.pop("core-metadata", None)
+            if not entry.get("requires-python"):
+                entry["requires-python"] = None
+            written.append(publicEntry(entry))
+        text = compact(written)
+        run = plainRun("foo-bar", text, 0, len(text))
+        assert run is not None
+        self.assertEqual(
+            run.listed.encode("utf-8"),
+            dumps([modelEntry("foo-bar", e) for e in written])[1:-1],
+        )
+
+    def test_yankedExample(self) -> None:
+        """
+        A yanked entry is written as the model writes it: the yank after
+        requires-python and before core metadata, its reason's escapes
+        kept.
+        """
+        entry = publicEntry({
+            "filename": "foo_bar-1.0-py3-none-any.whl",
+            "hashes": {"sha256": SHA},
+            "core-metadata": {"sha256": SHA[::-1]},
+            "requires-python": ">=3.9",
+            "size": 12,
+            "upload-time": "2025-01-02T03:04:05Z",
+            "url": "https://files.example.invalid/p/foo_bar-1.0-py3-none-any.whl",
+            "yanked": 'said "no" \\o/',
+        })
+        text = compact([entry, {**entry, "yanked": True}])
+        run = plainRun("foo-bar", text, 0, len(text))
+        assert run is not None
+        written = (
+            '{"filename":"foo_bar-1.0-py3-none-any.whl",'
+            f'"url":"../../files/foo-bar/{SHA}/foo_bar-1.0-py3-none-any.whl",'
+            f'"hashes":{{"sha256":"{SHA}"}},"requires-python":">=3.9",'
+            '"yanked":YANK,'
+            f'"core-metadata":{{"sha256":"{SHA[::-1]}"}},'
+            f'"data-dist-info-metadata":{{"sha256":"{SHA[::-1]}"}},'
+            '"size":12,"upload-time":"2025-01-02T03:04:05Z"}'
+        )
+        self.assertEqual(
+            run.listed,
+            written.replace("YANK", '"said \\"no\\" \\\\o/"') + "," + written.replace("YANK", "true"),
+        )
 
     def test_example(self) -> None:
         """
@@ -484,8 +567,12 @@ class PlainRunTests(SynchronousTestCase):
         plain = compact([base])
         self.assertIsNotNone(plainRun("foo", plain, 0, len(plain)))
         refused = [
-            {**base, "yanked": True},
-            {**base, "yanked": "broken"},
+            # An empty reason (the model writes true), none, an escape
+            # the model would write otherwise, a number.
+            {**base, "yanked": ""},
+            {**base, "yanked": None},
+            {**base, "yanked": "tab\there"},
+            {**base, "yanked": 1},
             {**base, "filename": "foo-1.0+local.tar.gz"},
             {**base, "filename": "foo\u00e9-1.0.tar.gz"},
             {**base, "hashes": {"sha256": SHA, "md5": SHA[:32]}},

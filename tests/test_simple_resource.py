@@ -757,8 +757,8 @@ class BigPageRenderedWhileParsedTests(TestCase):
         A big page written as the public index writes its pages, most of
         its files plain and a few not (yanked, with core metadata or with
         a filename that must be quoted), is rendered while parsed, mostly
-        in runs written from its text (L{plainRun}), to the same bytes as
-        rendered whole.
+        in runs written from its text (L{plainRun}; yanked files among
+        them), to the same bytes as rendered whole.
         """
         upstream = FakeIndex(publicStyle=True)
         dists = [
@@ -766,6 +766,9 @@ class BigPageRenderedWhileParsedTests(TestCase):
             for i in range(3000)
         ]
         dists[10] = Dist("big-2.0.tar.gz", b"yanked", yanked="broken")
+        dists[11] = Dist("big-2.0.zip", b"yanked too", yanked=True)
+        dists[700] = Dist("big-2.0b1.tar.gz", b"quoted", yanked='said "no" \\o/')
+        dists[701] = Dist("big-2.0b2.tar.gz", b"empty", yanked="")
         dists[1500] = Dist("big-2.1-py3-none-any.whl", b"wheel", metadata=b"Metadata-Version: 2.1")
         dists[2999] = Dist("big-2.2+local.tar.gz", b"local", requiresPython=">=3.9")
         dists[2998] = Dist("big-2.3-py3-none-any.whl", b"w2", requiresPython="<4,>=3.10")
@@ -790,6 +793,10 @@ class BigPageRenderedWhileParsedTests(TestCase):
         files = json.loads(bodies[0])["files"]
         self.assertEqual(len(files), 3000)
         self.assertEqual(files[10]["yanked"], "broken")
+        self.assertIs(files[11]["yanked"], True)
+        self.assertEqual(files[700]["yanked"], 'said "no" \\o/')
+        self.assertIs(files[701]["yanked"], True)
+        self.assertNotIn("yanked", files[12])
         self.assertEqual(files[1500]["core-metadata"], files[1500]["data-dist-info-metadata"])
         self.assertEqual(files[2998]["requires-python"], "<4,>=3.10")
         self.assertEqual(files[1]["provenance"], "https://p.example.invalid/1")

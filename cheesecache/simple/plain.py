@@ -158,8 +158,9 @@ class PlainRun:
     """
     A run of a big page's file entries written by L{plainRun}.
 
-    @ivar listed: their entries as L{plainFileJSON} writes them, encoded
-        and separated by commas, as in the page's C{files} array.
+    @ivar listed: their entries as the model writes them (see
+        L{plainFileJSON}), encoded and separated by commas, as in the
+        page's C{files} array.
     @ivar filenames: their files' names, in order.
     @ivar bare: the keys of the wheels among them without core metadata
         (cheesecache may have extracted theirs, which the model
@@ -175,18 +176,24 @@ def plainRun(name: str, text: str, start: int, end: int) -> Optional[PlainRun]:
     """
     The file entries of C{name}'s page in C{text[start:end]} (items of its
     C{files} array, from the first's opening brace to the last's closing
-    one), written as L{plainFileJSON} writes them, if every one of them is
-    plain and written as the public index writes them: compact, its keys
-    in order, strings without escapes.  C{None} otherwise: each is then
-    decoded and written on its own.
+    one), written as the model writes them (as L{plainFileJSON} does), if
+    every one of them is plain, or plain but for its yank, and written as
+    the public index writes them: compact, its keys in order, strings
+    without escapes (but a yank's reason may hold escaped quotes and
+    backslashes, which the model escapes the same way).  C{None}
+    otherwise: each is then decoded and written on its own.
 
     A cold page's files are written here by the regular expression engine
     and string joins, without a Python step per file: decoding each entry
     and writing it again (L{plainFileJSON}) was most of the time a big
     page took the reactor, 2.2 us a file against 1.4 here for the runs of
     the biggest pages of a uv install.  What the expression accepts is
-    what L{plainFileJSON} writes the same way; anything else (a yank,
-    another hash, an escape, a key out of order) sends the run to it.
+    what the model writes the same way; anything else (another hash, an
+    escape, a key out of order, an empty reason for a yank) sends the run
+    to L{plainFileJSON} and the model.  Yanked files are taken, as the
+    public index's big pages have runs of them (every file of a yanked
+    release): a run holding one went the slow way whole, a tenth of the
+    files of the biggest pages of a uv install.
     """
     parts = _PLAIN_ENTRY.split(text[start:end])
     separators = parts[0::_GROUPS]
@@ -196,17 +203,17 @@ def plainRun(name: str, text: str, start: int, end: int) -> Optional[PlainRun]:
     # The groups of each entry, as split gives them (None where absent):
     # core metadata (both keys, with the comma after them), its digest,
     # the filename, the sha256, then the provenance, the requires-python,
-    # the size and the upload time, each with the comma before it but the
-    # size.
-    metadata, filenames, keys, provenance, python, size, uploaded = (
-        parts[i::_GROUPS] for i in (1, 3, 4, 5, 6, 7, 8)
+    # the size, the upload time and the yank, each with the comma before it
+    # but the size.
+    metadata, filenames, keys, provenance, python, size, uploaded, yanked = (
+        parts[i::_GROUPS] for i in (1, 3, 4, 5, 6, 7, 8, 9)
     )
     pieces = chain.from_iterable(zip(
         separators,
         repeat('{"filename":"'), filenames,
         repeat(f'","url":"../../files/{name}/'), keys, repeat("/"), filenames,
         repeat('","hashes":{"sha256":"'), keys, repeat('"}'),
-        python, repeat(","), metadata, size, uploaded, provenance,
+        python, yanked, repeat(","), metadata, size, uploaded, provenance,
         repeat("}"),
     ))
     # filter drops the groups that are absent (None).
@@ -223,10 +230,12 @@ def plainRun(name: str, text: str, start: int, end: int) -> Optional[PlainRun]:
 #: cannot be encoded; the model refuses the page).
 _PLAIN_CHARACTER = r'[^"\\\x00-\x1f\x7f\ud800-\udfff]'
 
-#: A plain file entry (see L{plainFileJSON}) as the public index writes
-#: it.  Its filename is unreserved (so its URL is written as it is); its
-#: URL, which is not written, is ASCII without a bracket, a fragment or a
-#: space, as L{plainFileJSON} wants it.
+#: A plain file entry (see L{plainFileJSON}), or one plain but for its
+#: yank, as the public index writes it.  Its filename is unreserved (so
+#: its URL is written as it is); its URL, which is not written, is ASCII
+#: without a bracket, a fragment or a space, as L{plainFileJSON} wants it.
+#: A yank's reason is written as the model writes it again: the escapes
+#: it keeps are those of a quote and a backslash.
 _PLAIN_ENTRY = re.compile(
     r'\{(?:("core-metadata":\{"sha256":"([0-9a-f]{64})"\},'
     r'"data-dist-info-metadata":\{"sha256":"\2"\},))?'
@@ -237,7 +246,8 @@ _PLAIN_ENTRY = re.compile(
     r',("size":(?:0|[1-9][0-9]{0,15}))'
     r'(,"upload-time":"' + _PLAIN_CHARACTER + r'++")'
     r',"url":"[\x21\x24-\x5a\x5e-\x7e]++"'
-    r',"yanked":false\}'
+    r'(?:,"yanked":false|(,"yanked":(?:true|"(?:' + _PLAIN_CHARACTER + r'|\\["\\])++")))'
+    r'\}'
 )
 
 #: Each match is followed, in what split gives, by the text up to the
