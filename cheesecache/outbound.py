@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Type, Type
 from urllib.parse import urlsplit
 
 import attrs
+from twisted.web.client import HTTPConnectionPool
 
 from .config import ConfigError
 from .endpoints import UpstreamAgent, UpstreamEndpoints
@@ -176,6 +177,19 @@ def netrcAuthorization(
         login, account, password = entry
         return basicAuthorization(login or account or "", password or ""), path
     return None, None
+
+
+class QuietConnectionPool(HTTPConnectionPool):
+    """
+    A pool of persistent connections whose every connection does not log
+    two lines ("Starting factory" and "Stopping factory", each with the
+    repr of a callback and an endpoint) as Twisted's does: an install
+    through a cold cache opens a score of upstream connections, and the
+    operator learns nothing from those lines.
+    """
+
+    class _factory(HTTPConnectionPool._factory):  # type: ignore[name-defined,misc]
+        noisy = False
 
 
 def outboundAgent(

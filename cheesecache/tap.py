@@ -35,7 +35,7 @@ from .config import (
 from .forwarded import parseNetwork
 from .memory import limitArenas
 from .openfiles import raiseOpenFileLimit
-from .outbound import Outbound, netrcAuthorization
+from .outbound import Outbound, QuietConnectionPool, netrcAuthorization
 from .pipconfig import NoDefaultIndex, PipSettings
 
 log = Logger()
@@ -483,8 +483,6 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     # freed memory in an arena of their own.
     limitArenas()
     sys.setswitchinterval(SWITCH_INTERVAL)
-    from twisted.web.client import HTTPConnectionPool
-
     from twisted.cred.portal import Portal
 
     from .auth import Authenticator, Credentials, Realm, Throttle
@@ -509,7 +507,7 @@ def makeService(options: Options, reactor: Optional[Any] = None) -> service.ISer
     owner = runAs(options)
     makeDataDir(dataDir, owner)
     pseudonym = instancePseudonym(dataDir, owner)
-    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool = QuietConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
     outbound: Outbound = options["outbound"]
     if outbound.caBundle:

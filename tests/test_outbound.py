@@ -1,6 +1,6 @@
 """
 Tests for L{cheesecache.outbound}'s netrc credentials: what pip would send
-an upstream whose URL carries none.
+an upstream whose URL carries none; and for its quiet connection pool.
 """
 
 from __future__ import annotations
@@ -9,18 +9,21 @@ import base64
 import os
 import sys
 
+from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
 
 from cheesecache.config import ConfigError
-from cheesecache.outbound import Outbound, netrcAuthorization
+from cheesecache.outbound import Outbound, QuietConnectionPool, netrcAuthorization
 from cheesecache.pipconfig import PipSettings
 from cheesecache.proxies import Proxy
 from cheesecache.trust import TrustedHost
 
-from .harness import serveIndex
+from .fakeindex import FakeIndex
+from .harness import logEvents, serveIndex
 from .test_e2e import TwistdProcess, pipInstallsAlpha, run, upstreamWithWheels
 
 
@@ -199,3 +202,45 @@ class NetrcUpstreamTests(TestCase):
         self.assertEqual(code, 0, output)
         self.assertTrue(self.upstream.requests)
         self.assertEqual(self.sentAuthorization(), {basic("team", "s3cret!").encode()})
+
+
+class QuietConnectionPoolTests(TestCase):
+    """
+    L{QuietConnectionPool}'s connections do not log their factory's start
+    and stop, as those of Twisted's pool do.
+    """
+
+    @inlineCallbacks
+    def factoryEvents(self, pool: HTTPConnectionPool):  # type: ignore[no-untyped-def]
+        """
+        The events of a connection's factory starting and stopping, as one
+        request over C{pool} to a loopback server logs them until the pool
+        is closed (its stop, logged a reactor turn later under the same
+        switch, is not waited for).
+        """
+        url = serveIndex(self, FakeIndex())
+        events = logEvents(self)
+        response = yield Agent(reactor, pool=pool).request(b"GET", url.encode("ascii"))
+        yield readBody(response)
+        # Closed, its end seen by the reactor.
+        yield pool.closeCachedConnections()
+        return [
+            event for event in events
+            if str(event.get("log_format", "")).startswith(("Starting factory", "Stopping factory"))
+        ]
+
+    @inlineCallbacks
+    def test_twistedsLogs(self):  # type: ignore[no-untyped-def]
+        """
+        Twisted's pool logs them, which is what the quiet one is for.
+        """
+        events = yield self.factoryEvents(HTTPConnectionPool(reactor))
+        self.assertEqual([event["log_format"].split()[0] for event in events], ["Starting"])
+
+    @inlineCallbacks
+    def test_quiet(self):  # type: ignore[no-untyped-def]
+        """
+        The quiet pool logs neither, and still answers.
+        """
+        events = yield self.factoryEvents(QuietConnectionPool(reactor))
+        self.assertEqual(events, [])

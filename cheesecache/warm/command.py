@@ -247,7 +247,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
         )
         return 2
     from ..config import ConfigError, checkURLHost
-    from ..outbound import Outbound, netrcAuthorization
+    from ..outbound import Outbound, QuietConnectionPool, netrcAuthorization
     from ..pipconfig import PipSettings
 
     try:
@@ -271,9 +271,7 @@ def warmCommand(argv: Sequence[str], stdout: TextIO) -> int:
 
     def main(reactor: Any) -> "Deferred[None]":
         import treq
-        from twisted.web.client import HTTPConnectionPool
-
-        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool = QuietConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = max(options.concurrency, 2)
         client = treq.client.HTTPClient(outbound.agent(reactor, pool))
         warmer = Warmer(

@@ -22,6 +22,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
 from ..auth import Authenticator, renderAuthenticated
+from ..outbound import QuietConnectionPool
 from ..warm.requirements import (
     RequirementsError,
     decodeRequirements,
@@ -54,7 +55,7 @@ def _selfClient(reactor: Any, address: Any, secure: bool) -> Any:
     )
     from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
     from twisted.internet.ssl import CertificateOptions
-    from twisted.web.client import Agent, HTTPConnectionPool
+    from twisted.web.client import Agent
     from twisted.web.iweb import IAgentEndpointFactory
     from zope.interface import implementer
 
@@ -79,7 +80,7 @@ def _selfClient(reactor: Any, address: Any, secure: bool) -> Any:
                 endpoint = TCP4ClientEndpoint(reactor, address.host, address.port)
             return wrapClientTLS(_Unverified(), endpoint) if secure else endpoint
 
-    pool = HTTPConnectionPool(reactor, persistent=False)
+    pool = QuietConnectionPool(reactor, persistent=False)
     return treq.client.HTTPClient(Agent.usingEndpointFactory(reactor, _Ourselves(), pool))
 
 
