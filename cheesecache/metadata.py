@@ -14,7 +14,7 @@ import hashlib
 import os
 import zipfile
 import zlib
-from typing import IO, Any, Callable, Dict, Optional, Sequence, Set, Union
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Set, Union
 
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks, maybeDeferred, succeed
@@ -242,6 +242,10 @@ class MetadataService:
     known: KnownMetadata = attrs.field(
         default=attrs.Factory(lambda self: KnownMetadata(self.store), takes_self=True)
     )
+    #: Fetched and verified metadata on its way to the store, by key:
+    #: served from memory until it is kept (see L{_keepBehind}).
+    _keeping: Dict[str, bytes] = attrs.field(factory=dict)
+    _whenKept: List["Deferred[None]"] = attrs.field(factory=list)
 
     def _inThread(self, f: Callable[..., Any], *args: Any) -> "Deferred[Any]":
         if self.blocking is None:
@@ -266,6 +270,40 @@ class MetadataService:
             return data
 
         return self._inThread(self.store.putBytes, key, data).addCallbacks(kept, notKept)
+
+    def _keepBehind(self, key: str, data: bytes) -> bytes:
+        """
+        Keep C{data}, fetched and verified, and give it at once: the client
+        that asked does not wait for its write and two syncs.  A cold
+        install asks for each release's metadata in turn, level after level
+        of its dependencies, and each answer waited for them (a few
+        milliseconds on a busy disk).  Until they are done, the metadata is
+        served from memory.
+        """
+        self._keeping[key] = data
+        d = self._keep(key, data)
+        d.addErrback(
+            lambda failure: log.failure("Could not keep the metadata {key}", failure, key=key)
+        )
+        d.addBoth(self._kept, key)
+        return data
+
+    def _kept(self, _: object, key: str) -> None:
+        del self._keeping[key]
+        if not self._keeping:
+            waiting, self._whenKept = self._whenKept, []
+            for waiter in waiting:
+                waiter.callback(None)
+
+    def settled(self) -> "Deferred[None]":
+        """
+        Fires once no metadata is on its way to the store.
+        """
+        if not self._keeping:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._whenKept.append(waiter)
+        return waiter
 
     def extract(self, f: DistFile) -> "Deferred[Optional[Metadata]]":
         """
@@ -309,11 +347,15 @@ class MetadataService:
     ) -> "Deferred[Metadata]":
         """
         The metadata blob of C{f}, fetched and verified if need be (or its
-        bytes, if they could not be kept).
+        bytes, when just fetched and not yet kept, or when they could not
+        be kept).
 
         @raise NoMetadata: there is none to serve.
         """
         key = metadataKey(f)
+        keeping = self._keeping.get(key)
+        if keeping is not None:
+            return succeed(keeping)
         if self.store.exists(key):
             return succeed(self.store.path(key))
         if not f.coreMetadata or upstream is None:
@@ -406,6 +448,5 @@ class MetadataService:
         mismatch = listedMismatch(f, data)
         if mismatch is not None:
             raise UpstreamError(f"{url}: {mismatch}")
-        path = yield self._keep(metadataKey(f), data)
-        return path
+        return self._keepBehind(metadataKey(f), data)
 

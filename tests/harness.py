@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import TestCase
@@ -184,9 +184,12 @@ class Harness:
     def settled(self) -> "Deferred[None]":
         """
         Fires once the downloads in progress are stored (clients get a
-        file's last byte once it is verified, a moment before that).
+        file's last byte once it is verified, a moment before that), and
+        the metadata fetched is (clients get it at once).
         """
-        return self.fetcher.settled()
+        return gatherResults([self.fetcher.settled(), self.metadata.settled()]).addCallback(
+            lambda _: None
+        )
 
     @property
     def simpleURL(self) -> str:

@@ -1272,6 +1272,44 @@ class MetadataTests(TestCase):
         self.assertEqual(response.headers.getRawHeaders(b"retry-after"), [b"9"])
 
     @inlineCallbacks
+    def test_answeredBeforeKept(self):  # type: ignore[no-untyped-def]
+        """
+        Fetched and verified metadata is answered at once, not after its
+        write and syncs (each cold answer on a cold install's chain waited
+        for them); until it is kept it is served from memory, with no
+        second upstream request, then from the store.
+        """
+        from .test_filefetch import HeldCalls
+
+        index = FakeIndex()
+        name, data = makeWheel("alpha", "1.0")
+        dist = Dist(name, data, metadata=b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n\n")
+        index.add("alpha", dist)
+        harness = Harness(self, [serveIndex(self, index)])
+        held = HeldCalls()
+        harness.metadata.blocking = held
+        _, body = yield harness.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
+        [entry] = json.loads(body)["files"]
+        url = "/files/" + entry["url"].split("/files/", 1)[1] + ".metadata"
+        key = hashlib.sha256(data).hexdigest() + ".metadata"
+        for _ in range(2):
+            response, got = yield harness.get(url)
+            self.assertEqual((response.code, got), (200, dist.metadata))
+            self.assertEqual(header(response, "x-cheesecache-cache"), "miss")
+        self.assertEqual(index.count(b"/packages/" + name.encode() + b".metadata"), 1)
+        self.assertFalse(harness.store.exists(key))
+        settled = harness.metadata.settled()
+        self.assertNoResult(settled)
+        self.assertEqual([call[1] for call in held.calls], [harness.store.putBytes])
+        held.runAll()
+        self.successResultOf(settled)
+        self.assertEqual(harness.store.path(key).getContent(), dist.metadata)
+        response, got = yield harness.get(url)
+        self.assertEqual((response.code, got), (200, dist.metadata))
+        self.assertEqual(header(response, "x-cheesecache-cache"), "hit")
+        self.assertEqual(index.count(b"/packages/" + name.encode() + b".metadata"), 1)
+
+    @inlineCallbacks
     def test_listedMetadataOfCachedWheelOffline(self):  # type: ignore[no-untyped-def]
         """
         Offline, metadata the upstream lists for a cached wheel but that is
@@ -1355,6 +1393,7 @@ class MetadataTests(TestCase):
         patched.restore()
         response, got = yield harness.get(urls[listedName] + ".metadata")
         self.assertEqual((response.code, got), (200, listed.metadata))
+        yield harness.settled()
         self.assertTrue(store.exists(listed.sha256 + ".metadata"))
 
     @inlineCallbacks
