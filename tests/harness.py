@@ -236,6 +236,24 @@ def header(response: Any, name: str) -> Optional[str]:
     return values[0] if values else None
 
 
+@inlineCallbacks
+def takeDown(testCase: TestCase, port: Any):  # type: ignore[no-untyped-def]
+    """
+    Stop C{port} listening, and hold its number, bound but not listening,
+    until C{testCase} ends: connections to it are refused, as to a server
+    that is down.  Freed, the number could be given to a server of a test
+    running in another process (C{trial -j}), which would answer instead,
+    and count a request it was never sent.
+    """
+    number = port.getHost().port
+    yield port.stopListening()
+    held = socket.socket()
+    testCase.addCleanup(held.close)
+    # The connections it accepted may linger in TIME_WAIT on the number.
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", number))
+
+
 def logEvents(testCase: TestCase) -> List[Dict[str, Any]]:
     """
     The events logged from now until C{testCase} ends, as they come.

@@ -18,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET
 from cheesecache.routing import Route
 
 from .fakeindex import Dist, FakeIndex, cutShort
-from .harness import JSON_ACCEPT, Harness, logEvents, serveIndex
+from .harness import JSON_ACCEPT, Harness, logEvents, serveIndex, takeDown
 from .test_index import sampleIndex
 from .wheels import makeWheel, metadataText
 
@@ -107,7 +107,7 @@ class ChainTests(TestCase):
         response, body = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
         self.assertEqual(response.code, 200)
         self.assertEqual(json.loads(body)["name"], "alpha")
-        yield self.company.port.stopListening()
+        yield takeDown(self, self.company.port)
         yield self.laptop.upstreamPool.closeCachedConnections()
         self.laptop.clock.advance(10_000)
         response, body = yield self.laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
@@ -419,7 +419,7 @@ class OfflineTests(TestCase):
         company = Harness(self, [serveIndex(self, origin)], pseudonym="company")
         laptop = Harness(self, [company.simpleURL], pseudonym="laptop")
         _, page = yield laptop.get("/simple/alpha/", {"Accept": JSON_ACCEPT})
-        yield company.port.stopListening()
+        yield takeDown(self, company.port)
         yield laptop.upstreamPool.closeCachedConnections()
         response, body = yield laptop.get(fileURL(page, filename) + ".metadata")
         self.assertEqual(response.code, 502, body)

@@ -25,7 +25,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 from .fakeindex import Dist, FakeIndex
 from .fakeindex import listen
-from .harness import serveIndex, sleep
+from .harness import serveIndex, sleep, takeDown
 from .wheels import makeWheel
 
 BIN = os.path.dirname(sys.executable)
@@ -548,7 +548,7 @@ class ChainInstallTests(TestCase):
         self.assertEqual(code, 0, output + laptop.log() + company.log())
 
         upstream.down = True
-        yield port.stopListening()
+        yield takeDown(self, port)
         venv = self.mktemp()
         code, output = yield run([sys.executable, "-m", "venv", venv])
         self.assertEqual(code, 0, output)

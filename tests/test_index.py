@@ -28,7 +28,7 @@ from cheesecache.simple.parse import JSON_TYPE, ParseError
 from cheesecache.upstream import Fetched, Upstream
 
 from .fakeindex import Dist, FakeIndex, listen
-from .harness import Harness, logEvents, serveIndex, sleep
+from .harness import Harness, logEvents, serveIndex, sleep, takeDown
 from .wheels import makeSdist, makeWheel
 
 
@@ -849,7 +849,7 @@ class RestartTests(TestCase):
         dataDir = FilePath(self.mktemp())
         harness = Harness(self, [base + "/simple/"], dataDir=dataDir)
         yield harness.sources[0].page("alpha")
-        yield port.stopListening()
+        yield takeDown(self, port)
         yield harness.upstreamPool.closeCachedConnections()
         harness.clock.advance(10_000)
         lookup = yield harness.sources[0].page("alpha")
