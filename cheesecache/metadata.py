@@ -289,7 +289,7 @@ class MetadataService:
         return data
 
     def _kept(self, _: object, key: str) -> None:
-        del self._keeping[key]
+        self._keeping.pop(key, None)
         if not self._keeping:
             waiting, self._whenKept = self._whenKept, []
             for waiter in waiting:

@@ -181,11 +181,11 @@ def netrcAuthorization(
 
 class QuietConnectionPool(HTTPConnectionPool):
     """
-    A pool of persistent connections whose every connection does not log
-    two lines ("Starting factory" and "Stopping factory", each with the
-    repr of a callback and an endpoint) as Twisted's does: an install
-    through a cold cache opens a score of upstream connections, and the
-    operator learns nothing from those lines.
+    Twisted's connection pool, but for the two lines it logs for every
+    connection ("Starting factory" and "Stopping factory", each with the
+    repr of a callback and an endpoint): an install through a cold cache
+    opens a score of upstream connections, and the operator learns
+    nothing from those lines.
     """
 
     class _factory(HTTPConnectionPool._factory):  # type: ignore[name-defined,misc]
