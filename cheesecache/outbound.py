@@ -188,7 +188,7 @@ class QuietConnectionPool(HTTPConnectionPool):
     nothing from those lines.
     """
 
-    class _factory(HTTPConnectionPool._factory):  # type: ignore[name-defined,misc]
+    class _factory(HTTPConnectionPool._factory):  # type: ignore[valid-type,misc]
         noisy = False
 
 
