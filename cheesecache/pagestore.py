@@ -27,6 +27,7 @@ import attrs
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
+from .blobstore import BlobStore
 from .freshness import PageEntry, Validators
 from .simple.model import DistFile, ProjectList, ProjectPage
 from .simple.parse import (
@@ -153,10 +154,12 @@ def atomicWrite(
     one after the other) so that readers see the old or the new content,
     never a part.
 
-    @param durable: sync the bytes before the rename, so that even after a
-        power loss the file holds the old or the new content.  Caches that
-        can fetch again (pages, rendered pages) skip it: a sync costs more
-        than the fetch, and a file a crash left empty is read as missing.
+    @param durable: sync the bytes before the rename, and the folder after
+        it, so that even after a power loss the file holds the old or the
+        new content, and the new once this returns (an upload's record, a
+        user, a token: what a client was told is stored).  Caches that can
+        fetch again (pages, rendered pages) skip it: a sync costs more than
+        the fetch, and a file a crash left empty is read as missing.
     @param mode: the new file's permissions (less the umask), set when it
         is created: a secret given 0600 only after the rename would be
         readable by others for a moment.
@@ -171,6 +174,12 @@ def atomicWrite(
     except BaseException:
         _removeIfThere(tmp)
         raise
+    if durable:
+        try:
+            BlobStore.syncFolder(path)
+        except OSError as e:
+            # Written and in place all the same: only a crash could undo it.
+            log.warn("Could not sync the folder of {path}: {error}", path=path.path, error=str(e))
 
 
 @contextlib.contextmanager

@@ -7,10 +7,13 @@ from __future__ import annotations
 import errno
 import io
 import json
-from typing import Any, Iterator, Optional
+import os
+import stat
+from typing import Any, Iterator, List, Optional
 
 import attrs
 
+from twisted.logger import LogLevel
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -26,6 +29,8 @@ from cheesecache.pagestore import (
     entryToJSON,
 )
 from cheesecache.simple.model import DistFile, ProjectList, ProjectPage
+
+from .harness import logEvents
 
 #: A file with every field set, each to a non-default value.
 FULL = DistFile(
@@ -288,6 +293,58 @@ class AtomicWriteTests(SynchronousTestCase):
         target = FilePath(self.mktemp())
         atomicWrite(target, b"")
         self.assertEqual(target.getContent(), b"")
+
+    def syncs(self) -> List[str]:
+        """
+        What is synced from now on, in order: C{"file"} or C{"folder"}.
+        """
+        synced: List[str] = []
+        fsync = os.fsync
+
+        def recording(fd: int) -> None:
+            synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+            fsync(fd)
+
+        self.patch(os, "fsync", recording)
+        return synced
+
+    def test_durable(self) -> None:
+        """
+        A durable write syncs the new file's bytes before its rename, and
+        its folder after it (an upload's record, a user, a token: a client
+        was told they are stored, and a crash must not undo the rename); a
+        write that is not durable syncs neither.
+        """
+        target = FilePath(self.mktemp())
+        synced = self.syncs()
+        atomicWrite(target, b"kept")
+        self.assertEqual(synced, ["file", "folder"])
+        del synced[:]
+        atomicWrite(target, b"cached", durable=False)
+        self.assertEqual(synced, [])
+
+    def test_folderSyncFails(self) -> None:
+        """
+        A folder that cannot be synced (some file systems refuse it) leaves
+        the file written and in place, with a warning.
+        """
+        target = FilePath(self.mktemp())
+        events = logEvents(self)  # type: ignore[arg-type]
+
+        fsync = os.fsync
+
+        def refusedForFolders(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            fsync(fd)
+
+        self.patch(os, "fsync", refusedForFolders)
+        atomicWrite(target, b"kept")
+        self.assertEqual(target.getContent(), b"kept")
+        self.assertEqual(
+            [e["log_format"] for e in events if e.get("log_level") == LogLevel.warn],
+            ["Could not sync the folder of {path}: {error}"],
+        )
 
 
 class PageStoreTests(EntryAssertions, SynchronousTestCase):
