@@ -294,15 +294,19 @@ class AtomicWriteTests(SynchronousTestCase):
         atomicWrite(target, b"")
         self.assertEqual(target.getContent(), b"")
 
-    def syncs(self) -> List[str]:
+    def syncs(self, refuseFolders: bool = False) -> List[str]:
         """
-        What is synced from now on, in order: C{"file"} or C{"folder"}.
+        What is synced from now on, in order: C{"file"} or C{"folder"};
+        with C{refuseFolders}, a folder's sync fails as some file systems
+        make it fail.
         """
         synced: List[str] = []
         fsync = os.fsync
 
         def recording(fd: int) -> None:
             synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+            if refuseFolders and synced[-1] == "folder":
+                raise OSError(errno.EINVAL, "Invalid argument")
             fsync(fd)
 
         self.patch(os, "fsync", recording)
@@ -330,16 +334,9 @@ class AtomicWriteTests(SynchronousTestCase):
         """
         target = FilePath(self.mktemp())
         events = logEvents(self)  # type: ignore[arg-type]
-
-        fsync = os.fsync
-
-        def refusedForFolders(fd: int) -> None:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "Invalid argument")
-            fsync(fd)
-
-        self.patch(os, "fsync", refusedForFolders)
+        synced = self.syncs(refuseFolders=True)
         atomicWrite(target, b"kept")
+        self.assertEqual(synced, ["file", "folder"])
         self.assertEqual(target.getContent(), b"kept")
         self.assertEqual(
             [e["log_format"] for e in events if e.get("log_level") == LogLevel.warn],
